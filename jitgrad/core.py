@@ -1,0 +1,496 @@
+"""The IR (avals, Var, Lit, Eqn, IR), its printer and typechecker, primitives, and interpreters."""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from jitgrad.errors import JitgradError, ShapeError, TracerError
+
+# ---------------------------------------------------------------------------------------------
+# Abstract values
+
+
+_SHORT = {"float64": "f64", "float32": "f32", "float16": "f16", "int64": "i64", "int32": "i32",
+          "int16": "i16", "int8": "i8", "uint8": "u8", "uint16": "u16", "uint32": "u32",
+          "uint64": "u64", "bool": "bool", "complex128": "c128", "complex64": "c64"}
+
+
+def short_dtype(dtype: np.dtype) -> str:
+    return _SHORT.get(np.dtype(dtype).name, np.dtype(dtype).name)
+
+
+def is_float(dtype: np.dtype) -> bool:
+    return np.issubdtype(dtype, np.floating)
+
+
+class ShapedArray:
+    """The abstract value of an array: its shape and dtype. Every IR variable carries one."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: Sequence[int], dtype: Any):
+        self.shape: tuple[int, ...] = tuple(int(d) for d in shape)
+        self.dtype: np.dtype = np.dtype(dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, ShapedArray) and self.shape == other.shape
+                and self.dtype == other.dtype)
+
+    def __hash__(self) -> int:
+        return hash((self.shape, self.dtype))
+
+    def __str__(self) -> str:
+        return f"{short_dtype(self.dtype)}[{','.join(map(str, self.shape))}]"
+
+    __repr__ = __str__
+
+
+def aval_of(x: Any) -> ShapedArray:
+    """The aval of a concrete value or a tracer. Python scalars get numpy's default dtypes."""
+    if isinstance(x, Tracer):
+        return x.aval
+    if isinstance(x, np.ndarray | np.generic):
+        return ShapedArray(x.shape, x.dtype)
+    if isinstance(x, bool):
+        return ShapedArray((), np.bool_)
+    if isinstance(x, int):
+        return ShapedArray((), np.int64)
+    if isinstance(x, float):
+        return ShapedArray((), np.float64)
+    arr = np.asarray(x)
+    if arr.dtype == object:
+        raise TracerError(f"jitgrad cannot use a value of type {type(x).__name__} as an array")
+    return ShapedArray(arr.shape, arr.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# The IR
+
+_var_ids = itertools.count()
+
+
+class Var:
+    """A single-assignment IR variable."""
+
+    __slots__ = ("aval", "id")
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+        self.id = next(_var_ids)
+
+    def __repr__(self) -> str:
+        return f"Var#{self.id}:{self.aval}"
+
+
+class Lit:
+    """A rank-0 literal constant inside the IR."""
+
+    __slots__ = ("val", "aval")
+
+    def __init__(self, val: Any, dtype: Any = None):
+        arr = np.asarray(val, dtype=dtype)
+        if arr.ndim != 0:
+            raise ValueError("literals are rank-0")
+        self.val = arr[()]
+        self.aval = ShapedArray((), arr.dtype)
+
+    def __repr__(self) -> str:
+        return _format_lit(self)
+
+
+Atom = Var | Lit
+
+
+@dataclass(eq=False)
+class Eqn:
+    prim: Primitive
+    inputs: list[Atom]
+    outputs: list[Var]
+    params: dict[str, Any]
+
+
+@dataclass(eq=False)
+class IR:
+    """A program: ``constvars`` are bound to ``consts`` (closed-over values), ``invars`` are the
+    arguments. Single assignment; every var carries its aval."""
+
+    constvars: list[Var]
+    invars: list[Var]
+    eqns: list[Eqn]
+    outvars: list[Atom]
+    consts: list[Any] = field(default_factory=list)
+
+    @property
+    def in_avals(self) -> list[ShapedArray]:
+        return [v.aval for v in self.invars]
+
+    @property
+    def out_avals(self) -> list[ShapedArray]:
+        return [v.aval for v in self.outvars]
+
+    def __str__(self) -> str:
+        return pp_ir(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Printing (jaxpr style)
+
+
+def _format_lit(lit: Lit) -> str:
+    v = lit.val.item()
+    return repr(v) if lit.aval.dtype in (np.float64, np.int64, np.bool_) else \
+        f"{v!r}:{short_dtype(lit.aval.dtype)}"
+
+
+def _var_names() -> Iterator[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for n in itertools.count(1):
+        for combo in itertools.product(letters, repeat=n):
+            yield "".join(combo)
+
+
+class _Namer:
+    def __init__(self) -> None:
+        self.names: dict[Var, str] = {}
+        self.gen = _var_names()
+
+    def __call__(self, x: Atom) -> str:
+        if isinstance(x, Lit):
+            return _format_lit(x)
+        if x not in self.names:
+            self.names[x] = next(self.gen)
+        return self.names[x]
+
+    def decl(self, v: Var) -> str:
+        return f"{self(v)}:{v.aval}"
+
+
+def _format_param(v: Any, namer: _Namer, indent: int) -> str:
+    if isinstance(v, IR):
+        return "\n" + _pp(v, namer, indent + 4)
+    if isinstance(v, np.dtype | type):
+        return np.dtype(v).name
+    if callable(v):
+        return getattr(v, "__name__", repr(v))
+    return repr(v)
+
+
+def _pp(ir: IR, namer: _Namer, indent: int) -> str:
+    pad = " " * indent
+    consts = " ".join(namer.decl(v) for v in ir.constvars)
+    args = " ".join(namer.decl(v) for v in ir.invars)
+    head = f"{pad}{{ lambda {consts + ' ; ' if consts else ''}{args} ."
+    lines = [head]
+    for i, eqn in enumerate(ir.eqns):
+        outs = " ".join(namer.decl(v) for v in eqn.outputs)
+        params = " ".join(f"{k}={_format_param(eqn.params[k], namer, indent)}"
+                          for k in sorted(eqn.params))
+        ins = " ".join(namer(x) for x in eqn.inputs)
+        lead = "  let " if i == 0 else "      "
+        lines.append(f"{pad}{lead}{outs} = {eqn.prim.name}{f'[{params}]' if params else ''} {ins}")
+    if not ir.eqns:
+        lines.append(f"{pad}  let")
+    lines.append(f"{pad}  in ( {' '.join(namer(x) for x in ir.outvars)} ) }}")
+    return "\n".join(lines)
+
+
+def pp_ir(ir: IR) -> str:
+    """Render an IR as text, jaxpr style."""
+    return _pp(ir, _Namer(), 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Primitives
+
+
+class Zero:
+    """A symbolic zero tangent/cotangent: no array is ever built for it."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        return f"Zero({self.aval})"
+
+
+@dataclass(eq=False)
+class Primitive:
+    """Everything about one operation, declared in one place.
+
+    ``shape_rule(*avals, **params) -> aval | list[aval]``; ``impl(*arrays, **params)`` is the
+    numpy reference (the oracle for every other path). ``jvp(primals, tangents, **params) ->
+    (out, t_out)``, tangents may be ``Zero``. ``vjp(cts, ins, outs, **params) -> list`` of
+    input cotangents (``None`` for zero); ``cts`` entries may be ``Zero``. ``vjp_fwd``/``vjp_bwd``
+    override how residuals are saved (default: the inputs and outputs). ``kernel`` is the
+    elementwise scalar template used by the backend (``None`` for non-elementwise primitives,
+    whose kernels the backend provides). ``test_cases(rng, dtype)`` yields ``(args, params)``
+    for the registry-driven tests; every registered primitive must provide some.
+    """
+
+    name: str
+    shape_rule: Callable[..., Any]
+    impl: Callable[..., Any]
+    jvp: Callable[..., Any] | None = None
+    vjp: Callable[..., Any] | None = None
+    test_cases: Callable[..., Any] | None = None
+    kernel: str | None = None
+    multiple_results: bool = False
+    differentiable: bool = True
+    vjp_fwd: Callable[..., Any] | None = None
+    vjp_bwd: Callable[..., Any] | None = None
+    batch: Callable[..., Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def bind(self, *args: Any, **params: Any) -> Any:
+        outs = current_interpreter().process(self, args, params)
+        return outs if self.multiple_results else outs[0]
+
+    def out_avals(self, avals: Sequence[ShapedArray], params: dict) -> list[ShapedArray]:
+        out = self.shape_rule(*avals, **params)
+        return list(out) if self.multiple_results else [out]
+
+
+REGISTRY: dict[str, Primitive] = {}
+
+
+def register(prim: Primitive) -> Primitive:
+    if prim.name in REGISTRY:
+        raise ValueError(f"primitive {prim.name!r} registered twice")
+    REGISTRY[prim.name] = prim
+    return prim
+
+
+# ---------------------------------------------------------------------------------------------
+# Typechecking
+
+
+class IRTypeError(JitgradError, AssertionError):
+    """The IR is malformed: a jitgrad bug in a transform, never the user's fault."""
+
+
+def typecheck(ir: IR) -> None:
+    """Re-infer every aval from the primitives' shape rules and check single assignment."""
+    env: set[Var] = set()
+
+    def define(v: Var) -> None:
+        if not isinstance(v, Var):
+            raise IRTypeError(f"binder {v!r} is not a Var")
+        if v in env:
+            raise IRTypeError(f"variable {v!r} assigned twice")
+        env.add(v)
+
+    def read(x: Atom) -> ShapedArray:
+        if isinstance(x, Lit):
+            return x.aval
+        if x not in env:
+            raise IRTypeError(f"variable {x!r} used before it is defined")
+        return x.aval
+
+    if len(ir.consts) != len(ir.constvars):
+        raise IRTypeError("consts and constvars differ in number")
+    for v in ir.constvars + ir.invars:
+        define(v)
+    for eqn in ir.eqns:
+        in_avals = [read(x) for x in eqn.inputs]
+        try:
+            out_avals = eqn.prim.out_avals(in_avals, eqn.params)
+        except ShapeError as e:
+            raise IRTypeError(f"{eqn.prim.name}: shape rule failed in IR: {e}") from e
+        if [v.aval for v in eqn.outputs] != out_avals:
+            raise IRTypeError(f"{eqn.prim.name}: outputs {[v.aval for v in eqn.outputs]} but "
+                              f"the shape rule infers {out_avals}")
+        for sub in eqn.params.values():
+            if isinstance(sub, IR):
+                typecheck(sub)
+        for v in eqn.outputs:
+            define(v)
+    for x in ir.outvars:
+        read(x)
+
+
+class _Config:
+    """Run-time switches; environment variables give the defaults."""
+
+    def __init__(self) -> None:
+        import os
+        self.check_ir = os.environ.get("JITGRAD_CHECK_IR", "") not in ("", "0")
+
+
+config = _Config()
+
+
+def check_ir(ir: IR) -> IR:
+    """Typecheck ``ir`` when checks are on (always in the test suite); returns it."""
+    if config.check_ir:
+        typecheck(ir)
+    return ir
+
+
+# ---------------------------------------------------------------------------------------------
+# Tracers and interpreters
+
+
+class Tracer:
+    """A value being transformed by an interpreter. Operators and methods come from
+    ``jitgrad.numpy`` (installed there, since core may not import upward)."""
+
+    __slots__ = ("interp",)
+    __array_priority__ = 1000
+    interp: Interpreter
+
+    @property
+    def aval(self) -> ShapedArray:
+        raise NotImplementedError
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.aval.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.aval.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.aval.ndim
+
+    @property
+    def size(self) -> int:
+        return self.aval.size
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d traced array")
+        return self.shape[0]
+
+    def _concrete_error(self, what: str) -> TracerError:
+        return TracerError(
+            f"{what} needs a concrete value, but got a traced array {self.aval} inside a "
+            f"jitgrad transformation. Python control flow cannot depend on traced values: use "
+            f"jnp.where(cond, x, y) (or jnp.maximum/minimum/clip) instead of if/else, and keep "
+            f"the values you branch on outside the function or as static arguments.")
+
+    def __bool__(self) -> bool:
+        raise self._concrete_error("bool() (an `if`, `while`, `and`/`or` or assert)")
+
+    def __float__(self) -> float:
+        raise self._concrete_error("float()")
+
+    def __int__(self) -> int:
+        raise self._concrete_error("int()")
+
+    def __complex__(self) -> complex:
+        raise self._concrete_error("complex()")
+
+    def __index__(self) -> int:
+        raise self._concrete_error("using it as an index (__index__)")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise TracerError(
+            f"cannot convert a traced array {self.aval} to a numpy array. Inside a function "
+            f"transformed by jitgrad, use jitgrad.numpy (jnp) functions instead of numpy's, "
+            f"and do not call np.asarray/float()/.item() on traced values.")
+
+    def __hash__(self) -> int:
+        raise TypeError(f"traced array {self.aval} is unhashable")
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        return f"Traced<{self.aval}>"
+
+
+class Interpreter:
+    parent: Interpreter | None = None
+
+    def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> list[Any]:
+        raise NotImplementedError
+
+    def ancestors(self) -> Iterator[Interpreter]:
+        it = self.parent
+        while it is not None:
+            yield it
+            it = it.parent
+
+
+class EvalInterpreter(Interpreter):
+    """Runs every primitive's numpy reference implementation on concrete arrays."""
+
+    def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> list[Any]:
+        for a in args:
+            if isinstance(a, Tracer):
+                raise leaked_tracer_error(a)
+        out = prim.impl(*args, **params)
+        return list(out) if prim.multiple_results else [out]
+
+
+def leaked_tracer_error(t: Tracer) -> TracerError:
+    return TracerError(
+        f"a traced value {t.aval} was used outside the transformation that created it (it "
+        f"escaped, e.g. through a global, a list mutated in place, or a returned closure). "
+        f"Return values from the transformed function instead of storing them.")
+
+
+_EVAL = EvalInterpreter()
+_current: contextvars.ContextVar[Interpreter | None] = contextvars.ContextVar(
+    "jitgrad_interpreter", default=None)
+
+
+def current_interpreter() -> Interpreter:
+    return _current.get() or _EVAL
+
+
+@contextmanager
+def using(interp: Interpreter) -> Iterator[Interpreter]:
+    """Make ``interp`` the current interpreter inside the block."""
+    token = _current.set(interp)
+    try:
+        yield interp
+    finally:
+        _current.reset(token)
+
+
+def eval_ir(ir: IR, *args: Any) -> list[Any]:
+    """Evaluate ``ir`` by binding its primitives under the current interpreter (so evaluating
+    an IR inside another transformation transforms it)."""
+    env: dict[Var, Any] = {}
+    for v, x in zip(ir.constvars, ir.consts, strict=True):
+        env[v] = x
+    for v, x in zip(ir.invars, args, strict=True):
+        env[v] = x
+
+    def read(x: Atom) -> Any:
+        return x.val if isinstance(x, Lit) else env[x]
+
+    interp = current_interpreter()
+    for eqn in ir.eqns:
+        outs = interp.process(eqn.prim, [read(x) for x in eqn.inputs], eqn.params)
+        for v, o in zip(eqn.outputs, outs, strict=True):
+            env[v] = o
+    return [read(x) for x in ir.outvars]
+
+
+def full_lower(x: Any) -> Any:
+    """Concrete numpy value of ``x`` (0-d results become 0-d arrays, never numpy scalars)."""
+    return np.asarray(x) if isinstance(x, np.generic) else x

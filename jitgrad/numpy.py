@@ -1,0 +1,976 @@
+"""jitgrad.numpy: numpy-named functions that work on traced arrays (and are plain numpy calls on
+concrete ones). Broadcasting and NumPy 2 type promotion happen here, explicitly, so the
+primitives below only ever see equal shapes and dtypes."""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import operator
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from jitgrad import prims as P
+from jitgrad.core import Lit, Tracer, aval_of, is_float
+from jitgrad.errors import JitgradTypeError, ShapeError, TracerError, UnsupportedError
+from jitgrad.transforms.stage import StageTracer, producer
+
+# Re-exported numpy names: dtypes and constants behave exactly as in numpy.
+from numpy import (  # noqa: F401  (re-exports)
+    bool_,
+    dtype,
+    e,
+    finfo,
+    floating,
+    iinfo,
+    integer,
+    issubdtype,
+    float16,
+    float32,
+    float64,
+    inf,
+    int8,
+    int16,
+    int32,
+    int64,
+    nan,
+    ndarray,
+    newaxis,
+    pi,
+    uint8,
+)
+
+ArrayLike = Any
+
+# ---------------------------------------------------------------------------------------------
+# Plumbing: eager fallback, promotion, broadcasting
+
+
+def _has_tracer(args: Sequence[Any]) -> bool:
+    for a in args:
+        if isinstance(a, Tracer):
+            return True
+        if isinstance(a, list | tuple) and any(isinstance(b, Tracer) for b in a):
+            return True
+    return False
+
+
+def _numpy_when_concrete(np_fn: Callable[..., Any]) -> Callable[[Callable], Callable]:
+    """Concrete arguments take the numpy function itself: eager calls cost what numpy costs."""
+
+    def deco(traced_fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(traced_fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if _has_tracer(args) or _has_tracer(tuple(kwargs.values())):
+                return traced_fn(*args, **kwargs)
+            return np_fn(*args, **kwargs)
+        return wrapper
+
+    return deco
+
+
+def _dtype_arg(x: Any) -> Any:
+    """What np.result_type should see: Python scalars stay weak (NumPy 2 / NEP 50)."""
+    if isinstance(x, Tracer):
+        return x.dtype
+    if isinstance(x, bool | int | float | complex):
+        return x
+    return np.asarray(x).dtype
+
+
+def result_type(*xs: Any) -> np.dtype:
+    """NumPy 2 promotion over arrays, tracers and (weak) Python scalars.
+
+    >>> result_type(np.float32(1.0), 2.0)
+    dtype('float32')
+    """
+    return np.result_type(*[_dtype_arg(x) for x in xs])
+
+
+def _cast(x: Any, dtype: np.dtype) -> Any:
+    if isinstance(x, Tracer):
+        return P.convert_element_type(x, dtype)
+    arr = np.asarray(x, dtype=dtype)
+    return arr[()] if arr.ndim == 0 else arr
+
+
+def _broadcast_to_shape(x: Any, shape: tuple[int, ...]) -> Any:
+    xs = aval_of(x).shape
+    if xs == shape:
+        return x
+    if not isinstance(x, Tracer) and xs == ():
+        return x  # a rank-0 constant becomes a literal; elementwise primitives accept it
+    return P.broadcast_in_dim(x, shape, tuple(range(len(shape) - len(xs), len(shape))))
+
+
+def _broadcast_shapes(op: str, *xs: Any) -> tuple[int, ...]:
+    shapes = [aval_of(x).shape for x in xs]
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ShapeError(f"{op}: operands could not be broadcast together with shapes "
+                         f"{' and '.join(map(str, shapes))}. Align them by reshaping, e.g. "
+                         f"x[:, None] or jnp.expand_dims.") from None
+
+
+def _promote_broadcast(op: str, *xs: Any, dtype: Any = None) -> list[Any]:
+    dtype = result_type(*xs) if dtype is None else np.dtype(dtype)
+    shape = _broadcast_shapes(op, *xs)
+    return [_broadcast_to_shape(_cast(x, dtype), shape) for x in xs]
+
+
+def _to_float(x: Any) -> Any:
+    """Float functions of integer or boolean arrays compute in float64."""
+    # NB: numpy gives float16 for bool inputs and float64 for ints; we use float64 for both.
+    if is_float(aval_of(x).dtype):
+        return x
+    return _cast(x, np.float64)
+
+
+def _unary(prim_fn: Callable[[Any], Any], np_fn: Callable[..., Any], float_fn: bool = True
+           ) -> Callable[[ArrayLike], Any]:
+    @_numpy_when_concrete(np_fn)
+    def fn(x: ArrayLike) -> Any:
+        return prim_fn(_to_float(x) if float_fn else x)
+    fn.__name__ = np_fn.__name__
+    fn.__qualname__ = np_fn.__name__
+    fn.__doc__ = f"``numpy.{np_fn.__name__}`` on traced or concrete arrays."
+    return fn
+
+
+def _binary(prim_fn: Callable[[Any, Any], Any], np_fn: Callable[..., Any],
+            float_fn: bool = False) -> Callable[[ArrayLike, ArrayLike], Any]:
+    @_numpy_when_concrete(np_fn)
+    def fn(x: ArrayLike, y: ArrayLike) -> Any:
+        dtype = result_type(x, y)
+        if float_fn and not is_float(dtype):
+            dtype = np.dtype(np.float64)
+        return prim_fn(*_promote_broadcast(np_fn.__name__, x, y, dtype=dtype))
+    fn.__name__ = np_fn.__name__
+    fn.__qualname__ = np_fn.__name__
+    fn.__doc__ = f"``numpy.{np_fn.__name__}`` with broadcasting and NumPy 2 promotion."
+    return fn
+
+
+# ---------------------------------------------------------------------------------------------
+# Elementwise functions
+
+exp = _unary(P.exp, np.exp)
+log = _unary(P.log, np.log)
+sin = _unary(P.sin, np.sin)
+cos = _unary(P.cos, np.cos)
+tan = _unary(P.tan, np.tan)
+tanh = _unary(P.tanh, np.tanh)
+sqrt = _unary(P.sqrt, np.sqrt)
+log1p = _unary(P.log1p, np.log1p)
+expm1 = _unary(P.expm1, np.expm1)
+negative = _unary(P.neg, np.negative, float_fn=False)
+abs = absolute = _unary(P.abs_, np.abs, float_fn=False)  # noqa: A001 - numpy's name
+sign = _unary(P.sign, np.sign, float_fn=False)
+
+add = _binary(P.add, np.add)
+subtract = _binary(P.sub, np.subtract)
+multiply = _binary(P.mul, np.multiply)
+divide = true_divide = _binary(P.div, np.true_divide, float_fn=True)
+maximum = _binary(P.max_, np.maximum)
+minimum = _binary(P.min_, np.minimum)
+less = _binary(P.lt, np.less)
+less_equal = _binary(P.le, np.less_equal)
+greater = _binary(P.gt, np.greater)
+greater_equal = _binary(P.ge, np.greater_equal)
+equal = _binary(P.eq, np.equal)
+not_equal = _binary(P.ne, np.not_equal)
+
+
+def _logical(prim_fn: Callable[..., Any], np_fn: Callable[..., Any]) -> Callable[..., Any]:
+    @_numpy_when_concrete(np_fn)
+    def fn(x: ArrayLike, y: ArrayLike) -> Any:
+        return prim_fn(*_promote_broadcast(np_fn.__name__, x, y, dtype=np.bool_))
+    fn.__name__ = np_fn.__name__
+    return fn
+
+
+logical_and = _logical(P.and_, np.logical_and)
+logical_or = _logical(P.or_, np.logical_or)
+
+
+@_numpy_when_concrete(np.logical_not)
+def logical_not(x: ArrayLike) -> Any:
+    """``numpy.logical_not``."""
+    return P.not_(_cast(x, np.dtype(np.bool_)))
+
+
+@_numpy_when_concrete(np.power)
+def power(x: ArrayLike, y: ArrayLike) -> Any:
+    """``x ** y``; a Python integer exponent uses exact repeated multiplication."""
+    if isinstance(y, int | np.integer) and not isinstance(y, bool) and not isinstance(x, int):
+        if not isinstance(x, Tracer):
+            x = np.asarray(x)
+        if not is_float(aval_of(x).dtype) and y < 0:
+            raise JitgradTypeError("power: integers to negative integer powers are not allowed")
+        return P.integer_pow(x, int(y))
+    return _binary(P.pow, np.power)(x, y)
+
+
+@_numpy_when_concrete(np.square)
+def square(x: ArrayLike) -> Any:
+    """``x * x``."""
+    return P.integer_pow(x, 2)
+
+
+@_numpy_when_concrete(np.reciprocal)
+def reciprocal(x: ArrayLike) -> Any:
+    """``1 / x``."""
+    return divide(1.0, x)
+
+
+@_numpy_when_concrete(np.log2)
+def log2(x: ArrayLike) -> Any:
+    """``numpy.log2``."""
+    return log(x) / np.log(2.0)
+
+
+@_numpy_when_concrete(np.log10)
+def log10(x: ArrayLike) -> Any:
+    """``numpy.log10``."""
+    return log(x) / np.log(10.0)
+
+
+@_numpy_when_concrete(np.exp2)
+def exp2(x: ArrayLike) -> Any:
+    """``numpy.exp2``."""
+    return exp(x * np.log(2.0))
+
+
+@_numpy_when_concrete(np.sinh)
+def sinh(x: ArrayLike) -> Any:
+    """``numpy.sinh``."""
+    return (exp(x) - exp(-x)) * 0.5
+
+
+@_numpy_when_concrete(np.cosh)
+def cosh(x: ArrayLike) -> Any:
+    """``numpy.cosh``."""
+    return (exp(x) + exp(-x)) * 0.5
+
+
+@_numpy_when_concrete(np.isnan)
+def isnan(x: ArrayLike) -> Any:
+    """``numpy.isnan`` (NaN is the only value unequal to itself)."""
+    return not_equal(x, x)
+
+
+@_numpy_when_concrete(np.isinf)
+def isinf(x: ArrayLike) -> Any:
+    """``numpy.isinf``."""
+    return logical_or(equal(x, np.inf), equal(x, -np.inf))
+
+
+@_numpy_when_concrete(np.isfinite)
+def isfinite(x: ArrayLike) -> Any:
+    """``numpy.isfinite`` (``x - x`` is 0 exactly for finite ``x``, NaN otherwise)."""
+    return equal(subtract(x, x), 0)
+
+
+@_numpy_when_concrete(np.where)
+def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any:
+    """``numpy.where(condition, x, y)`` (the one-argument form has a data-dependent shape)."""
+    if x is None or y is None:
+        raise UnsupportedError("jnp.where(condition) with one argument has a data-dependent "
+                               "shape; use jnp.where(condition, x, y)")
+    if aval_of(condition).dtype != np.bool_:
+        condition = not_equal(condition, 0)
+    dtype = result_type(x, y)
+    shape = _broadcast_shapes("where", condition, x, y)
+    pred = _broadcast_to_shape(condition, shape)
+    return P.select(pred, _broadcast_to_shape(_cast(x, dtype), shape),
+                    _broadcast_to_shape(_cast(y, dtype), shape))
+
+
+@_numpy_when_concrete(np.clip)
+def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None) -> Any:
+    """``numpy.clip``; at the bounds the gradient is shared like ``maximum``/``minimum``."""
+    if a_min is not None:
+        a = maximum(a, a_min)
+    if a_max is not None:
+        a = minimum(a, a_max)
+    return a
+
+
+@_numpy_when_concrete(lambda x: np.array(x, copy=True))
+def stop_gradient(x: ArrayLike) -> Any:
+    """The identity, with a zero derivative."""
+    return P.stop_gradient(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reductions
+
+
+def _axes(axis: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ShapeError(f"{op}: axis {a} is out of bounds for an array of dimension {ndim}")
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(out))
+
+
+def _keep(y: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> Any:
+    if not keepdims:
+        return y
+    return P.reshape(y, tuple(1 if i in axes else d for i, d in enumerate(shape)))
+
+
+def _sum_dtype(x: Any, dtype: Any) -> np.dtype:
+    if dtype is not None:
+        return np.dtype(dtype)
+    dt = aval_of(x).dtype
+    if dt == np.bool_ or (np.issubdtype(dt, np.integer) and dt.itemsize < 8):
+        return np.dtype(np.int64 if np.issubdtype(dt, np.signedinteger) or dt == np.bool_
+                        else np.uint64)
+    return dt
+
+
+@_numpy_when_concrete(np.sum)
+def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """``numpy.sum``."""
+    axes = _axes(axis, aval_of(a).ndim, "sum")
+    x = _cast(a, _sum_dtype(a, dtype))
+    return _keep(P.reduce_sum(x, axes), aval_of(a).shape, axes, keepdims)
+
+
+@_numpy_when_concrete(np.prod)
+def prod(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+    """``numpy.prod`` (its gradient is exact where elements are zero)."""
+    axes = _axes(axis, aval_of(a).ndim, "prod")
+    x = _cast(a, _sum_dtype(a, dtype))
+    return _keep(P.reduce_prod(x, axes), aval_of(a).shape, axes, keepdims)
+
+
+def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
+    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+
+
+@_numpy_when_concrete(np.mean)
+def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+    """``numpy.mean``."""
+    shape = aval_of(a).shape
+    axes = _axes(axis, len(shape), "mean")
+    dtype = dtype or (aval_of(a).dtype if is_float(aval_of(a).dtype) else np.float64)
+    return divide(sum(_cast(a, np.dtype(dtype)), axis=axes, keepdims=keepdims),
+                  float(_count(shape, axes)))
+
+
+@_numpy_when_concrete(np.var)
+def var(a: ArrayLike, axis: Any = None, dtype: Any = None, ddof: int = 0,
+        keepdims: bool = False) -> Any:
+    """``numpy.var``."""
+    shape = aval_of(a).shape
+    axes = _axes(axis, len(shape), "var")
+    centered = a - mean(a, axis=axes, dtype=dtype, keepdims=True)
+    return divide(sum(centered * centered, axis=axes, keepdims=keepdims),
+                  float(_count(shape, axes) - ddof))
+
+
+@_numpy_when_concrete(np.std)
+def std(a: ArrayLike, axis: Any = None, dtype: Any = None, ddof: int = 0,
+        keepdims: bool = False) -> Any:
+    """``numpy.std``."""
+    return sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+
+
+def _extremum(prim_fn: Callable[..., Any], np_fn: Callable[..., Any], name: str
+              ) -> Callable[..., Any]:
+    @_numpy_when_concrete(np_fn)
+    def fn(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:
+        shape = aval_of(a).shape
+        axes = _axes(axis, len(shape), name)
+        if builtins.any(shape[i] == 0 for i in axes):
+            raise ShapeError(f"{name}: zero-size array {aval_of(a)} has no {name} along axes "
+                             f"{axes}")
+        return _keep(prim_fn(a, axes), shape, axes, keepdims)
+    fn.__name__ = name
+    fn.__doc__ = f"``numpy.{name}``; the gradient is shared equally among tied elements."
+    return fn
+
+
+max = amax = _extremum(P.reduce_max, np.max, "max")  # noqa: A001
+min = amin = _extremum(P.reduce_min, np.min, "min")  # noqa: A001
+
+
+def _arg(prim: Any, np_fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    @_numpy_when_concrete(np_fn)
+    def fn(a: ArrayLike, axis: int | None = None) -> Any:
+        if axis is None:
+            a, axis = ravel(a), 0
+        (ax,) = _axes(axis, aval_of(a).ndim, name)
+        return prim.bind(a, axis=ax)
+    fn.__name__ = name
+    fn.__doc__ = f"``numpy.{name}`` (integer result, no gradient)."
+    return fn
+
+
+argmax = _arg(P.argmax_p, np.argmax, "argmax")
+argmin = _arg(P.argmin_p, np.argmin, "argmin")
+
+
+# ---------------------------------------------------------------------------------------------
+# Shapes
+
+
+def _reshape_target(shape: Any, size: int, old: tuple[int, ...]) -> tuple[int, ...]:
+    shape = (shape,) if isinstance(shape, int | np.integer) else tuple(int(s) for s in shape)
+    if shape.count(-1) > 1:
+        raise ShapeError(f"reshape: can only specify one unknown dimension, got {shape}")
+    if -1 in shape:
+        known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+        if known == 0 or size % known:
+            raise ShapeError(f"reshape: cannot reshape array of shape {old} into shape {shape}")
+        shape = tuple(size // known if s == -1 else s for s in shape)
+    if int(np.prod(shape, dtype=np.int64)) != size:
+        raise ShapeError(f"reshape: cannot reshape array of shape {old} (size {size}) into "
+                         f"shape {shape}")
+    return shape
+
+
+@_numpy_when_concrete(np.reshape)
+def reshape(a: ArrayLike, shape: Any, order: str = "C") -> Any:
+    """``numpy.reshape`` (C order)."""
+    if order != "C":
+        raise UnsupportedError("reshape: only order='C' is supported")
+    av = aval_of(a)
+    return P.reshape(a, _reshape_target(shape, av.size, av.shape))
+
+
+@_numpy_when_concrete(np.ravel)
+def ravel(a: ArrayLike) -> Any:
+    """``numpy.ravel``."""
+    return P.reshape(a, (aval_of(a).size,))
+
+
+@_numpy_when_concrete(np.expand_dims)
+def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
+    """``numpy.expand_dims``."""
+    shape = list(aval_of(a).shape)
+    axes = _axes(axis, len(shape) + (1 if isinstance(axis, int) else len(axis)), "expand_dims")
+    for ax in axes:
+        shape.insert(ax, 1)
+    return P.reshape(a, tuple(shape))
+
+
+@_numpy_when_concrete(np.squeeze)
+def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
+    """``numpy.squeeze``."""
+    shape = aval_of(a).shape
+    if axis is None:
+        axes = tuple(i for i, d in enumerate(shape) if d == 1)
+    else:
+        axes = _axes(axis, len(shape), "squeeze")
+        for i in axes:
+            if shape[i] != 1:
+                raise ShapeError(f"squeeze: cannot select an axis to squeeze out which has size "
+                                 f"not equal to one (axis {i} of shape {shape})")
+    return P.reshape(a, tuple(d for i, d in enumerate(shape) if i not in axes))
+
+
+@_numpy_when_concrete(np.transpose)
+def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
+    """``numpy.transpose``."""
+    nd = aval_of(a).ndim
+    perm = tuple(reversed(range(nd))) if axes is None else tuple(int(x) % nd if nd else 0
+                                                                  for x in axes)
+    if sorted(perm) != list(range(nd)):
+        raise ShapeError(f"transpose: axes {axes} don't match array of shape {aval_of(a).shape}")
+    return P.transpose(a, perm)
+
+
+@_numpy_when_concrete(np.swapaxes)
+def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
+    """``numpy.swapaxes``."""
+    nd = aval_of(a).ndim
+    (i,), (j,) = _axes(axis1, nd, "swapaxes"), _axes(axis2, nd, "swapaxes")
+    perm = list(range(nd))
+    perm[i], perm[j] = perm[j], perm[i]
+    return P.transpose(a, perm)
+
+
+@_numpy_when_concrete(np.moveaxis)
+def moveaxis(a: ArrayLike, source: int | Sequence[int], destination: int | Sequence[int]
+             ) -> Any:
+    """``numpy.moveaxis``."""
+    nd = aval_of(a).ndim
+    src = [(s % nd) for s in ((source,) if isinstance(source, int) else source)]
+    dst = [(d % nd) for d in ((destination,) if isinstance(destination, int) else destination)]
+    if len(src) != len(dst):
+        raise ShapeError("moveaxis: source and destination must have the same number of "
+                         "elements")
+    order = [i for i in range(nd) if i not in src]
+    for d, s in sorted(zip(dst, src, strict=True)):
+        order.insert(d, s)
+    return P.transpose(a, order)
+
+
+@_numpy_when_concrete(np.broadcast_to)
+def broadcast_to(array: ArrayLike, shape: Any) -> Any:
+    """``numpy.broadcast_to`` (the result is never materialised by the compiled path)."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    src = aval_of(array).shape
+    try:
+        if np.broadcast_shapes(src, shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ShapeError(f"broadcast_to: cannot broadcast shape {src} to {shape}") from None
+    return P.broadcast_in_dim(array, shape, tuple(range(len(shape) - len(src), len(shape))))
+
+
+@_numpy_when_concrete(np.concatenate)
+def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
+    """``numpy.concatenate``."""
+    arrays = list(arrays)
+    if axis is None:
+        arrays, axis = [ravel(a) for a in arrays], 0
+    dtype = result_type(*arrays)
+    arrays = [_cast(a, dtype) for a in arrays]
+    avals = [aval_of(a) for a in arrays]
+    if not avals or avals[0].ndim == 0:
+        raise ShapeError("concatenate: zero-dimensional arrays cannot be concatenated")
+    (ax,) = _axes(axis, avals[0].ndim, "concatenate")
+    ref = avals[0].shape[:ax] + avals[0].shape[ax + 1:]
+    for av in avals:
+        if av.ndim != avals[0].ndim or av.shape[:ax] + av.shape[ax + 1:] != ref:
+            raise ShapeError(f"concatenate: along axis {ax}, shapes "
+                             f"{', '.join(str(v.shape) for v in avals)} do not match")
+    return P.concatenate([a if isinstance(a, Tracer) else np.asarray(a) for a in arrays], ax)
+
+
+@_numpy_when_concrete(np.stack)
+def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
+    """``numpy.stack``."""
+    arrays = list(arrays)
+    shapes = {aval_of(a).shape for a in arrays}
+    if len(shapes) != 1:
+        raise ShapeError(f"stack: all input arrays must have the same shape, got "
+                         f"{', '.join(str(aval_of(a).shape) for a in arrays)}")
+    nd = aval_of(arrays[0]).ndim + 1
+    (ax,) = _axes(axis, nd, "stack")
+    return concatenate([expand_dims(a, ax) for a in arrays], axis=ax)
+
+
+@_numpy_when_concrete(np.split)
+def split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list[Any]:
+    """``numpy.split``."""
+    shape = aval_of(ary).shape
+    (ax,) = _axes(axis, len(shape), "split")
+    n = shape[ax]
+    if isinstance(indices_or_sections, int | np.integer):
+        k = int(indices_or_sections)
+        if k <= 0 or n % k:
+            raise ShapeError(f"split: array split does not result in an equal division "
+                             f"({n} into {k})")
+        bounds = [i * (n // k) for i in range(k + 1)]
+    else:
+        bounds = [0] + [builtins.min(builtins.max(int(i), 0), n) for i in indices_or_sections]
+        bounds.append(n)
+    out = []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        hi = builtins.max(lo, hi)
+        out.append(P.slice_(ary, tuple(lo if i == ax else 0 for i in range(len(shape))),
+                            tuple(hi - lo if i == ax else d for i, d in enumerate(shape)),
+                            (1,) * len(shape)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Linear algebra
+
+
+def _peel_transpose(x: Any) -> tuple[Any, bool]:
+    """If ``x`` was staged as a transpose of its last two axes, return its operand and True:
+    ``A.T @ B`` becomes ``matmul[transpose_a=True] A B`` with no transpose."""
+    eqn = producer(x)
+    if eqn is None or eqn.prim is not P.transpose_p:
+        return x, False
+    nd = len(eqn.params["perm"])
+    if eqn.params["perm"] != tuple(range(nd - 2)) + (nd - 1, nd - 2):
+        return x, False
+    src = eqn.inputs[0]
+    if isinstance(src, Lit):
+        return x, False
+    return StageTracer(x.interp, src), True
+
+
+@_numpy_when_concrete(np.matmul)
+def matmul(a: ArrayLike, b: ArrayLike) -> Any:
+    """``numpy.matmul``: batched, with broadcast batch dimensions; transposes of the operands
+    are folded into the primitive's flags."""
+    sa, sb = aval_of(a).shape, aval_of(b).shape
+    if not sa or not sb:
+        raise ShapeError(f"matmul: operands must be at least 1-D, got shapes {sa} and {sb}; "
+                         f"use * for scalars")
+    dtype = result_type(a, b)
+    if dtype == np.bool_:
+        dtype = np.dtype(np.int64)
+    a, b = _cast(a, dtype), _cast(b, dtype)
+    if len(sa) == 1:
+        a = P.reshape(a, (1,) + sa)
+    if len(sb) == 1:
+        b = P.reshape(b, sb + (1,))
+    ka, kb = aval_of(a).shape[-1], aval_of(b).shape[-2]
+    if ka != kb:
+        raise ShapeError(f"matmul: contraction dimensions do not match: shapes {sa} and {sb} "
+                         f"({ka} != {kb})")
+    a, ta = _peel_transpose(a)
+    b, tb = _peel_transpose(b)
+    batch = _broadcast_shapes("matmul (batch dimensions)", np.empty(aval_of(a).shape[:-2]),
+                              np.empty(aval_of(b).shape[:-2]))
+    a = _broadcast_to_shape(a, batch + aval_of(a).shape[-2:])
+    b = _broadcast_to_shape(b, batch + aval_of(b).shape[-2:])
+    out = P.matmul(a, b, ta, tb)
+    shape = aval_of(out).shape
+    if len(sa) == 1:
+        shape = shape[:-2] + shape[-1:]
+    if len(sb) == 1:
+        shape = shape[:-1]
+    return P.reshape(out, shape)
+
+
+@_numpy_when_concrete(np.dot)
+def dot(a: ArrayLike, b: ArrayLike) -> Any:
+    """``numpy.dot`` for operands of rank <= 2 on the right (and any rank on the left)."""
+    na, nb = aval_of(a).ndim, aval_of(b).ndim
+    if na == 0 or nb == 0:
+        return multiply(a, b)
+    if na == 1 and nb == 1:
+        return sum(multiply(a, b))
+    if nb > 2:
+        raise UnsupportedError("jnp.dot with a right operand of rank > 2; use jnp.matmul or "
+                               "jnp.einsum-style reshapes")
+    return matmul(a, b)
+
+
+@_numpy_when_concrete(np.outer)
+def outer(a: ArrayLike, b: ArrayLike) -> Any:
+    """``numpy.outer``."""
+    return multiply(expand_dims(ravel(a), 1), expand_dims(ravel(b), 0))
+
+
+@_numpy_when_concrete(np.vdot)
+def vdot(a: ArrayLike, b: ArrayLike) -> Any:
+    """``numpy.vdot`` for real arrays."""
+    return sum(multiply(ravel(a), ravel(b)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Creation (shapes are static: these build concrete arrays, except *_like of traced arrays)
+
+
+def _fill_like(a: Any, value: Any, dtype: Any, shape: Any) -> Any:
+    av = aval_of(a)
+    dtype = np.dtype(dtype) if dtype is not None else av.dtype
+    shape = av.shape if shape is None else ((shape,) if isinstance(shape, int) else tuple(shape))
+    if isinstance(value, Tracer):
+        return P.broadcast_in_dim(_cast(value, dtype), shape,
+                                  tuple(range(len(shape) - value.ndim, len(shape))))
+    return P.broadcast_in_dim(np.asarray(value, dtype)[()], shape, ())
+
+
+@_numpy_when_concrete(np.zeros_like)
+def zeros_like(a: ArrayLike, dtype: Any = None, shape: Any = None) -> Any:
+    """``numpy.zeros_like``."""
+    return _fill_like(a, 0, dtype, shape)
+
+
+@_numpy_when_concrete(np.ones_like)
+def ones_like(a: ArrayLike, dtype: Any = None, shape: Any = None) -> Any:
+    """``numpy.ones_like``."""
+    return _fill_like(a, 1, dtype, shape)
+
+
+@_numpy_when_concrete(np.full_like)
+def full_like(a: ArrayLike, fill_value: Any, dtype: Any = None, shape: Any = None) -> Any:
+    """``numpy.full_like``."""
+    return _fill_like(a, fill_value, dtype, shape)
+
+
+@_numpy_when_concrete(np.full)
+def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
+    """``numpy.full``; a traced fill value is broadcast."""
+    dtype = dtype or aval_of(fill_value).dtype
+    return _fill_like(np.empty(0, dtype), fill_value, dtype, shape)
+
+
+def _static(np_fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(np_fn)
+    def fn(*args: Any, **kwargs: Any) -> Any:
+        if _has_tracer(args) or _has_tracer(tuple(kwargs.values())):
+            raise TracerError(f"jnp.{np_fn.__name__}: its arguments determine a shape, so they "
+                              f"must be concrete (Python numbers), not traced values")
+        return np_fn(*args, **kwargs)
+    return fn
+
+
+zeros = _static(np.zeros)
+ones = _static(np.ones)
+empty = _static(np.zeros)  # NB: zero-filled, so results never depend on stale memory.
+eye = _static(np.eye)
+identity = _static(np.identity)
+arange = _static(np.arange)
+linspace = _static(np.linspace)
+
+
+def asarray(a: Any, dtype: Any = None) -> Any:
+    """``numpy.asarray``; traced arrays (and lists of them) stay traced."""
+    if isinstance(a, Tracer):
+        return a if dtype is None else _cast(a, np.dtype(dtype))
+    if isinstance(a, list | tuple) and _contains_tracer(a):
+        return stack([asarray(x, dtype) for x in a])
+    return np.asarray(a, dtype=dtype)
+
+
+def array(a: Any, dtype: Any = None, copy: bool = True) -> Any:
+    """``numpy.array``; traced arrays (and lists of them) stay traced."""
+    if isinstance(a, Tracer) or (isinstance(a, list | tuple) and _contains_tracer(a)):
+        return asarray(a, dtype)
+    return np.array(a, dtype=dtype, copy=copy)
+
+
+def _contains_tracer(a: Any) -> bool:
+    if isinstance(a, Tracer):
+        return True
+    return isinstance(a, list | tuple) and builtins.any(_contains_tracer(x) for x in a)
+
+
+def astype(x: ArrayLike, dtype: Any) -> Any:
+    """``x.astype(dtype)``."""
+    if isinstance(x, Tracer):
+        return _cast(x, np.dtype(dtype))
+    return np.asarray(x).astype(dtype)
+
+
+def shape(a: ArrayLike) -> tuple[int, ...]:
+    """``numpy.shape`` (static even for traced arrays)."""
+    return aval_of(a).shape
+
+
+def ndim(a: ArrayLike) -> int:
+    """``numpy.ndim``."""
+    return aval_of(a).ndim
+
+
+def size(a: ArrayLike) -> int:
+    """``numpy.size``."""
+    return aval_of(a).size
+
+
+# ---------------------------------------------------------------------------------------------
+# Indexing
+
+
+def _normalize_index(i: int, n: int, axis: int) -> int:
+    if not -n <= i < n:
+        raise IndexError(f"index {i} is out of bounds for axis {axis} with size {n}")
+    return i % n
+
+
+def _index_array(idx: Any, n: int, axis: int) -> Any:
+    """Concrete index arrays are bounds-checked and wrapped now; traced ones wrap negatives
+    (and are clamped by gather: NB, as in JAX)."""
+    if isinstance(idx, Tracer):
+        return P.select(P.lt(idx, 0), P.add(idx, n), idx)
+    idx = np.asarray(idx)
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        bad = idx[(idx < -n) | (idx >= n)].flat[0]
+        raise IndexError(f"index {bad} is out of bounds for axis {axis} with size {n}")
+    return np.where(idx < 0, idx + n, idx).astype(np.int64)
+
+
+def _expand_bool_masks(items: list[Any]) -> list[Any]:
+    out = []
+    for it in items:
+        if isinstance(it, Tracer) and it.dtype == np.bool_:
+            raise TracerError("boolean mask indexing with a traced mask has a data-dependent "
+                              "shape; use jnp.where(mask, x, 0) instead")
+        if isinstance(it, np.ndarray | list) and np.asarray(it).dtype == np.bool_:
+            out.extend(np.nonzero(np.asarray(it)))
+        else:
+            out.append(it)
+    return out
+
+
+def getitem(x: ArrayLike, index: Any) -> Any:
+    """``x[index]``: integers, slices (any step), None, Ellipsis, integer arrays (traced or
+    concrete) and concrete boolean masks, with numpy's placement rules."""
+    if not isinstance(x, Tracer) and not _contains_tracer(
+            index if isinstance(index, tuple) else (index,)):
+        return np.asarray(x)[index]
+    items = _expand_bool_masks(list(index) if isinstance(index, tuple) else [index])
+    shape = aval_of(x).shape
+    n_used = builtins.sum(1 for it in items if it is not None and it is not Ellipsis)
+    if n_used > len(shape):
+        raise IndexError(f"too many indices for array: array is {len(shape)}-dimensional, but "
+                         f"{n_used} were indexed")
+    if builtins.sum(1 for it in items if it is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if Ellipsis in [it for it in items if not isinstance(it, np.ndarray | Tracer)]:
+        k = next(i for i, it in enumerate(items)
+                 if not isinstance(it, np.ndarray | Tracer) and it is Ellipsis)
+        items[k:k + 1] = [slice(None)] * (len(shape) - n_used)
+    items += [slice(None)] * (len(shape) - n_used)
+
+    advanced = [isinstance(it, Tracer | np.ndarray | list) for it in items]
+    if builtins.any(advanced):
+        if builtins.any(it is None for it in items):
+            raise UnsupportedError("indexing that mixes None/newaxis with integer arrays; "
+                                   "index first, then use jnp.expand_dims")
+        return _advanced_getitem(x, items)
+
+    starts, sizes, steps, out_shape = [], [], [], []
+    dim = 0
+    for it in items:
+        if it is None:
+            out_shape.append(1)
+            continue
+        n = shape[dim]
+        if isinstance(it, slice):
+            st, sp, stp = it.indices(n)
+            k = len(range(st, sp, stp))
+            starts.append(st if k else 0)
+            sizes.append(k)
+            steps.append(stp if k else 1)
+            out_shape.append(k)
+        else:
+            starts.append(_normalize_index(operator.index(it), n, dim))
+            sizes.append(1)
+            steps.append(1)
+        dim += 1
+    y = P.slice_(x, starts, sizes, steps)
+    return P.reshape(y, tuple(out_shape))
+
+
+def _advanced_getitem(x: Any, items: list[Any]) -> Any:
+    shape = aval_of(x).shape
+    # Slices first (integers become length-1 slices), then one gather over the advanced axes.
+    starts, sizes, steps, adv_axes, adv_idx = [], [], [], [], []
+    for dim, it in enumerate(items):
+        n = shape[dim]
+        if isinstance(it, slice):
+            st, sp, stp = it.indices(n)
+            k = len(range(st, sp, stp))
+            starts.append(st if k else 0)
+            sizes.append(k)
+            steps.append(stp if k else 1)
+            continue
+        starts.append(0)
+        sizes.append(n)
+        steps.append(1)
+        adv_axes.append(dim)
+        adv_idx.append(_index_array(it, n, dim))
+    y = P.slice_(x, starts, sizes, steps)
+    ys = aval_of(y).shape
+    idx_shape = _broadcast_shapes("indexing", *adv_idx)
+    # Numpy's rule: adjacent advanced axes keep their place, otherwise they move to the front.
+    contiguous = adv_axes == list(range(adv_axes[0], adv_axes[0] + len(adv_axes)))
+    pos = adv_axes[0] if contiguous else 0
+    rest = [d for d in range(len(ys)) if d not in adv_axes]
+    perm = rest[:pos] + adv_axes + rest[pos:]
+    y = P.transpose(y, perm)
+    merged = int(np.prod([ys[d] for d in adv_axes], dtype=np.int64))
+    yt = aval_of(y).shape
+    y = P.reshape(y, yt[:pos] + (merged,) + yt[pos + len(adv_axes):])
+    flat = None
+    for d, idx in zip(adv_axes, adv_idx, strict=True):
+        idx = _broadcast_to_shape(idx, idx_shape) if isinstance(idx, Tracer) else \
+            np.broadcast_to(idx, idx_shape)
+        flat = idx if flat is None else add(multiply(flat, ys[d]), idx)
+    if not isinstance(flat, Tracer):
+        flat = np.ascontiguousarray(flat, dtype=np.int64)
+    return P.gather(y, flat, pos)
+
+
+# ---------------------------------------------------------------------------------------------
+# Array methods and operators on traced values
+
+
+def _swap(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    return lambda self, other: fn(other, self)
+
+
+def _method_sum(self: Any, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+    return sum(self, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+_UFUNCS = {
+    "add": add, "subtract": subtract, "multiply": multiply, "true_divide": divide,
+    "divide": divide, "power": power, "negative": negative, "exp": exp, "log": log, "sin": sin,
+    "cos": cos, "tan": tan, "tanh": tanh, "sqrt": sqrt, "absolute": abs, "sign": sign,
+    "log1p": log1p, "expm1": expm1, "maximum": maximum, "minimum": minimum, "less": less,
+    "less_equal": less_equal, "greater": greater, "greater_equal": greater_equal,
+    "equal": equal, "not_equal": not_equal, "square": square, "reciprocal": reciprocal,
+    "matmul": matmul, "logical_and": logical_and, "logical_or": logical_or,
+    "logical_not": logical_not, "log2": log2, "log10": log10, "exp2": exp2, "sinh": sinh,
+    "cosh": cosh,
+}
+
+
+def _array_ufunc(self: Any, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    fn = _UFUNCS.get(ufunc.__name__)
+    if method != "__call__" or fn is None or kwargs:
+        raise UnsupportedError(
+            f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method} is not "
+            f"supported on traced arrays (jitgrad.numpy has no equivalent for this call); use "
+            f"jitgrad.numpy functions inside transformed functions")
+    return fn(*inputs)
+
+
+def _array_function(self: Any, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+    fn = globals().get(func.__name__)
+    if fn is None or not callable(fn) or func.__name__.startswith("_"):
+        raise UnsupportedError(
+            f"numpy.{func.__name__} is not supported by jitgrad.numpy; it was called on a "
+            f"traced array. See the README for the supported functions.")
+    return fn(*args, **kwargs)
+
+
+def _install_tracer_methods() -> None:
+    methods: dict[str, Any] = {
+        "__add__": add, "__radd__": _swap(add), "__sub__": subtract,
+        "__rsub__": _swap(subtract), "__mul__": multiply, "__rmul__": _swap(multiply),
+        "__truediv__": divide, "__rtruediv__": _swap(divide), "__pow__": power,
+        "__rpow__": _swap(power), "__matmul__": matmul, "__rmatmul__": _swap(matmul),
+        "__neg__": negative, "__pos__": lambda self: self, "__abs__": abs,
+        "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
+        "__eq__": equal, "__ne__": not_equal, "__and__": logical_and, "__or__": logical_or,
+        "__invert__": logical_not, "__getitem__": getitem,
+        "__array_ufunc__": _array_ufunc, "__array_function__": _array_function,
+        "reshape": lambda self, *shape, order="C": reshape(
+            self, shape[0] if len(shape) == 1 else shape, order),
+        "sum": _method_sum, "mean": mean, "max": max, "min": min, "prod": prod, "var": var,
+        "std": std, "astype": astype, "ravel": ravel, "flatten": ravel, "squeeze": squeeze,
+        "swapaxes": swapaxes, "argmax": argmax, "argmin": argmin, "clip": clip, "dot": dot,
+        "transpose": lambda self, *axes: transpose(
+            self, None if not axes else axes[0] if len(axes) == 1 and not isinstance(
+                axes[0], int) else axes),
+        "T": property(lambda self: transpose(self)),
+        "mT": property(lambda self: swapaxes(self, -1, -2)),
+    }
+    for name, fn in methods.items():
+        setattr(Tracer, name, fn)
+
+
+_install_tracer_methods()
+
+
+def __getattr__(name: str) -> Any:
+    if hasattr(np, name):
+        raise AttributeError(
+            f"jitgrad.numpy does not provide numpy.{name} (yet). Compute it with the supported "
+            f"functions, or outside the transformed function on concrete arrays.")
+    raise AttributeError(f"module 'jitgrad.numpy' has no attribute {name!r}")

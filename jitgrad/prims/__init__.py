@@ -1,0 +1,66 @@
+"""Primitive declarations; importing this package registers every primitive."""
+
+from jitgrad.prims.elementwise import (
+    abs_,
+    add,
+    and_,
+    convert_element_type,
+    cos,
+    div,
+    eq,
+    exp,
+    expm1,
+    ge,
+    gt,
+    integer_pow,
+    le,
+    log,
+    log1p,
+    logistic,
+    lt,
+    max_,
+    min_,
+    mul,
+    ne,
+    neg,
+    not_,
+    or_,
+    pow,
+    select,
+    sign,
+    sin,
+    sqrt,
+    stop_gradient,
+    sub,
+    tan,
+    tanh,
+)
+from jitgrad.prims.linalg import matmul
+from jitgrad.prims.reduce import (
+    argmax_p,
+    argmin_p,
+    reduce_max,
+    reduce_min,
+    reduce_prod,
+    reduce_sum,
+)
+from jitgrad.prims.structural import (
+    broadcast_in_dim,
+    concatenate,
+    gather,
+    pad,
+    reshape,
+    scatter_add,
+    slice_,
+    transpose,
+    zeros,
+)
+
+__all__ = [
+    "abs_", "add", "and_", "argmax_p", "argmin_p", "broadcast_in_dim", "concatenate",
+    "convert_element_type", "cos", "div", "eq", "exp", "expm1", "gather", "ge", "gt",
+    "integer_pow", "le", "log", "log1p", "logistic", "lt", "matmul", "max_", "min_", "mul", "ne",
+    "neg", "not_", "or_", "pad", "pow", "reduce_max", "reduce_min", "reduce_prod", "reduce_sum",
+    "reshape", "scatter_add", "select", "sign", "sin", "slice_", "sqrt", "stop_gradient", "sub",
+    "tan", "tanh", "transpose", "zeros",
+]

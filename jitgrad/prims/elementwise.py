@@ -1,0 +1,366 @@
+"""Elementwise primitives: each declared once with its derivative, numpy reference and kernel.
+
+A derivative rule ``d(g, out, *args)`` maps an incoming tangent/cotangent ``g`` to the
+contribution through one argument. Elementwise Jacobians are diagonal, so the same rule serves
+forward mode (``t_out = sum_i d_i(t_i, ...)``) and reverse mode (``ct_i = d_i(ct, ...)``): it
+is the seed's table (d(A+B)/dA = 1, d(A*B)/dA = B, d(A/B)/dB = -A/B^2, dF(A)/dA = F'(A))
+written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from jitgrad.core import REGISTRY, Primitive, ShapedArray, Tracer, Zero, is_float, register
+from jitgrad.core import aval_of as _aval
+from jitgrad.errors import ShapeError
+from jitgrad.prims.structural import broadcast_in_dim
+from jitgrad.prims.testcases import elementwise_cases
+
+DerivRule = Callable[..., Any]
+
+
+def _is_scalar(x: Any) -> bool:
+    return isinstance(x, int | float | bool) and not isinstance(x, np.generic)
+
+
+def coerce(args: Sequence[Any]) -> list[Any]:
+    """Give Python scalars the dtype of the array arguments (rules write ``sub(1, out)``)."""
+    ref = next((a for a in args if not _is_scalar(a)), None)
+    if ref is None:
+        return [np.asarray(a)[()] for a in args]
+    dtype = ref.dtype if isinstance(ref, Tracer) else np.asarray(ref).dtype
+    return [np.asarray(a, dtype=dtype)[()] if _is_scalar(a) else a for a in args]
+
+
+def elementwise_rule(name: str, float_only: bool = False, out_dtype: Any = None,
+                     n_pred: int = 0) -> Callable[..., ShapedArray]:
+    """Shape rule: equal shapes, except that rank-0 operands broadcast; equal dtypes.
+    The first ``n_pred`` operands are boolean predicates (``select``)."""
+
+    def rule(*avals: ShapedArray) -> ShapedArray:
+        shapes = {a.shape for a in avals if a.shape != ()}
+        if len(shapes) > 1:
+            raise ShapeError(f"{name}: operands must have equal shapes, got "
+                             f"{' and '.join(str(a.shape) for a in avals)}")
+        shape = shapes.pop() if shapes else ()
+        for a in avals[:n_pred]:
+            if a.dtype != np.bool_:
+                raise ShapeError(f"{name}: predicate must be bool, got {a}")
+        dtypes = {a.dtype for a in avals[n_pred:]}
+        if len(dtypes) > 1:
+            raise ShapeError(f"{name}: operands must have equal dtypes, got "
+                             f"{' and '.join(str(a) for a in avals)}")
+        dtype = dtypes.pop()
+        if float_only and not is_float(dtype):
+            raise ShapeError(f"{name}: needs floating-point operands, got {dtype.name}")
+        return ShapedArray(shape, dtype if out_dtype is None else out_dtype)
+
+    return rule
+
+
+def _match_shape(ct: Any, aval_in: ShapedArray, aval_out: ShapedArray) -> Any:
+    """A rank-0 operand broadcast by the primitive itself receives the sum of the cotangent."""
+    if aval_in.shape == aval_out.shape:
+        return ct
+    # Looked up at call time: reductions are declared after (and in terms of) elementwise ops.
+    return REGISTRY["reduce_sum"].bind(ct, axes=tuple(range(aval_out.ndim)))
+
+
+def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRule | None],
+                   kernel: str, domain: Sequence[tuple[float, float]] | tuple[float, float] = (-2, 2),
+                   float_only: bool = True) -> Primitive:
+    """Declare a differentiable elementwise primitive; ``None`` in ``derivs`` means the operand's
+    derivative is identically zero."""
+    nargs = len(derivs)
+    domains = [domain] * nargs if isinstance(domain[0], int | float) else list(domain)
+
+    def jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+        out = prim.bind(*primals)
+        t_out = None
+        for d, t in zip(derivs, tangents, strict=True):
+            if d is None or isinstance(t, Zero):
+                continue
+            term = _match_to(d(t, out, *primals), out)
+            t_out = term if t_out is None else add(t_out, term)
+        return out, Zero(_aval(out)) if t_out is None else t_out
+
+    def vjp(cts: list[Any], ins: list[Any], outs: list[Any]) -> list[Any]:
+        (ct,), (out,) = cts, outs
+        return [None if d is None else _match_shape(d(ct, out, *ins), _aval(x), _aval(out))
+                for d, x in zip(derivs, ins, strict=True)]
+
+    prim = Primitive(
+        name, elementwise_rule(name, float_only=float_only), impl, jvp=jvp, vjp=vjp,
+        kernel=kernel, test_cases=elementwise_cases(domains),
+        extra={"elementwise": True, "derivs": tuple(derivs)})
+    return register(prim)
+
+
+def _match_to(term: Any, out: Any) -> Any:
+    """A tangent of a rank-0 operand contributes to every element of the output."""
+    shape = _aval(out).shape
+    if _aval(term).shape == shape:
+        return term
+    return broadcast_in_dim(term, shape=shape, dims=())
+
+
+def defnondiff(name: str, impl: Callable[..., Any], kernel: str, nargs: int,
+               out_dtype: Any = np.bool_, kinds: str = "float",
+               domain: tuple[float, float] = (-2, 2)) -> Primitive:
+    """Declare an elementwise primitive with zero derivative (comparisons, logic)."""
+    prim = Primitive(
+        name, elementwise_rule(name, out_dtype=out_dtype), impl, kernel=kernel,
+        differentiable=False, test_cases=elementwise_cases([domain] * nargs, kinds=kinds),
+        extra={"elementwise": True})
+    return register(prim)
+
+
+def _bind(prim: Primitive) -> Callable[..., Any]:
+    def wrapper(*args: Any) -> Any:
+        return prim.bind(*coerce(args))
+    wrapper.__name__ = prim.name
+    wrapper.__doc__ = f"Bind the ``{prim.name}`` primitive (operands of equal shape and dtype)."
+    return wrapper
+
+
+# --- numpy references that need care --------------------------------------------------------
+
+
+def _logistic(x: Any) -> Any:
+    # Stable for both signs: never exponentiates a large positive number.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(x))[()]
+
+
+def _pow(x: Any, y: Any) -> Any:
+    return np.power(x, y)
+
+
+def _max(x: Any, y: Any) -> Any:
+    return np.maximum(x, y)
+
+
+def _min(x: Any, y: Any) -> Any:
+    return np.minimum(x, y)
+
+
+# --- unary: d(g, out, x) = g * F'(x) --------------------------------------------------------
+
+neg_p = defelementwise("neg", np.negative, [lambda g, out, x: neg(g)], "-{0}",
+                       float_only=False)
+exp_p = defelementwise("exp", np.exp, [lambda g, out, x: mul(g, out)], "math.exp({0})")
+log_p = defelementwise("log", np.log, [lambda g, out, x: div(g, x)], "math.log({0})",
+                       domain=(0.2, 3.0))
+sin_p = defelementwise("sin", np.sin, [lambda g, out, x: mul(g, cos(x))], "math.sin({0})")
+cos_p = defelementwise("cos", np.cos, [lambda g, out, x: neg(mul(g, sin(x)))],
+                       "math.cos({0})")
+tan_p = defelementwise("tan", np.tan, [lambda g, out, x: mul(g, add(1, mul(out, out)))],
+                       "math.tan({0})", domain=(-1.2, 1.2))
+tanh_p = defelementwise("tanh", np.tanh, [lambda g, out, x: mul(g, sub(1, mul(out, out)))],
+                        "math.tanh({0})")
+sqrt_p = defelementwise("sqrt", np.sqrt, [lambda g, out, x: div(g, mul(2, out))],
+                        "math.sqrt({0})", domain=(0.2, 3.0))
+abs_p = defelementwise("abs", np.abs, [lambda g, out, x: mul(g, sign(x))], "abs({0})",
+                       domain=(0.1, 2.0), float_only=False)
+sign_p = defelementwise("sign", np.sign, [None],
+                        "(({0} > 0) - ({0} < 0) if {0} == {0} else {0})", float_only=False)
+log1p_p = defelementwise("log1p", np.log1p, [lambda g, out, x: div(g, add(1, x))],
+                         "math.log1p({0})", domain=(-0.5, 2.0))
+expm1_p = defelementwise("expm1", np.expm1, [lambda g, out, x: mul(g, add(out, 1))],
+                         "math.expm1({0})")
+logistic_p = defelementwise(
+    "logistic", _logistic, [lambda g, out, x: mul(g, mul(out, sub(1, out)))],
+    "logistic({0})", domain=(-4, 4))
+
+# --- binary: d(g, out, x, y) ----------------------------------------------------------------
+
+add_p = defelementwise("add", np.add, [lambda g, out, x, y: g, lambda g, out, x, y: g],
+                       "{0} + {1}", float_only=False)
+sub_p = defelementwise("sub", np.subtract, [lambda g, out, x, y: g,
+                                            lambda g, out, x, y: neg(g)],
+                       "{0} - {1}", float_only=False)
+mul_p = defelementwise("mul", np.multiply, [lambda g, out, x, y: mul(g, y),
+                                            lambda g, out, x, y: mul(g, x)],
+                       "{0} * {1}", float_only=False)
+div_p = defelementwise("div", np.divide, [lambda g, out, x, y: div(g, y),
+                                          lambda g, out, x, y: neg(div(mul(g, x), mul(y, y)))],
+                       "{0} / {1}", domain=[(-2, 2), (0.5, 2.0)])
+
+
+def _dpow_dx(g: Any, out: Any, x: Any, y: Any) -> Any:
+    # y * x**(y-1), defined as 0 where y == 0 (so 0**0 has derivative 0, not nan).
+    return mul(g, select(eq(y, 0), 0, mul(y, pow(x, sub(y, 1)))))
+
+
+def _dpow_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
+    # log(x) * x**y, defined as 0 where x == 0 (d/dy 0**y = 0 for y > 0).
+    return mul(g, mul(select(eq(x, 0), 0, log(select(eq(x, 0), 1, x))), out))
+
+
+pow_p = defelementwise("pow", _pow, [_dpow_dx, _dpow_dy], "{0} ** {1}",
+                       domain=[(0.5, 2.0), (-2, 2)])
+
+
+def _dmax(first: bool, cmp: Callable[[Any, Any], Any]) -> DerivRule:
+    # The larger (smaller) operand receives g; on ties each operand receives g/2, as JAX does.
+    def d(g: Any, out: Any, x: Any, y: Any) -> Any:
+        a, b = (x, y) if first else (y, x)
+        share = add(convert_element_type(cmp(a, b), _aval(g).dtype),
+                    mul(0.5, convert_element_type(eq(a, b), _aval(g).dtype)))
+        return mul(g, share)
+    return d
+
+
+max_p = defelementwise("max", _max, [_dmax(True, lambda a, b: gt(a, b)),
+                                     _dmax(False, lambda a, b: gt(a, b))],
+                       "max_nan({0}, {1})", float_only=False)
+min_p = defelementwise("min", _min, [_dmax(True, lambda a, b: lt(a, b)),
+                                     _dmax(False, lambda a, b: lt(a, b))],
+                       "min_nan({0}, {1})", float_only=False)
+
+
+def _integer_pow_rule(x: ShapedArray, *, y: int) -> ShapedArray:
+    return elementwise_rule("integer_pow")(x)
+
+
+def _integer_pow_deriv(g: Any, out: Any, x: Any, *, y: int) -> Any:
+    if y == 0:
+        return mul(g, 0)
+    if y == 1:
+        return g
+    return mul(g, mul(y, integer_pow(x, y=y - 1)))
+
+
+def _ipow_jvp(primals: list[Any], tangents: list[Any], *, y: int) -> tuple[Any, Any]:
+    (x,), (t,) = primals, tangents
+    return integer_pow(x, y=y), _integer_pow_deriv(t, None, x, y=y)
+
+
+def _ipow_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, y: int) -> list[Any]:
+    return [_integer_pow_deriv(cts[0], None, ins[0], y=y)]
+
+
+integer_pow_p = register(Primitive(
+    "integer_pow", _integer_pow_rule, lambda x, *, y: np.power(x, y).astype(np.result_type(x)),
+    jvp=_ipow_jvp, vjp=_ipow_vjp, kernel="ipow({0}, {y})",
+    test_cases=elementwise_cases([(-2, 2)], params=[{"y": 2}, {"y": 3}, {"y": -2}, {"y": 0}]),
+    extra={"elementwise": True}))
+
+# --- comparisons and logic (zero derivative) ------------------------------------------------
+
+lt_p = defnondiff("lt", np.less, "{0} < {1}", 2)
+le_p = defnondiff("le", np.less_equal, "{0} <= {1}", 2)
+gt_p = defnondiff("gt", np.greater, "{0} > {1}", 2)
+ge_p = defnondiff("ge", np.greater_equal, "{0} >= {1}", 2)
+eq_p = defnondiff("eq", np.equal, "{0} == {1}", 2, kinds="int")
+ne_p = defnondiff("ne", np.not_equal, "{0} != {1}", 2, kinds="int")
+and_p = defnondiff("and", np.logical_and, "{0} and {1}", 2, kinds="bool")
+or_p = defnondiff("or", np.logical_or, "{0} or {1}", 2, kinds="bool")
+not_p = defnondiff("not", np.logical_not, "not {0}", 1, kinds="bool")
+# NB: elementwise rules require equal dtypes; the boolean result is declared by out_dtype.
+for _p in (and_p, or_p, not_p):
+    _p.shape_rule = elementwise_rule(_p.name, out_dtype=np.bool_)
+
+
+# --- select ---------------------------------------------------------------------------------
+
+
+def _select_impl(pred: Any, on_true: Any, on_false: Any) -> Any:
+    return np.where(pred, on_true, on_false)[()]
+
+
+def _select_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    pred, a, b = primals
+    _, ta, tb = tangents
+    out = select(pred, a, b)
+    if isinstance(ta, Zero) and isinstance(tb, Zero):
+        return out, Zero(_aval(out))
+    ta = 0 if isinstance(ta, Zero) else _match_to(ta, out)
+    tb = 0 if isinstance(tb, Zero) else _match_to(tb, out)
+    return out, select(pred, ta, tb)
+
+
+def _select_vjp(cts: list[Any], ins: list[Any], outs: list[Any]) -> list[Any]:
+    (ct,) = cts
+    pred, a, b = ins
+    out = outs[0]
+    return [None, _match_shape(select(pred, ct, 0), _aval(a), _aval(out)),
+            _match_shape(select(pred, 0, ct), _aval(b), _aval(out))]
+
+
+select_p = register(Primitive(
+    "select", elementwise_rule("select", n_pred=1), _select_impl, jvp=_select_jvp,
+    vjp=_select_vjp, kernel="{1} if {0} else {2}",
+    test_cases=elementwise_cases([(-2, 2)] * 2, pred=True), extra={"elementwise": True}))
+
+
+# --- stop_gradient and dtype conversion -----------------------------------------------------
+
+stop_gradient_p = register(Primitive(
+    "stop_gradient", elementwise_rule("stop_gradient"), lambda x: np.array(x, copy=True)[()],
+    kernel="{0}", differentiable=False, test_cases=elementwise_cases([(-2, 2)]),
+    extra={"elementwise": True}))
+
+
+def _convert_rule(x: ShapedArray, *, new_dtype: np.dtype) -> ShapedArray:
+    return ShapedArray(x.shape, new_dtype)
+
+
+def _convert_jvp(primals: list[Any], tangents: list[Any], *, new_dtype: np.dtype
+                 ) -> tuple[Any, Any]:
+    (x,), (t,) = primals, tangents
+    out = convert_element_type(x, new_dtype)
+    if is_float(new_dtype) and is_float(_aval(x).dtype):
+        return out, convert_element_type(t, new_dtype)
+    return out, Zero(_aval(out))
+
+
+def _convert_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, new_dtype: np.dtype
+                 ) -> list[Any]:
+    dtype = _aval(ins[0]).dtype
+    if is_float(dtype) and is_float(new_dtype):
+        return [convert_element_type(cts[0], dtype)]
+    return [None]
+
+
+def _convert_cases(rng: np.random.Generator, dtype: Any) -> list:
+    other = np.float32 if dtype == np.float64 else np.float64
+    x = rng.uniform(-2, 2, (2, 3)).astype(dtype)
+    return [((x,), {"new_dtype": np.dtype(other)}), ((x[0],), {"new_dtype": np.dtype(dtype)}),
+            ((x,), {"new_dtype": np.dtype(np.int64)})]
+
+
+convert_element_type_p = register(Primitive(
+    "convert_element_type", _convert_rule,
+    lambda x, *, new_dtype: np.asarray(x).astype(new_dtype)[()],
+    jvp=_convert_jvp, vjp=_convert_vjp, kernel="{dtype}({0})", test_cases=_convert_cases,
+    extra={"elementwise": True}))
+
+
+def convert_element_type(x: Any, new_dtype: Any) -> Any:
+    """Cast ``x`` to ``new_dtype`` (a no-op when it already has it)."""
+    new_dtype = np.dtype(new_dtype)
+    if _aval(x).dtype == new_dtype:
+        return x
+    return convert_element_type_p.bind(x, new_dtype=new_dtype)
+
+
+def integer_pow(x: Any, y: int) -> Any:
+    """``x ** y`` for a static Python integer ``y``."""
+    if y == 1:
+        return x
+    return integer_pow_p.bind(x, y=int(y))
+
+
+neg, exp, log, sin, cos, tan, tanh, sqrt, abs_, sign, log1p, expm1, logistic = map(_bind, (
+    neg_p, exp_p, log_p, sin_p, cos_p, tan_p, tanh_p, sqrt_p, abs_p, sign_p, log1p_p, expm1_p,
+    logistic_p))
+add, sub, mul, div, pow, max_, min_ = map(_bind, (add_p, sub_p, mul_p, div_p, pow_p, max_p,
+                                                  min_p))
+lt, le, gt, ge, eq, ne, and_, or_, not_ = map(_bind, (lt_p, le_p, gt_p, ge_p, eq_p, ne_p, and_p,
+                                                      or_p, not_p))
+select, stop_gradient = map(_bind, (select_p, stop_gradient_p))

@@ -1,0 +1,382 @@
+"""Structural primitives (linear, data movement): broadcast, reshape, transpose, slice/pad,
+concatenate, gather/scatter-add. Each declares its transpose as its vjp; its jvp is itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from jitgrad.core import REGISTRY, Lit, Primitive, ShapedArray, Zero, aval_of, register
+from jitgrad.errors import ShapeError
+from jitgrad.prims.testcases import draw, view_of
+
+
+def linear_jvp(prim_fn: Callable[..., Any], linear_args: Sequence[int] = (0,)
+               ) -> Callable[..., tuple[Any, Any]]:
+    """jvp of a primitive linear in ``linear_args``: apply it to the tangents (the other
+    arguments, e.g. integer indices, are passed through)."""
+
+    def jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
+        out = prim_fn(*primals, **params)
+        targs = list(primals)
+        for i in linear_args:
+            t = tangents[i]
+            targs[i] = zeros(t.aval) if isinstance(t, Zero) else t
+        return out, prim_fn(*targs, **params)
+
+    return jvp
+
+
+def zeros(aval: ShapedArray) -> Any:
+    """A zero array of ``aval``: a broadcast literal, which the backend never materialises
+    until it is needed."""
+    return broadcast_in_dim_p.bind(Lit(0, aval.dtype).val, shape=aval.shape, dims=())
+
+
+# --- broadcast_in_dim -----------------------------------------------------------------------
+
+
+def _broadcast_rule(x: ShapedArray, *, shape: tuple[int, ...], dims: tuple[int, ...]
+                    ) -> ShapedArray:
+    ok = len(dims) == x.ndim and all(0 <= d < len(shape) for d in dims) and \
+        list(dims) == sorted(set(dims))
+    if ok:
+        ok = all(x.shape[i] in (1, shape[d]) for i, d in enumerate(dims))
+    if not ok:
+        raise ShapeError(f"broadcast_in_dim: cannot broadcast shape {x.shape} to {shape} with "
+                         f"dims={dims}")
+    return ShapedArray(shape, x.dtype)
+
+
+def _broadcast_impl(x: Any, *, shape: tuple[int, ...], dims: tuple[int, ...]) -> np.ndarray:
+    x = np.asarray(x)
+    expanded = [1] * len(shape)
+    for i, d in enumerate(dims):
+        expanded[d] = x.shape[i]
+    return np.broadcast_to(x.reshape(expanded), shape).copy()
+
+
+def broadcast_sum_axes(in_shape: tuple[int, ...], shape: tuple[int, ...],
+                       dims: tuple[int, ...]) -> tuple[int, ...]:
+    """Axes of ``shape`` that a broadcast created or stretched: its gradient sums over them."""
+    kept = {d for i, d in enumerate(dims) if in_shape[i] == shape[d]}
+    return tuple(a for a in range(len(shape)) if a not in kept)
+
+
+def _broadcast_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *,
+                   shape: tuple[int, ...], dims: tuple[int, ...]) -> list[Any]:
+    # The seed's "conversions" rule: A_{e x 1} = sum over e_new of newA. (reduce_sum is
+    # declared after this module, in terms of broadcast_in_dim, hence the registry lookup.)
+    in_shape = aval_of(ins[0]).shape
+    axes = broadcast_sum_axes(in_shape, shape, dims)
+    ct = REGISTRY["reduce_sum"].bind(cts[0], axes=axes) if axes else cts[0]
+    return [reshape(ct, shape=in_shape)]
+
+
+def _broadcast_cases(rng: np.random.Generator, dtype: Any) -> list:
+    return [
+        ((draw(rng, (), dtype),), {"shape": (3,), "dims": ()}),
+        ((draw(rng, (3,), dtype),), {"shape": (2, 3), "dims": (1,)}),
+        ((draw(rng, (2,), dtype),), {"shape": (2, 3), "dims": (0,)}),
+        ((draw(rng, (2, 1), dtype),), {"shape": (2, 3), "dims": (0, 1)}),
+        ((draw(rng, (1, 3), dtype),), {"shape": (4, 2, 3), "dims": (1, 2)}),
+        ((draw(rng, (3,), dtype),), {"shape": (0, 3), "dims": (1,)}),
+        ((view_of(draw(rng, (2, 1), dtype), "strided"),), {"shape": (2, 4), "dims": (0, 1)}),
+        ((draw(rng, (), dtype),), {"shape": (), "dims": ()}),
+    ]
+
+
+broadcast_in_dim_p = register(Primitive(
+    "broadcast_in_dim", _broadcast_rule, _broadcast_impl, vjp=_broadcast_vjp,
+    test_cases=_broadcast_cases, extra={"linear": True}))
+broadcast_in_dim_p.jvp = linear_jvp(lambda x, **p: broadcast_in_dim_p.bind(x, **p))
+
+
+def broadcast_in_dim(x: Any, shape: Sequence[int], dims: Sequence[int]) -> Any:
+    """Broadcast ``x`` to ``shape``; operand axis ``i`` becomes axis ``dims[i]``."""
+    shape, dims = tuple(int(s) for s in shape), tuple(int(d) for d in dims)
+    if aval_of(x).shape == shape and dims == tuple(range(len(shape))):
+        return x
+    return broadcast_in_dim_p.bind(x, shape=shape, dims=dims)
+
+
+# --- reshape --------------------------------------------------------------------------------
+
+
+def _reshape_rule(x: ShapedArray, *, shape: tuple[int, ...]) -> ShapedArray:
+    if int(np.prod(shape, dtype=np.int64)) != x.size:
+        raise ShapeError(f"reshape: cannot reshape array of shape {x.shape} (size {x.size}) "
+                         f"into shape {shape}")
+    return ShapedArray(shape, x.dtype)
+
+
+reshape_p = register(Primitive(
+    "reshape", _reshape_rule, lambda x, *, shape: np.reshape(x, shape),
+    vjp=lambda cts, ins, outs, *, shape: [reshape(cts[0], shape=aval_of(ins[0]).shape)],
+    test_cases=lambda rng, dt: [
+        ((draw(rng, (2, 3), dt),), {"shape": (3, 2)}),
+        ((draw(rng, (2, 3), dt),), {"shape": (6,)}),
+        ((draw(rng, (), dt),), {"shape": (1, 1)}),
+        ((draw(rng, (0, 3), dt),), {"shape": (3, 0)}),
+        ((view_of(draw(rng, (2, 3), dt), "strided"),), {"shape": (1, 6)}),
+    ],
+    extra={"linear": True}))
+reshape_p.jvp = linear_jvp(lambda x, **p: reshape_p.bind(x, **p))
+
+
+def reshape(x: Any, shape: Sequence[int]) -> Any:
+    shape = tuple(int(s) for s in shape)
+    if aval_of(x).shape == shape:
+        return x
+    return reshape_p.bind(x, shape=shape)
+
+
+# --- transpose ------------------------------------------------------------------------------
+
+
+def _transpose_rule(x: ShapedArray, *, perm: tuple[int, ...]) -> ShapedArray:
+    if sorted(perm) != list(range(x.ndim)):
+        raise ShapeError(f"transpose: perm {perm} is not a permutation of the axes of an array "
+                         f"of shape {x.shape}")
+    return ShapedArray(tuple(x.shape[p] for p in perm), x.dtype)
+
+
+transpose_p = register(Primitive(
+    "transpose", _transpose_rule, lambda x, *, perm: np.transpose(x, perm),
+    vjp=lambda cts, ins, outs, *, perm: [transpose(cts[0], tuple(np.argsort(perm)))],
+    test_cases=lambda rng, dt: [
+        ((draw(rng, (2, 3), dt),), {"perm": (1, 0)}),
+        ((draw(rng, (2, 3, 4), dt),), {"perm": (2, 0, 1)}),
+        ((draw(rng, (3,), dt),), {"perm": (0,)}),
+        ((view_of(draw(rng, (2, 3), dt), "reversed"),), {"perm": (1, 0)}),
+        ((draw(rng, (0, 3), dt),), {"perm": (1, 0)}),
+    ],
+    extra={"linear": True}))
+transpose_p.jvp = linear_jvp(lambda x, **p: transpose_p.bind(x, **p))
+
+
+def transpose(x: Any, perm: Sequence[int]) -> Any:
+    perm = tuple(int(p) for p in perm)
+    if perm == tuple(range(len(perm))):
+        return x
+    return transpose_p.bind(x, perm=perm)
+
+
+# --- slice and its transpose, pad -----------------------------------------------------------
+
+
+def py_slice(start: int, size: int, step: int) -> slice:
+    """The Python slice selecting ``start + i*step`` for ``i < size``."""
+    if size == 0:
+        return slice(0, 0)
+    stop = start + (size - 1) * step + (1 if step > 0 else -1)
+    return slice(start, None if stop < 0 else stop, step)
+
+
+def _check_positions(name: str, shape: tuple[int, ...], starts: tuple, sizes: tuple,
+                     steps: tuple) -> None:
+    ok = len(starts) == len(sizes) == len(steps) == len(shape)
+    for n, st, sz, sp in zip(shape, starts, sizes, steps, strict=False):
+        ok = ok and sp != 0 and sz >= 0 and (sz == 0 or (0 <= st < n and 0 <= st + (sz - 1) * sp < n))
+    if not ok:
+        raise ShapeError(f"{name}: starts={starts} sizes={sizes} steps={steps} do not fit in an "
+                         f"array of shape {shape}")
+
+
+def _slice_rule(x: ShapedArray, *, starts: tuple, sizes: tuple, steps: tuple) -> ShapedArray:
+    _check_positions("slice", x.shape, starts, sizes, steps)
+    return ShapedArray(sizes, x.dtype)
+
+
+def _slice_impl(x: Any, *, starts: tuple, sizes: tuple, steps: tuple) -> np.ndarray:
+    return np.asarray(x)[tuple(map(py_slice, starts, sizes, steps))]
+
+
+def _pad_rule(x: ShapedArray, *, shape: tuple, starts: tuple, steps: tuple) -> ShapedArray:
+    _check_positions("pad", shape, starts, x.shape, steps)
+    return ShapedArray(shape, x.dtype)
+
+
+def _pad_impl(x: Any, *, shape: tuple, starts: tuple, steps: tuple) -> np.ndarray:
+    x = np.asarray(x)
+    out = np.zeros(shape, x.dtype)
+    out[tuple(map(py_slice, starts, x.shape, steps))] = x
+    return out
+
+
+slice_p = register(Primitive(
+    "slice", _slice_rule, _slice_impl,
+    vjp=lambda cts, ins, outs, *, starts, sizes, steps: [
+        pad(cts[0], shape=aval_of(ins[0]).shape, starts=starts, steps=steps)],
+    test_cases=lambda rng, dt: [
+        ((draw(rng, (5,), dt),), {"starts": (1,), "sizes": (2,), "steps": (2,)}),
+        ((draw(rng, (4, 5), dt),), {"starts": (3, 0), "sizes": (2, 3), "steps": (-1, 2)}),
+        ((draw(rng, (4, 5), dt),), {"starts": (0, 4), "sizes": (4, 5), "steps": (1, -1)}),
+        ((draw(rng, (3,), dt),), {"starts": (0,), "sizes": (0,), "steps": (1,)}),
+        ((view_of(draw(rng, (3, 4), dt), "strided"),),
+         {"starts": (1, 1), "sizes": (2, 2), "steps": (1, 2)}),
+    ],
+    extra={"linear": True}))
+slice_p.jvp = linear_jvp(lambda x, **p: slice_p.bind(x, **p))
+
+pad_p = register(Primitive(
+    "pad", _pad_rule, _pad_impl,
+    vjp=lambda cts, ins, outs, *, shape, starts, steps: [
+        slice_(cts[0], starts=starts, sizes=aval_of(ins[0]).shape, steps=steps)],
+    test_cases=lambda rng, dt: [
+        ((draw(rng, (2,), dt),), {"shape": (5,), "starts": (1,), "steps": (2,)}),
+        ((draw(rng, (2, 3), dt),), {"shape": (4, 5), "starts": (3, 0), "steps": (-1, 2)}),
+        ((draw(rng, (0,), dt),), {"shape": (3,), "starts": (0,), "steps": (1,)}),
+    ],
+    extra={"linear": True}))
+pad_p.jvp = linear_jvp(lambda x, **p: pad_p.bind(x, **p))
+
+
+def slice_(x: Any, starts: Sequence[int], sizes: Sequence[int], steps: Sequence[int]) -> Any:
+    starts, sizes, steps = (tuple(int(v) for v in t) for t in (starts, sizes, steps))
+    if starts == (0,) * len(starts) and steps == (1,) * len(steps) and \
+            sizes == aval_of(x).shape:
+        return x
+    return slice_p.bind(x, starts=starts, sizes=sizes, steps=steps)
+
+
+def pad(x: Any, shape: Sequence[int], starts: Sequence[int], steps: Sequence[int]) -> Any:
+    return pad_p.bind(x, shape=tuple(shape), starts=tuple(starts), steps=tuple(steps))
+
+
+# --- concatenate ----------------------------------------------------------------------------
+
+
+def _concat_rule(*xs: ShapedArray, axis: int) -> ShapedArray:
+    if not xs:
+        raise ShapeError("concatenate: needs at least one array")
+    first = xs[0]
+    ok = 0 <= axis < first.ndim and all(
+        x.ndim == first.ndim and x.dtype == first.dtype and
+        x.shape[:axis] + x.shape[axis + 1:] == first.shape[:axis] + first.shape[axis + 1:]
+        for x in xs)
+    if not ok:
+        raise ShapeError(f"concatenate: along axis {axis}, arrays "
+                         f"{', '.join(str(x) for x in xs)} do not fit together")
+    shape = list(first.shape)
+    shape[axis] = sum(x.shape[axis] for x in xs)
+    return ShapedArray(shape, first.dtype)
+
+
+def _concat_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, axis: int) -> list[Any]:
+    ct = cts[0]
+    shape = aval_of(ct).shape
+    res, offset = [], 0
+    for x in ins:
+        n = aval_of(x).shape[axis]
+        starts = tuple(offset if a == axis else 0 for a in range(len(shape)))
+        sizes = tuple(n if a == axis else s for a, s in enumerate(shape))
+        res.append(slice_(ct, starts, sizes, (1,) * len(shape)))
+        offset += n
+    return res
+
+
+concatenate_p = register(Primitive(
+    "concatenate", _concat_rule, lambda *xs, axis: np.concatenate(xs, axis=axis),
+    vjp=_concat_vjp,
+    test_cases=lambda rng, dt: [
+        ((draw(rng, (2,), dt), draw(rng, (3,), dt)), {"axis": 0}),
+        ((draw(rng, (2, 1), dt), draw(rng, (2, 3), dt), draw(rng, (2, 0), dt)), {"axis": 1}),
+        ((view_of(draw(rng, (2, 2), dt), "reversed"), draw(rng, (1, 2), dt)), {"axis": 0}),
+    ],
+    extra={"linear": True}))
+
+
+def concatenate(xs: Sequence[Any], axis: int) -> Any:
+    if len(xs) == 1:
+        return xs[0]
+    return concatenate_p.bind(*xs, axis=int(axis))
+
+
+def _concat_jvp(primals: list[Any], tangents: list[Any], *, axis: int) -> tuple[Any, Any]:
+    return linear_jvp(lambda *xs, axis: concatenate_p.bind(*xs, axis=axis),
+                      linear_args=range(len(primals)))(primals, tangents, axis=axis)
+
+
+concatenate_p.jvp = _concat_jvp
+
+
+# --- gather / scatter_add -------------------------------------------------------------------
+
+
+def _check_index(name: str, idx: ShapedArray) -> None:
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise ShapeError(f"{name}: indices must be integers, got {idx}")
+
+
+def _gather_rule(x: ShapedArray, idx: ShapedArray, *, axis: int) -> ShapedArray:
+    _check_index("gather", idx)
+    if not 0 <= axis < x.ndim:
+        raise ShapeError(f"gather: axis {axis} out of range for shape {x.shape}")
+    return ShapedArray(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
+
+
+def _gather_impl(x: Any, idx: Any, *, axis: int) -> np.ndarray:
+    # NB: out-of-range traced indices are clamped (as in JAX); jnp checks concrete ones.
+    x = np.asarray(x)
+    if x.shape[axis] == 0:
+        return np.zeros(x.shape[:axis] + np.shape(idx) + x.shape[axis + 1:], x.dtype)
+    return np.take(x, idx, axis=axis, mode="clip")
+
+
+def _scatter_rule(upd: ShapedArray, idx: ShapedArray, *, axis: int, size: int) -> ShapedArray:
+    _check_index("scatter_add", idx)
+    k = idx.ndim
+    if not (0 <= axis and axis + k <= upd.ndim and upd.shape[axis:axis + k] == idx.shape):
+        raise ShapeError(f"scatter_add: updates {upd} do not match indices {idx} at axis {axis}")
+    return ShapedArray(upd.shape[:axis] + (size,) + upd.shape[axis + k:], upd.dtype)
+
+
+def _scatter_impl(upd: Any, idx: Any, *, axis: int, size: int) -> np.ndarray:
+    upd, idx = np.asarray(upd), np.asarray(idx)
+    out = np.zeros(upd.shape[:axis] + (size,) + upd.shape[axis + idx.ndim:], upd.dtype)
+    if size:
+        np.add.at(out, (slice(None),) * axis + (np.clip(idx, 0, size - 1),), upd)
+    return out
+
+
+def _index_cases(rng: np.random.Generator, dt: Any) -> list:
+    return [
+        ((draw(rng, (4,), dt), np.array([0, 3, 3, 1])), {"axis": 0}),
+        ((draw(rng, (2, 3), dt), np.array([[2, 0], [2, 2]])), {"axis": 1}),
+        ((draw(rng, (3, 2), dt), np.array(1)), {"axis": 0}),
+        ((view_of(draw(rng, (3, 2), dt), "reversed"), np.array([], dtype=np.int64)),
+         {"axis": 0}),
+    ]
+
+
+gather_p = register(Primitive(
+    "gather", _gather_rule, _gather_impl,
+    vjp=lambda cts, ins, outs, *, axis: [
+        scatter_add(cts[0], ins[1], axis=axis, size=aval_of(ins[0]).shape[axis]), None],
+    test_cases=_index_cases, extra={"linear": True}))
+gather_p.jvp = linear_jvp(lambda x, i, **p: gather_p.bind(x, i, **p))
+
+scatter_add_p = register(Primitive(
+    "scatter_add", _scatter_rule, _scatter_impl,
+    vjp=lambda cts, ins, outs, *, axis, size: [gather(cts[0], ins[1], axis=axis), None],
+    test_cases=lambda rng, dt: [
+        ((draw(rng, (4,), dt), np.array([0, 3, 3, 1])), {"axis": 0, "size": 5}),
+        ((draw(rng, (2, 2, 2), dt), np.array([[2, 0], [2, 2]])), {"axis": 1, "size": 3}),
+        ((draw(rng, (0, 2), dt), np.array([], dtype=np.int64)), {"axis": 0, "size": 2}),
+    ],
+    extra={"linear": True}))
+scatter_add_p.jvp = linear_jvp(lambda u, i, **p: scatter_add_p.bind(u, i, **p))
+
+
+def gather(x: Any, idx: Any, axis: int) -> Any:
+    """``numpy.take(x, idx, axis)`` with in-range integer indices."""
+    return gather_p.bind(x, idx, axis=int(axis))
+
+
+def scatter_add(upd: Any, idx: Any, axis: int, size: int) -> Any:
+    """Transpose of ``gather``: zeros of length ``size`` on ``axis`` with ``upd`` added at
+    ``idx`` (duplicates accumulate)."""
+    return scatter_add_p.bind(upd, idx, axis=int(axis), size=int(size))
