@@ -1,0 +1,410 @@
+"""Batched GEMM kernel in Numba: out[i] = act(op(a[i]) @ op(b[i]) + bias), blocked and packed."""
+
+import contextlib
+import math
+import threading
+
+import numba
+import numpy as np
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+__all__ = ["ACT_NONE", "ACT_RELU", "ACT_TANH", "matmul", "njit_matmul"]
+
+ACT_NONE = 0
+ACT_RELU = 1
+ACT_TANH = 2
+
+# Register tile: _MR rows by NR columns, NR * itemsize = 128 bytes, i.e. every tile row is two
+# 512-bit vectors, so the tile is 16 of the 32 zmm registers (8x16 f64, 8x32 f32) and each k
+# step is 16 FMAs fed by 2 vector loads and 8 broadcasts.
+_MR = 8
+_ROW_BYTES = 128
+
+# Cache blocking, in bytes of one packed operand element row so both dtypes fill the caches the
+# same way: a B sliver (kc x NR) is 128*kc bytes and stays in the 32 KiB L1 while all A slivers
+# of an mc x kc block (L2, 1 MiB) stream past it; the packed B panel (kc x nc) lives in L2/L3.
+_KC = 256
+_MC_BYTES = 128 * 1024
+_NC_BYTES = 2 * 1024 * 1024
+
+# Below this many multiply-adds per matrix the packing overhead is not repaid; see MATMUL_NOTES.md
+# for the measured crossover.
+_SMALL_MACS = 32 * 32 * 32
+
+_JIT = dict(nogil=True, cache=True, error_model="numpy", boundscheck=False,
+            fastmath={"contract"})
+
+
+@intrinsic
+def _tile_buffer(typingctx, like):
+    """Stack storage for one register tile of like.dtype; constant indices let LLVM keep it in
+    registers (a heap array would be opaque to SROA)."""
+    dtype = like.dtype
+    size = _MR * _ROW_BYTES // (dtype.bitwidth // 8)
+
+    def codegen(context, builder, sig, args):
+        return cgutils.alloca_once(builder, context.get_value_type(dtype), size=size)
+
+    return types.CPointer(dtype)(like), codegen
+
+
+@intrinsic
+def _nr(typingctx, like):
+    """Tile width for like.dtype as an IR constant, so the tile loops have constant trip counts
+    and unroll completely (``ary.itemsize`` is loaded from the array struct at run time)."""
+    nr = _ROW_BYTES // (like.dtype.bitwidth // 8)
+
+    def codegen(context, builder, sig, args):
+        return context.get_constant(types.intp, nr)
+
+    return types.intp(like), codegen
+
+
+@intrinsic
+def _zero(typingctx, like):
+    """0 of like.dtype (a literal 0 would type as int64 and promote float32 arithmetic)."""
+
+    def codegen(context, builder, sig, args):
+        return context.get_constant(like.dtype, 0)
+
+    return like.dtype(like), codegen
+
+
+@numba.njit(**_JIT)
+def _micro(apack, bpack, kc, c, i0, j0, mr, nr, accumulate, edge):
+    """c[i0:i0+mr, j0:j0+nr] (+)= A sliver @ B sliver over kc packed k steps.
+
+    apack and bpack start at the slivers. Compiled only inside _vectorising_config(): the fully
+    unrolled tile loops become scalar accumulator chains that the SLP vectoriser packs into zmm
+    FMAs; the loop vectoriser must be off or it vectorises the k loop with gathers instead.
+    Every index here is provably non-negative (range variables on views), because Numba's
+    negative-index wraparound select on a runtime offset defeats vectorisation.
+    """
+    nrt = _nr(bpack)
+    t = numba.carray(_tile_buffer(bpack), (_MR * nrt,))
+    for q in range(_MR * nrt):
+        t[q] = 0
+    for p in range(kc):
+        for i in range(_MR):
+            ai = apack[p * _MR + i]
+            for j in range(nrt):
+                t[i * nrt + j] += ai * bpack[p * nrt + j]
+    if mr == _MR and nr == nrt:
+        for i in range(_MR):
+            row = c[i0 + i][j0:]
+            if accumulate:
+                for j in range(nrt):
+                    row[j] += t[i * nrt + j]
+            else:
+                for j in range(nrt):
+                    row[j] = t[i * nrt + j]
+    else:
+        # Variable bounds on t would force it out of registers: spill it whole, then copy.
+        for i in range(_MR):
+            for j in range(nrt):
+                edge[i * nrt + j] = t[i * nrt + j]
+        for i in range(mr):
+            row = c[i0 + i][j0:]
+            for j in range(nr):
+                if accumulate:
+                    row[j] += edge[i * nrt + j]
+                else:
+                    row[j] = edge[i * nrt + j]
+
+
+@numba.njit(**_JIT)
+def _pack_a(a2, i0, mc, p0, kc, apack):
+    """Pack a2[i0:i0+mc, p0:p0+kc] as _MR-row slivers, k-major inside a sliver, zero padded."""
+    for s in range(0, mc, _MR):
+        base = s * kc
+        rows = min(_MR, mc - s)
+        if abs(a2.strides[1]) <= abs(a2.strides[0]):
+            # Rows are the contiguous direction: read along k.
+            for i in range(rows):
+                for p in range(kc):
+                    apack[base + p * _MR + i] = a2[i0 + s + i, p0 + p]
+        else:
+            for p in range(kc):
+                for i in range(rows):
+                    apack[base + p * _MR + i] = a2[i0 + s + i, p0 + p]
+        for p in range(kc):
+            for i in range(rows, _MR):
+                apack[base + p * _MR + i] = 0
+
+
+@numba.njit(**_JIT)
+def _pack_b(b2, p0, kc, j0, nc, bpack):
+    """Pack b2[p0:p0+kc, j0:j0+nc] as NR-column slivers, k-major inside a sliver, zero padded."""
+    nrt = _nr(bpack)
+    for s in range(0, nc, nrt):
+        base = s * kc
+        cols = min(nrt, nc - s)
+        if abs(b2.strides[1]) <= abs(b2.strides[0]):
+            for p in range(kc):
+                for j in range(cols):
+                    bpack[base + p * nrt + j] = b2[p0 + p, j0 + s + j]
+        else:
+            for j in range(cols):
+                for p in range(kc):
+                    bpack[base + p * nrt + j] = b2[p0 + p, j0 + s + j]
+        for p in range(kc):
+            for j in range(cols, nrt):
+                bpack[base + p * nrt + j] = 0
+
+
+@numba.njit(**_JIT)
+def _epilogue(c, i0, j0, mr, nr, bias, has_bias, activation):
+    """Apply bias and activation to c[i0:i0+mr, j0:j0+nr] in place."""
+    for i in range(i0, i0 + mr):
+        for j in range(j0, j0 + nr):
+            v = c[i, j]
+            if has_bias:
+                v += bias[j]
+            if activation == ACT_RELU:
+                # Written so that NaN propagates, as with np.maximum(v, 0).
+                v = _zero(c) if v < 0 else v
+            elif activation == ACT_TANH:
+                v = math.tanh(v)
+            c[i, j] = v
+
+
+@numba.njit(**_JIT)
+def _gemm_small(a2, b2, c):
+    """Unpacked c = a2 @ b2 for problems too small to amortise packing."""
+    m, k = a2.shape
+    n = b2.shape[1]
+    if abs(b2.strides[1]) <= abs(b2.strides[0]):
+        # Rows of b2 are contiguous: axpy form, the j loop vectorises.
+        for i in range(m):
+            for j in range(n):
+                c[i, j] = 0
+            for p in range(k):
+                aip = a2[i, p]
+                for j in range(n):
+                    c[i, j] += aip * b2[p, j]
+    else:
+        # Columns of b2 are contiguous: dot-product form reads both operands along k.
+        for i in range(m):
+            for j in range(n):
+                acc = _zero(c)
+                for p in range(k):
+                    acc += a2[i, p] * b2[p, j]
+                c[i, j] = acc
+
+
+@numba.njit(**_JIT)
+def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, activation):
+    """c = act(a2 @ b2 + bias) through packed panels and the register-tile micro-kernel."""
+    m, k = a2.shape
+    n = b2.shape[1]
+    nrt = _nr(bpack)
+    fused = has_bias or activation != ACT_NONE
+    for jc in range(0, n, ncb):
+        nc = min(ncb, n - jc)
+        for pc in range(0, k, kcb):
+            kc = min(kcb, k - pc)
+            last = pc + kc == k
+            _pack_b(b2, pc, kc, jc, nc, bpack)
+            for ic in range(0, m, mcb):
+                mc = min(mcb, m - ic)
+                _pack_a(a2, ic, mc, pc, kc, apack)
+                for jr in range(0, nc, nrt):
+                    nr = min(nrt, nc - jr)
+                    for ir in range(0, mc, _MR):
+                        mr = min(_MR, mc - ir)
+                        _micro(apack[ir * kc:], bpack[jr * kc:], kc, c, ic + ir, jc + jr, mr, nr,
+                               pc > 0, edge)
+                        if last and fused:
+                            # While the tile is still in L1.
+                            _epilogue(c, ic + ir, jc + jr, mr, nr, bias, has_bias, activation)
+
+
+@numba.njit(**_JIT)
+def _split(total, block, align):
+    """Block size close to `block` that cuts `total` into equal parts, a multiple of align
+    (k = 300 becomes 2 x 150 rather than 256 + 44)."""
+    parts = max(1, -(-total // block))
+    size = -(-total // parts)
+    return -(-size // align) * align
+
+
+def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias, activation):
+    """njit entry: out[i] = act(op(a[i]) @ op(b[i]) + bias); see matmul() for the contract.
+
+    bias must be a 1-D array of out's dtype even when has_bias is False (any length then).
+    """
+    batch, m, n = out.shape
+    k = a.shape[1] if transpose_a else a.shape[2]
+    am = a.shape[2] if transpose_a else a.shape[1]
+    bk = b.shape[2] if transpose_b else b.shape[1]
+    bn = b.shape[1] if transpose_b else b.shape[2]
+    if a.shape[0] != batch or b.shape[0] != batch or am != m or bk != k or bn != n:
+        raise ValueError("matmul: operand shapes do not match out")
+    if has_bias and bias.shape[0] != n:
+        raise ValueError("matmul: bias length must equal n")
+    fused = has_bias or activation != ACT_NONE
+    if batch == 0 or m == 0 or n == 0:
+        return
+    small = m * n * k < _SMALL_MACS
+    nrt = _nr(out)
+    kcb = _split(k, _KC, 1)
+    mcb = _split(m, max(_MR, _MC_BYTES // (kcb * out.itemsize)), _MR)
+    ncb = _split(n, max(nrt, _NC_BYTES // (kcb * out.itemsize)), nrt)
+    if small or k == 0:
+        apack = np.empty(0, out.dtype)
+        bpack = np.empty(0, out.dtype)
+    else:
+        apack = np.empty(mcb * kcb, out.dtype)
+        bpack = np.empty(ncb * kcb, out.dtype)
+    edge = np.empty(_MR * nrt, out.dtype)
+    for bi in range(batch):
+        a2 = a[bi]
+        if transpose_a:
+            a2 = a2.T
+        b2 = b[bi]
+        if transpose_b:
+            b2 = b2.T
+        c = out[bi]
+        if k == 0:
+            c[:] = 0
+            if fused:
+                _epilogue(c, 0, 0, m, n, bias, has_bias, activation)
+        elif small:
+            _gemm_small(a2, b2, c)
+            if fused:
+                _epilogue(c, 0, 0, m, n, bias, has_bias, activation)
+        else:
+            _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias,
+                         activation)
+
+
+_DTYPES = (np.float32, np.float64)
+_driver = None
+_ready = set()
+_build_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _vectorising_config():
+    """Turn the SLP vectoriser on and the loop vectoriser off for compiles inside the block.
+
+    Numba reads config.SLP_VECTORIZE and config.LOOP_VECTORIZE each time it builds an LLVM pass
+    pipeline (CPUCodegen._pass_builder), i.e. per function while lowering and again when a
+    library is finalised, not once at codegen start-up; so flipping them around one compile
+    affects that compile only. The global compiler lock keeps other threads from compiling while
+    they are flipped, and reloading the config first stops the compiler's own reload_config()
+    (which re-reads NUMBA_* variables when the environment changed) from undoing them.
+    """
+    from numba.core import config
+    from numba.core.compiler_lock import global_compiler_lock
+
+    with global_compiler_lock:
+        config.reload_config()
+        saved = config.SLP_VECTORIZE, config.LOOP_VECTORIZE
+        config.SLP_VECTORIZE, config.LOOP_VECTORIZE = 1, 0
+        try:
+            yield
+        finally:
+            config.SLP_VECTORIZE, config.LOOP_VECTORIZE = saved
+
+
+def _compile_exclusively(dispatcher, sig):
+    """Compile (or load from cache) one signature, then refuse implicit compiles: calls with
+    other layouts convert to this 'A'-layout signature instead of growing new specialisations."""
+    if dispatcher.signatures:
+        dispatcher.disable_compile(False)
+    try:
+        dispatcher.compile(sig)
+    finally:
+        dispatcher.disable_compile()
+
+
+def njit_matmul(dtype):
+    """Return the njit entry point, compiled for dtype (float32 or float64).
+
+    The returned dispatcher has the signature
+    ``(a, b, out, transpose_a, transpose_b, bias, has_bias, activation) -> None`` with the
+    semantics of matmul(); from njit code pass a 1-D array of out's dtype as bias and
+    has_bias=False when there is no bias. It is the same dispatcher for both dtypes, but each
+    dtype must have been requested here (from Python) before njit code calling it with that dtype
+    is compiled: implicit compilation is disabled so the micro-kernel can never be built without
+    its vectoriser settings.
+    """
+    global _driver
+    dtype = np.dtype(dtype).type
+    if dtype in _ready:
+        return _driver
+    if dtype not in _DTYPES:
+        raise TypeError(f"matmul: unsupported dtype {np.dtype(dtype)}")
+    with _build_lock:
+        if dtype in _ready:
+            return _driver
+        nb = numba.from_dtype(dtype)
+        vec = types.Array(nb, 1, "C")
+        micro_sig = (vec, vec, types.intp, types.Array(nb, 2, "C"),
+                     types.intp, types.intp, types.intp, types.intp, types.boolean, vec)
+        with _vectorising_config():
+            _compile_exclusively(_micro, micro_sig)
+        if _driver is None:
+            _driver = numba.njit(**_JIT)(_matmul_nb)
+        ro3 = types.Array(nb, 3, "A", readonly=True)
+        driver_sig = (ro3, ro3, types.Array(nb, 3, "C"), types.boolean, types.boolean,
+                      types.Array(nb, 1, "A", readonly=True), types.boolean, types.intp)
+        _compile_exclusively(_driver, driver_sig)
+        _ready.add(dtype)
+    return _driver
+
+
+_NO_BIAS = {}
+
+
+def matmul(a, b, out, transpose_a, transpose_b, bias=None, activation=0):
+    """out[i] = act(op(a[i]) @ op(b[i]) + bias)  for each batch index i.
+
+    a: 3-D array (batch, m, k) if not transpose_a else (batch, k, m); any strides, including
+       negative strides and stride 0 on the batch axis (from np.broadcast_to).
+    b: 3-D array (batch, k, n) if not transpose_b else (batch, n, k); same freedom of strides.
+    out: 3-D C-contiguous array (batch, m, n), same dtype as a and b, written (not accumulated).
+    op(x) = x.swapaxes(-1, -2) when the flag is set.
+    bias: None or 1-D array of length n (added to every row), same dtype.
+    activation: ACT_NONE (0), ACT_RELU (1) or ACT_TANH (2).
+    dtypes: float32 or float64 for all arrays; accumulation is in that dtype. k == 0 gives
+    out = act(bias or 0).
+    """
+    dtype = out.dtype
+    if a.dtype != dtype or b.dtype != dtype or (bias is not None and bias.dtype != dtype):
+        raise TypeError("matmul: a, b, out and bias must share one dtype")
+    if a.ndim != 3 or b.ndim != 3 or out.ndim != 3:
+        raise ValueError("matmul: a, b and out must be 3-D")
+    if not out.flags.c_contiguous:
+        raise ValueError("matmul: out must be C-contiguous")
+    kernel = njit_matmul(dtype)
+    if bias is None:
+        bias = _NO_BIAS.get(dtype.type)
+        if bias is None:
+            bias = _NO_BIAS[dtype.type] = np.empty(0, dtype)
+        has_bias = False
+    else:
+        has_bias = True
+    # Numba only accepts aligned arrays for these signatures; misaligned views are rare enough
+    # that a copy is fine.
+    if not a.flags.aligned:
+        a = a.copy()
+    if not b.flags.aligned:
+        b = b.copy()
+    if has_bias and not bias.flags.aligned:
+        bias = bias.copy()
+    batch, m = out.shape[:2]
+    if batch > 1 and m > 0 and b.strides[0] == 0 and a.shape[0] == batch:
+        # b is shared by the whole batch: if op(a)'s rows are evenly spaced across the batch,
+        # treat it as one (batch*m, k) matrix so B is packed once instead of once per item.
+        av = a.swapaxes(1, 2) if transpose_a else a
+        if av.shape[1] == m and av.strides[0] == m * av.strides[1]:
+            a = np.lib.stride_tricks.as_strided(
+                av, (1, batch * m, av.shape[2]), (0, av.strides[1], av.strides[2]))
+            b = b[:1]
+            out = out.reshape(1, batch * m, out.shape[2])
+            transpose_a = False
+    kernel(a, b, out, bool(transpose_a), bool(transpose_b), bias, has_bias, int(activation))
