@@ -363,4 +363,9 @@ add, sub, mul, div, pow, max_, min_ = map(_bind, (add_p, sub_p, mul_p, div_p, po
                                                   min_p))
 lt, le, gt, ge, eq, ne, and_, or_, not_ = map(_bind, (lt_p, le_p, gt_p, ge_p, eq_p, ne_p, and_p,
                                                       or_p, not_p))
-select, stop_gradient = map(_bind, (select_p, stop_gradient_p))
+stop_gradient = _bind(stop_gradient_p)
+
+
+def select(pred: Any, on_true: Any, on_false: Any) -> Any:
+    """``on_true`` where ``pred`` else ``on_false`` (Python scalars take the branches' dtype)."""
+    return select_p.bind(pred, *coerce([on_true, on_false]))

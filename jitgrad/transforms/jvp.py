@@ -45,9 +45,8 @@ class JVPInterpreter(Interpreter):
     def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> list[Any]:
         primals, tangents = zip(*(self.lift(a) for a in args), strict=True) if args else ((), ())
         with using(self.parent):
-            if all(isinstance(t, Zero) for t in tangents):
-                outs = self.parent.process(prim, primals, params)
-                return outs
+            if not prim.differentiable or all(isinstance(t, Zero) for t in tangents):
+                return self.parent.process(prim, primals, params)
             if prim.jvp is None:
                 raise NotImplementedError(f"no jvp rule for primitive {prim.name}")
             out, t_out = prim.jvp(list(primals), list(tangents), **params)

@@ -1,0 +1,381 @@
+"""Branch-free float32/float64 transcendentals that LLVM vectorises inside Numba loops."""
+
+from collections import namedtuple
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+# 'contract' lets LLVM fuse a*b+c into FMAs; no other fast-math flag is allowed because
+# NaN/Inf/signed-zero behaviour must stay exact.  inline='always' inlines at Numba-IR level so
+# the caller's loop body is one straight-line block that the loop vectoriser accepts.
+_OPTS = dict(inline='always', cache=True, error_model='numpy', fastmath={'contract'})
+_jit = numba.njit(**_OPTS)
+
+
+# --------------------------------------------------------------------------------------------
+# LLVM-level primitives (bitcasts and fma are single vector instructions, not libm calls)
+
+
+@intrinsic
+def _as_int(typingctx, x):
+    """Reinterpret float32/float64 bits as int32/int64."""
+    if x not in (types.float32, types.float64):
+        return None
+    it = types.int32 if x == types.float32 else types.int64
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], context.get_value_type(it))
+
+    return it(x), codegen
+
+
+@intrinsic
+def _as_float(typingctx, i, like):
+    """Reinterpret the low bits of integer `i` as a float of `like`'s type."""
+    if not isinstance(i, types.Integer) or like not in (types.float32, types.float64):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ft = context.get_value_type(like)
+        it = ir.IntType(like.bitwidth)
+        v = args[0]
+        if i.bitwidth > like.bitwidth:
+            v = builder.trunc(v, it)
+        elif i.bitwidth < like.bitwidth:
+            v = builder.sext(v, it)
+        return builder.bitcast(v, ft)
+
+    return like(i, like), codegen
+
+
+@intrinsic
+def _to_float(typingctx, i, like):
+    """Convert integer `i` to a float of `like`'s type (so float32 code stays float32)."""
+    if not isinstance(i, types.Integer) or like not in (types.float32, types.float64):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.sitofp(args[0], context.get_value_type(like))
+
+    return like(i, like), codegen
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """Fused multiply-add with a single rounding (llvm.fma)."""
+    if not (a == b == c and a in (types.float32, types.float64)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ft = context.get_value_type(a)
+        fn = builder.module.declare_intrinsic('llvm.fma', [ft], ir.FunctionType(ft, [ft] * 3))
+        return builder.call(fn, args)
+
+    return a(a, b, c), codegen
+
+
+# --------------------------------------------------------------------------------------------
+# Generic helpers: Numba specialises them per dtype, the constants come from _C32 / _C64.
+
+
+@_jit
+def _horner(x, c):
+    p = c[-1]
+    for i in range(len(c) - 2, -1, -1):
+        p = p * x + c[i]
+    return p
+
+
+@_jit
+def _clamp(x, lo, hi):
+    """min(max(x, lo), hi) that lets NaN through (both comparisons are false for NaN)."""
+    x = hi if x > hi else x
+    return lo if x < lo else x
+
+
+@_jit
+def _pow2(k, K):
+    """2**k for an integer k in the normal exponent range, built from its bit pattern."""
+    return _as_float((k + K.bias) << K.mant, K.one)
+
+
+@_jit
+def _ldexp(p, k, K):
+    """p * 2**k in two steps, so k may exceed the exponent range by a factor of two.
+
+    Only the last multiplication rounds, which gives gradual underflow into subnormals and a
+    correctly placed overflow to inf."""
+    k1 = k >> 1
+    return p * _pow2(k1, K) * _pow2(k - k1, K)
+
+
+@_jit
+def _exp_reduce(x, K):
+    """x = k*ln2 + r + rl with |r| <= ln2/2: Cody-Waite reduction with an fma-exact head.
+
+    k comes from the round-to-nearest shifter trick (x/ln2 + 1.5*2**mant has k in its low
+    mantissa bits), so no float->int conversion (undefined for NaN) is needed.  ln2hi carries
+    all mantissa bits: fma(-k, ln2hi, x) is exact because the result is a multiple of
+    ulp(ln2hi) smaller than 1."""
+    t = x * K.log2e + K.shift
+    kf = t - K.shift
+    k = _as_int(t) - K.shift_bits
+    rh = _fma(kf, -K.ln2hi, x)
+    r = _fma(kf, -K.ln2lo, rh)
+    rl = _fma(kf, -K.ln2lo, rh - r)
+    return k, r, rl
+
+
+@_jit
+def _expm1_poly(r, rl, K):
+    """e**(r + rl) - 1 - r, accurate relative to e**r - 1 (minimax: 1 + r + r^2 P(r))."""
+    return rl + r * r * _horner(r, K.exp_p)
+
+
+@_jit
+def _exp(x, K):
+    x = _clamp(x, K.exp_lo, K.exp_hi)
+    k, r, rl = _exp_reduce(x, K)
+    return _ldexp(K.one + (r + _expm1_poly(r, rl, K)), k, K)
+
+
+@_jit
+def _exp_dd(x, K):
+    """e**x as an unevaluated sum hi + lo (relative error ~2**-60 for float64)."""
+    x = _clamp(x, K.exp_lo, K.exp_hi)
+    k, r, rl = _exp_reduce(x, K)
+    hi = K.one + r
+    lo = ((K.one - hi) + r) + _expm1_poly(r, rl, K)
+    return _ldexp(hi, k, K), _ldexp(lo, k, K)
+
+
+@_jit
+def _expm1(x, K):
+    xc = _clamp(x, K.em1_lo, K.exp_hi)
+    k, r, rl = _exp_reduce(xc, K)
+    t = _expm1_poly(r, rl, K)
+    # 2**k * (1 + r + t) - 1 with 2**k - 1 exact: one rounding in the fma, one in the sum.
+    s = _pow2(min(k, K.max_k), K)
+    small = _fma(s, r, s - K.one) + s * t
+    big = _ldexp(K.one + (r + t), k, K)
+    res = big if xc > K.em1_big else small
+    return x if x == K.zero else res
+
+
+@_jit
+def _tanh(x, K):
+    a = abs(x)
+    # |x| >= b: 1 - 2/(e**2a + 1) with the quotient refined by one fma-residual step.
+    eh, el = _exp_dd(K.two * min(a, K.tanh_clamp), K)
+    dh = eh + K.one
+    dl = ((eh - dh) + K.one) + el
+    q = K.two / dh
+    q = q + q * K.half * (_fma(-q, dh, K.two) - q * dl)
+    big = K.one - q
+    # |x| < b: odd minimax polynomial x + x^3 T(x^2).
+    z = a * a
+    small = a + a * z * _horner(z, K.tanh_p)
+    res = small if a < K.tanh_b else big
+    return np.copysign(res, x)
+
+
+@_jit
+def _logistic(x, K):
+    # 1/(1 + e**-|x|) with e**-|x| in double-word form, refined like _tanh; for x < 0 the
+    # result is e**x/(1 + e**x) so it underflows gradually instead of via 1 - (1 - tiny).
+    eh, el = _exp_dd(-abs(x), K)
+    dh = K.one + eh
+    dl = ((K.one - dh) + eh) + el
+    q = K.one / dh
+    ql = q * (_fma(-q, dh, K.one) - q * dl)
+    pos = q + ql
+    neg = _fma(eh, q, eh * ql + el * q)
+    return neg if x < K.zero else pos
+
+
+@_jit
+def _log_split(u, K):
+    """u = 2**e * (1 + f) with 1 + f in [sqrt(1/2), sqrt(2)); u must be positive normal."""
+    iu = _as_int(u)
+    e = (iu - K.sqrt_half_bits) >> K.mant
+    f = _as_float(iu - (e << K.mant), u) - K.one
+    return _to_float(e, u), f
+
+
+@_jit
+def _log1p_reduced(f, K):
+    """log(1 + f) - f + f*f/2 written as s*(f*f/2 + R(s*s)) - f*f/2, s = f/(2 + f).
+
+    log(1 + f) = 2 atanh(s) = f - f*f/2 + s*(f*f/2 + R) with R(z) = z*(2/3 + 2z/5 + ...),
+    a minimax polynomial on |s| <= 3 - 2 sqrt(2); the large terms f and f*f/2 are exact or
+    rounded once."""
+    s = f / (K.two + f)
+    z = s * s
+    hfsq = K.half * f * f
+    return hfsq, s * (hfsq + z * _horner(z, K.log_p))
+
+
+@_jit
+def _log(x, K):
+    sub = x < K.min_normal
+    e, f = _log_split(x * K.sub_scale if sub else x, K)
+    e = e - K.sub_e if sub else e
+    hfsq, t = _log1p_reduced(f, K)
+    res = e * K.ln2hi_e + (f - (hfsq - (t + e * K.ln2lo_e)))
+    res = -K.inf if x == K.zero else res
+    res = K.nan if x < K.zero else res
+    return res if x < K.inf else x
+
+
+@_jit
+def _log1p(x, K):
+    u = K.one + x
+    # c is the exact rounding error of u (Fast2Sum ordered by magnitude); log(u + c) is
+    # log(u) + c/u to within (c/u)**2.
+    c = ((K.one - u) + x) if abs(x) < K.one else ((x - u) + K.one)
+    e, f = _log_split(u, K)
+    hfsq, t = _log1p_reduced(f, K)
+    res = e * K.ln2hi_e + (f - (hfsq - (t + (e * K.ln2lo_e + c / u))))
+    res = -K.inf if x == -K.one else res
+    res = K.nan if x < -K.one else res
+    res = x if x == K.zero else res
+    return res if x < K.inf else x
+
+
+# --------------------------------------------------------------------------------------------
+# Per-dtype constants.  Polynomial coefficients were fitted with a Remez exchange in extended
+# precision, rounding low-order coefficients first and refitting the rest.
+
+_Consts = namedtuple('_Consts', [
+    'zero', 'one', 'half', 'two', 'inf', 'nan', 'min_normal', 'mant', 'bias', 'max_k',
+    'log2e', 'ln2hi', 'ln2lo', 'shift', 'shift_bits', 'exp_lo', 'exp_hi', 'exp_p',
+    'em1_lo', 'em1_big', 'tanh_b', 'tanh_clamp', 'tanh_p',
+    'sqrt_half_bits', 'sub_scale', 'sub_e', 'ln2hi_e', 'ln2lo_e', 'log_p',
+])
+
+
+def _consts(ft, it, **kw):
+    """Common constants of float type `ft` (integer type `it`) plus the given fields."""
+    mant = np.finfo(ft).nmant
+    common = dict(
+        zero=ft(0), one=ft(1), half=ft(0.5), two=ft(2), inf=ft(np.inf), nan=ft(np.nan),
+        min_normal=np.finfo(ft).smallest_normal, mant=it(mant),
+        bias=it(np.finfo(ft).maxexp - 1), max_k=it(np.finfo(ft).maxexp - 1),
+        shift=ft(1.5 * 2.0**mant), shift_bits=ft(1.5 * 2.0**mant).view(it),
+        sqrt_half_bits=ft(np.sqrt(0.5)).view(it),
+    )
+    common.update({k: (tuple(ft(c) for c in v) if isinstance(v, tuple) else ft(v))
+                   for k, v in kw.items()})
+    return _Consts(**common)
+
+
+def _h(s):
+    return float.fromhex(s)
+
+
+_C64 = _consts(
+    np.float64, np.int64,
+    log2e=_h('0x1.71547652b82fep+0'),
+    # ln2 = ln2hi + ln2lo; the _e pair has a 42-bit head so e * ln2hi_e is exact for any e.
+    ln2hi=_h('0x1.62e42fefa39efp-1'), ln2lo=_h('0x1.abc9e3b39803fp-56'),
+    ln2hi_e=_h('0x1.62e42fefa3800p-1'), ln2lo_e=_h('0x1.ef35793c76730p-45'),
+    exp_lo=-760.0, exp_hi=720.0, em1_lo=-60.0, em1_big=700.0,
+    sub_scale=2.0**54, sub_e=54.0,
+    tanh_b=0.55, tanh_clamp=20.0,
+    # P(r), e**r = 1 + r + r^2 P(r): degree 10 on |r| <= 1.0001 ln2/2, 2**-58.6 rel. to e**r-1.
+    exp_p=tuple(_h(c) for c in (
+        '0x1.0000000000000p-1', '0x1.5555555555557p-3', '0x1.5555555555565p-5',
+        '0x1.111111110ff2ap-7', '0x1.6c16c16c0f916p-10', '0x1.a01a01ae26097p-13',
+        '0x1.a01a01eef7d10p-16', '0x1.71ddf8eb3f1fep-19', '0x1.27e3ca4d19df0p-22',
+        '0x1.af6338015fcd6p-26', '0x1.21dc5e68aa827p-29')),
+    # R(z)/z = 2/3 + 2z/5 + ...: degree 6 on z <= (3 - 2 sqrt 2)^2, 2**-57.7 rel. to log.
+    log_p=tuple(_h(c) for c in (
+        '0x1.5555555555556p-1', '0x1.9999999995fb8p-2', '0x1.2492492d7452dp-2',
+        '0x1.c71c630d8e81cp-3', '0x1.7462b8c9356bcp-3', '0x1.39fcd8db0ea8dp-3',
+        '0x1.2b7177186e2b3p-3')),
+    tanh_p=(-1/3, 2/15, -17/315, 62/2835, -1382/155925, 21844/6081075, -929569/638512875),
+)
+
+_C32 = _consts(
+    np.float32, np.int32,
+    log2e=_h('0x1.715476p+0'),
+    ln2hi=_h('0x1.62e430p-1'), ln2lo=_h('-0x1.05c610p-29'),
+    ln2hi_e=_h('0x1.62e4p-1'), ln2lo_e=_h('0x1.7f7d1cp-20'),
+    exp_lo=-110.0, exp_hi=95.0, em1_lo=-30.0, em1_big=80.0,
+    sub_scale=2.0**25, sub_e=25.0,
+    tanh_b=0.55, tanh_clamp=10.0,
+    # degree 5, 2**-30.9 relative to e**r - 1.
+    exp_p=tuple(_h(c) for c in (
+        '0x1.000000p-1', '0x1.555556p-3', '0x1.5554f2p-5', '0x1.111004p-7', '0x1.6d418ep-10',
+        '0x1.a24318p-13')),
+    # degree 2, 2**-28.7 relative to log.
+    log_p=tuple(_h(c) for c in ('0x1.55555ap-1', '0x1.997c44p-2', '0x1.2eff54p-2')),
+    tanh_p=(-1/3, 2/15, -17/315, 62/2835, -1382/155925),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Public scalar functions.
+
+
+@_jit
+def exp_f32(x):
+    return _exp(x, _C32)
+
+
+@_jit
+def exp_f64(x):
+    return _exp(x, _C64)
+
+
+@_jit
+def expm1_f32(x):
+    return _expm1(x, _C32)
+
+
+@_jit
+def expm1_f64(x):
+    return _expm1(x, _C64)
+
+
+@_jit
+def log_f32(x):
+    return _log(x, _C32)
+
+
+@_jit
+def log_f64(x):
+    return _log(x, _C64)
+
+
+@_jit
+def log1p_f32(x):
+    return _log1p(x, _C32)
+
+
+@_jit
+def log1p_f64(x):
+    return _log1p(x, _C64)
+
+
+@_jit
+def tanh_f32(x):
+    return _tanh(x, _C32)
+
+
+@_jit
+def tanh_f64(x):
+    return _tanh(x, _C64)
+
+
+@_jit
+def logistic_f32(x):
+    return _logistic(x, _C32)
+
+
+@_jit
+def logistic_f64(x):
+    return _logistic(x, _C64)

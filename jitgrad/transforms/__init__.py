@@ -1,0 +1,1 @@
+"""IR -> IR transformations: staging, forward and reverse mode, partial evaluation."""
