@@ -147,8 +147,11 @@ def _exp_dd(x, K):
     """e**x as an unevaluated sum hi + lo (relative error ~2**-60 for float64)."""
     x = _clamp(x, K.exp_lo, K.exp_hi)
     k, r, rl = _exp_reduce(x, K)
-    hi = K.one + r
-    lo = ((K.one - hi) + r) + _expm1_poly(r, rl, K)
+    # 1 + r exactly as uh + ul (Fast2Sum), then renormalise so |lo| <= ulp(hi)/2.
+    uh = K.one + r
+    s = ((K.one - uh) + r) + _expm1_poly(r, rl, K)
+    hi = uh + s
+    lo = (uh - hi) + s
     return _ldexp(hi, k, K), _ldexp(lo, k, K)
 
 
@@ -173,8 +176,9 @@ def _tanh(x, K):
     dh = eh + K.one
     dl = ((eh - dh) + K.one) + el
     q = K.two / dh
-    q = q + q * K.half * (_fma(-q, dh, K.two) - q * dl)
-    big = K.one - q
+    ql = q * K.half * (_fma(-q, dh, K.two) - q * dl)
+    # 1 - q is exact (Sterbenz) while q >= 1/2, i.e. for |x| <= atanh(1/2).
+    big = (K.one - q) - ql
     # |x| < b: odd minimax polynomial x + x^3 T(x^2).
     z = a * a
     small = a + a * z * _horner(z, K.tanh_p)
