@@ -115,43 +115,59 @@ def _micro(apack, bpack, kc, c, i0, j0, mr, nr, accumulate, edge):
 
 
 @numba.njit(**_JIT)
-def _pack_a(a2, i0, mc, p0, kc, apack):
-    """Pack a2[i0:i0+mc, p0:p0+kc] as _MR-row slivers, k-major inside a sliver, zero padded."""
+def _pack_a(blk, apack):
+    """Pack blk (mc x kc) as _MR-row slivers, k-major inside a sliver, zero padded.
+
+    Like _micro, indices are plain loop counters on views so no wraparound code is emitted.
+    """
+    mc, kc = blk.shape
     for s in range(0, mc, _MR):
-        base = s * kc
         rows = min(_MR, mc - s)
-        if abs(a2.strides[1]) <= abs(a2.strides[0]):
+        src = blk[s:s + rows]
+        dst = apack[s * kc:]
+        if abs(blk.strides[1]) <= abs(blk.strides[0]):
             # Rows are the contiguous direction: read along k.
             for i in range(rows):
+                row = src[i]
+                d = dst[i:]
                 for p in range(kc):
-                    apack[base + p * _MR + i] = a2[i0 + s + i, p0 + p]
+                    d[p * _MR] = row[p]
         else:
             for p in range(kc):
+                d = dst[p * _MR:]
                 for i in range(rows):
-                    apack[base + p * _MR + i] = a2[i0 + s + i, p0 + p]
-        for p in range(kc):
-            for i in range(rows, _MR):
-                apack[base + p * _MR + i] = 0
+                    d[i] = src[i, p]
+        for i in range(rows, _MR):
+            d = dst[i:]
+            for p in range(kc):
+                d[p * _MR] = 0
 
 
 @numba.njit(**_JIT)
-def _pack_b(b2, p0, kc, j0, nc, bpack):
-    """Pack b2[p0:p0+kc, j0:j0+nc] as NR-column slivers, k-major inside a sliver, zero padded."""
+def _pack_b(blk, bpack):
+    """Pack blk (kc x nc) as NR-column slivers, k-major inside a sliver, zero padded."""
+    kc, nc = blk.shape
     nrt = _nr(bpack)
     for s in range(0, nc, nrt):
-        base = s * kc
         cols = min(nrt, nc - s)
-        if abs(b2.strides[1]) <= abs(b2.strides[0]):
+        src = blk[:, s:s + cols]
+        dst = bpack[s * kc:]
+        if abs(blk.strides[1]) <= abs(blk.strides[0]):
             for p in range(kc):
+                row = src[p]
+                d = dst[p * nrt:]
                 for j in range(cols):
-                    bpack[base + p * nrt + j] = b2[p0 + p, j0 + s + j]
+                    d[j] = row[j]
         else:
             for j in range(cols):
+                col = src[:, j]
+                d = dst[j:]
                 for p in range(kc):
-                    bpack[base + p * nrt + j] = b2[p0 + p, j0 + s + j]
-        for p in range(kc):
-            for j in range(cols, nrt):
-                bpack[base + p * nrt + j] = 0
+                    d[p * nrt] = col[p]
+        for j in range(cols, nrt):
+            d = dst[j:]
+            for p in range(kc):
+                d[p * nrt] = 0
 
 
 @numba.njit(**_JIT)
@@ -206,10 +222,10 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, a
         for pc in range(0, k, kcb):
             kc = min(kcb, k - pc)
             last = pc + kc == k
-            _pack_b(b2, pc, kc, jc, nc, bpack)
+            _pack_b(b2[pc:pc + kc, jc:jc + nc], bpack)
             for ic in range(0, m, mcb):
                 mc = min(mcb, m - ic)
-                _pack_a(a2, ic, mc, pc, kc, apack)
+                _pack_a(a2[ic:ic + mc, pc:pc + kc], apack)
                 for jr in range(0, nc, nrt):
                     nr = min(nrt, nc - jr)
                     for ir in range(0, mc, _MR):
