@@ -12,35 +12,34 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad import prims as P
-from jitgrad.core import Lit, Tracer, aval_of, is_float
-from jitgrad.errors import JitgradTypeError, ShapeError, TracerError, UnsupportedError
-from jitgrad.transforms.stage import StageTracer, producer
-
 # Re-exported numpy names: dtypes and constants behave exactly as in numpy.
 from numpy import (  # noqa: F401  (re-exports)
     bool_,
-    dtype,
     e,
     finfo,
-    floating,
-    iinfo,
-    integer,
-    issubdtype,
     float16,
     float32,
     float64,
+    floating,
+    iinfo,
     inf,
     int8,
     int16,
     int32,
     int64,
+    integer,
+    issubdtype,
     nan,
     ndarray,
     newaxis,
     pi,
     uint8,
 )
+
+from jitgrad import prims as P
+from jitgrad.core import Lit, Tracer, aval_of, is_float
+from jitgrad.errors import JitgradTypeError, ShapeError, TracerError, UnsupportedError
+from jitgrad.transforms.stage import StageTracer, producer
 
 ArrayLike = Any
 
@@ -596,7 +595,7 @@ def _peel_transpose(x: Any) -> tuple[Any, bool]:
     """If ``x`` was staged as a transpose of its last two axes, return its operand and True:
     ``A.T @ B`` becomes ``matmul[transpose_a=True] A B`` with no transpose."""
     eqn = producer(x)
-    if eqn is None or eqn.prim is not P.transpose_p:
+    if eqn is None or eqn.prim.name != "transpose":
         return x, False
     nd = len(eqn.params["perm"])
     if eqn.params["perm"] != tuple(range(nd - 2)) + (nd - 1, nd - 2):
@@ -817,13 +816,13 @@ def getitem(x: ArrayLike, index: Any) -> Any:
     if n_used > len(shape):
         raise IndexError(f"too many indices for array: array is {len(shape)}-dimensional, but "
                          f"{n_used} were indexed")
-    if builtins.sum(1 for it in items if it is Ellipsis) > 1:
+    if builtins.sum(1 for it in items if it is Ellipsis) > 1:  # identity: arrays never match
         raise IndexError("an index can only have a single ellipsis ('...')")
-    if Ellipsis in [it for it in items if not isinstance(it, np.ndarray | Tracer)]:
-        k = next(i for i, it in enumerate(items)
-                 if not isinstance(it, np.ndarray | Tracer) and it is Ellipsis)
+    k = next((i for i, it in enumerate(items) if it is Ellipsis), None)
+    if k is not None:
         items[k:k + 1] = [slice(None)] * (len(shape) - n_used)
-    items += [slice(None)] * (len(shape) - n_used)
+    else:
+        items += [slice(None)] * (len(shape) - n_used)
 
     advanced = [isinstance(it, Tracer | np.ndarray | list) for it in items]
     if builtins.any(advanced):
@@ -966,6 +965,9 @@ def _install_tracer_methods() -> None:
 
 
 _install_tracer_methods()
+
+
+dtype = np.dtype  # numpy's dtype constructor, re-exported (bound last: parameters use the name)
 
 
 def __getattr__(name: str) -> Any:

@@ -17,7 +17,7 @@ def _cases():
         prim = REGISTRY[name]
         for dt in DTYPES:
             cases = prim.test_cases(np.random.default_rng(0), dt) if prim.test_cases else []
-            for i, case in enumerate(cases):
+            for i in range(len(cases)):
                 out.append(pytest.param(name, dt, i, id=f"{name}-{np.dtype(dt).name}-{i}"))
     return out
 
@@ -35,7 +35,7 @@ def _split(args):
     diff = [i for i, a in enumerate(args) if is_float(aval_of(a).dtype)]
     def build(f_args):
         full = list(args)
-        for i, a in zip(diff, f_args):
+        for i, a in zip(diff, f_args, strict=True):
             full[i] = a
         return full
     return [args[i] for i in diff], build
@@ -93,7 +93,7 @@ def test_float32_agrees_with_float64(name, dt, i):
     out32, t32 = jg.jvp(f32, tuple(diff_args), tuple(x.astype(np.float32) for x in v))
     out64, t64 = jg.jvp(f64, tuple(diff64), tuple(v))
     leaves = [jg.tree_util.tree_leaves(t) for t in (out32, out64, t32, t64)]
-    for o32, o64, s32, s64, av in zip(*leaves, expected):
+    for o32, o64, s32, s64, av in zip(*leaves, expected, strict=True):
         assert o32.dtype == av.dtype
         assert not is_float(av.dtype) or s32.dtype == av.dtype
         np.testing.assert_allclose(o32, o64, rtol=2e-5, atol=2e-5)

@@ -70,8 +70,11 @@ def _match_shape(ct: Any, aval_in: ShapedArray, aval_out: ShapedArray) -> Any:
     return REGISTRY["reduce_sum"].bind(ct, axes=tuple(range(aval_out.ndim)))
 
 
+Domain = tuple[float, float]
+
+
 def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRule | None],
-                   kernel: str, domain: Sequence[tuple[float, float]] | tuple[float, float] = (-2, 2),
+                   kernel: str, domain: Sequence[Domain] | Domain = (-2, 2),
                    float_only: bool = True) -> Primitive:
     """Declare a differentiable elementwise primitive; ``None`` in ``derivs`` means the operand's
     derivative is identically zero."""

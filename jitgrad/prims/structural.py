@@ -179,7 +179,8 @@ def _check_positions(name: str, shape: tuple[int, ...], starts: tuple, sizes: tu
                      steps: tuple) -> None:
     ok = len(starts) == len(sizes) == len(steps) == len(shape)
     for n, st, sz, sp in zip(shape, starts, sizes, steps, strict=False):
-        ok = ok and sp != 0 and sz >= 0 and (sz == 0 or (0 <= st < n and 0 <= st + (sz - 1) * sp < n))
+        last = st + (sz - 1) * sp
+        ok = ok and sp != 0 and sz >= 0 and (sz == 0 or (0 <= st < n and 0 <= last < n))
     if not ok:
         raise ShapeError(f"{name}: starts={starts} sizes={sizes} steps={steps} do not fit in an "
                          f"array of shape {shape}")

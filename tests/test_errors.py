@@ -1,0 +1,106 @@
+"""Bad input gets a clear jitgrad error at trace time, naming the op, the shapes and the fix,
+and pointing at the user's line."""
+
+import numpy as np
+import pytest
+
+import jitgrad as jg
+import jitgrad.numpy as jnp
+
+
+def test_incompatible_shapes_names_both_shapes_and_user_line():
+    def f(x, b):
+        return jnp.sum(x + b)  # the line the error must point at
+
+    with pytest.raises(jg.ShapeError) as e:
+        jg.grad(f)(np.ones((3, 4)), np.ones(3))
+    msg = str(e.value)
+    assert "add" in msg and "(3, 4)" in msg and "(3,)" in msg
+    assert "test_errors.py" in msg  # the user's file, not jitgrad internals
+    assert isinstance(e.value, ValueError)
+
+
+def test_matmul_shape_error():
+    with pytest.raises(jg.ShapeError, match=r"matmul.*\(2, 3\).*\(4, 5\)"):
+        jg.grad(lambda a, b: jnp.sum(a @ b))(np.ones((2, 3)), np.ones((4, 5)))
+
+
+def test_grad_of_integer_input_is_type_error():
+    with pytest.raises(TypeError, match="int64"):
+        jg.grad(lambda x: jnp.sum(x * 2.0))(np.arange(3))
+
+
+def test_grad_of_non_scalar_output_names_shape():
+    with pytest.raises(TypeError, match=r"f64\[3\]"):
+        jg.grad(lambda x: x * 2)(np.ones(3))
+
+
+@pytest.mark.parametrize("use", [
+    lambda x: 1.0 if x > 0 else 2.0,
+    lambda x: float(x),
+    lambda x: bool(jnp.sum(x)),
+    lambda x: int(x),
+])
+def test_python_control_flow_on_traced_value_suggests_where(use):
+    with pytest.raises(jg.TracerError, match="jnp.where"):
+        jg.grad(lambda x: jnp.sum(x) * use(jnp.sum(x)))(np.ones(2))
+
+
+def test_numpy_conversion_of_traced_value():
+    with pytest.raises(jg.TracerError, match="jitgrad.numpy"):
+        jg.grad(lambda x: np.asarray(x).sum())(np.ones(2))
+
+
+def test_unsupported_numpy_function_is_named():
+    with pytest.raises(AttributeError, match="fft"):
+        jnp.fft  # noqa: B018
+    with pytest.raises(jg.UnsupportedError, match="numpy.cumsum"):
+        jg.grad(lambda x: jnp.sum(np.cumsum(x)))(np.ones(3))
+    with pytest.raises(jg.UnsupportedError, match="numpy.arctan2"):
+        jg.grad(lambda x: jnp.sum(np.arctan2(x, x)))(np.ones(3))
+
+
+def test_numpy_functions_on_traced_values_dispatch_to_jitgrad():
+    g = jg.grad(lambda x: np.sum(np.sin(x) * x))(np.array([0.5, 1.0]))
+    x = np.array([0.5, 1.0])
+    np.testing.assert_allclose(g, np.cos(x) * x + np.sin(x))
+
+
+def test_leaked_tracer():
+    saved = []
+
+    def f(x):
+        saved.append(x)
+        return jnp.sum(x)
+
+    jg.grad(f)(np.ones(2))
+    with pytest.raises(jg.TracerError, match="escaped"):
+        jnp.sin(saved[0]) + 1
+
+
+def test_has_aux_requires_pair():
+    with pytest.raises(TypeError, match="pair"):
+        jg.grad(lambda x: jnp.sum(x), has_aux=True)(np.ones(2))
+
+
+def test_vjp_cotangent_shape_mismatch():
+    _, f_vjp = jg.vjp(jnp.sin, np.ones(3))
+    with pytest.raises(TypeError, match=r"\(2,\)"):
+        f_vjp(np.ones(2))
+
+
+def test_jvp_tangent_dtype_mismatch():
+    with pytest.raises(TypeError, match="tangent"):
+        jg.jvp(jnp.sin, (np.ones(3),), (np.ones(3, np.float32),))
+
+
+def test_index_out_of_bounds():
+    with pytest.raises(IndexError, match="out of bounds"):
+        jg.grad(lambda x: x[5])(np.ones(3))
+    with pytest.raises(IndexError, match="out of bounds"):
+        jg.grad(lambda x: jnp.sum(x[np.array([0, 3])]))(np.ones(3))
+
+
+def test_reshape_error():
+    with pytest.raises(jg.ShapeError, match=r"\(2, 3\).*\(4,\)"):
+        jg.grad(lambda x: jnp.sum(x.reshape(4)))(np.ones((2, 3)))
