@@ -1,6 +1,7 @@
 """Branch-free float32/float64 transcendentals that LLVM vectorises inside Numba loops."""
 
 from collections import namedtuple
+from fractions import Fraction
 
 import numba
 import numpy as np
@@ -177,7 +178,8 @@ def _tanh(x, K):
     dl = ((eh - dh) + K.one) + el
     q = K.two / dh
     ql = q * K.half * (_fma(-q, dh, K.two) - q * dl)
-    # 1 - q is exact (Sterbenz) while q >= 1/2, i.e. for |x| <= atanh(1/2).
+    # 1 - q is exact (Sterbenz) while q >= 1/2, i.e. for |x| <= atanh(1/2); below that the
+    # double-word q keeps the cancellation harmless down to |x| = b.
     big = (K.one - q) - ql
     # |x| < b: odd minimax polynomial x + x^3 T(x^2).
     z = a * a
@@ -249,6 +251,93 @@ def _log1p(x, K):
     return res if x < K.inf else x
 
 
+@_jit
+def _two_prod(a, b):
+    p = a * b
+    return p, _fma(a, b, -p)
+
+
+@_jit
+def _two_sum(a, b):
+    """Knuth's TwoSum: s + err == a + b exactly, for any ordering of |a|, |b|."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+@_jit
+def _trig_reduce(x, K, T):
+    """x = (q + rh + rl) * pi/2 up to ~2**-150 relative, rh + rl in radians, |rh| <~ pi/4.
+
+    Payne-Hanek style, vectorisable: with x = M * 2**e (M integer), every bit of 2/pi with
+    weight >= 2**(2-e) contributes a multiple of 4 to x*2/pi, so only the bits below it
+    matter.  Row j = e - 2 of T holds those bits, scaled by 2**j, as four non-overlapping
+    floats; x * 2**-j times the row is summed exactly enough with TwoProd/TwoSum.  Small
+    |x| uses row 0, i.e. plain 2/pi."""
+    be = (_as_int(x) >> K.mant) & K.exp_mask
+    j = min(max(be - K.trig_e0, 0), T.shape[0] - 1)
+    xs = x * _pow2(-j, K)
+    p1, e1 = _two_prod(xs, T[j, 0])
+    p2, e2 = _two_prod(xs, T[j, 1])
+    p3, e3 = _two_prod(xs, T[j, 2])
+    p4 = xs * T[j, 3]
+    n1 = p1 - K.four * np.rint(p1 * K.quarter)
+    a, a1 = _two_sum(n1, p2)
+    b, b1 = _two_sum(a, e1)
+    t = b + K.shift
+    kf = t - K.shift
+    fh, fl = _two_sum(b - kf, ((a1 + b1) + (e2 + p3)) + (e3 + p4))
+    rh = fh * K.pio2hi
+    rl = _fma(fh, K.pio2hi, -rh) + (fh * K.pio2lo + fl * K.pio2hi)
+    return _as_int(t), rh, rl
+
+
+@_jit
+def _sincos_poly(rh, rl, K):
+    """sin and cos of rh + rl (|rh| <= pi/4) as head + tail pairs.
+
+    sin r = r + r^3 S(r^2), cos r = 1 - r^2/2 + r^4 C(r^2), minimax on |r| <= 1.001 pi/4;
+    the tails carry rl and the rounding errors of r^2 and 1 - r^2/2."""
+    z = rh * rh
+    zl = _fma(rh, rh, -z)
+    hz = K.half * z
+    sl = rh * z * _horner(z, K.sin_p) + (rl - hz * rl)
+    w = K.one - hz
+    cl = ((K.one - w) - hz) + (z * z * _horner(z, K.cos_p) - (rh * rl + K.half * zl))
+    return rh, sl, w, cl
+
+
+@_jit
+def _sin(x, K, T, shift):
+    q, rh, rl = _trig_reduce(x, K, T)
+    q = q + shift
+    sh, sl, ch, cl = _sincos_poly(rh, rl, K)
+    res = (ch + cl) if q & 1 else (sh + sl)
+    res = -res if q & 2 else res
+    # sin x = x below the tiny bound (also keeps the sign of zero and subnormals exact).
+    return x if (shift == 0) & (abs(x) < K.sin_tiny) else res
+
+
+@_jit
+def _tan(x, K, T):
+    q, rh, rl = _trig_reduce(x, K, T)
+    sh, sl, ch, cl = _sincos_poly(rh, rl, K)
+    odd = (q & 1) != 0
+    # tan = s/c or -c/s; renormalise both double-words, then one Newton-style correction of
+    # the quotient from its exact fma residual.
+    nh = -ch if odd else sh
+    nl = -cl if odd else sl
+    dh = sh if odd else ch
+    dl = sl if odd else cl
+    n = nh + nl
+    nl = (nh - n) + nl
+    d = dh + dl
+    dl = (dh - d) + dl
+    q0 = n / d
+    res = q0 + (_fma(-q0, d, n) + (nl - q0 * dl)) / d
+    return x if abs(x) < K.tan_tiny else res
+
+
 # --------------------------------------------------------------------------------------------
 # Per-dtype constants.  Polynomial coefficients were fitted with a Remez exchange in extended
 # precision, rounding low-order coefficients first and refitting the rest.
@@ -258,6 +347,8 @@ _Consts = namedtuple('_Consts', [
     'log2e', 'ln2hi', 'ln2lo', 'shift', 'shift_bits', 'exp_lo', 'exp_hi', 'exp_p',
     'em1_lo', 'em1_big', 'tanh_b', 'tanh_clamp', 'tanh_p',
     'sqrt_half_bits', 'sub_scale', 'sub_e', 'ln2hi_e', 'ln2lo_e', 'log_p',
+    'exp_mask', 'trig_e0', 'four', 'quarter', 'pio2hi', 'pio2lo', 'sin_p', 'cos_p', 'sin_tiny',
+    'tan_tiny',
 ])
 
 
@@ -270,6 +361,8 @@ def _consts(ft, it, **kw):
         bias=it(np.finfo(ft).maxexp - 1), max_k=it(np.finfo(ft).maxexp - 1),
         shift=ft(1.5 * 2.0**mant), shift_bits=ft(1.5 * 2.0**mant).view(it),
         sqrt_half_bits=ft(np.sqrt(0.5)).view(it),
+        exp_mask=it(2 * np.finfo(ft).maxexp - 1), trig_e0=it(np.finfo(ft).maxexp + mant + 1),
+        four=ft(4), quarter=ft(0.25),
     )
     common.update({k: (tuple(ft(c) for c in v) if isinstance(v, tuple) else ft(v))
                    for k, v in kw.items()})
@@ -286,9 +379,11 @@ _C64 = _consts(
     # ln2 = ln2hi + ln2lo; the _e pair has a 42-bit head so e * ln2hi_e is exact for any e.
     ln2hi=_h('0x1.62e42fefa39efp-1'), ln2lo=_h('0x1.abc9e3b39803fp-56'),
     ln2hi_e=_h('0x1.62e42fefa3800p-1'), ln2lo_e=_h('0x1.ef35793c76730p-45'),
+    pio2hi=_h('0x1.921fb54442d18p+0'), pio2lo=_h('0x1.1a62633145c07p-54'),
     exp_lo=-760.0, exp_hi=720.0, em1_lo=-60.0, em1_big=700.0,
+    sin_tiny=2.0**-26, tan_tiny=2.0**-27,
     sub_scale=2.0**54, sub_e=54.0,
-    tanh_b=0.55, tanh_clamp=20.0,
+    tanh_b=0.125, tanh_clamp=20.0,
     # P(r), e**r = 1 + r + r^2 P(r): degree 10 on |r| <= 1.0001 ln2/2, 2**-58.6 rel. to e**r-1.
     exp_p=tuple(_h(c) for c in (
         '0x1.0000000000000p-1', '0x1.5555555555557p-3', '0x1.5555555555565p-5',
@@ -300,7 +395,19 @@ _C64 = _consts(
         '0x1.5555555555556p-1', '0x1.9999999995fb8p-2', '0x1.2492492d7452dp-2',
         '0x1.c71c630d8e81cp-3', '0x1.7462b8c9356bcp-3', '0x1.39fcd8db0ea8dp-3',
         '0x1.2b7177186e2b3p-3')),
-    tanh_p=(-1/3, 2/15, -17/315, 62/2835, -1382/155925, 21844/6081075, -929569/638512875),
+    # T(z), tanh x = x + x^3 T(x^2): degree 5 on |x| <= 0.126, 2**-63 relative.
+    # degree 6 on |r| <= 1.001 pi/4: 2**-58.6 (sin), 2**-60.2 (cos) relative.
+    sin_p=tuple(_h(c) for c in (
+        '-0x1.5555555555555p-3', '0x1.1111111110cc8p-7', '-0x1.a01a019f0e5f5p-13',
+        '0x1.71de38cd58d67p-19', '-0x1.ae623c4118ec8p-26', '0x1.5fc5e421009d4p-33',
+        '-0x1.fd32a20b65703p-42')),
+    cos_p=tuple(_h(c) for c in (
+        '0x1.5555555555555p-5', '-0x1.6c16c16c16385p-10', '0x1.a01a019dd40b3p-16',
+        '-0x1.27e4f7f01c71ap-22', '0x1.1ee8828206243p-29', '-0x1.8cd1ac9ed8e70p-37',
+        '-0x1.c5e3575f5e33ep-45')),
+    tanh_p=tuple(_h(c) for c in (
+        '-0x1.5555555555555p-2', '0x1.1111111110104p-3', '-0x1.ba1ba1b102806p-5',
+        '0x1.664f38c99fba4p-6', '-0x1.226165c0eebccp-7', '0x1.cce36f77b76fep-9')),
 )
 
 _C32 = _consts(
@@ -308,17 +415,64 @@ _C32 = _consts(
     log2e=_h('0x1.715476p+0'),
     ln2hi=_h('0x1.62e430p-1'), ln2lo=_h('-0x1.05c610p-29'),
     ln2hi_e=_h('0x1.62e4p-1'), ln2lo_e=_h('0x1.7f7d1cp-20'),
+    pio2hi=_h('0x1.921fb6p+0'), pio2lo=_h('-0x1.777a5cp-25'),
     exp_lo=-110.0, exp_hi=95.0, em1_lo=-30.0, em1_big=80.0,
+    sin_tiny=2.0**-12, tan_tiny=2.0**-13,
     sub_scale=2.0**25, sub_e=25.0,
-    tanh_b=0.55, tanh_clamp=10.0,
+    tanh_b=0.125, tanh_clamp=10.0,
     # degree 5, 2**-30.9 relative to e**r - 1.
     exp_p=tuple(_h(c) for c in (
         '0x1.000000p-1', '0x1.555556p-3', '0x1.5554f2p-5', '0x1.111004p-7', '0x1.6d418ep-10',
         '0x1.a24318p-13')),
     # degree 2, 2**-28.7 relative to log.
     log_p=tuple(_h(c) for c in ('0x1.55555ap-1', '0x1.997c44p-2', '0x1.2eff54p-2')),
-    tanh_p=(-1/3, 2/15, -17/315, 62/2835, -1382/155925),
+    # degree 2, 2**-33 relative.
+    tanh_p=tuple(_h(c) for c in ('-0x1.555556p-2', '0x1.1111b0p-3', '-0x1.b7bc6ap-5')),
+    # degree 3 on |r| <= 1.001 pi/4: 2**-29.4 (sin), 2**-32.7 (cos) relative.
+    sin_p=tuple(_h(c) for c in ('-0x1.555556p-3', '0x1.11121cp-7', '-0x1.a11568p-13',
+                                '0x1.adbb70p-19')),
+    cos_p=tuple(_h(c) for c in ('0x1.555556p-5', '-0x1.6c18dcp-10', '0x1.a1d330p-16',
+                                '-0x1.867790p-22')),
 )
+
+
+
+def _two_over_pi(nbits):
+    """floor(2/pi * 2**nbits): pi from Machin's formula in integer arithmetic (64 guard bits)."""
+    n = nbits + 64
+    one = 1 << n
+
+    def atan_inv(m):
+        total, term, k, sign = 0, one // m, 1, 1
+        while term:
+            total += sign * (term // k)
+            term //= m * m
+            k += 2
+            sign = -sign
+        return total
+
+    pi = 4 * (4 * atan_inv(5) - atan_inv(239))
+    return ((2 << (2 * n)) // pi) >> 64
+
+
+def _trig_table(ft):
+    """Row j: the bits of 2/pi below 2**-j, times 2**j, as four non-overlapping floats."""
+    fi = np.finfo(ft)
+    rows = 2 * fi.maxexp - 1 - (fi.maxexp + fi.nmant + 1)
+    nbits = rows + 4 * (fi.nmant + 1) + 64
+    v = _two_over_pi(nbits)
+    table = np.empty((rows, 4), ft)
+    for j in range(rows):
+        rest = Fraction(v % (1 << (nbits - j)), 1 << (nbits - j))
+        for i in range(4):
+            table[j, i] = ft(float(rest))
+            rest -= Fraction(float(table[j, i]))
+    table.flags.writeable = False
+    return table
+
+
+_T32 = _trig_table(np.float32)
+_T64 = _trig_table(np.float64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,3 +537,33 @@ def logistic_f32(x):
 @_jit
 def logistic_f64(x):
     return _logistic(x, _C64)
+
+
+@_jit
+def sin_f32(x):
+    return _sin(x, _C32, _T32, 0)
+
+
+@_jit
+def sin_f64(x):
+    return _sin(x, _C64, _T64, 0)
+
+
+@_jit
+def cos_f32(x):
+    return _sin(x, _C32, _T32, 1)
+
+
+@_jit
+def cos_f64(x):
+    return _sin(x, _C64, _T64, 1)
+
+
+@_jit
+def tan_f32(x):
+    return _tan(x, _C32, _T32)
+
+
+@_jit
+def tan_f64(x):
+    return _tan(x, _C64, _T64)
