@@ -132,7 +132,9 @@ def _exp_reduce(x, K):
 
 @_jit
 def _expm1_poly(r, rl, K):
-    """e**(r + rl) - 1 - r, accurate relative to e**r - 1 (minimax: 1 + r + r^2 P(r))."""
+    """e**(r + rl) - 1 - r, accurate relative to e**r - 1 (minimax: 1 + r + r^2 P(r)).
+
+    rl is at most ulp(r)/2, so its first-order effect rl * e**r ~ rl is enough."""
     return rl + r * r * _horner(r, K.exp_p)
 
 
@@ -338,6 +340,59 @@ def _tan(x, K, T):
     return x if abs(x) < K.tan_tiny else res
 
 
+@_jit
+def _log_dd(x, K):
+    """log(x) as hi + lo for positive finite x, relative error ~2**-66 (float64).
+
+    Same 2 atanh(s) reduction as _log, but s and the leading 2/3 s^3 term are carried as
+    double-words; only z^2 R2(z), z = s^2, is evaluated in working precision."""
+    sub = x < K.min_normal
+    e, f = _log_split(x * K.sub_scale if sub else x, K)
+    e = e - K.sub_e if sub else e
+    dh = K.two + f
+    dl = (K.two - dh) + f
+    sh = f / dh
+    sl = (_fma(-sh, dh, f) - sh * dl) / dh
+    zh, zl = _two_prod(sh, sh)
+    zl = zl + K.two * sh * sl
+    th, tl = _two_prod(K.c23hi, zh)
+    tl = tl + (K.c23hi * zl + K.c23lo * zh) + zh * zh * _horner(zh, K.pow_p)
+    uh, ul = _two_prod(sh, th)
+    ul = ul + (sh * tl + sl * th)
+    hi, lo = _two_sum(e * K.ln2hi_e, K.two * sh)
+    hi, lo2 = _two_sum(hi, uh)
+    lo = lo + lo2 + (K.two * sl + ul + e * K.ln2lo_e)
+    h = hi + lo
+    return h, (hi - h) + lo
+
+
+@_jit
+def _pow(x, y, K):
+    ax = abs(x)
+    lh, ll = _log_dd(ax if (ax > K.zero) & (ax < K.inf) else K.one, K)
+    yh, yl = _two_prod(y, lh)
+    # Beyond pow_big the result over/underflows anyway; dropping the tail avoids inf - inf.
+    yl = (yl + y * ll) if abs(yh) < K.pow_big else K.zero
+    yc = _clamp(yh, K.exp_lo, K.exp_hi)
+    k, r, rl = _exp_reduce(yc, K)
+    # Fold the tail of y*log|x| into r (Fast2Sum) so the tail stays below ulp(r)/2.
+    rh = r + (rl + yl)
+    rl = (r - rh) + (rl + yl)
+    res = _ldexp(K.one + (rh + _expm1_poly(rh, rl, K)), k, K)
+    # C99 Annex F special cases (what numpy.power follows), lowest priority first.
+    yint = np.floor(y) == y
+    yodd = yint & (np.floor(y * K.half) != y * K.half)
+    edge = K.inf if (ax == K.inf) == (y > K.zero) else K.zero
+    res = edge if (ax == K.zero) | (ax == K.inf) else res
+    edge = K.inf if (ax > K.one) == (y > K.zero) else K.zero
+    edge = K.one if ax == K.one else edge
+    res = edge if abs(y) == K.inf else res
+    res = -res if (_as_int(x) < 0) & yodd else res
+    res = K.nan if (x < K.zero) & (ax < K.inf) & ~yint else res
+    res = x + y if (x != x) | (y != y) else res
+    return K.one if (y == K.zero) | (x == K.one) else res
+
+
 # --------------------------------------------------------------------------------------------
 # Per-dtype constants.  Polynomial coefficients were fitted with a Remez exchange in extended
 # precision, rounding low-order coefficients first and refitting the rest.
@@ -348,7 +403,7 @@ _Consts = namedtuple('_Consts', [
     'em1_lo', 'em1_big', 'tanh_b', 'tanh_clamp', 'tanh_p',
     'sqrt_half_bits', 'sub_scale', 'sub_e', 'ln2hi_e', 'ln2lo_e', 'log_p',
     'exp_mask', 'trig_e0', 'four', 'quarter', 'pio2hi', 'pio2lo', 'sin_p', 'cos_p', 'sin_tiny',
-    'tan_tiny',
+    'tan_tiny', 'c23hi', 'c23lo', 'pow_big', 'pow_p',
 ])
 
 
@@ -362,7 +417,8 @@ def _consts(ft, it, **kw):
         shift=ft(1.5 * 2.0**mant), shift_bits=ft(1.5 * 2.0**mant).view(it),
         sqrt_half_bits=ft(np.sqrt(0.5)).view(it),
         exp_mask=it(2 * np.finfo(ft).maxexp - 1), trig_e0=it(np.finfo(ft).maxexp + mant + 1),
-        four=ft(4), quarter=ft(0.25),
+        four=ft(4), quarter=ft(0.25), c23hi=ft(2 / 3),
+        c23lo=ft(float(Fraction(2, 3) - Fraction(float(ft(2 / 3))))),
     )
     common.update({k: (tuple(ft(c) for c in v) if isinstance(v, tuple) else ft(v))
                    for k, v in kw.items()})
@@ -381,7 +437,12 @@ _C64 = _consts(
     ln2hi_e=_h('0x1.62e42fefa3800p-1'), ln2lo_e=_h('0x1.ef35793c76730p-45'),
     pio2hi=_h('0x1.921fb54442d18p+0'), pio2lo=_h('0x1.1a62633145c07p-54'),
     exp_lo=-760.0, exp_hi=720.0, em1_lo=-60.0, em1_big=700.0,
-    sin_tiny=2.0**-26, tan_tiny=2.0**-27,
+    sin_tiny=2.0**-26, tan_tiny=2.0**-27, pow_big=2048.0,
+    # R2(z) = 2/5 + 2z/7 + ... (log_dd tail): degree 7 on z <= (3 - 2 sqrt 2)^2, 2**-65.6.
+    pow_p=tuple(_h(c) for c in (
+        '0x1.999999999999ap-2', '0x1.24924924919ccp-2', '0x1.c71c71c9b9a92p-3',
+        '0x1.745d157044023p-3', '0x1.3b144c86cf314p-3', '0x1.10f788c586061p-3',
+        '0x1.e58e2b56acb92p-4', '0x1.a7fcaee07973fp-4')),
     sub_scale=2.0**54, sub_e=54.0,
     tanh_b=0.125, tanh_clamp=20.0,
     # P(r), e**r = 1 + r + r^2 P(r): degree 10 on |r| <= 1.0001 ln2/2, 2**-58.6 rel. to e**r-1.
@@ -417,7 +478,10 @@ _C32 = _consts(
     ln2hi_e=_h('0x1.62e4p-1'), ln2lo_e=_h('0x1.7f7d1cp-20'),
     pio2hi=_h('0x1.921fb6p+0'), pio2lo=_h('-0x1.777a5cp-25'),
     exp_lo=-110.0, exp_hi=95.0, em1_lo=-30.0, em1_big=80.0,
-    sin_tiny=2.0**-12, tan_tiny=2.0**-13,
+    sin_tiny=2.0**-12, tan_tiny=2.0**-13, pow_big=256.0,
+    # degree 3, 2**-38.8.
+    pow_p=tuple(_h(c) for c in ('0x1.99999ap-2', '0x1.2491aap-2', '0x1.c730d4p-3',
+                                '0x1.80656cp-3')),
     sub_scale=2.0**25, sub_e=25.0,
     tanh_b=0.125, tanh_clamp=10.0,
     # degree 5, 2**-30.9 relative to e**r - 1.
@@ -567,3 +631,21 @@ def tan_f32(x):
 @_jit
 def tan_f64(x):
     return _tan(x, _C64, _T64)
+
+
+@_jit
+def pow_f32(x, y):
+    return _pow(x, y, _C32)
+
+
+@_jit
+def pow_f64(x, y):
+    return _pow(x, y, _C64)
+
+
+# Lookup table for the code generator: (name, dtype string) -> scalar function.
+FUNCTIONS = {
+    (name, dtype): globals()[f'{name}_{suffix}']
+    for name in ('exp', 'expm1', 'log', 'log1p', 'sin', 'cos', 'tan', 'tanh', 'logistic', 'pow')
+    for dtype, suffix in (('float32', 'f32'), ('float64', 'f64'))
+}
