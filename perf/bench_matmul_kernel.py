@@ -91,8 +91,9 @@ def bench_small(mm, n, dtype, repeats, rng):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="n in 128, 512 and fewer repeats")
+    parser.add_argument("--sizes", type=int, nargs="+", help="override the list of n")
     args = parser.parse_args()
-    sizes = (128, 512) if args.quick else (128, 256, 512, 1024, 2048)
+    sizes = args.sizes or ((128, 512) if args.quick else (128, 256, 512, 1024, 2048))
     repeats = 3 if args.quick else 7
     rng = np.random.default_rng(0)
     mm = load_kernel()

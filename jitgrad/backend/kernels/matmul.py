@@ -4,6 +4,7 @@ import contextlib
 import math
 import threading
 
+import llvmlite.ir as llvmir
 import numba
 import numpy as np
 from numba import types
@@ -72,6 +73,25 @@ def _zero(typingctx, like):
     return like.dtype(like), codegen
 
 
+@intrinsic
+def _prefetch(typingctx, arr, i, j):
+    """Prefetch the cache line holding arr[i, j] for writing (no bounds or wraparound)."""
+
+    def codegen(context, builder, sig, args):
+        arrty = sig.args[0]
+        ary = context.make_array(arrty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, arrty, ary, args[1:], wraparound=False)
+        i8p = llvmir.IntType(8).as_pointer()
+        i32 = llvmir.IntType(32)
+        fnty = llvmir.FunctionType(llvmir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        # rw=1 (write), locality=3 (keep in all levels), cache type 1 (data)
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(1), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.none(arr, i, j), codegen
+
+
 @numba.njit(**_JIT)
 def _micro(apack, bpack, kc, c, i0, j0, mr, nr, accumulate, edge):
     """c[i0:i0+mr, j0:j0+nr] (+)= A sliver @ B sliver over kc packed k steps.
@@ -83,6 +103,11 @@ def _micro(apack, bpack, kc, c, i0, j0, mr, nr, accumulate, edge):
     negative-index wraparound select on a runtime offset defeats vectorisation.
     """
     nrt = _nr(bpack)
+    # The C tile is read (or written) only after the k loop; its rows are far apart in memory
+    # and would miss cache then. Fetching them now overlaps that latency with the FMAs.
+    for i in range(mr):
+        _prefetch(c, i0 + i, j0)
+        _prefetch(c, i0 + i, j0 + nr - 1)
     t = numba.carray(_tile_buffer(bpack), (_MR * nrt,))
     for q in range(_MR * nrt):
         t[q] = 0
