@@ -1,0 +1,212 @@
+"""Tests for the Numba GEMM kernel in jitgrad/backend/kernels/matmul.py against numpy.matmul."""
+
+import importlib.util
+import sys
+import threading
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+
+KERNEL_PATH = Path(__file__).resolve().parents[1] / "jitgrad/backend/kernels/matmul.py"
+
+
+def _load_kernel():
+    try:
+        from jitgrad.backend.kernels import matmul
+    except Exception:  # the rest of the package may be mid-edit; the kernel stands alone
+        spec = importlib.util.spec_from_file_location("_jitgrad_matmul_kernel", KERNEL_PATH)
+        matmul = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = matmul
+        spec.loader.exec_module(matmul)
+    return matmul
+
+
+mm = _load_kernel()
+
+DTYPES = (np.float32, np.float64)
+FLAGS = ((False, False), (False, True), (True, False), (True, True))
+# (m, n, k): edges of the 8 x NR tile, both the unpacked small path (< 32**3 MACs) and the
+# packed one, k split into several cache blocks (600), m split into several row blocks (300).
+SHAPES = (
+    (0, 7, 33), (7, 0, 33), (1, 1, 1), (7, 33, 130), (33, 130, 7), (130, 7, 1),
+    (1, 130, 33), (130, 33, 130), (33, 17, 600), (300, 40, 70), (130, 130, 130),
+)
+
+
+def op(x, flag):
+    return x.swapaxes(-1, -2) if flag else x
+
+
+def operand(rng, dtype, batch, rows, cols, flag):
+    """(batch, rows, cols) after op(), stored transposed when flag is set."""
+    shape = (batch, cols, rows) if flag else (batch, rows, cols)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def reference(a, b, ta, tb, bias, activation):
+    ref = np.matmul(op(a, ta), op(b, tb))
+    if bias is not None:
+        ref = ref + bias
+    if activation == mm.ACT_RELU:
+        ref = np.maximum(ref, 0)
+    elif activation == mm.ACT_TANH:
+        ref = np.tanh(ref)
+    return ref
+
+
+def check(a, b, ta, tb, bias=None, activation=mm.ACT_NONE, out_shape=None):
+    """Run the kernel into a NaN-filled out and compare with numpy."""
+    ref = reference(a, b, ta, tb, bias, activation)
+    out = np.full(ref.shape if out_shape is None else out_shape, np.nan, ref.dtype)
+    mm.matmul(a, b, out, ta, tb, bias, activation)
+    k = op(a, ta).shape[-1]
+    if a.dtype == np.float32:
+        rtol, atol = 1e-5, 2e-6 * (k + 1)
+    else:
+        rtol, atol = 1e-12, 1e-14 * (k + 1)
+    np.testing.assert_allclose(out, ref, rtol=rtol, atol=atol)
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("ta,tb", FLAGS)
+@pytest.mark.parametrize("m,n,k", SHAPES)
+def test_shapes_and_flags(dtype, ta, tb, m, n, k):
+    rng = np.random.default_rng(m * 10007 + n * 101 + k)
+    a = operand(rng, dtype, 2, m, k, ta)
+    b = operand(rng, dtype, 2, k, n, tb)
+    check(a, b, ta, tb)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("batch", (0, 1, 3))
+@pytest.mark.parametrize("m,n,k", ((7, 33, 130), (130, 33, 130)))
+def test_batch_sizes(dtype, batch, m, n, k):
+    rng = np.random.default_rng(batch)
+    check(operand(rng, dtype, batch, m, k, False), operand(rng, dtype, batch, k, n, True),
+          False, True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("ta", (False, True))
+@pytest.mark.parametrize("which", ("a", "b", "both"))
+@pytest.mark.parametrize("m,n,k", ((7, 33, 13), (130, 33, 130)))
+def test_broadcast_batch(dtype, ta, which, m, n, k):
+    """Stride-0 batch axes from np.broadcast_to (read-only views), incl. the folded path."""
+    rng = np.random.default_rng(7)
+    batch = 3
+    a = operand(rng, dtype, batch, m, k, ta)
+    b = operand(rng, dtype, batch, k, n, False)
+    if which in ("a", "both"):
+        a = np.broadcast_to(a[:1], a.shape)
+    if which in ("b", "both"):
+        b = np.broadcast_to(b[:1], b.shape)
+    check(a, b, ta, False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("ta,tb", FLAGS)
+@pytest.mark.parametrize("m,n,k", ((7, 33, 13), (130, 33, 130)))
+def test_strided_and_reversed(dtype, ta, tb, m, n, k):
+    rng = np.random.default_rng(11)
+    big_a = operand(rng, dtype, 6, 2 * m, 2 * k, ta)
+    big_b = operand(rng, dtype, 3, 2 * k, 2 * n, tb)
+    # Step-2 slices on every axis of a; negative strides on every axis of b.
+    a = big_a[::2, ::2, ::2]
+    b = big_b[::-1, ::-1, ::-1][:, ::2, ::2]
+    check(a, b, ta, tb)
+    # Negative batch stride combined with a Fortran-ordered operand.
+    check(a[::-1], np.asfortranarray(b), ta, tb)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("has_bias", (False, True))
+@pytest.mark.parametrize("activation", (0, 1, 2))
+@pytest.mark.parametrize("m,n,k", ((7, 33, 13), (130, 33, 300)))
+def test_bias_and_activation(dtype, has_bias, activation, m, n, k):
+    rng = np.random.default_rng(activation)
+    a = operand(rng, dtype, 2, m, k, True)
+    b = operand(rng, dtype, 2, k, n, False)
+    bias = rng.standard_normal(2 * n).astype(dtype)[::2] if has_bias else None
+    out = check(a, b, True, False, bias, activation)
+    if activation == mm.ACT_RELU:
+        assert (out >= 0).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("has_bias", (False, True))
+@pytest.mark.parametrize("activation", (0, 2))
+def test_empty_k(dtype, has_bias, activation):
+    """k == 0: out = act(bias or 0), and out is still written."""
+    a = np.empty((2, 5, 0), dtype)
+    b = np.empty((2, 0, 3), dtype)
+    bias = np.array([-1.0, 0.5, 2.0], dtype) if has_bias else None
+    out = check(a, b, False, False, bias, activation)
+    assert not np.isnan(out).any()
+
+
+def test_relu_propagates_nan():
+    a = np.array([[[np.nan, 1.0], [-1.0, 1.0]]])
+    b = np.eye(2)[None]
+    out = np.empty((1, 2, 2))
+    mm.matmul(a, b, out, False, False, None, mm.ACT_RELU)
+    assert np.isnan(out[0, 0, 0]) and out[0, 1, 0] == 0 and out[0, 1, 1] == 1
+
+
+def test_rejects_bad_arguments():
+    a = np.ones((1, 2, 3))
+    b = np.ones((1, 3, 4))
+    with pytest.raises(TypeError):
+        mm.matmul(a.astype(np.float32), b, np.empty((1, 2, 4)), False, False)
+    with pytest.raises(ValueError):
+        mm.matmul(a, b, np.empty((1, 2, 5)), False, False)
+    with pytest.raises(ValueError):
+        mm.matmul(a, b, np.empty((1, 4, 2)).swapaxes(1, 2), False, False)
+    with pytest.raises(ValueError):
+        mm.matmul(a, b, np.empty((1, 2, 4)), False, False, np.ones(3))
+    with pytest.raises(TypeError):
+        mm.matmul(a.astype(np.int64), b.astype(np.int64), np.empty((1, 2, 4), np.int64),
+                  False, False)
+
+
+def test_callable_from_njit():
+    kernel = mm.njit_matmul(np.float64)
+
+    @numba.njit
+    def caller(a, b, out):
+        kernel(a, b, out, False, True, out[0, 0], False, mm.ACT_NONE)
+
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((2, 40, 50))
+    b = rng.standard_normal((2, 60, 50))
+    out = np.full((2, 40, 60), np.nan)
+    caller(a, b, out)
+    np.testing.assert_allclose(out, a @ b.swapaxes(1, 2), rtol=1e-12, atol=1e-12)
+
+
+def test_vectoriser_settings_do_not_leak():
+    """Compiling the kernels flips numba's vectoriser config only for their own compile."""
+    from numba.core import config
+
+    before = config.SLP_VECTORIZE, config.LOOP_VECTORIZE
+    for dtype in DTYPES:
+        mm.njit_matmul(dtype)
+    assert (config.SLP_VECTORIZE, config.LOOP_VECTORIZE) == before
+
+    seen = []
+
+    def compile_elsewhere():
+        numba.njit(lambda x: x + 1)(1)
+        seen.append((config.SLP_VECTORIZE, config.LOOP_VECTORIZE))
+
+    # A compile in another thread waits on the compiler lock until the settings are restored.
+    with mm._vectorising_config():
+        thread = threading.Thread(target=compile_elsewhere)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()
+    thread.join()
+    assert seen == [before]
+    assert (config.SLP_VECTORIZE, config.LOOP_VECTORIZE) == before
