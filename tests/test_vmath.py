@@ -252,3 +252,20 @@ def test_loop_vectorises(name, dtype):
     assert 'vector.body' in llvm_ir
     if dtype == np.float32:
         assert 'double' not in llvm_ir
+
+
+@pytest.mark.parametrize('dtype', DTYPES)
+def test_trig_near_multiples_of_half_pi(dtype):
+    """Inputs closest to k*pi/2 stress the reduction (tiny reduced arguments)."""
+    base = (np.arange(1, 200_000) * (np.pi / 2)).astype(dtype)
+    x = np.concatenate([base, np.nextafter(base, dtype(0)), np.nextafter(base, dtype(np.inf))])
+    for name in ('sin', 'cos', 'tan'):
+        _assert_ulp(name, dtype, (x,), BOUND[dtype])
+
+
+def test_trig_hardest_float64_reduction():
+    # 6381956970095103 * 2**797 is within 2**-61 of a multiple of pi/2; values from mpmath
+    # (glibc's cos is 8 ulp off here, so this one is checked against the exact result).
+    x = np.array([float.fromhex('0x1.6ac5b262ca1ffp+849')])
+    assert _run('cos', x)[0] == float.fromhex('-0x1.14ae72e6ba22fp-61')
+    assert _run('tan', x)[0] == float.fromhex('-0x1.d9ba9a7975636p+60')

@@ -269,7 +269,7 @@ def _two_sum(a, b):
 
 @_jit
 def _trig_reduce(x, K, T):
-    """x = (q + rh + rl) * pi/2 up to ~2**-150 relative, rh + rl in radians, |rh| <~ pi/4.
+    """x = q * pi/2 + rh + rl with |rh| <~ pi/4, for every finite x.
 
     Payne-Hanek style, vectorisable: with x = M * 2**e (M integer), every bit of 2/pi with
     weight >= 2**(2-e) contributes a multiple of 4 to x*2/pi, so only the bits below it
@@ -288,7 +288,13 @@ def _trig_reduce(x, K, T):
     b, b1 = _two_sum(a, e1)
     t = b + K.shift
     kf = t - K.shift
-    fh, fl = _two_sum(b - kf, ((a1 + b1) + (e2 + p3)) + (e3 + p4))
+    # The tails a1, b1, e2, p3 are ~2**-mant in size; they are added exactly (TwoSum), as
+    # any rounding there would be large relative to a reduced argument near a zero.
+    s, s1 = _two_sum(a1, b1)
+    u, u1 = _two_sum(e2, p3)
+    s, s2 = _two_sum(s, u)
+    fh, fl = _two_sum(b - kf, s)
+    fl = fl + (((s1 + u1) + s2) + (e3 + p4))
     rh = fh * K.pio2hi
     rl = _fma(fh, K.pio2hi, -rh) + (fh * K.pio2lo + fl * K.pio2hi)
     return _as_int(t), rh, rl
