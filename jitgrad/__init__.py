@@ -15,6 +15,7 @@ from jitgrad.errors import (
     TracerError,
     UnsupportedError,
 )
+from jitgrad.jit import jit, show_kernels
 from jitgrad.numpy import stop_gradient
 from jitgrad.testing import check_grads
 
@@ -22,6 +23,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "IR", "JitgradError", "JitgradTypeError", "ShapeError", "TracerError", "UnsupportedError",
-    "check_grads", "config", "custom_vjp", "grad", "jvp", "make_ir", "nn", "numpy",
-    "stop_gradient", "tree_util", "value_and_grad", "vjp",
+    "check_grads", "config", "custom_vjp", "grad", "jit", "jvp", "make_ir", "nn", "numpy",
+    "show_kernels", "stop_gradient", "tree_util", "value_and_grad", "vjp",
 ]

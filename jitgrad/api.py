@@ -372,7 +372,7 @@ def _jnp() -> Any:
 custom_vjp_call_p = register(Primitive(
     "custom_vjp_call", _custom_vjp_rule, lambda *xs, fun, **_: eval_ir(fun, *xs),
     jvp=_custom_vjp_jvp, vjp_fwd=_custom_vjp_fwd, vjp_bwd=_custom_vjp_bwd,
-    multiple_results=True, test_cases=_custom_vjp_cases))
+    multiple_results=True, test_cases=_custom_vjp_cases, extra={"call": True}))
 
 
 class custom_vjp:  # noqa: N801 - JAX's name

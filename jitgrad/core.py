@@ -250,7 +250,7 @@ class Primitive:
     jvp: Callable[..., Any] | None = None
     vjp: Callable[..., Any] | None = None
     test_cases: Callable[..., Any] | None = None
-    kernel: str | None = None
+    kernel: str | Callable[..., str] | None = None
     multiple_results: bool = False
     differentiable: bool = True
     vjp_fwd: Callable[..., Any] | None = None
@@ -328,12 +328,36 @@ def typecheck(ir: IR) -> None:
         read(x)
 
 
+def _env_flag(name: str) -> bool:
+    import os
+    return os.environ.get(name, "") not in ("", "0")
+
+
 class _Config:
-    """Run-time switches; environment variables give the defaults."""
+    """Run-time switches (``jitgrad.config``); environment variables give the defaults.
+
+    ``check_ir``: typecheck every IR after every transform (JITGRAD_CHECK_IR).
+    ``disable_jit``: ``jit`` runs the numpy reference instead of compiling (JITGRAD_DISABLE_JIT).
+    ``log_compiles``: log every trace and compile with its reason (JITGRAD_LOG_COMPILES).
+    ``matmul``: "auto" (jitgrad's kernel, or numpy's BLAS where measured faster), "jitgrad"
+    or "blas" (JITGRAD_MATMUL).
+    """
 
     def __init__(self) -> None:
         import os
-        self.check_ir = os.environ.get("JITGRAD_CHECK_IR", "") not in ("", "0")
+        self.check_ir = _env_flag("JITGRAD_CHECK_IR")
+        self.disable_jit = _env_flag("JITGRAD_DISABLE_JIT")
+        self.log_compiles = _env_flag("JITGRAD_LOG_COMPILES")
+        self.matmul = os.environ.get("JITGRAD_MATMUL", "auto")
+
+    def use_blas(self, dtype: np.dtype, m: int, n: int, k: int) -> bool:
+        """Whether a matmul of this dtype and size runs on numpy's BLAS instead of jitgrad's
+        own kernel (which handles float32 and float64)."""
+        if dtype not in (np.float32, np.float64) or self.matmul == "blas":
+            return True
+        if self.matmul == "jitgrad":
+            return False
+        return False
 
 
 config = _Config()

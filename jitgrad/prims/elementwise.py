@@ -74,7 +74,7 @@ Domain = tuple[float, float]
 
 
 def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRule | None],
-                   kernel: str, domain: Sequence[Domain] | Domain = (-2, 2),
+                   kernel: str | Callable[..., str], domain: Sequence[Domain] | Domain = (-2, 2),
                    float_only: bool = True) -> Primitive:
     """Declare a differentiable elementwise primitive; ``None`` in ``derivs`` means the operand's
     derivative is identically zero."""
@@ -130,6 +130,29 @@ def _bind(prim: Primitive) -> Callable[..., Any]:
     return wrapper
 
 
+# --- kernel templates that need more than a format string -----------------------------------
+# A template is a format string over the operand expressions {0}, {1}, ..., the output dtype's
+# numpy constructor {dt} (so literals keep float32 float32), its short name {sfx} and the
+# params; or a function (operands, dt, **params) -> expression.
+
+
+def _sign_kernel(ops: list[str], dt: str) -> str:
+    x = ops[0]
+    # numpy.sign: 1, -1, +0 for either zero, NaN for NaN.
+    return f"{dt}(1) if {x} > 0 else ({dt}(-1) if {x} < 0 else ({x} if {x} != {x} else {dt}(0)))"
+
+
+def _ipow_kernel(ops: list[str], dt: str, *, y: int) -> str:
+    if y == 0:
+        return f"{dt}(1)"
+    prod = " * ".join([ops[0]] * abs(y)) if abs(y) <= 4 else f"{ops[0]} ** {abs(y)}"
+    return f"({prod})" if y > 0 else f"{dt}(1) / ({prod})"
+
+
+def _convert_kernel(ops: list[str], dt: str, *, new_dtype: np.dtype) -> str:
+    return f"{ops[0]} != 0" if new_dtype == np.bool_ else f"{dt}({ops[0]})"
+
+
 # --- numpy references that need care --------------------------------------------------------
 
 
@@ -170,14 +193,14 @@ sqrt_p = defelementwise("sqrt", np.sqrt, [lambda g, out, x: div(g, mul(2, out))]
 abs_p = defelementwise("abs", np.abs, [lambda g, out, x: mul(g, sign(x))], "abs({0})",
                        domain=(0.1, 2.0), float_only=False)
 sign_p = defelementwise("sign", np.sign, [None],
-                        "(({0} > 0) - ({0} < 0) if {0} == {0} else {0})", float_only=False)
+                        _sign_kernel, float_only=False)
 log1p_p = defelementwise("log1p", np.log1p, [lambda g, out, x: div(g, add(1, x))],
                          "math.log1p({0})", domain=(-0.5, 2.0))
 expm1_p = defelementwise("expm1", np.expm1, [lambda g, out, x: mul(g, add(out, 1))],
                          "math.expm1({0})")
 logistic_p = defelementwise(
     "logistic", _logistic, [lambda g, out, x: mul(g, mul(out, sub(1, out)))],
-    "logistic({0})", domain=(-4, 4))
+    "logistic_{sfx}({0})", domain=(-4, 4))
 
 # --- binary: d(g, out, x, y) ----------------------------------------------------------------
 
@@ -249,7 +272,7 @@ def _ipow_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, y: int) -> lis
 
 integer_pow_p = register(Primitive(
     "integer_pow", _integer_pow_rule, lambda x, *, y: np.power(x, y).astype(np.result_type(x)),
-    jvp=_ipow_jvp, vjp=_ipow_vjp, kernel="ipow({0}, {y})",
+    jvp=_ipow_jvp, vjp=_ipow_vjp, kernel=_ipow_kernel,
     test_cases=elementwise_cases([(-2, 2)], params=[{"y": 2}, {"y": 3}, {"y": -2}, {"y": 0}]),
     extra={"elementwise": True}))
 
@@ -261,8 +284,8 @@ gt_p = defnondiff("gt", np.greater, "{0} > {1}", 2)
 ge_p = defnondiff("ge", np.greater_equal, "{0} >= {1}", 2)
 eq_p = defnondiff("eq", np.equal, "{0} == {1}", 2, kinds="int")
 ne_p = defnondiff("ne", np.not_equal, "{0} != {1}", 2, kinds="int")
-and_p = defnondiff("and", np.logical_and, "{0} and {1}", 2, kinds="bool")
-or_p = defnondiff("or", np.logical_or, "{0} or {1}", 2, kinds="bool")
+and_p = defnondiff("and", np.logical_and, "{0} & {1}", 2, kinds="bool")
+or_p = defnondiff("or", np.logical_or, "{0} | {1}", 2, kinds="bool")
 not_p = defnondiff("not", np.logical_not, "not {0}", 1, kinds="bool")
 # NB: elementwise rules require equal dtypes; the boolean result is declared by out_dtype.
 for _p in (and_p, or_p, not_p):
@@ -340,7 +363,7 @@ def _convert_cases(rng: np.random.Generator, dtype: Any) -> list:
 convert_element_type_p = register(Primitive(
     "convert_element_type", _convert_rule,
     lambda x, *, new_dtype: np.asarray(x).astype(new_dtype)[()],
-    jvp=_convert_jvp, vjp=_convert_vjp, kernel="{dtype}({0})", test_cases=_convert_cases,
+    jvp=_convert_jvp, vjp=_convert_vjp, kernel=_convert_kernel, test_cases=_convert_cases,
     extra={"elementwise": True}))
 
 

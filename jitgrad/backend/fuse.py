@@ -1,0 +1,527 @@
+"""Partition an IR into steps: fused loop kernels (elementwise work with broadcasts,
+transposes and slices folded into index arithmetic, plus reductions of it), matmuls (with a
+bias + tanh epilogue), zero-copy views, and a few host operations run by numpy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from jitgrad.core import IR, Atom, Eqn, Lit, Var
+
+# ---------------------------------------------------------------------------------------------
+# Plan data structures
+
+Affine = tuple[int | None, int, int]  # (loop axis or None, coefficient, offset)
+
+
+@dataclass(eq=False)
+class SNode:
+    """One scalar value in a loop kernel's body."""
+
+    kind: str  # "load" | "lit" | "op"
+    dtype: np.dtype
+    axes: frozenset[int]  # loop axes the value depends on (for hoisting out of inner loops)
+    prim: Any = None
+    params: dict = field(default_factory=dict)
+    args: list[int] = field(default_factory=list)
+    input: int = -1  # kernel input index, for loads
+    index: tuple[Affine, ...] = ()
+    value: Any = None  # for literals
+
+
+@dataclass(eq=False)
+class KernelOut:
+    var: Var
+    node: int
+    reduce: str | None = None  # "sum" | "max" | "min" | "prod"
+    axes: tuple[int, ...] = ()  # reduced loop axes
+
+
+@dataclass(eq=False)
+class LoopKernel:
+    shape: tuple[int, ...]
+    inputs: list[Atom] = field(default_factory=list)
+    nodes: list[SNode] = field(default_factory=list)
+    outputs: list[KernelOut] = field(default_factory=list)
+    eqns: list[Eqn] = field(default_factory=list)  # the IR equations it computes (for errors)
+
+
+@dataclass(eq=False)
+class MatmulStep:
+    a: Var | Atom
+    b: Var | Atom
+    out: Var
+    transpose_a: bool
+    transpose_b: bool
+    a_batch: tuple[int, ...] | None  # broadcast batch shape for a (None: as is)
+    b_batch: tuple[int, ...] | None
+    bias: Atom | None = None
+    activation: int = 0  # 0 none, 2 tanh (the kernel's codes)
+    eqns: list[Eqn] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class ViewStep:
+    """A zero-copy numpy view: general reshape (copies only for non-contiguous inputs)."""
+
+    eqn: Eqn
+
+
+@dataclass(eq=False)
+class HostStep:
+    """An equation executed by its numpy reference (gather, scatter-add, concatenate, ...)."""
+
+    eqn: Eqn
+
+
+Step = LoopKernel | MatmulStep | ViewStep | HostStep
+
+# ---------------------------------------------------------------------------------------------
+# Classification
+
+_INDEX_PRIMS = {"broadcast_in_dim", "transpose", "slice"}
+_REDUCE_PRIMS = {"reduce_sum": "sum", "reduce_max": "max", "reduce_min": "min",
+                 "reduce_prod": "prod"}
+
+
+def _is_unit_reshape(eqn: Eqn) -> bool:
+    """A reshape that only inserts or removes axes of size 1 (an index map, not a copy)."""
+    return eqn.prim.name == "reshape" and \
+        [d for d in eqn.inputs[0].aval.shape if d != 1] == \
+        [d for d in eqn.outputs[0].aval.shape if d != 1]
+
+
+def kind_of(eqn: Eqn) -> str:
+    name = eqn.prim.name
+    if eqn.prim.extra.get("elementwise"):
+        return "elem"
+    if name in _INDEX_PRIMS or _is_unit_reshape(eqn):
+        return "index"
+    if name in _REDUCE_PRIMS:
+        return "reduce"
+    if name == "matmul":
+        return "matmul"
+    if name == "reshape":
+        return "view"
+    return "host"
+
+
+# ---------------------------------------------------------------------------------------------
+# Partitioning
+
+
+class _Graph:
+    def __init__(self, ir: IR):
+        self.ir = ir
+        self.producer: dict[Var, Eqn] = {}
+        self.users: dict[Var, list[Eqn]] = {}
+        for eqn in ir.eqns:
+            for v in eqn.outputs:
+                self.producer[v] = eqn
+            for x in eqn.inputs:
+                if isinstance(x, Var):
+                    self.users.setdefault(x, []).append(eqn)
+        self.outputs = {x for x in ir.outvars if isinstance(x, Var)}
+
+    def fusible(self, v: Var) -> bool:
+        eqn = self.producer.get(v)
+        return eqn is not None and kind_of(eqn) in ("elem", "index")
+
+
+def _expands(eqn: Eqn) -> bool:
+    """A broadcast that repeats its operand (each element read more than once)."""
+    return eqn.prim.name == "broadcast_in_dim" and \
+        eqn.outputs[0].aval.size > eqn.inputs[0].aval.size
+
+
+def _initial_materialized(g: _Graph) -> set[Var]:
+    m: set[Var] = set()
+    for eqn in g.ir.eqns:
+        for v in eqn.outputs:
+            if not g.fusible(v):
+                m.add(v)
+                continue
+            if v in g.outputs:
+                m.add(v)
+            for user in g.users.get(v, []):
+                k = kind_of(user)
+                if k in ("matmul", "host", "view"):
+                    m.add(v)
+                elif (k == "index" and _expands(user) and v.aval.ndim > 0 and
+                      kind_of(g.producer[v]) == "elem"):
+                    m.add(v)  # computed values are not recomputed per broadcast copy
+    return m
+
+
+def _identity(shape: tuple[int, ...]) -> tuple[Affine, ...]:
+    return tuple((k, 1, 0) for k in range(len(shape)))
+
+
+class _KernelBuilder:
+    """Builds the scalar body of one loop kernel by walking cones of fusible equations."""
+
+    def __init__(self, g: _Graph, materialized: set[Var], shape: tuple[int, ...]):
+        self.g = g
+        self.m = materialized
+        self.k = LoopKernel(shape)
+        self.memo: dict[tuple, int] = {}
+        self.inputs: dict[int, int] = {}  # id(atom) -> input index
+        self.local: dict[Var, int] = {}  # roots computed in this kernel (identity index)
+        self.eqns: dict[Eqn, None] = {}
+
+    def _add(self, node: SNode, key: tuple) -> int:
+        self.k.nodes.append(node)
+        self.memo[key] = len(self.k.nodes) - 1
+        return self.memo[key]
+
+    def build(self, x: Atom, index: tuple[Affine, ...], root: bool = False) -> int:
+        """The node computing ``x`` at ``index``; ``root`` computes a materialised var here
+        instead of loading it."""
+        if isinstance(x, Lit):
+            key = ("lit", x.val.item(), x.aval.dtype.str)
+            if key in self.memo:
+                return self.memo[key]
+            return self._add(SNode("lit", x.aval.dtype, frozenset(), value=x.val), key)
+        key = (x.id, index)
+        if key in self.memo:
+            return self.memo[key]
+        if x in self.local and index == _identity(self.k.shape):
+            return self.local[x]
+        eqn = self.g.producer.get(x)
+        if (x in self.m and not root) or eqn is None or kind_of(eqn) not in ("elem", "index"):
+            return self._load(x, index, key)
+        self.eqns[eqn] = None
+        name = eqn.prim.name
+        if kind_of(eqn) == "elem":
+            args = [self.build(a, index if a.aval.shape == x.aval.shape else ())
+                    for a in eqn.inputs]
+            axes = frozenset().union(*(self.k.nodes[a].axes for a in args))
+            return self._add(SNode("op", x.aval.dtype, axes, prim=eqn.prim,
+                                   params=eqn.params, args=args), key)
+        (src,) = eqn.inputs
+        if name == "broadcast_in_dim":
+            dims = eqn.params["dims"]
+            sub = tuple(index[d] if src.aval.shape[j] == x.aval.shape[d] else (None, 0, 0)
+                        for j, d in enumerate(dims))
+        elif name == "transpose":
+            perm = eqn.params["perm"]
+            inv = [0] * len(perm)
+            for k, p in enumerate(perm):
+                inv[p] = k
+            sub = tuple(index[inv[j]] for j in range(len(perm)))
+        elif name == "slice":
+            sub = tuple((a, c * step, o * step + start) for (a, c, o), start, step in
+                        zip(index, eqn.params["starts"], eqn.params["steps"], strict=True))
+        else:  # reshape inserting/removing unit axes
+            kept = [index[k] for k, d in enumerate(x.aval.shape) if d != 1]
+            it = iter(kept)
+            sub = tuple((None, 0, 0) if d == 1 else next(it) for d in src.aval.shape)
+        return self.build(src, sub)
+
+    def _load(self, x: Atom, index: tuple[Affine, ...], key: tuple) -> int:
+        slot = self.inputs.get(id(x))
+        if slot is None:
+            slot = len(self.k.inputs)
+            self.inputs[id(x)] = slot
+            self.k.inputs.append(x)
+        axes = frozenset(a for a, c, _ in index if a is not None and c != 0)
+        return self._add(SNode("load", x.aval.dtype, axes, input=slot, index=index), key)
+
+
+@dataclass(eq=False)
+class _Root:
+    var: Var
+    shape: tuple[int, ...]  # iteration space
+    reduce: str | None
+    axes: tuple[int, ...]
+    operand: Atom  # what is computed (the var itself, or the reduce's operand)
+    eqn: Eqn
+
+
+def _roots(g: _Graph, m: set[Var]) -> list[_Root]:
+    roots = []
+    for eqn in g.ir.eqns:
+        k = kind_of(eqn)
+        v = eqn.outputs[0] if eqn.outputs else None
+        if k in ("elem", "index") and v in m:
+            roots.append(_Root(v, v.aval.shape, None, (), v, eqn))
+        elif k == "reduce":
+            src = eqn.inputs[0]
+            roots.append(_Root(v, src.aval.shape, _REDUCE_PRIMS[eqn.prim.name],
+                               eqn.params["axes"], src, eqn))
+    return roots
+
+
+def _cone_eqns(g: _Graph, m: set[Var], x: Atom, acc: dict[Eqn, None]) -> None:
+    if not isinstance(x, Var):
+        return
+    eqn = g.producer.get(x)
+    if eqn is None or not g.fusible(x) or eqn in acc:
+        return
+    acc[eqn] = None
+    for a in eqn.inputs:
+        if isinstance(a, Var) and a not in m:
+            _cone_eqns(g, m, a, acc)
+
+
+_CHEAP = {"add", "sub", "mul", "neg", "select", "convert_element_type", "stop_gradient",
+          "lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "max", "min", "abs",
+          "sign", "integer_pow", "broadcast_in_dim", "transpose", "slice", "reshape"}
+
+
+def partition(ir: IR) -> list[Step]:
+    """Split ``ir`` into steps in an executable order."""
+    g = _Graph(ir)
+    m = _initial_materialized(g)
+    while True:
+        groups = _group_roots(g, m, _roots(g, m))
+        # An expensive value needed by two kernels is computed once and stored.
+        owners: dict[Eqn, int] = {}
+        shared: set[Var] = set()
+        for gi, group in enumerate(groups):
+            cone: dict[Eqn, None] = {}
+            for r in group:
+                if r.reduce is None:
+                    _cone_eqns_from_root(g, m, r, cone)
+                else:
+                    _cone_eqns(g, m, r.operand, cone)
+            for eqn in cone:
+                if eqn in owners and owners[eqn] != gi and eqn.prim.name not in _CHEAP:
+                    shared.add(eqn.outputs[0])
+                owners.setdefault(eqn, gi)
+        if not shared - m:
+            break
+        m |= shared
+    return _schedule(g, m, groups)
+
+
+def _cone_eqns_from_root(g: _Graph, m: set[Var], r: _Root, acc: dict[Eqn, None]) -> None:
+    eqn = g.producer[r.var]
+    acc[eqn] = None
+    for a in eqn.inputs:
+        if isinstance(a, Var) and a not in m:
+            _cone_eqns(g, m, a, acc)
+
+
+def _group_roots(g: _Graph, m: set[Var], roots: list[_Root]) -> list[list[_Root]]:
+    """Merge roots with the same iteration space into one kernel when neither needs the other
+    through another step (reading another root's value at the same index is fine: it is
+    computed in the same loop)."""
+    groups: list[list[_Root]] = []
+    group_of: dict[Var, int] = {}
+    deps_memo: dict[Var, set[Var]] = {}
+
+    def deps(v: Var) -> set[Var]:
+        """Materialised vars that v (transitively) needs, through any step."""
+        if v in deps_memo:
+            return deps_memo[v]
+        eqn = g.producer.get(v)
+        out: set[Var] = set()
+        if eqn is not None:
+            for a in eqn.inputs:
+                if isinstance(a, Var):
+                    if a in m or not g.fusible(a):
+                        out.add(a)
+                    out |= deps(a)
+        deps_memo[v] = out
+        return out
+
+    for r in roots:
+        target = None
+        for gi, group in enumerate(groups):
+            if group[0].shape != r.shape:
+                continue
+            mine = {x.var for x in group}
+            needed = deps(r.var)
+            if not (needed & mine):
+                target = gi
+                break
+            # Direct same-index reads of a root are fine, through anything else is not.
+            direct = _direct_reads(g, m, r)
+            indirect = set()
+            for x in needed & mine:
+                if x not in direct:
+                    indirect.add(x)
+            for d in needed:
+                if d not in mine and deps(d) & mine:
+                    indirect.add(d)
+            if not indirect:
+                target = gi
+                break
+        if target is None:
+            groups.append([r])
+            target = len(groups) - 1
+        else:
+            groups[target].append(r)
+        group_of[r.var] = target
+    return groups
+
+
+def _direct_reads(g: _Graph, m: set[Var], r: _Root) -> set[Var]:
+    """Materialised vars the root's cone reads with the identity index (same loop position)."""
+    out: set[Var] = set()
+
+    def walk(x: Atom, same: bool) -> None:
+        if not isinstance(x, Var):
+            return
+        eqn = g.producer.get(x)
+        if x in m and x is not r.var:
+            if same and x.aval.shape == r.shape:
+                out.add(x)
+            return
+        if eqn is None or not g.fusible(x):
+            return
+        if kind_of(eqn) == "elem":
+            for a in eqn.inputs:
+                walk(a, same and a.aval.shape == x.aval.shape)
+        else:
+            walk(eqn.inputs[0], False)
+
+    if r.reduce is None:
+        eqn = g.producer[r.var]
+        for a in eqn.inputs:
+            walk(a, kind_of(eqn) == "elem" and a.aval.shape == r.var.aval.shape)
+    else:
+        walk(r.operand, True)
+    return out
+
+
+def _kernel(g: _Graph, m: set[Var], group: list[_Root]) -> LoopKernel:
+    shape = group[0].shape
+    b = _KernelBuilder(g, m, shape)
+    ident = _identity(shape)
+    for r in group:
+        if r.reduce is None:
+            node = b.build(r.var, ident, root=True)
+            b.local[r.var] = node
+            b.k.outputs.append(KernelOut(r.var, node))
+        else:
+            node = b.build(r.operand, ident)
+            b.eqns[r.eqn] = None
+            b.k.outputs.append(KernelOut(r.var, node, r.reduce, r.axes))
+    b.k.eqns = list(b.eqns)
+    return b.k
+
+
+def _matmul_step(g: _Graph, m: set[Var], eqn: Eqn) -> tuple[MatmulStep, set[Eqn]]:
+    a, b = eqn.inputs
+    batches = []
+    operands = []
+    for x in (a, b):
+        prod = g.producer.get(x) if isinstance(x, Var) else None
+        # Broadcast batch dimensions are read with stride 0 by the kernel's batch loop.
+        if prod is not None and prod.prim.name == "broadcast_in_dim" and x not in g.outputs \
+                and _batch_only_broadcast(prod):
+            operands.append(prod.inputs[0])
+            batches.append(x.aval.shape)
+        else:
+            operands.append(x)
+            batches.append(None)
+    step = MatmulStep(operands[0], operands[1], eqn.outputs[0], eqn.params["transpose_a"],
+                      eqn.params["transpose_b"], batches[0], batches[1], eqns=[eqn])
+    absorbed: set[Eqn] = set()
+    # Epilogue: out = tanh(matmul + broadcast(bias over rows)), when nothing else reads the
+    # intermediate values.
+    c = eqn.outputs[0]
+    users = g.users.get(c, [])
+    if c.aval.ndim == 2 and len(users) == 1 and users[0].prim.name == "add" and \
+            c not in g.outputs:
+        add = users[0]
+        other = add.inputs[1] if add.inputs[0] is c else add.inputs[0]
+        bprod = g.producer.get(other) if isinstance(other, Var) else None
+        if bprod is not None and bprod.prim.name == "broadcast_in_dim" and \
+                bprod.params["dims"] == (1,) and bprod.inputs[0].aval.shape == (c.aval.shape[1],) \
+                and isinstance(bprod.inputs[0], Var) and other not in g.outputs and \
+                add.outputs[0].aval == c.aval:
+            step.bias = bprod.inputs[0]
+            step.out = add.outputs[0]
+            absorbed = {add}
+            s = add.outputs[0]
+            s_users = g.users.get(s, [])
+            if len(s_users) == 1 and s_users[0].prim.name == "tanh" and s not in g.outputs:
+                step.activation = 2
+                step.out = s_users[0].outputs[0]
+                absorbed.add(s_users[0])
+    step.eqns += list(absorbed)
+    return step, absorbed
+
+
+def _batch_only_broadcast(eqn: Eqn) -> bool:
+    src, out = eqn.inputs[0].aval, eqn.outputs[0].aval
+    nd = out.ndim
+    dims = eqn.params["dims"]
+    return src.ndim == nd and dims == tuple(range(nd)) and src.shape[-2:] == out.shape[-2:]
+
+
+def _schedule(g: _Graph, m: set[Var], groups: list[list[_Root]]) -> list[Step]:
+    """Build the steps and order them so every step runs after what it reads."""
+    steps: list[Step] = []
+    produces: dict[Var, int] = {}
+    absorbed: set[Eqn] = set()
+    matmuls = {}
+    for eqn in g.ir.eqns:
+        if kind_of(eqn) == "matmul":
+            step, eaten = _matmul_step(g, m, eqn)
+            matmuls[eqn] = step
+            absorbed |= eaten
+    for eqn in g.ir.eqns:
+        if eqn in absorbed:
+            continue
+        k = kind_of(eqn)
+        if k == "matmul":
+            steps.append(matmuls[eqn])
+        elif k == "view":
+            steps.append(ViewStep(eqn))
+        elif k == "host":
+            steps.append(HostStep(eqn))
+    # Absorbed epilogue equations must not also be computed by a loop kernel.
+    groups = [[r for r in grp if r.eqn not in absorbed] for grp in groups]
+    for grp in groups:
+        if grp:
+            steps.append(_kernel(g, m, grp))
+    for i, s in enumerate(steps):
+        for v in _step_outputs(s):
+            produces[v] = i
+    order = _toposort(steps, produces)
+    return [steps[i] for i in order]
+
+
+def step_inputs(s: Step) -> list[Atom]:
+    if isinstance(s, LoopKernel):
+        return list(s.inputs)
+    if isinstance(s, MatmulStep):
+        return [x for x in (s.a, s.b, s.bias) if x is not None]
+    return list(s.eqn.inputs)
+
+
+def _step_outputs(s: Step) -> Iterable[Var]:
+    if isinstance(s, LoopKernel):
+        return [o.var for o in s.outputs]
+    if isinstance(s, MatmulStep):
+        return [s.out]
+    return s.eqn.outputs
+
+
+def _toposort(steps: list[Step], produces: dict[Var, int]) -> list[int]:
+    order: list[int] = []
+    state: dict[int, int] = {}
+
+    def visit(i: int) -> None:
+        if state.get(i) == 2:
+            return
+        if state.get(i) == 1:
+            raise AssertionError("fusion produced a cycle between kernels (jitgrad bug)")
+        state[i] = 1
+        for x in step_inputs(steps[i]):
+            if isinstance(x, Var) and x in produces and produces[x] != i:
+                visit(produces[x])
+        state[i] = 2
+        order.append(i)
+
+    for i in range(len(steps)):
+        visit(i)
+    return order

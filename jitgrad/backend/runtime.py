@@ -1,0 +1,177 @@
+"""Turn a partitioned IR into a callable: kernels are compiled (through the disk cache) and a
+thin generated Python caller allocates buffers and calls them in order, doing no per-call work
+proportional to the number of IR equations."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from jitgrad.backend import cache
+from jitgrad.backend.codegen import KERNEL_FLAGS, dt_name, needs_init, reduce_init, render_kernel
+from jitgrad.backend.fuse import LoopKernel, MatmulStep, Step, ViewStep, partition
+from jitgrad.core import IR, Lit, Var, pp_ir
+from jitgrad.errors import CompileError
+
+log = logging.getLogger("jitgrad")
+
+KERNEL_IMPORTS = """import math
+
+import numpy as np
+from numba import njit
+
+from jitgrad.backend.scalar import logistic_f32, logistic_f64, max_nan, min_nan"""
+
+
+@dataclass
+class Compiled:
+    """A compiled program: ``fn(*args)`` returns the list of outputs."""
+
+    fn: Callable[..., list]
+    caller_source: str
+    kernel_sources: list[str]
+    steps: list[Step]
+    ir: IR
+
+    def describe(self) -> str:
+        parts = ["# program", pp_ir(self.ir), "", "# caller", self.caller_source]
+        for i, src in enumerate(self.kernel_sources):
+            parts += [f"# kernel K{i}", src]
+        return "\n".join(parts)
+
+
+def kernel_module_source(k: LoopKernel) -> str:
+    body = render_kernel(k, [o.var.aval.dtype for o in k.outputs])
+    return cache.module_source(f"@njit({KERNEL_FLAGS})\n{body}", KERNEL_IMPORTS)
+
+
+def compile_ir(ir: IR) -> Compiled:
+    """Partition, generate and load the kernels of an (optimised) IR, and build its caller."""
+    steps = partition(ir)
+    names: dict[Var, str] = {}
+    glob: dict[str, Any] = {"np": np, "run_matmul": run_matmul}
+    for i, v in enumerate(ir.invars):
+        names[v] = f"x{i}"
+    for i, (v, c) in enumerate(zip(ir.constvars, ir.consts, strict=True)):
+        names[v] = f"c{i}"
+        glob[f"c{i}"] = np.asarray(c)
+    body: list[str] = []
+    sources: list[str] = []
+    counter = iter(range(1 << 30))
+
+    def name(v: Var) -> str:
+        if v not in names:
+            names[v] = f"t{next(counter)}"
+        return names[v]
+
+    def atom(x: Any) -> str:
+        if isinstance(x, Lit):
+            key = f"L{next(counter)}"
+            glob[key] = np.asarray(x.val)
+            return key
+        return name(x)
+
+    for step in steps:
+        if isinstance(step, LoopKernel):
+            src = kernel_module_source(step)
+            kname = f"K{len(sources)}"
+            sources.append(src)
+            glob[kname] = cache.load(src).kernel
+            outs = []
+            for o in step.outputs:
+                aval = o.var.aval
+                if needs_init(o, len(step.shape)):
+                    init = reduce_init(o, aval.dtype)
+                    body.append(f"{name(o.var)} = np.full({aval.shape}, {init!r}, "
+                                f"{dt_name(aval.dtype)})")
+                else:
+                    body.append(f"{name(o.var)} = np.empty({aval.shape}, "
+                                f"{dt_name(aval.dtype)})")
+                outs.append(name(o.var))
+            args = [str(n) for n in step.shape] + [atom(x) for x in step.inputs] + outs
+            body.append(f"{kname}({', '.join(args)})")
+        elif isinstance(step, MatmulStep):
+            body.append(
+                f"{name(step.out)} = run_matmul({atom(step.a)}, {atom(step.b)}, "
+                f"{step.transpose_a}, {step.transpose_b}, {step.a_batch}, {step.b_batch}, "
+                f"{atom(step.bias) if step.bias is not None else None}, {step.activation}, "
+                f"{step.out.aval.shape})")
+        elif isinstance(step, ViewStep):
+            src = step.eqn.inputs[0]
+            body.append(f"{name(step.eqn.outputs[0])} = np.reshape({atom(src)}, "
+                        f"{step.eqn.params['shape']})")
+        else:
+            hname = f"H{next(counter)}"
+            glob[hname] = functools.partial(step.eqn.prim.impl, **step.eqn.params)
+            res = f"{hname}({', '.join(atom(x) for x in step.eqn.inputs)})"
+            outs = step.eqn.outputs
+            if len(outs) == 1 and not step.eqn.prim.multiple_results:
+                body.append(f"{name(outs[0])} = np.asarray({res})")
+            else:
+                body.append(f"{', '.join(name(v) for v in outs)}, = {res}")
+    results = []
+    for x in ir.outvars:
+        results.append(f"{atom(x)}.copy()" if isinstance(x, Lit) else name(x))
+    params = ", ".join(f"x{i}" for i in range(len(ir.invars)))
+    lines = [f"def run({params}):"] + [f"    {b}" for b in body] + \
+        [f"    return [{', '.join(results)}]"]
+    caller = "\n".join(lines) + "\n"
+    exec(compile(caller, "<jitgrad program>", "exec"), glob)
+    fn = _with_errors(glob["run"], ir, sources)
+    return Compiled(fn, caller, sources, steps, ir)
+
+
+def _with_errors(run: Callable[..., list], ir: IR, sources: list[str]) -> Callable[..., list]:
+    """Numba typing/lowering failures are jitgrad bugs: report them with the IR and source."""
+
+    def call(*args: Any) -> list:
+        try:
+            return run(*args)
+        except Exception as e:
+            if type(e).__module__.startswith("numba"):
+                raise CompileError(
+                    f"jitgrad failed to compile a kernel (this is a jitgrad bug; please report "
+                    f"it with this message):\n{type(e).__name__}: {str(e)[:2000]}\n\n"
+                    f"IR:\n{pp_ir(ir)}\n\nkernels:\n" + "\n".join(sources)) from e
+            raise
+
+    return call
+
+
+# ---------------------------------------------------------------------------------------------
+# Matmul dispatch
+
+
+def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
+               a_batch: tuple[int, ...] | None, b_batch: tuple[int, ...] | None,
+               bias: np.ndarray | None, activation: int, out_shape: tuple[int, ...]
+               ) -> np.ndarray:
+    """``act(op(a) @ op(b) + bias)`` with batch broadcasting by stride-0 views."""
+    from jitgrad.backend.kernels import matmul as mm
+    from jitgrad.core import config
+
+    if a_batch is not None:
+        a = np.broadcast_to(a, a_batch)
+    if b_batch is not None:
+        b = np.broadcast_to(b, b_batch)
+    out = np.empty(out_shape, np.result_type(a, b))
+    m, n = out_shape[-2:]
+    if config.use_blas(out.dtype, m, n, a.shape[-1] if not ta else a.shape[-2]):
+        aa = np.swapaxes(a, -1, -2) if ta else a
+        bb = np.swapaxes(b, -1, -2) if tb else b
+        np.matmul(aa, bb, out=out)
+        if bias is not None:
+            out += bias
+        if activation == mm.ACT_TANH:
+            np.tanh(out, out=out)
+        return out
+    a3 = a.reshape((-1,) + a.shape[-2:]) if a.ndim != 3 else a
+    b3 = b.reshape((-1,) + b.shape[-2:]) if b.ndim != 3 else b
+    mm.matmul(a3, b3, out.reshape((-1, m, n)), ta, tb, bias, activation)
+    return out
+

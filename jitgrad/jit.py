@@ -1,0 +1,287 @@
+"""jit: trace once per signature, optimise, compile to Numba kernels and cache; and the
+``jit_call`` primitive through which jit composes with every transformation."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from jitgrad.api import closure_convert
+from jitgrad.core import (
+    IR,
+    Primitive,
+    Tracer,
+    Zero,
+    aval_of,
+    config,
+    current_interpreter,
+    eval_ir,
+    is_float,
+    register,
+    using,
+)
+from jitgrad.core import _EVAL as EVAL
+from jitgrad.prims import zeros
+from jitgrad.transforms.jvp import jvp_flat
+from jitgrad.transforms.partial_eval import partial_eval_ir
+from jitgrad.transforms.passes import optimize_ir
+from jitgrad.transforms.stage import trace
+from jitgrad.transforms.vjp import vjp_ir
+from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
+
+__all__ = ["jit", "show_kernels"]
+
+log = logging.getLogger("jitgrad")
+
+
+def _log(msg: str) -> None:
+    if config.log_compiles:
+        if not log.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("jitgrad: %(message)s"))
+            log.addHandler(handler)
+            log.setLevel(logging.INFO)
+        log.info(msg)
+
+
+def _compile(ir: IR) -> Any:
+    from jitgrad.backend.runtime import compile_ir  # imports Numba: only when compiling
+    return compile_ir(optimize_ir(ir))
+
+
+@dataclass
+class _Entry:
+    fn: Callable[..., list]
+    out_tree: PyTreeDef
+    compiled: Any
+
+
+def _as_array(x: Any) -> np.ndarray:
+    return x if isinstance(x, np.ndarray) else np.asarray(x)
+
+
+class Jitted:
+    """A function compiled per (pytree structure, shapes, dtypes, static arguments)."""
+
+    def __init__(self, f: Callable[..., Any], static_argnums: Sequence[int] = ()):
+        functools.update_wrapper(self, f)
+        self.f = f
+        self.static_argnums = tuple(static_argnums)
+        self._entries: dict[Any, _Entry] = {}
+        self._fast: dict[Any, _Entry] = {}
+        self._irs: dict[Any, tuple[IR, list, PyTreeDef]] = {}
+        self.trace_count = 0
+
+    def _split(self, args: tuple) -> tuple[tuple, tuple]:
+        n = len(args)
+        static = {i % n for i in self.static_argnums} if n else set()
+        return (tuple(a for i, a in enumerate(args) if i not in static),
+                tuple((i, args[i]) for i in sorted(static)))
+
+    def _flat_fun(self, args: tuple, kwargs: dict, in_tree: PyTreeDef,
+                  out_tree: list) -> Callable[..., list]:
+        static = dict(self._split(args)[1])
+
+        def flat_f(*leaves: Any) -> list:
+            dyn, kw = tree_unflatten(in_tree, leaves)
+            it = iter(dyn)
+            full = [static[i] if i in static else next(it) for i in range(len(args))]
+            outs, out_tree[0] = tree_flatten(self.f(*full, **kw))
+            return outs
+
+        return flat_f
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if config.disable_jit:
+            return self.f(*args, **kwargs)
+        # Fast path: positional numpy arrays, no static arguments, top level.
+        if not kwargs and not self.static_argnums and current_interpreter() is EVAL:
+            try:
+                key = tuple([(a.shape, a.dtype) for a in args if type(a) is np.ndarray])
+            except AttributeError:
+                key = None
+            if key is not None and len(key) == len(args):
+                entry = self._fast.get(key)
+                if entry is not None:
+                    return tree_unflatten(entry.out_tree, entry.fn(*args))
+        dyn, static = self._split(args)
+        leaves, in_tree = tree_flatten((dyn, kwargs))
+        if current_interpreter() is not EVAL or any(isinstance(x, Tracer) for x in leaves):
+            return self._call_traced(args, kwargs, leaves, in_tree, static)
+        arrays = [_as_array(x) for x in leaves]
+        try:
+            key = (in_tree, static, tuple((a.shape, a.dtype) for a in arrays))
+            hash(key)
+        except TypeError:
+            raise TypeError(f"jit({self.__name__}): static arguments must be hashable, got "
+                            f"{[type(v).__name__ for _, v in static]}") from None
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._compile_entry(key, args, kwargs, arrays, in_tree)
+            if not kwargs and not static and len(arrays) == len(args) and \
+                    all(type(a) is np.ndarray for a in args):
+                self._fast[tuple((a.shape, a.dtype) for a in arrays)] = entry
+        return tree_unflatten(entry.out_tree, entry.fn(*arrays))
+
+    def _reason(self, key: Any) -> str:
+        if not self._entries:
+            return "first call"
+        in_tree, static, avals = key
+        for k in self._entries:
+            if k[0] != in_tree:
+                continue
+            if k[1] != static:
+                return f"new static arguments {static}"
+            if [s for s, _ in k[2]] != [s for s, _ in avals]:
+                return f"new shapes {[s for s, _ in avals]}"
+            return f"new dtypes {[d.name for _, d in avals]}"
+        return f"new argument structure {in_tree}"
+
+    def _compile_entry(self, key: Any, args: tuple, kwargs: dict, arrays: list,
+                       in_tree: PyTreeDef) -> _Entry:
+        out_tree: list = [None]
+        flat_f = self._flat_fun(args, kwargs, in_tree, out_tree)
+        _log(f"tracing {self.__name__} ({self._reason(key)})")
+        self.trace_count += 1
+        ir = trace(flat_f, [aval_of(a) for a in arrays])
+        compiled = _compile(ir)
+        _log(f"compiled {self.__name__}: {len(compiled.kernel_sources)} kernel(s), "
+             f"{len(compiled.steps)} step(s)")
+        entry = _Entry(compiled.fn, out_tree[0], compiled)
+        self._entries[key] = entry
+        return entry
+
+    def _call_traced(self, args: tuple, kwargs: dict, leaves: list, in_tree: PyTreeDef,
+                     static: tuple) -> Any:
+        """Inside another transformation: stage a ``jit_call`` of the traced program, which
+        that transformation then differentiates (and which runs compiled)."""
+        key = (in_tree, static, tuple(aval_of(x) for x in leaves))
+        cached = self._irs.get(key)
+        if cached is None:
+            out_tree: list = [None]
+            flat_f = self._flat_fun(args, kwargs, in_tree, out_tree)
+            self.trace_count += 1
+            ir, consts = closure_convert(trace(flat_f, [aval_of(x) for x in leaves]))
+            cached = (ir, consts, out_tree[0])
+            if not any(isinstance(c, Tracer) for c in consts):
+                self._irs[key] = cached
+        ir, consts, tree = cached
+        outs = jit_call_p.bind(*consts, *leaves, fun=ir, name=self.__name__)
+        return tree_unflatten(tree, outs)
+
+    def lower(self, *args: Any, **kwargs: Any) -> Any:
+        """The compiled program for these arguments (kernels, caller, plan)."""
+        dyn, static = self._split(args)
+        leaves, in_tree = tree_flatten((dyn, kwargs))
+        arrays = [_as_array(x) for x in leaves]
+        key = (in_tree, static, tuple((a.shape, a.dtype) for a in arrays))
+        entry = self._entries.get(key) or self._compile_entry(key, args, kwargs, arrays, in_tree)
+        return entry.compiled
+
+
+def jit(f: Callable[..., Any] | None = None, *, static_argnums: int | Sequence[int] = ()
+        ) -> Any:
+    """Compile ``f`` to Numba kernels, once per argument signature.
+
+    >>> import jitgrad as jg, jitgrad.numpy as jnp
+    >>> step = jg.jit(jg.grad(lambda x: jnp.sum(jnp.tanh(x) * x)))
+    >>> step(np.zeros(3))
+    array([0., 0., 0.])
+    """
+    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    if f is None:
+        return lambda g: Jitted(g, nums)
+    return Jitted(f, nums)
+
+
+def show_kernels(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
+                 ) -> Callable[..., str]:
+    """The optimised IR, the plan's Python caller and every generated kernel's source, for
+    these arguments (also compiles them)."""
+    jitted = f if isinstance(f, Jitted) else jit(f, static_argnums=static_argnums)
+
+    def show(*args: Any, **kwargs: Any) -> str:
+        return jitted.lower(*args, **kwargs).describe()
+
+    return show
+
+
+# ---------------------------------------------------------------------------------------------
+# jit_call: a staged call of a compiled sub-program
+
+_programs: dict[int, tuple[IR, Any]] = {}
+
+
+def _run(fun: IR, *args: Any) -> list:
+    hit = _programs.get(id(fun))
+    if hit is None or hit[0] is not fun:
+        hit = (fun, _compile(fun))
+        _programs[id(fun)] = hit
+    return hit[1].fn(*[_as_array(a) for a in args])
+
+
+def _jit_call_impl(*args: Any, fun: IR, name: str) -> list:
+    if config.disable_jit:
+        with using(EVAL):
+            return eval_ir(fun, *args)
+    return _run(fun, *args)
+
+
+def _jit_call_jvp(primals: list, tangents: list, *, fun: IR, name: str) -> tuple[list, list]:
+    n = len(primals)
+    nz = [not isinstance(t, Zero) for t in tangents]
+
+    def f_jvp(*xs: Any) -> list:
+        it = iter(xs[n:])
+        ts = [next(it) if z else Zero(aval_of(p)) for p, z in zip(xs[:n], nz, strict=True)]
+        outs, t_outs = jvp_flat(lambda *a: eval_ir(fun, *a), list(xs[:n]), ts)
+        return outs + [zeros(aval_of(o)) if isinstance(t, Zero) else t
+                       for o, t in zip(outs, t_outs, strict=True)]
+
+    live = [t for t in tangents if not isinstance(t, Zero)]
+    ir, consts = closure_convert(trace(f_jvp, [aval_of(x) for x in primals + live]))
+    res = jit_call_p.bind(*consts, *primals, *live, fun=ir, name=f"jvp({name})")
+    k = len(fun.outvars)
+    return res[:k], res[k:]
+
+
+def _jit_call_fwd(ins: list, *, fun: IR, name: str) -> tuple[list, Any]:
+    wrt = [is_float(v.aval.dtype) for v in fun.invars]
+    has_ct = [is_float(x.aval.dtype) for x in fun.outvars]
+    joint = vjp_ir(fun, wrt, has_ct)
+    n_in, n_out, n_ct = len(fun.invars), len(fun.outvars), sum(has_ct)
+    known, unknown, _ = partial_eval_ir(
+        joint, [False] * n_in + [True] * n_ct, [False] * n_out + [True] * sum(wrt))
+    known, kconsts = closure_convert(known)
+    res = jit_call_p.bind(*kconsts, *ins, fun=known, name=f"fwd({name})")
+    return res[:n_out], (res[n_out:], unknown, wrt, has_ct)
+
+
+def _jit_call_bwd(saved: Any, cts: list, *, fun: IR, name: str) -> list:
+    res, unknown, wrt, has_ct = saved
+    cts = [zeros(c.aval) if isinstance(c, Zero) else c
+           for c, h in zip(cts, has_ct, strict=True) if h]
+    unknown, uconsts = closure_convert(unknown)
+    grads = iter(jit_call_p.bind(*uconsts, *res, *cts, fun=unknown, name=f"bwd({name})"))
+    return [next(grads) if w else None for w in wrt]
+
+
+def _jit_call_cases(rng: np.random.Generator, dtype: Any) -> list:
+    import jitgrad.numpy as jnp
+    x = rng.uniform(-2, 2, (2, 3)).astype(dtype)
+    y = rng.uniform(-2, 2, (3,)).astype(dtype)
+    ir, _ = closure_convert(trace(lambda a, b: [jnp.sum(jnp.sin(a) * b, axis=0), a * 2.0],
+                                  [aval_of(x), aval_of(y)]))
+    return [((x, y), {"fun": ir, "name": "case"})]
+
+
+jit_call_p = register(Primitive(
+    "jit_call", lambda *avals, fun, name: [v.aval for v in fun.outvars], _jit_call_impl,
+    jvp=_jit_call_jvp, vjp_fwd=_jit_call_fwd, vjp_bwd=_jit_call_bwd, multiple_results=True,
+    test_cases=_jit_call_cases, extra={"call": True}))
