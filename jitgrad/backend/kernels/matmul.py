@@ -9,6 +9,7 @@ import numba
 import numpy as np
 from numba import types
 from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 
 __all__ = ["ACT_NONE", "ACT_RELU", "ACT_TANH", "matmul", "njit_matmul"]
@@ -29,6 +30,9 @@ _ROW_BYTES = 128
 _KC = 256
 _MC_BYTES = 128 * 1024
 _NC_BYTES = 2 * 1024 * 1024
+
+# k steps per chunk of a transposing pack copy (a 64-byte line of f64).
+_KSTEP = 8
 
 # Below this many multiply-adds per matrix the packing overhead is not repaid; see MATMUL_NOTES.md
 # for the measured crossover.
@@ -139,60 +143,98 @@ def _micro(apack, bpack, kc, c, i0, j0, mr, nr, accumulate, edge):
                     row[j] = edge[i * nrt + j]
 
 
+@intrinsic
+def _unit(typingctx, vec):
+    """Retype a 1-D view whose stride the caller has checked to be one element as C-contiguous:
+    Numba then addresses it without the stride, so copies through it vectorise."""
+    if not isinstance(vec, types.Array) or vec.ndim != 1:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return impl_ret_borrowed(context, builder, sig.return_type, args[0])
+
+    return vec.copy(layout="C")(vec), codegen
+
+
 @numba.njit(**_JIT)
 def _pack_a(blk, apack):
     """Pack blk (mc x kc) as _MR-row slivers, k-major inside a sliver, zero padded.
 
-    Like _micro, indices are plain loop counters on views so no wraparound code is emitted.
+    When a sliver column is contiguous each k step is one vector copy. Otherwise the copy walks
+    _KSTEP k steps of all sliver rows at a time, so every source cache line is used fully
+    before it can be evicted; gathering one k step across rows that lie a power-of-two stride
+    apart thrashed one L1 set (2-5x slower at ld = 512, 1024), and reading whole rows with
+    strided writes was slower still. Indices are loop counters on views: no wraparound code.
     """
     mc, kc = blk.shape
     for s in range(0, mc, _MR):
         rows = min(_MR, mc - s)
         src = blk[s:s + rows]
         dst = apack[s * kc:]
-        if abs(blk.strides[1]) <= abs(blk.strides[0]):
-            # Rows are the contiguous direction: read along k.
-            for i in range(rows):
-                row = src[i]
-                d = dst[i:]
-                for p in range(kc):
-                    d[p * _MR] = row[p]
+        if rows == _MR and blk.strides[0] == blk.itemsize:
+            for p in range(kc):
+                col = _unit(src[:, p])
+                d = dst[p * _MR:]
+                for i in range(_MR):
+                    d[i] = col[i]
+        elif rows == _MR:
+            p0 = 0
+            while p0 + _KSTEP <= kc:
+                chunk = src[:, p0:p0 + _KSTEP]
+                d = dst[p0 * _MR:]
+                for i in range(_MR):
+                    for q in range(_KSTEP):
+                        d[q * _MR + i] = chunk[i, q]
+                p0 += _KSTEP
+            for p in range(p0, kc):
+                d = dst[p * _MR:]
+                for i in range(_MR):
+                    d[i] = src[i, p]
         else:
             for p in range(kc):
                 d = dst[p * _MR:]
                 for i in range(rows):
                     d[i] = src[i, p]
-        for i in range(rows, _MR):
-            d = dst[i:]
-            for p in range(kc):
-                d[p * _MR] = 0
+                for i in range(rows, _MR):
+                    d[i] = 0
 
 
 @numba.njit(**_JIT)
 def _pack_b(blk, bpack):
-    """Pack blk (kc x nc) as NR-column slivers, k-major inside a sliver, zero padded."""
+    """Pack blk (kc x nc) as NR-column slivers, k-major inside a sliver, zero padded; copies
+    are organised as in _pack_a."""
     kc, nc = blk.shape
     nrt = _nr(bpack)
     for s in range(0, nc, nrt):
         cols = min(nrt, nc - s)
         src = blk[:, s:s + cols]
         dst = bpack[s * kc:]
-        if abs(blk.strides[1]) <= abs(blk.strides[0]):
+        if cols == nrt and blk.strides[1] == blk.itemsize:
             for p in range(kc):
-                row = src[p]
+                row = _unit(src[p])
+                d = dst[p * nrt:]
+                for j in range(nrt):
+                    d[j] = row[j]
+        elif cols == nrt:
+            p0 = 0
+            while p0 + _KSTEP <= kc:
+                chunk = src[p0:p0 + _KSTEP]
+                d = dst[p0 * nrt:]
+                for j in range(nrt):
+                    for q in range(_KSTEP):
+                        d[q * nrt + j] = chunk[q, j]
+                p0 += _KSTEP
+            for p in range(p0, kc):
+                d = dst[p * nrt:]
+                for j in range(nrt):
+                    d[j] = src[p, j]
+        else:
+            for p in range(kc):
                 d = dst[p * nrt:]
                 for j in range(cols):
-                    d[j] = row[j]
-        else:
-            for j in range(cols):
-                col = src[:, j]
-                d = dst[j:]
-                for p in range(kc):
-                    d[p * nrt] = col[p]
-        for j in range(cols, nrt):
-            d = dst[j:]
-            for p in range(kc):
-                d[p * nrt] = 0
+                    d[j] = src[p, j]
+                for j in range(cols, nrt):
+                    d[j] = 0
 
 
 @numba.njit(**_JIT)
