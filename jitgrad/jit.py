@@ -133,15 +133,15 @@ class Jitted:
         if not self._entries:
             return "first call"
         in_tree, static, avals = key
-        for k in self._entries:
-            if k[0] != in_tree:
-                continue
-            if k[1] != static:
-                return f"new static arguments {static}"
-            if [s for s, _ in k[2]] != [s for s, _ in avals]:
-                return f"new shapes {[s for s, _ in avals]}"
+        same_tree = [k for k in self._entries if k[0] == in_tree]
+        if not same_tree:
+            return f"new argument structure {in_tree}"
+        shapes = [s for s, _ in avals]
+        if any(k[1] == static and [s for s, _ in k[2]] == shapes for k in same_tree):
             return f"new dtypes {[d.name for _, d in avals]}"
-        return f"new argument structure {in_tree}"
+        if any(k[2] == avals for k in same_tree):
+            return f"new static arguments {static}"
+        return f"new shapes {shapes}"
 
     def _compile_entry(self, key: Any, args: tuple, kwargs: dict, arrays: list,
                        in_tree: PyTreeDef) -> _Entry:

@@ -126,10 +126,12 @@ class _Graph:
                 if isinstance(x, Var):
                     self.users.setdefault(x, []).append(eqn)
         self.outputs = {x for x in ir.outvars if isinstance(x, Var)}
+        self.absorbed: set[Eqn] = set()  # epilogue equations computed by matmul steps
 
     def fusible(self, v: Var) -> bool:
         eqn = self.producer.get(v)
-        return eqn is not None and kind_of(eqn) in ("elem", "index")
+        return eqn is not None and kind_of(eqn) in ("elem", "index") and \
+            eqn not in self.absorbed
 
 
 def _expands(eqn: Eqn) -> bool:
@@ -247,6 +249,8 @@ def _roots(g: _Graph, m: set[Var]) -> list[_Root]:
     for eqn in g.ir.eqns:
         k = kind_of(eqn)
         v = eqn.outputs[0] if eqn.outputs else None
+        if eqn in g.absorbed:
+            continue
         if k in ("elem", "index") and v in m:
             roots.append(_Root(v, v.aval.shape, None, (), v, eqn))
         elif k == "reduce":
@@ -276,9 +280,14 @@ _CHEAP = {"add", "sub", "mul", "neg", "select", "convert_element_type", "stop_gr
 def partition(ir: IR) -> list[Step]:
     """Split ``ir`` into steps in an executable order."""
     g = _Graph(ir)
-    m = _initial_materialized(g)
+    matmuls = {}
+    for eqn in ir.eqns:
+        if kind_of(eqn) == "matmul":
+            matmuls[eqn], eaten = _matmul_step(g, eqn)
+            g.absorbed |= eaten
+    m = _initial_materialized(g) | {s.out for s in matmuls.values()}
     while True:
-        groups = _group_roots(g, m, _roots(g, m))
+        groups = _group_roots(g, m, _roots(g, m), matmuls)
         # An expensive value needed by two kernels is computed once and stored.
         owners: dict[Eqn, int] = {}
         shared: set[Var] = set()
@@ -296,7 +305,7 @@ def partition(ir: IR) -> list[Step]:
         if not shared - m:
             break
         m |= shared
-    return _schedule(g, m, groups)
+    return _schedule(g, m, groups, matmuls)
 
 
 def _cone_eqns_from_root(g: _Graph, m: set[Var], r: _Root, acc: dict[Eqn, None]) -> None:
@@ -307,73 +316,19 @@ def _cone_eqns_from_root(g: _Graph, m: set[Var], r: _Root, acc: dict[Eqn, None])
             _cone_eqns(g, m, a, acc)
 
 
-def _group_roots(g: _Graph, m: set[Var], roots: list[_Root]) -> list[list[_Root]]:
-    """Merge roots with the same iteration space into one kernel when neither needs the other
-    through another step (reading another root's value at the same index is fine: it is
-    computed in the same loop)."""
-    groups: list[list[_Root]] = []
-    group_of: dict[Var, int] = {}
-    deps_memo: dict[Var, set[Var]] = {}
-
-    def deps(v: Var) -> set[Var]:
-        """Materialised vars that v (transitively) needs, through any step."""
-        if v in deps_memo:
-            return deps_memo[v]
-        eqn = g.producer.get(v)
-        out: set[Var] = set()
-        if eqn is not None:
-            for a in eqn.inputs:
-                if isinstance(a, Var):
-                    if a in m or not g.fusible(a):
-                        out.add(a)
-                    out |= deps(a)
-        deps_memo[v] = out
-        return out
-
-    for r in roots:
-        target = None
-        for gi, group in enumerate(groups):
-            if group[0].shape != r.shape:
-                continue
-            mine = {x.var for x in group}
-            needed = deps(r.var)
-            if not (needed & mine):
-                target = gi
-                break
-            # Direct same-index reads of a root are fine, through anything else is not.
-            direct = _direct_reads(g, m, r)
-            indirect = set()
-            for x in needed & mine:
-                if x not in direct:
-                    indirect.add(x)
-            for d in needed:
-                if d not in mine and deps(d) & mine:
-                    indirect.add(d)
-            if not indirect:
-                target = gi
-                break
-        if target is None:
-            groups.append([r])
-            target = len(groups) - 1
-        else:
-            groups[target].append(r)
-        group_of[r.var] = target
-    return groups
-
-
-def _direct_reads(g: _Graph, m: set[Var], r: _Root) -> set[Var]:
-    """Materialised vars the root's cone reads with the identity index (same loop position)."""
-    out: set[Var] = set()
+def _reads(g: _Graph, m: set[Var], r: _Root) -> dict[Var, bool]:
+    """The stored values a root's cone reads, each with whether every read is at the root's
+    own loop position (identity index over the same iteration space)."""
+    out: dict[Var, bool] = {}
+    seen: set[tuple[int, bool]] = set()
 
     def walk(x: Atom, same: bool) -> None:
-        if not isinstance(x, Var):
+        if not isinstance(x, Var) or (x.id, same) in seen:
             return
+        seen.add((x.id, same))
         eqn = g.producer.get(x)
-        if x in m and x is not r.var:
-            if same and x.aval.shape == r.shape:
-                out.add(x)
-            return
-        if eqn is None or not g.fusible(x):
+        if x in m or eqn is None or not g.fusible(x):
+            out[x] = out.get(x, True) and same and x.aval.shape == r.shape
             return
         if kind_of(eqn) == "elem":
             for a in eqn.inputs:
@@ -390,6 +345,71 @@ def _direct_reads(g: _Graph, m: set[Var], r: _Root) -> set[Var]:
     return out
 
 
+def _group_roots(g: _Graph, m: set[Var], roots: list[_Root],
+                 matmuls: dict[Eqn, MatmulStep]) -> list[list[_Root]]:
+    """Merge roots with the same iteration space into one kernel unless that would make the
+    kernel depend on itself through another step. Reading another root of the kernel at the
+    same loop position is fine (it is computed earlier in the same loop body); at any other
+    position it is not (it may not have been computed yet)."""
+    groups: list[list[_Root]] = []
+    group_of: dict[Var, int] = {}
+    edges: dict[Any, set] = {}
+    step_of = {s.out: ("e", id(e)) for e, s in matmuls.items()}
+    step_inputs_of = {("e", id(e)): [x for x in (s.a, s.b, s.bias) if isinstance(x, Var)]
+                      for e, s in matmuls.items()}
+
+    def node_of(v: Var) -> Any:
+        if v in group_of:
+            return ("g", group_of[v])
+        if v in step_of:
+            return step_of[v]
+        eqn = g.producer.get(v)
+        if eqn is None:
+            return None
+        node = ("e", id(eqn))
+        step_inputs_of.setdefault(node, [x for x in eqn.inputs if isinstance(x, Var)])
+        return node
+
+    def successors(node: Any) -> set:
+        if node[0] == "g":
+            return edges.get(node, set())
+        return {n for n in map(node_of, step_inputs_of.get(node, ())) if n is not None}
+
+    def reaches(start: Any, goal: Any) -> bool:
+        stack, seen = [start], set()
+        while stack:
+            node = stack.pop()
+            if node == goal:
+                return True
+            if node in seen:
+                continue
+            seen.add(node)
+            stack.extend(successors(node))
+        return False
+
+    for r in roots:
+        reads = _reads(g, m, r)
+        target, deps = None, set()
+        for gi, group in enumerate(groups):
+            if group[0].shape != r.shape:
+                continue
+            mine = {x.var for x in group}
+            if any(v in mine and not same for v, same in reads.items()):
+                continue
+            deps = {node_of(v) for v in reads if v not in mine} - {None}
+            if not any(reaches(d, ("g", gi)) for d in deps):
+                target = gi
+                break
+        if target is None:
+            groups.append([])
+            target = len(groups) - 1
+            deps = {node_of(v) for v in reads} - {None}
+        groups[target].append(r)
+        group_of[r.var] = target
+        edges.setdefault(("g", target), set()).update(deps - {("g", target)})
+    return groups
+
+
 def _kernel(g: _Graph, m: set[Var], group: list[_Root]) -> LoopKernel:
     shape = group[0].shape
     b = _KernelBuilder(g, m, shape)
@@ -402,12 +422,13 @@ def _kernel(g: _Graph, m: set[Var], group: list[_Root]) -> LoopKernel:
         else:
             node = b.build(r.operand, ident)
             b.eqns[r.eqn] = None
-            b.k.outputs.append(KernelOut(r.var, node, r.reduce, r.axes))
+            # Reducing over no axes is a copy.
+            b.k.outputs.append(KernelOut(r.var, node, r.reduce if r.axes else None, r.axes))
     b.k.eqns = list(b.eqns)
     return b.k
 
 
-def _matmul_step(g: _Graph, m: set[Var], eqn: Eqn) -> tuple[MatmulStep, set[Eqn]]:
+def _matmul_step(g: _Graph, eqn: Eqn) -> tuple[MatmulStep, set[Eqn]]:
     a, b = eqn.inputs
     batches = []
     operands = []
@@ -457,19 +478,13 @@ def _batch_only_broadcast(eqn: Eqn) -> bool:
     return src.ndim == nd and dims == tuple(range(nd)) and src.shape[-2:] == out.shape[-2:]
 
 
-def _schedule(g: _Graph, m: set[Var], groups: list[list[_Root]]) -> list[Step]:
+def _schedule(g: _Graph, m: set[Var], groups: list[list[_Root]],
+              matmuls: dict[Eqn, MatmulStep]) -> list[Step]:
     """Build the steps and order them so every step runs after what it reads."""
     steps: list[Step] = []
     produces: dict[Var, int] = {}
-    absorbed: set[Eqn] = set()
-    matmuls = {}
     for eqn in g.ir.eqns:
-        if kind_of(eqn) == "matmul":
-            step, eaten = _matmul_step(g, m, eqn)
-            matmuls[eqn] = step
-            absorbed |= eaten
-    for eqn in g.ir.eqns:
-        if eqn in absorbed:
+        if eqn in g.absorbed:
             continue
         k = kind_of(eqn)
         if k == "matmul":
@@ -478,11 +493,8 @@ def _schedule(g: _Graph, m: set[Var], groups: list[list[_Root]]) -> list[Step]:
             steps.append(ViewStep(eqn))
         elif k == "host":
             steps.append(HostStep(eqn))
-    # Absorbed epilogue equations must not also be computed by a loop kernel.
-    groups = [[r for r in grp if r.eqn not in absorbed] for grp in groups]
     for grp in groups:
-        if grp:
-            steps.append(_kernel(g, m, grp))
+        steps.append(_kernel(g, m, grp))
     for i, s in enumerate(steps):
         for v in _step_outputs(s):
             produces[v] = i

@@ -86,8 +86,9 @@ def compile_ir(ir: IR) -> Compiled:
             for o in step.outputs:
                 aval = o.var.aval
                 if needs_init(o, len(step.shape)):
-                    init = reduce_init(o, aval.dtype)
-                    body.append(f"{name(o.var)} = np.full({aval.shape}, {init!r}, "
+                    init = f"I{next(counter)}"
+                    glob[init] = reduce_init(o, aval.dtype)
+                    body.append(f"{name(o.var)} = np.full({aval.shape}, {init}, "
                                 f"{dt_name(aval.dtype)})")
                 else:
                     body.append(f"{name(o.var)} = np.empty({aval.shape}, "
@@ -170,8 +171,9 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
         if activation == mm.ACT_TANH:
             np.tanh(out, out=out)
         return out
-    a3 = a.reshape((-1,) + a.shape[-2:]) if a.ndim != 3 else a
-    b3 = b.reshape((-1,) + b.shape[-2:]) if b.ndim != 3 else b
-    mm.matmul(a3, b3, out.reshape((-1, m, n)), ta, tb, bias, activation)
+    batch = int(np.prod(out_shape[:-2], dtype=np.int64))
+    a3 = a.reshape((batch,) + a.shape[-2:]) if a.ndim != 3 else a
+    b3 = b.reshape((batch,) + b.shape[-2:]) if b.ndim != 3 else b
+    mm.matmul(a3, b3, out.reshape((batch, m, n)), ta, tb, bias, activation)
     return out
 

@@ -1,0 +1,280 @@
+"""The compiled path agrees with the numpy reference: every primitive (its declared cases in
+float32 and float64, 0-d, size-0, non-contiguous and reversed inputs), broadcasting pairs,
+compositions of jit with grad/jvp/vjp in both orders, NaN/Inf propagation, no re-tracing."""
+
+import numpy as np
+import pytest
+
+import jitgrad as jg
+import jitgrad.numpy as jnp
+from jitgrad.core import REGISTRY, aval_of, is_float
+from jitgrad.tree_util import tree_leaves
+from tests.test_prims import _cases, _get, _split
+
+rng = np.random.default_rng(0)
+
+
+def assert_same(got, expected, dtype=None):
+    got, expected = tree_leaves(got), tree_leaves(expected)
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        g, e = np.asarray(g), np.asarray(e)
+        assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, g.dtype, e.shape, e.dtype)
+        tol = 2e-6 if e.dtype == np.float32 else 1e-13
+        np.testing.assert_allclose(g, e, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name,dt,i", _cases())
+def test_primitive_compiled_matches_reference(name, dt, i):
+    prim, args, params, _ = _get(name, dt, i)
+    f = jg.jit(lambda *a: prim.bind(*a, **params))
+    expected = prim.impl(*args, **params)
+    assert_same(f(*args), expected)
+
+
+def _first_cases():
+    seen, out = set(), []
+    for p in _cases():
+        name, dt, _ = p.values
+        if (name, dt) not in seen and REGISTRY[name].differentiable:
+            seen.add((name, dt))
+            out.append(p)
+    return out
+
+
+@pytest.mark.parametrize("name,dt,i", _first_cases())
+def test_primitive_compiled_derivatives(name, dt, i):
+    """jit(vjp) and jit(jvp) of each primitive equal the uncompiled transforms."""
+    prim, args, params, _ = _get(name, dt, i)
+    diff_args, build = _split(args)
+    f = lambda *xs: prim.bind(*build(xs), **params)  # noqa: E731
+    out = f(*diff_args)
+    cts = [rng.standard_normal(np.shape(o)).astype(np.asarray(o).dtype)
+           for o in tree_leaves(out)]
+    ct = cts if prim.multiple_results else cts[0]
+    vjp_ref = jg.vjp(f, *diff_args)[1](ct)
+    vjp_jit = jg.jit(lambda xs, c: jg.vjp(f, *xs)[1](c))(diff_args, ct)
+    assert_same(vjp_jit, vjp_ref)
+    ts = tuple(rng.standard_normal(np.shape(a)).astype(np.asarray(a).dtype) for a in diff_args)
+    assert_same(jg.jit(lambda xs, t: jg.jvp(f, xs, t))(tuple(diff_args), ts),
+                jg.jvp(f, tuple(diff_args), ts))
+
+
+BROADCAST_PAIRS = [((2, 3), (3,)), ((2, 1), (1, 3)), ((), (2, 3)), ((4, 1, 3), (2, 1)),
+                   ((0, 3), (3,)), ((3,), ()), ((2, 3, 4), (3, 1))]
+
+
+@pytest.mark.parametrize("sa,sb", BROADCAST_PAIRS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_broadcasting_chain_and_gradients(sa, sb, dtype):
+    a = rng.uniform(0.5, 1.5, sa).astype(dtype)
+    b = rng.uniform(0.5, 1.5, sb).astype(dtype)
+
+    def f(a, b):
+        return jnp.sum(jnp.sin(a) * b + jnp.exp(-a * a) / (1 + b * b))
+
+    assert_same(jg.jit(f)(a, b), f(a, b))
+    vg = jg.value_and_grad(f, argnums=(0, 1))
+    assert_same(jg.jit(vg)(a, b), vg(a, b))
+
+
+LAYOUTS = {
+    "contiguous": lambda x: x,
+    "strided": lambda x: np.repeat(x, 2, axis=-1)[..., ::2],
+    "reversed": lambda x: np.ascontiguousarray(x[::-1])[::-1],
+    "transposed": lambda x: np.ascontiguousarray(x.T).T,
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_non_contiguous_inputs(layout):
+    x = LAYOUTS[layout](rng.standard_normal((3, 4)))
+    y = LAYOUTS[layout](rng.standard_normal((3, 4)))
+    f = lambda x, y: (jnp.tanh(x) * y @ y.T + x @ x.T, jnp.max(x * y, axis=0))  # noqa: E731
+    assert_same(jg.jit(f)(x, y), f(x, y))
+    g = jg.grad(lambda x, y: jnp.sum(f(x, y)[0] ** 2) + jnp.sum(f(x, y)[1]), argnums=(0, 1))
+    assert_same(jg.jit(g)(x, y), g(x, y))
+
+
+def test_zero_d_and_size_zero():
+    f = lambda x, y: (x * 2 + jnp.sum(y), jnp.sum(y, axis=0), y * x)  # noqa: E731
+    x, y = np.array(1.5), np.zeros((0, 3))
+    assert_same(jg.jit(f)(x, y), f(x, y))
+    assert_same(jg.jit(jg.grad(lambda x: x ** 3))(np.array(2.0)), np.array(12.0))
+
+
+def test_python_scalars_and_pytrees():
+    f = jg.jit(lambda p, s: {"out": p["w"] * s, "n": jnp.sum(p["b"][0] + p["b"][1])})
+    p = {"w": np.ones(3), "b": [np.ones(2), np.ones(2)]}
+    out = f(p, 2.0)
+    assert set(out) == {"out", "n"}
+    np.testing.assert_array_equal(out["out"], 2 * np.ones(3))
+
+
+def f_mlp(w, x):
+    return jnp.sum(jnp.tanh(x @ w[0] + w[1]) ** 2)
+
+
+COMPOSITIONS = {
+    "jit(f)": lambda f: jg.jit(f),
+    "grad(f)": lambda f: jg.grad(f),
+    "jit(grad(f))": lambda f: jg.jit(jg.grad(f)),
+    "grad(jit(f))": lambda f: jg.grad(jg.jit(f)),
+    "jit(grad(jit(f)))": lambda f: jg.jit(jg.grad(jg.jit(f))),
+    "jit(value_and_grad(f))": lambda f: jg.jit(jg.value_and_grad(f)),
+}
+
+
+@pytest.mark.parametrize("comp", list(COMPOSITIONS))
+def test_compositions_agree(comp):
+    w = (rng.standard_normal((4, 3)), rng.standard_normal(3))
+    x = rng.standard_normal((5, 4))
+    ref = (jg.grad(f_mlp) if "grad" in comp else f_mlp)(w, x)
+    if "value" in comp:
+        ref = (f_mlp(w, x), ref)
+    assert_same(COMPOSITIONS[comp](f_mlp)(w, x), ref)
+
+
+def test_jvp_of_jit_and_jit_of_jvp_and_hessians():
+    x = rng.uniform(-1, 1, 5)
+    v = rng.standard_normal(5)
+
+    def rosen(x):
+        return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+    ref = jg.jvp(jg.grad(rosen), (x,), (v,))
+    assert_same(jg.jit(lambda x, v: jg.jvp(jg.grad(rosen), (x,), (v,)))(x, v), ref)
+    assert_same(jg.jvp(jg.jit(jg.grad(rosen)), (x,), (v,)), ref)
+    assert_same(jg.jvp(jg.grad(jg.jit(rosen)), (x,), (v,)), ref)
+    assert_same(jg.grad(jg.grad(jg.jit(lambda x: jnp.sin(x) * x)))(0.3),
+                jg.grad(jg.grad(lambda x: jnp.sin(x) * x))(0.3))
+
+
+def test_jit_call_runs_compiled_under_grad():
+    """grad(jit(f)) differentiates a staged jit_call: forward and backward are compiled."""
+    f = jg.jit(lambda x: jnp.sum(jnp.exp(x) * x))
+    ir = jg.make_ir(jg.grad(f))(np.ones(3))
+    assert [e.prim.name for e in ir.eqns] == ["jit_call", "jit_call"], str(ir)
+
+
+def test_no_retrace_for_same_signature():
+    calls = []
+
+    def f(x, n):
+        calls.append(1)
+        return jnp.sum(x ** n)
+
+    g = jg.jit(f, static_argnums=1)
+    for _ in range(3):
+        g(np.ones(3), 2)
+    assert g.trace_count == 1 and len(calls) == 1
+    g(np.ones(4), 2)      # new shape
+    g(np.ones(3, np.float32), 2)  # new dtype
+    g(np.ones(3), 3)      # new static argument
+    assert g.trace_count == 4
+    g(np.ones(3), 2)
+    assert g.trace_count == 4
+
+
+def test_log_compiles_reports_reasons(caplog):
+    import logging
+    jg.config.log_compiles = True
+    try:
+        g = jg.jit(lambda x: x * 2)
+        with caplog.at_level(logging.INFO, logger="jitgrad"):
+            g(np.ones(2))
+            g(np.ones(3))
+            g(np.ones(3, np.float32))
+    finally:
+        jg.config.log_compiles = False
+    text = caplog.text
+    assert "first call" in text and "new shapes" in text and "new dtypes" in text
+
+
+SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e308, -1e308, 5e-324,
+                    710.0, -746.0])
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs",
+                                  "sign", "log1p", "expm1", "negative", "square"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_inf_propagate_like_numpy(name, dtype):
+    x = SPECIAL.astype(dtype)
+    with np.errstate(all="ignore"):
+        expected = getattr(np, name)(x)
+    got = jg.jit(getattr(jnp, name))(x)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(expected))
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(got[finite], expected[finite], rtol=4e-7 if dtype == np.float32
+                               else 4e-16)
+    np.testing.assert_array_equal(np.signbit(got[expected == 0]), np.signbit(expected[
+        expected == 0]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_inf_in_binary_ops_and_reductions(dtype):
+    a = SPECIAL.astype(dtype)
+    b = SPECIAL[::-1].astype(dtype)
+    fs = [jnp.maximum, jnp.minimum, jnp.add, jnp.multiply, jnp.divide, jnp.power,
+          lambda a, b: jnp.max(a * b), lambda a, b: jnp.sum(a) * b, lambda a, b: jnp.min(a)]
+    for f in fs:
+        with np.errstate(all="ignore"):
+            expected = f(a, b)
+            got = jg.jit(f)(a, b)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+        ok = ~np.isnan(expected)
+        np.testing.assert_array_equal(np.asarray(got)[ok], np.asarray(expected)[ok])
+
+
+def test_exp_overflow_times_zero_is_nan():
+    """exp(1000) * 0 is nan, as in numpy: no fastmath flag drops Inf/NaN semantics."""
+    with np.errstate(all="ignore"):
+        got = jg.jit(lambda x: jnp.exp(x) * 0.0)(np.array([1000.0]))
+    assert np.isnan(got[0])
+
+
+def test_disable_jit_runs_reference():
+    jg.config.disable_jit = True
+    try:
+        g = jg.jit(lambda x: jnp.sin(x))
+        np.testing.assert_array_equal(g(np.ones(2)), np.sin(np.ones(2)))
+        assert g.trace_count == 0
+    finally:
+        jg.config.disable_jit = False
+
+
+def test_show_kernels_prints_plan_and_source():
+    text = jg.show_kernels(jg.grad(lambda x, b: jnp.sum(jnp.tanh(x + b) * x)))(
+        np.ones((3, 4)), np.ones(4))
+    assert "def kernel(" in text and "@njit(" in text and "def run(" in text
+    assert "broadcast_in_dim" not in text.split("# caller")[1]  # folded into index arithmetic
+
+
+def test_float32_kernels_stay_float32():
+    x = rng.standard_normal(8).astype(np.float32)
+    g = jg.jit(jg.grad(lambda x: jnp.sum(jnp.tanh(x) * 0.5 + x ** 2)))(x)
+    assert g.dtype == np.float32
+    src = jg.show_kernels(jg.grad(lambda x: jnp.sum(jnp.tanh(x) * 0.5 + x ** 2)))(x)
+    assert "np.float64" not in src.split("# kernel")[1]
+
+
+def test_type_errors_are_trace_time_with_user_line():
+    with pytest.raises(jg.ShapeError, match=r"\(3, 4\).*\(3,\)") as e:
+        jg.jit(lambda x, b: x + b)(np.ones((3, 4)), np.ones(3))
+    assert "test_jit.py" in str(e.value)
+
+
+def test_eight_threads_call_one_jitted_function():
+    from concurrent.futures import ThreadPoolExecutor
+    f = jg.jit(jg.grad(lambda x: jnp.sum(jnp.sin(x) * x)))
+    xs = [rng.standard_normal(1000) for _ in range(32)]
+    f(xs[0])
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(f, xs))
+    for x, r in zip(xs, results, strict=True):
+        np.testing.assert_allclose(r, np.cos(x) * x + np.sin(x), rtol=1e-13)
+
+
+def test_is_float_helper():
+    assert is_float(aval_of(1.0).dtype)
