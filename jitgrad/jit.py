@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from jitgrad.api import closure_convert
+from jitgrad.core import _EVAL as EVAL
 from jitgrad.core import (
     IR,
     Primitive,
@@ -26,7 +27,6 @@ from jitgrad.core import (
     register,
     using,
 )
-from jitgrad.core import _EVAL as EVAL
 from jitgrad.prims import zeros
 from jitgrad.transforms.jvp import jvp_flat
 from jitgrad.transforms.partial_eval import partial_eval_ir

@@ -36,7 +36,11 @@ _KSTEP = 8
 
 # Below this many multiply-adds per matrix the packing overhead is not repaid; see MATMUL_NOTES.md
 # for the measured crossover.
-_SMALL_MACS = 32 * 32 * 32
+_TINY_MACS = 8 * 8 * 8
+_DIRECT_MN = 4
+_DIRECT_MIN_VECTOR = 32
+# _gemm_direct loop orders.
+_PACKED, _SCALAR, _ROW_AXPY, _DOT, _COL_AXPY = range(5)
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy", boundscheck=False,
             fastmath={"contract"})
@@ -254,21 +258,77 @@ def _epilogue(c, i0, j0, mr, nr, bias, has_bias, activation):
 
 
 @numba.njit(**_JIT)
-def _gemm_small(a2, b2, c):
-    """Unpacked c = a2 @ b2 for problems too small to amortise packing."""
+def _axpy(alpha, x, y):
+    """y += alpha * x over contiguous vectors (the loop vectoriser handles it)."""
+    for t in range(y.shape[0]):
+        y[t] += alpha * x[t]
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False,
+            fastmath={"contract", "reassoc"})
+def _dot(x, y):
+    """Dot product of contiguous vectors; reassoc lets the reduction vectorise (BLAS reorders
+    sums just the same)."""
+    acc = x[0] * 0
+    for t in range(x.shape[0]):
+        acc += x[t] * y[t]
+    return acc
+
+
+@numba.njit(**_JIT)
+def _direct_mode(a2, b2):
+    """How _gemm_direct should run this problem, or _PACKED if the packed path is better.
+
+    Direct loops beat packing when the problem is tiny or when one side is so narrow that
+    packing the other operand and padding the tile dominate (matrix-vector shapes) - but only
+    with a unit-stride innermost loop that is long enough; see MATMUL_NOTES.md.
+    """
     m, k = a2.shape
     n = b2.shape[1]
-    if abs(b2.strides[1]) <= abs(b2.strides[0]):
-        # Rows of b2 are contiguous: axpy form, the j loop vectorises.
+    unit = a2.itemsize
+    tiny = m * n * k <= _TINY_MACS
+    if not tiny and min(m, n) > _DIRECT_MN:
+        return _PACKED
+    # The unit-stride loop available in each loop order, and its length.
+    best, length = _SCALAR, 0
+    if b2.strides[1] == unit and n > length:
+        best, length = _ROW_AXPY, n
+    if a2.strides[1] == unit and b2.strides[0] == unit and k > length:
+        best, length = _DOT, k
+    if a2.strides[0] == unit and m > length:
+        best, length = _COL_AXPY, m
+    if tiny or length >= _DIRECT_MIN_VECTOR:
+        return best
+    return _PACKED
+
+
+@numba.njit(**_JIT)
+def _gemm_direct(a2, b2, c, mode):
+    """c = a2 @ b2 without packing, in the loop order chosen by _direct_mode."""
+    m, k = a2.shape
+    n = b2.shape[1]
+    if mode == _ROW_AXPY:
         for i in range(m):
-            for j in range(n):
-                c[i, j] = 0
+            crow = c[i]
+            crow[:] = 0
+            arow = a2[i]
             for p in range(k):
-                aip = a2[i, p]
-                for j in range(n):
-                    c[i, j] += aip * b2[p, j]
+                _axpy(arow[p], _unit(b2[p]), crow)
+    elif mode == _DOT:
+        for i in range(m):
+            arow = _unit(a2[i])
+            crow = c[i]
+            for j in range(n):
+                crow[j] = _dot(arow, _unit(b2[:, j]))
+    elif mode == _COL_AXPY:
+        col = np.empty(m, c.dtype)
+        for j in range(n):
+            col[:] = 0
+            for p in range(k):
+                _axpy(b2[p, j], _unit(a2[:, p]), col)
+            for i in range(m):
+                c[i, j] = col[i]
     else:
-        # Columns of b2 are contiguous: dot-product form reads both operands along k.
         for i in range(m):
             for j in range(n):
                 acc = _zero(c)
@@ -313,6 +373,11 @@ def _split(total, block, align):
     return -(-size // align) * align
 
 
+@numba.njit(**_JIT)
+def _op(x, transpose):
+    return x.T if transpose else x
+
+
 def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias, activation):
     """njit entry: out[i] = act(op(a[i]) @ op(b[i]) + bias); see matmul() for the contract.
 
@@ -330,37 +395,30 @@ def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias, activation):
     fused = has_bias or activation != ACT_NONE
     if batch == 0 or m == 0 or n == 0:
         return
-    small = m * n * k < _SMALL_MACS
+    # Batch items differ only in their base address, so one choice of path serves them all.
+    mode = _PACKED if k == 0 else _direct_mode(_op(a[0], transpose_a), _op(b[0], transpose_b))
     nrt = _nr(out)
     kcb = _split(k, _KC, 1)
     mcb = _split(m, max(_MR, _MC_BYTES // (kcb * out.itemsize)), _MR)
     ncb = _split(n, max(nrt, _NC_BYTES // (kcb * out.itemsize)), nrt)
-    if small or k == 0:
-        apack = np.empty(0, out.dtype)
-        bpack = np.empty(0, out.dtype)
-    else:
-        apack = np.empty(mcb * kcb, out.dtype)
-        bpack = np.empty(ncb * kcb, out.dtype)
+    packed = mode == _PACKED and k > 0
+    apack = np.empty(mcb * kcb if packed else 0, out.dtype)
+    bpack = np.empty(ncb * kcb if packed else 0, out.dtype)
     edge = np.empty(_MR * nrt, out.dtype)
     for bi in range(batch):
-        a2 = a[bi]
-        if transpose_a:
-            a2 = a2.T
-        b2 = b[bi]
-        if transpose_b:
-            b2 = b2.T
+        a2 = _op(a[bi], transpose_a)
+        b2 = _op(b[bi], transpose_b)
         c = out[bi]
-        if k == 0:
-            c[:] = 0
-            if fused:
-                _epilogue(c, 0, 0, m, n, bias, has_bias, activation)
-        elif small:
-            _gemm_small(a2, b2, c)
-            if fused:
-                _epilogue(c, 0, 0, m, n, bias, has_bias, activation)
-        else:
+        if packed:
             _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias,
                          activation)
+            continue
+        if k == 0:
+            c[:] = 0
+        else:
+            _gemm_direct(a2, b2, c, mode)
+        if fused:
+            _epilogue(c, 0, 0, m, n, bias, has_bias, activation)
 
 
 _DTYPES = (np.float32, np.float64)
