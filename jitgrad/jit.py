@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import operator
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import numpy as np
 
 from jitgrad.api import closure_convert
 from jitgrad.core import _EVAL as EVAL
+from jitgrad.core import _current
 from jitgrad.core import (
     IR,
     Primitive,
@@ -61,6 +63,15 @@ class _Entry:
     out_tree: PyTreeDef
     compiled: Any
 
+    def __post_init__(self) -> None:
+        tree = self.out_tree
+        if tree.node_type is None:
+            self.unflatten: Callable[[list], Any] = operator.itemgetter(0)
+        elif tree.node_type is tuple and all(c.node_type is None for c in tree.children):
+            self.unflatten = tuple
+        else:
+            self.unflatten = functools.partial(tree_unflatten, tree)
+
 
 def _as_array(x: Any) -> np.ndarray:
     return x if isinstance(x, np.ndarray) else np.asarray(x)
@@ -98,18 +109,20 @@ class Jitted:
         return flat_f
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Fast path: positional arrays whose (shape, dtype) signature was compiled, at top
+        # level (no transformation active). Anything else takes the general path.
+        if not kwargs and _current.get() is None and not config.disable_jit:
+            try:
+                entry = self._fast[tuple([(a.shape, a.dtype) for a in args])]
+            except (AttributeError, KeyError, TypeError):
+                pass
+            else:
+                return entry.unflatten(entry.fn(*args))
+        return self._call(args, kwargs)
+
+    def _call(self, args: tuple, kwargs: dict) -> Any:
         if config.disable_jit:
             return self.f(*args, **kwargs)
-        # Fast path: positional numpy arrays, no static arguments, top level.
-        if not kwargs and not self.static_argnums and current_interpreter() is EVAL:
-            try:
-                key = tuple([(a.shape, a.dtype) for a in args if type(a) is np.ndarray])
-            except AttributeError:
-                key = None
-            if key is not None and len(key) == len(args):
-                entry = self._fast.get(key)
-                if entry is not None:
-                    return tree_unflatten(entry.out_tree, entry.fn(*args))
         dyn, static = self._split(args)
         leaves, in_tree = tree_flatten((dyn, kwargs))
         if current_interpreter() is not EVAL or any(isinstance(x, Tracer) for x in leaves):
@@ -127,7 +140,7 @@ class Jitted:
             if not kwargs and not static and len(arrays) == len(args) and \
                     all(type(a) is np.ndarray for a in args):
                 self._fast[tuple((a.shape, a.dtype) for a in arrays)] = entry
-        return tree_unflatten(entry.out_tree, entry.fn(*arrays))
+        return entry.unflatten(entry.fn(*arrays))
 
     def _reason(self, key: Any) -> str:
         if not self._entries:

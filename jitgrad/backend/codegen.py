@@ -89,12 +89,18 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
             names[i] = _literal(node.value, node.dtype)
             continue
         by_depth[max(node.axes) + 1 if node.axes else 0].append(i)
-    args = [f"n{d}" for d in range(rank)] + [f"in{j}" for j in range(len(k.inputs))] + \
-        [f"out{j}" for j in range(len(k.outputs))]
+    extents = loop_extents(k)
+    args = [f"in{j}" for j in range(len(k.inputs))] + \
+        [f"out{j}" for j in range(len(k.outputs))] + \
+        [f"n{d}" for d in range(rank) if extents[d] is None]
     lines = [f"def kernel({', '.join(args)}):"]
 
     def stmt(depth: int, text: str) -> None:
         lines.append("    " * (depth + 1) + text)
+
+    for d, src in enumerate(extents):
+        if src is not None:
+            stmt(0, f"n{d} = {src}")
 
     def emit(depth: int) -> None:
         for i in by_depth[depth]:
@@ -131,6 +137,19 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
 
     emit(0)
     return "\n".join(lines) + "\n"
+
+
+def loop_extents(k: LoopKernel) -> list[str | None]:
+    """For each loop axis, an output array dimension it can be read from (outputs always span
+    their loop axes fully), or None where it must be passed as an argument."""
+    rank = len(k.shape)
+    found: list[str | None] = [None] * rank
+    for j, out in enumerate(k.outputs):
+        kept = _kept(out, rank) if out.reduce is not None else list(range(rank))
+        for pos, axis in enumerate(kept):
+            if found[axis] is None:
+                found[axis] = f"out{j}.shape[{pos}]"
+    return found
 
 
 def _kept(out: KernelOut, rank: int) -> list[int]:

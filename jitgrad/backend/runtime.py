@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 
 from jitgrad.backend import cache
-from jitgrad.backend.codegen import KERNEL_FLAGS, dt_name, needs_init, reduce_init, render_kernel
+from jitgrad.backend.codegen import (
+    KERNEL_FLAGS,
+    dt_name,
+    loop_extents,
+    needs_init,
+    reduce_init,
+    render_kernel,
+)
 from jitgrad.backend.fuse import LoopKernel, MatmulStep, Step, ViewStep, partition
 from jitgrad.core import IR, Lit, Var, pp_ir
 from jitgrad.errors import CompileError
@@ -94,7 +101,9 @@ def compile_ir(ir: IR) -> Compiled:
                     body.append(f"{name(o.var)} = np.empty({aval.shape}, "
                                 f"{dt_name(aval.dtype)})")
                 outs.append(name(o.var))
-            args = [str(n) for n in step.shape] + [atom(x) for x in step.inputs] + outs
+            args = [atom(x) for x in step.inputs] + outs + [
+                str(n) for n, src in zip(step.shape, loop_extents(step), strict=True)
+                if src is None]
             body.append(f"{kname}({', '.join(args)})")
         elif isinstance(step, MatmulStep):
             body.append(
@@ -119,29 +128,25 @@ def compile_ir(ir: IR) -> Compiled:
     for x in ir.outvars:
         results.append(f"{atom(x)}.copy()" if isinstance(x, Lit) else name(x))
     params = ", ".join(f"x{i}" for i in range(len(ir.invars)))
-    lines = [f"def run({params}):"] + [f"    {b}" for b in body] + \
-        [f"    return [{', '.join(results)}]"]
+    lines = [f"def run({params}):", "    try:"] + [f"        {b}" for b in body] + \
+        [f"        return [{', '.join(results)}]",
+         "    except Exception as e:",
+         "        raise compile_error(e) from e"]
     caller = "\n".join(lines) + "\n"
+    glob["compile_error"] = functools.partial(_compile_error, ir=ir, sources=sources)
     exec(compile(caller, "<jitgrad program>", "exec"), glob)
-    fn = _with_errors(glob["run"], ir, sources)
-    return Compiled(fn, caller, sources, steps, ir)
+    return Compiled(glob["run"], caller, sources, steps, ir)
 
 
-def _with_errors(run: Callable[..., list], ir: IR, sources: list[str]) -> Callable[..., list]:
-    """Numba typing/lowering failures are jitgrad bugs: report them with the IR and source."""
-
-    def call(*args: Any) -> list:
-        try:
-            return run(*args)
-        except Exception as e:
-            if type(e).__module__.startswith("numba"):
-                raise CompileError(
-                    f"jitgrad failed to compile a kernel (this is a jitgrad bug; please report "
-                    f"it with this message):\n{type(e).__name__}: {str(e)[:2000]}\n\n"
-                    f"IR:\n{pp_ir(ir)}\n\nkernels:\n" + "\n".join(sources)) from e
-            raise
-
-    return call
+def _compile_error(e: Exception, *, ir: IR, sources: list[str]) -> Exception:
+    """Numba typing/lowering failures are jitgrad bugs: report them with the IR and source;
+    any other exception passes through unchanged."""
+    if not type(e).__module__.startswith("numba"):
+        return e
+    return CompileError(
+        f"jitgrad failed to compile a kernel (this is a jitgrad bug; please report it with "
+        f"this message):\n{type(e).__name__}: {str(e)[:2000]}\n\nIR:\n{pp_ir(ir)}\n\n"
+        f"kernels:\n" + "\n".join(sources))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,8 +34,9 @@ _NC_BYTES = 2 * 1024 * 1024
 # k steps per chunk of a transposing pack copy (a 64-byte line of f64).
 _KSTEP = 8
 
-# Below this many multiply-adds per matrix the packing overhead is not repaid; see MATMUL_NOTES.md
-# for the measured crossover.
+# When to skip packing (measured crossovers in MATMUL_NOTES.md): up to _TINY_MACS multiply-adds,
+# or when m or n is at most _DIRECT_MN and a unit-stride loop of at least _DIRECT_MIN_VECTOR
+# elements is available for an unpacked loop order.
 _TINY_MACS = 8 * 8 * 8
 _DIRECT_MN = 4
 _DIRECT_MIN_VECTOR = 32
@@ -269,7 +270,7 @@ def _axpy(alpha, x, y):
 def _dot(x, y):
     """Dot product of contiguous vectors; reassoc lets the reduction vectorise (BLAS reorders
     sums just the same)."""
-    acc = x[0] * 0
+    acc = _zero(x)
     for t in range(x.shape[0]):
         acc += x[t] * y[t]
     return acc
@@ -440,8 +441,12 @@ def _vectorising_config():
     """
     from numba.core import config
     from numba.core.compiler_lock import global_compiler_lock
+    from numba.core.registry import cpu_target
 
     with global_compiler_lock:
+        # The first compile in a process also builds Numba's runtime (NRT) library; do that now
+        # so it is not built with these settings.
+        cpu_target.target_context.refresh()
         config.reload_config()
         saved = config.SLP_VECTORIZE, config.LOOP_VECTORIZE
         config.SLP_VECTORIZE, config.LOOP_VECTORIZE = 1, 0
@@ -459,7 +464,8 @@ def _compile_exclusively(dispatcher, sig):
     try:
         dispatcher.compile(sig)
     finally:
-        dispatcher.disable_compile()
+        if dispatcher.signatures:
+            dispatcher.disable_compile()
 
 
 def njit_matmul(dtype):
@@ -538,7 +544,7 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, activation=0):
     if has_bias and not bias.flags.aligned:
         bias = bias.copy()
     batch, m = out.shape[:2]
-    if batch > 1 and m > 0 and b.strides[0] == 0 and a.shape[0] == batch:
+    if batch > 1 and m > 0 and b.strides[0] == 0 and a.shape[0] == b.shape[0] == batch:
         # b is shared by the whole batch: if op(a)'s rows are evenly spaced across the batch,
         # treat it as one (batch*m, k) matrix so B is packed once instead of once per item.
         av = a.swapaxes(1, 2) if transpose_a else a
