@@ -63,11 +63,11 @@ def load(source: str) -> ModuleType:
     mod = _modules.get(name)
     if mod is not None:
         return mod
-    with _lock:
+    with _lock:  # one import (and one write) per kernel, whichever thread gets here first
         mod = _modules.get(name)
         if mod is None:
             try:
-                mod = _import_from_disk(name, source)
+                mod = harden(_import_from_disk(name, source))
             except Exception as e:  # noqa: BLE001 - any cache problem: compile in memory
                 _warn_once(e)
                 mod = _in_memory(name, source)
@@ -102,6 +102,45 @@ def _import_from_disk(name: str, source: str) -> ModuleType:
     return mod
 
 
+class _SafeCache:
+    """Wraps a Numba dispatcher's disk cache so that a corrupted, truncated, unreadable or
+    unwritable cache file means "compile again" (with one warning), never an error."""
+
+    def __init__(self, inner: Any):
+        self._inner = inner
+
+    def load_overload(self, sig: Any, target_context: Any) -> Any:
+        try:
+            return self._inner.load_overload(sig, target_context)
+        except Exception as e:  # noqa: BLE001 - any failure to load: recompile
+            _warn_once(e)
+            try:
+                self._inner.flush()  # rewrite the broken index, so the next save repairs it
+            except Exception:  # noqa: BLE001, S110 - unwritable: stays in memory
+                pass
+            return None
+
+    def save_overload(self, sig: Any, data: Any) -> None:
+        try:
+            self._inner.save_overload(sig, data)
+        except Exception as e:  # noqa: BLE001 - any failure to save: keep it in memory
+            _warn_once(e)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def harden(module: ModuleType) -> ModuleType:
+    """Make every cached Numba function of ``module`` survive cache failures."""
+    for value in list(vars(module).values()):
+        inner = getattr(value, "_cache", None)
+        if inner is not None and hasattr(inner, "load_overload") and \
+                not isinstance(inner, _SafeCache) and getattr(value, "py_func", None) is not None \
+                and value.py_func.__module__ == module.__name__:
+            value._cache = _SafeCache(inner)
+    return module
+
+
 def _in_memory(name: str, source: str) -> ModuleType:
     """Compile without Numba's disk cache (it cannot cache code that is not in a file)."""
     stats["fallbacks"] += 1
@@ -115,14 +154,16 @@ def _warn_once(e: BaseException) -> None:
     global _warned
     if not _warned:
         _warned = True
-        warnings.warn(f"jitgrad: kernel cache at {cache_dir()} is unusable ({e!r}); compiling in "
-                      f"memory (set JITGRAD_CACHE_DIR to a writable directory to cache kernels "
-                      f"across processes)", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"jitgrad: problem with the kernel cache at {cache_dir()} ({e!r}); "
+                      f"compiling without it (set JITGRAD_CACHE_DIR to a writable directory to "
+                      f"cache kernels across processes)", RuntimeWarning, stacklevel=3)
 
 
-def reset_for_tests(**_: Any) -> None:
-    """Forget loaded modules and the warning flag (tests switch cache directories)."""
-    global _warned, _SALT
-    _modules.clear()
-    _warned = False
-    _SALT = None
+def numba_stats() -> dict[str, int]:
+    """Numba disk-cache hits and misses (compiles) over every loaded kernel."""
+    hits = misses = 0
+    for mod in _modules.values():
+        stats_ = mod.kernel.stats
+        hits += sum(stats_.cache_hits.values())
+        misses += sum(stats_.cache_misses.values())
+    return {"hits": hits, "misses": misses}

@@ -22,7 +22,7 @@ from jitgrad.backend.codegen import (
     render_kernel,
 )
 from jitgrad.backend.fuse import LoopKernel, MatmulStep, Step, ViewStep, partition
-from jitgrad.core import IR, Lit, Var, pp_ir
+from jitgrad.core import IR, Lit, Var, config, pp_ir
 from jitgrad.errors import CompileError
 
 log = logging.getLogger("jitgrad")
@@ -153,13 +153,18 @@ def _compile_error(e: Exception, *, ir: IR, sources: list[str]) -> Exception:
 # Matmul dispatch
 
 
+@functools.cache
+def _matmul_module() -> Any:
+    from jitgrad.backend.kernels import matmul as mm
+    return cache.harden(mm)
+
+
 def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
                a_batch: tuple[int, ...] | None, b_batch: tuple[int, ...] | None,
                bias: np.ndarray | None, activation: int, out_shape: tuple[int, ...]
                ) -> np.ndarray:
     """``act(op(a) @ op(b) + bias)`` with batch broadcasting by stride-0 views."""
-    from jitgrad.backend.kernels import matmul as mm
-    from jitgrad.core import config
+    mm = _matmul_module()
 
     if a_batch is not None:
         a = np.broadcast_to(a, a_batch)
