@@ -15,12 +15,12 @@ import numpy as np
 
 from jitgrad.api import closure_convert
 from jitgrad.core import _EVAL as EVAL
-from jitgrad.core import _current
 from jitgrad.core import (
     IR,
     Primitive,
     Tracer,
     Zero,
+    _current,
     aval_of,
     config,
     current_interpreter,

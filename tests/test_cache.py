@@ -124,8 +124,9 @@ def test_two_processes_compiling_the_same_kernel_at_once(tmp_path):
 
 
 def test_import_jitgrad_does_not_import_numba_or_compile(tmp_path):
-    out, _ = run(tmp_path, "import sys, jitgrad, jitgrad.numpy\n"
-                           "print('numba' in sys.modules, 'jitgrad.backend.runtime' in sys.modules)")
+    script = ("import sys, jitgrad, jitgrad.numpy\n"
+              "print('numba' in sys.modules, 'jitgrad.backend.runtime' in sys.modules)")
+    out, _ = run(tmp_path, script)
     assert out == "False False"
 
 
