@@ -1,0 +1,1 @@
+"""jitgrad's benchmark suite against numpy, JAX, PyTorch and autograd: ``python -m perf``."""

@@ -1,0 +1,142 @@
+"""The benchmarked programs, written once for every peer's numpy-like namespace, and their
+gradients written out by hand in numpy (the "numpy" peer)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from perf.peers import Lib
+
+LR = 0.01  # SGD step of the MLP workload
+MLP_SIZES = (784, 256, 256, 10)
+MLP_BATCH = 128
+
+
+def bind(program: Callable, lib: Lib) -> Callable:
+    """``program`` with its first argument (the peer) fixed, keeping its name."""
+
+    def bound(*args: Any) -> Any:
+        return program(lib, *args)
+
+    bound.__name__ = bound.__qualname__ = program.__name__
+    return bound
+
+
+# -- dispatch: a tiny function, where per-call overhead is everything -------------------------
+
+def small(lib: Lib, x: Any) -> Any:
+    xp = lib.np
+    return xp.sum(xp.tanh(x) * x + x**2)
+
+
+def small_grad_numpy(x: np.ndarray) -> np.ndarray:
+    t = np.tanh(x)
+    return t + x * (1 - t * t) + 2 * x
+
+
+# -- chain: an elementwise chain, bound by memory bandwidth and transcendental throughput -----
+
+def chain(lib: Lib, x: Any, y: Any) -> Any:
+    xp = lib.np
+    return xp.sum(xp.sin(x) * y + xp.exp(-x * x) / (1 + y * y))
+
+
+def chain_grad_numpy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r = 1 / (1 + y * y)
+    e2 = -2 * np.exp(-x * x) * r
+    return np.cos(x) * y + e2 * x, np.sin(x) + e2 * r * y
+
+
+# -- mlp: one SGD step of a 784-256-256-10 tanh network with softmax cross-entropy ------------
+
+def mlp_data(rng: np.random.Generator, dtype: Any = np.float32) -> tuple[list, Any, Any]:
+    """Parameters ``[W1, b1, W2, b2, W3, b3]``, a batch of inputs and one-hot labels."""
+    params = []
+    for m, n in zip(MLP_SIZES[:-1], MLP_SIZES[1:], strict=True):
+        params += [(rng.standard_normal((m, n)) / np.sqrt(m)).astype(dtype), np.zeros(n, dtype)]
+    x = rng.standard_normal((MLP_BATCH, MLP_SIZES[0])).astype(dtype)
+    y = np.eye(MLP_SIZES[-1], dtype=dtype)[rng.integers(0, MLP_SIZES[-1], MLP_BATCH)]
+    return params, x, y
+
+
+def mlp_loss(lib: Lib, params: list, x: Any, y: Any) -> Any:
+    xp = lib.np
+    h = x
+    for i in range(0, len(params) - 2, 2):
+        h = xp.tanh(h @ params[i] + params[i + 1])
+    logits = h @ params[-2] + params[-1]
+    return -xp.mean(xp.sum(y * lib.log_softmax(logits, axis=-1), axis=-1))
+
+
+def mlp_step(lib: Lib) -> Callable:
+    """The peer's compiled ``step(params, x, y) -> (loss, params - LR * grad)``."""
+    loss_and_grad = lib.value_and_grad(bind(mlp_loss, lib))
+
+    def step(params: list, x: Any, y: Any) -> tuple[Any, list]:
+        loss, grads = loss_and_grad(params, x, y)
+        return loss, [p - LR * g for p, g in zip(params, grads, strict=True)]
+
+    return lib.jit(step)
+
+
+def mlp_step_numpy(params: list, x: np.ndarray, y: np.ndarray) -> tuple[Any, list]:
+    """The same step with backpropagation written out (rows of ``y`` are one-hot)."""
+    hs = [x]
+    for i in range(0, len(params) - 2, 2):
+        hs.append(np.tanh(hs[-1] @ params[i] + params[i + 1]))
+    logits = hs[-1] @ params[-2] + params[-1]
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    loss = -(y * log_p).sum(axis=-1).mean()
+    delta = (np.exp(log_p) - y) / len(x)
+    grads = []
+    for i in range(len(params) - 2, -1, -2):
+        grads += [delta.sum(axis=0), hs[i // 2].T @ delta]
+        if i:
+            delta = (delta @ params[i].T) * (1 - hs[i // 2] ** 2)
+    return loss, [p - LR * g for p, g in zip(params, grads[::-1], strict=True)]
+
+
+# -- attention: softmax attention forward and backward (a fixed random cotangent g) -----------
+
+def attention(lib: Lib, q: Any, k: Any, v: Any, g: Any) -> Any:
+    xp = lib.np
+    scores = q @ xp.swapaxes(k, -1, -2) * q.shape[-1] ** -0.5
+    return xp.sum((lib.softmax(scores, axis=-1) @ v) * g)
+
+
+def attention_grad_numpy(q: np.ndarray, k: np.ndarray, v: np.ndarray, g: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    scale = q.shape[-1] ** -0.5
+    s = q @ k.swapaxes(-1, -2) * scale
+    p = np.exp(s - s.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    dp = g @ v.swapaxes(-1, -2)
+    ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True)) * scale
+    return ds @ k, ds.swapaxes(-1, -2) @ q, p.swapaxes(-1, -2) @ g
+
+
+# -- layernorm: normalisation over the last axis with scale and shift --------------------------
+
+EPS = 1e-5
+
+
+def layernorm(lib: Lib, x: Any, gamma: Any, beta: Any, g: Any) -> Any:
+    xp = lib.np
+    xc = x - xp.mean(x, axis=-1, keepdims=True)
+    var = xp.mean(xc * xc, axis=-1, keepdims=True)
+    return xp.sum((xc / xp.sqrt(var + EPS) * gamma + beta) * g)
+
+
+def layernorm_grad_numpy(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, g: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xc = x - x.mean(axis=-1, keepdims=True)
+    rstd = 1 / np.sqrt((xc * xc).mean(axis=-1, keepdims=True) + EPS)
+    xhat = xc * rstd
+    dxhat = g * gamma
+    dx = rstd * (dxhat - dxhat.mean(axis=-1, keepdims=True)
+                 - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))
+    return dx, (g * xhat).sum(axis=0), g.sum(axis=0)

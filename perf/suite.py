@@ -1,0 +1,63 @@
+"""Runs the chosen workloads, prints their tables, and writes RESULTS.md, JSON and plots."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+import time
+from pathlib import Path
+
+from perf import machine, peers, report
+from perf.harness import Budget, Context
+from perf.workloads import NAMES, load
+
+HERE = Path(__file__).resolve().parent
+QUICK = Budget(min_time=0.005, min_rounds=3, max_rounds=7, seconds=1.0)
+FULL = Budget(min_time=0.02, min_rounds=5, max_rounds=21, seconds=6.0)
+
+
+def run_suite(args: argparse.Namespace) -> None:
+    start = time.perf_counter()
+    libs, notes = peers.available()
+    ctx = Context(args.quick, libs, QUICK if args.quick else FULL)
+    threads = ("single-threaded (OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS=1, XLA single-threaded "
+               "Eigen, torch.set_num_threads(1))" if args.threads == "1"
+               else "library defaults (all cores)")
+    print(f"# jitgrad benchmarks ({'quick' if args.quick else 'full'}; {threads})\n")
+    print(f"peers: {', '.join(libs)}, numpy" + "".join(f"\n- {n}" for n in notes) + "\n",
+          flush=True)
+    sections = []
+    for name in args.only:
+        ctx.workload = name
+        section = load(name)(ctx)
+        ctx.progress.done()
+        sections.append(section)
+        print(section.markdown() + "\n", flush=True)
+    command = "python -m perf " + " ".join(sys.argv[1:])
+    meta = {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command.strip(),
+        "duration_s": time.perf_counter() - start,
+        "machine": machine.describe(),
+        "threads": threads,
+        "versions": peers.versions(),
+        "measured": machine.summary(),
+        "values": dict(machine.values),
+        "notes": notes + ctx.warnings,
+    }
+    slower = [line for s in sections for line in s.slower()]
+    print("## Where a peer beats jitgrad\n")
+    print("\n".join(f"- {line}" for line in slower) or "- nowhere")
+    for warning in ctx.warnings:
+        print(f"WARNING: {warning}")
+    for path in report.plot(sections, meta, HERE / "out"):
+        print(f"plot: {os.path.relpath(path)}")
+    if args.json:
+        report.write_json(args.json, meta, sections)
+        print(f"json: {args.json}")
+    if not args.quick and list(args.only) == list(NAMES):
+        (HERE / "RESULTS.md").write_text(report.document(meta, sections))
+        print(f"results: {os.path.relpath(HERE / 'RESULTS.md')}")
+    print(f"total: {meta['duration_s']:.0f} s")

@@ -1,0 +1,20 @@
+"""The workloads, in the order they run; each is ``run(ctx) -> Section``, imported on demand."""
+
+import importlib
+from collections.abc import Callable
+
+NAMES = {
+    "dispatch": "dispatch:run",
+    "chain": "chain:run",
+    "matmul": "matmul:run",
+    "mlp": "mlp:run",
+    "attention": "nets:attention",
+    "layernorm": "nets:layernorm",
+    "compile": "startup:run",
+    "memory": "memory:run",
+}
+
+
+def load(name: str) -> Callable:
+    module, attr = NAMES[name].split(":")
+    return getattr(importlib.import_module(f"perf.workloads.{module}"), attr)
