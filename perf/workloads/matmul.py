@@ -1,0 +1,79 @@
+"""matmul: GFLOP/s of square products in the four transpose cases, against the FMA peak."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from perf import machine
+from perf.harness import Context
+from perf.peers import tree_map
+from perf.report import Row, Section
+
+PEERS = ["jitgrad", "jitgrad auto", "numpy", "jax", "torch"]
+OPS = {"A@B": (False, False), "A.T@B": (True, False), "A@B.T": (False, True),
+       "A.T@B.T": (True, True)}
+
+
+def product(ta: bool, tb: bool) -> Callable:
+    def matmul(a: Any, b: Any) -> Any:
+        return (a.T if ta else a) @ (b.T if tb else b)
+
+    return matmul
+
+
+def run(ctx: Context) -> Section:
+    import jitgrad as jg
+
+    sizes = (128, 512) if ctx.quick else (128, 256, 512, 1024, 2048)
+    section = Section("matmul", "GFLOP/s of square matrix products (2n³ flops per product)",
+                      PEERS, extra=["FMA peak"])
+    rng = np.random.default_rng(0)
+    saved = jg.config.matmul
+
+    def in_mode(mode: str, fn: Callable) -> Callable:
+        def call(a: Any, b: Any) -> Any:
+            jg.config.matmul = mode
+            return fn(a, b)
+
+        return call
+
+    try:
+        for dtype in (np.float32, np.float64):
+            peak = machine.fma_peak(dtype)
+            for n in sizes:
+                a = rng.standard_normal((n, n)).astype(dtype)
+                b = rng.standard_normal((n, n)).astype(dtype)
+                for op, (ta, tb) in OPS.items():
+                    def timed(fn: Callable, args: list, block: Callable = lambda r: r):
+                        return ctx.timed(lambda: block(fn(*args)))
+
+                    samplers = {
+                        "jitgrad": timed(in_mode("jitgrad", jg.jit(product(ta, tb))), [a, b]),
+                        "jitgrad auto": timed(in_mode("auto", jg.jit(product(ta, tb))), [a, b]),
+                        "numpy": timed(product(ta, tb), [a, b])}
+                    for name in ("jax", "torch"):
+                        if name in ctx.libs:
+                            lib = ctx.libs[name]
+                            samplers[name] = timed(lib.jit(product(ta, tb)),
+                                                   tree_map(lib.put, [a, b]), lib.block)
+                    case = f"{op} n={n} {np.dtype(dtype).name}"
+                    expect = product(ta, tb)(a.astype(np.float64), b.astype(np.float64))
+                    results = ctx.measure(case, samplers, expect=[expect],
+                                          tol=1e-4 if dtype == np.float32 else 1e-10)
+                    section.rows.append(Row(
+                        case, results, lambda t, n=n: f"{2 * n**3 / t / 1e9:.1f} GFLOP/s",
+                        {"n": n, "dtype": np.dtype(dtype).name, "op": op},
+                        {"FMA peak": f"{peak:.0f}"}))
+    finally:
+        jg.config.matmul = saved
+    section.notes += [
+        "jitgrad: jit(lambda a, b: a.T @ b) etc. (transposes folded into the matmul's flags), "
+        "with jitgrad.config.matmul = \"jitgrad\" (its own Numba kernel) and \"auto\".",
+        "numpy: `a.T @ b` on views (OpenBLAS); jax: jax.jit of the same function on device "
+        "arrays; torch: the same on tensors.",
+        "FMA peak: GFLOP/s of one core measured in this run by a Horner-polynomial FMA probe.",
+        "(×) compares times, so for GFLOP/s it is the peer's GFLOP/s ÷ jitgrad's."]
+    return section
