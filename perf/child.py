@@ -1,0 +1,103 @@
+"""Measurements that need a fresh process (``python -m perf.child startup|memory ...``, which
+prints one JSON line), and the parent's side that spawns it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def spawn(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``python -m perf.child *args`` (with extra environment ``env``); its JSON result."""
+    proc = subprocess.run([sys.executable, "-m", "perf.child", *args], cwd=ROOT,
+                          env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"perf.child {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _inputs(program: str) -> tuple[Any, list]:
+    import numpy as np
+
+    from perf import programs
+
+    if program == "mlp":
+        params, x, y = programs.mlp_data(np.random.default_rng(0))
+        return programs.mlp_loss, [params, x, y]
+    return programs.small, [np.random.default_rng(0).standard_normal(16)]
+
+
+def startup(lib_name: str, program: str) -> dict[str, float]:
+    """Seconds to import the library, and for the first call of its gradient of ``program``
+    (with jit where the library has one), numpy being already imported."""
+    from perf.peers import load, tree_map
+    from perf.programs import bind
+
+    fn, args = _inputs(program)
+    start = time.perf_counter()
+    lib = load(lib_name)
+    imported = time.perf_counter()
+    grad = lib.jit(lib.grad(bind(fn, lib)))
+    lib.block(grad(*tree_map(lib.put, args)))
+    return {"import": imported - start, "first": time.perf_counter() - imported}
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory(lib_name: str, n: int) -> dict[str, int]:
+    """Resident bytes before the chain gradient at size ``n`` (float64, inputs created, the
+    program already compiled for that size) and the peak during it (ru_maxrss)."""
+    import numpy as np
+
+    from perf.peers import load, tree_map
+    from perf.programs import bind, chain, chain_grad_numpy
+
+    rng = np.random.default_rng(0)
+    small = [rng.standard_normal(1000), rng.standard_normal(1000)]
+    if lib_name == "numpy":
+        fn, put, block = chain_grad_numpy, (lambda a: a), (lambda out: out)
+    else:
+        lib = load(lib_name)
+        fn = lib.jit(lib.grad(bind(chain, lib), (0, 1)))
+        put, block = lib.put, lib.block
+    block(fn(*tree_map(put, small)))  # lazy initialisation, kernels loaded
+    if lib_name != "numpy":
+        fn = lib.ahead(fn, ((n,), np.float64), ((n,), np.float64))
+    args = tree_map(put, [rng.standard_normal(n), rng.standard_normal(n)])
+    base, base_peak = _rss(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    block(fn(*args))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"base": base, "base_peak": base_peak, "peak": peak}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m perf.child")
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("startup")
+    p.add_argument("lib")
+    p.add_argument("program", choices=("small", "mlp"))
+    p = sub.add_parser("memory")
+    p.add_argument("lib")
+    p.add_argument("n", type=int)
+    args = parser.parse_args()
+    if args.what == "startup":
+        result = startup(args.lib, args.program)
+    else:
+        result = memory(args.lib, args.n)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
