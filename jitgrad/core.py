@@ -341,6 +341,10 @@ class _Config:
     ``log_compiles``: log every trace and compile with its reason (JITGRAD_LOG_COMPILES).
     ``matmul``: "auto" (jitgrad's kernel, or numpy's BLAS where measured faster), "jitgrad"
     or "blas" (JITGRAD_MATMUL).
+    ``precise_math``: transcendental functions are numpy's own (computed outside the fused
+    kernels) and kernels do not contract a*b+c into FMAs, so elementwise results are identical
+    to numpy's; by default kernels use jitgrad's vectorised math, within 1 ulp of numpy
+    (JITGRAD_PRECISE_MATH).
     """
 
     def __init__(self) -> None:
@@ -349,6 +353,7 @@ class _Config:
         self.disable_jit = _env_flag("JITGRAD_DISABLE_JIT")
         self.log_compiles = _env_flag("JITGRAD_LOG_COMPILES")
         self.matmul = os.environ.get("JITGRAD_MATMUL", "auto")
+        self.precise_math = _env_flag("JITGRAD_PRECISE_MATH")
 
     def use_blas(self, dtype: np.dtype, m: int, n: int, k: int) -> bool:
         """Whether a matmul of this dtype and size runs on numpy's BLAS instead of jitgrad's

@@ -7,8 +7,14 @@ from __future__ import annotations
 import numpy as np
 
 from jitgrad.backend.fuse import Affine, KernelOut, LoopKernel, SNode
+from jitgrad.core import config
 
-KERNEL_FLAGS = 'cache=True, nogil=True, error_model="numpy", fastmath={"contract"}'
+
+def kernel_flags() -> str:
+    # error_model="numpy": no division checks (they block vectorisation); only the "contract"
+    # fast-math flag (FMA), never nnan/ninf/reassoc, which change NaN/Inf results.
+    fastmath = "False" if config.precise_math else '{"contract"}'
+    return f'cache=True, nogil=True, error_model="numpy", fastmath={fastmath}'
 
 _SHORT = {"float64": "f64", "float32": "f32"}
 
@@ -44,6 +50,9 @@ def _expr(node: SNode, names: list[str]) -> str:
     ops = [names[a] for a in node.args]
     template = node.prim.kernel
     dt = dt_name(node.dtype)
+    vm = node.prim.extra.get("vmath")
+    if vm and node.dtype.name in _SHORT and not config.precise_math:
+        return f"{vm}_{_SHORT[node.dtype.name]}({', '.join(ops)})"
     if callable(template):
         return template(ops, dt, **node.params)
     return template.format(*ops, dt=dt, sfx=_SHORT.get(node.dtype.name, ""), **node.params)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.core import IR, Atom, Eqn, Lit, Var
+from jitgrad.core import IR, Atom, Eqn, Lit, Var, config
 
 # ---------------------------------------------------------------------------------------------
 # Plan data structures
@@ -98,6 +98,8 @@ def _is_unit_reshape(eqn: Eqn) -> bool:
 def kind_of(eqn: Eqn) -> str:
     name = eqn.prim.name
     if eqn.prim.extra.get("elementwise"):
+        if config.precise_math and eqn.prim.extra.get("vmath"):
+            return "host"  # numpy's own function, for bit-identical results
         return "elem"
     if name in _INDEX_PRIMS or _is_unit_reshape(eqn):
         return "index"

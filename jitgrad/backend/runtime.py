@@ -14,8 +14,8 @@ import numpy as np
 
 from jitgrad.backend import cache
 from jitgrad.backend.codegen import (
-    KERNEL_FLAGS,
     dt_name,
+    kernel_flags,
     loop_extents,
     needs_init,
     reduce_init,
@@ -32,7 +32,12 @@ KERNEL_IMPORTS = """import math
 import numpy as np
 from numba import njit
 
-from jitgrad.backend.scalar import logistic_f32, logistic_f64, max_nan, min_nan"""
+from jitgrad.backend.scalar import max_nan, min_nan
+from jitgrad.backend.vmath import (
+    cos_f32, cos_f64, exp_f32, exp_f64, expm1_f32, expm1_f64, log1p_f32, log1p_f64, log_f32,
+    log_f64, logistic_f32, logistic_f64, pow_f32, pow_f64, sin_f32, sin_f64, tan_f32, tan_f64,
+    tanh_f32, tanh_f64,
+)"""
 
 
 @dataclass
@@ -54,7 +59,7 @@ class Compiled:
 
 def kernel_module_source(k: LoopKernel) -> str:
     body = render_kernel(k, [o.var.aval.dtype for o in k.outputs])
-    return cache.module_source(f"@njit({KERNEL_FLAGS})\n{body}", KERNEL_IMPORTS)
+    return cache.module_source(f"@njit({kernel_flags()})\n{body}", KERNEL_IMPORTS)
 
 
 def compile_ir(ir: IR) -> Compiled:

@@ -75,9 +75,10 @@ Domain = tuple[float, float]
 
 def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRule | None],
                    kernel: str | Callable[..., str], domain: Sequence[Domain] | Domain = (-2, 2),
-                   float_only: bool = True) -> Primitive:
+                   float_only: bool = True, vmath: str | None = None) -> Primitive:
     """Declare a differentiable elementwise primitive; ``None`` in ``derivs`` means the operand's
-    derivative is identically zero."""
+    derivative is identically zero. ``vmath`` names the vectorisable implementation
+    (``jitgrad.backend.vmath``) kernels use instead of the libm template."""
     nargs = len(derivs)
     domains = [domain] * nargs if isinstance(domain[0], int | float) else list(domain)
 
@@ -99,7 +100,7 @@ def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRu
     prim = Primitive(
         name, elementwise_rule(name, float_only=float_only), impl, jvp=jvp, vjp=vjp,
         kernel=kernel, test_cases=elementwise_cases(domains),
-        extra={"elementwise": True, "derivs": tuple(derivs)})
+        extra={"elementwise": True, "derivs": tuple(derivs), "vmath": vmath})
     return register(prim)
 
 
@@ -178,16 +179,19 @@ def _min(x: Any, y: Any) -> Any:
 
 neg_p = defelementwise("neg", np.negative, [lambda g, out, x: neg(g)], "-{0}",
                        float_only=False)
-exp_p = defelementwise("exp", np.exp, [lambda g, out, x: mul(g, out)], "math.exp({0})")
+exp_p = defelementwise("exp", np.exp, [lambda g, out, x: mul(g, out)], "math.exp({0})",
+                       vmath="exp")
 log_p = defelementwise("log", np.log, [lambda g, out, x: div(g, x)], "math.log({0})",
+                       vmath="log",
                        domain=(0.2, 3.0))
-sin_p = defelementwise("sin", np.sin, [lambda g, out, x: mul(g, cos(x))], "math.sin({0})")
+sin_p = defelementwise("sin", np.sin, [lambda g, out, x: mul(g, cos(x))], "math.sin({0})",
+                       vmath="sin")
 cos_p = defelementwise("cos", np.cos, [lambda g, out, x: neg(mul(g, sin(x)))],
-                       "math.cos({0})")
+                       "math.cos({0})", vmath="cos")
 tan_p = defelementwise("tan", np.tan, [lambda g, out, x: mul(g, add(1, mul(out, out)))],
-                       "math.tan({0})", domain=(-1.2, 1.2))
+                       "math.tan({0})", vmath="tan", domain=(-1.2, 1.2))
 tanh_p = defelementwise("tanh", np.tanh, [lambda g, out, x: mul(g, sub(1, mul(out, out)))],
-                        "math.tanh({0})")
+                        "math.tanh({0})", vmath="tanh")
 sqrt_p = defelementwise("sqrt", np.sqrt, [lambda g, out, x: div(g, mul(2, out))],
                         "math.sqrt({0})", domain=(0.2, 3.0))
 abs_p = defelementwise("abs", np.abs, [lambda g, out, x: mul(g, sign(x))], "abs({0})",
@@ -195,12 +199,12 @@ abs_p = defelementwise("abs", np.abs, [lambda g, out, x: mul(g, sign(x))], "abs(
 sign_p = defelementwise("sign", np.sign, [None],
                         _sign_kernel, float_only=False)
 log1p_p = defelementwise("log1p", np.log1p, [lambda g, out, x: div(g, add(1, x))],
-                         "math.log1p({0})", domain=(-0.5, 2.0))
+                         "math.log1p({0})", vmath="log1p", domain=(-0.5, 2.0))
 expm1_p = defelementwise("expm1", np.expm1, [lambda g, out, x: mul(g, add(out, 1))],
-                         "math.expm1({0})")
+                         "math.expm1({0})", vmath="expm1")
 logistic_p = defelementwise(
     "logistic", _logistic, [lambda g, out, x: mul(g, mul(out, sub(1, out)))],
-    "logistic_{sfx}({0})", domain=(-4, 4))
+    "logistic_{sfx}({0})", domain=(-4, 4), vmath="logistic")
 
 # --- binary: d(g, out, x, y) ----------------------------------------------------------------
 
@@ -228,7 +232,7 @@ def _dpow_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
 
 
 pow_p = defelementwise("pow", _pow, [_dpow_dx, _dpow_dy], "{0} ** {1}",
-                       domain=[(0.5, 2.0), (-2, 2)])
+                       domain=[(0.5, 2.0), (-2, 2)], vmath="pow")
 
 
 def _dmax(first: bool, cmp: Callable[[Any, Any], Any]) -> DerivRule:
