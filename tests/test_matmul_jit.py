@@ -1,0 +1,94 @@
+"""Compiled matmul (jitgrad's own kernel, and the BLAS switch) against numpy.matmul: all
+transpose flags, batch broadcasting, odd sizes, float32/float64, epilogues, gradients."""
+
+import numpy as np
+import pytest
+
+import jitgrad as jg
+import jitgrad.numpy as jnp
+
+rng = np.random.default_rng(0)
+
+SIZES = [(1, 1, 1), (7, 33, 1), (33, 7, 130), (130, 33, 7), (1, 130, 33)]
+OPS = {
+    "A@B": lambda a, b: a @ b,
+    "A.T@B": lambda a, b: a.T @ b,
+    "A@B.T": lambda a, b: a @ b.T,
+    "A.T@B.T": lambda a, b: a.T @ b.T,
+}
+
+
+def operands(op, m, k, n, dtype, batch=()):
+    ta, tb = op.startswith("A.T"), op.endswith("B.T")
+    a = rng.standard_normal(batch + ((k, m) if ta else (m, k))).astype(dtype)
+    b = rng.standard_normal(batch + ((n, k) if tb else (k, n))).astype(dtype)
+    return a, b
+
+
+def tol(dtype, k):
+    return (3e-5 if dtype == np.float32 else 1e-12) * max(1, k) ** 0.5
+
+
+@pytest.fixture(params=["jitgrad", "blas"])
+def backend(request):
+    old = jg.config.matmul
+    jg.config.matmul = request.param
+    yield request.param
+    jg.config.matmul = old
+
+
+@pytest.mark.parametrize("op", list(OPS))
+@pytest.mark.parametrize("m,k,n", SIZES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transpose_flags_and_odd_sizes(backend, op, m, k, n, dtype):
+    a, b = operands(op, m, k, n, dtype)
+    f = jg.jit(OPS[op])
+    got = f(a, b)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, OPS[op](a, b), rtol=tol(dtype, k), atol=tol(dtype, k))
+    ir = jg.make_ir(OPS[op])(a, b)
+    assert [e.prim.name for e in ir.eqns] == ["matmul"]  # transposes folded into flags
+
+
+@pytest.mark.parametrize("sa,sb", [((3, 4, 5), (3, 5, 2)), ((2, 1, 4, 5), (3, 5, 6)),
+                                   ((4, 5), (2, 3, 5, 6)), ((5,), (2, 5, 3)), ((2, 4, 5), (5,)),
+                                   ((0, 4, 5), (5, 2)), ((2, 0, 5), (5, 3))])
+def test_batch_broadcasting(backend, sa, sb):
+    a, b = rng.standard_normal(sa), rng.standard_normal(sb)
+    np.testing.assert_allclose(jg.jit(jnp.matmul)(a, b), np.matmul(a, b), rtol=1e-12,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("layout", ["strided", "reversed", "fortran"])
+def test_non_contiguous_operands(backend, layout):
+    a, b = rng.standard_normal((6, 8)), rng.standard_normal((8, 5))
+    view = {"strided": lambda x: np.repeat(x, 2, axis=1)[:, ::2],
+            "reversed": lambda x: np.ascontiguousarray(x[::-1, ::-1])[::-1, ::-1],
+            "fortran": np.asfortranarray}[layout]
+    np.testing.assert_allclose(jg.jit(jnp.matmul)(view(a), view(b)), a @ b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_tanh_epilogue_and_gradients(backend, dtype):
+    x = rng.standard_normal((9, 7)).astype(dtype)
+    w = rng.standard_normal((7, 5)).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+
+    def layer(w, b, x):
+        return jnp.sum(jnp.tanh(x @ w + b) ** 2)
+
+    lowered = jg.jit(layer).lower(w, b, x)
+    from jitgrad.backend.fuse import MatmulStep
+    mm = [s for s in lowered.steps if isinstance(s, MatmulStep)]
+    assert mm and mm[0].bias is not None and mm[0].activation == 2
+    t = tol(dtype, 7) * 10
+    np.testing.assert_allclose(jg.jit(layer)(w, b, x), layer(w, b, x), rtol=t)
+    for g, r in zip(jg.jit(jg.grad(layer, argnums=(0, 1, 2)))(w, b, x),
+                    jg.grad(layer, argnums=(0, 1, 2))(w, b, x), strict=True):
+        assert g.dtype == dtype
+        np.testing.assert_allclose(g, r, rtol=t, atol=t)
+
+
+def test_integer_matmul_uses_numpy():
+    a, b = np.arange(6).reshape(2, 3), np.arange(12).reshape(3, 4)
+    np.testing.assert_array_equal(jg.jit(jnp.matmul)(a, b), a @ b)
