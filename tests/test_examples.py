@@ -1,0 +1,52 @@
+"""Each example runs as a script, exits 0 and prints what it promises."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def run_example(name: str) -> str:
+    proc = subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def number(pattern: str, text: str) -> float:
+    match = re.search(pattern, text)
+    assert match, f"{pattern!r} not in output:\n{text[-2000:]}"
+    return float(match.group(1))
+
+
+def test_mlp_trains():
+    out = run_example("mlp.py")
+    first = number(r"step\s+0: loss ([\d.]+)", out)
+    last = number(r"step\s+600: loss ([\d.]+)", out)
+    assert last < first / 10
+    assert number(r"final accuracy \(held-out points\): ([\d.]+)", out) > 0.9
+
+
+def test_newton_hvp_converges():
+    out = run_example("newton_hvp.py")
+    assert number(r"HVP vs finite differences: relative error ([\d.e+-]+)", out) < 1e-6
+    assert "converged to the minimum at all-ones" in out
+    assert number(r"max \|x - 1\| = ([\d.e+-]+)", out) < 1e-8
+
+
+def test_custom_rule_is_stable():
+    out = run_example("custom_rule.py")
+    assert "naive gradient at x=1000: nan" in out
+    assert number(r"custom gradient at x=1000: ([\d.]+)", out) == 1.0
+    assert number(r"second derivative at 0: ([\d.]+)", out) == pytest.approx(0.25)
+    assert "check_grads (reverse mode, finite differences): ok" in out
+
+
+def test_inspect_kernels_prints_ir_and_kernels():
+    out = run_example("inspect_kernels.py")
+    assert "{ lambda" in out and "matmul" in out  # the traced IR
+    assert "# caller" in out and "# kernel K0" in out and "def kernel" in out
