@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -51,14 +50,18 @@ def startup(lib_name: str, program: str) -> dict[str, float]:
     return {"import": imported - start, "first": time.perf_counter() - imported}
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def _status(field: str) -> int:
+    """Bytes of a /proc/self/status field: VmRSS (resident now) or VmHWM (peak resident).
+    VmHWM, not getrusage's ru_maxrss: Linux carries the spawning parent's high-water mark
+    across fork + exec into ru_maxrss, so a child of a large parent would report the parent's."""
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith(field + ":"))
+    return int(line.split()[1]) * 1024
 
 
 def memory(lib_name: str, n: int) -> dict[str, int]:
     """Resident bytes before the chain gradient at size ``n`` (float64, inputs created, the
-    program already compiled for that size) and the peak during it (ru_maxrss)."""
+    program already compiled for that size), and the peak resident bytes after it."""
     import numpy as np
 
     from perf.peers import load, tree_map
@@ -76,10 +79,9 @@ def memory(lib_name: str, n: int) -> dict[str, int]:
     if lib_name != "numpy":
         fn = lib.ahead(fn, ((n,), np.float64), ((n,), np.float64))
     args = tree_map(put, [rng.standard_normal(n), rng.standard_normal(n)])
-    base, base_peak = _rss(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    base, base_peak = _status("VmRSS"), _status("VmHWM")
     block(fn(*args))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"base": base, "base_peak": base_peak, "peak": peak}
+    return {"base": base, "base_peak": base_peak, "peak": _status("VmHWM")}
 
 
 def main() -> None:

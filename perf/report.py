@@ -82,7 +82,7 @@ def document(meta: dict, sections: list[Section]) -> str:
              f"- command: `{meta['command']}` ({meta['duration_s']:.0f} s)",
              f"- machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores, "
              f"{meta['machine']['memory']}",
-             f"- threads: {meta['threads']}",
+             f"- threads: {meta['threads']} ({meta['threads_detail']})",
              f"- versions: {versions}"]
     lines += [f"- {k}: {v}" for k, v in meta["measured"].items()]
     lines += [f"- {n}" for n in meta["notes"]]
@@ -129,16 +129,18 @@ def plot(sections: list[Section], meta: dict, out_dir: Path) -> list[Path]:
                     pts = [(n, 2 * n**3 / t / 1e9) for n, t in pts]
                 if pts:
                     ax.plot(*zip(*pts, strict=True), marker="o", label=peer)
+            ax.set_xscale("log")
             if s.name == "matmul":
                 ax.axhline(meta["values"][f"peak {dtype}"], color="k", ls="--", label="FMA peak")
                 ax.set_ylabel("GFLOP/s (A @ B)")
+                ax.set_xticks(ns, [str(n) for n in ns])
+                ax.set_ylim(bottom=0)
             else:
                 ax.plot(ns, [r.params["bound_s"] for r in rows], "k--", label="bandwidth bound")
                 ax.set_yscale("log")
                 ax.set_ylabel("seconds per gradient")
-            ax.set_xscale("log")
             ax.set_xlabel("n")
-            ax.set_title(f"{s.name}, {dtype}, {meta['threads']}")
+            ax.set_title(f"{s.name}, {dtype}, threads: {meta['threads']}")
             ax.legend(fontsize=8)
         fig.tight_layout()
         path = out_dir / f"{s.name}.png"

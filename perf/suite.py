@@ -22,10 +22,10 @@ def run_suite(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     libs, notes = peers.available()
     ctx = Context(args.quick, libs, QUICK if args.quick else FULL)
-    threads = ("single-threaded (OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS=1, XLA single-threaded "
+    detail = ("single-threaded (OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS=1, XLA single-threaded "
                "Eigen, torch.set_num_threads(1))" if args.threads == "1"
                else "library defaults (all cores)")
-    print(f"# jitgrad benchmarks ({'quick' if args.quick else 'full'}; {threads})\n")
+    print(f"# jitgrad benchmarks ({'quick' if args.quick else 'full'}; {detail})\n")
     print(f"peers: {', '.join(libs)}, numpy" + "".join(f"\n- {n}" for n in notes) + "\n",
           flush=True)
     sections = []
@@ -41,7 +41,8 @@ def run_suite(args: argparse.Namespace) -> None:
         "command": command.strip(),
         "duration_s": time.perf_counter() - start,
         "machine": machine.describe(),
-        "threads": threads,
+        "threads": args.threads,
+        "threads_detail": detail,
         "versions": peers.versions(),
         "measured": machine.summary(),
         "values": dict(machine.values),

@@ -27,7 +27,9 @@ def run(ctx: Context) -> Section:
     section.rows.append(Row(case, results, lambda b: f"{b / 1e6:.0f} MB", {"n": N},
                             {"outputs alone": f"{2 * N * 8 / 1e6:.0f} MB"}))
     section.notes += [
-        "peak ru_maxrss during one gradient minus the resident size just before it, with the "
+        "peak resident size (VmHWM) during one gradient minus the resident size just before "
+        "it (ru_maxrss would include the spawning parent's peak, which Linux carries across "
+        "fork + exec), with the "
         "inputs created (in the peer's array type) and the program compiled ahead for this "
         "size (jitgrad: Jitted.lower; jax: jit(...).lower(...).compile()), so compiler memory "
         "is not counted.",
