@@ -8,7 +8,7 @@ from perf.harness import Context
 from perf.programs import bind, small, small_grad_numpy
 from perf.report import Row, Section
 
-PEERS = ["jitgrad", "jitgrad eager", "JAX (numpy in/out)", "JAX (jax.Array)", "numpy",
+PEERS = ["jitgrad", "jitgrad eager", "jax (numpy in/out)", "jax (jax.Array)", "numpy",
          "torch", "autograd"]
 
 
@@ -24,8 +24,8 @@ def run(ctx: Context) -> Section:
         jax = libs["jax"]
         jf = jax.jit(jax.grad(bind(small, jax)))
         xj = jax.put(x)
-        fns["JAX (numpy in/out)"] = lambda: np.asarray(jf(x))
-        fns["JAX (jax.Array)"] = lambda: jf(xj).block_until_ready()
+        fns["jax (numpy in/out)"] = lambda: np.asarray(jf(x))
+        fns["jax (jax.Array)"] = lambda: jf(xj).block_until_ready()
     if "torch" in libs:
         torch = libs["torch"]
         tf = torch.grad(bind(small, torch))
@@ -39,11 +39,11 @@ def run(ctx: Context) -> Section:
                           expect=[small_grad_numpy(x)], tol=1e-12)
     section = Section("dispatch", "µs per call of the gradient of a tiny function", PEERS)
     section.rows.append(Row(case, results, lambda t: f"{t * 1e6:.2f} µs", {"n": 16}))
-    jax_ratio = results.get("JAX (numpy in/out)")
+    jax_ratio = results.get("jax (numpy in/out)")
     if jax_ratio is not None:
-        section.notes.append(f"target: jitgrad ≤ 0.4× JAX (numpy in/out); measured "
+        section.notes.append(f"target: jitgrad ≤ 0.4× jax (numpy in/out); measured "
                              f"{jax_ratio.ratio:.2f}×")
-    section.notes.append("jitgrad, numpy, autograd and \"JAX (numpy in/out)\" take and return "
+    section.notes.append("jitgrad, numpy, autograd and \"jax (numpy in/out)\" take and return "
                          "numpy arrays; torch converts with from_numpy/.numpy(); "
-                         "\"JAX (jax.Array)\" is given a device array and blocks on its result.")
+                         "\"jax (jax.Array)\" is given a device array and blocks on its result.")
     return section
