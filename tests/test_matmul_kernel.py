@@ -110,7 +110,7 @@ def test_broadcast_batch(dtype, ta, which, m, n, k):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("ta,tb", FLAGS)
-@pytest.mark.parametrize("m,n,k", ((7, 33, 13), (130, 33, 130)))
+@pytest.mark.parametrize("m,n,k", ((3, 5, 4), (7, 33, 13), (130, 33, 130)))
 def test_strided_and_reversed(dtype, ta, tb, m, n, k):
     rng = np.random.default_rng(11)
     big_a = operand(rng, dtype, 6, 2 * m, 2 * k, ta)

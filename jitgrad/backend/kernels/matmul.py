@@ -41,7 +41,7 @@ _TINY_MACS = 8 * 8 * 8
 _DIRECT_MN = 4
 _DIRECT_MIN_VECTOR = 32
 # _gemm_direct loop orders.
-_PACKED, _SCALAR, _ROW_AXPY, _DOT, _COL_AXPY = range(5)
+_PACKED, _SCALAR, _ROW_AXPY, _DOT, _COL_AXPY, _DOT_COPY_A, _DOT_COPY_B = range(7)
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy", boundscheck=False,
             fastmath={"contract"})
@@ -282,6 +282,16 @@ def _dot(x, y):
 
 
 @numba.njit(**_JIT_INLINE)
+def _dot_rows(a2, bt, c):
+    """c[i, j] = a2[i] . bt[j] for operands whose rows are contiguous."""
+    for i in range(a2.shape[0]):
+        arow = _unit(a2[i])
+        crow = c[i]
+        for j in range(bt.shape[0]):
+            crow[j] = _dot(arow, _unit(bt[j]))
+
+
+@numba.njit(**_JIT_INLINE)
 def _direct_mode(a2, b2):
     """How _gemm_direct should run this problem, or _PACKED if the packed path is better.
 
@@ -305,6 +315,13 @@ def _direct_mode(a2, b2):
         best, length = _COL_AXPY, m
     if tiny or length >= _DIRECT_MIN_VECTOR:
         return best
+    # Otherwise a contiguous copy of the narrow operand (cheap: it is narrow) makes the
+    # dot-product order available, e.g. x @ W for a row-major W with 3 columns.
+    if k >= _DIRECT_MIN_VECTOR:
+        if n <= _DIRECT_MN and a2.strides[1] == unit:
+            return _DOT_COPY_B
+        if m <= _DIRECT_MN and b2.strides[0] == unit:
+            return _DOT_COPY_A
     return _PACKED
 
 
@@ -321,11 +338,11 @@ def _gemm_direct(a2, b2, c, mode):
             for p in range(k):
                 _axpy(arow[p], _unit(b2[p]), crow)
     elif mode == _DOT:
-        for i in range(m):
-            arow = _unit(a2[i])
-            crow = c[i]
-            for j in range(n):
-                crow[j] = _dot(arow, _unit(b2[:, j]))
+        _dot_rows(a2, b2.T, c)
+    elif mode == _DOT_COPY_A:
+        _dot_rows(np.ascontiguousarray(a2), b2.T, c)
+    elif mode == _DOT_COPY_B:
+        _dot_rows(a2, np.ascontiguousarray(b2.T), c)
     elif mode == _COL_AXPY:
         col = np.empty(m, c.dtype)
         for j in range(n):
