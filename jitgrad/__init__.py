@@ -18,11 +18,13 @@ from jitgrad.errors import (
 from jitgrad.jit import jit, show_kernels
 from jitgrad.numpy import stop_gradient
 from jitgrad.testing import check_grads
+from jitgrad.toolkit import eval_shape, hessian, jacfwd, jacrev, linearize, vmap
 
 __version__ = "0.1.0"
 
 __all__ = [
     "IR", "JitgradError", "JitgradTypeError", "ShapeError", "TracerError", "UnsupportedError",
     "check_grads", "config", "custom_vjp", "grad", "jit", "jvp", "make_ir", "nn", "numpy",
-    "show_kernels", "stop_gradient", "tree_util", "value_and_grad", "vjp",
+    "show_kernels", "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap", "jacfwd",
+    "jacrev", "hessian", "linearize", "eval_shape",
 ]

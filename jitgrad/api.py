@@ -22,10 +22,12 @@ from jitgrad.core import (
 )
 from jitgrad.errors import JitgradTypeError
 from jitgrad.prims import zeros
+from jitgrad.prims.structural import at_front, batch_size
 from jitgrad.transforms.jvp import jvp_flat
 from jitgrad.transforms.partial_eval import partial_eval_ir
 from jitgrad.transforms.stage import trace
 from jitgrad.transforms.vjp import vjp_ir
+from jitgrad.transforms.vmap import vmap_ir
 from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
 __all__ = ["custom_vjp", "grad", "jvp", "make_ir", "value_and_grad", "vjp"]
@@ -369,10 +371,25 @@ def _jnp() -> Any:
     return jnp
 
 
+def _custom_vjp_batch(args: list[Any], dims: list[Any], /, *, fun: IR, fwd: Callable,
+                      bwd: Callable, n_consts: int, in_tree: PyTreeDef, out_tree: PyTreeDef
+                      ) -> tuple[list[Any], list[int]]:
+    # Every operand batched first; the user's fwd and bwd are vmapped the same way.
+    from jitgrad.toolkit import vmap
+    size = batch_size(args, dims)
+    args = [at_front(a, d, size) for a, d in zip(args, dims, strict=True)]
+    batched, consts = closure_convert(vmap_ir(fun, [0] * len(args), size)[0])
+    outs = custom_vjp_call_p.bind(
+        *consts, *args, fun=batched, fwd=vmap(fwd), bwd=vmap(bwd),
+        n_consts=len(consts) + n_consts, in_tree=in_tree, out_tree=out_tree)
+    return outs, [0] * len(outs)
+
+
 custom_vjp_call_p = register(Primitive(
     "custom_vjp_call", _custom_vjp_rule, lambda *xs, fun, **_: eval_ir(fun, *xs),
     jvp=_custom_vjp_jvp, vjp_fwd=_custom_vjp_fwd, vjp_bwd=_custom_vjp_bwd,
-    multiple_results=True, test_cases=_custom_vjp_cases, extra={"call": True}))
+    batch=_custom_vjp_batch, multiple_results=True, test_cases=_custom_vjp_cases,
+    extra={"call": True}))
 
 
 class custom_vjp:  # noqa: N801 - JAX's name

@@ -30,11 +30,13 @@ from jitgrad.core import (
     using,
 )
 from jitgrad.prims import zeros
+from jitgrad.prims.structural import batch_size
 from jitgrad.transforms.jvp import jvp_flat
 from jitgrad.transforms.partial_eval import partial_eval_ir
 from jitgrad.transforms.passes import optimize_ir
 from jitgrad.transforms.stage import trace
 from jitgrad.transforms.vjp import vjp_ir
+from jitgrad.transforms.vmap import vmap_ir
 from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
 __all__ = ["jit", "show_kernels"]
@@ -294,7 +296,14 @@ def _jit_call_cases(rng: np.random.Generator, dtype: Any) -> list:
     return [((x, y), {"fun": ir, "name": "case"})]
 
 
+def _jit_call_batch(args: list, dims: list, /, *, fun: IR, name: str) -> tuple[list, list]:
+    size = batch_size(args, dims)
+    batched, odims = vmap_ir(fun, dims, size, out_front=False)
+    batched, consts = closure_convert(batched)
+    return jit_call_p.bind(*consts, *args, fun=batched, name=f"vmap({name})"), odims
+
+
 jit_call_p = register(Primitive(
     "jit_call", lambda *avals, fun, name: [v.aval for v in fun.outvars], _jit_call_impl,
-    jvp=_jit_call_jvp, vjp_fwd=_jit_call_fwd, vjp_bwd=_jit_call_bwd, multiple_results=True,
-    test_cases=_jit_call_cases, extra={"call": True}))
+    jvp=_jit_call_jvp, vjp_fwd=_jit_call_fwd, vjp_bwd=_jit_call_bwd, batch=_jit_call_batch,
+    multiple_results=True, test_cases=_jit_call_cases, extra={"call": True}))

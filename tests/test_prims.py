@@ -47,6 +47,7 @@ def test_every_primitive_is_tested():
         for dt in DTYPES:
             assert prim.test_cases is not None and prim.test_cases(
                 np.random.default_rng(0), dt), f"primitive {name} declares no test cases"
+        assert prim.batch is not None, f"{name} has no batching (vmap) rule"
         if prim.differentiable:
             assert prim.jvp is not None, f"{name} has no jvp rule"
             assert prim.vjp is not None or prim.vjp_bwd is not None, f"{name} has no vjp rule"
@@ -98,6 +99,37 @@ def test_float32_agrees_with_float64(name, dt, i):
         assert not is_float(av.dtype) or s32.dtype == av.dtype
         np.testing.assert_allclose(o32, o64, rtol=2e-5, atol=2e-5)
         np.testing.assert_allclose(s32, s64, rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("name,dt,i", [c for c in _cases() if c.values[1] is np.float64])
+@pytest.mark.parametrize("axes", ["front", "last-unbatched-first"])
+def test_vmap_matches_python_loop(name, dt, i, axes):
+    """vmap of the primitive over 3 examples (from 3 seeds) equals a loop over them."""
+    prim = REGISTRY[name]
+    examples = []
+    for seed in range(3):
+        case = prim.test_cases(np.random.default_rng(seed), dt)[i]
+        examples.append(case[0])
+    params = prim.test_cases(np.random.default_rng(0), dt)[i][1]
+    f = lambda *xs: prim.bind(*xs, **params)  # noqa: E731
+    expected = [f(*ex) for ex in examples]
+    n = len(examples[0])
+    if axes == "front":
+        in_axes = (0,) * n
+        batched = [np.stack([np.asarray(ex[j]) for ex in examples]) for j in range(n)]
+    else:  # first operand shared (unbatched) when there are several; others batched last
+        in_axes = tuple(None if (j == 0 and n > 1) else -1 for j in range(n))
+        if n > 1:
+            expected = [f(examples[0][0], *ex[1:]) for ex in examples]
+        batched = [np.asarray(examples[0][j]) if in_axes[j] is None else
+                   np.stack([np.asarray(ex[j]) for ex in examples], axis=-1)
+                   for j in range(n)]
+    got = jg.vmap(f, in_axes=in_axes)(*batched)
+    outs = got if prim.multiple_results else [got]
+    exp = [list(e) if prim.multiple_results else [e] for e in expected]
+    for k, o in enumerate(outs):
+        np.testing.assert_allclose(o, np.stack([np.asarray(e[k]) for e in exp]), rtol=1e-12,
+                                   atol=1e-12)
 
 
 def test_checker_catches_a_wrong_vjp_rule():

@@ -17,7 +17,7 @@ import numpy as np
 from jitgrad.core import REGISTRY, Primitive, ShapedArray, Tracer, Zero, is_float, register
 from jitgrad.core import aval_of as _aval
 from jitgrad.errors import ShapeError
-from jitgrad.prims.structural import broadcast_in_dim
+from jitgrad.prims.structural import batch_size, broadcast_in_dim, move_front
 from jitgrad.prims.testcases import elementwise_cases
 
 DerivRule = Callable[..., Any]
@@ -62,6 +62,29 @@ def elementwise_rule(name: str, float_only: bool = False, out_dtype: Any = None,
     return rule
 
 
+def elementwise_batch(prim: Primitive) -> Callable[..., tuple[Any, int]]:
+    """vmap rule shared by elementwise primitives: batch axes go first; a batched per-example
+    scalar is broadcast to the per-example shape, an unbatched array along the batch."""
+
+    def rule(args: list[Any], dims: list[int | None], /, **params: Any) -> tuple[Any, int]:
+        size = batch_size(args, dims)
+        shapes = [_aval(a).shape[:d] + _aval(a).shape[d + 1:] if d is not None else _aval(a).shape
+                  for a, d in zip(args, dims, strict=True)]
+        full = max(shapes, key=len)
+        new = []
+        for a, d, s in zip(args, dims, shapes, strict=True):
+            if d is not None:
+                a = move_front(a, d)
+                if s != full:
+                    a = broadcast_in_dim(a, (size,) + full, (0,))
+            elif s != ():
+                a = broadcast_in_dim(a, (size,) + full, tuple(range(1, len(full) + 1)))
+            new.append(a)
+        return prim.bind(*new, **params), 0
+
+    return rule
+
+
 def _match_shape(ct: Any, aval_in: ShapedArray, aval_out: ShapedArray) -> Any:
     """A rank-0 operand broadcast by the primitive itself receives the sum of the cotangent."""
     if aval_in.shape == aval_out.shape:
@@ -101,6 +124,7 @@ def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRu
         name, elementwise_rule(name, float_only=float_only), impl, jvp=jvp, vjp=vjp,
         kernel=kernel, test_cases=elementwise_cases(domains),
         extra={"elementwise": True, "derivs": tuple(derivs), "vmath": vmath})
+    prim.batch = elementwise_batch(prim)
     return register(prim)
 
 
@@ -120,6 +144,7 @@ def defnondiff(name: str, impl: Callable[..., Any], kernel: str, nargs: int,
         name, elementwise_rule(name, out_dtype=out_dtype), impl, kernel=kernel,
         differentiable=False, test_cases=elementwise_cases([domain] * nargs, kinds=kinds),
         extra={"elementwise": True})
+    prim.batch = elementwise_batch(prim)
     return register(prim)
 
 
@@ -393,6 +418,8 @@ add, sub, mul, div, pow, max_, min_ = map(_bind, (add_p, sub_p, mul_p, div_p, po
                                                   min_p))
 lt, le, gt, ge, eq, ne, and_, or_, not_ = map(_bind, (lt_p, le_p, gt_p, ge_p, eq_p, ne_p, and_p,
                                                       or_p, not_p))
+for _p in (integer_pow_p, select_p, stop_gradient_p, convert_element_type_p):
+    _p.batch = elementwise_batch(_p)
 stop_gradient = _bind(stop_gradient_p)
 
 

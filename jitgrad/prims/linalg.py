@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.core import Primitive, ShapedArray, Zero, register
+from jitgrad.core import Primitive, ShapedArray, Zero, aval_of, register
 from jitgrad.errors import ShapeError
 from jitgrad.prims.elementwise import add
+from jitgrad.prims.structural import at_front, batch_size, move_front, reshape
 from jitgrad.prims.testcases import draw, view_of
 
 
@@ -91,6 +92,20 @@ def _matmul_cases(rng: np.random.Generator, dt: Any) -> list:
     return cases
 
 
+def _matmul_batch(args: list[Any], dims: list[int | None], /, *, transpose_a: bool,
+                  transpose_b: bool) -> tuple[Any, int]:
+    (a, b), (da, db) = args, dims
+    flags = {"transpose_a": transpose_a, "transpose_b": transpose_b}
+    if db is None and not transpose_a and aval_of(b).ndim == 2:
+        # A batch of row blocks times one matrix is one larger matmul: (B*m, k) @ (k, n).
+        a = move_front(a, da)
+        shape = aval_of(a).shape
+        out = matmul(reshape(a, (shape[0] * shape[1], shape[2])), b, **flags)
+        return reshape(out, shape[:2] + aval_of(out).shape[-1:]), 0
+    size = batch_size(args, dims)
+    return matmul(at_front(a, da, size), at_front(b, db, size), **flags), 0
+
+
 matmul_p = register(Primitive(
     "matmul", _matmul_rule, _matmul_impl, jvp=_matmul_jvp, vjp=_matmul_vjp,
-    test_cases=_matmul_cases))
+    batch=_matmul_batch, test_cases=_matmul_cases))

@@ -13,6 +13,7 @@ from jitgrad.prims.elementwise import add, convert_element_type, div, eq, mul
 from jitgrad.prims.structural import (
     broadcast_in_dim,
     concatenate,
+    front_rule,
     linear_jvp,
     reshape,
     slice_,
@@ -73,6 +74,8 @@ reduce_sum_p = register(Primitive(
         ((draw(rng, (2, 0), dt),), {"axes": (0,)})],
     extra={"linear": True, "reduction": "sum"}))
 reduce_sum_p.jvp = linear_jvp(lambda x, **p: reduce_sum_p.bind(x, **p))
+_shift_axes = lambda b, axes: {"axes": tuple(a + 1 for a in axes)}  # noqa: E731
+reduce_sum_p.batch = front_rule(reduce_sum_p, _shift_axes)
 
 
 def reduce_sum(x: Any, axes: Sequence[int]) -> Any:
@@ -118,6 +121,8 @@ reduce_min_p = register(Primitive(
     "reduce_min", _reduce_rule("reduce_min", False), lambda x, *, axes: np.min(x, axis=axes),
     vjp=_ext_vjp, test_cases=_reduce_cases(), extra={"reduction": "min"}))
 reduce_min_p.jvp = _ext_jvp(reduce_min_p.bind)
+reduce_max_p.batch = front_rule(reduce_max_p, _shift_axes)
+reduce_min_p.batch = front_rule(reduce_min_p, _shift_axes)
 
 
 def reduce_max(x: Any, axes: Sequence[int]) -> Any:
@@ -210,6 +215,7 @@ reduce_prod_p = register(Primitive(
         ((np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.0]], dt),), {"axes": (0, 1)}),
         ((draw(rng, (0, 2), dt),), {"axes": (0,)})],
     extra={"reduction": "prod"}))
+reduce_prod_p.batch = front_rule(reduce_prod_p, _shift_axes)
 
 
 def reduce_prod(x: Any, axes: Sequence[int]) -> Any:
@@ -241,3 +247,5 @@ argmax_p = register(Primitive(
 argmin_p = register(Primitive(
     "argmin", _arg_rule("argmin"), lambda x, *, axis: np.argmin(x, axis=axis).astype(np.int64),
     differentiable=False, test_cases=_arg_cases))
+argmax_p.batch = front_rule(argmax_p, lambda b, axis: {"axis": axis + 1})
+argmin_p.batch = front_rule(argmin_p, lambda b, axis: {"axis": axis + 1})

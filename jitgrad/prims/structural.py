@@ -35,6 +35,40 @@ def zeros(aval: ShapedArray) -> Any:
     return broadcast_in_dim_p.bind(Lit(0, aval.dtype).val, shape=aval.shape, dims=())
 
 
+# --- batching helpers (vmap): a batched value carries its batch axis, or None --------------
+
+
+def batch_size(args: Sequence[Any], dims: Sequence[int | None]) -> int:
+    return next(aval_of(a).shape[d] for a, d in zip(args, dims, strict=True) if d is not None)
+
+
+def move_front(x: Any, d: int) -> Any:
+    """``x`` with axis ``d`` moved first."""
+    if d == 0:
+        return x
+    return transpose(x, (d,) + tuple(i for i in range(aval_of(x).ndim) if i != d))
+
+
+def at_front(x: Any, d: int | None, size: int) -> Any:
+    """``x`` with its batch axis first (an unbatched value is broadcast along a new one)."""
+    if d is not None:
+        return move_front(x, d)
+    shape = aval_of(x).shape
+    return broadcast_in_dim_p.bind(x, shape=(size,) + shape,
+                                   dims=tuple(range(1, len(shape) + 1)))
+
+
+def front_rule(prim: Primitive, shift: Callable[..., dict]) -> Callable[..., tuple[Any, int]]:
+    """Batching rule of a one-operand primitive: move the batch axis first and apply the
+    primitive with ``shift(size, **params)`` (its axis parameters moved by one)."""
+
+    def rule(args: list[Any], dims: list[int | None], /, **params: Any) -> tuple[Any, int]:
+        x = move_front(args[0], dims[0])
+        return prim.bind(x, *args[1:], **shift(aval_of(x).shape[0], **params)), 0
+
+    return rule
+
+
 # --- broadcast_in_dim -----------------------------------------------------------------------
 
 
@@ -94,6 +128,10 @@ broadcast_in_dim_p = register(Primitive(
 broadcast_in_dim_p.jvp = linear_jvp(lambda x, **p: broadcast_in_dim_p.bind(x, **p))
 
 
+broadcast_in_dim_p.batch = front_rule(broadcast_in_dim_p, lambda b, shape, dims: {
+    "shape": (b,) + shape, "dims": (0,) + tuple(k + 1 for k in dims)})
+
+
 def broadcast_in_dim(x: Any, shape: Sequence[int], dims: Sequence[int]) -> Any:
     """Broadcast ``x`` to ``shape``; operand axis ``i`` becomes axis ``dims[i]``."""
     shape, dims = tuple(int(s) for s in shape), tuple(int(d) for d in dims)
@@ -124,6 +162,7 @@ reshape_p = register(Primitive(
     ],
     extra={"linear": True}))
 reshape_p.jvp = linear_jvp(lambda x, **p: reshape_p.bind(x, **p))
+reshape_p.batch = front_rule(reshape_p, lambda b, shape: {"shape": (b,) + shape})
 
 
 def reshape(x: Any, shape: Sequence[int]) -> Any:
@@ -155,6 +194,8 @@ transpose_p = register(Primitive(
     ],
     extra={"linear": True}))
 transpose_p.jvp = linear_jvp(lambda x, **p: transpose_p.bind(x, **p))
+transpose_p.batch = front_rule(transpose_p, lambda b, perm: {
+    "perm": (0,) + tuple(k + 1 for k in perm)})
 
 
 def transpose(x: Any, perm: Sequence[int]) -> Any:
@@ -221,6 +262,8 @@ slice_p = register(Primitive(
     ],
     extra={"linear": True}))
 slice_p.jvp = linear_jvp(lambda x, **p: slice_p.bind(x, **p))
+slice_p.batch = front_rule(slice_p, lambda b, starts, sizes, steps: {
+    "starts": (0,) + starts, "sizes": (b,) + sizes, "steps": (1,) + steps})
 
 pad_p = register(Primitive(
     "pad", _pad_rule, _pad_impl,
@@ -233,6 +276,8 @@ pad_p = register(Primitive(
     ],
     extra={"linear": True}))
 pad_p.jvp = linear_jvp(lambda x, **p: pad_p.bind(x, **p))
+pad_p.batch = front_rule(pad_p, lambda b, shape, starts, steps: {
+    "shape": (b,) + shape, "starts": (0,) + starts, "steps": (1,) + steps})
 
 
 def slice_(x: Any, starts: Sequence[int], sizes: Sequence[int], steps: Sequence[int]) -> Any:
@@ -304,6 +349,15 @@ def _concat_jvp(primals: list[Any], tangents: list[Any], *, axis: int) -> tuple[
 concatenate_p.jvp = _concat_jvp
 
 
+def _concat_batch(args: list[Any], dims: list[int | None], /, *, axis: int) -> tuple[Any, int]:
+    b = batch_size(args, dims)
+    return concatenate_p.bind(*[at_front(x, d, b) for x, d in zip(args, dims, strict=True)],
+                              axis=axis + 1), 0
+
+
+concatenate_p.batch = _concat_batch
+
+
 # --- gather / scatter_add -------------------------------------------------------------------
 
 
@@ -370,6 +424,65 @@ scatter_add_p = register(Primitive(
     ],
     extra={"linear": True}))
 scatter_add_p.jvp = linear_jvp(lambda u, i, **p: scatter_add_p.bind(u, i, **p))
+
+
+def _flat_batch_index(idx: Any, d: int | None, b: int, n: int) -> Any:
+    """Per-example indices into ``n`` positions, as indices into ``b * n`` positions (example
+    ``e``'s block starts at ``e * n``), batch axis first."""
+    from jitgrad.prims.elementwise import add
+    idx = at_front(idx, d, b)
+    dtype = aval_of(idx).dtype
+    offsets = broadcast_in_dim_p.bind(np.arange(b, dtype=dtype) * n, shape=aval_of(idx).shape,
+                                      dims=(0,))
+    return add(idx, offsets)
+
+
+def _gather_batch(args: list[Any], dims: list[int | None], /, *, axis: int) -> tuple[Any, int]:
+    (x, idx), (dx, di) = args, dims
+    if di is None:  # batched operand: gather on the shifted axis
+        return gather_p.bind(move_front(x, dx), idx, axis=axis + 1), 0
+    if dx is None:  # batched indices only: the batch axis lands where the indices go
+        return gather_p.bind(x, idx, axis=axis), axis + di
+    # Both batched: merge the batch axis into the gathered one, with offset indices.
+    b = batch_size(args, dims)
+    x = move_front(x, dx)
+    shape = aval_of(x).shape  # (b, *per-example shape)
+    n = shape[axis + 1]
+    perm = (0, axis + 1) + tuple(i for i in range(1, len(shape)) if i != axis + 1)
+    flat = reshape(transpose(x, perm), (b * n,) + tuple(shape[i] for i in perm[2:]))
+    out = gather_p.bind(flat, _flat_batch_index(idx, di, b, n), axis=0)
+    # out: (b, *idx, *rest) where rest = per-example axes other than `axis`, in order.
+    k = aval_of(idx).ndim - 1
+    rest = len(shape) - 2
+    order = [0] + [1 + k + r for r in range(axis)] + [1 + j for j in range(k)] + \
+        [1 + k + r for r in range(axis, rest)]
+    return transpose(out, order), 0
+
+
+def _scatter_batch(args: list[Any], dims: list[int | None], /, *, axis: int, size: int
+                   ) -> tuple[Any, int]:
+    (upd, idx), (du, di) = args, dims
+    b = batch_size(args, dims)
+    upd = at_front(upd, du, b)
+    if di is None:
+        return scatter_add_p.bind(upd, idx, axis=axis + 1, size=size), 0
+    # Batched indices: scatter into b * size positions with offset indices, then split.
+    k = aval_of(idx).ndim - 1
+    ushape = aval_of(upd).shape  # (b, *pre, *idx, *post)
+    pre = ushape[1:1 + axis]
+    perm = (0,) + tuple(range(1 + axis, 1 + axis + k)) + tuple(range(1, 1 + axis)) + \
+        tuple(range(1 + axis + k, len(ushape)))
+    moved = transpose(upd, perm)  # (b, *idx, *pre, *post)
+    out = scatter_add_p.bind(moved, _flat_batch_index(idx, di, b, size),
+                             axis=0, size=b * size)  # (b*size, *pre, *post)
+    out = reshape(out, (b, size) + aval_of(out).shape[1:])
+    order = (0,) + tuple(range(2, 2 + len(pre))) + (1,) + tuple(
+        range(2 + len(pre), aval_of(out).ndim))
+    return transpose(out, order), 0
+
+
+gather_p.batch = _gather_batch
+scatter_add_p.batch = _scatter_batch
 
 
 def gather(x: Any, idx: Any, axis: int) -> Any:

@@ -11,6 +11,7 @@ from numba import types
 from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
+from numba.np.arrayobj import load_item
 
 __all__ = ["ACT_NONE", "ACT_RELU", "ACT_TANH", "matmul", "njit_matmul"]
 
@@ -106,30 +107,63 @@ def _prefetch(typingctx, arr, i, j):
     return types.none(arr, i, j), codegen
 
 
-@numba.njit(**_JIT)
-def _micro(apack, bpack, kc, c, i0, j0, mr, nr, accumulate, edge):
-    """c[i0:i0+mr, j0:j0+nr] (+)= A sliver @ B sliver over kc packed k steps.
+@intrinsic
+def _at(typingctx, arr, i, j):
+    """arr[i, j] for any strides, without the negative-index wraparound code: that select on
+    offsets LLVM cannot prove non-negative defeats vectorisation of the micro-kernel."""
 
-    apack and bpack start at the slivers. Compiled only inside _vectorising_config(): the fully
-    unrolled tile loops become scalar accumulator chains that the SLP vectoriser packs into zmm
-    FMAs; the loop vectoriser must be off or it vectorises the k loop with gathers instead.
-    Every index here is provably non-negative (range variables on views), because Numba's
-    negative-index wraparound select on a runtime offset defeats vectorisation.
+    def codegen(context, builder, sig, args):
+        arrty = sig.args[0]
+        ary = context.make_array(arrty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, arrty, ary, args[1:], wraparound=False)
+        return load_item(context, builder, arrty, ptr)
+
+    return arr.dtype(arr, i, j), codegen
+
+
+@intrinsic
+def _at_row(typingctx, arr, i, j):
+    """arr[i, j] for an array whose rows the caller knows to be contiguous: the column stride
+    is the constant itemsize, so loads of consecutive j are seen to be adjacent (vectorisable)."""
+
+    def codegen(context, builder, sig, args):
+        arrty = sig.args[0]
+        ary = context.make_array(arrty)(context, builder, args[0])
+        row_stride = cgutils.unpack_tuple(builder, ary.strides, 2)[0]
+        unit = context.get_constant(types.intp, context.get_abi_sizeof(
+            context.get_data_type(arrty.dtype)))
+        shape = cgutils.unpack_tuple(builder, ary.shape, 2)
+        ptr = cgutils.get_item_pointer2(context, builder, ary.data, shape, [row_stride, unit],
+                                        "A", args[1:], wraparound=False)
+        return load_item(context, builder, arrty, ptr)
+
+    return arr.dtype(arr, i, j), codegen
+
+
+@numba.njit(**_JIT)
+def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge):
+    """c[i0:i0+mr, j0:j0+nr] (+)= ablk @ bblk, ablk (_MR x kc) and bblk (kc x NR).
+
+    ablk may have any strides (a packed sliver or rows of op(a) itself); bblk must have
+    contiguous rows (a packed sliver or rows of op(b)). Compiled only inside
+    _vectorising_config(): the fully unrolled tile loops become scalar accumulator chains that
+    the SLP vectoriser packs into zmm FMAs; the loop vectoriser must be off or it vectorises the
+    k loop with gathers instead.
     """
-    nrt = _nr(bpack)
+    nrt = _nr(c)
     # The C tile is read (or written) only after the k loop; its rows are far apart in memory
     # and would miss cache then. Fetching them now overlaps that latency with the FMAs.
     for i in range(mr):
         _prefetch(c, i0 + i, j0)
         _prefetch(c, i0 + i, j0 + nr - 1)
-    t = numba.carray(_tile_buffer(bpack), (_MR * nrt,))
+    t = numba.carray(_tile_buffer(c), (_MR * nrt,))
     for q in range(_MR * nrt):
         t[q] = 0
     for p in range(kc):
         for i in range(_MR):
-            ai = apack[p * _MR + i]
+            ai = _at(ablk, i, p)
             for j in range(nrt):
-                t[i * nrt + j] += ai * bpack[p * nrt + j]
+                t[i * nrt + j] += ai * _at_row(bblk, p, j)
     if mr == _MR and nr == nrt:
         for i in range(_MR):
             row = c[i0 + i][j0:]
@@ -365,23 +399,40 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, a
     """c = act(a2 @ b2 + bias) through packed panels and the register-tile micro-kernel."""
     m, k = a2.shape
     n = b2.shape[1]
-    nrt = _nr(bpack)
+    nrt = _nr(c)
     fused = has_bias or activation != ACT_NONE
+    # An operand element that only one micro-kernel call reads is not worth copying: with a
+    # single B sliver (n <= NR) every A sliver is used once, and with a single A sliver
+    # (m <= _MR) every B sliver is - if its rows are contiguous, as the micro-kernel needs.
+    # Only partial slivers, which must be zero padded, are packed then.
+    direct_a = n <= nrt
+    direct_b = m <= _MR and b2.strides[1] == b2.itemsize
     for jc in range(0, n, ncb):
         nc = min(ncb, n - jc)
+        nc_full = nc - nc % nrt if direct_b else 0
         for pc in range(0, k, kcb):
             kc = min(kcb, k - pc)
             last = pc + kc == k
-            _pack_b(b2[pc:pc + kc, jc:jc + nc], bpack)
+            _pack_b(b2[pc:pc + kc, jc + nc_full:jc + nc], bpack)
             for ic in range(0, m, mcb):
                 mc = min(mcb, m - ic)
-                _pack_a(a2[ic:ic + mc, pc:pc + kc], apack)
+                mc_full = mc - mc % _MR if direct_a else 0
+                _pack_a(a2[ic + mc_full:ic + mc, pc:pc + kc], apack)
                 for jr in range(0, nc, nrt):
                     nr = min(nrt, nc - jr)
+                    if jr < nc_full:
+                        bblk = b2[pc:pc + kc, jc + jr:jc + jr + nrt]
+                    else:
+                        q = (jr - nc_full) * kc
+                        bblk = bpack[q:q + kc * nrt].reshape(kc, nrt)
                     for ir in range(0, mc, _MR):
                         mr = min(_MR, mc - ir)
-                        _micro(apack[ir * kc:], bpack[jr * kc:], kc, c, ic + ir, jc + jr, mr, nr,
-                               pc > 0, edge)
+                        if ir < mc_full:
+                            ablk = a2[ic + ir:ic + ir + _MR, pc:pc + kc]
+                        else:
+                            q = (ir - mc_full) * kc
+                            ablk = apack[q:q + kc * _MR].reshape(kc, _MR).T
+                        _micro(ablk, bblk, kc, c, ic + ir, jc + jr, mr, nr, pc > 0, edge)
                         if last and fused:
                             # While the tile is still in L1.
                             _epilogue(c, ic + ir, jc + jr, mr, nr, bias, has_bias, activation)
@@ -511,9 +562,9 @@ def njit_matmul(dtype):
         if dtype in _ready:
             return _driver
         nb = numba.from_dtype(dtype)
-        vec = types.Array(nb, 1, "C")
-        micro_sig = (vec, vec, types.intp, types.Array(nb, 2, "C"),
-                     types.intp, types.intp, types.intp, types.intp, types.boolean, vec)
+        ro2 = types.Array(nb, 2, "A", readonly=True)
+        micro_sig = (ro2, ro2, types.intp, types.Array(nb, 2, "C"), types.intp, types.intp,
+                     types.intp, types.intp, types.boolean, types.Array(nb, 1, "C"))
         with _vectorising_config():
             _compile_exclusively(_micro, micro_sig)
         if _driver is None:
