@@ -111,6 +111,8 @@ def _prefetch(typingctx, arr, i, j):
 def _at(typingctx, arr, i, j):
     """arr[i, j] for any strides, without the negative-index wraparound code: that select on
     offsets LLVM cannot prove non-negative defeats vectorisation of the micro-kernel."""
+    if not isinstance(arr, types.Array) or arr.ndim != 2:
+        return None
 
     def codegen(context, builder, sig, args):
         arrty = sig.args[0]
@@ -125,6 +127,8 @@ def _at(typingctx, arr, i, j):
 def _at_row(typingctx, arr, i, j):
     """arr[i, j] for an array whose rows the caller knows to be contiguous: the column stride
     is the constant itemsize, so loads of consecutive j are seen to be adjacent (vectorisable)."""
+    if not isinstance(arr, types.Array) or arr.ndim != 2:
+        return None
 
     def codegen(context, builder, sig, args):
         arrty = sig.args[0]
