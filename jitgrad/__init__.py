@@ -5,7 +5,7 @@
 array([2., 4., 6.])
 """
 
-from jitgrad import nn, numpy, tree_util
+from jitgrad import lax, nn, numpy, tree_util
 from jitgrad.api import custom_vjp, grad, jvp, make_ir, value_and_grad, vjp
 from jitgrad.core import IR, config
 from jitgrad.errors import (
@@ -16,6 +16,7 @@ from jitgrad.errors import (
     UnsupportedError,
 )
 from jitgrad.jit import jit, show_kernels
+from jitgrad.lax import checkpoint, custom_jvp, remat
 from jitgrad.numpy import stop_gradient
 from jitgrad.testing import check_grads
 from jitgrad.toolkit import eval_shape, hessian, jacfwd, jacrev, linearize, vmap
@@ -26,5 +27,5 @@ __all__ = [
     "IR", "JitgradError", "JitgradTypeError", "ShapeError", "TracerError", "UnsupportedError",
     "check_grads", "config", "custom_vjp", "grad", "jit", "jvp", "make_ir", "nn", "numpy",
     "show_kernels", "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap", "jacfwd",
-    "jacrev", "hessian", "linearize", "eval_shape",
+    "jacrev", "hessian", "linearize", "eval_shape", "lax", "checkpoint", "remat", "custom_jvp",
 ]

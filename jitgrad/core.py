@@ -183,6 +183,8 @@ class _Namer:
 def _format_param(v: Any, namer: _Namer, indent: int) -> str:
     if isinstance(v, IR):
         return "\n" + _pp(v, namer, indent + 4)
+    if isinstance(v, tuple) and v and all(isinstance(x, IR) for x in v):
+        return "(" + "".join("\n" + _pp(x, namer, indent + 4) for x in v) + ")"
     if isinstance(v, np.dtype | type):
         return np.dtype(v).name
     if callable(v):
@@ -284,6 +286,17 @@ def register(prim: Primitive) -> Primitive:
 # Typechecking
 
 
+def sub_irs(eqn: Eqn) -> list[IR]:
+    """The sub-programs an equation's params hold (calls, branches, loop bodies)."""
+    out: list[IR] = []
+    for v in eqn.params.values():
+        if isinstance(v, IR):
+            out.append(v)
+        elif isinstance(v, tuple):
+            out.extend(x for x in v if isinstance(x, IR))
+    return out
+
+
 class IRTypeError(JitgradError, AssertionError):
     """The IR is malformed: a jitgrad bug in a transform, never the user's fault."""
 
@@ -319,9 +332,8 @@ def typecheck(ir: IR) -> None:
         if [v.aval for v in eqn.outputs] != out_avals:
             raise IRTypeError(f"{eqn.prim.name}: outputs {[v.aval for v in eqn.outputs]} but "
                               f"the shape rule infers {out_avals}")
-        for sub in eqn.params.values():
-            if isinstance(sub, IR):
-                typecheck(sub)
+        for sub in sub_irs(eqn):
+            typecheck(sub)
         for v in eqn.outputs:
             define(v)
     for x in ir.outvars:

@@ -75,6 +75,10 @@ def test_derivatives_f64(name, dt, i):
         return
     assert diff_args, f"{name}: differentiable primitive declared a case with no float operand"
     modes = ("fwd", "rev") if opts.get("fd", True) else ("rev",)
+    if prim.extra.get("no_vjp"):  # forward mode only (while_loop): reverse mode must refuse
+        with pytest.raises(TypeError, match="not supported"):
+            jg.vjp(f, *diff_args)
+        modes = ("fwd",)
     jg.check_grads(f, diff_args, order=2, modes=modes)
 
 

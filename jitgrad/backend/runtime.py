@@ -122,7 +122,9 @@ def compile_ir(ir: IR) -> Compiled:
                         f"{step.eqn.params['shape']})")
         else:
             hname = f"H{next(counter)}"
-            glob[hname] = functools.partial(step.eqn.prim.impl, **step.eqn.params)
+            compiled_impl = step.eqn.prim.extra.get("compiled_impl")
+            glob[hname] = compiled_impl(**step.eqn.params) if compiled_impl else \
+                functools.partial(step.eqn.prim.impl, **step.eqn.params)
             res = f"{hname}({', '.join(atom(x) for x in step.eqn.inputs)})"
             outs = step.eqn.outputs
             if len(outs) == 1 and not step.eqn.prim.multiple_results:
