@@ -18,6 +18,9 @@ import numpy as np  # noqa: E402
 
 PEAK = {"float64": 58.0, "float32": 116.0}  # measured per-core FMA peak of this machine
 CASES = ((False, False), (False, True), (True, False), (True, True))
+# Small and narrow products, where packing overhead and call overhead matter (A and B row-major).
+SMALL_SHAPES = ((4, 4, 4), (16, 16, 16), (64, 64, 64), (1, 256, 256), (256, 1, 256),
+                (4, 512, 128), (8, 512, 64), (512, 8, 64), (256, 16, 256))
 KERNEL_PATH = Path(__file__).resolve().parents[1] / "jitgrad/backend/kernels/matmul.py"
 
 
@@ -76,15 +79,17 @@ def bench_size(mm, n, dtype, ta, tb, repeats, rng):
     return flops / statistics.median(t_ours) / 1e9, flops / statistics.median(t_np) / 1e9
 
 
-def bench_small(mm, n, dtype, repeats, rng):
-    """Microseconds per call including Python-side overhead of both."""
-    a, b, opa, opb = operands(n, dtype, False, False, rng)
-    out = np.empty((1, n, n), dtype)
-    ref = np.empty((n, n), dtype)
+def bench_shape(mm, shape, dtype, repeats, rng):
+    """Microseconds per call of one (m, n, k) product, including both sides' call overhead."""
+    m, n, k = shape
+    a = rng.standard_normal((1, m, k)).astype(dtype)
+    b = rng.standard_normal((1, k, n)).astype(dtype)
+    out = np.empty((1, m, n), dtype)
+    ref = np.empty((m, n), dtype)
     t_ours, t_np = [], []
     for _ in range(repeats):
         t_ours.append(time_call(lambda: mm.matmul(a, b, out, False, False), 0.02))
-        t_np.append(time_call(lambda: np.matmul(opa, opb, out=ref), 0.02))
+        t_np.append(time_call(lambda: np.matmul(a[0], b[0], out=ref), 0.02))
     return statistics.median(t_ours) * 1e6, statistics.median(t_np) * 1e6
 
 
@@ -115,12 +120,13 @@ def main():
                 print(f"| {name} | {n} | {op} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f} "
                       f"| {PEAK[name]:.0f} |", flush=True)
     print()
-    print("| dtype | n | ours µs/call | numpy µs/call |")
-    print("|---|---:|---:|---:|")
+    print("| dtype | m, n, k | ours µs/call | numpy µs/call | ours/numpy time |")
+    print("|---|---|---:|---:|---:|")
     for dtype in (np.float64, np.float32):
-        for n in (4, 16, 64):
-            ours, theirs = bench_small(mm, n, dtype, repeats, rng)
-            print(f"| {np.dtype(dtype).name} | {n} | {ours:.2f} | {theirs:.2f} |", flush=True)
+        for shape in SMALL_SHAPES:
+            ours, theirs = bench_shape(mm, shape, dtype, repeats, rng)
+            print(f"| {np.dtype(dtype).name} | {shape} | {ours:.2f} | {theirs:.2f} "
+                  f"| {ours / theirs:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

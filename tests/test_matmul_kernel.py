@@ -171,6 +171,8 @@ def test_rejects_bad_arguments():
     with pytest.raises(TypeError):
         mm.matmul(a.astype(np.int64), b.astype(np.int64), np.empty((1, 2, 4), np.int64),
                   False, False)
+    with pytest.raises(ValueError):
+        mm.matmul(a, b, np.empty((1, 2, 4)), False, False, None, 3)
 
 
 def test_callable_from_njit():

@@ -604,6 +604,8 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, activation=0):
         raise ValueError("matmul: a, b and out must be 3-D")
     if not out.flags.c_contiguous:
         raise ValueError("matmul: out must be C-contiguous")
+    if activation not in (ACT_NONE, ACT_RELU, ACT_TANH):
+        raise ValueError(f"matmul: unknown activation {activation!r}")
     kernel = njit_matmul(dtype)
     if bias is None:
         bias = _NO_BIAS.get(dtype.type)
