@@ -171,4 +171,6 @@ def versions() -> dict[str, str]:
             out[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
             out[pkg] = "not installed"
+    blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    out["numpy's BLAS"] = f"{blas.get('name', '?')} {blas.get('version', '?')}"
     return out

@@ -83,6 +83,7 @@ def document(meta: dict, sections: list[Section]) -> str:
              f"- machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores, "
              f"{meta['machine']['memory']}",
              f"- threads: {meta['threads']} ({meta['threads_detail']})",
+             f"- machine load: {meta['load']}",
              f"- versions: {versions}"]
     lines += [f"- {k}: {v}" for k, v in meta["measured"].items()]
     lines += [f"- {n}" for n in meta["notes"]]

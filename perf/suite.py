@@ -19,7 +19,7 @@ FULL = Budget(min_time=0.02, min_rounds=5, max_rounds=21, seconds=6.0)
 
 
 def run_suite(args: argparse.Namespace) -> None:
-    start = time.perf_counter()
+    start, load_start = time.perf_counter(), os.getloadavg()[0]
     libs, notes = peers.available()
     ctx = Context(args.quick, libs, QUICK if args.quick else FULL)
     detail = ("single-threaded (OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS=1, XLA single-threaded "
@@ -43,6 +43,8 @@ def run_suite(args: argparse.Namespace) -> None:
         "machine": machine.describe(),
         "threads": args.threads,
         "threads_detail": detail,
+        "load": f"{load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end (1-minute "
+                f"load average on {os.cpu_count()} cores; the suite itself accounts for ≈ 1)",
         "versions": peers.versions(),
         "measured": machine.summary(),
         "values": dict(machine.values),
