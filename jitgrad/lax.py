@@ -412,7 +412,7 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
 
     >>> import jitgrad.numpy as jnp
     >>> scan(lambda c, x: (c + x, c * x), 0.0, np.arange(1.0, 4.0))
-    (array(6.), array([0., 2., 6.]))
+    (array(6.), array([0., 2., 9.]))
     """
     x_leaves, x_tree = tree_flatten(xs)
     lengths = {aval_of(x).shape[0] if aval_of(x).ndim else None for x in x_leaves}
@@ -617,9 +617,14 @@ def _ckpt_fwd(ins: list[Any], *, fun: IR) -> tuple[list[Any], Any]:
 def _ckpt_bwd(ins: Any, cts: list[Any], *, fun: IR) -> list[Any]:
     wrt, has_ct = _floats(fun.in_avals), _floats(fun.out_avals)
     joint = vjp_ir(fun, wrt, has_ct)
-    cts = [c for c, h in zip(_instantiate(cts, fun.out_avals), has_ct,
-                             strict=True) if h]
-    grads = iter(eval_ir(joint, *ins, *cts)[len(fun.outvars):])
+    cts = [c for c, h in zip(_instantiate(cts, fun.out_avals), has_ct, strict=True) if h]
+    n_out = len(fun.outvars)
+    # The recomputation and the backward pass are one checkpoint call: splitting the program
+    # into what is known before and after the cotangents then cannot hoist the recomputed
+    # values into the forward pass (which would store them again).
+    bwd = closure_convert(trace(lambda *a: eval_ir(joint, *a)[n_out:],
+                                [aval_of(x) for x in list(ins) + cts]))[0]
+    grads = iter(checkpoint_p.bind(*ins, *cts, fun=bwd))
     return [next(grads) if w else None for w in wrt]
 
 
