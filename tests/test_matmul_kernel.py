@@ -149,6 +149,25 @@ def test_empty_k(dtype, has_bias, activation):
     assert not np.isnan(out).any()
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_misaligned_inputs(dtype):
+    """Views at an odd byte offset (np.frombuffer) are copied rather than rejected."""
+    rng = np.random.default_rng(5)
+    m, n, k = 9, 17, 40
+
+    def misaligned(x):
+        raw = np.zeros(x.nbytes + 1, np.uint8)
+        view = np.frombuffer(raw.data, x.dtype, x.size, offset=1).reshape(x.shape)
+        view[...] = x
+        return view
+
+    a = misaligned(operand(rng, dtype, 2, m, k, False))
+    b = misaligned(operand(rng, dtype, 2, k, n, False))
+    bias = misaligned(rng.standard_normal(n).astype(dtype))
+    assert not (a.flags.aligned or b.flags.aligned or bias.flags.aligned)
+    check(a, b, False, False, bias, mm.ACT_RELU)
+
+
 def test_relu_propagates_nan():
     a = np.array([[[np.nan, 1.0], [-1.0, 1.0]]])
     b = np.eye(2)[None]

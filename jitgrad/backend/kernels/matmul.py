@@ -581,7 +581,8 @@ def njit_matmul(dtype):
     return _driver
 
 
-_NO_BIAS = {}
+_NO_BIAS = {np.dtype(t): np.empty(0, t) for t in _DTYPES}
+_kernels = {}
 
 
 def matmul(a, b, out, transpose_a, transpose_b, bias=None, activation=0):
@@ -597,40 +598,50 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, activation=0):
     dtypes: float32 or float64 for all arrays; accumulation is in that dtype. k == 0 gives
     out = act(bias or 0).
     """
-    dtype = out.dtype
-    if a.dtype != dtype or b.dtype != dtype or (bias is not None and bias.dtype != dtype):
-        raise TypeError("matmul: a, b, out and bias must share one dtype")
-    if a.ndim != 3 or b.ndim != 3 or out.ndim != 3:
-        raise ValueError("matmul: a, b and out must be 3-D")
-    if not out.flags.c_contiguous:
-        raise ValueError("matmul: out must be C-contiguous")
     if activation not in (ACT_NONE, ACT_RELU, ACT_TANH):
         raise ValueError(f"matmul: unknown activation {activation!r}")
-    kernel = njit_matmul(dtype)
-    if bias is None:
-        bias = _NO_BIAS.get(dtype.type)
-        if bias is None:
-            bias = _NO_BIAS[dtype.type] = np.empty(0, dtype)
-        has_bias = False
-    else:
-        has_bias = True
-    # Numba only accepts aligned arrays for these signatures; misaligned views are rare enough
-    # that a copy is fine.
-    if not a.flags.aligned:
-        a = a.copy()
-    if not b.flags.aligned:
-        b = b.copy()
-    if has_bias and not bias.flags.aligned:
-        bias = bias.copy()
+    kernel = _kernels.get(out.dtype)
+    if kernel is None:
+        kernel = _kernels[out.dtype] = njit_matmul(out.dtype)
+    has_bias = bias is not None
+    if not has_bias:
+        bias = _NO_BIAS[out.dtype]
+    transpose_a, transpose_b, activation = bool(transpose_a), bool(transpose_b), int(activation)
+    if a.ndim == b.ndim == out.ndim == 3 and b.strides[0] == 0:
+        a, b, out, transpose_a = _fold_shared_b(a, b, out, transpose_a)
+    try:
+        kernel(a, b, out, transpose_a, transpose_b, bias, has_bias, activation)
+    except TypeError:
+        # Numba refused the argument types: explain why, or retry with aligned copies.
+        a, b, bias = _checked(a, b, out, bias)
+        kernel(a, b, out, transpose_a, transpose_b, bias, has_bias, activation)
+
+
+def _fold_shared_b(a, b, out, transpose_a):
+    """When b is one matrix broadcast over the batch and op(a)'s rows are evenly spaced across
+    the batch, view op(a) as a single (batch*m, k) matrix so B is packed once, not per item."""
     batch, m = out.shape[:2]
-    if batch > 1 and m > 0 and b.strides[0] == 0 and a.shape[0] == b.shape[0] == batch:
-        # b is shared by the whole batch: if op(a)'s rows are evenly spaced across the batch,
-        # treat it as one (batch*m, k) matrix so B is packed once instead of once per item.
-        av = a.swapaxes(1, 2) if transpose_a else a
-        if av.shape[1] == m and av.strides[0] == m * av.strides[1]:
-            a = np.lib.stride_tricks.as_strided(
-                av, (1, batch * m, av.shape[2]), (0, av.strides[1], av.strides[2]))
-            b = b[:1]
-            out = out.reshape(1, batch * m, out.shape[2])
-            transpose_a = False
-    kernel(a, b, out, bool(transpose_a), bool(transpose_b), bias, has_bias, int(activation))
+    av = a.swapaxes(1, 2) if transpose_a else a
+    if (batch > 1 and m > 0 and a.shape[0] == b.shape[0] == batch and av.shape[1] == m
+            and av.strides[0] == m * av.strides[1] and out.flags.c_contiguous):
+        a = np.lib.stride_tricks.as_strided(
+            av, (1, batch * m, av.shape[2]), (0, av.strides[1], av.strides[2]))
+        return a, b[:1], out.reshape(1, batch * m, out.shape[2]), False
+    return a, b, out, transpose_a
+
+
+def _checked(a, b, out, bias):
+    """Explain a rejected call, or return aligned copies of misaligned inputs to retry with."""
+    dtype = out.dtype
+    if a.dtype != dtype or b.dtype != dtype or bias.dtype != dtype:
+        raise TypeError("matmul: a, b, out and bias must share one dtype")
+    if a.ndim != 3 or b.ndim != 3 or out.ndim != 3 or bias.ndim != 1:
+        raise ValueError("matmul: a, b and out must be 3-D and bias 1-D")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("matmul: out must be C-contiguous and writeable")
+    # Numba's signatures take aligned arrays only; misaligned views are rare, so copy them.
+    if not out.flags.aligned:
+        raise ValueError("matmul: out must be aligned")
+    if not (a.flags.aligned and b.flags.aligned and bias.flags.aligned):
+        return a.copy(), b.copy(), bias.copy()
+    raise TypeError("matmul: unsupported argument types")
