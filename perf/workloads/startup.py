@@ -42,6 +42,10 @@ def run(ctx: Context) -> Section:
                     return warm
                 return caches(Path(tempfile.mkdtemp(dir=tmp)))
 
+            def new_program(warm: dict = warm) -> dict[str, str]:
+                fresh = caches(Path(tempfile.mkdtemp(dir=tmp)))
+                return {**fresh, "NUMBA_CACHE_DIR": warm["NUMBA_CACHE_DIR"]}
+
             def fill(warm: dict = warm, program: str = program) -> None:
                 if not Path(warm["JITGRAD_CACHE_DIR"]).exists():
                     spawn("startup", "jitgrad", program, env=warm)
@@ -51,6 +55,8 @@ def run(ctx: Context) -> Section:
             rows = {
                 f"{name}: first call, caches empty":
                     {"jitgrad": probe("jitgrad", program, "first", cold), **first},
+                f"{name}: first call, new program (built-in kernels cached)":
+                    {"jitgrad": probe("jitgrad", program, "first", new_program, fill), **first},
                 f"{name}: first call, caches warm":
                     {"jitgrad": probe("jitgrad", program, "first", lambda w=warm: w, fill),
                      **first},
@@ -66,8 +72,10 @@ def run(ctx: Context) -> Section:
         "each sample is a fresh `python -m perf.child` process; numpy is imported before the "
         "clock starts; \"first call\" covers tracing, compiling (or loading) and running "
         "jit(grad(f)) (jax: jax.jit(jax.grad(f)); torch and autograd: one eager gradient).",
-        "caches empty: new JITGRAD_CACHE_DIR and NUMBA_CACHE_DIR (so jitgrad's own Numba "
-        "kernels, e.g. matmul, compile too); warm: the same directories after one earlier "
-        "process. JAX's persistent compilation cache is off (its default), so its first call "
-        "always compiles."]
+        "caches empty: new JITGRAD_CACHE_DIR and NUMBA_CACHE_DIR (so jitgrad's built-in Numba "
+        "kernels, e.g. matmul, compile too, as on a fresh install); new program: a new "
+        "JITGRAD_CACHE_DIR with a warm NUMBA_CACHE_DIR (the generated kernels compile, the "
+        "built-in ones load); warm: both directories after one earlier process.",
+        "JAX's persistent compilation cache is off (its default), so its first call always "
+        "compiles."]
     return section
