@@ -115,7 +115,7 @@ class Jitted:
         # level (no transformation active). Anything else takes the general path.
         if not kwargs and _current.get() is None and not config.disable_jit:
             try:
-                entry = self._fast[tuple([(a.shape, a.dtype) for a in args])]
+                entry = self._fast[tuple([(type(a), a.shape, a.dtype) for a in args])]
             except (AttributeError, KeyError, TypeError):
                 pass
             else:
@@ -141,7 +141,7 @@ class Jitted:
             entry = self._compile_entry(key, args, kwargs, arrays, in_tree)
             if not kwargs and not static and len(arrays) == len(args) and \
                     all(type(a) is np.ndarray for a in args):
-                self._fast[tuple((a.shape, a.dtype) for a in arrays)] = entry
+                self._fast[tuple((np.ndarray, a.shape, a.dtype) for a in arrays)] = entry
         return entry.unflatten(entry.fn(*arrays))
 
     def _reason(self, key: Any) -> str:

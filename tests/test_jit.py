@@ -104,6 +104,14 @@ def test_zero_d_and_size_zero():
     assert_same(jg.jit(jg.grad(lambda x: x ** 3))(np.array(2.0)), np.array(12.0))
 
 
+def test_numpy_scalars_after_arrays_of_the_same_signature():
+    """A numpy scalar has .shape and .dtype like a 0-d array; the compiled code needs an array."""
+    f = jg.jit(lambda x: x * 2.0)
+    np.testing.assert_array_equal(f(np.array(1.5)), 3.0)
+    np.testing.assert_array_equal(f(np.float64(1.5)), 3.0)
+    np.testing.assert_array_equal(f(1.5), 3.0)
+
+
 def test_python_scalars_and_pytrees():
     f = jg.jit(lambda p, s: {"out": p["w"] * s, "n": jnp.sum(p["b"][0] + p["b"][1])})
     p = {"w": np.ones(3), "b": [np.ones(2), np.ones(2)]}
