@@ -50,9 +50,7 @@ def run_suite(args: argparse.Namespace) -> None:
         "values": dict(machine.values),
         "notes": notes + ctx.warnings,
     }
-    slower = [line for s in sections for line in s.slower()]
-    print("## Where a peer beats jitgrad\n")
-    print("\n".join(f"- {line}" for line in slower) or "- nowhere")
+    print(report.slower(sections))
     for warning in ctx.warnings:
         print(f"WARNING: {warning}")
     for path in report.plot(sections, meta, HERE / "out"):
