@@ -343,9 +343,10 @@ def _direct_mode(a2, b2):
     tiny = m * n * k <= _TINY_MACS
     if not tiny and min(m, n) > _DIRECT_MN:
         return _PACKED
-    # The unit-stride loop available in each loop order, and its length.
+    # The unit-stride loop available in each loop order, and its length. From m = 3 on, the
+    # packed path (which then reads such a B in place) beat the row-axpy order.
     best, length = _SCALAR, 0
-    if b2.strides[1] == unit and n > length:
+    if b2.strides[1] == unit and (m <= 2 or tiny):
         best, length = _ROW_AXPY, n
     if a2.strides[1] == unit and b2.strides[0] == unit and k > length:
         best, length = _DOT, k
