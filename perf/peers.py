@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import platform
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -161,11 +164,20 @@ def available() -> tuple[dict[str, Lib], list[str]]:
     return libs, notes
 
 
+def _jitgrad_revision() -> str:
+    """jitgrad's git commit, marked when its sources have uncommitted changes."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=Path(__file__).resolve().parents[1],
+                              capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown commit"
+    return commit + (" + uncommitted changes" if git("status", "--porcelain", "jitgrad") else "")
+
+
 def versions() -> dict[str, str]:
     """Installed versions of python and the benchmarked packages."""
-    import platform
-
-    out = {"python": platform.python_version()}
+    out = {"python": platform.python_version(), "jitgrad": _jitgrad_revision()}
     for pkg in VERSIONED:
         try:
             out[pkg] = importlib.metadata.version(pkg)
