@@ -69,9 +69,18 @@ def reduce_init(out: KernelOut, dtype: np.dtype) -> object:
     return -big if out.reduce == "max" else big
 
 
-def _combine(op: str, a: str, b: str) -> str:
-    return {"sum": f"{a} + {b}", "prod": f"{a} * {b}", "max": f"max_nan({a}, {b})",
-            "min": f"min_nan({a}, {b})"}[op]
+def _combine(op: str, a: str, b: str, dtype: np.dtype, local: bool) -> str:
+    """One reduction step. Float sums into a local accumulator use the reassociable addition
+    (so the loop vectorises into partial sums); float max/min use LLVM's NaN-propagating
+    maximum/minimum, which also vectorise."""
+    floating = np.issubdtype(dtype, np.floating)
+    if op == "sum":
+        return f"radd({a}, {b})" if floating and local else f"{a} + {b}"
+    if op == "prod":
+        return f"{a} * {b}"
+    if floating:
+        return f"r{op}({a}, {b})"
+    return f"{op}_nan({a}, {b})"
 
 
 def accumulator_start(out: KernelOut, rank: int) -> int:
@@ -129,10 +138,12 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
                 if out.reduce is None:
                     stmt(depth, f"out{j}{_loop_index(range(rank))} = {v}")
                 elif accumulator_start(out, rank) < rank:
-                    stmt(depth, f"acc{j} = {_combine(out.reduce, f'acc{j}', v)}")
+                    stmt(depth, f"acc{j} = "
+                                f"{_combine(out.reduce, f'acc{j}', v, out_dtypes[j], True)}")
                 else:
                     target = f"out{j}{_loop_index(_kept(out, rank))}"
-                    stmt(depth, f"{target} = {_combine(out.reduce, target, v)}")
+                    stmt(depth, f"{target} = "
+                                f"{_combine(out.reduce, target, v, out_dtypes[j], False)}")
             return
         stmt(depth, f"for i{depth} in range(n{depth}):")
         emit(depth + 1)
@@ -140,8 +151,8 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
             if out.reduce is not None and accumulator_start(out, rank) == depth:
                 kept = [a for a in _kept(out, rank) if a < depth]
                 target = f"out{j}{_loop_index(kept)}"
-                value = _combine(out.reduce, target, f"acc{j}") if needs_init(out, rank) \
-                    else f"acc{j}"
+                value = _combine(out.reduce, target, f"acc{j}", out_dtypes[j], False) \
+                    if needs_init(out, rank) else f"acc{j}"
                 stmt(depth, f"{target} = {value}")
 
     emit(0)

@@ -1,7 +1,9 @@
 """Scalar helpers called by generated kernels (inlined by Numba): numpy's NaN-propagating
-maximum and minimum."""
+maximum and minimum, and the reassociable addition that lets reductions vectorise."""
 
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 _opts = {"inline": "always", "error_model": "numpy", "cache": True}
 
@@ -15,3 +17,41 @@ def max_nan(a, b):
 @njit(**_opts)
 def min_nan(a, b):
     return a if (a < b or a != a) else b
+
+
+@intrinsic
+def radd(typingctx, a, b):
+    """``a + b`` with LLVM's ``reassoc`` flag on this one addition: an accumulation written
+    with it may be reordered (vectorised into partial sums), and nothing else in the loop
+    is. NaN and Inf propagate as usual (no nnan/ninf)."""
+    if not (isinstance(a, types.Float) and a == b):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fadd(args[0], args[1], flags=("reassoc", "contract"))
+
+    return a(a, b), codegen
+
+
+def _nan_propagating(name: str):
+    """``llvm.maximum``/``llvm.minimum``: numpy's NaN-propagating max/min, which LLVM can
+    vectorise as a reduction (a compare-and-select chain it cannot)."""
+
+    @intrinsic
+    def extremum(typingctx, a, b):
+        if not (isinstance(a, types.Float) and a == b):
+            return None
+
+        def codegen(context, builder, signature, args):
+            ty = args[0].type
+            fn = builder.module.declare_intrinsic(f"llvm.{name}", [ty],
+                                                  fnty=ir.FunctionType(ty, [ty, ty]))
+            return builder.call(fn, args)
+
+        return a(a, b), codegen
+
+    return extremum
+
+
+rmax = _nan_propagating("maximum")
+rmin = _nan_propagating("minimum")
