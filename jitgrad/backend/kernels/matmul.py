@@ -320,16 +320,6 @@ def _dot(x, y):
 
 
 @numba.njit(**_JIT_INLINE)
-def _dot_rows(a2, bt, c):
-    """c[i, j] = a2[i] . bt[j] for operands whose rows are contiguous."""
-    for i in range(a2.shape[0]):
-        arow = _unit(a2[i])
-        crow = c[i]
-        for j in range(bt.shape[0]):
-            crow[j] = _dot(arow, _unit(bt[j]))
-
-
-@numba.njit(**_JIT_INLINE)
 def _direct_mode(a2, b2):
     """How _gemm_direct should run this problem, or _PACKED if the packed path is better.
 
@@ -376,12 +366,20 @@ def _gemm_direct(a2, b2, c, mode):
             arow = a2[i]
             for p in range(k):
                 _axpy(arow[p], _unit(b2[p]), crow)
-    elif mode == _DOT:
-        _dot_rows(a2, b2.T, c)
-    elif mode == _DOT_COPY_A:
-        _dot_rows(np.ascontiguousarray(a2), b2.T, c)
-    elif mode == _DOT_COPY_B:
-        _dot_rows(a2, np.ascontiguousarray(b2.T), c)
+    elif mode == _DOT or mode == _DOT_COPY_A or mode == _DOT_COPY_B:
+        # One variable per operand (typed as the general layout) keeps this to one
+        # instantiation of the dot loop.
+        at = a2
+        bt = b2.T
+        if mode == _DOT_COPY_A:
+            at = np.ascontiguousarray(a2)
+        elif mode == _DOT_COPY_B:
+            bt = np.ascontiguousarray(bt)
+        for i in range(m):
+            arow = _unit(at[i])
+            crow = c[i]
+            for j in range(n):
+                crow[j] = _dot(arow, _unit(bt[j]))
     elif mode == _COL_AXPY:
         col = np.empty(m, c.dtype)
         for j in range(n):
