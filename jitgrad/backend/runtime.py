@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -188,7 +189,7 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
         if activation == mm.ACT_TANH:
             np.tanh(out, out=out)
         return out
-    batch = int(np.prod(out_shape[:-2], dtype=np.int64))
+    batch = math.prod(out_shape[:-2])
     a3 = a.reshape((batch,) + a.shape[-2:]) if a.ndim != 3 else a
     b3 = b.reshape((batch,) + b.shape[-2:]) if b.ndim != 3 else b
     mm.matmul(a3, b3, out.reshape((batch, m, n)), ta, tb, bias, activation)
