@@ -9,6 +9,8 @@ from jitgrad import lax, nn, numpy, tree_util
 from jitgrad.api import custom_vjp, grad, jvp, make_ir, value_and_grad, vjp
 from jitgrad.core import IR, config
 from jitgrad.errors import (
+    BatchError,
+    CompileError,
     JitgradError,
     JitgradTypeError,
     ShapeError,
@@ -24,7 +26,8 @@ from jitgrad.toolkit import eval_shape, hessian, jacfwd, jacrev, linearize, vmap
 __version__ = "0.1.0"
 
 __all__ = [
-    "IR", "JitgradError", "JitgradTypeError", "ShapeError", "TracerError", "UnsupportedError",
+    "IR", "BatchError", "CompileError", "JitgradError", "JitgradTypeError", "ShapeError",
+    "TracerError", "UnsupportedError",
     "check_grads", "config", "custom_vjp", "grad", "jit", "jvp", "make_ir", "nn", "numpy",
     "show_kernels", "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap", "jacfwd",
     "jacrev", "hessian", "linearize", "eval_shape", "lax", "checkpoint", "remat", "custom_jvp",

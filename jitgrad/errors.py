@@ -44,6 +44,10 @@ class UnsupportedError(JitgradError, NotImplementedError):
     """A numpy function or feature that jitgrad does not (yet) provide."""
 
 
+class BatchError(JitgradError, ValueError):
+    """Inconsistent batch sizes or axes in vmap."""
+
+
 class CompileError(JitgradError, RuntimeError):
     """The backend failed to compile a kernel: always a jitgrad bug, reported with the IR and
     the generated source."""

@@ -11,12 +11,12 @@ import numpy as np
 
 from jitgrad.api import _as_output, _check_float_inputs, _flatten, _normalize_argnums, jvp, vjp
 from jitgrad.core import ShapedArray, Zero, aval_of, eval_ir
-from jitgrad.errors import JitgradTypeError
+from jitgrad.errors import BatchError, JitgradTypeError
 from jitgrad.prims import reshape
 from jitgrad.transforms.jvp import jvp_flat
 from jitgrad.transforms.partial_eval import partial_eval_ir
 from jitgrad.transforms.stage import trace
-from jitgrad.transforms.vmap import BatchError, batch_eval, check_sizes, move_axis
+from jitgrad.transforms.vmap import batch_eval, check_sizes, move_axis
 from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_leaves, tree_unflatten
 
 __all__ = ["eval_shape", "hessian", "jacfwd", "jacrev", "linearize", "vmap"]

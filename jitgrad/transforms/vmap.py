@@ -7,15 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from jitgrad.core import IR, Lit, ShapedArray, Var, aval_of, check_ir
-from jitgrad.errors import JitgradError
+from jitgrad.errors import BatchError
 from jitgrad.prims.structural import at_front, move_front, transpose
 from jitgrad.transforms.stage import trace
 
 __all__ = ["batch_eval", "vmap_ir"]
-
-
-class BatchError(JitgradError, ValueError):
-    """Inconsistent batch sizes or axes in vmap."""
 
 
 def batch_eval(ir: IR, args: Sequence[Any], dims: Sequence[int | None]
