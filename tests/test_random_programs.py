@@ -100,3 +100,18 @@ def test_random_program_float32(prog):
     out = jg.jit(f)(*args)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, np.asarray(f(*args)), rtol=2e-5, atol=2e-5)
+
+
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(program)
+def test_random_program_vmap_equals_loop(prog):
+    shapes, ops, seed = prog
+    rng = np.random.default_rng(seed)
+    batch = [rng.uniform(-1.5, 1.5, (3,) + s) for s in shapes]
+    f = build(ops)
+    expected = np.stack([np.asarray(f(*[b[i] for b in batch])) for i in range(3)])
+    np.testing.assert_allclose(jg.vmap(f)(*batch), expected, rtol=1e-12, atol=1e-12)
+    g = jg.grad(scalar(f))
+    expected = np.stack([g(*[b[i] for b in batch]) for i in range(3)])
+    np.testing.assert_allclose(jg.jit(jg.vmap(g))(*batch), expected, rtol=1e-11, atol=1e-11)
