@@ -25,9 +25,10 @@ ACT_TANH = 2
 _MR = 8
 _ROW_BYTES = 128
 
-# Cache blocking, in bytes of one packed operand element row so both dtypes fill the caches the
-# same way: a B sliver (kc x NR) is 128*kc bytes and stays in the 32 KiB L1 while all A slivers
-# of an mc x kc block (L2, 1 MiB) stream past it; the packed B panel (kc x nc) lives in L2/L3.
+# Cache blocking: kc k steps per block; A blocks of _MC_BYTES and B panels of _NC_BYTES, so both
+# dtypes fill the caches alike. A B sliver (kc x NR, 128*kc bytes) is reused by every A sliver
+# of an mc x kc block (L2); the B panel (kc x nc) lives in L2/L3. Sweeps around these values
+# were flat within the noise (MATMUL_NOTES.md).
 _KC = 256
 _MC_BYTES = 128 * 1024
 _NC_BYTES = 2 * 1024 * 1024
