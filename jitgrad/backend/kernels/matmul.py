@@ -412,7 +412,7 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, a
     # where packing would not pay: with a single B sliver (n <= NR) every A sliver is read
     # once, with a single A sliver (m <= _MR) every B sliver is (if its rows are contiguous, as
     # the micro-kernel needs), and an A that fits in L2 serves its broadcasts from cache anyway
-    # (5-13% faster up to n = 256; for large A, packing was as fast or faster).
+    # (3-14% faster up to n = 256; for large A, packing was as fast or faster).
     direct_a = n <= nrt or m * k * a2.itemsize <= _DIRECT_A_BYTES
     direct_b = m <= _MR and b2.strides[1] == b2.itemsize
     for jc in range(0, n, ncb):
