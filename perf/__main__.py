@@ -34,6 +34,10 @@ def main() -> None:
     if args.threads == "1":  # before numpy, numba, jax or torch is imported (here or in children)
         os.environ.update({var: "1" for var in THREAD_VARS})
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_SINGLE}".strip()
+        # XLA's CPU runtime still splits large dots over a thread pool sized by the CPUs it may
+        # run on: pinning the process (and the children it spawns) to one CPU is what holds.
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     from perf.suite import run_suite
 

@@ -27,6 +27,7 @@ class Result:
     samples: list[float]
     ratio: float | None = None  # median over rounds of (jitgrad's cost / this peer's cost)
     note: str = ""
+    cores: float | None = None  # median over samples of process CPU time / wall time
 
 
 class Timed:
@@ -35,15 +36,18 @@ class Timed:
 
     def __init__(self, fn: Callable[[], Any], min_time: float):
         self.fn, self.min_time, self.number, self.cost = fn, min_time, 1, 0.0
+        self.cores: list[float] = []  # CPU time / wall time of each sample: threads at work
 
     def _run(self, number: int) -> float:
         fn = self.fn
         gc.disable()  # as timeit: collections between samples, not inside them
         try:
-            start = time.perf_counter()
+            cpu, start = time.process_time(), time.perf_counter()
             for _ in range(number):
                 fn()
-            return time.perf_counter() - start
+            wall = time.perf_counter() - start
+            self.cores.append((time.process_time() - cpu) / wall)
+            return wall
         finally:
             gc.enable()
 
@@ -52,6 +56,7 @@ class Timed:
         while (elapsed := self._run(self.number)) < self.min_time:
             self.number = max(self.number * 2, int(self.number * 1.2 * self.min_time / elapsed))
         self.cost = elapsed
+        self.cores.clear()
         return out
 
     def sample(self) -> float:
@@ -64,6 +69,7 @@ class Probe:
 
     def __init__(self, fn: Callable[[], float], prepare: Callable[[], Any] | None = None):
         self.fn, self.prepare, self.cost = fn, prepare, 0.0
+        self.cores: list[float] = []  # not observable: the work is in another process
 
     def warmup(self) -> Any:
         return self.prepare() if self.prepare else None
@@ -124,6 +130,7 @@ class Context:
     quick: bool
     libs: dict[str, Lib]
     budget: Budget
+    single_thread: bool = True
     progress: Progress = field(default_factory=Progress)
     workload: str = ""
     warnings: list[str] = field(default_factory=list)
@@ -174,5 +181,11 @@ class Context:
             ratio = None
             if base is not None and name != BASE:
                 ratio = statistics.median(b / x for b, x in zip(base, s, strict=True))
-            results[name] = Result(statistics.median(s), s, ratio, notes.get(name, ""))
+            cores = samplers[name].cores
+            results[name] = Result(statistics.median(s), s, ratio, notes.get(name, ""),
+                                   statistics.median(cores) if cores else None)
+            if self.single_thread and cores and results[name].cores > 1.3:
+                results[name].note = (f"ran on {results[name].cores:.1f} cores (CPU time ÷ "
+                                      f"wall time) although single-threaded was asked for")
+                self.warnings.append(f"{self.workload} {case}: {name}: {results[name].note}")
         return results

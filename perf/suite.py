@@ -21,10 +21,11 @@ FULL = Budget(min_time=0.02, min_rounds=5, max_rounds=21, seconds=6.0)
 def run_suite(args: argparse.Namespace) -> None:
     start, load_start = time.perf_counter(), os.getloadavg()[0]
     libs, notes = peers.available()
-    ctx = Context(args.quick, libs, QUICK if args.quick else FULL)
+    ctx = Context(args.quick, libs, QUICK if args.quick else FULL, args.threads == "1")
+    pinned = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
     detail = ("single-threaded (OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS=1, XLA single-threaded "
-               "Eigen, torch.set_num_threads(1))" if args.threads == "1"
-               else "library defaults (all cores)")
+              f"Eigen, torch.set_num_threads(1), process pinned to CPU {sorted(pinned)})"
+              if args.threads == "1" else "library defaults (all cores)")
     print(f"# jitgrad benchmarks ({'quick' if args.quick else 'full'}; {detail})\n")
     print(f"peers: {', '.join(libs)}, numpy" + "".join(f"\n- {n}" for n in notes) + "\n",
           flush=True)
