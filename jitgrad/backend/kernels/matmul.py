@@ -2,7 +2,6 @@
 
 import contextlib
 import math
-import threading
 
 import llvmlite.ir as llvmir
 import numba
@@ -506,7 +505,6 @@ def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias, activation):
 _DTYPES = (np.float32, np.float64)
 _driver = None
 _ready = set()
-_build_lock = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -566,7 +564,12 @@ def njit_matmul(dtype):
         return _driver
     if dtype not in _DTYPES:
         raise TypeError(f"matmul: unsupported dtype {np.dtype(dtype)}")
-    with _build_lock:
+    from numba.core.compiler_lock import global_compiler_lock
+
+    # Numba's (re-entrant) compiler lock rather than a lock of our own: the build takes that
+    # lock anyway, and a second lock taken in the other order by a thread that calls this from
+    # inside a compile could deadlock.
+    with global_compiler_lock:
         if dtype in _ready:
             return _driver
         nb = numba.from_dtype(dtype)
