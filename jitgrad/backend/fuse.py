@@ -60,7 +60,6 @@ class MatmulStep:
     a_batch: tuple[int, ...] | None  # broadcast batch shape for a (None: as is)
     b_batch: tuple[int, ...] | None
     bias: Atom | None = None
-    activation: int = 0  # 0 none, 2 tanh (the kernel's codes)
     eqns: list[Eqn] = field(default_factory=list)
 
 
@@ -447,8 +446,7 @@ def _matmul_step(g: _Graph, eqn: Eqn) -> tuple[MatmulStep, set[Eqn]]:
     step = MatmulStep(operands[0], operands[1], eqn.outputs[0], eqn.params["transpose_a"],
                       eqn.params["transpose_b"], batches[0], batches[1], eqns=[eqn])
     absorbed: set[Eqn] = set()
-    # Epilogue: out = tanh(matmul + broadcast(bias over rows)), when nothing else reads the
-    # intermediate values.
+    # Epilogue: out = matmul + broadcast(bias over rows), when nothing else reads the product.
     c = eqn.outputs[0]
     users = g.users.get(c, [])
     if c.aval.ndim == 2 and len(users) == 1 and users[0].prim.name == "add" and \
@@ -463,12 +461,8 @@ def _matmul_step(g: _Graph, eqn: Eqn) -> tuple[MatmulStep, set[Eqn]]:
             step.bias = bprod.inputs[0]
             step.out = add.outputs[0]
             absorbed = {add}
-            s = add.outputs[0]
-            s_users = g.users.get(s, [])
-            if len(s_users) == 1 and s_users[0].prim.name == "tanh" and s not in g.outputs:
-                step.activation = 2
-                step.out = s_users[0].outputs[0]
-                absorbed.add(s_users[0])
+            # NB: an activation stays in the consuming loop kernel, which computes it with
+            # the vectorised math functions (the matmul kernel's own tanh is libm's).
     step.eqns += list(absorbed)
     return step, absorbed
 

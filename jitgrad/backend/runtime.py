@@ -115,7 +115,7 @@ def compile_ir(ir: IR) -> Compiled:
             body.append(
                 f"{name(step.out)} = run_matmul({atom(step.a)}, {atom(step.b)}, "
                 f"{step.transpose_a}, {step.transpose_b}, {step.a_batch}, {step.b_batch}, "
-                f"{atom(step.bias) if step.bias is not None else None}, {step.activation}, "
+                f"{atom(step.bias) if step.bias is not None else None}, "
                 f"{step.out.aval.shape})")
         elif isinstance(step, ViewStep):
             src = step.eqn.inputs[0]
@@ -169,9 +169,8 @@ def _matmul_module() -> Any:
 
 def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
                a_batch: tuple[int, ...] | None, b_batch: tuple[int, ...] | None,
-               bias: np.ndarray | None, activation: int, out_shape: tuple[int, ...]
-               ) -> np.ndarray:
-    """``act(op(a) @ op(b) + bias)`` with batch broadcasting by stride-0 views."""
+               bias: np.ndarray | None, out_shape: tuple[int, ...]) -> np.ndarray:
+    """``op(a) @ op(b) + bias`` with batch broadcasting by stride-0 views."""
     mm = _matmul_module()
 
     if a_batch is not None:
@@ -186,12 +185,10 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
         np.matmul(aa, bb, out=out)
         if bias is not None:
             out += bias
-        if activation == mm.ACT_TANH:
-            np.tanh(out, out=out)
         return out
     batch = math.prod(out_shape[:-2])
     a3 = a.reshape((batch,) + a.shape[-2:]) if a.ndim != 3 else a
     b3 = b.reshape((batch,) + b.shape[-2:]) if b.ndim != 3 else b
-    mm.matmul(a3, b3, out.reshape((batch, m, n)), ta, tb, bias, activation)
+    mm.matmul(a3, b3, out.reshape((batch, m, n)), ta, tb, bias)
     return out
 
