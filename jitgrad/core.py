@@ -349,6 +349,8 @@ class _Config:
     """Run-time switches (``jitgrad.config``); environment variables give the defaults.
 
     ``check_ir``: typecheck every IR after every transform (JITGRAD_CHECK_IR).
+    ``threads``: large compiled loops and matmuls are split over this many threads
+    (JITGRAD_NUM_THREADS, default 1: serial).
     ``disable_jit``: ``jit`` runs the numpy reference instead of compiling (JITGRAD_DISABLE_JIT).
     ``log_compiles``: log every trace and compile with its reason (JITGRAD_LOG_COMPILES).
     ``matmul``: "auto" (jitgrad's kernel, or numpy's BLAS where measured faster), "jitgrad"
@@ -366,6 +368,7 @@ class _Config:
         self.log_compiles = _env_flag("JITGRAD_LOG_COMPILES")
         self.matmul = os.environ.get("JITGRAD_MATMUL", "auto")
         self.precise_math = _env_flag("JITGRAD_PRECISE_MATH")
+        self.threads = max(1, int(os.environ.get("JITGRAD_NUM_THREADS", "1") or 1))
 
     def use_blas(self, dtype: np.dtype, m: int, n: int, k: int) -> bool:
         """Whether a matmul of this dtype and size runs on numpy's BLAS instead of jitgrad's

@@ -287,3 +287,54 @@ def test_eight_threads_call_one_jitted_function():
 
 def test_is_float_helper():
     assert is_float(aval_of(1.0).dtype)
+
+
+@pytest.fixture
+def two_threads():
+    jg.config.threads = 2
+    try:
+        yield
+    finally:
+        jg.config.threads = 1
+
+
+def test_threads_split_large_kernels_and_matmuls(two_threads):
+    from jitgrad.backend import parallel
+    x, y = rng.standard_normal(200_000), rng.standard_normal(200_000)
+    f = lambda x, y: jnp.sum(jnp.sin(x) * y + jnp.exp(-x * x) / (1 + y * y))  # noqa: E731
+    g = jg.jit(jg.grad(f, argnums=(0, 1)))
+    assert "run_split" in g.lower(x, y).caller_source
+    serial = jg.grad(f, argnums=(0, 1))(x, y)
+    assert_same(g(x, y), serial)
+    a, b = rng.standard_normal((300, 400)), rng.standard_normal((400, 350))
+    old = jg.config.matmul
+    jg.config.matmul = "jitgrad"
+    try:
+        assert 2 * 300 * 400 * 350 >= parallel.MIN_MATMUL_FLOPS
+        np.testing.assert_allclose(jg.jit(lambda a, b: a.T @ b)(a.T.copy(), b), a @ b,
+                                   rtol=1e-12)
+    finally:
+        jg.config.matmul = old
+    # kernels that reduce over the split axis, or read it transposed, stay serial
+    h = jg.jit(lambda x: (jnp.sum(x, axis=0), x.T * 2.0))
+    x2 = rng.standard_normal((300, 300))
+    assert "run_split" not in h.lower(x2).caller_source
+    assert_same(h(x2), (x2.sum(0), x2.T * 2.0))
+
+
+def test_threads_with_many_python_threads_on_a_busy_machine(two_threads):
+    """Split kernels called from 8 Python threads at once while another process keeps a core
+    busy: every result is right (the pool never spins or deadlocks)."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        f = jg.jit(jg.grad(lambda x: jnp.sum(jnp.sin(x) * x)))
+        xs = [rng.standard_normal(100_000) for _ in range(16)]
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(f, xs))
+    finally:
+        burner.kill()
+    for x, r in zip(xs, results, strict=True):
+        np.testing.assert_allclose(r, np.cos(x) * x + np.sin(x), rtol=1e-13, atol=1e-15)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.backend import cache
+from jitgrad.backend import cache, parallel
 from jitgrad.backend.codegen import (
     dt_name,
     kernel_flags,
@@ -67,7 +67,8 @@ def compile_ir(ir: IR) -> Compiled:
     """Partition, generate and load the kernels of an (optimised) IR, and build its caller."""
     steps = partition(ir)
     names: dict[Var, str] = {}
-    glob: dict[str, Any] = {"np": np, "run_matmul": run_matmul}
+    glob: dict[str, Any] = {"np": np, "run_matmul": run_matmul,
+                            "run_split": parallel.run_split}
     for i, v in enumerate(ir.invars):
         names[v] = f"x{i}"
     for i, (v, c) in enumerate(zip(ir.constvars, ir.consts, strict=True)):
@@ -107,10 +108,15 @@ def compile_ir(ir: IR) -> Compiled:
                     body.append(f"{name(o.var)} = np.empty({aval.shape}, "
                                 f"{dt_name(aval.dtype)})")
                 outs.append(name(o.var))
-            args = [atom(x) for x in step.inputs] + outs + [
-                str(n) for n, src in zip(step.shape, loop_extents(step), strict=True)
-                if src is None]
-            body.append(f"{kname}({', '.join(args)})")
+            arrays = [atom(x) for x in step.inputs] + outs
+            extents = [str(n) for n, src in zip(step.shape, loop_extents(step), strict=True)
+                       if src is None]
+            axes = parallel.split_axes(step)
+            if axes is not None and parallel.worth_splitting(step):
+                body.append(f"run_split({kname}, {step.shape[0]}, ({', '.join(arrays)},), "
+                            f"{tuple(axes)}, ({''.join(e + ', ' for e in extents)}))")
+            else:
+                body.append(f"{kname}({', '.join(arrays + extents)})")
         elif isinstance(step, MatmulStep):
             body.append(
                 f"{name(step.out)} = run_matmul({atom(step.a)}, {atom(step.b)}, "
@@ -179,7 +185,7 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
         b = np.broadcast_to(b, b_batch)
     out = np.empty(out_shape, np.result_type(a, b))
     m, n = out_shape[-2:]
-    if config.use_blas(out.dtype, m, n, a.shape[-1] if not ta else a.shape[-2]):
+    if config.use_blas(out.dtype, m, n, a.shape[-2] if ta else a.shape[-1]):
         aa = np.swapaxes(a, -1, -2) if ta else a
         bb = np.swapaxes(b, -1, -2) if tb else b
         np.matmul(aa, bb, out=out)
@@ -189,6 +195,14 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
     batch = math.prod(out_shape[:-2])
     a3 = a.reshape((batch,) + a.shape[-2:]) if a.ndim != 3 else a
     b3 = b.reshape((batch,) + b.shape[-2:]) if b.ndim != 3 else b
-    mm.matmul(a3, b3, out.reshape((batch, m, n)), ta, tb, bias)
+    out3 = out.reshape((batch, m, n))
+    k = a.shape[-2] if ta else a.shape[-1]
+    if config.threads > 1 and 2 * batch * m * n * k >= parallel.MIN_MATMUL_FLOPS and m > 1:
+        def rows(lo: int, hi: int) -> None:
+            part = a3[:, :, lo:hi] if ta else a3[:, lo:hi, :]
+            mm.matmul(part, b3, out3[:, lo:hi, :], ta, tb, bias)
+        parallel.split_rows(rows, m)
+    else:
+        mm.matmul(a3, b3, out3, ta, tb, bias)
     return out
 
