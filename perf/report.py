@@ -61,10 +61,11 @@ class Section:
         return "\n".join(lines + ([""] + [f"- {n}" for n in notes] if notes else []))
 
     def slower(self) -> list[str]:
-        """Every case where a peer (not a jitgrad variant) beats jitgrad, with the ratio."""
+        """Every case where a peer (not a jitgrad variant) beats jitgrad, with the ratio (shown
+        to two decimals: a ratio that rounds to 1.00 is not listed)."""
         return [f"{self.name} {row.case}: {peer} {r.ratio:.2f}×"
                 for row in self.rows for peer, r in row.results.items()
-                if not peer.startswith(BASE) and r.ratio is not None and r.ratio > 1]
+                if not peer.startswith(BASE) and r.ratio is not None and r.ratio >= 1.005]
 
     def to_json(self) -> dict:
         return {"name": self.name, "title": self.title, "notes": self.notes,
