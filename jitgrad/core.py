@@ -351,6 +351,9 @@ class _Config:
     ``check_ir``: typecheck every IR after every transform (JITGRAD_CHECK_IR).
     ``threads``: large compiled loops and matmuls are split over this many threads
     (JITGRAD_NUM_THREADS, default 1: serial).
+    ``reuse_buffers``: compiled programs keep their scratch arrays, and recycle large outputs
+    the caller has dropped, instead of allocating them every call (JITGRAD_REUSE_BUFFERS,
+    default on).
     ``disable_jit``: ``jit`` runs the numpy reference instead of compiling (JITGRAD_DISABLE_JIT).
     ``log_compiles``: log every trace and compile with its reason (JITGRAD_LOG_COMPILES).
     ``matmul``: "auto" (jitgrad's kernel, or numpy's BLAS where measured faster), "jitgrad"
@@ -369,6 +372,7 @@ class _Config:
         self.matmul = os.environ.get("JITGRAD_MATMUL", "auto")
         self.precise_math = _env_flag("JITGRAD_PRECISE_MATH")
         self.threads = max(1, int(os.environ.get("JITGRAD_NUM_THREADS", "1") or 1))
+        self.reuse_buffers = os.environ.get("JITGRAD_REUSE_BUFFERS", "1") != "0"
 
     def use_blas(self, dtype: np.dtype, m: int, n: int, k: int) -> bool:
         """Whether a matmul of this dtype and size runs on numpy's BLAS instead of jitgrad's

@@ -338,3 +338,41 @@ def test_threads_with_many_python_threads_on_a_busy_machine(two_threads):
         burner.kill()
     for x, r in zip(xs, results, strict=True):
         np.testing.assert_allclose(r, np.cos(x) * x + np.sin(x), rtol=1e-13, atol=1e-15)
+
+
+def test_large_outputs_are_recycled_only_when_dropped():
+    f = jg.jit(lambda x: jnp.sin(x) * 2.0)
+    x = rng.standard_normal(300_000)  # 2.4 MB output
+    a = f(x)
+    b = f(x + 1)
+    assert not np.shares_memory(a, b)  # both held: distinct buffers
+    np.testing.assert_allclose(a, np.sin(x) * 2)
+    view = b[:10]
+    ptr_a = a.__array_interface__["data"][0]
+    del a, b
+    c = f(x + 2)  # a was dropped: its buffer is reused; b lives on through `view`
+    assert c.__array_interface__["data"][0] == ptr_a
+    np.testing.assert_allclose(view, np.sin(x[:10] + 1) * 2)
+    np.testing.assert_allclose(c, np.sin(x + 2) * 2)
+
+
+def test_scratch_buffers_are_reused_and_reinitialised():
+    x = rng.standard_normal((400, 300))
+    f = jg.jit(lambda x: jnp.exp(x - jnp.max(x, axis=0)) / jnp.sum(jnp.exp(x), axis=0))
+    lowered = f.lower(x)
+    assert "ws = buffers.take()" in lowered.caller_source
+    for k in range(3):  # reductions start from their identity again on every call
+        xk = x + k
+        np.testing.assert_allclose(f(xk), np.exp(xk - xk.max(0)) / np.exp(xk).sum(0),
+                                   rtol=1e-12)
+
+
+def test_scratch_buffers_with_concurrent_calls():
+    from concurrent.futures import ThreadPoolExecutor
+    f = jg.jit(jg.grad(lambda x: jnp.sum(jg.nn.log_softmax(x, axis=-1) * x)))
+    xs = [rng.standard_normal((64, 50)) for _ in range(24)]
+    expected = [jg.grad(lambda x: jnp.sum(jg.nn.log_softmax(x, axis=-1) * x))(x) for x in xs]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(f, xs))
+    for r, e in zip(results, expected, strict=True):
+        np.testing.assert_allclose(r, e, rtol=1e-12, atol=1e-12)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +24,7 @@ from jitgrad.backend.codegen import (
     reduce_init,
     render_kernel,
 )
-from jitgrad.backend.fuse import LoopKernel, MatmulStep, Step, ViewStep, partition
+from jitgrad.backend.fuse import LoopKernel, MatmulStep, Step, ViewStep, partition, step_inputs
 from jitgrad.core import IR, Lit, Var, config, pp_ir
 from jitgrad.errors import CompileError
 
@@ -90,6 +92,30 @@ def compile_ir(ir: IR) -> Compiled:
             return key
         return name(x)
 
+    buffers = Buffers(ir, steps)
+    glob["buffers"] = buffers
+
+    def allocate(v: Var, init: Any = None) -> None:
+        """The line creating ``v``'s buffer: reused scratch, a recycled output, or fresh."""
+        if init is not None:
+            key = f"I{next(counter)}"
+            glob[key] = init
+        slot = buffers.slot(v)
+        if slot is not None:
+            body.append(f"{name(v)} = ws[{slot}]")
+            if init is not None:
+                body.append(f"{name(v)}.fill({key})")
+            return
+        out = buffers.output_slot(v)
+        if out is not None:
+            body.append(f"{name(v)} = buffers.output({out})")
+            if init is not None:
+                body.append(f"{name(v)}.fill({key})")
+            return
+        shape, dt = v.aval.shape, dt_name(v.aval.dtype)
+        body.append(f"{name(v)} = np.full({shape}, {key}, {dt})" if init is not None
+                    else f"{name(v)} = np.empty({shape}, {dt})")
+
     for step in steps:
         if isinstance(step, LoopKernel):
             src = kernel_module_source(step)
@@ -98,15 +124,9 @@ def compile_ir(ir: IR) -> Compiled:
             glob[kname] = cache.load(src).kernel
             outs = []
             for o in step.outputs:
-                aval = o.var.aval
-                if needs_init(o, len(step.shape)):
-                    init = f"I{next(counter)}"
-                    glob[init] = reduce_init(o, aval.dtype)
-                    body.append(f"{name(o.var)} = np.full({aval.shape}, {init}, "
-                                f"{dt_name(aval.dtype)})")
-                else:
-                    body.append(f"{name(o.var)} = np.empty({aval.shape}, "
-                                f"{dt_name(aval.dtype)})")
+                init = reduce_init(o, o.var.aval.dtype) if needs_init(o, len(step.shape)) \
+                    else None
+                allocate(o.var, init)
                 outs.append(name(o.var))
             arrays = [atom(x) for x in step.inputs] + outs
             extents = [str(n) for n, src in zip(step.shape, loop_extents(step), strict=True)
@@ -118,11 +138,11 @@ def compile_ir(ir: IR) -> Compiled:
             else:
                 body.append(f"{kname}({', '.join(arrays + extents)})")
         elif isinstance(step, MatmulStep):
+            allocate(step.out)
             body.append(
-                f"{name(step.out)} = run_matmul({atom(step.a)}, {atom(step.b)}, "
-                f"{step.transpose_a}, {step.transpose_b}, {step.a_batch}, {step.b_batch}, "
-                f"{atom(step.bias) if step.bias is not None else None}, "
-                f"{step.out.aval.shape})")
+                f"run_matmul({atom(step.a)}, {atom(step.b)}, {step.transpose_a}, "
+                f"{step.transpose_b}, {step.a_batch}, {step.b_batch}, "
+                f"{atom(step.bias) if step.bias is not None else None}, {name(step.out)})")
         elif isinstance(step, ViewStep):
             src = step.eqn.inputs[0]
             body.append(f"{name(step.eqn.outputs[0])} = np.reshape({atom(src)}, "
@@ -142,14 +162,93 @@ def compile_ir(ir: IR) -> Compiled:
     for x in ir.outvars:
         results.append(f"{atom(x)}.copy()" if isinstance(x, Lit) else name(x))
     params = ", ".join(f"x{i}" for i in range(len(ir.invars)))
-    lines = [f"def run({params}):", "    try:"] + [f"        {b}" for b in body] + \
-        [f"        return [{', '.join(results)}]",
+    # Scratch buffers come from a free list (each concurrent call gets its own set) and go
+    # back only after a successful call.
+    take, give = (["ws = buffers.take()"], ["buffers.give(ws)"]) if buffers.n_slots else ([], [])
+    lines = [f"def run({params}):", "    try:"] + [f"        {b}" for b in take + body] + \
+        [f"        res = [{', '.join(results)}]"] + [f"        {b}" for b in give] + \
+        ["        return res",
          "    except Exception as e:",
          "        raise compile_error(e) from e"]
     caller = "\n".join(lines) + "\n"
     glob["compile_error"] = functools.partial(_compile_error, ir=ir, sources=sources)
     exec(compile(caller, "<jitgrad program>", "exec"), glob)
     return Compiled(glob["run"], caller, sources, steps, ir)
+
+
+class Buffers:
+    """Memory reused across calls, so that large arrays are not page-faulted in afresh every
+    call (a page fault costs microseconds on this project's VM).
+
+    Scratch: values a kernel or matmul writes and only kernels and matmuls read, never seen
+    by the caller, live in per-call workspaces taken from a free list. Outputs: a large
+    program output is recycled only once nothing but this pool refers to it (the caller
+    dropped it, and no view of it exists), checked by its reference count."""
+
+    RECYCLE_BYTES = 1 << 20  # smaller arrays come from malloc's caches without page faults
+
+    def __init__(self, ir: IR, steps: list[Step]):
+        kernel_out: set[Var] = set()
+        readers_ok: dict[Var, bool] = {}  # False once a view or host step reads the value
+        for step in steps:
+            if isinstance(step, LoopKernel):
+                kernel_out.update(o.var for o in step.outputs)
+            elif isinstance(step, MatmulStep):
+                kernel_out.add(step.out)
+            for x in step_inputs(step):
+                if isinstance(x, Var):
+                    ok = isinstance(step, LoopKernel | MatmulStep)
+                    readers_ok[x] = readers_ok.get(x, True) and ok
+        outputs = {x for x in ir.outvars if isinstance(x, Var)}
+        self._slots: dict[Var, int] = {}
+        self._specs: list[tuple[tuple[int, ...], np.dtype]] = []
+        self._outputs: dict[Var, int] = {}
+        self._out_specs: list[tuple[tuple[int, ...], np.dtype]] = []
+        self._rings: list[list[np.ndarray]] = []
+        for v in sorted(kernel_out, key=lambda v: v.id):
+            if v in outputs:
+                if v.aval.size * v.aval.dtype.itemsize >= self.RECYCLE_BYTES:
+                    self._outputs[v] = len(self._rings)
+                    self._out_specs.append((v.aval.shape, v.aval.dtype))
+                    self._rings.append([])
+            elif readers_ok.get(v, True):
+                self._slots[v] = len(self._specs)
+                self._specs.append((v.aval.shape, v.aval.dtype))
+        self._free: list[list[np.ndarray]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def n_slots(self) -> int:
+        return len(self._specs)
+
+    def slot(self, v: Var) -> int | None:
+        return self._slots.get(v) if config.reuse_buffers else None
+
+    def output_slot(self, v: Var) -> int | None:
+        return self._outputs.get(v) if config.reuse_buffers else None
+
+    def take(self) -> list[np.ndarray]:
+        try:
+            return self._free.pop()
+        except IndexError:
+            return [np.empty(shape, dtype) for shape, dtype in self._specs]
+
+    def give(self, ws: list[np.ndarray]) -> None:
+        self._free.append(ws)
+
+    def output(self, slot: int) -> np.ndarray:
+        """A buffer for output ``slot``: one this pool handed out before if its only
+        remaining reference is the pool's own (``getrefcount`` adds its argument's)."""
+        ring = self._rings[slot]
+        with self._lock:
+            for buf in ring:
+                if sys.getrefcount(buf) == 3:  # the ring, ``buf`` and getrefcount's argument
+                    return buf
+            buf = np.empty(*self._out_specs[slot])
+            ring.append(buf)
+            if len(ring) > 2:  # keep at most two: this call's and the previous one's
+                ring.pop(0)
+            return buf
 
 
 def _compile_error(e: Exception, *, ir: IR, sources: list[str]) -> Exception:
@@ -175,15 +274,15 @@ def _matmul_module() -> Any:
 
 def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
                a_batch: tuple[int, ...] | None, b_batch: tuple[int, ...] | None,
-               bias: np.ndarray | None, out_shape: tuple[int, ...]) -> np.ndarray:
-    """``op(a) @ op(b) + bias`` with batch broadcasting by stride-0 views."""
+               bias: np.ndarray | None, out: np.ndarray) -> np.ndarray:
+    """``out[...] = op(a) @ op(b) + bias`` with batch broadcasting by stride-0 views."""
     mm = _matmul_module()
 
     if a_batch is not None:
         a = np.broadcast_to(a, a_batch)
     if b_batch is not None:
         b = np.broadcast_to(b, b_batch)
-    out = np.empty(out_shape, np.result_type(a, b))
+    out_shape = out.shape
     m, n = out_shape[-2:]
     if config.use_blas(out.dtype, m, n, a.shape[-2] if ta else a.shape[-1]):
         aa = np.swapaxes(a, -1, -2) if ta else a
