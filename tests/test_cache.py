@@ -140,3 +140,20 @@ def test_salt_covers_helper_sources(tmp_path, monkeypatch):
     before = cache._salt()
     helper.write_text("x = 2\n")
     assert cache._salt() != before
+
+
+def test_numba_start_up_leaves_scipy_and_numba_blas_working(tmp_path):
+    """jitgrad initialises Numba without its eager SciPy import; BLAS in the user's own Numba
+    code and SciPy itself must still work afterwards."""
+    script = textwrap.dedent("""
+        import sys
+        import numpy as np, numba, jitgrad as jg
+        jg.jit(lambda x: x * 2)(np.ones(3))
+        deferred = "scipy.linalg" not in sys.modules
+        dot = numba.njit(lambda a, b: np.dot(a, b))
+        ok = dot(np.eye(3), np.arange(3.0))[2] == 2.0
+        import scipy.linalg
+        print(deferred, ok, scipy.linalg.norm(np.ones(4)) == 2.0)
+    """)
+    out, _ = run(tmp_path, script)
+    assert out == "True True True"

@@ -5,6 +5,8 @@ proportional to the number of IR equations."""
 from __future__ import annotations
 
 import functools
+import importlib.abc
+import importlib.util
 import logging
 import math
 import sys
@@ -65,8 +67,41 @@ def kernel_module_source(k: LoopKernel) -> str:
     return cache.module_source(f"@njit({kernel_flags()})\n{body}", KERNEL_IMPORTS)
 
 
+class _DeferSciPyLinalg(importlib.abc.MetaPathFinder):
+    def find_spec(self, name: str, path: Any, target: Any = None) -> None:
+        if name == "scipy.linalg" or name.startswith("scipy.linalg."):
+            raise ModuleNotFoundError(name)
+
+
+@functools.cache
+def start_numba() -> None:
+    """Initialise Numba's CPU target without its one eager SciPy import.
+
+    Numba's first compile (or cache load) imports all of its registries; one of them imports
+    ``scipy.linalg`` only to record whether BLAS exists for ``np.correlate``. That import is
+    about 0.3 s of the ≈0.7 s Numba start-up measured here, and no jitgrad kernel needs it, so
+    it is deferred during initialisation and the flag is set from where SciPy would be found
+    (without importing it). Numba imports SciPy itself, as before, when code uses BLAS."""
+    from numba.core.registry import cpu_target
+    if "scipy.linalg" in sys.modules:
+        cpu_target.target_context.refresh()
+        return
+    blocker = _DeferSciPyLinalg()
+    sys.meta_path.insert(0, blocker)
+    try:
+        cpu_target.target_context.refresh()
+    finally:
+        sys.meta_path.remove(blocker)
+    try:
+        import numba.np.arraymath as arraymath
+        arraymath._HAVE_BLAS = importlib.util.find_spec("scipy.linalg") is not None
+    except (ImportError, AttributeError, ValueError):
+        pass
+
+
 def compile_ir(ir: IR) -> Compiled:
     """Partition, generate and load the kernels of an (optimised) IR, and build its caller."""
+    start_numba()
     steps = partition(ir)
     names: dict[Var, str] = {}
     glob: dict[str, Any] = {"np": np, "run_matmul": run_matmul,
