@@ -316,9 +316,6 @@ ne_p = defnondiff("ne", np.not_equal, "{0} != {1}", 2, kinds="int")
 and_p = defnondiff("and", np.logical_and, "{0} & {1}", 2, kinds="bool")
 or_p = defnondiff("or", np.logical_or, "{0} | {1}", 2, kinds="bool")
 not_p = defnondiff("not", np.logical_not, "not {0}", 1, kinds="bool")
-# NB: elementwise rules require equal dtypes; the boolean result is declared by out_dtype.
-for _p in (and_p, or_p, not_p):
-    _p.shape_rule = elementwise_rule(_p.name, out_dtype=np.bool_)
 
 
 # --- select ---------------------------------------------------------------------------------
