@@ -101,6 +101,16 @@ def _split_args(f: Callable[..., Any], args: tuple, argnums: int | Sequence[int]
     return partial, tuple(args[i] for i in nums), nums
 
 
+def _split_vector(flat: Any, like: Sequence[Any]) -> list[Any]:
+    """Consecutive pieces of a flat vector, shaped and typed like the arrays ``like``."""
+    out, start = [], 0
+    for x in like:
+        a = aval_of(x)
+        out.append(reshape(flat[start:start + a.size].astype(a.dtype), a.shape))
+        start += a.size
+    return out
+
+
 def _jac_tree(blocks: list[list[Any]], out_tree: PyTreeDef, in_tree: PyTreeDef,
               single: bool) -> Any:
     """Assemble ``blocks[out_leaf][in_leaf]`` into the output structure of input structures
@@ -133,11 +143,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
         basis = np.eye(n, dtype=dtype)
 
         def push(t_flat: Any) -> Any:
-            ts, start = [], 0
-            for x, k in zip(leaves, sizes, strict=True):
-                a = aval_of(x)
-                ts.append(reshape(t_flat[start:start + k].astype(a.dtype), a.shape))
-                start += k
+            ts = _split_vector(t_flat, leaves)
             res = jvp(partial, diff, tree_unflatten(in_tree, ts), has_aux=has_aux)
             return (res[1], res[2]) if has_aux else res[1]
 
@@ -181,12 +187,7 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
         dtype = np.result_type(*[aval_of(o).dtype for o in out_leaves])
 
         def pull(c_flat: Any) -> Any:
-            cs, start = [], 0
-            for o, k in zip(out_leaves, sizes, strict=True):
-                a = aval_of(o)
-                cs.append(reshape(c_flat[start:start + k].astype(a.dtype), a.shape))
-                start += k
-            return f_vjp(tree_unflatten(out_tree, cs))
+            return f_vjp(tree_unflatten(out_tree, _split_vector(c_flat, out_leaves)))
 
         cts = tree_leaves(vmap(pull)(np.eye(m, dtype=dtype)))  # each (m, *in_shape)
         blocks, start = [], 0

@@ -8,11 +8,8 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import importlib.util  # noqa: E402
 import statistics  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -21,21 +18,6 @@ CASES = ((False, False), (False, True), (True, False), (True, True))
 # Small and narrow products, where packing overhead and call overhead matter (A and B row-major).
 SMALL_SHAPES = ((4, 4, 4), (16, 16, 16), (64, 64, 64), (1, 256, 256), (256, 1, 256),
                 (4, 512, 128), (8, 512, 64), (512, 8, 64), (256, 16, 256))
-KERNEL_PATH = Path(__file__).resolve().parents[1] / "jitgrad/backend/kernels/matmul.py"
-
-
-def load_kernel():
-    """The kernel module, straight from its file if the jitgrad package does not import."""
-    try:
-        from jitgrad.backend.kernels import matmul
-    except Exception:  # the rest of the package may be mid-edit; the kernel stands alone
-        spec = importlib.util.spec_from_file_location("_jitgrad_matmul_kernel", KERNEL_PATH)
-        matmul = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = matmul
-        spec.loader.exec_module(matmul)
-    return matmul
-
-
 def operands(n, dtype, ta, tb, rng):
     """a, b stored so that op(a), op(b) are n x n; transposed operands are genuine views."""
     a = rng.standard_normal((1, n, n)).astype(dtype)
@@ -105,7 +87,7 @@ def main():
     sizes = args.sizes or ((128, 512) if args.quick else (128, 256, 512, 1024, 2048))
     repeats = 3 if args.quick else 9
     rng = np.random.default_rng(0)
-    mm = load_kernel()
+    from jitgrad.backend.kernels import matmul as mm
 
     print(f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, numpy {np.__version__}")
     for dtype in (np.float64, np.float32):

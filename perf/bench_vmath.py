@@ -1,27 +1,13 @@
 """Benchmark vmath kernels vs numpy ufuncs vs Numba loops over math.*: `[--quick]`."""
 
 import argparse
-import importlib.util
 import math
-import pathlib
 import time
 
 import numba
 import numpy as np
 
-
-def _load_vmath():
-    try:
-        from jitgrad.backend import vmath
-    except ImportError:  # the rest of the package may be mid-edit; vmath stands alone
-        path = pathlib.Path(__file__).parents[1] / 'jitgrad' / 'backend' / 'vmath.py'
-        spec = importlib.util.spec_from_file_location('jitgrad_vmath_standalone', path)
-        vmath = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(vmath)
-    return vmath
-
-
-vm = _load_vmath()
+from jitgrad.backend import vmath as vm
 
 RANGES = {
     'exp': (-50, 50), 'expm1': (-5, 5), 'log': (1e-3, 1e6), 'log1p': (-0.9, 1e3),

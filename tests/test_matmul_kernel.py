@@ -1,29 +1,12 @@
 """Tests for the Numba GEMM kernel in jitgrad/backend/kernels/matmul.py against numpy.matmul."""
 
-import importlib.util
-import sys
 import threading
-from pathlib import Path
 
 import numba
 import numpy as np
 import pytest
 
-KERNEL_PATH = Path(__file__).resolve().parents[1] / "jitgrad/backend/kernels/matmul.py"
-
-
-def _load_kernel():
-    try:
-        from jitgrad.backend.kernels import matmul
-    except Exception:  # the rest of the package may be mid-edit; the kernel stands alone
-        spec = importlib.util.spec_from_file_location("_jitgrad_matmul_kernel", KERNEL_PATH)
-        matmul = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = matmul
-        spec.loader.exec_module(matmul)
-    return matmul
-
-
-mm = _load_kernel()
+from jitgrad.backend.kernels import matmul as mm
 
 DTYPES = (np.float32, np.float64)
 FLAGS = ((False, False), (False, True), (True, False), (True, True))
