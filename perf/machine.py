@@ -77,21 +77,23 @@ def _horner(dtype: type):
 
 
 def fma_peak(dtype: type) -> float:
-    """Peak GFLOP/s of one core: the best of ten runs of the Horner probe, each ≈ 30 ms."""
+    """Peak GFLOP/s of one core: the best of 200 runs of the Horner probe, each ≈ 1 ms, short
+    enough that some fit between the time slices of anything else sharing the core."""
     key = f"peak {np.dtype(dtype).name}"
     if key not in values:
         horner = _horner(dtype)
         x = np.random.default_rng(0).random(2048).astype(dtype)
         out = np.empty_like(x)
         horner(x, out, 1)
-        reps, best = 1, 0.0
-        for _ in range(30):
-            start = time.perf_counter()
-            horner(x, out, reps)
-            elapsed = time.perf_counter() - start
-            if elapsed < 0.03:  # calibrating
-                reps *= 2
-                continue
-            best = max(best, 32 * x.size * reps / elapsed / 1e9)
-        values[key] = best
+        reps = 1
+        while (elapsed := _seconds(horner, x, out, reps)) < 1e-3:
+            reps *= 2
+        best = min(_seconds(horner, x, out, reps) for _ in range(200))
+        values[key] = 32 * x.size * reps / min(best, elapsed) / 1e9
     return values[key]
+
+
+def _seconds(fn, *args) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
