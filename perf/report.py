@@ -138,6 +138,7 @@ def plot(sections: list[Section], meta: dict, out_dir: Path) -> list[Path]:
             if s.name == "matmul":
                 ax.axhline(meta["values"][f"peak {dtype}"], color="k", ls="--", label="FMA peak")
                 ax.set_ylabel("GFLOP/s (A @ B)")
+                ax.minorticks_off()
                 ax.set_xticks(ns, [str(n) for n in ns])
                 ax.set_ylim(bottom=0)
             else:
