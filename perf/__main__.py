@@ -5,7 +5,8 @@ import os
 
 from perf.workloads import NAMES
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
+               "JITGRAD_NUM_THREADS")
 XLA_SINGLE = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
@@ -38,6 +39,8 @@ def main() -> None:
         # run on: pinning the process (and the children it spawns) to one CPU is what holds.
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+    else:  # jitgrad's own default is one thread: give it the cores the other libraries take
+        os.environ.setdefault("JITGRAD_NUM_THREADS", str(os.cpu_count()))
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     from perf.suite import run_suite
 

@@ -23,9 +23,10 @@ def run_suite(args: argparse.Namespace) -> None:
     libs, notes = peers.available()
     ctx = Context(args.quick, libs, QUICK if args.quick else FULL, args.threads == "1")
     pinned = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
-    detail = ("single-threaded (OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS=1, XLA single-threaded "
+    detail = ("single-threaded (OMP/OPENBLAS/MKL/NUMBA/JITGRAD_NUM_THREADS=1, XLA single-threaded "
               f"Eigen, torch.set_num_threads(1), process pinned to CPU {sorted(pinned)})"
-              if args.threads == "1" else "library defaults (all cores)")
+              if args.threads == "1" else "library defaults (all cores), "
+              f"JITGRAD_NUM_THREADS={os.environ.get('JITGRAD_NUM_THREADS')}")
     print(f"# jitgrad benchmarks ({'quick' if args.quick else 'full'}; {detail})\n")
     print(f"peers: {', '.join(libs)}, numpy" + "".join(f"\n- {n}" for n in notes) + "\n",
           flush=True)
