@@ -169,6 +169,16 @@ negative = _unary(P.neg, np.negative, float_fn=False)
 abs = absolute = _unary(P.abs_, np.abs, float_fn=False)  # noqa: A001 - numpy's name
 sign = _unary(P.sign, np.sign, float_fn=False)
 
+arcsin = _unary(P.asin, np.arcsin)
+arccos = _unary(P.acos, np.arccos)
+arctan = _unary(P.atan, np.arctan)
+arcsinh = _unary(P.asinh, np.arcsinh)
+arccosh = _unary(P.acosh, np.arccosh)
+arctanh = _unary(P.atanh, np.arctanh)
+floor = _unary(P.floor, np.floor)
+ceil = _unary(P.ceil, np.ceil)
+rint = round = around = _unary(P.round_, np.rint)  # noqa: A001 - numpy's names
+
 add = _binary(P.add, np.add)
 subtract = _binary(P.sub, np.subtract)
 multiply = _binary(P.mul, np.multiply)
@@ -181,6 +191,14 @@ greater = _binary(P.gt, np.greater)
 greater_equal = _binary(P.ge, np.greater_equal)
 equal = _binary(P.eq, np.equal)
 not_equal = _binary(P.ne, np.not_equal)
+arctan2 = _binary(P.atan2, np.arctan2, float_fn=True)
+mod = remainder = _binary(P.mod, np.mod, float_fn=True)
+
+
+@_numpy_when_concrete(np.floor_divide)
+def floor_divide(x: ArrayLike, y: ArrayLike) -> Any:
+    """``numpy.floor_divide`` for floating-point operands (zero derivative)."""
+    return floor(divide(x, y))
 
 
 def _logical(prim_fn: Callable[..., Any], np_fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -384,6 +402,15 @@ def std(a: ArrayLike, axis: Any = None, dtype: Any = None, ddof: int = 0,
         keepdims: bool = False) -> Any:
     """``numpy.std``."""
     return sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+
+
+@_numpy_when_concrete(np.cumsum)
+def cumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None) -> Any:
+    """``numpy.cumsum``."""
+    if axis is None:
+        a, axis = ravel(a), 0
+    (ax,) = _axes(axis, aval_of(a).ndim, "cumsum")
+    return P.cumsum(_cast(a, _sum_dtype(a, dtype)), ax)
 
 
 def _extremum(prim_fn: Callable[..., Any], np_fn: Callable[..., Any], name: str
@@ -915,7 +942,9 @@ _UFUNCS = {
     "equal": equal, "not_equal": not_equal, "square": square, "reciprocal": reciprocal,
     "matmul": matmul, "logical_and": logical_and, "logical_or": logical_or,
     "logical_not": logical_not, "log2": log2, "log10": log10, "exp2": exp2, "sinh": sinh,
-    "cosh": cosh,
+    "cosh": cosh, "arcsin": arcsin, "arccos": arccos, "arctan": arctan, "arcsinh": arcsinh,
+    "arccosh": arccosh, "arctanh": arctanh, "floor": floor, "ceil": ceil, "rint": rint,
+    "arctan2": arctan2, "remainder": remainder, "floor_divide": floor_divide,
 }
 
 
@@ -966,6 +995,33 @@ def _install_tracer_methods() -> None:
 
 _install_tracer_methods()
 
+
+class _Linalg:
+    """``jitgrad.numpy.linalg``: the norms (other numpy.linalg functions are not provided)."""
+
+    @staticmethod
+    def norm(x: ArrayLike, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
+        """``numpy.linalg.norm`` for the Euclidean/Frobenius norm (``ord`` None, 2 for
+        vectors, "fro" for matrices), 1 and inf for vectors."""
+        if not isinstance(x, Tracer) and not _has_tracer((ord, axis)):
+            return np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
+        nd = aval_of(x).ndim
+        vector = (axis is None and nd == 1) or isinstance(axis, int) or (
+            isinstance(axis, tuple) and len(axis) == 1)
+        if ord in (None, "fro") or (ord == 2 and vector):
+            return sqrt(sum(multiply(x, x), axis=axis, keepdims=keepdims))
+        if vector and ord == 1:
+            return sum(abs(x), axis=axis, keepdims=keepdims)
+        if vector and ord == np.inf:
+            return max(abs(x), axis=axis, keepdims=keepdims)
+        raise UnsupportedError(f"jnp.linalg.norm with ord={ord!r} (axis={axis!r}) on a traced "
+                               f"array: only None/2/'fro', 1 and inf (vectors) are provided")
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"jitgrad.numpy.linalg does not provide numpy.linalg.{name}")
+
+
+linalg = _Linalg()
 
 dtype = np.dtype  # numpy's dtype constructor, re-exported (bound last: parameters use the name)
 

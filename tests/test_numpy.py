@@ -37,12 +37,29 @@ X = rng.uniform(0.5, 1.5, (2, 3))
 Y = rng.uniform(0.5, 1.5, (3,))
 
 UNARY = ["exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "sign", "log1p", "expm1",
-         "square", "reciprocal", "negative", "log2", "log10", "exp2", "sinh", "cosh"]
+         "square", "reciprocal", "negative", "log2", "log10", "exp2", "sinh", "cosh", "arctan",
+         "arcsinh", "floor", "ceil", "rint"]
+PIECEWISE_CONSTANT = {"sign", "floor", "ceil", "rint"}
 
 
 @pytest.mark.parametrize("name", UNARY)
 def test_unary(name):
-    agree(getattr(jnp, name), X, grad=name != "sign")
+    agree(getattr(jnp, name), X, grad=name not in PIECEWISE_CONSTANT)
+
+
+@pytest.mark.parametrize("name", ["arcsin", "arccos", "arctanh"])
+def test_unary_on_open_unit_interval(name):
+    agree(getattr(jnp, name), X - 1.0)
+
+
+def test_arccosh_and_binary_extras():
+    agree(jnp.arccosh, X + 1.0)
+    agree(jnp.arctan2, X - 1.0, Y)
+    agree(lambda x, y: jnp.mod(x * 3.0, y), X, Y)
+    agree(lambda x, y: jnp.floor_divide(x * 3.0, y), X, Y, grad=False)
+    agree(lambda x: jnp.cumsum(x, axis=1) + jnp.cumsum(x)[:3], X)
+    agree(lambda x: jnp.linalg.norm(x) + jnp.linalg.norm(x, axis=1)
+          + jnp.linalg.norm(x[0], ord=1) + jnp.linalg.norm(x[1], ord=np.inf), X)
 
 
 BROADCAST_PAIRS = [((2, 3), (3,)), ((2, 1), (1, 3)), ((), (2, 3)), ((4, 1, 3), (2, 1)),

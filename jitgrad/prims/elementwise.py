@@ -231,6 +231,30 @@ logistic_p = defelementwise(
     "logistic", _logistic, [lambda g, out, x: mul(g, mul(out, sub(1, out)))],
     "logistic_{sfx}({0})", domain=(-4, 4), vmath="logistic")
 
+
+def _one_minus_sq(x: Any) -> Any:
+    return sub(1, mul(x, x))
+
+
+asin_p = defelementwise("asin", np.arcsin, [lambda g, out, x: div(g, sqrt(_one_minus_sq(x)))],
+                        "math.asin({0})", domain=(-0.8, 0.8))
+acos_p = defelementwise("acos", np.arccos,
+                        [lambda g, out, x: neg(div(g, sqrt(_one_minus_sq(x))))],
+                        "math.acos({0})", domain=(-0.8, 0.8))
+atan_p = defelementwise("atan", np.arctan, [lambda g, out, x: div(g, add(1, mul(x, x)))],
+                        "math.atan({0})")
+asinh_p = defelementwise("asinh", np.arcsinh,
+                         [lambda g, out, x: div(g, sqrt(add(mul(x, x), 1)))], "math.asinh({0})")
+acosh_p = defelementwise("acosh", np.arccosh,
+                         [lambda g, out, x: div(g, sqrt(sub(mul(x, x), 1)))], "math.acosh({0})",
+                         domain=(1.2, 3.0))
+atanh_p = defelementwise("atanh", np.arctanh, [lambda g, out, x: div(g, _one_minus_sq(x))],
+                         "math.atanh({0})", domain=(-0.8, 0.8))
+# Piecewise constant: zero derivative (as in JAX), values as numpy's.
+floor_p = defelementwise("floor", np.floor, [None], "{dt}(np.floor({0}))")
+ceil_p = defelementwise("ceil", np.ceil, [None], "{dt}(np.ceil({0}))")
+round_p = defelementwise("round", np.rint, [None], "{dt}(np.rint({0}))")  # half to even
+
 # --- binary: d(g, out, x, y) ----------------------------------------------------------------
 
 add_p = defelementwise("add", np.add, [lambda g, out, x, y: g, lambda g, out, x, y: g],
@@ -258,6 +282,20 @@ def _dpow_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
 
 pow_p = defelementwise("pow", _pow, [_dpow_dx, _dpow_dy], "{0} ** {1}",
                        domain=[(0.5, 2.0), (-2, 2)], vmath="pow")
+
+
+atan2_p = defelementwise(
+    "atan2", np.arctan2,
+    [lambda g, out, y, x: div(mul(g, x), add(mul(x, x), mul(y, y))),
+     lambda g, out, y, x: neg(div(mul(g, y), add(mul(x, x), mul(y, y))))],
+    "math.atan2({0}, {1})", domain=[(-2, 2), (0.5, 2.0)])
+
+
+rem_p = defelementwise(
+    "mod", np.mod,
+    [lambda g, out, x, y: g, lambda g, out, x, y: neg(mul(g, floor(div(x, y))))],
+    # numpy.mod: the result takes the divisor's sign (Python's %)
+    "{0} - {1} * {dt}(np.floor({0} / {1}))", domain=[(0.1, 3.0), (0.7, 1.3)])
 
 
 def _dmax(first: bool, cmp: Callable[[Any, Any], Any]) -> DerivRule:
@@ -408,6 +446,8 @@ def integer_pow(x: Any, y: int) -> Any:
     return integer_pow_p.bind(x, y=int(y))
 
 
+asin, acos, atan, asinh, acosh, atanh, floor, ceil, round_, atan2, mod = map(_bind, (
+    asin_p, acos_p, atan_p, asinh_p, acosh_p, atanh_p, floor_p, ceil_p, round_p, atan2_p, rem_p))
 neg, exp, log, sin, cos, tan, tanh, sqrt, abs_, sign, log1p, expm1, logistic = map(_bind, (
     neg_p, exp_p, log_p, sin_p, cos_p, tan_p, tanh_p, sqrt_p, abs_p, sign_p, log1p_p, expm1_p,
     logistic_p))

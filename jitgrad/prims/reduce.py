@@ -225,6 +225,41 @@ def reduce_prod(x: Any, axes: Sequence[int]) -> Any:
     return reduce_prod_p.bind(x, axes=axes)
 
 
+# --- cumulative sum (linear: its transpose is the cumulative sum in the other direction) -----
+
+
+def _cumsum_rule(x: ShapedArray, *, axis: int, reverse: bool) -> ShapedArray:
+    if not 0 <= axis < x.ndim or x.dtype == np.bool_:
+        raise ShapeError(f"cumsum: axis {axis} invalid for {x}")
+    return x
+
+
+def _cumsum_impl(x: Any, *, axis: int, reverse: bool) -> np.ndarray:
+    x = np.asarray(x)
+    if reverse:
+        return np.flip(np.cumsum(np.flip(x, axis), axis=axis, dtype=x.dtype), axis)
+    return np.cumsum(x, axis=axis, dtype=x.dtype)
+
+
+cumsum_p = register(Primitive(
+    "cumsum", _cumsum_rule, _cumsum_impl,
+    vjp=lambda cts, ins, outs, *, axis, reverse: [cumsum(cts[0], axis, not reverse)],
+    test_cases=lambda rng, dt: [
+        ((draw(rng, (4,), dt),), {"axis": 0, "reverse": False}),
+        ((draw(rng, (2, 3), dt),), {"axis": 1, "reverse": True}),
+        ((view_of(draw(rng, (3, 2), dt), "reversed"),), {"axis": 0, "reverse": False}),
+        ((draw(rng, (0, 2), dt),), {"axis": 0, "reverse": False}),
+    ],
+    extra={"linear": True}))
+cumsum_p.jvp = linear_jvp(lambda x, **p: cumsum_p.bind(x, **p))
+cumsum_p.batch = front_rule(cumsum_p, lambda b, axis, reverse: {"axis": axis + 1,
+                                                                 "reverse": reverse})
+
+
+def cumsum(x: Any, axis: int, reverse: bool = False) -> Any:
+    return cumsum_p.bind(x, axis=int(axis), reverse=bool(reverse))
+
+
 # --- argmax / argmin ------------------------------------------------------------------------
 
 
