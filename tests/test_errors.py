@@ -54,10 +54,10 @@ def test_numpy_conversion_of_traced_value():
 def test_unsupported_numpy_function_is_named():
     with pytest.raises(AttributeError, match="fft"):
         jnp.fft  # noqa: B018
-    with pytest.raises(jg.UnsupportedError, match="numpy.cumsum"):
-        jg.grad(lambda x: jnp.sum(np.cumsum(x)))(np.ones(3))
-    with pytest.raises(jg.UnsupportedError, match="numpy.arctan2"):
-        jg.grad(lambda x: jnp.sum(np.arctan2(x, x)))(np.ones(3))
+    with pytest.raises(jg.UnsupportedError, match="numpy.cumprod"):
+        jg.grad(lambda x: jnp.sum(np.cumprod(x)))(np.ones(3))
+    with pytest.raises(jg.UnsupportedError, match="numpy.hypot"):
+        jg.grad(lambda x: jnp.sum(np.hypot(x, x)))(np.ones(3))
 
 
 def test_numpy_functions_on_traced_values_dispatch_to_jitgrad():
