@@ -84,6 +84,8 @@ class Jitted:
 
     def __init__(self, f: Callable[..., Any], static_argnums: Sequence[int] = ()):
         functools.update_wrapper(self, f)
+        # partials and callable objects have no __name__ of their own
+        self.__name__ = getattr(f, "__name__", type(f).__name__)
         self.f = f
         self.static_argnums = tuple(static_argnums)
         self._entries: dict[Any, _Entry] = {}

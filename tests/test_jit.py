@@ -112,6 +112,20 @@ def test_numpy_scalars_after_arrays_of_the_same_signature():
     np.testing.assert_array_equal(f(1.5), 3.0)
 
 
+def test_jit_of_partials_and_callable_objects():
+    import functools
+
+    class Scale:
+        def __call__(self, x):
+            return jnp.sum(x * 3.0)
+
+    f = functools.partial(lambda a, x: jnp.sum(a * x), 2.0)
+    np.testing.assert_allclose(jg.jit(f)(np.ones(3)), 6.0)
+    np.testing.assert_allclose(jg.jit(Scale())(np.ones(3)), 9.0)
+    np.testing.assert_allclose(jg.jit(jg.grad(f))(np.ones(3)), [2.0, 2.0, 2.0])
+    np.testing.assert_allclose(jg.grad(jg.jit(Scale()))(np.ones(2)), [3.0, 3.0])
+
+
 def test_python_scalars_and_pytrees():
     f = jg.jit(lambda p, s: {"out": p["w"] * s, "n": jnp.sum(p["b"][0] + p["b"][1])})
     p = {"w": np.ones(3), "b": [np.ones(2), np.ones(2)]}
