@@ -27,7 +27,7 @@ def short_dtype(dtype: np.dtype) -> str:
 
 
 def is_float(dtype: np.dtype) -> bool:
-    return np.issubdtype(dtype, np.floating)
+    return np.dtype(dtype).kind == "f"
 
 
 class ShapedArray:
@@ -36,8 +36,8 @@ class ShapedArray:
     __slots__ = ("shape", "dtype")
 
     def __init__(self, shape: Sequence[int], dtype: Any):
-        self.shape: tuple[int, ...] = tuple(int(d) for d in shape)
-        self.dtype: np.dtype = np.dtype(dtype)
+        self.shape: tuple[int, ...] = tuple(map(int, shape))
+        self.dtype: np.dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
 
     @property
     def ndim(self) -> int:
