@@ -113,3 +113,19 @@ def test_compile_error_shows_ir_and_source(monkeypatch):
         jg.jit(lambda x: -x * 3.0)(np.ones(4))
     msg = str(e.value)
     assert "jitgrad bug" in msg and "neg" in msg and "undefined_function" in msg
+
+
+def test_contiguous_loop_axes_are_collapsed():
+    x, y = rng.standard_normal((500, 3)), rng.standard_normal((500, 3))
+    (k,) = plan(lambda x, y: jnp.sin(x) * y + 1.0, x, y)
+    assert k.shape == (1500,)
+    b = rng.standard_normal(3)  # a broadcast along rows keeps the 2-D loop
+    (k,) = plan(lambda x, b: jnp.sin(x) * b, x, b)
+    assert k.shape == (500, 3)
+    x3 = rng.standard_normal((4, 5, 6))
+    (k,) = plan(lambda x: jnp.sum(jnp.exp(x), axis=(1, 2)), x3)
+    assert k.shape == (4, 30) and k.outputs[0].axes == (1,)
+    for f, args in [(lambda x, y: jnp.sin(x) * y + 1.0, (x, y)),
+                    (lambda x: jnp.sum(jnp.exp(x), axis=(1, 2)), (x3,)),
+                    (lambda x: jnp.sum(jnp.exp(x), axis=(1, 2)), (x3[:, ::-1, ::2],))]:
+        np.testing.assert_allclose(jg.jit(f)(*args), f(*args), rtol=1e-13)

@@ -48,6 +48,9 @@ class LoopKernel:
     nodes: list[SNode] = field(default_factory=list)
     outputs: list[KernelOut] = field(default_factory=list)
     eqns: list[Eqn] = field(default_factory=list)  # the IR equations it computes (for errors)
+    # Per argument (inputs, then outputs): the shape it is viewed as for the kernel after
+    # loop axes were collapsed, or None when it is passed as it is.
+    arg_shapes: list[tuple[int, ...] | None] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -426,7 +429,66 @@ def _kernel(g: _Graph, m: set[Var], group: list[_Root]) -> LoopKernel:
             # Reducing over no axes is a copy.
             b.k.outputs.append(KernelOut(r.var, node, r.reduce if r.axes else None, r.axes))
     b.k.eqns = list(b.eqns)
-    return b.k
+    return _collapse(b.k)
+
+
+def _collapse(k: LoopKernel) -> LoopKernel:
+    """Merge adjacent loop axes that every array walks together, contiguously and in full
+    (a (1000, 3) elementwise loop becomes one loop of 3000, which vectorises)."""
+    in_shapes = [list(x.aval.shape) for x in k.inputs]
+    out_shapes = [list(o.var.aval.shape) for o in k.outputs]
+    index_of: dict[int, tuple[Affine, ...]] = {}
+    for n in k.nodes:
+        if n.kind == "load" and index_of.setdefault(n.input, n.index) != n.index:
+            index_of[n.input] = ()  # read at several indices: never reshaped
+    shape = list(k.shape)
+    for d in range(len(shape) - 2, -1, -1):
+        merge_at: dict[int, int] = {}  # input -> array axis where loop axes d, d+1 sit
+        ok = True
+        for n in k.nodes:
+            if n.kind != "load":
+                continue
+            uses = [p for p, (a, c, _) in enumerate(n.index) if a in (d, d + 1) and c != 0]
+            if not uses:
+                continue
+            p = uses[0]
+            ok = index_of[n.input] == n.index and uses == [p, p + 1] and \
+                n.index[p] == (d, 1, 0) and n.index[p + 1] == (d + 1, 1, 0) and \
+                in_shapes[n.input][p:p + 2] == shape[d:d + 2]
+            if not ok:
+                break
+            merge_at[n.input] = p
+        if not ok or any(o.reduce is not None and ((d in o.axes) != (d + 1 in o.axes))
+                         for o in k.outputs):
+            continue
+
+        def axis_map(a: int | None, d: int = d) -> int | None:
+            return a if a is None or a <= d else a - 1
+
+        for n in k.nodes:
+            if n.kind == "load":
+                index = n.index
+                if n.input in merge_at:
+                    p = merge_at[n.input]
+                    index = index[:p] + ((d, 1, 0),) + index[p + 2:]
+                n.index = tuple((axis_map(a), c, o) for a, c, o in index)
+            n.axes = frozenset(axis_map(a) for a in n.axes)
+        for j, p in merge_at.items():
+            in_shapes[j][p:p + 2] = [in_shapes[j][p] * in_shapes[j][p + 1]]
+            index_of[j] = next(n.index for n in k.nodes if n.kind == "load" and n.input == j)
+        for j, o in enumerate(k.outputs):
+            if o.reduce is None or d not in o.axes:  # both loop axes are output axes
+                pos = d if o.reduce is None else [a for a in range(len(shape))
+                                                   if a not in o.axes].index(d)
+                out_shapes[j][pos:pos + 2] = [out_shapes[j][pos] * out_shapes[j][pos + 1]]
+            o.axes = tuple(sorted({axis_map(a) for a in o.axes}))
+        shape[d:d + 2] = [shape[d] * shape[d + 1]]
+    k.shape = tuple(shape)
+    k.arg_shapes = [None if tuple(s) == x.aval.shape else tuple(s)
+                    for s, x in zip(in_shapes, k.inputs, strict=True)] + \
+        [None if tuple(s) == o.var.aval.shape else tuple(s)
+         for s, o in zip(out_shapes, k.outputs, strict=True)]
+    return k
 
 
 def _matmul_step(g: _Graph, eqn: Eqn) -> tuple[MatmulStep, set[Eqn]]:

@@ -163,7 +163,9 @@ def compile_ir(ir: IR) -> Compiled:
                     else None
                 allocate(o.var, init)
                 outs.append(name(o.var))
-            arrays = [atom(x) for x in step.inputs] + outs
+            arrays = [a if shape is None else f"{a}.reshape({shape})"
+                      for a, shape in zip([atom(x) for x in step.inputs] + outs,
+                                          step.arg_shapes, strict=True)]
             extents = [str(n) for n, src in zip(step.shape, loop_extents(step), strict=True)
                        if src is None]
             axes = parallel.split_axes(step)
