@@ -220,7 +220,21 @@ def jit(f: Callable[..., Any] | None = None, *, static_argnums: int | Sequence[i
 def show_kernels(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
                  ) -> Callable[..., str]:
     """The optimised IR, the plan's Python caller and every generated kernel's source, for
-    these arguments (also compiles them)."""
+    these arguments (also compiles them).
+
+    >>> import jitgrad as jg, jitgrad.numpy as jnp
+    >>> text = jg.show_kernels(jg.grad(lambda x: jnp.sum(jnp.sin(x))))(np.ones(3))
+    >>> print(text[text.index("# caller"):text.index("# kernel")].strip())
+    # caller
+    def run(x0):
+        try:
+            t0 = np.empty((3,), np.float64)
+            K0(x0, t0)
+            res = [t0]
+            return res
+        except Exception as e:
+            raise compile_error(e) from e
+    """
     jitted = f if isinstance(f, Jitted) else jit(f, static_argnums=static_argnums)
 
     def show(*args: Any, **kwargs: Any) -> str:

@@ -36,10 +36,15 @@ from numpy import (  # noqa: F401  (re-exports)
     uint8,
 )
 
+from jitgrad import _jnp_examples
 from jitgrad import prims as P
-from jitgrad.core import Lit, Tracer, aval_of, is_float
+from jitgrad.core import Lit as _Lit
+from jitgrad.core import Tracer as _Tracer
+from jitgrad.core import aval_of as _aval_of
+from jitgrad.core import is_float as _is_float
 from jitgrad.errors import JitgradTypeError, ShapeError, TracerError, UnsupportedError
-from jitgrad.transforms.stage import StageTracer, producer
+from jitgrad.transforms.stage import StageTracer as _StageTracer
+from jitgrad.transforms.stage import producer as _producer
 
 ArrayLike = Any
 
@@ -49,9 +54,9 @@ ArrayLike = Any
 
 def _has_tracer(args: Sequence[Any]) -> bool:
     for a in args:
-        if isinstance(a, Tracer):
+        if isinstance(a, _Tracer):
             return True
-        if isinstance(a, list | tuple) and any(isinstance(b, Tracer) for b in a):
+        if isinstance(a, list | tuple) and any(isinstance(b, _Tracer) for b in a):
             return True
     return False
 
@@ -72,7 +77,7 @@ def _numpy_when_concrete(np_fn: Callable[..., Any]) -> Callable[[Callable], Call
 
 def _dtype_arg(x: Any) -> Any:
     """What np.result_type should see: Python scalars stay weak (NumPy 2 / NEP 50)."""
-    if isinstance(x, Tracer):
+    if isinstance(x, _Tracer):
         return x.dtype
     if isinstance(x, bool | int | float | complex):
         return x
@@ -89,23 +94,23 @@ def result_type(*xs: Any) -> np.dtype:
 
 
 def _cast(x: Any, dtype: np.dtype) -> Any:
-    if isinstance(x, Tracer):
+    if isinstance(x, _Tracer):
         return P.convert_element_type(x, dtype)
     arr = np.asarray(x, dtype=dtype)
     return arr[()] if arr.ndim == 0 else arr
 
 
 def _broadcast_to_shape(x: Any, shape: tuple[int, ...]) -> Any:
-    xs = aval_of(x).shape
+    xs = _aval_of(x).shape
     if xs == shape:
         return x
-    if not isinstance(x, Tracer) and xs == ():
+    if not isinstance(x, _Tracer) and xs == ():
         return x  # a rank-0 constant becomes a literal; elementwise primitives accept it
     return P.broadcast_in_dim(x, shape, tuple(range(len(shape) - len(xs), len(shape))))
 
 
 def _broadcast_shapes(op: str, *xs: Any) -> tuple[int, ...]:
-    shapes = [aval_of(x).shape for x in xs]
+    shapes = [_aval_of(x).shape for x in xs]
     try:
         return tuple(np.broadcast_shapes(*shapes))
     except ValueError:
@@ -123,7 +128,7 @@ def _promote_broadcast(op: str, *xs: Any, dtype: Any = None) -> list[Any]:
 def _to_float(x: Any) -> Any:
     """Float functions of integer or boolean arrays compute in float64."""
     # NB: numpy gives float16 for bool inputs and float64 for ints; we use float64 for both.
-    if is_float(aval_of(x).dtype):
+    if _is_float(_aval_of(x).dtype):
         return x
     return _cast(x, np.float64)
 
@@ -144,7 +149,7 @@ def _binary(prim_fn: Callable[[Any, Any], Any], np_fn: Callable[..., Any],
     @_numpy_when_concrete(np_fn)
     def fn(x: ArrayLike, y: ArrayLike) -> Any:
         dtype = result_type(x, y)
-        if float_fn and not is_float(dtype):
+        if float_fn and not _is_float(dtype):
             dtype = np.dtype(np.float64)
         return prim_fn(*_promote_broadcast(np_fn.__name__, x, y, dtype=dtype))
     fn.__name__ = np_fn.__name__
@@ -223,9 +228,9 @@ def logical_not(x: ArrayLike) -> Any:
 def power(x: ArrayLike, y: ArrayLike) -> Any:
     """``x ** y``; a Python integer exponent uses exact repeated multiplication."""
     if isinstance(y, int | np.integer) and not isinstance(y, bool) and not isinstance(x, int):
-        if not isinstance(x, Tracer):
+        if not isinstance(x, _Tracer):
             x = np.asarray(x)
-        if not is_float(aval_of(x).dtype) and y < 0:
+        if not _is_float(_aval_of(x).dtype) and y < 0:
             raise JitgradTypeError("power: integers to negative integer powers are not allowed")
         return P.integer_pow(x, int(y))
     return _binary(P.pow, np.power)(x, y)
@@ -297,7 +302,7 @@ def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any
     if x is None or y is None:
         raise UnsupportedError("jnp.where(condition) with one argument has a data-dependent "
                                "shape; use jnp.where(condition, x, y)")
-    if aval_of(condition).dtype != np.bool_:
+    if _aval_of(condition).dtype != np.bool_:
         condition = not_equal(condition, 0)
     dtype = result_type(x, y)
     shape = _broadcast_shapes("where", condition, x, y)
@@ -349,7 +354,7 @@ def _keep(y: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool)
 def _sum_dtype(x: Any, dtype: Any) -> np.dtype:
     if dtype is not None:
         return np.dtype(dtype)
-    dt = aval_of(x).dtype
+    dt = _aval_of(x).dtype
     if dt == np.bool_ or (np.issubdtype(dt, np.integer) and dt.itemsize < 8):
         return np.dtype(np.int64 if np.issubdtype(dt, np.signedinteger) or dt == np.bool_
                         else np.uint64)
@@ -359,17 +364,17 @@ def _sum_dtype(x: Any, dtype: Any) -> np.dtype:
 @_numpy_when_concrete(np.sum)
 def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
     """``numpy.sum``."""
-    axes = _axes(axis, aval_of(a).ndim, "sum")
+    axes = _axes(axis, _aval_of(a).ndim, "sum")
     x = _cast(a, _sum_dtype(a, dtype))
-    return _keep(P.reduce_sum(x, axes), aval_of(a).shape, axes, keepdims)
+    return _keep(P.reduce_sum(x, axes), _aval_of(a).shape, axes, keepdims)
 
 
 @_numpy_when_concrete(np.prod)
 def prod(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
     """``numpy.prod`` (its gradient is exact where elements are zero)."""
-    axes = _axes(axis, aval_of(a).ndim, "prod")
+    axes = _axes(axis, _aval_of(a).ndim, "prod")
     x = _cast(a, _sum_dtype(a, dtype))
-    return _keep(P.reduce_prod(x, axes), aval_of(a).shape, axes, keepdims)
+    return _keep(P.reduce_prod(x, axes), _aval_of(a).shape, axes, keepdims)
 
 
 def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
@@ -379,9 +384,9 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
 @_numpy_when_concrete(np.mean)
 def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
     """``numpy.mean``."""
-    shape = aval_of(a).shape
+    shape = _aval_of(a).shape
     axes = _axes(axis, len(shape), "mean")
-    dtype = dtype or (aval_of(a).dtype if is_float(aval_of(a).dtype) else np.float64)
+    dtype = dtype or (_aval_of(a).dtype if _is_float(_aval_of(a).dtype) else np.float64)
     return divide(sum(_cast(a, np.dtype(dtype)), axis=axes, keepdims=keepdims),
                   float(_count(shape, axes)))
 
@@ -390,7 +395,7 @@ def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = Fal
 def var(a: ArrayLike, axis: Any = None, dtype: Any = None, ddof: int = 0,
         keepdims: bool = False) -> Any:
     """``numpy.var``."""
-    shape = aval_of(a).shape
+    shape = _aval_of(a).shape
     axes = _axes(axis, len(shape), "var")
     centered = a - mean(a, axis=axes, dtype=dtype, keepdims=True)
     return divide(sum(centered * centered, axis=axes, keepdims=keepdims),
@@ -409,7 +414,7 @@ def cumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None) -> Any:
     """``numpy.cumsum``."""
     if axis is None:
         a, axis = ravel(a), 0
-    (ax,) = _axes(axis, aval_of(a).ndim, "cumsum")
+    (ax,) = _axes(axis, _aval_of(a).ndim, "cumsum")
     return P.cumsum(_cast(a, _sum_dtype(a, dtype)), ax)
 
 
@@ -417,10 +422,10 @@ def _extremum(prim_fn: Callable[..., Any], np_fn: Callable[..., Any], name: str
               ) -> Callable[..., Any]:
     @_numpy_when_concrete(np_fn)
     def fn(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:
-        shape = aval_of(a).shape
+        shape = _aval_of(a).shape
         axes = _axes(axis, len(shape), name)
         if builtins.any(shape[i] == 0 for i in axes):
-            raise ShapeError(f"{name}: zero-size array {aval_of(a)} has no {name} along axes "
+            raise ShapeError(f"{name}: zero-size array {_aval_of(a)} has no {name} along axes "
                              f"{axes}")
         return _keep(prim_fn(a, axes), shape, axes, keepdims)
     fn.__name__ = name
@@ -437,7 +442,7 @@ def _arg(prim: Any, np_fn: Callable[..., Any], name: str) -> Callable[..., Any]:
     def fn(a: ArrayLike, axis: int | None = None) -> Any:
         if axis is None:
             a, axis = ravel(a), 0
-        (ax,) = _axes(axis, aval_of(a).ndim, name)
+        (ax,) = _axes(axis, _aval_of(a).ndim, name)
         return prim.bind(a, axis=ax)
     fn.__name__ = name
     fn.__doc__ = f"``numpy.{name}`` (integer result, no gradient)."
@@ -472,20 +477,20 @@ def reshape(a: ArrayLike, shape: Any, order: str = "C") -> Any:
     """``numpy.reshape`` (C order)."""
     if order != "C":
         raise UnsupportedError("reshape: only order='C' is supported")
-    av = aval_of(a)
+    av = _aval_of(a)
     return P.reshape(a, _reshape_target(shape, av.size, av.shape))
 
 
 @_numpy_when_concrete(np.ravel)
 def ravel(a: ArrayLike) -> Any:
     """``numpy.ravel``."""
-    return P.reshape(a, (aval_of(a).size,))
+    return P.reshape(a, (_aval_of(a).size,))
 
 
 @_numpy_when_concrete(np.expand_dims)
 def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
     """``numpy.expand_dims``."""
-    shape = list(aval_of(a).shape)
+    shape = list(_aval_of(a).shape)
     axes = _axes(axis, len(shape) + (1 if isinstance(axis, int) else len(axis)), "expand_dims")
     for ax in axes:
         shape.insert(ax, 1)
@@ -495,7 +500,7 @@ def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
 @_numpy_when_concrete(np.squeeze)
 def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
     """``numpy.squeeze``."""
-    shape = aval_of(a).shape
+    shape = _aval_of(a).shape
     if axis is None:
         axes = tuple(i for i, d in enumerate(shape) if d == 1)
     else:
@@ -510,18 +515,18 @@ def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
 @_numpy_when_concrete(np.transpose)
 def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
     """``numpy.transpose``."""
-    nd = aval_of(a).ndim
+    nd = _aval_of(a).ndim
     perm = tuple(reversed(range(nd))) if axes is None else tuple(int(x) % nd if nd else 0
                                                                   for x in axes)
     if sorted(perm) != list(range(nd)):
-        raise ShapeError(f"transpose: axes {axes} don't match array of shape {aval_of(a).shape}")
+        raise ShapeError(f"transpose: axes {axes} don't match array of shape {_aval_of(a).shape}")
     return P.transpose(a, perm)
 
 
 @_numpy_when_concrete(np.swapaxes)
 def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
     """``numpy.swapaxes``."""
-    nd = aval_of(a).ndim
+    nd = _aval_of(a).ndim
     (i,), (j,) = _axes(axis1, nd, "swapaxes"), _axes(axis2, nd, "swapaxes")
     perm = list(range(nd))
     perm[i], perm[j] = perm[j], perm[i]
@@ -532,7 +537,7 @@ def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
 def moveaxis(a: ArrayLike, source: int | Sequence[int], destination: int | Sequence[int]
              ) -> Any:
     """``numpy.moveaxis``."""
-    nd = aval_of(a).ndim
+    nd = _aval_of(a).ndim
     src = [(s % nd) for s in ((source,) if isinstance(source, int) else source)]
     dst = [(d % nd) for d in ((destination,) if isinstance(destination, int) else destination)]
     if len(src) != len(dst):
@@ -548,7 +553,7 @@ def moveaxis(a: ArrayLike, source: int | Sequence[int], destination: int | Seque
 def broadcast_to(array: ArrayLike, shape: Any) -> Any:
     """``numpy.broadcast_to`` (the result is never materialised by the compiled path)."""
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    src = aval_of(array).shape
+    src = _aval_of(array).shape
     try:
         if np.broadcast_shapes(src, shape) != shape:
             raise ValueError
@@ -565,7 +570,7 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
         arrays, axis = [ravel(a) for a in arrays], 0
     dtype = result_type(*arrays)
     arrays = [_cast(a, dtype) for a in arrays]
-    avals = [aval_of(a) for a in arrays]
+    avals = [_aval_of(a) for a in arrays]
     if not avals or avals[0].ndim == 0:
         raise ShapeError("concatenate: zero-dimensional arrays cannot be concatenated")
     (ax,) = _axes(axis, avals[0].ndim, "concatenate")
@@ -574,18 +579,18 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
         if av.ndim != avals[0].ndim or av.shape[:ax] + av.shape[ax + 1:] != ref:
             raise ShapeError(f"concatenate: along axis {ax}, shapes "
                              f"{', '.join(str(v.shape) for v in avals)} do not match")
-    return P.concatenate([a if isinstance(a, Tracer) else np.asarray(a) for a in arrays], ax)
+    return P.concatenate([a if isinstance(a, _Tracer) else np.asarray(a) for a in arrays], ax)
 
 
 @_numpy_when_concrete(np.stack)
 def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
     """``numpy.stack``."""
     arrays = list(arrays)
-    shapes = {aval_of(a).shape for a in arrays}
+    shapes = {_aval_of(a).shape for a in arrays}
     if len(shapes) != 1:
         raise ShapeError(f"stack: all input arrays must have the same shape, got "
-                         f"{', '.join(str(aval_of(a).shape) for a in arrays)}")
-    nd = aval_of(arrays[0]).ndim + 1
+                         f"{', '.join(str(_aval_of(a).shape) for a in arrays)}")
+    nd = _aval_of(arrays[0]).ndim + 1
     (ax,) = _axes(axis, nd, "stack")
     return concatenate([expand_dims(a, ax) for a in arrays], axis=ax)
 
@@ -593,7 +598,7 @@ def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
 @_numpy_when_concrete(np.split)
 def split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list[Any]:
     """``numpy.split``."""
-    shape = aval_of(ary).shape
+    shape = _aval_of(ary).shape
     (ax,) = _axes(axis, len(shape), "split")
     n = shape[ax]
     if isinstance(indices_or_sections, int | np.integer):
@@ -621,23 +626,23 @@ def split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list[Any]:
 def _peel_transpose(x: Any) -> tuple[Any, bool]:
     """If ``x`` was staged as a transpose of its last two axes, return its operand and True:
     ``A.T @ B`` becomes ``matmul[transpose_a=True] A B`` with no transpose."""
-    eqn = producer(x)
+    eqn = _producer(x)
     if eqn is None or eqn.prim.name != "transpose":
         return x, False
     nd = len(eqn.params["perm"])
     if eqn.params["perm"] != tuple(range(nd - 2)) + (nd - 1, nd - 2):
         return x, False
     src = eqn.inputs[0]
-    if isinstance(src, Lit):
+    if isinstance(src, _Lit):
         return x, False
-    return StageTracer(x.interp, src), True
+    return _StageTracer(x.interp, src), True
 
 
 @_numpy_when_concrete(np.matmul)
 def matmul(a: ArrayLike, b: ArrayLike) -> Any:
     """``numpy.matmul``: batched, with broadcast batch dimensions; transposes of the operands
     are folded into the primitive's flags."""
-    sa, sb = aval_of(a).shape, aval_of(b).shape
+    sa, sb = _aval_of(a).shape, _aval_of(b).shape
     if not sa or not sb:
         raise ShapeError(f"matmul: operands must be at least 1-D, got shapes {sa} and {sb}; "
                          f"use * for scalars")
@@ -649,18 +654,18 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
         a = P.reshape(a, (1,) + sa)
     if len(sb) == 1:
         b = P.reshape(b, sb + (1,))
-    ka, kb = aval_of(a).shape[-1], aval_of(b).shape[-2]
+    ka, kb = _aval_of(a).shape[-1], _aval_of(b).shape[-2]
     if ka != kb:
         raise ShapeError(f"matmul: contraction dimensions do not match: shapes {sa} and {sb} "
                          f"({ka} != {kb})")
     a, ta = _peel_transpose(a)
     b, tb = _peel_transpose(b)
-    batch = _broadcast_shapes("matmul (batch dimensions)", np.empty(aval_of(a).shape[:-2]),
-                              np.empty(aval_of(b).shape[:-2]))
-    a = _broadcast_to_shape(a, batch + aval_of(a).shape[-2:])
-    b = _broadcast_to_shape(b, batch + aval_of(b).shape[-2:])
+    batch = _broadcast_shapes("matmul (batch dimensions)", np.empty(_aval_of(a).shape[:-2]),
+                              np.empty(_aval_of(b).shape[:-2]))
+    a = _broadcast_to_shape(a, batch + _aval_of(a).shape[-2:])
+    b = _broadcast_to_shape(b, batch + _aval_of(b).shape[-2:])
     out = P.matmul(a, b, ta, tb)
-    shape = aval_of(out).shape
+    shape = _aval_of(out).shape
     if len(sa) == 1:
         shape = shape[:-2] + shape[-1:]
     if len(sb) == 1:
@@ -671,7 +676,7 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
 @_numpy_when_concrete(np.dot)
 def dot(a: ArrayLike, b: ArrayLike) -> Any:
     """``numpy.dot`` for operands of rank <= 2 on the right (and any rank on the left)."""
-    na, nb = aval_of(a).ndim, aval_of(b).ndim
+    na, nb = _aval_of(a).ndim, _aval_of(b).ndim
     if na == 0 or nb == 0:
         return multiply(a, b)
     if na == 1 and nb == 1:
@@ -699,10 +704,10 @@ def vdot(a: ArrayLike, b: ArrayLike) -> Any:
 
 
 def _fill_like(a: Any, value: Any, dtype: Any, shape: Any) -> Any:
-    av = aval_of(a)
+    av = _aval_of(a)
     dtype = np.dtype(dtype) if dtype is not None else av.dtype
     shape = av.shape if shape is None else ((shape,) if isinstance(shape, int) else tuple(shape))
-    if isinstance(value, Tracer):
+    if isinstance(value, _Tracer):
         return P.broadcast_in_dim(_cast(value, dtype), shape,
                                   tuple(range(len(shape) - value.ndim, len(shape))))
     return P.broadcast_in_dim(np.asarray(value, dtype)[()], shape, ())
@@ -729,7 +734,7 @@ def full_like(a: ArrayLike, fill_value: Any, dtype: Any = None, shape: Any = Non
 @_numpy_when_concrete(np.full)
 def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
     """``numpy.full``; a traced fill value is broadcast."""
-    dtype = dtype or aval_of(fill_value).dtype
+    dtype = dtype or _aval_of(fill_value).dtype
     return _fill_like(np.empty(0, dtype), fill_value, dtype, shape)
 
 
@@ -754,7 +759,7 @@ linspace = _static(np.linspace)
 
 def asarray(a: Any, dtype: Any = None) -> Any:
     """``numpy.asarray``; traced arrays (and lists of them) stay traced."""
-    if isinstance(a, Tracer):
+    if isinstance(a, _Tracer):
         return a if dtype is None else _cast(a, np.dtype(dtype))
     if isinstance(a, list | tuple) and _contains_tracer(a):
         return stack([asarray(x, dtype) for x in a])
@@ -763,37 +768,49 @@ def asarray(a: Any, dtype: Any = None) -> Any:
 
 def array(a: Any, dtype: Any = None, copy: bool = True) -> Any:
     """``numpy.array``; traced arrays (and lists of them) stay traced."""
-    if isinstance(a, Tracer) or (isinstance(a, list | tuple) and _contains_tracer(a)):
+    if isinstance(a, _Tracer) or (isinstance(a, list | tuple) and _contains_tracer(a)):
         return asarray(a, dtype)
     return np.array(a, dtype=dtype, copy=copy)
 
 
 def _contains_tracer(a: Any) -> bool:
-    if isinstance(a, Tracer):
+    if isinstance(a, _Tracer):
         return True
     return isinstance(a, list | tuple) and builtins.any(_contains_tracer(x) for x in a)
 
 
 def astype(x: ArrayLike, dtype: Any) -> Any:
     """``x.astype(dtype)``."""
-    if isinstance(x, Tracer):
+    if isinstance(x, _Tracer):
         return _cast(x, np.dtype(dtype))
     return np.asarray(x).astype(dtype)
 
 
 def shape(a: ArrayLike) -> tuple[int, ...]:
-    """``numpy.shape`` (static even for traced arrays)."""
-    return aval_of(a).shape
+    """``numpy.shape`` (static even for traced arrays).
+
+    >>> shape(np.ones((2, 3)))
+    (2, 3)
+    """
+    return _aval_of(a).shape
 
 
 def ndim(a: ArrayLike) -> int:
-    """``numpy.ndim``."""
-    return aval_of(a).ndim
+    """``numpy.ndim``.
+
+    >>> ndim(np.ones((2, 3)))
+    2
+    """
+    return _aval_of(a).ndim
 
 
 def size(a: ArrayLike) -> int:
-    """``numpy.size``."""
-    return aval_of(a).size
+    """``numpy.size``.
+
+    >>> size(np.ones((2, 3)))
+    6
+    """
+    return _aval_of(a).size
 
 
 # ---------------------------------------------------------------------------------------------
@@ -809,7 +826,7 @@ def _normalize_index(i: int, n: int, axis: int) -> int:
 def _index_array(idx: Any, n: int, axis: int) -> Any:
     """Concrete index arrays are bounds-checked and wrapped now; traced ones wrap negatives
     (and are clamped by gather: NB, as in JAX)."""
-    if isinstance(idx, Tracer):
+    if isinstance(idx, _Tracer):
         return P.select(P.lt(idx, 0), P.add(idx, n), idx)
     idx = np.asarray(idx)
     if idx.size and (idx.min() < -n or idx.max() >= n):
@@ -821,7 +838,7 @@ def _index_array(idx: Any, n: int, axis: int) -> Any:
 def _expand_bool_masks(items: list[Any]) -> list[Any]:
     out = []
     for it in items:
-        if isinstance(it, Tracer) and it.dtype == np.bool_:
+        if isinstance(it, _Tracer) and it.dtype == np.bool_:
             raise TracerError("boolean mask indexing with a traced mask has a data-dependent "
                               "shape; use jnp.where(mask, x, 0) instead")
         if isinstance(it, np.ndarray | list) and np.asarray(it).dtype == np.bool_:
@@ -834,11 +851,11 @@ def _expand_bool_masks(items: list[Any]) -> list[Any]:
 def getitem(x: ArrayLike, index: Any) -> Any:
     """``x[index]``: integers, slices (any step), None, Ellipsis, integer arrays (traced or
     concrete) and concrete boolean masks, with numpy's placement rules."""
-    if not isinstance(x, Tracer) and not _contains_tracer(
+    if not isinstance(x, _Tracer) and not _contains_tracer(
             index if isinstance(index, tuple) else (index,)):
         return np.asarray(x)[index]
     items = _expand_bool_masks(list(index) if isinstance(index, tuple) else [index])
-    shape = aval_of(x).shape
+    shape = _aval_of(x).shape
     n_used = builtins.sum(1 for it in items if it is not None and it is not Ellipsis)
     if n_used > len(shape):
         raise IndexError(f"too many indices for array: array is {len(shape)}-dimensional, but "
@@ -851,7 +868,7 @@ def getitem(x: ArrayLike, index: Any) -> Any:
     else:
         items += [slice(None)] * (len(shape) - n_used)
 
-    advanced = [isinstance(it, Tracer | np.ndarray | list) for it in items]
+    advanced = [isinstance(it, _Tracer | np.ndarray | list) for it in items]
     if builtins.any(advanced):
         if builtins.any(it is None for it in items):
             raise UnsupportedError("indexing that mixes None/newaxis with integer arrays; "
@@ -882,7 +899,7 @@ def getitem(x: ArrayLike, index: Any) -> Any:
 
 
 def _advanced_getitem(x: Any, items: list[Any]) -> Any:
-    shape = aval_of(x).shape
+    shape = _aval_of(x).shape
     # Slices first (integers become length-1 slices), then one gather over the advanced axes.
     starts, sizes, steps, adv_axes, adv_idx = [], [], [], [], []
     for dim, it in enumerate(items):
@@ -900,7 +917,7 @@ def _advanced_getitem(x: Any, items: list[Any]) -> Any:
         adv_axes.append(dim)
         adv_idx.append(_index_array(it, n, dim))
     y = P.slice_(x, starts, sizes, steps)
-    ys = aval_of(y).shape
+    ys = _aval_of(y).shape
     idx_shape = _broadcast_shapes("indexing", *adv_idx)
     # Numpy's rule: adjacent advanced axes keep their place, otherwise they move to the front.
     contiguous = adv_axes == list(range(adv_axes[0], adv_axes[0] + len(adv_axes)))
@@ -909,14 +926,14 @@ def _advanced_getitem(x: Any, items: list[Any]) -> Any:
     perm = rest[:pos] + adv_axes + rest[pos:]
     y = P.transpose(y, perm)
     merged = int(np.prod([ys[d] for d in adv_axes], dtype=np.int64))
-    yt = aval_of(y).shape
+    yt = _aval_of(y).shape
     y = P.reshape(y, yt[:pos] + (merged,) + yt[pos + len(adv_axes):])
     flat = None
     for d, idx in zip(adv_axes, adv_idx, strict=True):
-        idx = _broadcast_to_shape(idx, idx_shape) if isinstance(idx, Tracer) else \
+        idx = _broadcast_to_shape(idx, idx_shape) if isinstance(idx, _Tracer) else \
             np.broadcast_to(idx, idx_shape)
         flat = idx if flat is None else add(multiply(flat, ys[d]), idx)
-    if not isinstance(flat, Tracer):
+    if not isinstance(flat, _Tracer):
         flat = np.ascontiguousarray(flat, dtype=np.int64)
     return P.gather(y, flat, pos)
 
@@ -990,7 +1007,7 @@ def _install_tracer_methods() -> None:
         "mT": property(lambda self: swapaxes(self, -1, -2)),
     }
     for name, fn in methods.items():
-        setattr(Tracer, name, fn)
+        setattr(_Tracer, name, fn)
 
 
 _install_tracer_methods()
@@ -1003,9 +1020,9 @@ class _Linalg:
     def norm(x: ArrayLike, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
         """``numpy.linalg.norm`` for the Euclidean/Frobenius norm (``ord`` None, 2 for
         vectors, "fro" for matrices), 1 and inf for vectors."""
-        if not isinstance(x, Tracer) and not _has_tracer((ord, axis)):
+        if not isinstance(x, _Tracer) and not _has_tracer((ord, axis)):
             return np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
-        nd = aval_of(x).ndim
+        nd = _aval_of(x).ndim
         vector = (axis is None and nd == 1) or isinstance(axis, int) or (
             isinstance(axis, tuple) and len(axis) == 1)
         if ord in (None, "fro") or (ord == 2 and vector):
@@ -1022,6 +1039,8 @@ class _Linalg:
 
 
 linalg = _Linalg()
+
+_jnp_examples.attach(globals())
 
 dtype = np.dtype  # numpy's dtype constructor, re-exported (bound last: parameters use the name)
 

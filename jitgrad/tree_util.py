@@ -141,7 +141,11 @@ def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tup
 
 
 def tree_unflatten(treedef: PyTreeDef, leaves: Any) -> Any:
-    """Rebuild a pytree of structure ``treedef`` from an iterable of leaves."""
+    """Rebuild a pytree of structure ``treedef`` from an iterable of leaves.
+
+    >>> tree_unflatten(tree_structure((1, [2])), ["a", "b"])
+    ('a', ['b'])
+    """
     it = iter(leaves)
 
     def rec(td: PyTreeDef) -> Any:
@@ -165,7 +169,11 @@ def tree_leaves(tree: Any) -> list:
 
 
 def tree_structure(tree: Any) -> PyTreeDef:
-    """The structure of a pytree."""
+    """The structure of a pytree.
+
+    >>> tree_structure({"w": 1, "b": (2, 3)})
+    PyTreeDef(dict[PyTreeDef(tuple[*, *]), *])
+    """
     return tree_flatten(tree)[1]
 
 
