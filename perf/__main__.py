@@ -16,7 +16,7 @@ def parse_args() -> argparse.Namespace:
         description="Benchmark jitgrad against numpy, JAX, PyTorch and autograd "
                     "(those that are importable).")
     parser.add_argument("--quick", action="store_true",
-                        help="fewer sizes and rounds; does not write perf/RESULTS.md")
+                        help="fewer sizes and rounds; does not write perf/RESULTS*.md")
     parser.add_argument("--only", metavar="NAMES",
                         help=f"comma-separated workloads among: {', '.join(NAMES)}")
     parser.add_argument("--threads", choices=("1", "all"), default="1",
