@@ -20,9 +20,10 @@ rng = np.random.default_rng(0)
 VALUES = np.concatenate([rng.uniform(-30, 30, 200), rng.uniform(-1, 1, 100),
                          [0.0, -0.0, 1.0, np.inf, -np.inf, np.nan, 1e-310, 700.0, -745.5]])
 FUNCS = ["exp", "log", "sin", "cos", "tan", "tanh", "log1p", "expm1"]
+PRECISE_ONLY = ["arcsin", "arctan", "arcsinh", "arctanh", "sqrt"]
 
 
-@pytest.mark.parametrize("name", FUNCS)
+@pytest.mark.parametrize("name", FUNCS + PRECISE_ONLY)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_precise_functions_are_numpy_identical(precise, name, dtype):
     x = VALUES.astype(dtype)
@@ -31,6 +32,13 @@ def test_precise_functions_are_numpy_identical(precise, name, dtype):
         got = jg.jit(lambda x: getattr(jnp, name)(x) * 1.5 + x)(x)
         ref = expected * dtype(1.5) + x
     np.testing.assert_array_equal(got, ref)
+
+
+def test_precise_binary_functions_are_numpy_identical(precise):
+    x, y = VALUES, VALUES[::-1]
+    for f in (jnp.arctan2, jnp.mod, jnp.power, jnp.divide):
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(jg.jit(f)(x, y), f(x, y))
 
 
 def test_precise_gradient_is_bit_identical_to_reference(precise):

@@ -100,7 +100,7 @@ def _is_unit_reshape(eqn: Eqn) -> bool:
 def kind_of(eqn: Eqn) -> str:
     name = eqn.prim.name
     if eqn.prim.extra.get("elementwise"):
-        if config.precise_math and eqn.prim.extra.get("vmath"):
+        if config.precise_math and eqn.prim.extra.get("inexact"):
             return "host"  # numpy's own function, for bit-identical results
         return "elem"
     if name in _INDEX_PRIMS or _is_unit_reshape(eqn):
