@@ -222,7 +222,7 @@ class Buffers:
     program output is recycled only once nothing but this pool refers to it (the caller
     dropped it, and no view of it exists), checked by its reference count."""
 
-    RECYCLE_BYTES = 1 << 20  # smaller arrays come from malloc's caches without page faults
+    RECYCLE_BYTES = 1 << 17  # below glibc malloc's mmap threshold: reused without page faults
 
     def __init__(self, ir: IR, steps: list[Step]):
         kernel_out: set[Var] = set()
