@@ -883,11 +883,10 @@ def getitem(x: ArrayLike, index: Any) -> Any:
             continue
         n = shape[dim]
         if isinstance(it, slice):
-            st, sp, stp = it.indices(n)
-            k = len(range(st, sp, stp))
-            starts.append(st if k else 0)
+            st, k, stp = _slice_params(it, n)
+            starts.append(st)
             sizes.append(k)
-            steps.append(stp if k else 1)
+            steps.append(stp)
             out_shape.append(k)
         else:
             starts.append(_normalize_index(operator.index(it), n, dim))
@@ -898,6 +897,14 @@ def getitem(x: ArrayLike, index: Any) -> Any:
     return P.reshape(y, tuple(out_shape))
 
 
+def _slice_params(it: slice, n: int) -> tuple[int, int, int]:
+    """A Python slice of an axis of length ``n`` as the slice primitive's (start, size,
+    step); an empty selection is (0, 0, 1)."""
+    st, sp, stp = it.indices(n)
+    k = len(range(st, sp, stp))
+    return (st, k, stp) if k else (0, 0, 1)
+
+
 def _advanced_getitem(x: Any, items: list[Any]) -> Any:
     shape = _aval_of(x).shape
     # Slices first (integers become length-1 slices), then one gather over the advanced axes.
@@ -905,11 +912,10 @@ def _advanced_getitem(x: Any, items: list[Any]) -> Any:
     for dim, it in enumerate(items):
         n = shape[dim]
         if isinstance(it, slice):
-            st, sp, stp = it.indices(n)
-            k = len(range(st, sp, stp))
-            starts.append(st if k else 0)
+            st, k, stp = _slice_params(it, n)
+            starts.append(st)
             sizes.append(k)
-            steps.append(stp if k else 1)
+            steps.append(stp)
             continue
         starts.append(0)
         sizes.append(n)

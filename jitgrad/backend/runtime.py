@@ -135,15 +135,11 @@ def compile_ir(ir: IR) -> Compiled:
         if init is not None:
             key = f"I{next(counter)}"
             glob[key] = init
-        slot = buffers.slot(v)
-        if slot is not None:
-            body.append(f"{name(v)} = ws[{slot}]")
-            if init is not None:
-                body.append(f"{name(v)}.fill({key})")
-            return
-        out = buffers.output_slot(v)
-        if out is not None:
-            body.append(f"{name(v)} = buffers.output({out})")
+        slot, out = buffers.slot(v), buffers.output_slot(v)
+        reused = f"ws[{slot}]" if slot is not None else \
+            f"buffers.output({out})" if out is not None else None
+        if reused is not None:
+            body.append(f"{name(v)} = {reused}")
             if init is not None:
                 body.append(f"{name(v)}.fill({key})")
             return
