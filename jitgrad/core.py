@@ -240,7 +240,9 @@ class Primitive:
     numpy reference (the oracle for every other path). ``jvp(primals, tangents, **params) ->
     (out, t_out)``, tangents may be ``Zero``. ``vjp(cts, ins, outs, **params) -> list`` of
     input cotangents (``None`` for zero); ``cts`` entries may be ``Zero``. ``vjp_fwd``/``vjp_bwd``
-    override how residuals are saved (default: the inputs and outputs). ``kernel`` is the
+    override how residuals are saved (default: the inputs and outputs). ``batch(args, dims,
+    **params) -> (out, out_dim)`` is the vmap rule (``dims``: each operand's batch axis or
+    None). ``kernel`` is the
     elementwise scalar template used by the backend (``None`` for non-elementwise primitives,
     whose kernels the backend provides). ``test_cases(rng, dtype)`` yields ``(args, params)``
     for the registry-driven tests; every registered primitive must provide some.

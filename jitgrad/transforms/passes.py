@@ -167,7 +167,7 @@ def cse_ir(ir: IR) -> IR:
         inputs = [_subst(env, x) for x in eqn.inputs]
         key = (eqn.prim.name, _key(inputs), _key(eqn.params))
         prev = seen.get(key)
-        if prev is not None and not eqn.prim.extra.get("effect"):
+        if prev is not None:
             env.update(zip(eqn.outputs, prev.outputs, strict=True))
             continue
         new = Eqn(eqn.prim, inputs, eqn.outputs, eqn.params)

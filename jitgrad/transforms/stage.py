@@ -108,7 +108,7 @@ def dce_ir(ir: IR) -> IR:
     live: set[Var] = {x for x in ir.outvars if isinstance(x, Var)}
     kept: list[Eqn] = []
     for eqn in reversed(ir.eqns):
-        if any(v in live for v in eqn.outputs) or eqn.prim.extra.get("effect"):
+        if any(v in live for v in eqn.outputs):
             kept.append(eqn)
             live.update(x for x in eqn.inputs if isinstance(x, Var))
     kept.reverse()
