@@ -982,11 +982,14 @@ def _array_ufunc(self: Any, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs
 
 
 def _array_function(self: Any, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-    fn = globals().get(func.__name__)
-    if fn is None or not callable(fn) or func.__name__.startswith("_"):
+    # numpy.linalg.norm -> jitgrad.numpy.linalg.norm, numpy.sum -> jitgrad.numpy.sum
+    in_linalg = (getattr(func, "__module__", "") or "").endswith("linalg")
+    name = func.__name__
+    fn = getattr(linalg, name, None) if in_linalg and name == "norm" else globals().get(name)
+    if fn is None or not callable(fn) or name.startswith("_"):
         raise UnsupportedError(
-            f"numpy.{func.__name__} is not supported by jitgrad.numpy; it was called on a "
-            f"traced array. See the README for the supported functions.")
+            f"numpy.{'linalg.' if in_linalg else ''}{name} is not supported by jitgrad.numpy; "
+            f"it was called on a traced array. See the README for the supported functions.")
     return fn(*args, **kwargs)
 
 

@@ -64,6 +64,9 @@ def test_numpy_functions_on_traced_values_dispatch_to_jitgrad():
     g = jg.grad(lambda x: np.sum(np.sin(x) * x))(np.array([0.5, 1.0]))
     x = np.array([0.5, 1.0])
     np.testing.assert_allclose(g, np.cos(x) * x + np.sin(x))
+    np.testing.assert_allclose(jg.grad(lambda x: np.linalg.norm(x))(x), x / np.linalg.norm(x))
+    with pytest.raises(jg.UnsupportedError, match="numpy.linalg.det"):
+        jg.grad(lambda x: np.linalg.det(x))(np.eye(2))
 
 
 def test_leaked_tracer():
