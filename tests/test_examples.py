@@ -50,3 +50,25 @@ def test_inspect_kernels_prints_ir_and_kernels():
     out = run_example("inspect_kernels.py")
     assert "{ lambda" in out and "matmul" in out  # the traced IR
     assert "# caller" in out and "# kernel K0" in out and "def kernel" in out
+
+
+def test_quickstart_runs_and_prints_the_backward_program():
+    out = run_example("quickstart.py")
+    losses = [float(v) for v in re.findall(r"step \d: loss ([\d.]+)", out)]
+    assert len(losses) == 5 and losses[-1] < losses[0]
+    assert "Its backward program" in out and "matmul[transpose_a=True" in out
+
+
+def test_per_example_gradients_match_a_loop_and_train():
+    out = run_example("per_example_grads.py")
+    assert "per-example gradients: (256, 8)" in out
+    assert "matches a Python loop: True" in out
+    assert number(r"step 50: .*accuracy ([\d.]+)", out) > 0.85
+
+
+def test_ode_fit_through_scan():
+    out = run_example("ode_scan.py")
+    assert abs(number(r"fitted damping ([\d.]+)", out) - 0.7) < 0.01
+    grad = number(r"scan gradient ([-\d.]+)", out)
+    fd = number(r"finite difference ([-\d.]+)", out)
+    assert grad == pytest.approx(fd, rel=1e-5)
