@@ -542,8 +542,3 @@ def eval_ir(ir: IR, *args: Any) -> list[Any]:
         for v, o in zip(eqn.outputs, outs, strict=True):
             env[v] = o
     return [read(x) for x in ir.outvars]
-
-
-def full_lower(x: Any) -> Any:
-    """Concrete numpy value of ``x`` (0-d results become 0-d arrays, never numpy scalars)."""
-    return np.asarray(x) if isinstance(x, np.generic) else x
