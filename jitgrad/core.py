@@ -31,13 +31,18 @@ def is_float(dtype: np.dtype) -> bool:
 
 
 class ShapedArray:
-    """The abstract value of an array: its shape and dtype. Every IR variable carries one."""
+    """The abstract value of an array: its shape and dtype. Every IR variable carries one.
 
-    __slots__ = ("shape", "dtype")
+    ``weak`` marks a value that came from a Python scalar: like a Python scalar, it takes
+    the dtype of the arrays it meets (NumPy 2 promotion), so ``x_f32 * lr`` stays float32
+    when ``lr`` is a Python float passed as an argument. It does not affect equality."""
 
-    def __init__(self, shape: Sequence[int], dtype: Any):
+    __slots__ = ("shape", "dtype", "weak")
+
+    def __init__(self, shape: Sequence[int], dtype: Any, weak: bool = False):
         self.shape: tuple[int, ...] = tuple(map(int, shape))
         self.dtype: np.dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+        self.weak = weak
 
     @property
     def ndim(self) -> int:
@@ -67,11 +72,11 @@ def aval_of(x: Any) -> ShapedArray:
     if isinstance(x, np.ndarray | np.generic):
         return ShapedArray(x.shape, x.dtype)
     if isinstance(x, bool):
-        return ShapedArray((), np.bool_)
+        return ShapedArray((), np.bool_, weak=True)
     if isinstance(x, int):
-        return ShapedArray((), np.int64)
+        return ShapedArray((), np.int64, weak=True)
     if isinstance(x, float):
-        return ShapedArray((), np.float64)
+        return ShapedArray((), np.float64, weak=True)
     arr = np.asarray(x)
     if arr.dtype == object:
         raise TracerError(f"jitgrad cannot use a value of type {type(x).__name__} as an array")

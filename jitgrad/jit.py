@@ -133,14 +133,15 @@ class Jitted:
             return self._call_traced(args, kwargs, leaves, in_tree, static)
         arrays = [_as_array(x) for x in leaves]
         try:
-            key = (in_tree, static, tuple((a.shape, a.dtype) for a in arrays))
+            key = (in_tree, static, tuple((a.shape, a.dtype, aval_of(x).weak)
+                                          for a, x in zip(arrays, leaves, strict=True)))
             hash(key)
         except TypeError:
             raise TypeError(f"jit({self.__name__}): static arguments must be hashable, got "
                             f"{[type(v).__name__ for _, v in static]}") from None
         entry = self._entries.get(key)
         if entry is None:
-            entry = self._compile_entry(key, args, kwargs, arrays, in_tree)
+            entry = self._compile_entry(key, args, kwargs, leaves, in_tree)
             if not kwargs and not static and len(arrays) == len(args) and \
                     all(type(a) is np.ndarray for a in args):
                 self._fast[tuple((np.ndarray, a.shape, a.dtype) for a in arrays)] = entry
@@ -153,20 +154,20 @@ class Jitted:
         same_tree = [k for k in self._entries if k[0] == in_tree]
         if not same_tree:
             return f"new argument structure {in_tree}"
-        shapes = [s for s, _ in avals]
-        if any(k[1] == static and [s for s, _ in k[2]] == shapes for k in same_tree):
-            return f"new dtypes {[d.name for _, d in avals]}"
+        shapes = [a[0] for a in avals]
+        if any(k[1] == static and [a[0] for a in k[2]] == shapes for k in same_tree):
+            return f"new dtypes {[a[1].name for a in avals]}"
         if any(k[2] == avals for k in same_tree):
             return f"new static arguments {static}"
         return f"new shapes {shapes}"
 
-    def _compile_entry(self, key: Any, args: tuple, kwargs: dict, arrays: list,
+    def _compile_entry(self, key: Any, args: tuple, kwargs: dict, leaves: list,
                        in_tree: PyTreeDef) -> _Entry:
         out_tree: list = [None]
         flat_f = self._flat_fun(args, kwargs, in_tree, out_tree)
         _log(f"tracing {self.__name__} ({self._reason(key)})")
         self.trace_count += 1
-        ir = trace(flat_f, [aval_of(a) for a in arrays])
+        ir = trace(flat_f, [aval_of(x) for x in leaves])
         compiled = _compile(ir)
         _log(f"compiled {self.__name__}: {len(compiled.kernel_sources)} kernel(s), "
              f"{len(compiled.steps)} step(s)")
@@ -178,7 +179,7 @@ class Jitted:
                      static: tuple) -> Any:
         """Inside another transformation: stage a ``jit_call`` of the traced program, which
         that transformation then differentiates (and which runs compiled)."""
-        key = (in_tree, static, tuple(aval_of(x) for x in leaves))
+        key = (in_tree, static, tuple((aval_of(x), aval_of(x).weak) for x in leaves))
         cached = self._irs.get(key)
         if cached is None:
             out_tree: list = [None]
@@ -197,8 +198,9 @@ class Jitted:
         dyn, static = self._split(args)
         leaves, in_tree = tree_flatten((dyn, kwargs))
         arrays = [_as_array(x) for x in leaves]
-        key = (in_tree, static, tuple((a.shape, a.dtype) for a in arrays))
-        entry = self._entries.get(key) or self._compile_entry(key, args, kwargs, arrays, in_tree)
+        key = (in_tree, static, tuple((a.shape, a.dtype, aval_of(x).weak)
+                                      for a, x in zip(arrays, leaves, strict=True)))
+        entry = self._entries.get(key) or self._compile_entry(key, args, kwargs, leaves, in_tree)
         return entry.compiled
 
 

@@ -75,9 +75,15 @@ def _numpy_when_concrete(np_fn: Callable[..., Any]) -> Callable[[Callable], Call
     return deco
 
 
+_WEAK_STAND_IN = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
+
+
 def _dtype_arg(x: Any) -> Any:
-    """What np.result_type should see: Python scalars stay weak (NumPy 2 / NEP 50)."""
+    """What np.result_type should see: Python scalars stay weak (NumPy 2 / NEP 50), and so do
+    traced values that came from Python scalars."""
     if isinstance(x, _Tracer):
+        if x.aval.weak:
+            return _WEAK_STAND_IN.get(x.dtype.kind, x.dtype)
         return x.dtype
     if isinstance(x, bool | int | float | complex):
         return x
@@ -133,11 +139,23 @@ def _to_float(x: Any) -> Any:
     return _cast(x, np.float64)
 
 
+def _is_weak(x: Any) -> bool:
+    return (isinstance(x, bool | int | float | complex) and not isinstance(x, np.generic)) or \
+        (isinstance(x, _Tracer) and x.aval.weak)
+
+
+def _weak_if(out: Any, *xs: Any) -> Any:
+    """A staged result of weak operands only is weak too (``lr * 2.0`` stays weak)."""
+    if isinstance(out, _StageTracer) and out.aval.ndim == 0 and all(map(_is_weak, xs)):
+        out.var.aval.weak = True
+    return out
+
+
 def _unary(prim_fn: Callable[[Any], Any], np_fn: Callable[..., Any], float_fn: bool = True
            ) -> Callable[[ArrayLike], Any]:
     @_numpy_when_concrete(np_fn)
     def fn(x: ArrayLike) -> Any:
-        return prim_fn(_to_float(x) if float_fn else x)
+        return _weak_if(prim_fn(_to_float(x) if float_fn else x), x)
     fn.__name__ = np_fn.__name__
     fn.__qualname__ = np_fn.__name__
     fn.__doc__ = f"``numpy.{np_fn.__name__}`` on traced or concrete arrays."
@@ -151,7 +169,7 @@ def _binary(prim_fn: Callable[[Any, Any], Any], np_fn: Callable[..., Any],
         dtype = result_type(x, y)
         if float_fn and not _is_float(dtype):
             dtype = np.dtype(np.float64)
-        return prim_fn(*_promote_broadcast(np_fn.__name__, x, y, dtype=dtype))
+        return _weak_if(prim_fn(*_promote_broadcast(np_fn.__name__, x, y, dtype=dtype)), x, y)
     fn.__name__ = np_fn.__name__
     fn.__qualname__ = np_fn.__name__
     fn.__doc__ = f"``numpy.{np_fn.__name__}`` with broadcasting and NumPy 2 promotion."

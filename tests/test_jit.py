@@ -390,3 +390,19 @@ def test_scratch_buffers_with_concurrent_calls():
         results = list(pool.map(f, xs))
     for r, e in zip(results, expected, strict=True):
         np.testing.assert_allclose(r, e, rtol=1e-12, atol=1e-12)
+
+
+def test_python_scalar_arguments_are_weakly_typed_like_numpy():
+    """A Python float argument does not upcast float32 (as in eager numpy and in JAX); a numpy
+    float64 scalar does (NumPy 2)."""
+    x = np.ones(3, np.float32)
+
+    def step(x, lr):
+        return x - lr * x * 2.0
+
+    assert jg.jit(step)(x, 0.1).dtype == np.float32 == step(x, 0.1).dtype
+    assert jg.jit(step)(x, np.float64(0.1)).dtype == np.float64 == step(x, np.float64(0.1)).dtype
+    assert jg.grad(lambda x, s: jnp.sum(x * s))(x, 2.0).dtype == np.float32
+    assert jg.jit(lambda x, n: x * n)(x, 3).dtype == np.float32
+    g = jg.jit(jg.grad(lambda x, s: jnp.sum(jnp.tanh(x * s)), argnums=(0, 1)))(x, 0.5)
+    assert g[0].dtype == np.float32
