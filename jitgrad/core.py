@@ -65,6 +65,11 @@ class ShapedArray:
     __repr__ = __str__
 
 
+def is_python_scalar(x: Any) -> bool:
+    """A Python bool/int/float/complex (numpy scalars subclass some of these: they are not)."""
+    return isinstance(x, bool | int | float | complex) and not isinstance(x, np.generic)
+
+
 def aval_of(x: Any) -> ShapedArray:
     """The aval of a concrete value or a tracer. Python scalars get numpy's default dtypes."""
     if isinstance(x, Tracer):

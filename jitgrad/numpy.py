@@ -42,6 +42,7 @@ from jitgrad.core import Lit as _Lit
 from jitgrad.core import Tracer as _Tracer
 from jitgrad.core import aval_of as _aval_of
 from jitgrad.core import is_float as _is_float
+from jitgrad.core import is_python_scalar as _is_python_scalar
 from jitgrad.errors import JitgradTypeError, ShapeError, TracerError, UnsupportedError
 from jitgrad.transforms.stage import StageTracer as _StageTracer
 from jitgrad.transforms.stage import producer as _producer
@@ -85,7 +86,7 @@ def _dtype_arg(x: Any) -> Any:
         if x.aval.weak:
             return _WEAK_STAND_IN.get(x.dtype.kind, x.dtype)
         return x.dtype
-    if isinstance(x, bool | int | float | complex):
+    if _is_python_scalar(x):
         return x
     return np.asarray(x).dtype
 
@@ -140,8 +141,7 @@ def _to_float(x: Any) -> Any:
 
 
 def _is_weak(x: Any) -> bool:
-    return (isinstance(x, bool | int | float | complex) and not isinstance(x, np.generic)) or \
-        (isinstance(x, _Tracer) and x.aval.weak)
+    return _is_python_scalar(x) or (isinstance(x, _Tracer) and x.aval.weak)
 
 
 def _weak_if(out: Any, *xs: Any) -> Any:

@@ -317,7 +317,8 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
         b = np.broadcast_to(b, b_batch)
     out_shape = out.shape
     m, n = out_shape[-2:]
-    if config.use_blas(out.dtype, m, n, a.shape[-2] if ta else a.shape[-1]):
+    k = a.shape[-2] if ta else a.shape[-1]
+    if config.use_blas(out.dtype, m, n, k):
         aa = np.swapaxes(a, -1, -2) if ta else a
         bb = np.swapaxes(b, -1, -2) if tb else b
         np.matmul(aa, bb, out=out)
@@ -328,7 +329,6 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
     a3 = a.reshape((batch,) + a.shape[-2:]) if a.ndim != 3 else a
     b3 = b.reshape((batch,) + b.shape[-2:]) if b.ndim != 3 else b
     out3 = out.reshape((batch, m, n))
-    k = a.shape[-2] if ta else a.shape[-1]
     if config.threads > 1 and 2 * batch * m * n * k >= parallel.MIN_MATMUL_FLOPS and m > 1:
         def rows(lo: int, hi: int) -> None:
             part = a3[:, :, lo:hi] if ta else a3[:, lo:hi, :]

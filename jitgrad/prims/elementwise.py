@@ -14,7 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.core import REGISTRY, Primitive, ShapedArray, Tracer, Zero, is_float, register
+from jitgrad.core import (
+    REGISTRY,
+    Primitive,
+    ShapedArray,
+    Tracer,
+    Zero,
+    is_float,
+    is_python_scalar,
+    register,
+)
 from jitgrad.core import aval_of as _aval
 from jitgrad.errors import ShapeError
 from jitgrad.prims.structural import batch_size, broadcast_in_dim, move_front
@@ -23,17 +32,13 @@ from jitgrad.prims.testcases import elementwise_cases
 DerivRule = Callable[..., Any]
 
 
-def _is_scalar(x: Any) -> bool:
-    return isinstance(x, int | float | bool) and not isinstance(x, np.generic)
-
-
 def coerce(args: Sequence[Any]) -> list[Any]:
     """Give Python scalars the dtype of the array arguments (rules write ``sub(1, out)``)."""
-    ref = next((a for a in args if not _is_scalar(a)), None)
+    ref = next((a for a in args if not is_python_scalar(a)), None)
     if ref is None:
         return [np.asarray(a)[()] for a in args]
     dtype = ref.dtype if isinstance(ref, Tracer) else np.asarray(ref).dtype
-    return [np.asarray(a, dtype=dtype)[()] if _is_scalar(a) else a for a in args]
+    return [np.asarray(a, dtype=dtype)[()] if is_python_scalar(a) else a for a in args]
 
 
 def elementwise_rule(name: str, float_only: bool = False, out_dtype: Any = None,
