@@ -42,7 +42,6 @@ _SALT: str | None = None
 _lock = threading.Lock()
 _modules: dict[str, ModuleType] = {}
 _warned = False
-stats = {"kernels_loaded": 0, "kernels_written": 0, "fallbacks": 0}
 
 
 def salt() -> str:
@@ -88,7 +87,6 @@ def _import_from_disk(name: str, source: str) -> ModuleType:
         with os.fdopen(fd, "w") as f:
             f.write(source)
         os.replace(tmp, path)
-        stats["kernels_written"] += 1
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
@@ -98,7 +96,6 @@ def _import_from_disk(name: str, source: str) -> ModuleType:
     except BaseException:
         del sys.modules[name]
         raise
-    stats["kernels_loaded"] += 1
     return mod
 
 
@@ -143,7 +140,6 @@ def harden(module: ModuleType) -> ModuleType:
 
 def _in_memory(name: str, source: str) -> ModuleType:
     """Compile without Numba's disk cache (it cannot cache code that is not in a file)."""
-    stats["fallbacks"] += 1
     mod = ModuleType(name)
     exec(compile(source.replace("cache=True", "cache=False"), f"<jitgrad {name}>", "exec"),
          mod.__dict__)
