@@ -17,7 +17,7 @@ from jitgrad.errors import (
     TracerError,
     UnsupportedError,
 )
-from jitgrad.jit import jit, show_kernels
+from jitgrad.jit import clear_caches, jit, show_kernels
 from jitgrad.lax import checkpoint, custom_jvp, remat
 from jitgrad.numpy import stop_gradient
 from jitgrad.testing import check_grads
@@ -28,7 +28,8 @@ __version__ = "0.1.0"
 __all__ = [
     "IR", "BatchError", "CompileError", "JitgradError", "JitgradTypeError", "ShapeError",
     "TracerError", "UnsupportedError",
-    "check_grads", "config", "custom_vjp", "grad", "jit", "jvp", "make_ir", "nn", "numpy",
+    "check_grads", "clear_caches", "config", "custom_vjp", "grad", "jit", "jvp", "make_ir", "nn",
+    "numpy",
     "show_kernels", "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap", "jacfwd",
     "jacrev", "hessian", "linearize", "eval_shape", "lax", "checkpoint", "remat", "custom_jvp",
 ]
