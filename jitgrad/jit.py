@@ -88,7 +88,9 @@ class _Once:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._locks: dict[Hashable, threading.Lock] = {}
+        # reentrant: a function that calls itself while being traced recurses (and fails
+        # with RecursionError) instead of waiting for itself
+        self._locks: dict[Hashable, threading.RLock] = {}
 
     def get(self, cache: dict, key: Hashable, make: Callable[[], Any],
             keep: Callable[[Any], bool] = lambda _: True) -> Any:
@@ -97,7 +99,7 @@ class _Once:
         if hit is not None:
             return hit
         with self._lock:
-            lock = self._locks.setdefault(key, threading.Lock())
+            lock = self._locks.setdefault(key, threading.RLock())
         with lock:
             try:
                 hit = cache.get(key)
