@@ -103,6 +103,8 @@ def result_type(*xs: Any) -> np.dtype:
 def _cast(x: Any, dtype: np.dtype) -> Any:
     if isinstance(x, _Tracer):
         return P.convert_element_type(x, dtype)
+    if _is_python_scalar(x) and _aval_of(x).dtype == dtype:
+        return x  # stays weakly typed
     arr = np.asarray(x, dtype=dtype)
     return arr[()] if arr.ndim == 0 else arr
 
@@ -140,22 +142,11 @@ def _to_float(x: Any) -> Any:
     return _cast(x, np.float64)
 
 
-def _is_weak(x: Any) -> bool:
-    return _is_python_scalar(x) or (isinstance(x, _Tracer) and x.aval.weak)
-
-
-def _weak_if(out: Any, *xs: Any) -> Any:
-    """A staged result of weak operands only is weak too (``lr * 2.0`` stays weak)."""
-    if isinstance(out, _StageTracer) and out.aval.ndim == 0 and all(map(_is_weak, xs)):
-        out.var.aval.weak = True
-    return out
-
-
 def _unary(prim_fn: Callable[[Any], Any], np_fn: Callable[..., Any], float_fn: bool = True
            ) -> Callable[[ArrayLike], Any]:
     @_numpy_when_concrete(np_fn)
     def fn(x: ArrayLike) -> Any:
-        return _weak_if(prim_fn(_to_float(x) if float_fn else x), x)
+        return prim_fn(_to_float(x) if float_fn else x)
     fn.__name__ = np_fn.__name__
     fn.__qualname__ = np_fn.__name__
     fn.__doc__ = f"``numpy.{np_fn.__name__}`` on traced or concrete arrays."
@@ -169,7 +160,7 @@ def _binary(prim_fn: Callable[[Any, Any], Any], np_fn: Callable[..., Any],
         dtype = result_type(x, y)
         if float_fn and not _is_float(dtype):
             dtype = np.dtype(np.float64)
-        return _weak_if(prim_fn(*_promote_broadcast(np_fn.__name__, x, y, dtype=dtype)), x, y)
+        return prim_fn(*_promote_broadcast(np_fn.__name__, x, y, dtype=dtype))
     fn.__name__ = np_fn.__name__
     fn.__qualname__ = np_fn.__name__
     fn.__doc__ = f"``numpy.{np_fn.__name__}`` with broadcasting and NumPy 2 promotion."
