@@ -6,8 +6,21 @@ array([2., 4., 6.])
 """
 
 from jitgrad import lax, nn, numpy, tree_util
-from jitgrad.api import custom_vjp, grad, jvp, make_ir, value_and_grad, vjp
+from jitgrad.api import (
+    eval_shape,
+    grad,
+    hessian,
+    jacfwd,
+    jacrev,
+    jvp,
+    linearize,
+    make_ir,
+    value_and_grad,
+    vjp,
+    vmap,
+)
 from jitgrad.core import IR, config
+from jitgrad.custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat
 from jitgrad.errors import (
     BatchError,
     CompileError,
@@ -18,12 +31,10 @@ from jitgrad.errors import (
     UnsupportedError,
 )
 from jitgrad.jit import jit, show_kernels
-from jitgrad.lax import checkpoint, custom_jvp, remat
 from jitgrad.numpy import stop_gradient
 from jitgrad.testing import check_grads
-from jitgrad.toolkit import eval_shape, hessian, jacfwd, jacrev, linearize, vmap
 
-__version__ = "0.1.0"
+from jitgrad._version import __version__  # noqa: E402
 
 __all__ = [
     "IR", "BatchError", "CompileError", "JitgradError", "JitgradTypeError", "ShapeError",
