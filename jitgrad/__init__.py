@@ -6,6 +6,7 @@ array([2., 4., 6.])
 """
 
 from jitgrad import lax, nn, numpy, tree_util
+from jitgrad._version import __version__
 from jitgrad.api import (
     eval_shape,
     grad,
@@ -34,12 +35,10 @@ from jitgrad.jit import jit, show_kernels
 from jitgrad.numpy import stop_gradient
 from jitgrad.testing import check_grads
 
-from jitgrad._version import __version__  # noqa: E402
-
 __all__ = [
-    "IR", "BatchError", "CompileError", "JitgradError", "JitgradTypeError", "ShapeError",
-    "TracerError", "UnsupportedError",
-    "check_grads", "config", "custom_vjp", "grad", "jit", "jvp", "make_ir", "nn", "numpy",
-    "show_kernels", "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap", "jacfwd",
-    "jacrev", "hessian", "linearize", "eval_shape", "lax", "checkpoint", "remat", "custom_jvp",
+    "__version__", "BatchError", "CompileError", "IR", "JitgradError", "JitgradTypeError",
+    "ShapeError", "TracerError", "UnsupportedError", "check_grads", "checkpoint", "config",
+    "custom_jvp", "custom_vjp", "eval_shape", "grad", "hessian", "jacfwd", "jacrev", "jit",
+    "jvp", "lax", "linearize", "make_ir", "nn", "numpy", "remat", "show_kernels",
+    "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap",
 ]
