@@ -648,10 +648,3 @@ def pow_f32(x, y):
 def pow_f64(x, y):
     return _pow(x, y, _C64)
 
-
-# Lookup table for the code generator: (name, dtype string) -> scalar function.
-FUNCTIONS = {
-    (name, dtype): globals()[f'{name}_{suffix}']
-    for name in ('exp', 'expm1', 'log', 'log1p', 'sin', 'cos', 'tan', 'tanh', 'logistic', 'pow')
-    for dtype, suffix in (('float32', 'f32'), ('float64', 'f64'))
-}
