@@ -153,10 +153,11 @@ def distrust(directory: str) -> str | None:
 
     As ssh treats ``~/.ssh``: the directory must be owned by this user (or root) and writable
     by no one else, and so must every directory passed through to reach it (symbolic links
-    followed), except that one with the sticky bit (as /tmp) may be writable by others if our
-    entry in it is ours, since they cannot rename or replace it. Otherwise another user could
-    plant a file there, or swap the directory after this check, and Numba's index files are
-    pickles: loading one runs code. Checked once per process and directory.
+    followed), except that one of those may be writable by others if it has the sticky bit
+    (as /tmp), since they cannot then rename or replace the entry in it, which is ours.
+    Otherwise another user could plant a file there, or swap the directory after this check,
+    and Numba's index files are pickles: loading one runs code. Checked once per process and
+    directory.
 
     >>> distrust("relative/path")
     'relative/path is a relative path'
@@ -172,7 +173,8 @@ def distrust(directory: str) -> str | None:
 
 
 def _first_unsafe(directory: str, uid: int) -> str | None:
-    """The walk behind ``distrust``: from / down to ``directory``, as the kernel resolves it."""
+    """The walk behind ``distrust``: from / down to ``directory``, component by component,
+    following symbolic links as the operating system does."""
     path, st, todo, links = "/", os.stat("/"), list(Path(directory).parts[1:]), 0
     while True:
         if st.st_uid not in (uid, 0):
