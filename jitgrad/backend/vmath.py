@@ -11,8 +11,9 @@ from numba.extending import intrinsic
 
 # 'contract' lets LLVM fuse a*b+c into FMAs; no other fast-math flag is allowed because
 # NaN/Inf/signed-zero behaviour must stay exact.  inline='always' inlines at Numba-IR level so
-# the caller's loop body is one straight-line block that the loop vectoriser accepts.
-_OPTS = dict(inline='always', cache=True, error_model='numpy', fastmath={'contract'})
+# the caller's loop body is one straight-line block that the loop vectoriser accepts; inlined,
+# these are never compiled on their own, so they need no disk cache (kernels cache them).
+_OPTS = dict(inline='always', error_model='numpy', fastmath={'contract'})
 _jit = numba.njit(**_OPTS)
 
 
