@@ -12,6 +12,7 @@ from jitgrad.errors import (
     BatchError,
     CompileError,
     JitgradError,
+    JitgradIndexError,
     JitgradTypeError,
     ShapeError,
     TracerError,
@@ -26,7 +27,8 @@ from jitgrad.toolkit import eval_shape, hessian, jacfwd, jacrev, linearize, vmap
 __version__ = "0.1.0"
 
 __all__ = [
-    "IR", "BatchError", "CompileError", "JitgradError", "JitgradTypeError", "ShapeError",
+    "IR", "BatchError", "CompileError", "JitgradError", "JitgradIndexError", "JitgradTypeError",
+    "ShapeError",
     "TracerError", "UnsupportedError",
     "check_grads", "config", "custom_vjp", "grad", "jit", "jvp", "make_ir", "nn", "numpy",
     "show_kernels", "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap", "jacfwd",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -47,6 +48,8 @@ def _leaf(x: Any, what: str) -> Any:
         return x
     try:
         aval_of(x)
+    except JitgradTypeError:  # already says what is wrong (a complex scalar, say)
+        raise
     except Exception as e:  # noqa: BLE001 - reported as jitgrad's own error below
         raise JitgradTypeError(f"{what}: {type(x).__name__} is not an array or pytree") from e
     return np.asarray(x)
@@ -57,13 +60,33 @@ def _flatten(tree: Any, what: str) -> tuple[list[Any], PyTreeDef]:
     return [_leaf(x, what) for x in leaves], treedef
 
 
-def _normalize_argnums(argnums: int | Sequence[int], nargs: int, name: str) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+def index_tuple(argnums: Any, name: str, what: str = "argnums") -> tuple[int, ...]:
+    """``argnums`` (an int or a sequence of ints) as a tuple, checked when the transformation
+    is made."""
+    items = argnums if isinstance(argnums, tuple | list) else (argnums,)
+    try:
+        return tuple(operator.index(i) for i in items)
+    except TypeError:
+        raise JitgradTypeError(f"{name}: {what} must be an int or a sequence of ints, got "
+                               f"{argnums!r}") from None
+
+
+def normalize_argnums(nums: tuple[int, ...], nargs: int, name: str, what: str = "argnums"
+                      ) -> tuple[int, ...]:
+    """Argument positions in ``range(nargs)``; negative ones count from the end, as in JAX,
+    and out-of-range ones raise (they never wrap around)."""
     for i in nums:
         if not -nargs <= i < nargs:
-            raise JitgradTypeError(f"{name}: argnums {argnums} out of range for {nargs} "
-                                   f"positional argument(s)")
+            raise JitgradTypeError(f"{name}: {what} {i} is out of range for a call with "
+                                   f"{nargs} positional argument(s)")
     return tuple(i % nargs for i in nums)
+
+
+def _positions(nums: tuple[int, ...]) -> tuple[tuple[int, ...], list[int]]:
+    """Distinct argument positions, and where each requested position is among them: a
+    repeated argnum gets the same derivative each time (as JAX), never a silent zero."""
+    distinct = tuple(dict.fromkeys(nums))
+    return distinct, [distinct.index(i) for i in nums]
 
 
 def flatten_fun(f: Callable[..., Any], args: tuple, argnums: tuple[int, ...],
@@ -172,9 +195,12 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     (array(5.), array([2., 4.]))
     """
 
+    requested = index_tuple(argnums, "grad")
+    single = not isinstance(argnums, tuple | list)
+
     @functools.wraps(f)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        nums = _normalize_argnums(argnums, len(args), "grad")
+        nums, where = _positions(normalize_argnums(requested, len(args), "grad"))
         flat_f, leaves, in_tree, out_tree = flatten_fun(f, args, nums, kwargs, "grad")
         _check_float_inputs(leaves, "grad")
         joint, n_out, aux_tree = _vjp_core(flat_f, leaves, has_aux, out_tree, "grad")
@@ -187,8 +213,9 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                 f"for non-scalar outputs.")
         outs = eval_ir(joint, *leaves, np.ones((), out_aval.dtype))
         n_fwd = len(joint.outvars) - len(leaves)
-        grads = tree_unflatten(in_tree, [_as_output(g) for g in outs[n_fwd:]])
-        grads = grads[0] if isinstance(argnums, int) else grads
+        per_arg = tree_unflatten(in_tree, [_as_output(g) for g in outs[n_fwd:]])
+        grads = tuple(per_arg[k] for k in where)
+        grads = grads[0] if single else grads
         value = _as_output(outs[0])
         if has_aux:
             aux = tree_unflatten(aux_tree, [_as_output(o) for o in outs[1:n_fwd]])
@@ -275,7 +302,8 @@ def zeros_like_value(x: Any) -> Any:
 # Inspection
 
 
-def make_ir(f: Callable[..., Any], static_argnums: Sequence[int] = ()) -> Callable[..., IR]:
+def make_ir(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
+            ) -> Callable[..., IR]:
     """The IR of ``f`` traced on arguments of the given shapes and dtypes (printable).
 
     >>> import jitgrad.numpy as jnp
@@ -287,9 +315,12 @@ def make_ir(f: Callable[..., Any], static_argnums: Sequence[int] = ()) -> Callab
       in ( e ) }
     """
 
+    requested = index_tuple(static_argnums, "make_ir", "static_argnums")
+
     @functools.wraps(f)
     def wrapped(*args: Any, **kwargs: Any) -> IR:
-        nums = tuple(i for i in range(len(args)) if i not in static_argnums)
+        static = normalize_argnums(requested, len(args), "make_ir", "static_argnums")
+        nums = tuple(i for i in range(len(args)) if i not in static)
         flat_f, leaves, _, _ = flatten_fun(f, args, nums, kwargs, "make_ir")
         return trace(flat_f, [aval_of(x) for x in leaves])
 

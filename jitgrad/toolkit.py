@@ -9,7 +9,16 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.api import _as_output, _check_float_inputs, _flatten, _normalize_argnums, jvp, vjp
+from jitgrad.api import (
+    _as_output,
+    _check_float_inputs,
+    _flatten,
+    _positions,
+    index_tuple,
+    jvp,
+    normalize_argnums,
+    vjp,
+)
 from jitgrad.core import ShapedArray, Zero, aval_of, eval_ir
 from jitgrad.errors import BatchError, JitgradTypeError
 from jitgrad.prims import reshape
@@ -29,8 +38,11 @@ __all__ = ["eval_shape", "hessian", "jacfwd", "jacrev", "linearize", "vmap"]
 def _prefix_leaves(prefix: Any, tree: Any, what: str) -> list[Any]:
     """Expand an axis-spec pytree prefix (ints/None at its leaves) to one entry per leaf of
     ``tree``."""
-    if prefix is None or isinstance(prefix, int):
-        return [prefix] * len(tree_leaves(tree))
+    if prefix is None or isinstance(prefix, int | np.integer) and not isinstance(prefix, bool):
+        return [None if prefix is None else int(prefix)] * len(tree_leaves(tree))
+    if not isinstance(prefix, tuple | list | dict):
+        raise BatchError(f"vmap: {what} must be an int, None, or a tuple/list/dict of them, "
+                         f"got {prefix!r}")
     if isinstance(prefix, tuple | list) and isinstance(tree, tuple | list) and \
             len(prefix) == len(tree):
         return [a for p, t in zip(prefix, tree, strict=True) for a in
@@ -88,9 +100,11 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable
 # Jacobians
 
 
-def _split_args(f: Callable[..., Any], args: tuple, argnums: int | Sequence[int], name: str
-                ) -> tuple[Callable[..., Any], Any, tuple[int, ...]]:
-    nums = _normalize_argnums(argnums, len(args), name)
+def _split_args(f: Callable[..., Any], args: tuple, requested: tuple[int, ...], name: str
+                ) -> tuple[Callable[..., Any], Any, list[int]]:
+    """``f`` as a function of the distinct ``requested`` arguments, those arguments, and where
+    each requested position is among them."""
+    nums, where = _positions(normalize_argnums(requested, len(args), name))
 
     def partial(*diff: Any) -> Any:
         full = list(args)
@@ -98,7 +112,7 @@ def _split_args(f: Callable[..., Any], args: tuple, argnums: int | Sequence[int]
             full[i] = a
         return f(*full)
 
-    return partial, tuple(args[i] for i in nums), nums
+    return partial, tuple(args[i] for i in nums), where
 
 
 def _split_vector(flat: Any, like: Sequence[Any]) -> list[Any]:
@@ -112,13 +126,15 @@ def _split_vector(flat: Any, like: Sequence[Any]) -> list[Any]:
 
 
 def _jac_tree(blocks: list[list[Any]], out_tree: PyTreeDef, in_tree: PyTreeDef,
-              single: bool) -> Any:
+              where: list[int], single: bool) -> Any:
     """Assemble ``blocks[out_leaf][in_leaf]`` into the output structure of input structures
-    (as JAX: the Jacobian of each output leaf is a pytree shaped like the inputs)."""
+    (as JAX: the Jacobian of each output leaf is a pytree shaped like the inputs), one entry
+    per requested argnum."""
     per_out = []
     for row in blocks:
         inner = tree_unflatten(in_tree, row)
-        per_out.append(inner[0] if single else inner)
+        picked = tuple(inner[k] for k in where)
+        per_out.append(picked[0] if single else picked)
     return tree_unflatten(out_tree, per_out)
 
 
@@ -132,9 +148,11 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
            [0., 4.]])
     """
 
+    requested = index_tuple(argnums, "jacfwd")
+
     @functools.wraps(f)
     def jac(*args: Any) -> Any:
-        partial, diff, _ = _split_args(f, args, argnums, "jacfwd")
+        partial, diff, where = _split_args(f, args, requested, "jacfwd")
         leaves, in_tree = _flatten(diff, "jacfwd")
         _check_float_inputs(leaves, "jacfwd")
         sizes = [aval_of(x).size for x in leaves]
@@ -158,7 +176,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                 row.append(_as_output(reshape(t[..., start:start + k], shape)))
                 start += k
             blocks.append(row)
-        out = _jac_tree(blocks, out_tree, in_tree, isinstance(argnums, int))
+        out = _jac_tree(blocks, out_tree, in_tree, where, not isinstance(argnums, tuple | list))
         return (out, aux) if has_aux else out
 
     return jac
@@ -174,9 +192,11 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
            [2., 5.]])
     """
 
+    requested = index_tuple(argnums, "jacrev")
+
     @functools.wraps(f)
     def jac(*args: Any) -> Any:
-        partial, diff, _ = _split_args(f, args, argnums, "jacrev")
+        partial, diff, where = _split_args(f, args, requested, "jacrev")
         in_leaves, in_tree = _flatten(diff, "jacrev")
         _check_float_inputs(in_leaves, "jacrev")
         res = vjp(partial, *diff, has_aux=has_aux)
@@ -196,7 +216,8 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                                               aval_of(x).shape))
                            for c, x in zip(cts, in_leaves, strict=True)])
             start += k
-        jac_out = _jac_tree(blocks, out_tree, in_tree, isinstance(argnums, int))
+        jac_out = _jac_tree(blocks, out_tree, in_tree, where,
+                            not isinstance(argnums, tuple | list))
         return (jac_out, res[2]) if has_aux else jac_out
 
     return jac

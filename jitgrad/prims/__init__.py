@@ -19,6 +19,8 @@ from jitgrad.prims.elementwise import (
     exp,
     expm1,
     floor,
+    floor_divide,
+    fmod,
     ge,
     gt,
     integer_pow,
@@ -69,7 +71,8 @@ from jitgrad.prims.structural import (
 )
 
 __all__ = [
-    "abs_", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "floor", "mod",
+    "abs_", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "floor",
+    "floor_divide", "fmod", "mod",
     "round_", "cumsum", "add", "and_", "argmax_p", "argmin_p", "broadcast_in_dim", "concatenate",
     "convert_element_type", "cos", "div", "eq", "exp", "expm1", "gather", "ge", "gt",
     "integer_pow", "le", "log", "log1p", "logistic", "lt", "matmul", "max_", "min_", "mul", "ne",
