@@ -84,7 +84,8 @@ def normalize_argnums(nums: tuple[int, ...], nargs: int, name: str, what: str = 
 
 def _positions(nums: tuple[int, ...]) -> tuple[tuple[int, ...], list[int]]:
     """Distinct argument positions, and where each requested position is among them: a
-    repeated argnum gets the same derivative each time (as JAX), never a silent zero."""
+    repeated argnum gets the same derivative each time, never a silent zero (NB: JAX 0.10
+    fails with a TypeError)."""
     distinct = tuple(dict.fromkeys(nums))
     return distinct, [distinct.index(i) for i in nums]
 

@@ -234,11 +234,11 @@ def round(a: ArrayLike, decimals: int = 0) -> Any:  # noqa: A001 - numpy's name
     """
     decimals = operator.index(decimals)
     dtype = _aval_of(a).dtype
-    if decimals == 0 or (decimals > 0 and not _is_float(dtype)):
-        return rint(a) if _is_float(dtype) or dtype == np.bool_ else a
-    if dtype == np.bool_:
+    if dtype == np.bool_ and decimals != 0:
         raise JitgradTypeError(f"round: boolean arrays cannot be rounded to {decimals} "
                                f"decimals (numpy raises too); cast them to a number type first")
+    if decimals == 0 or (decimals > 0 and not _is_float(dtype)):
+        return rint(a) if _is_float(dtype) or dtype == np.bool_ else a
     if not _is_float(dtype):  # numpy rounds integers to tens, hundreds... in float64
         return _cast(round(_cast(a, np.dtype(np.float64)), decimals), dtype)
     scale = _power_of_ten(builtins.abs(decimals))

@@ -231,6 +231,7 @@ tanh_p = defelementwise("tanh", np.tanh, [lambda g, out, x: mul(g, sub(1, mul(ou
                         "math.tanh({0})", vmath="tanh")
 sqrt_p = defelementwise("sqrt", np.sqrt, [lambda g, out, x: div(g, mul(2, out))],
                         "math.sqrt({0})", domain=(0.2, 3.0))
+# NB: d|x|/dx = sign(x) is 0 at 0 (as autograd and PyTorch; JAX gives 1).
 abs_p = defelementwise("abs", np.abs, [lambda g, out, x: mul(g, sign(x))], "abs({0})",
                        domain=(0.1, 2.0), float_only=False)
 sign_p = defelementwise("sign", np.sign, [None],
@@ -283,7 +284,7 @@ div_p = defelementwise("div", np.divide, [lambda g, out, x, y: div(g, y),
 
 
 def _dpow_dx(g: Any, out: Any, x: Any, y: Any) -> Any:
-    # y * x**(y-1), defined as 0 where y == 0 (so 0**0 has derivative 0, not nan).
+    # y * x**(y-1), defined as 0 where y == 0 (NB: so 0**0.0 has derivative 0; JAX: nan).
     return mul(g, select(eq(y, 0), 0, mul(y, pow(x, sub(y, 1)))))
 
 
