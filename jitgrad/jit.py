@@ -18,6 +18,7 @@ from jitgrad.api import closure_convert, index_tuple, normalize_argnums
 from jitgrad.core import _EVAL as EVAL
 from jitgrad.core import (
     IR,
+    Inline,
     Primitive,
     Tracer,
     Zero,
@@ -61,7 +62,8 @@ def _compile(ir: IR) -> Any:
     from jitgrad.backend.runtime import compile_ir  # imports Numba: only when compiling
     _check_compilable(ir)
     consts = [_as_array(c) for c in ir.consts]
-    return compile_ir(optimize_ir(IR(ir.constvars, ir.invars, ir.eqns, ir.outvars, consts)))
+    return compile_ir(optimize_ir(IR(ir.constvars, ir.invars, ir.eqns, ir.outvars, consts)),
+                      lambda sub: _compile(sub).fn)
 
 
 def _check_compilable(ir: IR) -> None:
@@ -344,6 +346,6 @@ def _jit_call_batch(args: list, dims: list, /, *, fun: IR, name: str) -> tuple[l
 
 
 jit_call_p = register(Primitive(
-    "jit_call", lambda *avals, fun, name: [v.aval for v in fun.outvars], _jit_call_impl,
+    "jit_call", lambda *avals, fun, name: [v.aval for v in fun.outvars], _jit_call_impl, Inline(),
     jvp=_jit_call_jvp, vjp_fwd=_jit_call_fwd, vjp_bwd=_jit_call_bwd, batch=_jit_call_batch,
-    multiple_results=True, test_cases=_jit_call_cases, extra={"call": True}))
+    multiple_results=True, test_cases=_jit_call_cases))
