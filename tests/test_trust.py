@@ -362,7 +362,7 @@ def test_argnums_out_of_range_or_not_ints_raise(make):
             make(nums)(1.0, 2.0)
         assert HERE in str(e.value)
     for nums in ("0", 1.5, (0, "1")):
-        with pytest.raises(jg.JitgradTypeError, match="must be an int or a sequence of ints"):
+        with pytest.raises(jg.JitgradTypeError, match="must be an int or a tuple of ints"):
             make(nums)(1.0, 2.0)
 
 
