@@ -62,6 +62,25 @@ def test_kernel_compiles_after_numbas_block_label_counter_has_grown(tmp_path, mo
         ir_utils._the_max_label = type(ir_utils._the_max_label)()
 
 
+def test_block_labels_stay_bounded_when_scipy_was_imported_first(tmp_path):
+    """Numba starts differently when SciPy's linalg is already imported (as in a notebook):
+    the label bound must hold there too. A new process, so that this start-up path runs."""
+    code = """if True:
+        import scipy.linalg
+        import numpy as np
+        import jitgrad as jg, jitgrad.numpy as jnp
+        from numba.core import ir_utils
+        jg.jit(lambda v: v + 1.0)(np.ones(2))
+        ir_utils._the_max_label.update(10 ** 1100)
+        x = np.linspace(0.1, 1.0, 5)
+        out = jg.jit(lambda v: jnp.sum(jnp.sin(v * 1.345678912)))(x)
+        np.testing.assert_allclose(out, np.sum(np.sin(x * 1.345678912)), rtol=1e-14)
+        """
+    env = dict(os.environ, JITGRAD_CACHE_DIR=str(tmp_path))
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+
 def test_eager_transformations_of_jit_compile_each_sub_program_once(monkeypatch):
     compiled = count_compiles(monkeypatch)
     f = jg.jit(lambda v: jnp.sum(jnp.sin(v) * v))

@@ -108,22 +108,23 @@ def start_numba() -> None:
     ``scipy.linalg`` only to record whether BLAS exists for ``np.correlate``. That import is
     about 0.3 s of the ≈0.7 s Numba start-up measured here, and no jitgrad kernel needs it, so
     it is deferred during initialisation and the flag is set from where SciPy would be found
-    (without importing it). Numba imports SciPy itself, as before, when code uses BLAS."""
+    (without importing it). Numba imports SciPy itself, as before, when code uses BLAS.
+    Also keeps Numba's block labels bounded (``_bound_block_labels``)."""
     from numba.core.registry import cpu_target
     if "scipy.linalg" in sys.modules:
         cpu_target.target_context.refresh()
-        return
-    blocker = _DeferSciPyLinalg()
-    sys.meta_path.insert(0, blocker)
-    try:
-        cpu_target.target_context.refresh()
-    finally:
-        sys.meta_path.remove(blocker)
-    try:
-        import numba.np.arraymath as arraymath
-        arraymath._HAVE_BLAS = importlib.util.find_spec("scipy.linalg") is not None
-    except (ImportError, AttributeError, ValueError):
-        pass
+    else:
+        blocker = _DeferSciPyLinalg()
+        sys.meta_path.insert(0, blocker)
+        try:
+            cpu_target.target_context.refresh()
+        finally:
+            sys.meta_path.remove(blocker)
+        try:
+            import numba.np.arraymath as arraymath
+            arraymath._HAVE_BLAS = importlib.util.find_spec("scipy.linalg") is not None
+        except (ImportError, AttributeError, ValueError):
+            pass
     _bound_block_labels()
 
 
