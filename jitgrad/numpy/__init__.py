@@ -52,24 +52,38 @@ ArrayLike = Any
 # Plumbing: eager fallback, promotion, broadcasting
 
 
+def _contains_tracer(a: Any) -> bool:
+    if isinstance(a, _Tracer):
+        return True
+    return isinstance(a, list | tuple) and builtins.any(_contains_tracer(x) for x in a)
+
+
 def _has_tracer(args: Sequence[Any]) -> bool:
-    for a in args:
-        if isinstance(a, _Tracer):
-            return True
-        if isinstance(a, list | tuple) and any(isinstance(b, _Tracer) for b in a):
-            return True
-    return False
+    return builtins.any(_contains_tracer(a) for a in args)
 
 
-def _numpy_when_concrete(np_fn: Callable[..., Any]) -> Callable[[Callable], Callable]:
-    """Concrete arguments take the numpy function itself: eager calls cost what numpy costs."""
+def _array_like(a: Any) -> Any:
+    """A list or tuple holding traced arrays is one array, stacked as numpy would."""
+    return asarray(a) if isinstance(a, list | tuple) and _contains_tracer(a) else a
+
+
+def _numpy_when_concrete(np_fn: Callable[..., Any], sequence: bool = False
+                         ) -> Callable[[Callable], Callable]:
+    """Concrete arguments take the numpy function itself: eager calls cost what numpy costs.
+    With traced ones, lists and tuples of arrays among the arguments are stacked into one
+    array (``jnp.mean([a, b])``), except that for a ``sequence`` function (concatenate,
+    stack, ...) the first argument is a sequence whose elements are each one array."""
 
     def deco(traced_fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(traced_fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if _has_tracer(args) or _has_tracer(tuple(kwargs.values())):
-                return traced_fn(*args, **kwargs)
-            return np_fn(*args, **kwargs)
+            if not (_has_tracer(args) or _has_tracer(tuple(kwargs.values()))):
+                return np_fn(*args, **kwargs)
+            if sequence:
+                args = ([_array_like(a) for a in args[0]],) + tuple(map(_array_like, args[1:]))
+            else:
+                args = tuple(map(_array_like, args))
+            return traced_fn(*args, **{k: _array_like(v) for k, v in kwargs.items()})
         return wrapper
 
     return deco
@@ -570,7 +584,7 @@ def broadcast_to(array: ArrayLike, shape: Any) -> Any:
     return P.broadcast_in_dim(array, shape, tuple(range(len(shape) - len(src), len(shape))))
 
 
-@_numpy_when_concrete(np.concatenate)
+@_numpy_when_concrete(np.concatenate, sequence=True)
 def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     """``numpy.concatenate``."""
     arrays = list(arrays)
@@ -590,7 +604,7 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     return P.concatenate([a if isinstance(a, _Tracer) else np.asarray(a) for a in arrays], ax)
 
 
-@_numpy_when_concrete(np.stack)
+@_numpy_when_concrete(np.stack, sequence=True)
 def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
     """``numpy.stack``."""
     arrays = list(arrays)
@@ -601,30 +615,6 @@ def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
     nd = _aval_of(arrays[0]).ndim + 1
     (ax,) = _axes(axis, nd, "stack")
     return concatenate([expand_dims(a, ax) for a in arrays], axis=ax)
-
-
-@_numpy_when_concrete(np.split)
-def split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list[Any]:
-    """``numpy.split``."""
-    shape = _aval_of(ary).shape
-    (ax,) = _axes(axis, len(shape), "split")
-    n = shape[ax]
-    if isinstance(indices_or_sections, int | np.integer):
-        k = int(indices_or_sections)
-        if k <= 0 or n % k:
-            raise ShapeError(f"split: array split does not result in an equal division "
-                             f"({n} into {k})")
-        bounds = [i * (n // k) for i in range(k + 1)]
-    else:
-        bounds = [0] + [builtins.min(builtins.max(int(i), 0), n) for i in indices_or_sections]
-        bounds.append(n)
-    out = []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        hi = builtins.max(lo, hi)
-        out.append(P.slice_(ary, tuple(lo if i == ax else 0 for i in range(len(shape))),
-                            tuple(hi - lo if i == ax else d for i, d in enumerate(shape)),
-                            (1,) * len(shape)))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -679,32 +669,6 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
     if len(sb) == 1:
         shape = shape[:-1]
     return P.reshape(out, shape)
-
-
-@_numpy_when_concrete(np.dot)
-def dot(a: ArrayLike, b: ArrayLike) -> Any:
-    """``numpy.dot`` for operands of rank <= 2 on the right (and any rank on the left)."""
-    na, nb = _aval_of(a).ndim, _aval_of(b).ndim
-    if na == 0 or nb == 0:
-        return multiply(a, b)
-    if na == 1 and nb == 1:
-        return sum(multiply(a, b))
-    if nb > 2:
-        raise UnsupportedError("jnp.dot with a right operand of rank > 2; use jnp.matmul or "
-                               "jnp.einsum-style reshapes")
-    return matmul(a, b)
-
-
-@_numpy_when_concrete(np.outer)
-def outer(a: ArrayLike, b: ArrayLike) -> Any:
-    """``numpy.outer``."""
-    return multiply(expand_dims(ravel(a), 1), expand_dims(ravel(b), 0))
-
-
-@_numpy_when_concrete(np.vdot)
-def vdot(a: ArrayLike, b: ArrayLike) -> Any:
-    """``numpy.vdot`` for real arrays."""
-    return sum(multiply(ravel(a), ravel(b)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -779,12 +743,6 @@ def array(a: Any, dtype: Any = None, copy: bool = True) -> Any:
     if isinstance(a, _Tracer) or (isinstance(a, list | tuple) and _contains_tracer(a)):
         return asarray(a, dtype)
     return np.array(a, dtype=dtype, copy=copy)
-
-
-def _contains_tracer(a: Any) -> bool:
-    if isinstance(a, _Tracer):
-        return True
-    return isinstance(a, list | tuple) and builtins.any(_contains_tracer(x) for x in a)
 
 
 def astype(x: ArrayLike, dtype: Any) -> Any:
@@ -951,6 +909,45 @@ def _advanced_getitem(x: Any, items: list[Any]) -> Any:
         flat = np.ascontiguousarray(flat, dtype=np.int64)
     return P.gather(y, flat, pos)
 
+
+# ---------------------------------------------------------------------------------------------
+# Submodules: their functions use the ones above, and the methods below use theirs
+
+from jitgrad.numpy._contract import (  # noqa: E402, F401  (re-exports)
+    dot,
+    einsum,
+    inner,
+    kron,
+    outer,
+    tensordot,
+    vdot,
+)
+from jitgrad.numpy._shape import (  # noqa: E402, F401  (re-exports)
+    append,
+    array_split,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    column_stack,
+    dsplit,
+    dstack,
+    flip,
+    fliplr,
+    flipud,
+    hsplit,
+    hstack,
+    meshgrid,
+    pad,
+    repeat,
+    roll,
+    rollaxis,
+    rot90,
+    row_stack,
+    split,
+    tile,
+    vsplit,
+    vstack,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Array methods and operators on traced values
