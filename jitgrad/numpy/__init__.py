@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import inspect
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -67,23 +68,27 @@ def _array_like(a: Any) -> Any:
     return asarray(a) if isinstance(a, list | tuple) and _contains_tracer(a) else a
 
 
-def _numpy_when_concrete(np_fn: Callable[..., Any], sequence: bool = False
+def _numpy_when_concrete(np_fn: Callable[..., Any], sequences: int = 0
                          ) -> Callable[[Callable], Callable]:
     """Concrete arguments take the numpy function itself: eager calls cost what numpy costs.
     With traced ones, lists and tuples of arrays among the arguments are stacked into one
-    array (``jnp.mean([a, b])``), except that for a ``sequence`` function (concatenate,
-    stack, ...) the first argument is a sequence whose elements are each one array."""
+    array (``jnp.mean([a, b])``), except the first ``sequences`` parameters (concatenate's
+    ``arrays``, select's ``condlist`` and ``choicelist``): those are sequences whose
+    elements are each one array."""
 
     def deco(traced_fn: Callable[..., Any]) -> Callable[..., Any]:
+        names = list(inspect.signature(traced_fn).parameters)[:sequences]
+
+        def each(a: Any) -> list[Any]:
+            return [_array_like(x) for x in a]
+
         @functools.wraps(traced_fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not (_has_tracer(args) or _has_tracer(tuple(kwargs.values()))):
                 return np_fn(*args, **kwargs)
-            if sequence:
-                args = ([_array_like(a) for a in args[0]],) + tuple(map(_array_like, args[1:]))
-            else:
-                args = tuple(map(_array_like, args))
-            return traced_fn(*args, **{k: _array_like(v) for k, v in kwargs.items()})
+            args = tuple(each(a) if i < sequences else _array_like(a) for i, a in enumerate(args))
+            kwargs = {k: each(v) if k in names else _array_like(v) for k, v in kwargs.items()}
+            return traced_fn(*args, **kwargs)
         return wrapper
 
     return deco
@@ -334,12 +339,20 @@ def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any
 
 
 @_numpy_when_concrete(np.clip)
-def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None) -> Any:
-    """``numpy.clip``; at the bounds the gradient is shared like ``maximum``/``minimum``."""
-    if a_min is not None:
-        a = maximum(a, a_min)
-    if a_max is not None:
-        a = minimum(a, a_max)
+def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None, out: Any = None, *,
+         min: ArrayLike = None, max: ArrayLike = None) -> Any:  # noqa: A002 - numpy's names
+    """``numpy.clip`` with scalar or array bounds (broadcast, either may be None; ``min=`` and
+    ``max=`` as in NumPy 2); at a bound the gradient is shared as ``maximum``/``minimum``
+    share it."""
+    if out is not None:
+        raise UnsupportedError("clip: out= on traced arrays (results are new arrays)")
+    if (a_min is not None and min is not None) or (a_max is not None and max is not None):
+        raise JitgradTypeError("clip: give a_min/a_max or min/max, not both")
+    lo, hi = min if a_min is None else a_min, max if a_max is None else a_max
+    if lo is not None:
+        a = maximum(a, lo)
+    if hi is not None:
+        a = minimum(a, hi)
     return a
 
 
@@ -584,7 +597,7 @@ def broadcast_to(array: ArrayLike, shape: Any) -> Any:
     return P.broadcast_in_dim(array, shape, tuple(range(len(shape) - len(src), len(shape))))
 
 
-@_numpy_when_concrete(np.concatenate, sequence=True)
+@_numpy_when_concrete(np.concatenate, sequences=1)
 def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     """``numpy.concatenate``."""
     arrays = list(arrays)
@@ -604,7 +617,7 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     return P.concatenate([a if isinstance(a, _Tracer) else np.asarray(a) for a in arrays], ax)
 
 
-@_numpy_when_concrete(np.stack, sequence=True)
+@_numpy_when_concrete(np.stack, sequences=1)
 def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
     """``numpy.stack``."""
     arrays = list(arrays)
@@ -725,8 +738,54 @@ ones = _static(np.ones)
 empty = _static(np.zeros)  # NB: zero-filled, so results never depend on stale memory.
 eye = _static(np.eye)
 identity = _static(np.identity)
-arange = _static(np.arange)
-linspace = _static(np.linspace)
+
+
+def arange(*args: Any, **kwargs: Any) -> Any:
+    """``numpy.arange`` (its length depends on its arguments' values, so they must be
+    concrete; with traced bounds write ``start + step * jnp.arange(n)``).
+
+    >>> arange(1, 7, 2)
+    array([1, 3, 5])
+    """
+    if _has_tracer(args) or _has_tracer(tuple(kwargs.values())):
+        raise TracerError("jnp.arange: the length of the result depends on start/stop/step, "
+                          "so they must be concrete (Python numbers), not traced values; "
+                          "with traced bounds and a concrete count n, write "
+                          "start + step * jnp.arange(n) or use jnp.linspace")
+    return np.arange(*args, **kwargs)
+
+
+@_numpy_when_concrete(np.linspace)
+def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
+             retstep: bool = False, dtype: Any = None, axis: int = 0) -> Any:
+    """``numpy.linspace``; ``start`` and ``stop`` may be traced (scalars or arrays, which
+    broadcast), ``num`` is a shape and must be concrete."""
+    if isinstance(num, _Tracer):
+        raise TracerError("jnp.linspace: num is the length of the result, so it must be "
+                          "concrete (a Python int), not a traced value")
+    num = operator.index(num)
+    if num < 0:
+        raise ShapeError(f"linspace: number of samples, {num}, must be non-negative")
+    div = num - 1 if endpoint else num
+    dt = result_type(start, stop)
+    if not _is_float(dt):
+        dt = np.dtype(np.float64)
+    start, stop = _cast(start, dt), _cast(stop, dt)
+    delta = subtract(stop, start)
+    shape = _aval_of(delta).shape
+    steps = np.arange(num, dtype=dt).reshape((-1,) + (1,) * len(shape))
+    # NB: numpy divides by `div` separately where the step underflows to 0; here the step is
+    # traced, so this is only a difference for subnormal steps.
+    step = divide(delta, div) if div > 0 else multiply(delta, np.nan)
+    y = add(multiply(steps, step if div > 0 else delta), start)
+    if endpoint and num > 1:
+        y = concatenate([y[:-1], reshape(broadcast_to(stop, shape), (1,) + shape)])
+    y = moveaxis(y, 0, axis) if axis else y
+    if dtype is not None:
+        if np.issubdtype(np.dtype(dtype), np.integer):
+            y = floor(y)
+        y = _cast(y, np.dtype(dtype))
+    return (y, step) if retstep else y
 
 
 def asarray(a: Any, dtype: Any = None) -> Any:
@@ -913,6 +972,7 @@ def _advanced_getitem(x: Any, items: list[Any]) -> Any:
 # ---------------------------------------------------------------------------------------------
 # Submodules: their functions use the ones above, and the methods below use theirs
 
+from jitgrad.numpy._calculus import cross, diff, gradient  # noqa: E402, F401  (re-exports)
 from jitgrad.numpy._contract import (  # noqa: E402, F401  (re-exports)
     dot,
     einsum,
@@ -921,6 +981,19 @@ from jitgrad.numpy._contract import (  # noqa: E402, F401  (re-exports)
     outer,
     tensordot,
     vdot,
+)
+from jitgrad.numpy._index import (  # noqa: E402, F401  (re-exports)
+    diag,
+    diagflat,
+    diagonal,
+    nan_to_num,
+    put_along_axis,
+    select,
+    take,
+    take_along_axis,
+    trace,
+    tril,
+    triu,
 )
 from jitgrad.numpy._shape import (  # noqa: E402, F401  (re-exports)
     append,

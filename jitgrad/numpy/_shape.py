@@ -116,7 +116,7 @@ def _one(result: Any) -> tuple[Any, ...]:
     return result if isinstance(result, tuple) else (result,)
 
 
-@_numpy_when_concrete(np.vstack, sequence=True)
+@_numpy_when_concrete(np.vstack, sequences=1)
 def vstack(tup: Sequence[Any]) -> Any:
     """``numpy.vstack``: concatenation along the first axis of at-least-2-d arrays."""
     return concatenate(_one(atleast_2d(*tup)), axis=0)
@@ -126,26 +126,26 @@ def _row_stack(tup: Sequence[Any]) -> Any:
     return np.vstack(tup)
 
 
-@_numpy_when_concrete(_row_stack, sequence=True)
+@_numpy_when_concrete(_row_stack, sequences=1)
 def row_stack(tup: Sequence[Any]) -> Any:
     """``numpy.row_stack``, numpy's deprecated alias of ``vstack``."""
     return vstack(tup)
 
 
-@_numpy_when_concrete(np.hstack, sequence=True)
+@_numpy_when_concrete(np.hstack, sequences=1)
 def hstack(tup: Sequence[Any]) -> Any:
     """``numpy.hstack``: along the second axis (the first, for vectors)."""
     arrs = _one(atleast_1d(*tup))
     return concatenate(arrs, axis=0 if arrs and _aval_of(arrs[0]).ndim == 1 else 1)
 
 
-@_numpy_when_concrete(np.dstack, sequence=True)
+@_numpy_when_concrete(np.dstack, sequences=1)
 def dstack(tup: Sequence[Any]) -> Any:
     """``numpy.dstack``: along the third axis of at-least-3-d arrays."""
     return concatenate(_one(atleast_3d(*tup)), axis=2)
 
 
-@_numpy_when_concrete(np.column_stack, sequence=True)
+@_numpy_when_concrete(np.column_stack, sequences=1)
 def column_stack(tup: Sequence[Any]) -> Any:
     """``numpy.column_stack``: vectors become columns, then along the second axis."""
     cols = [P.reshape(a, _shape(a) + (1,)) if _aval_of(a).ndim < 2 else a for a in tup]
