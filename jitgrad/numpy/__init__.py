@@ -759,7 +759,12 @@ def arange(*args: Any, **kwargs: Any) -> Any:
 def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
              retstep: bool = False, dtype: Any = None, axis: int = 0) -> Any:
     """``numpy.linspace``; ``start`` and ``stop`` may be traced (scalars or arrays, which
-    broadcast), ``num`` is a shape and must be concrete."""
+    broadcast), ``num`` is a shape and must be concrete.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(lambda a, b: linspace(a, b, 3))(0.0, np.float64(1.0))
+    array([0. , 0.5, 1. ])
+    """
     if isinstance(num, _Tracer):
         raise TracerError("jnp.linspace: num is the length of the result, so it must be "
                           "concrete (a Python int), not a traced value")

@@ -11,6 +11,7 @@ from jitgrad import prims as P
 from jitgrad.errors import ShapeError
 from jitgrad.numpy import (
     _aval_of,
+    _examples,
     _is_float,
     _numpy_when_concrete,
     _Tracer,
@@ -202,3 +203,20 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
     shape = _shape(cp[2])
     cp = [broadcast_to(c, shape) if _shape(c) != shape else c for c in cp]
     return moveaxis(stack(cp, axis=-1), -1, _axis(axisc, len(shape) + 1, "cross"))
+
+
+# Runnable examples: the compiled function and numpy's result for the same call.
+_examples.attach(globals(), {
+    'diff': (
+        'jnp.diff',
+        'np.array([1.0, 4.0, 9.0, 16.0])',
+        'array([3., 5., 7.])'),
+    'gradient': (
+        'jnp.gradient',
+        'np.array([1.0, 4.0, 9.0, 16.0])',
+        'array([3., 4., 6., 7.])'),
+    'cross': (
+        'jnp.cross',
+        'np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])',
+        'array([0., 0., 1.])'),
+})

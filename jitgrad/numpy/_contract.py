@@ -12,7 +12,7 @@ import numpy as np
 
 from jitgrad import prims as P
 from jitgrad.errors import JitgradTypeError, ShapeError, UnsupportedError
-from jitgrad.numpy import _aval_of, _cast, _numpy_when_concrete, _Tracer, not_equal
+from jitgrad.numpy import _aval_of, _cast, _examples, _numpy_when_concrete, _Tracer, not_equal
 
 __all__ = ["dot", "einsum", "inner", "kron", "outer", "tensordot", "vdot"]
 
@@ -418,3 +418,24 @@ def kron(a: Any, b: Any) -> Any:
                    [lab for pair in zip(la, lb, strict=True) for lab in pair], "kron",
                    broadcast=False)
     return P.reshape(out, [x * y for x, y in zip(sa, sb, strict=True)])
+
+
+# Runnable examples: the compiled function and numpy's result for the same call.
+_examples.attach(globals(), {
+    'einsum': (
+        "lambda a, b: jnp.einsum('ij,jk->ik', a, b)",
+        'np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 2.0], [3.0, 4.0]])',
+        'array([[ 7., 10.],\n       [15., 22.]])'),
+    'tensordot': (
+        'lambda a, b: jnp.tensordot(a, b, axes=([0], [1]))',
+        'np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 2.0], [3.0, 4.0]])',
+        'array([[ 7., 15.],\n       [10., 22.]])'),
+    'inner': (
+        'jnp.inner',
+        'np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 2.0], [3.0, 4.0]])',
+        'array([[ 5., 11.],\n       [11., 25.]])'),
+    'kron': (
+        'jnp.kron',
+        'np.array([1.0, 2.0]), np.array([1.0, 10.0, 100.0])',
+        'array([  1.,  10., 100.,   2.,  20., 200.])'),
+})

@@ -15,6 +15,7 @@ from jitgrad.numpy import (
     _broadcast_shapes,
     _broadcast_to_shape,
     _cast,
+    _examples,
     _index_array,
     _numpy_when_concrete,
     _Tracer,
@@ -290,3 +291,52 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None,
         x = P.select(pred, P.broadcast_in_dim(value, _shape(x), range(_aval_of(value).ndim)),
                      x)
     return x
+
+
+# Runnable examples: the compiled function and numpy's result for the same call.
+_examples.attach(globals(), {
+    'take': (
+        'lambda x: jnp.take(x, [2, 0, 2])',
+        'np.array([1.0, 2.0, 3.0])',
+        'array([3., 1., 3.])'),
+    'take_along_axis': (
+        'lambda x: jnp.take_along_axis(x, np.array([[1], [0]]), axis=1)',
+        'np.array([[1.0, 2.0], [3.0, 4.0]])',
+        'array([[2.],\n       [3.]])'),
+    'put_along_axis': (
+        'lambda x: jnp.put_along_axis(x, np.array([[1], [0]]), 0.0, axis=1, inplace=False)',
+        'np.array([[1.0, 2.0], [3.0, 4.0]])',
+        'array([[1., 0.],\n       [0., 4.]])'),
+    'diagonal': (
+        'jnp.diagonal',
+        'np.array([[1.0, 2.0], [3.0, 4.0]])',
+        'array([1., 4.])'),
+    'trace': (
+        'jnp.trace',
+        'np.array([[1.0, 2.0], [3.0, 4.0]])',
+        'array(5.)'),
+    'diag': (
+        'jnp.diag',
+        'np.array([1.0, 2.0])',
+        'array([[1., 0.],\n       [0., 2.]])'),
+    'diagflat': (
+        'lambda x: jnp.diagflat(x, 1)',
+        'np.array([1.0, 2.0])',
+        'array([[0., 1., 0.],\n       [0., 0., 2.],\n       [0., 0., 0.]])'),
+    'tril': (
+        'jnp.tril',
+        'np.array([[1.0, 2.0], [3.0, 4.0]])',
+        'array([[1., 0.],\n       [3., 4.]])'),
+    'triu': (
+        'jnp.triu',
+        'np.array([[1.0, 2.0], [3.0, 4.0]])',
+        'array([[1., 2.],\n       [0., 4.]])'),
+    'select': (
+        'lambda x: jnp.select([x < 1.5, x > 2.5], [-x, x * 10], 0.0)',
+        'np.array([1.0, 2.0, 3.0])',
+        'array([-1.,  0., 30.])'),
+    'nan_to_num': (
+        'lambda x: jnp.nan_to_num(x / (x - 2.0), posinf=9.0)',
+        'np.array([1.0, 2.0, 3.0])',
+        'array([-1.,  9.,  3.])'),
+})

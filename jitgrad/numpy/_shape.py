@@ -15,6 +15,7 @@ from jitgrad.numpy import (
     _aval_of,
     _axes,
     _cast,
+    _examples,
     _numpy_when_concrete,
     _Tracer,
     concatenate,
@@ -482,3 +483,101 @@ def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False, indexing: str = 
         else:
             out.append(P.broadcast_in_dim(v, sizes, (ax,)))
     return tuple(out)
+
+
+# Runnable examples: the compiled function and numpy's result for the same call.
+_examples.attach(globals(), {
+    'atleast_1d': (
+        'jnp.atleast_1d',
+        'np.float64(2.0)',
+        'array([2.])'),
+    'atleast_2d': (
+        'jnp.atleast_2d',
+        'np.array([1.0, 2.0, 3.0])',
+        'array([[1., 2., 3.]])'),
+    'atleast_3d': (
+        'jnp.atleast_3d',
+        'np.array([1.0, 2.0, 3.0])',
+        'array([[[1.],\n        [2.],\n        [3.]]])'),
+    'vstack': (
+        'lambda x: jnp.vstack([x, x * 2])',
+        'np.array([1.0, 2.0, 3.0])',
+        'array([[1., 2., 3.],\n       [2., 4., 6.]])'),
+    'row_stack': (
+        'lambda x: jnp.row_stack([x, x * 2])',
+        'np.array([1.0, 2.0, 3.0])',
+        'array([[1., 2., 3.],\n       [2., 4., 6.]])'),
+    'hstack': (
+        'lambda x: jnp.hstack([x, x * 2])',
+        'np.array([1.0, 2.0, 3.0])',
+        'array([1., 2., 3., 2., 4., 6.])'),
+    'dstack': (
+        'lambda x: jnp.dstack([x, x * 2])',
+        'np.array([1.0, 2.0, 3.0])',
+        'array([[[1., 2.],\n        [2., 4.],\n        [3., 6.]]])'),
+    'column_stack': (
+        'lambda x: jnp.column_stack([x, x * 2])',
+        'np.array([1.0, 2.0, 3.0])',
+        'array([[1., 2.],\n       [2., 4.],\n       [3., 6.]])'),
+    'append': (
+        'lambda x: jnp.append(x, x[:1])',
+        'np.array([1.0, 2.0, 3.0])',
+        'array([1., 2., 3., 1.])'),
+    'array_split': (
+        'lambda x: jnp.array_split(x, 2)',
+        'np.array([1.0, 2.0, 3.0])',
+        '[array([1., 2.]), array([3.])]'),
+    'vsplit': (
+        'lambda x: jnp.vsplit(x, 2)',
+        'np.array([[1.0, 2.0], [3.0, 4.0]])',
+        '[array([[1., 2.]]), array([[3., 4.]])]'),
+    'hsplit': (
+        'lambda x: jnp.hsplit(x, 2)',
+        'np.array([[1.0, 2.0], [3.0, 4.0]])',
+        '[array([[1.],\n       [3.]]), array([[2.],\n       [4.]])]'),
+    'dsplit': (
+        'lambda x: jnp.dsplit(x[None], 2)',
+        'np.array([[1.0, 2.0], [3.0, 4.0]])',
+        '[array([[[1.],\n        [3.]]]), array([[[2.],\n        [4.]]])]'),
+    'repeat': (
+        'lambda x: jnp.repeat(x, [2, 0, 1])',
+        'np.array([1.0, 2.0, 3.0])',
+        'array([1., 1., 3.])'),
+    'tile': (
+        'lambda x: jnp.tile(x, 2)',
+        'np.array([1.0, 2.0, 3.0])',
+        'array([1., 2., 3., 1., 2., 3.])'),
+    'roll': (
+        'lambda x: jnp.roll(x, 1)',
+        'np.array([1.0, 2.0, 3.0])',
+        'array([3., 1., 2.])'),
+    'flip': (
+        'jnp.flip',
+        'np.array([1.0, 2.0, 3.0])',
+        'array([3., 2., 1.])'),
+    'fliplr': (
+        'jnp.fliplr',
+        'np.array([[1.0, 2.0], [3.0, 4.0]])',
+        'array([[2., 1.],\n       [4., 3.]])'),
+    'flipud': (
+        'jnp.flipud',
+        'np.array([[1.0, 2.0], [3.0, 4.0]])',
+        'array([[3., 4.],\n       [1., 2.]])'),
+    'rot90': (
+        'jnp.rot90',
+        'np.array([[1.0, 2.0], [3.0, 4.0]])',
+        'array([[2., 4.],\n       [1., 3.]])'),
+    'rollaxis': (
+        'lambda x: jnp.rollaxis(x, 1)',
+        'np.array([[1.0, 2.0], [3.0, 4.0]])',
+        'array([[1., 3.],\n       [2., 4.]])'),
+    'pad': (
+        "lambda x: jnp.pad(x, (2, 1), mode='reflect')",
+        'np.array([1.0, 2.0, 3.0])',
+        'array([3., 2., 1., 2., 3., 2.])'),
+    'meshgrid': (
+        'lambda x: jnp.meshgrid(x, x[:2])',
+        'np.array([1.0, 2.0, 3.0])',
+        '(array([[1., 2., 3.],\n       [1., 2., 3.]]), '
+        'array([[1., 1., 1.],\n       [2., 2., 2.]]))'),
+})
