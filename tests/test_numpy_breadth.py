@@ -193,6 +193,10 @@ ROWS = [
     Row("take clip", lambda x: jnp.take(x, [7, -4], axis=1, mode="clip"), A23),
     Row("take traced indices", lambda x, i: jnp.take(x, i, axis=1), A23, np.array([2, -1, 0]),
         batch=[0, 1]),
+    Row("take traced wrap", lambda x, i: jnp.take(x, i, axis=1, mode="wrap"), A23,
+        np.array([5, -4, 1]), batch=[0, 1]),
+    Row("take traced clip", lambda x, i: jnp.take(x, i, axis=0, mode="clip"), A23,
+        np.array([[3, -1], [0, 1]])),
     Row("take_along_axis", lambda x: jnp.take_along_axis(x, IDX, axis=1), R(2, 3)),
     Row("take_along_axis broadcast", lambda x: jnp.take_along_axis(
         x, np.array([[0, -1]]), axis=1), R(3, 4)),
@@ -376,6 +380,20 @@ def test_structural_functions_need_no_gather():
     for f in fs:
         names = {e.prim.name for e in jg.make_ir(f)(SQ).eqns}
         assert "gather" not in names and "scatter_add" not in names, names
+
+
+def test_numpy_functions_on_traced_arrays_dispatch_here():
+    """numpy's own functions called on traced arrays run jitgrad's (and an in-place numpy
+    update of a traced array is refused, not silently dropped)."""
+    def f(a, b):
+        c = np.einsum("ij,jk->ik", a, b) + np.kron(np.eye(1), np.tensordot(a, b, 1))
+        d = np.pad(np.roll(c, 1, axis=0), 1, mode="reflect")
+        return np.sum(np.diff(d, axis=1)) + np.trace(np.tril(c)) + np.sum(np.stack(
+            np.meshgrid(a[0], b[0]), axis=0).ravel()[:3])
+    _assert_same(_traced(f, A23, B34)[0], f(A23, B34))
+    jg.check_grads(f, (A23, B34), order=1)
+    with pytest.raises(UnsupportedError, match="inplace=False"):
+        jg.grad(lambda x: np.put_along_axis(x, IDX, 0.0, 1))(R(2, 3))
 
 
 ERRORS = [

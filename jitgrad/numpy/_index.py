@@ -64,7 +64,10 @@ def take(a: Any, indices: Any, axis: int | None = None, out: Any = None,
         raise IndexError("take: cannot do a non-empty take from an empty axis")
     if isinstance(indices, _Tracer):
         if mode == "wrap":
-            idx = P.mod(_cast(indices, np.dtype(np.int64)), n)
+            # NB: the quotient is taken in float64 (exact for indices below 2**52).
+            idx = _cast(indices, np.dtype(np.int64))
+            q = P.floor(P.div(_cast(idx, np.dtype(np.float64)), float(n)))
+            idx = P.sub(idx, P.mul(_cast(q, np.dtype(np.int64)), np.int64(n)))
         elif mode == "clip":
             idx = P.max_(indices, np.zeros((), indices.dtype)[()])
         else:
