@@ -43,6 +43,7 @@ T234 = R(2, 3, 4)
 X32 = R(3, 2, dtype=np.float32)
 IDX = np.array([[2, 0], [1, 1]])
 ORDER = np.argsort(R(3, 2), axis=0)
+INT = np.arange(12).reshape(3, 4)
 
 ROWS = [
     # --- einsum: every subscript form ---------------------------------------------------------
@@ -247,6 +248,40 @@ ROWS = [
     Row("clip one side", lambda x, hi: jnp.clip(x, None, hi), A23, V3),
     Row("clip min max keywords", lambda x: jnp.clip(x, min=0.8, max=1.2), A23),
     Row("clip int", lambda x: jnp.clip(x, 1, 3), np.arange(5), grad=False),
+    # --- dtypes (integers and booleans stay so), size 0, 0-d, negative axes --------------------
+    Row("einsum int8 sum", lambda a: jnp.einsum("ij->", a), INT.astype(np.int8), grad=False),
+    Row("einsum bool sum", lambda a: jnp.einsum("ij->i", a), INT % 3 == 0, grad=False),
+    Row("einsum size 0 broadcast", lambda a, b: jnp.einsum("ij,jk", a, b), R(0, 1), R(3, 2)),
+    Row("einsum 0-d ellipsis", lambda a, b: jnp.einsum("...,...", a, b), R(), V3),
+    Row("kron int", lambda a: jnp.kron(a, a[:1]), INT, grad=False),
+    Row("tile 0-d", lambda a: jnp.tile(a, ()), R()),
+    Row("tile zero", lambda a: jnp.tile(a, (0, 2)), X32),
+    Row("pad int constant", lambda a: jnp.pad(a, 1, constant_values=1.7), INT, grad=False),
+    Row("pad bool edge", lambda a: jnp.pad(a, 1, mode="edge"), INT % 3 == 0, grad=False),
+    Row("pad reflect length 1", lambda a: jnp.pad(a, 3, mode="reflect"), R(1)),
+    Row("roll int negative", lambda a: jnp.roll(a, (-5, 1), (0, -1)), INT, grad=False),
+    Row("roll 0-d", lambda a: jnp.roll(a, 1), R()),
+    Row("flip negative axis", lambda a: jnp.flip(a, -1), X32),
+    Row("triu bool", lambda a: jnp.triu(a, 1), INT % 3 == 0, grad=False),
+    Row("diag empty", lambda a: jnp.diag(a[:0], 2), V3),
+    Row("trace bool", jnp.trace, INT % 3 == 0, grad=False),
+    Row("take empty", lambda a: jnp.take(a, np.array([], int), axis=-1), X32),
+    Row("take_along_axis size 0", lambda a: jnp.take_along_axis(a, np.zeros((3, 0), int), 1),
+        X32),
+    Row("put_along_axis int", lambda a: jnp.put_along_axis(a, np.array([[0], [1], [2]]), 2.7, 1,
+                                                           inplace=False), INT, grad=False),
+    Row("put_along_axis None", lambda a, v: jnp.put_along_axis(a, np.array([4, 0, 4]), v, None,
+                                                               inplace=False), X32,
+        R(3, dtype=np.float32)),
+    Row("select int", lambda a: jnp.select([a > 3], [a], 7), INT, grad=False),
+    Row("nan_to_num int", jnp.nan_to_num, INT, grad=False),
+    Row("gradient int", lambda a: jnp.gradient(a, axis=-2), INT, grad=False),
+    Row("cross int", lambda a: jnp.cross(a[:, :3], a[:, 1:]), INT, grad=False),
+    Row("hstack mixed dtypes", lambda a: jnp.hstack([a, np.ones((3, 1), np.int32)]), X32),
+    Row("append python scalar", lambda a: jnp.append(a, 1.0), X32),
+    Row("array_split negative axis", lambda a: jnp.array_split(a, 3, axis=-1), INT * 1.0),
+    Row("linspace int dtype", lambda a: jnp.linspace(a, 10.0, 4, dtype=int), R(), grad=False),
+    Row("linspace empty", lambda a: jnp.linspace(a, 1.0, 0), R()),
     # --- lists and tuples of traced arrays; linspace -----------------------------------------
     Row("mean of list", lambda a, b: jnp.mean([a, b + 2]), R(), R()),
     Row("std of tuple", lambda a: jnp.std((a, a + 2)), R()),
