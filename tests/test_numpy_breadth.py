@@ -433,9 +433,13 @@ def test_numpy_functions_on_traced_arrays_dispatch_here():
 
 ERRORS = [
     (lambda a, b: jnp.einsum("ij,jk", a, b), (A23, R(4, 4)), ShapeError, "label 'j'"),
+    (lambda a, b: jnp.einsum("ij,jk", a, b, optimize=["einsum_path"]), (A23, B34), ShapeError,
+     "uncontracted"),
+    (lambda a, b: jnp.einsum("ij,jk", a, b, optimize=["einsum_path", (0, 2)]), (A23, B34),
+     ShapeError, "beyond"),
     (lambda a: jnp.einsum("ij,jk", a), (A23,), ShapeError, "2 operands"),
     (lambda a: jnp.einsum("ijk", a), (A23,), ShapeError, "subscripts"),
-    (lambda a: jnp.einsum("ii", a), (A23,), ShapeError, "size 3 for label 'i'"),
+    (lambda a: jnp.einsum("ii", a), (A23,), ShapeError, "label 'i' has size 3"),
     (lambda a: jnp.einsum("i.j", a), (A23,), ShapeError, "ellipsis"),
     (lambda a: jnp.einsum("i1", a), (A23,), ShapeError, "invalid subscript '1'"),
     (lambda a: jnp.einsum("ij->ii", a), (A23,), ShapeError, "more than once"),

@@ -188,8 +188,8 @@ def contract(operands: Sequence[Any], specs: list[list[Label]], out: list[Label]
             if prev is None or (broadcast and prev == 1):
                 shape[lab] = d
             elif d != prev and not (broadcast and d == 1):
-                raise ShapeError(f"{op}: operand {k} has size {d} for label {lab!r} where "
-                                 f"another operand has {prev} (shapes "
+                raise ShapeError(f"{op}: label {lab!r} has size {d} in operand {k} but {prev} "
+                                 f"elsewhere (operand shapes "
                                  f"{', '.join(str(_aval_of(y).shape) for y in operands)})")
     items = []
     for k, (x, labels) in enumerate(zip(operands, specs, strict=True)):
@@ -202,8 +202,14 @@ def contract(operands: Sequence[Any], specs: list[list[Label]], out: list[Label]
         items.append((x, labels))
     path = _path(optimize)
     while len(items) > 1:
+        if path is not None and not path:
+            raise ShapeError(f"{op}: the contraction path leaves {len(items)} operands "
+                             f"uncontracted")
         step = path.pop(0) if path is not None else _pick_pair([lb for _, lb in items], shape,
                                                                 out)
+        if any(not 0 <= i < len(items) for i in step):
+            raise ShapeError(f"{op}: contraction path step {step} names an operand beyond the "
+                             f"{len(items)} left")
         chosen = [items[i] for i in step]
         rest = [it for k, it in enumerate(items) if k not in step]
         acc = chosen[0]
