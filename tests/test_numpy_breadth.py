@@ -214,6 +214,8 @@ ROWS = [
     Row("put_along_axis scalar", lambda x, v: jnp.put_along_axis(
         x, np.array([[0], [2]]), v, axis=1, inplace=False), R(2, 3), R()),
     # --- diff, gradient, cross -----------------------------------------------------------------
+    Row("array methods", lambda x: x.repeat(2, axis=0).take([0, 3], axis=0).trace()
+        + x.diagonal(1).sum(), SQ),
     Row("diff", lambda x: jnp.diff(x), A23),
     Row("diff n axis", lambda x: jnp.diff(x, n=2, axis=0), R(5, 3)),
     Row("diff prepend append", lambda x: jnp.diff(x, prepend=0.5, append=x[:, :1]), A23),

@@ -1092,6 +1092,7 @@ def _install_tracer_methods() -> None:
         "sum": _method_sum, "mean": mean, "max": max, "min": min, "prod": prod, "var": var,
         "std": std, "astype": astype, "ravel": ravel, "flatten": ravel, "squeeze": squeeze,
         "swapaxes": swapaxes, "argmax": argmax, "argmin": argmin, "clip": clip, "dot": dot,
+        "repeat": repeat, "take": take, "diagonal": diagonal, "trace": trace,
         "transpose": lambda self, *axes: transpose(
             self, None if not axes else axes[0] if len(axes) == 1 and not isinstance(
                 axes[0], int) else axes),
