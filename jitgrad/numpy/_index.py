@@ -64,21 +64,18 @@ def take(a: Any, indices: Any, axis: int | None = None, out: Any = None,
         raise IndexError("take: cannot do a non-empty take from an empty axis")
     if isinstance(indices, _Tracer):
         if mode == "wrap":
-            # NB: the quotient is taken in float64 (exact for indices below 2**52).
-            idx = _cast(indices, np.dtype(np.int64))
-            q = P.floor(P.div(_cast(idx, np.dtype(np.float64)), float(n)))
-            idx = P.sub(idx, P.mul(_cast(q, np.dtype(np.int64)), np.int64(n)))
+            idx = P.mod(_cast(indices, np.dtype(np.int64)), np.int64(n))
         elif mode == "clip":
             idx = P.max_(indices, np.zeros((), indices.dtype)[()])
         else:
-            idx = _index_array(indices, n, ax)
+            idx = _index_array(indices, n, ax, _aval_of(a))
         return P.gather(a, idx, ax)
     if mode == "wrap":
         idx = indices % n if n else indices
     elif mode == "clip":
         idx = np.clip(indices, 0, max(n - 1, 0))
     else:
-        idx = _index_array(indices, n, ax)
+        idx = _index_array(indices, n, ax, _aval_of(a))
     idx = np.asarray(idx, np.int64)
     return take_static(a, idx, ax) if idx.ndim == 1 else P.gather(a, idx, ax)
 
@@ -86,7 +83,7 @@ def take(a: Any, indices: Any, axis: int | None = None, out: Any = None,
 def _positions(arr: Any, indices: Any, axis: Any, op: str) -> tuple[Any, Any]:
     """(arr flattened, the flat positions ``arr[..., indices, ...]`` reads along ``axis``),
     ``indices`` broadcast against ``arr`` off ``axis``. Concrete indices give concrete
-    positions; traced ones wrap negatives and are clamped along ``axis`` (NB: as in JAX)."""
+    positions; traced ones wrap negatives and are clamped along ``axis`` (as indexing)."""
     if not isinstance(indices, _Tracer):
         indices = np.asarray(indices)
     _check_int(indices, op)
@@ -111,13 +108,13 @@ def _positions(arr: Any, indices: Any, axis: Any, op: str) -> tuple[Any, Any]:
                 [n if e == d else 1 for e in range(len(off))]) * strides[d]
     n = sa[ax]
     if isinstance(indices, _Tracer):
-        idx = _index_array(P.broadcast_in_dim(_cast(indices, np.dtype(np.int64)), full,
-                                              range(len(si))), n, ax)
-        idx = P.min_(P.max_(idx, np.int64(0)), np.int64(max(n - 1, 0)))
+        idx = _index_array(P.broadcast_in_dim(indices, full, range(len(si))), n, ax,
+                           _aval_of(arr))
         flat = P.add(P.mul(idx, np.int64(strides[ax])),
                      P.broadcast_in_dim(offsets, full, range(len(full))))
     else:
-        flat = _index_array(np.broadcast_to(indices, full), n, ax) * strides[ax] + offsets
+        flat = _index_array(np.broadcast_to(indices, full), n, ax, _aval_of(arr)) * \
+            strides[ax] + offsets
     return P.reshape(arr, (_aval_of(arr).size,)), flat
 
 
