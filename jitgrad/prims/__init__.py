@@ -1,6 +1,7 @@
 """Primitive declarations; importing this package registers every primitive."""
 
 from jitgrad.core import zeros
+from jitgrad.prims import linalg_ops  # noqa: F401  (registers the linalg primitives)
 from jitgrad.prims.elementwise import (
     abs_,
     acos,
