@@ -36,6 +36,7 @@ from jitgrad.prims.structural import (
     batch_size,
     broadcast_in_dim,
     concatenate,
+    reshape,
     slice_,
     transpose,
 )
@@ -796,3 +797,130 @@ def _qr_cases(rng: np.random.Generator, dt: Any) -> list:
 
 qr_p = _register("qr", _qr_rule, _qr_impl, jvp=_qr_jvp, vjp=_qr_vjp, cases=_qr_cases,
                  multiple_results=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sylvester equations A X + X B = Q, through the Kronecker form (A (x) I + I (x) B^T) vec(X) =
+# vec(Q) (row-major vec): a composite of solve, so every derivative comes with it.
+# NB: O((mn)^3) work, against Bartels-Stewart's O(m^3 + n^3) (numpy has no Schur form); meant
+# for the small matrices of sqrtm's derivative and solve_sylvester.
+
+
+def sylvester(a: Any, b: Any, q: Any) -> Any:
+    """X with ``a @ X + X @ b = q`` for square ``a`` (m, m), ``b`` (n, n), ``q`` (m, n), with
+    equal leading batch axes."""
+    (m, n), batch = _shape(q)[-2:], _shape(q)[:-2]
+    nb = len(batch)
+    full = batch + (m, n, m, n)
+    eye_m = broadcast_in_dim(np.eye(m, dtype=bool), full, (nb, nb + 2))
+    eye_n = broadcast_in_dim(np.eye(n, dtype=bool), full, (nb + 1, nb + 3))
+    # K[i, j, k, l] = A[i, k] [j == l] + [i == k] B[l, j]
+    k1 = select(eye_n, broadcast_in_dim(a, full, tuple(range(nb)) + (nb, nb + 2)), 0)
+    k2 = select(eye_m, broadcast_in_dim(mT(b), full, tuple(range(nb)) + (nb + 1, nb + 3)), 0)
+    kron = reshape(add(k1, k2), batch + (m * n, m * n))
+    x = solve(kron, reshape(q, batch + (m * n, 1)))
+    return reshape(x, batch + (m, n))
+
+
+# ---------------------------------------------------------------------------------------------
+# expm: scaling and squaring with the degree-13 Pade approximant (Higham 2005, "The scaling and
+# squaring method for the matrix exponential revisited", Algorithm 2.3), computed in float64.
+# Derivative: the Frechet derivative L(A, E) is the upper-right block of expm([[A, E], [0, A]])
+# (Najfeld & Havel 1995; Higham 2008, "Functions of Matrices", ch. 3), and its adjoint is
+# L(A^T, G) (ibid.).
+
+_PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0,
+           129060195264000.0, 10559470521600.0, 670442572800.0, 33522128640.0, 1323241920.0,
+           40840800.0, 960960.0, 16380.0, 182.0, 1.0)
+_THETA13 = 5.371920351148152
+
+
+def _expm_impl(a: Any) -> np.ndarray:
+    x = np.asarray(a, np.float64)
+    n = x.shape[-1]
+    norm1 = np.abs(x).sum(axis=-2).max(axis=-1, initial=0.0)
+    finite = np.isfinite(norm1)
+    with np.errstate(divide="ignore"):
+        s = np.where(finite, np.maximum(0, np.ceil(np.log2(norm1 / _THETA13))), 0)
+    s = s.astype(np.int64)
+    x = x / (2.0 ** s)[..., None, None]
+    b, eye = _PADE13, np.eye(n)
+    x2 = x @ x
+    x4 = x2 @ x2
+    x6 = x4 @ x2
+    u = x @ (x6 @ (b[13] * x6 + b[11] * x4 + b[9] * x2) + b[7] * x6 + b[5] * x4 + b[3] * x2
+             + b[1] * eye)
+    v = x6 @ (b[12] * x6 + b[10] * x4 + b[8] * x2) + b[6] * x6 + b[4] * x4 + b[2] * x2 + \
+        b[0] * eye
+    r = np.linalg.solve(v - u, v + u) if x.size else v
+    for k in range(int(s.max(initial=0))):
+        r = np.where((k < s)[..., None, None], r @ r, r)
+    r = np.where(finite[..., None, None], r, np.nan)
+    return r.astype(np.asarray(a).dtype)
+
+
+def _frechet_expm(a: Any, e: Any) -> Any:
+    """L(A, E): the upper-right block of expm([[A, E], [0, A]])."""
+    shape = _shape(a)
+    nd, n = len(shape), shape[-1]
+    zero = broadcast_in_dim(np.zeros((), aval_of(a).dtype)[()], shape, ())
+    block = concatenate([concatenate([a, e], nd - 1), concatenate([zero, a], nd - 1)], nd - 2)
+    big = expm_p.bind(block)
+    return slice_(big, (0,) * (nd - 1) + (n,), shape, (1,) * nd)
+
+
+expm_p = _register(
+    "expm", _square_rule("expm"), _expm_impl,
+    jvp=lambda primals, tangents: (expm_p.bind(primals[0]), _frechet_expm(*primals, *tangents)),
+    vjp=lambda cts, ins, outs: [_frechet_expm(mT(ins[0]), cts[0])],
+    cases=lambda rng, dt: [((rng.uniform(-1, 1, (3, 3)).astype(dt),), {}),
+                           ((rng.uniform(-3, 3, (2, 2, 2)).astype(dt),), {}),
+                           ((_general(rng, (0, 0), dt),), {})])
+
+
+# ---------------------------------------------------------------------------------------------
+# sqrtm: the principal square root X (X @ X = A, eigenvalues in the open right half-plane) by
+# the Denman-Beavers iteration (Denman & Beavers 1976; Higham 2008, "Functions of Matrices",
+# ch. 6), computed in float64. NB: the root is a real matrix only when A has no eigenvalues on
+# the closed negative real axis; where the iteration does not converge the result is NaN (scipy
+# returns a complex root). Derivative: X dX + dX X = dA, a Sylvester equation (Higham 2008,
+# ch. 6), and its adjoint X^T Abar + Abar X^T = Xbar.
+
+
+def _sqrtm_impl(a: Any) -> np.ndarray:
+    y = np.asarray(a, np.float64)
+    z = np.broadcast_to(np.eye(y.shape[-1]), y.shape)
+    converged = np.ones(y.shape[:-2], bool) if y.size == 0 else np.zeros(y.shape[:-2], bool)
+    with np.errstate(all="ignore"):
+        for _ in range(100):
+            if converged.all():
+                break
+            try:
+                y_inv, z_inv = np.linalg.inv(y), np.linalg.inv(z)
+            except np.linalg.LinAlgError:
+                break
+            y_new, z = 0.5 * (y + z_inv), 0.5 * (z + y_inv)
+            step = np.linalg.norm(y_new - y, axis=(-2, -1))
+            converged = step <= 1e-14 * np.linalg.norm(y_new, axis=(-2, -1))
+            y = y_new
+    return np.where(converged[..., None, None], y, np.nan).astype(np.asarray(a).dtype)
+
+
+def _sqrtm_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
+    x = sqrtm_p.bind(primals[0])
+    return x, sylvester(x, x, tangents[0])
+
+
+def _sqrtm_vjp(cts: list[Any], ins: list[Any], outs: list[Any]) -> list[Any]:
+    xt = mT(outs[0])
+    return [sylvester(xt, xt, cts[0])]
+
+
+def _sqrtm_cases(rng: np.random.Generator, dt: Any) -> list:
+    # Gershgorin: eigenvalues within 1 of 2, far from the negative real axis.
+    return [(((rng.uniform(-0.5, 0.5, shape) + 2.0 * np.eye(shape[-1])).astype(dt),), {})
+            for shape in ((3, 3), (2, 2, 2))]
+
+
+sqrtm_p = _register("sqrtm", _square_rule("sqrtm"), _sqrtm_impl, jvp=_sqrtm_jvp,
+                    vjp=_sqrtm_vjp, cases=_sqrtm_cases)
