@@ -186,7 +186,8 @@ def _pinv_svd(a: Any, rcond: Any) -> Any:
 
 def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = _NO_VALUE) -> Any:
     """``numpy.linalg.pinv`` (through the SVD, numpy's cut-off). Its derivative is Golub &
-    Pereyra's (1973, eq. 4.12), valid wherever the rank is locally constant, also at repeated
+    Pereyra's (1973, "The differentiation of pseudo-inverses and nonlinear least squares
+    problems", Thm. 4.3), valid wherever the rank is locally constant, also at repeated
     singular values (where the SVD's own derivative is not defined).
 
     >>> import jitgrad as jg
@@ -210,11 +211,12 @@ def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = _NO_
     def _(primals: tuple, tangents: tuple) -> tuple[Any, Any]:
         (x,), (t,) = primals, tangents
         p = fn(x)
-        ptp = matmul(p, _mT(p))
-        eye_m = np.eye(av.shape[-2], dtype=av.dtype)
-        eye_n = np.eye(av.shape[-1], dtype=av.dtype)
-        dp = (-matmul(matmul(p, t), p) + matmul(matmul(ptp, _mT(t)), eye_m - matmul(x, p))
-              + matmul(matmul(eye_n - matmul(p, x), _mT(t)), _mT(ptp)))
+        # NB: the projections I - A P and I - P A are expanded, so the rule holds no
+        # constant matrices.
+        tt = _mT(t)
+        ptp, pp = matmul(p, _mT(p)), matmul(_mT(p), p)
+        dp = (-matmul(matmul(p, t), p) + matmul(ptp, tt) - matmul(matmul(ptp, tt), matmul(x, p))
+              + matmul(tt, pp) - matmul(matmul(p, x), matmul(tt, pp)))
         return p, dp
 
     return fn(a)
@@ -422,10 +424,7 @@ def cholesky(a: Any, /, *, upper: bool = False, symmetrize_input: bool = False) 
 def _uplo(a: Any, uplo: str, symmetrize_input: bool) -> Any:
     if uplo not in ("L", "U"):
         raise ValueError("UPLO argument must be 'L' or 'U'")
-    if symmetrize_input:
-        return _symmetrized(a)
-    # The upper triangle of A is the lower triangle of A^T.
-    return _mT(a) if uplo == "U" else a
+    return _symmetrized(a) if symmetrize_input else a
 
 
 def eigh(a: Any, UPLO: str = "L", *, symmetrize_input: bool = False) -> EighResult:  # noqa: N803
@@ -446,7 +445,7 @@ def eigh(a: Any, UPLO: str = "L", *, symmetrize_input: bool = False) -> EighResu
     if not _has_tracer((a,)):
         return np.linalg.eigh(_symmetrized(a) if symmetrize_input else a, UPLO)
     a = _uplo(_matrix("eigh", a), UPLO, symmetrize_input)
-    return EighResult(*L.eigh_p.bind(a, eigvals_only=False))
+    return EighResult(*L.eigh_p.bind(a, eigvals_only=False, lower=UPLO == "L"))
 
 
 def eigvalsh(a: Any, UPLO: str = "L", *, symmetrize_input: bool = False) -> Any:  # noqa: N803
@@ -459,7 +458,7 @@ def eigvalsh(a: Any, UPLO: str = "L", *, symmetrize_input: bool = False) -> Any:
     if not _has_tracer((a,)):
         return np.linalg.eigvalsh(_symmetrized(a) if symmetrize_input else a, UPLO)
     a = _uplo(_matrix("eigvalsh", a), UPLO, symmetrize_input)
-    return L.eigh_p.bind(a, eigvals_only=True)[0]
+    return L.eigh_p.bind(a, eigvals_only=True, lower=UPLO == "L")[0]
 
 
 def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False
@@ -525,7 +524,10 @@ def _vector_norm(x: Any, ord: Any, axis: tuple[int, ...], keepdims: bool) -> Any
         return _sum(_astype(not_equal(x, 0), _aval_of(x).dtype), axis=axis, keepdims=keepdims)
     if ord == 1:
         return _sum(_abs(x), axis=axis, keepdims=keepdims)
-    return _power(_sum(_power(_abs(x), ord), axis=axis, keepdims=keepdims), 1.0 / ord)
+    # The exponents are 0-d arrays of x's dtype, not Python floats: staged, a Python-float
+    # exponent meets an integer 0 in pow's derivative rule.
+    p = np.asarray(ord, _aval_of(x).dtype)
+    return _power(_sum(_power(_abs(x), p), axis=axis, keepdims=keepdims), 1 / p)
 
 
 def _matrix_norm(x: Any, ord: Any, axes: tuple[int, int], keepdims: bool) -> Any:

@@ -115,15 +115,16 @@ def _sum_terms(terms: list[Any]) -> Any:
     return out
 
 
-def sym_from_lower(x: Any) -> Any:
-    """The symmetric matrix a routine reading only the lower triangle of ``x`` sees."""
-    return add(tril(x), mT(tril(x, -1)))
+def sym_from_lower(x: Any, lower: bool = True) -> Any:
+    """The symmetric matrix a routine reading only the lower (or upper) triangle of ``x``
+    sees."""
+    return add(tril(x), mT(tril(x, -1))) if lower else add(triu(x), mT(triu(x, 1)))
 
 
-def lower_read_ct(s: Any) -> Any:
+def lower_read_ct(s: Any, lower: bool = True) -> Any:
     """Transpose of ``sym_from_lower``: the cotangent of the matrix read through its lower
-    triangle, given the cotangent ``s`` of the symmetric matrix it stands for."""
-    return add(tril(s), tril(mT(s), -1))
+    (or upper) triangle, given the cotangent ``s`` of the symmetric matrix it stands for."""
+    return add(tril(s), tril(mT(s), -1)) if lower else add(triu(s), triu(mT(s), 1))
 
 
 def _spectral_gap_inverse(w: Any) -> Any:
@@ -550,40 +551,42 @@ lu_p = _register(
 
 
 # ---------------------------------------------------------------------------------------------
-# eigh: A = V diag(w) V^T for the symmetric matrix read from A's lower triangle; eigenvalues
+# eigh: A = V diag(w) V^T for the symmetric matrix read from A's lower (or upper) triangle
+# (numpy's UPLO, passed on to LAPACK, so values and signs are numpy's); eigenvalues
 # ascending (numpy's order), each eigenvector's sign as LAPACK returns it.
 # Giles 2008, 3.1 / Seeger et al. 2017: C = V^T dA V, dw = diag(C), dV = V (F o C) with
 # F[i, j] = 1 / (w[j] - w[i]); Abar_sym = V (diag(wbar) + F o (V^T Vbar)) V^T. Defined where
 # the eigenvalues are distinct.
 
 
-def _eigh_impl(a: Any, *, eigvals_only: bool) -> list[np.ndarray]:
+def _eigh_impl(a: Any, *, eigvals_only: bool, lower: bool) -> list[np.ndarray]:
+    uplo = "L" if lower else "U"
     if eigvals_only:
-        return [np.linalg.eigvalsh(a)]
-    return list(np.linalg.eigh(a))
+        return [np.linalg.eigvalsh(a, uplo)]
+    return list(np.linalg.eigh(a, uplo))
 
 
-def _eigh_rule(a: ShapedArray, *, eigvals_only: bool) -> list[ShapedArray]:
+def _eigh_rule(a: ShapedArray, *, eigvals_only: bool, lower: bool) -> list[ShapedArray]:
     check_square("eigh", a)
     _check_float("eigh", a)
     w = ShapedArray(a.shape[:-1], a.dtype)
     return [w] if eigvals_only else [w, ShapedArray(a.shape, a.dtype)]
 
 
-def _eigh_jvp(primals: list[Any], tangents: list[Any], *, eigvals_only: bool
+def _eigh_jvp(primals: list[Any], tangents: list[Any], *, eigvals_only: bool, lower: bool
               ) -> tuple[list, list]:
     (a,), (t,) = primals, tangents
-    w, v = eigh_p.bind(a, eigvals_only=False)
-    c = matmul(matmul(v, sym_from_lower(t), transpose_a=True), v)
+    w, v = eigh_p.bind(a, eigvals_only=False, lower=lower)
+    c = matmul(matmul(v, sym_from_lower(t, lower), transpose_a=True), v)
     if eigvals_only:
-        return [eigh_p.bind(a, eigvals_only=True)[0]], [diagonal(c)]
+        return [eigh_p.bind(a, eigvals_only=True, lower=lower)[0]], [diagonal(c)]
     return [w, v], [diagonal(c), matmul(v, mul(_spectral_gap_inverse(w), c))]
 
 
-def _eigh_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, eigvals_only: bool
-              ) -> list[Any]:
+def _eigh_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, eigvals_only: bool,
+              lower: bool) -> list[Any]:
     (a,) = ins
-    w, v = eigh_p.bind(a, eigvals_only=False) if eigvals_only else outs
+    w, v = eigh_p.bind(a, eigvals_only=False, lower=lower) if eigvals_only else outs
     ct_w, ct_v = cts[0], (Zero(aval_of(v)) if eigvals_only else cts[1])
     terms = [] if isinstance(ct_w, Zero) else [diag_matrix(ct_w)]
     if not isinstance(ct_v, Zero):
@@ -591,14 +594,17 @@ def _eigh_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, eigvals_only: 
     if not terms:
         return [None]
     s = matmul(matmul(v, _sum_terms(terms)), v, transpose_b=True)
-    return [lower_read_ct(s)]
+    return [lower_read_ct(s, lower)]
 
 
 eigh_p = _register(
     "eigh", _eigh_rule, _eigh_impl, jvp=_eigh_jvp, vjp=_eigh_vjp, multiple_results=True,
-    cases=lambda rng, dt: [((_symmetric(rng, (3, 3), dt),), {"eigvals_only": False}),
-                           ((_symmetric(rng, (2, 2, 2), dt),), {"eigvals_only": False}),
-                           ((_symmetric(rng, (3, 3), dt),), {"eigvals_only": True})])
+    cases=lambda rng, dt: [
+        ((_symmetric(rng, (3, 3), dt),), {"eigvals_only": False, "lower": True}),
+        ((_symmetric(rng, (2, 2, 2), dt),), {"eigvals_only": False, "lower": True}),
+        ((_symmetric(rng, (3, 3), dt),), {"eigvals_only": True, "lower": True}),
+        ((np.swapaxes(_symmetric(rng, (3, 3), dt), -1, -2),),
+         {"eigvals_only": False, "lower": False})])
 
 
 # ---------------------------------------------------------------------------------------------

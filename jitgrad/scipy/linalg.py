@@ -201,14 +201,13 @@ def eigh(a: Any, b: Any = None, *, lower: bool = True, eigvals_only: bool = Fals
     if type != 1 or subset_by_index is not None or subset_by_value is not None:
         raise UnsupportedError("jitgrad.scipy.linalg.eigh: only type=1, all eigenvalues")
     a = _matrix("eigh", a)
-    a = a if lower else L.mT(a)
     if b is not None:
         b = _matrix("eigh", jnp.astype(b, jnp.result_type(a, b)))
         a = jnp.astype(a, _aval_of(b).dtype)
         chol = L.cholesky_p.bind(b if lower else L.mT(b))
-        half = L.triangular_solve(chol, L.sym_from_lower(a), lower=True)  # L^-1 A
+        half = L.triangular_solve(chol, L.sym_from_lower(a, lower), lower=True)  # L^-1 A
         a = L.mT(L.triangular_solve(chol, L.mT(half), lower=True))  # L^-1 A L^-T
-    out = L.eigh_p.bind(a, eigvals_only=eigvals_only)
+    out = L.eigh_p.bind(a, eigvals_only=eigvals_only, lower=lower or b is not None)
     if eigvals_only:
         return out[0]
     w, v = out
