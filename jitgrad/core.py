@@ -360,7 +360,9 @@ class Primitive:
     or None). ``lowering`` says how the backend executes it. ``simplify(eqn, consts) -> atom |
     None`` states identities (``x*1 = x``): given the equation and its operands' constant
     values (None where not constant), the atom its output equals. ``test_cases(rng, dtype)``
-    yields ``(args, params[, options])`` for the registry-driven tests. Rules given as a
+    yields ``(args, params[, options])`` for the registry-driven tests; ``special_values`` are
+    an elementwise primitive's domain edges, checked with NaN, ±Inf, ±0, subnormals and
+    extremes, in values and derivatives, by the special-values test. Rules given as a
     ``RuleFactory`` are built from the primitive at registration.
     """
 
@@ -372,6 +374,7 @@ class Primitive:
     vjp: Callable[..., Any] | None = None
     batch: Callable[..., Any] | None = None
     test_cases: Callable[..., Any] | None = None
+    special_values: tuple[float, ...] = ()
     linear: bool = False
     simplify: Callable[..., Any] | None = None
     multiple_results: bool = False

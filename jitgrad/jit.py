@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.api import closure_convert
+from jitgrad.api_util import Store, argnums_partial, flatten_fun
 from jitgrad.core import _EVAL as EVAL
 from jitgrad.core import (
     IR,
@@ -32,6 +32,7 @@ from jitgrad.core import (
 )
 from jitgrad.prims import zeros
 from jitgrad.prims.structural import batch_size
+from jitgrad.subprogram import closure_convert
 from jitgrad.transforms.jvp import jvp_flat
 from jitgrad.transforms.partial_eval import partial_eval_ir
 from jitgrad.transforms.passes import optimize_ir
@@ -84,7 +85,7 @@ class Jitted:
     """A function compiled per (pytree structure, shapes, dtypes, static arguments)."""
 
     def __init__(self, f: Callable[..., Any], static_argnums: Sequence[int] = ()):
-        functools.update_wrapper(self, f)
+        functools.update_wrapper(self, f, updated=())
         # partials and callable objects have no __name__ of their own
         self.__name__ = getattr(f, "__name__", type(f).__name__)
         self.f = f
@@ -100,18 +101,13 @@ class Jitted:
         return (tuple(a for i, a in enumerate(args) if i not in static),
                 tuple((i, args[i]) for i in sorted(static)))
 
-    def _flat_fun(self, args: tuple, kwargs: dict, in_tree: PyTreeDef,
-                  out_tree: list) -> Callable[..., list]:
-        static = dict(self._split(args)[1])
-
-        def flat_f(*leaves: Any) -> list:
-            dyn, kw = tree_unflatten(in_tree, leaves)
-            it = iter(dyn)
-            full = [static[i] if i in static else next(it) for i in range(len(args))]
-            outs, out_tree[0] = tree_flatten(self.f(*full, **kw))
-            return outs
-
-        return flat_f
+    def _flat_fun(self, args: tuple, in_tree: PyTreeDef) -> tuple[Callable[..., list], Store]:
+        """``self.f`` flattened over its dynamic arguments and keyword arguments (the static
+        ones fixed), and the store of its output structure."""
+        static = {i for i, _ in self._split(args)[1]}
+        partial, _ = argnums_partial(self.f, args, tuple(i for i in range(len(args))
+                                                         if i not in static))
+        return flatten_fun(partial, in_tree)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Fast path: positional arrays whose (shape, dtype) signature was compiled, at top
@@ -164,15 +160,14 @@ class Jitted:
 
     def _compile_entry(self, key: Any, args: tuple, kwargs: dict, leaves: list,
                        in_tree: PyTreeDef) -> _Entry:
-        out_tree: list = [None]
-        flat_f = self._flat_fun(args, kwargs, in_tree, out_tree)
+        flat_f, out_tree = self._flat_fun(args, in_tree)
         _log(f"tracing {self.__name__} ({self._reason(key)})")
         self.trace_count += 1
         ir = trace(flat_f, [aval_of(x) for x in leaves])
         compiled = _compile(ir)
         _log(f"compiled {self.__name__}: {len(compiled.kernel_sources)} kernel(s), "
              f"{len(compiled.steps)} step(s)")
-        entry = _Entry(compiled.fn, out_tree[0], compiled)
+        entry = _Entry(compiled.fn, out_tree.val, compiled)
         self._entries[key] = entry
         return entry
 
@@ -183,11 +178,10 @@ class Jitted:
         key = (in_tree, static, tuple((aval_of(x), aval_of(x).weak) for x in leaves))
         cached = self._irs.get(key)
         if cached is None:
-            out_tree: list = [None]
-            flat_f = self._flat_fun(args, kwargs, in_tree, out_tree)
+            flat_f, out_tree = self._flat_fun(args, in_tree)
             self.trace_count += 1
             ir, consts = closure_convert(trace(flat_f, [aval_of(x) for x in leaves]))
-            cached = (ir, consts, out_tree[0])
+            cached = (ir, consts, out_tree.val)
             if not any(isinstance(c, Tracer) for c in consts):
                 self._irs[key] = cached
         ir, consts, tree = cached

@@ -29,7 +29,7 @@ def cache_dir() -> Path:
 
 
 def _salt() -> str:
-    from jitgrad import __version__
+    from jitgrad._version import __version__
     h = hashlib.sha256(f"jitgrad {__version__}".encode())
     for name in HELPER_MODULES:
         spec = importlib.util.find_spec(name)

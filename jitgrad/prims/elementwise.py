@@ -129,11 +129,12 @@ def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRu
                    kernel: str | Callable[..., str], domain: Sequence[Domain] | Domain = (-2, 2),
                    float_only: bool = True, vmath: str | None = None,
                    inexact: bool = False, cheap: bool = False,
-                   simplify: Callable[..., Any] | None = None) -> Primitive:
+                   simplify: Callable[..., Any] | None = None,
+                   special_values: Sequence[float] = ()) -> Primitive:
     """Declare a differentiable elementwise primitive; ``None`` in ``derivs`` means the operand's
     derivative is identically zero. ``kernel``, ``vmath``, ``inexact`` and ``cheap`` make its
     ``Elementwise`` lowering (most such primitives are transcendental: not cheap unless
-    declared so); ``simplify`` states its identities."""
+    declared so); ``simplify`` states its identities, ``special_values`` its domain edges."""
     nargs = len(derivs)
     domains = [domain] * nargs if isinstance(domain[0], int | float) else list(domain)
 
@@ -155,7 +156,8 @@ def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRu
     prim = register(Primitive(
         name, elementwise_rule(name, float_only=float_only), impl,
         Elementwise(kernel, vmath=vmath, inexact=inexact, cheap=cheap), jvp=jvp, vjp=vjp,
-        batch=elementwise_batch, test_cases=elementwise_cases(domains), simplify=simplify))
+        batch=elementwise_batch, test_cases=elementwise_cases(domains), simplify=simplify,
+        special_values=tuple(special_values)))
     return prim
 
 
@@ -231,31 +233,39 @@ def _min(x: Any, y: Any) -> Any:
 neg_p = defelementwise("neg", np.negative, [lambda g, out, x: neg(g)], "-{0}",
                        float_only=False, cheap=True)
 exp_p = defelementwise("exp", np.exp, [lambda g, out, x: mul(g, out)], "math.exp({0})",
-                       vmath="exp", inexact=True)
+                       vmath="exp", inexact=True,
+                       special_values=(709.78, 88.72, -87.33, -103.97, -745.2))
 log_p = defelementwise("log", np.log, [lambda g, out, x: div(g, x)], "math.log({0})",
-                       vmath="log", inexact=True, domain=(0.2, 3.0))
+                       vmath="log", inexact=True, domain=(0.2, 3.0),
+                       special_values=(1e-300, 1.0 - 2.0 ** -53, 1.0 + 2.0 ** -52))
 sin_p = defelementwise("sin", np.sin, [lambda g, out, x: mul(g, cos(x))], "math.sin({0})",
-                       vmath="sin", inexact=True)
+                       vmath="sin", inexact=True, special_values=(np.pi, 1e22, 1e-300))
 cos_p = defelementwise("cos", np.cos, [lambda g, out, x: neg(mul(g, sin(x)))],
-                       "math.cos({0})", vmath="cos", inexact=True)
+                       "math.cos({0})", vmath="cos", inexact=True,
+                       special_values=(np.pi / 2, 1e22))
 tan_p = defelementwise("tan", np.tan, [lambda g, out, x: mul(g, add(1, mul(out, out)))],
-                       "math.tan({0})", vmath="tan", inexact=True, domain=(-1.2, 1.2))
+                       "math.tan({0})", vmath="tan", inexact=True, domain=(-1.2, 1.2),
+                       special_values=(np.pi / 2, -np.pi / 2, 1e22))
 tanh_p = defelementwise("tanh", np.tanh, [lambda g, out, x: mul(g, sub(1, mul(out, out)))],
-                        "math.tanh({0})", vmath="tanh", inexact=True)
+                        "math.tanh({0})", vmath="tanh", inexact=True,
+                        special_values=(20.0, -20.0, 1e-300))
 sqrt_p = defelementwise("sqrt", np.sqrt, [lambda g, out, x: div(g, mul(2, out))],
-                        "math.sqrt({0})", domain=(0.2, 3.0))
+                        "math.sqrt({0})", domain=(0.2, 3.0),
+                        special_values=(1e-310, 4.0))
 abs_p = defelementwise("abs", np.abs, [lambda g, out, x: mul(g, sign(x))], "abs({0})",
                        domain=(0.1, 2.0), float_only=False, cheap=True)
 sign_p = defelementwise("sign", np.sign, [None],
                         _sign_kernel, float_only=False, cheap=True)
 log1p_p = defelementwise("log1p", np.log1p, [lambda g, out, x: div(g, add(1, x))],
                          "math.log1p({0})", vmath="log1p", inexact=True,
-                         domain=(-0.5, 2.0))
+                         domain=(-0.5, 2.0), special_values=(-1.0 + 2.0 ** -53, 1e-300))
 expm1_p = defelementwise("expm1", np.expm1, [lambda g, out, x: mul(g, add(out, 1))],
-                         "math.expm1({0})", vmath="expm1", inexact=True)
+                         "math.expm1({0})", vmath="expm1", inexact=True,
+                         special_values=(709.78, 88.72, -40.0, 1e-300))
 logistic_p = defelementwise(
     "logistic", _logistic, [lambda g, out, x: mul(g, mul(out, sub(1, out)))],
-    "logistic_{sfx}({0})", domain=(-4, 4), vmath="logistic", inexact=True)
+    "logistic_{sfx}({0})", domain=(-4, 4), vmath="logistic", inexact=True,
+    special_values=(40.0, -40.0, 750.0, -750.0))
 
 
 def _one_minus_sq(x: Any) -> Any:
@@ -263,10 +273,12 @@ def _one_minus_sq(x: Any) -> Any:
 
 
 asin_p = defelementwise("asin", np.arcsin, [lambda g, out, x: div(g, sqrt(_one_minus_sq(x)))],
-                        "math.asin({0})", inexact=True, domain=(-0.8, 0.8))
+                        "math.asin({0})", inexact=True, domain=(-0.8, 0.8),
+                        special_values=(1.0 + 2.0 ** -52, -(1.0 + 2.0 ** -52)))
 acos_p = defelementwise("acos", np.arccos,
                         [lambda g, out, x: neg(div(g, sqrt(_one_minus_sq(x))))],
-                        "math.acos({0})", inexact=True, domain=(-0.8, 0.8))
+                        "math.acos({0})", inexact=True, domain=(-0.8, 0.8),
+                        special_values=(1.0 + 2.0 ** -52, -(1.0 + 2.0 ** -52)))
 atan_p = defelementwise("atan", np.arctan, [lambda g, out, x: div(g, add(1, mul(x, x)))],
                         "math.atan({0})", inexact=True)
 asinh_p = defelementwise("asinh", np.arcsinh,
@@ -274,14 +286,17 @@ asinh_p = defelementwise("asinh", np.arcsinh,
                          inexact=True)
 acosh_p = defelementwise("acosh", np.arccosh,
                          [lambda g, out, x: div(g, sqrt(sub(mul(x, x), 1)))], "math.acosh({0})",
-                         inexact=True, domain=(1.2, 3.0))
+                         inexact=True, domain=(1.2, 3.0), special_values=(1.0 - 2.0 ** -53,))
 atanh_p = defelementwise("atanh", np.arctanh, [lambda g, out, x: div(g, _one_minus_sq(x))],
                          "math.atanh({0})", inexact=True,
-                         domain=(-0.8, 0.8))
+                         domain=(-0.8, 0.8), special_values=(1.0 + 2.0 ** -52, 1.0 - 2.0 ** -53))
 # Piecewise constant: zero derivative (as in JAX), values as numpy's.
-floor_p = defelementwise("floor", np.floor, [None], "{dt}(np.floor({0}))")
-ceil_p = defelementwise("ceil", np.ceil, [None], "{dt}(np.ceil({0}))")
-round_p = defelementwise("round", np.rint, [None], "{dt}(np.rint({0}))")  # half to even
+_HALVES = (0.5, -0.5, 1.5, 2.5, -2.5, 2.0 ** 52 + 1, 0.49999999999999994)
+floor_p = defelementwise("floor", np.floor, [None], "{dt}(np.floor({0}))",
+                         special_values=_HALVES)
+ceil_p = defelementwise("ceil", np.ceil, [None], "{dt}(np.ceil({0}))", special_values=_HALVES)
+round_p = defelementwise("round", np.rint, [None], "{dt}(np.rint({0}))",  # half to even
+                         special_values=_HALVES)
 
 # --- binary: d(g, out, x, y) ----------------------------------------------------------------
 
