@@ -441,3 +441,22 @@ def test_generalized_eigenvectors_are_b_orthonormal():
     w, v = jg.jit(lambda a, b: jsl.eigh(a, b))(a, b)
     np.testing.assert_allclose(v.T @ b @ v, np.eye(3), atol=1e-12)
     np.testing.assert_allclose(a @ v, b @ v * w, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [jla.inv, jla.norm, jla.svd, jsl.expm,
+                                lambda a: jla.solve(np.eye(2), a[0]),
+                                lambda a: jsl.solve_sylvester(np.eye(2), np.eye(2), a)])
+def test_complex_matrices_are_refused(fn):
+    """Never cast away an imaginary part: complex input is an error, eager or compiled."""
+    a = np.eye(2) + 1j * np.ones((2, 2))
+    with pytest.raises(UnsupportedError, match="complex"):
+        jg.jit(fn)(a)
+
+
+@pytest.mark.parametrize("module", [jla, jsl])
+def test_every_public_function_has_an_example(module):
+    import inspect
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if inspect.isfunction(obj):
+            assert ">>>" in (obj.__doc__ or ""), f"{module.__name__}.{name} has no example"

@@ -66,9 +66,15 @@ class SlogdetResult(NamedTuple):
     logabsdet: Any
 
 
+def _real(name: str, a: Any) -> Any:
+    """``a`` as a float array (integers compute in float64; complex arrays are refused)."""
+    L.check_real(name, _aval_of(a))
+    return _to_float(a)
+
+
 def _matrix(name: str, a: Any, square: bool = True) -> Any:
-    """``a`` as a float matrix stack (integers compute in float64), checked at trace time."""
-    a = _to_float(a)
+    """``a`` as a float matrix stack, checked at trace time."""
+    a = _real(f"jnp.linalg.{name}", a)
     check = L.check_square if square else L.check_matrix
     check(f"jnp.linalg.{name}", _aval_of(a))
     return a
@@ -103,6 +109,7 @@ def inv(a: Any) -> Any:
 
 def _rhs_like_numpy(a: Any, b: Any) -> tuple[Any, Any, bool]:
     """numpy 2's solve: b is a vector only when it is 1-D; batch axes broadcast."""
+    L.check_real("solve", _aval_of(b))
     dtype = result_type(a, b)
     dtype = dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
     a, b = _astype(a, dtype), _astype(b, dtype)
@@ -198,7 +205,7 @@ def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = _NO_
     if not _has_tracer((a, rcond, rtol)):
         kwargs = {} if rtol is _NO_VALUE else {"rtol": rtol}
         return np.linalg.pinv(a, rcond, hermitian, **kwargs)
-    from jitgrad.lax import custom_jvp
+    from jitgrad.custom_derivatives import custom_jvp
 
     a = _matrix("pinv", a, square=False)
     av = _aval_of(a)
@@ -264,8 +271,8 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, Any, Any]:
     """
     if not _has_tracer((a, b, rcond)):
         return np.linalg.lstsq(a, b, rcond=rcond)
-    a = _to_float(a)
-    b = _astype(b, result_type(a, b))
+    a = _real("jnp.linalg.lstsq", a)
+    b = _astype(_real("jnp.linalg.lstsq", b), result_type(a, b))
     sa, sb = _aval_of(a).shape, _aval_of(b).shape
     if len(sa) != 2 or len(sb) not in (1, 2) or sb[0] != sa[0]:
         raise ShapeError(f"jnp.linalg.lstsq: expected a 2-D matrix and a right-hand side of "
@@ -563,7 +570,7 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
     """
     if not _has_tracer((x, ord, axis)):
         return np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
-    x = _to_float(x)
+    x = _real("jnp.linalg.norm", x)
     nd = _aval_of(x).ndim
     if axis is None:
         if ord is None:
@@ -594,7 +601,7 @@ def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any
     """
     if not _has_tracer((x,)):
         return np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)
-    x = _to_float(x)
+    x = _real("jnp.linalg.vector_norm", x)
     shape = _aval_of(x).shape
     axes = _axes(axis, len(shape), "vector_norm")
     rest = [i for i in range(len(shape)) if i not in axes]

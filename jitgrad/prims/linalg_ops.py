@@ -154,6 +154,12 @@ def _check_float(name: str, *avals: ShapedArray) -> None:
                                f"{', '.join(map(str, avals))}")
 
 
+def check_real(name: str, a: ShapedArray) -> None:
+    """Complex matrices are refused before any cast could drop their imaginary parts."""
+    if a.dtype.kind == "c":
+        raise UnsupportedError(f"{name}: complex matrices ({a}) are not supported")
+
+
 def check_square(name: str, a: ShapedArray) -> None:
     if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
         raise ShapeError(f"{name}: expected a square matrix (or a stack of them) in the last "

@@ -19,7 +19,7 @@ __all__ = ["block_diag", "cho_factor", "cho_solve", "cholesky", "det", "eigh", "
 
 
 def _matrix(name: str, a: Any, square: bool = True) -> Any:
-    a = jnp._to_float(a)
+    a = _nl._real(f"jitgrad.scipy.linalg.{name}", a)
     (L.check_square if square else L.check_matrix)(f"jitgrad.scipy.linalg.{name}", _aval_of(a))
     return a
 
@@ -264,6 +264,7 @@ def solve_sylvester(a: Any, b: Any, q: Any) -> Any:
     array([[1., 2.],
            [3., 4.]])
     """
+    a, b, q = (_nl._real("jitgrad.scipy.linalg.solve_sylvester", x) for x in (a, b, q))
     dtype = jnp.result_type(a, b, q)
     dtype = dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
     a, b, q = (jnp.astype(x, dtype) for x in (a, b, q))
@@ -288,7 +289,7 @@ def solve_banded(l_and_u: tuple[int, int], ab: Any, b: Any, overwrite_ab: bool =
     array([1., 1., 1.])
     """
     lo, up = (int(x) for x in l_and_u)
-    ab = jnp._to_float(ab)
+    ab = _nl._real("jitgrad.scipy.linalg.solve_banded", ab)
     shape = _aval_of(ab).shape
     if len(shape) != 2 or shape[0] != lo + up + 1:
         raise ShapeError(f"jitgrad.scipy.linalg.solve_banded: ab of shape {shape} does not "
