@@ -26,6 +26,7 @@ from jitgrad.errors import (
     BatchError,
     CompileError,
     JitgradError,
+    JitgradIndexError,
     JitgradTypeError,
     ShapeError,
     TracerError,
@@ -36,9 +37,9 @@ from jitgrad.numpy import stop_gradient
 from jitgrad.testing import check_grads
 
 __all__ = [
-    "__version__", "BatchError", "CompileError", "IR", "JitgradError", "JitgradTypeError",
-    "ShapeError", "TracerError", "UnsupportedError", "check_grads", "checkpoint", "config",
-    "custom_jvp", "custom_vjp", "eval_shape", "grad", "hessian", "jacfwd", "jacrev", "jit",
-    "jvp", "lax", "linearize", "make_ir", "nn", "numpy", "remat", "show_kernels",
-    "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap",
+    "__version__", "BatchError", "CompileError", "IR", "JitgradError", "JitgradIndexError",
+    "JitgradTypeError", "ShapeError", "TracerError", "UnsupportedError", "check_grads",
+    "checkpoint", "config", "custom_jvp", "custom_vjp", "eval_shape", "grad", "hessian",
+    "jacfwd", "jacrev", "jit", "jvp", "lax", "linearize", "make_ir", "nn", "numpy", "remat",
+    "show_kernels", "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap",
 ]

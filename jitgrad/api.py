@@ -14,6 +14,7 @@ from jitgrad.api_util import (
     argnums_partial,
     as_output,
     check_float_inputs,
+    distinct_argnums,
     flatten_args,
     flatten_fun,
     flatten_fun_nokwargs,
@@ -105,7 +106,8 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple:
 
 def _value_and_grad(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any,
                     has_aux: bool) -> Any:
-    partial, dyn = argnums_partial(f, args, normalize_argnums(argnums, len(args), "grad"))
+    nums, where = distinct_argnums(normalize_argnums(argnums, len(args), "grad"))
+    partial, dyn = argnums_partial(f, args, nums)
     leaves, in_tree = flatten_args(dyn, "grad")
     flat_f, store = flatten_fun_nokwargs(lambda *d: partial(*d, **kwargs), in_tree)
     check_float_inputs(leaves, "grad")
@@ -119,13 +121,19 @@ def _value_and_grad(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums
             f"for non-scalar outputs.")
     outs = eval_ir(joint, *leaves, np.ones((), out_aval.dtype))
     n_fwd = len(joint.outvars) - len(leaves)
-    grads = tree_unflatten(in_tree, [as_output(g) for g in outs[n_fwd:]])
-    grads = grads[0] if isinstance(argnums, int) else grads
+    per_arg = tree_unflatten(in_tree, [as_output(g) for g in outs[n_fwd:]])
+    grads = tuple(per_arg[k] for k in where)
+    grads = grads[0] if _single(argnums) else grads
     value = as_output(outs[0])
     if has_aux:
         aux = tree_unflatten(aux_tree, [as_output(o) for o in outs[1:n_fwd]])
         return (value, aux), grads
     return value, grads
+
+
+def _single(argnums: Any) -> bool:
+    """Whether one derivative is returned bare (``argnums=0``) rather than in a tuple."""
+    return isinstance(argnums, int | np.integer)
 
 
 def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
@@ -251,8 +259,11 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
 def _prefix_leaves(prefix: Any, tree: Any, what: str) -> list[Any]:
     """Expand an axis-spec pytree prefix (ints/None at its leaves) to one entry per leaf of
     ``tree``."""
-    if prefix is None or isinstance(prefix, int):
-        return [prefix] * len(tree_leaves(tree))
+    if prefix is None or isinstance(prefix, int | np.integer) and not isinstance(prefix, bool):
+        return [None if prefix is None else int(prefix)] * len(tree_leaves(tree))
+    if not isinstance(prefix, tuple | list | dict):
+        raise BatchError(f"vmap: {what} must be an int, None, or a tuple/list/dict of them, "
+                         f"got {prefix!r}")
     if isinstance(prefix, tuple | list) and isinstance(tree, tuple | list) and \
             len(prefix) == len(tree):
         return [a for p, t in zip(prefix, tree, strict=True) for a in
@@ -314,19 +325,22 @@ def _split_vector(flat: Any, like: Sequence[Any]) -> list[Any]:
 
 
 def _jac_tree(blocks: list[list[Any]], out_tree: PyTreeDef, in_tree: PyTreeDef,
-              single: bool) -> Any:
+              where: list[int], single: bool) -> Any:
     """Assemble ``blocks[out_leaf][in_leaf]`` into the output structure of input structures
-    (as JAX: the Jacobian of each output leaf is a pytree shaped like the inputs)."""
+    (as JAX: the Jacobian of each output leaf is a pytree shaped like the inputs), one entry
+    per requested argnum (``where``: its position among the distinct ones)."""
     per_out = []
     for row in blocks:
         inner = tree_unflatten(in_tree, row)
-        per_out.append(inner[0] if single else inner)
+        picked = tuple(inner[k] for k in where)
+        per_out.append(picked[0] if single else picked)
     return tree_unflatten(out_tree, per_out)
 
 
 def _jacfwd(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any, has_aux: bool
             ) -> Any:
-    partial, diff = argnums_partial(f, args, normalize_argnums(argnums, len(args), "jacfwd"))
+    nums, where = distinct_argnums(normalize_argnums(argnums, len(args), "jacfwd"))
+    partial, diff = argnums_partial(f, args, nums)
     leaves, in_tree = flatten_args(diff, "jacfwd")
     check_float_inputs(leaves, "jacfwd")
     sizes = [aval_of(x).size for x in leaves]
@@ -350,7 +364,7 @@ def _jacfwd(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any, h
             row.append(as_output(reshape(t[..., start:start + k], shape)))
             start += k
         blocks.append(row)
-    out = _jac_tree(blocks, out_tree, in_tree, isinstance(argnums, int))
+    out = _jac_tree(blocks, out_tree, in_tree, where, _single(argnums))
     return (out, aux) if has_aux else out
 
 
@@ -368,7 +382,8 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
 
 def _jacrev(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any, has_aux: bool
             ) -> Any:
-    partial, diff = argnums_partial(f, args, normalize_argnums(argnums, len(args), "jacrev"))
+    nums, where = distinct_argnums(normalize_argnums(argnums, len(args), "jacrev"))
+    partial, diff = argnums_partial(f, args, nums)
     in_leaves, in_tree = flatten_args(diff, "jacrev")
     check_float_inputs(in_leaves, "jacrev")
     res = vjp(lambda *d: partial(*d, **kwargs), *diff, has_aux=has_aux)
@@ -388,7 +403,7 @@ def _jacrev(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any, h
                                          aval_of(x).shape))
                        for c, x in zip(cts, in_leaves, strict=True)])
         start += k
-    jac_out = _jac_tree(blocks, out_tree, in_tree, isinstance(argnums, int))
+    jac_out = _jac_tree(blocks, out_tree, in_tree, where, _single(argnums))
     return (jac_out, res[2]) if has_aux else jac_out
 
 
@@ -421,7 +436,7 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
 
 
 def _make_ir(f: Callable[..., Any], args: tuple, kwargs: dict, *, static_argnums: Any) -> IR:
-    static = set(normalize_argnums(static_argnums, len(args), "make_ir")) if args else set()
+    static = set(normalize_argnums(static_argnums, len(args), "make_ir", "static_argnums"))
     partial, dyn = argnums_partial(f, args, tuple(i for i in range(len(args))
                                                   if i not in static))
     leaves, in_tree = flatten_args(dyn, "make_ir")

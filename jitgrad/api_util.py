@@ -14,8 +14,9 @@ from jitgrad.core import Tracer, aval_of, is_float
 from jitgrad.errors import JitgradTypeError
 from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
-__all__ = ["Store", "argnums_partial", "as_output", "check_float_inputs", "flatten_args",
-           "flatten_fun", "flatten_fun_nokwargs", "normalize_argnums", "Transformed"]
+__all__ = ["Store", "argnums_partial", "as_output", "check_float_inputs", "distinct_argnums",
+           "flatten_args", "flatten_fun", "flatten_fun_nokwargs", "normalize_argnums",
+           "Transformed"]
 
 
 class Store:
@@ -54,19 +55,29 @@ def flatten_fun_nokwargs(f: Callable[..., Any], in_tree: PyTreeDef
     return flat_f, store
 
 
-def normalize_argnums(argnums: Any, nargs: int, name: str) -> tuple[int, ...]:
+def normalize_argnums(argnums: Any, nargs: int, name: str, what: str = "argnums"
+                      ) -> tuple[int, ...]:
     """``argnums`` (an int or a sequence of ints) as non-negative positions of ``nargs``
-    positional arguments, or a clear error."""
+    positional arguments (negative ones count from the end, as in JAX), or a clear error:
+    out-of-range positions never wrap around."""
     nums = (argnums,) if isinstance(argnums, int | np.integer) else argnums
     if not isinstance(nums, Sequence) or isinstance(nums, str) or not all(
             isinstance(i, int | np.integer) and not isinstance(i, bool) for i in nums):
-        raise JitgradTypeError(f"{name}: argnums must be an int or a tuple of ints, got "
+        raise JitgradTypeError(f"{name}: {what} must be an int or a tuple of ints, got "
                                f"{argnums!r}")
     for i in nums:
         if not -nargs <= i < nargs:
-            raise JitgradTypeError(f"{name}: argnums {argnums} out of range for {nargs} "
-                                   f"positional argument(s)")
+            raise JitgradTypeError(f"{name}: {what} {i} is out of range for a call with "
+                                   f"{nargs} positional argument(s)")
     return tuple(int(i) % nargs for i in nums)
+
+
+def distinct_argnums(nums: tuple[int, ...]) -> tuple[tuple[int, ...], list[int]]:
+    """The distinct positions of ``nums``, and where each of ``nums`` is among them: a
+    repeated argnum gets the same derivative each time, never a silent zero (NB: JAX 0.10
+    fails with a TypeError)."""
+    distinct = tuple(dict.fromkeys(nums))
+    return distinct, [distinct.index(i) for i in nums]
 
 
 def argnums_partial(f: Callable[..., Any], args: tuple, nums: tuple[int, ...]
@@ -88,6 +99,8 @@ def _leaf(x: Any, what: str) -> Any:
         return x
     try:
         aval_of(x)
+    except JitgradTypeError:  # already says what is wrong (a complex scalar, say)
+        raise
     except Exception as e:  # noqa: BLE001 - reported as jitgrad's own error below
         raise JitgradTypeError(f"{what}: {type(x).__name__} is not an array or pytree") from e
     return np.asarray(x)

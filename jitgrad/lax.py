@@ -150,20 +150,17 @@ cond_p = register(Primitive(
 
 def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
          *operands: Any) -> Any:
-    """``true_fun(*operands)`` if ``pred`` else ``false_fun(*operands)``; under a
-    transformation both branches are traced and must return the same shapes and dtypes.
+    """``true_fun(*operands)`` if ``pred`` else ``false_fun(*operands)``. Both branches are
+    traced (also on concrete values, where only the chosen one then runs) and must return the
+    same shapes and dtypes, so a program behaves the same with and without ``jit``.
 
     >>> import jitgrad as jg
     >>> jg.grad(lambda x: cond(x > 0, lambda x: x * x, lambda x: -x, x))(3.0)
     array(6.)
     """
     leaves, in_tree = tree_flatten(operands)
-    if not isinstance(pred, Tracer) and not any(isinstance(x, Tracer) for x in leaves):
-        return (true_fun if bool(pred) else false_fun)(*operands)
     if aval_of(pred).shape != ():
         raise ShapeError(f"cond: the predicate must be a scalar, got shape {aval_of(pred).shape}")
-    if aval_of(pred).dtype != np.bool_:
-        pred = ne(pred, 0)
     avals = [aval_of(x) for x in leaves]
     t_ir, t_consts, t_tree = trace_fun(true_fun, in_tree, avals)
     f_ir, f_consts, f_tree = trace_fun(false_fun, in_tree, avals)
@@ -171,6 +168,10 @@ def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
         raise ShapeError(f"cond: the branches return different types: true_fun returns "
                          f"{tree_unflatten(t_tree, t_ir.out_avals)}, false_fun returns "
                          f"{tree_unflatten(f_tree, f_ir.out_avals)}")
+    if not isinstance(pred, Tracer) and not any(isinstance(x, Tracer) for x in leaves):
+        return (true_fun if bool(pred) else false_fun)(*operands)
+    if aval_of(pred).dtype != np.bool_:
+        pred = ne(pred, 0)
     # Both branches take every branch's constants, then the operands.
     nt, nf = len(t_consts), len(f_consts)
     c_avals = [aval_of(c) for c in t_consts + f_consts]

@@ -23,12 +23,7 @@ def special_values(dtype, prim) -> np.ndarray:
     return np.unique(vals[~np.isnan(vals)]).tolist() + [np.nan]
 
 
-# Known wrong today (issue 9, item 2): float mod under jit computes x - floor(x/y)*y, not
-# numpy's fmod-based definition.
-KNOWN_WRONG_VALUES = {"mod"}
-
-
-def elementwise_float_prims(values: bool = False):
+def elementwise_float_prims():
     out = []
     for name in sorted(REGISTRY):
         prim = REGISTRY[name]
@@ -37,10 +32,7 @@ def elementwise_float_prims(values: bool = False):
         for dt in DTYPES:
             args, params = prim.test_cases(np.random.default_rng(0), dt)[0][:2]
             if any(is_float(aval_of(a).dtype) for a in args):
-                marks = [pytest.mark.xfail(strict=True, reason="numpy's fmod-based mod")] \
-                    if values and name in KNOWN_WRONG_VALUES else []
-                out.append(pytest.param(name, dt, id=f"{name}-{np.dtype(dt).name}",
-                                        marks=marks))
+                out.append(pytest.param(name, dt, id=f"{name}-{np.dtype(dt).name}"))
     return out
 
 
@@ -83,7 +75,7 @@ def assert_special_equal(got, expected, ulps, what):
                              f"expected {expected[bad][:6]} at positions {np.nonzero(bad)[0][:6]}")
 
 
-@pytest.mark.parametrize("name,dt", elementwise_float_prims(values=True))
+@pytest.mark.parametrize("name,dt", elementwise_float_prims())
 def test_special_values_compiled_match_reference(name, dt):
     prim = REGISTRY[name]
     args, floats, params = grid(prim, dt)

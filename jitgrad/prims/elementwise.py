@@ -48,7 +48,7 @@ def coerce(args: Sequence[Any]) -> list[Any]:
 
 
 def elementwise_rule(name: str, float_only: bool = False, out_dtype: Any = None,
-                     n_pred: int = 0) -> Callable[..., ShapedArray]:
+                     n_pred: int = 0, allow_bool: bool = True) -> Callable[..., ShapedArray]:
     """Shape rule: equal shapes, except that rank-0 operands broadcast; equal dtypes.
     The first ``n_pred`` operands are boolean predicates (``select``). The result is weakly
     typed when every value operand is (``lr * 2.0`` of Python-scalar origin stays weak)."""
@@ -69,6 +69,9 @@ def elementwise_rule(name: str, float_only: bool = False, out_dtype: Any = None,
         dtype = dtypes.pop()
         if float_only and not is_float(dtype):
             raise ShapeError(f"{name}: needs floating-point operands, got {dtype.name}")
+        if not allow_bool and dtype == np.bool_:
+            raise ShapeError(f"{name}: needs numeric operands, got bool (numpy computes it "
+                             f"in int8)")
         if out_dtype is not None:
             return ShapedArray(shape, out_dtype)
         return ShapedArray(shape, dtype, weak=all(a.weak for a in avals[n_pred:]))
@@ -130,7 +133,7 @@ def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRu
                    float_only: bool = True, vmath: str | None = None,
                    inexact: bool = False, cheap: bool = False,
                    simplify: Callable[..., Any] | None = None,
-                   special_values: Sequence[float] = ()) -> Primitive:
+                   special_values: Sequence[float] = (), allow_bool: bool = True) -> Primitive:
     """Declare a differentiable elementwise primitive; ``None`` in ``derivs`` means the operand's
     derivative is identically zero. ``kernel``, ``vmath``, ``inexact`` and ``cheap`` make its
     ``Elementwise`` lowering (most such primitives are transcendental: not cheap unless
@@ -154,7 +157,7 @@ def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRu
                 for d, x in zip(derivs, ins, strict=True)]
 
     prim = register(Primitive(
-        name, elementwise_rule(name, float_only=float_only), impl,
+        name, elementwise_rule(name, float_only=float_only, allow_bool=allow_bool), impl,
         Elementwise(kernel, vmath=vmath, inexact=inexact, cheap=cheap), jvp=jvp, vjp=vjp,
         batch=elementwise_batch, test_cases=elementwise_cases(domains), simplify=simplify,
         special_values=tuple(special_values)))
@@ -252,6 +255,7 @@ tanh_p = defelementwise("tanh", np.tanh, [lambda g, out, x: mul(g, sub(1, mul(ou
 sqrt_p = defelementwise("sqrt", np.sqrt, [lambda g, out, x: div(g, mul(2, out))],
                         "math.sqrt({0})", domain=(0.2, 3.0),
                         special_values=(1e-310, 4.0))
+# NB: d|x|/dx = sign(x) is 0 at 0 (as autograd and PyTorch; JAX gives 1).
 abs_p = defelementwise("abs", np.abs, [lambda g, out, x: mul(g, sign(x))], "abs({0})",
                        domain=(0.1, 2.0), float_only=False, cheap=True)
 sign_p = defelementwise("sign", np.sign, [None],
@@ -320,7 +324,7 @@ div_p = defelementwise("div", np.divide, [lambda g, out, x, y: div(g, y),
 
 
 def _dpow_dx(g: Any, out: Any, x: Any, y: Any) -> Any:
-    # y * x**(y-1), defined as 0 where y == 0 (so 0**0 has derivative 0, not nan).
+    # y * x**(y-1), defined as 0 where y == 0 (NB: so 0**0.0 has derivative 0; JAX: nan).
     return mul(g, select(eq(y, 0), 0, mul(y, pow(x, sub(y, 1)))))
 
 
@@ -340,11 +344,50 @@ atan2_p = defelementwise(
     "math.atan2({0}, {1})", inexact=True, domain=[(-2, 2), (0.5, 2.0)])
 
 
-rem_p = defelementwise(
-    "mod", np.mod,
-    [lambda g, out, x, y: g, lambda g, out, x, y: neg(mul(g, floor(div(x, y))))],
-    # numpy.mod: the result takes the divisor's sign (Python's %)
-    "{0} - {1} * {dt}(np.floor({0} / {1}))", domain=[(0.1, 3.0), (0.7, 1.3)], inexact=True)
+# --- integer and floating-point division: numpy's results exactly ---------------------------
+# Numba's float // and % follow CPython's float_divmod, which is numpy's npy_divmod (fmod, then
+# the quotient snapped to an integer; signed zeros; x / 0 for a zero divisor), and its integer
+# // and % with error_model="numpy" give 0 for a zero divisor, as numpy. Two exceptions are
+# patched below: int64.min // -1 (numpy wraps to int64.min, Numba gives 0) and np.fmod on
+# signed integers (Numba computes an unsigned remainder).
+
+
+def _floor_divide_kernel(ops: list[str], dt: str) -> str:
+    x, y = ops
+    if dt.startswith("np.int"):  # x // -1 is -x, which wraps for the most negative value
+        return f"{dt}(-{x} if {y} == -1 else {x} // {y})"
+    return f"{dt}({x} // {y})"
+
+
+def _fmod_kernel(ops: list[str], dt: str) -> str:
+    x, y = ops
+    if dt.startswith("np.int"):  # C's truncated remainder from Python's floored one
+        r = f"({x} % {y})"
+        return f"{dt}({r} - {y} if {r} != 0 and ({x} < 0) != ({y} < 0) else {r})"
+    if dt.startswith("np.uint"):
+        return f"{dt}({x} % {y})"
+    return f"np.fmod({x}, {y})"
+
+
+def _trunc(x: Any) -> Any:
+    return select(lt(x, 0), ceil(x), floor(x))
+
+
+# Piecewise constant in both operands: zero derivative (as JAX). The domain keeps x/y in
+# (0, 1), away from the jumps, for the finite-difference checks.
+floor_divide_p = defelementwise(
+    "floor_divide", np.floor_divide, [None, None], _floor_divide_kernel,
+    domain=[(0.1, 0.9), (1.1, 1.3)], float_only=False, allow_bool=False)
+# numpy.remainder: the result takes the divisor's sign (Python's %).
+mod_p = defelementwise(
+    "mod", np.remainder,
+    [lambda g, out, x, y: g, lambda g, out, x, y: neg(mul(g, floor_divide(x, y)))],
+    "{dt}({0} % {1})", domain=[(0.1, 3.0), (0.7, 1.3)], float_only=False, allow_bool=False)
+# numpy.fmod (C's fmod): the result takes the dividend's sign.
+fmod_p = defelementwise(
+    "fmod", np.fmod,
+    [lambda g, out, x, y: g, lambda g, out, x, y: neg(mul(g, _trunc(div(x, y))))],
+    _fmod_kernel, domain=[(-3.0, 3.0), (0.7, 1.3)], float_only=False, allow_bool=False)
 
 
 def _dmax(first: bool, cmp: Callable[[Any, Any], Any]) -> DerivRule:
@@ -442,7 +485,10 @@ select_p = register(Primitive(
 stop_gradient_p = register(Primitive(
     "stop_gradient", elementwise_rule("stop_gradient"), lambda x: np.array(x, copy=True)[()],
     Elementwise("{0}"), differentiable=False, batch=elementwise_batch,
-    test_cases=elementwise_cases([(-2, 2)])))
+    test_cases=elementwise_cases([(-2, 2)]),
+    # Simplification runs only when compiling, after every derivative has been taken: there
+    # it is the identity, and must not cost a copy.
+    simplify=lambda e, c: e.inputs[0]))
 
 
 def _convert_rule(x: ShapedArray, *, new_dtype: np.dtype) -> ShapedArray:
@@ -495,8 +541,9 @@ def integer_pow(x: Any, y: int) -> Any:
     return integer_pow_p.bind(x, y=int(y))
 
 
-asin, acos, atan, asinh, acosh, atanh, floor, ceil, round_, atan2, mod = map(_bind, (
-    asin_p, acos_p, atan_p, asinh_p, acosh_p, atanh_p, floor_p, ceil_p, round_p, atan2_p, rem_p))
+asin, acos, atan, asinh, acosh, atanh, floor, ceil, round_, atan2 = map(_bind, (
+    asin_p, acos_p, atan_p, asinh_p, acosh_p, atanh_p, floor_p, ceil_p, round_p, atan2_p))
+floor_divide, mod, fmod = map(_bind, (floor_divide_p, mod_p, fmod_p))
 neg, exp, log, sin, cos, tan, tanh, sqrt, abs_, sign, log1p, expm1, logistic = map(_bind, (
     neg_p, exp_p, log_p, sin_p, cos_p, tan_p, tanh_p, sqrt_p, abs_p, sign_p, log1p_p, expm1_p,
     logistic_p))
