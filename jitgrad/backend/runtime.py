@@ -42,6 +42,12 @@ from jitgrad.backend.vmath import (
     cos_f32, cos_f64, exp_f32, exp_f64, expm1_f32, expm1_f64, log1p_f32, log1p_f64, log_f32,
     log_f64, logistic_f32, logistic_f64, pow_f32, pow_f64, sin_f32, sin_f64, tan_f32, tan_f64,
     tanh_f32, tanh_f64,
+)
+from jitgrad.special_math import (
+    betainc_da_f64, betainc_db_f64, betainc_f64, digamma_f64, erf_f64, erfc_f64, erfcinv_f64,
+    erfinv_f64, gamma_f64, gammainc_da_f64, gammainc_f64, gammaincc_f64, gammaln_f64, i0e_f64,
+    i1e_f64, inv_mills_f64, ive_f64, jn_f64, log_ndtr_f64, ndtr_f64, ndtri_f64, polygamma_f64,
+    yn_f64,
 )"""
 
 

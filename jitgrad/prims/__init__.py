@@ -1,5 +1,6 @@
 """Primitive declarations; importing this package registers every primitive."""
 
+from jitgrad.prims import special  # noqa: F401  (registers the special-function primitives)
 from jitgrad.prims.elementwise import (
     abs_,
     acos,
