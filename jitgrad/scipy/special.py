@@ -350,7 +350,7 @@ def entr(x: ArrayLike) -> Any:
     """Elementwise entropy ``-x log x`` (0 at 0, ``-inf`` for ``x < 0``).
 
     >>> entr(np.array([0.0, 0.5, -1.0]))
-    array([ 0.        ,  0.34657359,        -inf])
+    array([0.        , 0.34657359,       -inf])
     """
     x = _float(x)
     xs = jnp.where(x < 0, 1.0, x)
