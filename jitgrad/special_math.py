@@ -79,11 +79,10 @@ def _erfc_parts(z):
 
 
 @_hot
-def _erfc_pos(z, zz, zzl):
-    """erfc(z), z >= 0, given z*z = zz + zzl exactly (double-word): exp(-zz) is the exp of an
-    exact argument, so the large exponent adds no error beyond exp's own (fdlibm's splitting
-    idea, s_erf.c, done with an fma)."""
-    t, q = _erfc_parts(z)
+def _erfc_from(t, q, zz, zzl):
+    """erfc(z) from _erfc_parts(z) and z*z = zz + zzl exactly (double-word): exp(-zz) is the
+    exp of an exact argument, so the large exponent adds no error beyond exp's own (fdlibm's
+    splitting idea, s_erf.c, done with an fma)."""
     return t * exp_f64(-zz) * exp_f64(q - zzl)
 
 
@@ -100,7 +99,8 @@ def _sq(x):
 def erfc_f64(x):
     z = abs(x)
     hi, lo = _sq(z)
-    e = _erfc_pos(z, hi, lo)
+    t, q = _erfc_parts(z)
+    e = _erfc_from(t, q, hi, lo)
     return 2.0 - e if x < 0.0 else e
 
 
@@ -110,18 +110,25 @@ def erf_f64(x):
     # erfc(|x|), where erfc <= 0.16 so the subtraction loses nothing (A&S 7.1.2).
     z = abs(x)
     hi, lo = _sq(z)
-    big = 1.0 - _erfc_pos(z, hi, lo)
+    t, q = _erfc_parts(z)
+    big = 1.0 - _erfc_from(t, q, hi, lo)
     small = x * _cs_erf_small(2.0 * hi - 1.0)
     return small if z < 1.0 else math.copysign(big, x)
 
 
 @_hot
-def ndtr_f64(x):
-    # ndtr(x) = erfc(-x/sqrt 2)/2 (A&S 26.2.29) with (x/sqrt 2)^2 = x*x/2 formed exactly: the
-    # rounding of x/sqrt 2 only enters the slowly varying t and q, never the exponent.
-    z = abs(x) * _SQRT1_2
+def _ndtr_parts(x):
+    """(t, q, e) with e = ndtr(-|x|) = erfc(|x|/sqrt 2)/2 (A&S 26.2.29), (x/sqrt 2)^2 = x*x/2
+    formed exactly: the rounding of x/sqrt 2 only enters the slowly varying t and q, never
+    the exponent."""
+    t, q = _erfc_parts(abs(x) * _SQRT1_2)
     hi, lo = _sq(x)
-    e = 0.5 * _erfc_pos(z, 0.5 * hi, 0.5 * lo)
+    return t, q, 0.5 * _erfc_from(t, q, 0.5 * hi, 0.5 * lo)
+
+
+@_hot
+def ndtr_f64(x):
+    t, q, e = _ndtr_parts(x)
     return 1.0 - e if x > 0.0 else e
 
 
@@ -129,22 +136,18 @@ def ndtr_f64(x):
 def log_ndtr_f64(x):
     # x < 0: log(erfc(z)/2) = log(t/2) - z*z + q taken apart, exact down to x = -1e154 and
     # beyond (no exp to underflow); x >= 0: log1p(-ndtr(-x)).
-    z = abs(x) * _SQRT1_2
-    t, q = _erfc_parts(z)
+    t, q, e = _ndtr_parts(x)
     neg = log_f64(0.5 * t) + q - 0.5 * (x * x)
-    hi, lo = _sq(x)
-    pos = log1p_f64(-0.5 * _erfc_pos(z, 0.5 * hi, 0.5 * lo))
-    return neg if x < 0.0 else pos
+    return neg if x < 0.0 else log1p_f64(-e)
 
 
 @_hot
 def inv_mills_f64(x):
     """ndtr'(x)/ndtr(x) = d log_ndtr/dx, without cancellation: for x < 0 it is
     exp(-x^2/2)/sqrt(2 pi) / (t/2 exp(-x^2/2 + q)) = 2 exp(-q)/(t sqrt(2 pi))."""
-    z = abs(x) * _SQRT1_2
-    t, q = _erfc_parts(z)
+    t, q, e = _ndtr_parts(x)
     neg = 2.0 * exp_f64(-q) / (t * _SQRT_2PI)
-    pos = exp_f64(-0.5 * (x * x)) / (_SQRT_2PI * ndtr_f64(x))
+    pos = exp_f64(-0.5 * (x * x)) / (_SQRT_2PI * (1.0 - e))
     return neg if x < 0.0 else pos
 
 
@@ -158,9 +161,11 @@ def _ndtri_lower(p):
     x = -(t - (2.515517 + 0.802853 * t + 0.010328 * t * t)
           / (1.0 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t))
     for _ in range(4):
-        g = log_ndtr_f64(x) - lp
-        r = inv_mills_f64(x)
+        # log_ndtr and its derivative r at x < 0 (as in log_ndtr_f64, inv_mills_f64);
         # g' = r, g'' = -r (x + r)
+        t, q = _erfc_parts(-x * _SQRT1_2)
+        g = math.log(0.5 * t) + q - 0.5 * (x * x) - lp
+        r = 2.0 * math.exp(-q) / (t * _SQRT_2PI)
         x = x - g / (r + 0.5 * g * (x + r))
     return x
 
@@ -402,9 +407,7 @@ def gamma_f64(x):
 
 @_cold
 def _log1pmx(d):
-    """log(1 + d) - d without cancellation for small |d| (its Taylor series)."""
-    if abs(d) > 0.5:
-        return math.log1p(d) - d
+    """log(1 + d) - d for |d| <= 1/2, by its Taylor series (no cancellation near 0)."""
     p = d * d
     total = 0.0
     k = 2.0
@@ -426,7 +429,10 @@ def _igam_prefix(a, x):
         return 0.0
     if a < 10.0:
         return math.exp(a * math.log(x) - x - gammaln_f64(a))
-    return math.sqrt(a / (2.0 * _PI)) * math.exp(a * _log1pmx((x - a) / a) - _stirling(a))
+    d = (x - a) / a
+    # a (log(1 + d) - d): by its series near d = 0, else from log(x/a), one rounding in x/a
+    t = a * _log1pmx(d) if abs(d) < 0.5 else a * math.log(x / a) - (x - a)
+    return math.sqrt(a / (2.0 * _PI)) * math.exp(t - _stirling(a))
 
 
 @_cold
@@ -527,12 +533,32 @@ def _lbeta(a, b):
 
 
 @_cold
-def _ibeta_cf(a, b, x, lx, l1x):
+def _ibeta_front(a, b, x, y, lx, l1x):
+    """x^a y^b / (a B(a, b)), y = 1 - x. For a, b >= 8 in Temme's form (Boost's
+    ibeta_power_terms; DLMF 8.18): with c = a + b and t = b x - a y,
+    sqrt(ab / (2 pi c)) exp(a log1p(t/a) + b log1p(-t/b) + s(c) - s(a) - s(b)) / a, s the
+    Stirling tail, so that the large logarithms cancel analytically."""
+    if a >= 8.0 and b >= 8.0:
+        c = a + b
+        t = b * x - a * y
+        # log1p where its argument is small, else the log of c x / a (of c y / b): one
+        # rounding in the quotient instead of one amplified by 1/(1 + t/a).
+        u = t / a
+        w = -t / b
+        e = a * math.log1p(u) if abs(u) < 0.5 else a * math.log(c * x / a)
+        e += b * math.log1p(w) if abs(w) < 0.5 else b * math.log(c * y / b)
+        e += _stirling(c) - _stirling(a) - _stirling(b)
+        return math.sqrt(a * b / (2.0 * _PI * c)) * math.exp(e) / a
+    return math.exp(a * lx + b * l1x - _lbeta(a, b)) / a
+
+
+@_cold
+def _ibeta_cf(a, b, x, y, lx, l1x):
     """I_x(a, b) and its derivatives in a and b from the continued fraction (DLMF 8.17.22,
     Numerical Recipes 6.4 betacf, modified Lentz), carried forward-mode through the
-    iteration. lx = log x and l1x = log(1 - x) are passed in so that the caller's swap
-    x -> 1 - x costs no accuracy."""
-    front = math.exp(a * lx + b * l1x - _lbeta(a, b)) / a
+    iteration. y = 1 - x, lx = log x and l1x = log(1 - x) are passed in so that the caller's
+    swap x <-> 1 - x costs no accuracy."""
+    front = _ibeta_front(a, b, x, y, lx, l1x)
     psab = digamma_f64(a + b)
     dfa = lx - 1.0 / a - digamma_f64(a) + psab
     dfb = l1x - digamma_f64(b) + psab
@@ -607,8 +633,8 @@ def _ibeta(a, b, x, which):
     lx = math.log(x)
     l1x = math.log1p(-x)
     if x < (a + 1.0) / (a + b + 2.0):
-        return _ibeta_cf(a, b, x, lx, l1x)[which]
-    v, vb, va = _ibeta_cf(b, a, 1.0 - x, l1x, lx)
+        return _ibeta_cf(a, b, x, 1.0 - x, lx, l1x)[which]
+    v, vb, va = _ibeta_cf(b, a, 1.0 - x, x, l1x, lx)
     return (1.0 - v, -va, -vb)[which]
 
 
@@ -1028,36 +1054,115 @@ _cs_i0e_large = _clenshaw("cs_i0e_large", _I0E_LARGE)
 _cs_i1e_large = _clenshaw("cs_i1e_large", _I1E_LARGE)
 
 
-# --- eager reference: the same scalar functions mapped over arrays --------------------------
+# --- eager reference: the same scalar functions as cached ufuncs -------------------------------
+# One plain module-level wrapper per function: Numba caches a ufunc by its Python function's
+# name, and neither a closure nor a function passed as an argument round-trips through its
+# on-disk cache.
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _map1(f, x, out):
-    for i in range(out.size):
-        out[i] = f(x[i])
+def _ref_erf(x):
+    return erf_f64(x)
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _map2(f, x, y, out):
-    for i in range(out.size):
-        out[i] = f(x[i], y[i])
+def _ref_erfc(x):
+    return erfc_f64(x)
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _map3(f, x, y, z, out):
-    for i in range(out.size):
-        out[i] = f(x[i], y[i], z[i])
+def _ref_erfinv(x):
+    return erfinv_f64(x)
 
 
-_MAPS = {1: _map1, 2: _map2, 3: _map3}
+def _ref_erfcinv(x):
+    return erfcinv_f64(x)
+
+
+def _ref_ndtr(x):
+    return ndtr_f64(x)
+
+
+def _ref_ndtri(x):
+    return ndtri_f64(x)
+
+
+def _ref_inv_mills(x):
+    return inv_mills_f64(x)
+
+
+def _ref_log_ndtr(x):
+    return log_ndtr_f64(x)
+
+
+def _ref_digamma(x):
+    return digamma_f64(x)
+
+
+def _ref_gammaln(x):
+    return gammaln_f64(x)
+
+
+def _ref_gamma(x):
+    return gamma_f64(x)
+
+
+def _ref_i0e(x):
+    return i0e_f64(x)
+
+
+def _ref_i1e(x):
+    return i1e_f64(x)
+
+
+def _ref_polygamma(x, y):
+    return polygamma_f64(x, y)
+
+
+def _ref_gammainc(x, y):
+    return gammainc_f64(x, y)
+
+
+def _ref_gammaincc(x, y):
+    return gammaincc_f64(x, y)
+
+
+def _ref_gammainc_da(x, y):
+    return gammainc_da_f64(x, y)
+
+
+def _ref_ive(x, y):
+    return ive_f64(x, y)
+
+
+def _ref_jn(x, y):
+    return jn_f64(x, y)
+
+
+def _ref_yn(x, y):
+    return yn_f64(x, y)
+
+
+def _ref_betainc(x, y, z):
+    return betainc_f64(x, y, z)
+
+
+def _ref_betainc_da(x, y, z):
+    return betainc_da_f64(x, y, z)
+
+
+def _ref_betainc_db(x, y, z):
+    return betainc_db_f64(x, y, z)
+
+
+_UFUNCS = {}
 
 
 def evaluate(name, *args):
-    """``NAME_f64`` applied elementwise to broadcast float64 arrays (a Numba loop, compiled
-    once per function and cached on disk): the eager reference of each special primitive."""
-    arrays = np.broadcast_arrays(*[np.asarray(a, np.float64) for a in args])
-    shape = arrays[0].shape
-    flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
-    out = np.empty(flat[0].size, np.float64)
-    _MAPS[len(flat)](globals()[f"{name}_f64"], *flat, out)
-    return out.reshape(shape)
+    """``NAME_f64`` applied elementwise to float64 arrays (broadcast): the eager reference of
+    each special primitive, a ufunc compiled on first use and cached on disk by Numba."""
+    from numba import vectorize
+
+    uf = _UFUNCS.get(name)
+    if uf is None:
+        sig = f"float64({', '.join(['float64'] * len(args))})"
+        uf = _UFUNCS[name] = vectorize([sig], cache=True, fastmath={"contract"})(
+            globals()[f"_ref_{name}"])
+    return np.asarray(uf(*[np.asarray(a, np.float64) for a in args]))
