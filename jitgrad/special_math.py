@@ -353,11 +353,13 @@ def polygamma_f64(n, x):
     # psi^(n)(x) = (-1)^(n+1) n! zeta(n+1, x) (A&S 6.4.10); n = 0 is digamma.
     if n == 0.0:
         return digamma_f64(x)
-    if not (n > 0.0 and n == np.floor(n)) or x != x or x == -_INF:
+    if not (n > 0.0 and n == np.floor(n)) or x != x:
         return _NAN
     if x == _INF:
         return 0.0
     sign = 1.0 if n % 2.0 == 1.0 else -1.0
+    if x == -_INF:
+        return sign * _INF  # as scipy
     return sign * math.gamma(n + 1.0) * _hurwitz_zeta(n + 1.0, x)
 
 
@@ -499,9 +501,13 @@ def _igam(a, x, which):
         c = cn
         dc = dcn
         delta = d * c
-        dh = dh * delta + h * (dd * c + d * dc)
+        dh_new = dh * delta + h * (dd * c + d * dc)
         h *= delta
-        if abs(delta - 1.0) < 1e-16:
+        # For integer a the fraction terminates (an = 0) while its derivative does not:
+        # converge on both.
+        done = abs(delta - 1.0) < 1e-16 and abs(dh_new - dh) <= 1e-16 * abs(dh_new)
+        dh = dh_new
+        if done:
             break
         i += 1.0
     q = pre * h
@@ -606,10 +612,16 @@ def _ibeta_cf(a, b, x, y, lx, l1x):
             ca = cna
             cb = cnb
             delta = d * c
-            ha = ha * delta + h * (da * c + d * ca)
-            hb = hb * delta + h * (db * c + d * cb)
+            ha_new = ha * delta + h * (da * c + d * ca)
+            hb_new = hb * delta + h * (db * c + d * cb)
             h *= delta
-        if abs(delta - 1.0) < 1e-16:
+            # For integer b the fraction terminates (aa = 0) while its derivatives do not:
+            # converge on all three.
+            small = abs(ha_new - ha) <= 1e-16 * abs(ha_new) and abs(hb_new - hb) <= 1e-16 * abs(
+                hb_new)
+            ha = ha_new
+            hb = hb_new
+        if abs(delta - 1.0) < 1e-16 and small:
             break
         m += 1.0
     val = front * h
@@ -620,16 +632,17 @@ def _ibeta_cf(a, b, x, y, lx, l1x):
 def _ibeta(a, b, x, which):
     """which = 0: I_x(a, b); 1: dI/da; 2: dI/db. The continued fraction converges fast for
     x < (a+1)/(a+b+2); beyond it I_x(a, b) = 1 - I_{1-x}(b, a) (A&S 26.5.2)."""
-    if not (a >= 0.0 and b >= 0.0 and x >= 0.0 and x <= 1.0) or (a == 0.0 and b == 0.0):
+    if not (a >= 0.0 and b >= 0.0 and x >= 0.0 and x <= 1.0) or (a == 0.0 and b == 0.0) or (
+            a == _INF and b == _INF):
         return _NAN
+    # The limits scipy uses: x = 0 or 1 first, then a -> 0 or b -> inf (all mass at 0) and
+    # b -> 0 or a -> inf (all mass at 1).
     if a == 0.0 or b == 0.0 or x == 0.0 or x == 1.0 or a == _INF or b == _INF:
-        if which != 0:
+        if which != 0 or x == 0.0:
             return 0.0
-        if a == 0.0 or x == 1.0:
+        if x == 1.0 or a == 0.0 or b == _INF:
             return 1.0
-        if b == 0.0 or x == 0.0:
-            return 0.0
-        return _NAN
+        return 0.0
     lx = math.log(x)
     l1x = math.log1p(-x)
     if x < (a + 1.0) / (a + b + 2.0):
@@ -664,7 +677,7 @@ def i0e_f64(x):
     small = _cs_i0e_small(0.25 * z - 1.0)
     zl = z if z > 8.0 else 8.0
     big = _cs_i0e_large(16.0 / zl - 1.0) / math.sqrt(zl)
-    return small if z <= 8.0 else big
+    return small if not z > 8.0 else big
 
 
 @_hot
@@ -673,7 +686,7 @@ def i1e_f64(x):
     small = x * _cs_i1e_small(0.25 * z - 1.0)
     zl = z if z > 8.0 else 8.0
     big = math.copysign(_cs_i1e_large(16.0 / zl - 1.0) / math.sqrt(zl), x)
-    return small if z <= 8.0 else big
+    return small if not z > 8.0 else big
 
 
 @_cold
@@ -730,8 +743,10 @@ def _ive_series(v, x):
 @_cold
 def ive_f64(v, x):
     # x < 0: I_v(-x) = (-1)^v I_v(x) for integer v, nan otherwise (DLMF 10.25.2 branch).
-    if v != v or x != x:
-        return _NAN
+    if v != v or x != x or abs(x) == _INF:
+        return _NAN  # as scipy's ive at x = +-inf
+    if abs(v) == _INF:
+        return 0.0
     sign = 1.0
     if x < 0.0:
         if v != np.floor(v):
@@ -741,11 +756,10 @@ def ive_f64(v, x):
     if v < 0.0 and v == np.floor(v):
         v = -v
     if x == 0.0:
+        # NB: scipy's ive is nan for negative non-integer v at 0, its iv inf (the limit).
         if v == 0.0:
             return 1.0
         return _INF if v < 0.0 else 0.0
-    if x == _INF:
-        return 0.0
     if x > 25.0:
         r = _ive_asymptotic(v, x)
         if r == r:
@@ -864,7 +878,7 @@ def _jy(n, x, want_y):
             return -_INF * sign
         return sign if n == 0.0 else 0.0
     if x == _INF:
-        return 0.0
+        return _NAN  # as scipy (the limit is 0)
     if x < 1e-6:
         h = 0.5 * x
         lg = math.log(h) + _EULER

@@ -32,7 +32,7 @@ from jitgrad.prims.elementwise import (
     sign,
     sub,
 )
-from jitgrad.prims.testcases import elementwise_cases
+from jitgrad.prims.testcases import draw, view_of
 
 
 def _kernel(fname: str, params: Sequence[str] = ()) -> Callable[..., str]:
@@ -62,8 +62,34 @@ def _impl(fname: str, params: Sequence[str] = ()) -> Callable[..., Any]:
     return impl
 
 
+def _cases(domains: Sequence[tuple[float, float]], params: Sequence[dict] = ({},)
+           ) -> Callable[..., list]:
+    """Registry test cases, fewer than elementwise_cases gives: every special function
+    compiles into a kernel of its own per rank, dtype and layout, and these compile slowly.
+    Rank 2, rank 0 and size 0 (and a rank-0 operand beside a rank-2 one), and a strided
+    view."""
+
+    def cases(rng: np.random.Generator, dtype: Any) -> list:
+        out = []
+        shapes = [[(2, 3)] * len(domains), [()] * len(domains), [(0, 3)] * len(domains)]
+        if len(domains) > 1:
+            shapes.append([(2, 3)] + [()] * (len(domains) - 1))
+        for ss in shapes:
+            args = tuple(draw(rng, sh, dtype, d) for sh, d in zip(ss, domains, strict=True))
+            out.extend((args, dict(p)) for p in params)
+        out.append((tuple(view_of(draw(rng, (2, 3), dtype, d), "strided") for d in domains),
+                    dict(params[0])))
+        return out
+
+    return cases
+
+
 def _special(name: str, derivs: Sequence[Any], domain: Any) -> Primitive:
-    return defelementwise(name, _impl(name), derivs, _kernel(name), domain=domain, inexact=True)
+    prim = defelementwise(name, _impl(name), derivs, _kernel(name), domain=domain,
+                          inexact=True)
+    prim.test_cases = _cases([domain] * len(derivs) if isinstance(domain[0], int | float)
+                             else domain)
+    return prim
 
 
 def _central(prim_fn: Callable[..., Any], args: Sequence[Any], i: int, g: Any,
@@ -149,7 +175,7 @@ def _param_prim(name: str, fname: str, param: str,
 
 polygamma_p = _param_prim(
     "polygamma", "polygamma", "n", lambda x, n: polygamma(x, n + 1),
-    elementwise_cases([(0.5, 4)], params=[{"n": 1}, {"n": 2}]))
+    _cases([(0.5, 4)], params=[{"n": 1}, {"n": 2}]))
 digamma_p = _special("digamma", [lambda g, out, x: mul(g, polygamma(x, 1))], (0.5, 4))
 gammaln_p = _special("gammaln", [lambda g, out, x: mul(g, digamma_p.bind(x))], (0.5, 4))
 gamma_p = _special("gamma", [lambda g, out, x: mul(g, mul(out, digamma_p.bind(x)))], (0.5, 4))
@@ -247,6 +273,6 @@ def yn(x: Any, n: int) -> Any:
 
 
 jn_p = _param_prim("jn", "jn", "n", _bessel_deriv(jn),
-                   elementwise_cases([(-4, 4)], params=[{"n": 0}, {"n": 1}, {"n": 3}]))
+                   _cases([(-4, 4)], params=[{"n": 0}, {"n": 1}, {"n": 3}]))
 yn_p = _param_prim("yn", "yn", "n", _bessel_deriv(yn),
-                   elementwise_cases([(0.5, 4)], params=[{"n": 0}, {"n": 1}, {"n": 3}]))
+                   _cases([(0.5, 4)], params=[{"n": 0}, {"n": 1}, {"n": 3}]))

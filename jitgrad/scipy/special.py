@@ -188,8 +188,8 @@ def rgamma(x: ArrayLike) -> Any:
     array([0.56418958, 0.04166667, 0.        , 0.        ])
     """
     x = _float(x)
-    pole = (x <= 0) & (jnp.floor(x) == x)
-    big = x > 171.0
+    pole = _is_pole(x)
+    big = x > 171.6  # Gamma overflows beyond: 1/Gamma is subnormal there
     # Safe inputs in the untaken branches keep their derivatives finite (so where's zero
     # cotangent does not meet an infinite one).
     small = 1 / gamma(jnp.where(pole | big, 1.0, x))
@@ -237,23 +237,49 @@ def multigammaln(a: ArrayLike, d: int) -> Any:
     return total
 
 
+def _in_float64(fn: Any) -> Any:
+    """Evaluate ``fn`` in float64 and round the result to the operands' dtype: for composites
+    whose terms cancel (sums of gammaln), float32 arithmetic would lose digits that scipy's
+    float32 results (computed in float64) keep."""
+
+    def wrapper(*xs: Any) -> Any:
+        xs = _promote(fn.__name__, *xs)
+        dtype = jnp.result_type(xs[0])
+        out = fn(*[jnp.astype(x, np.float64) for x in xs])
+        return jnp.astype(out, dtype)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+@_in_float64
 def betaln(a: ArrayLike, b: ArrayLike) -> Any:
     """``log(abs(beta(a, b)))``.
 
     >>> betaln(np.array([1.0, 2.5]), 3.0)
     array([-1.09861229, -2.97998392])
     """
-    a, b = _promote("betaln", a, b)
-    return gammaln(a) + gammaln(b) - gammaln(a + b)
+    # At a pole of Gamma(a) or Gamma(b) the result is inf (as scipy), whatever the other is.
+    # NB: inf at every pole of Gamma(a) or Gamma(b) (scipy has finite limits at some poles);
+    # -inf when one argument is +inf (beta -> 0).
+    pole = _is_pole(a) | _is_pole(b)
+    big = ((a == jnp.inf) & (b > 0)) | ((b == jnp.inf) & (a > 0))
+    return jnp.where(pole, jnp.inf,
+                     jnp.where(big, -jnp.inf, gammaln(a) + gammaln(b) - gammaln(a + b)))
 
 
+def _is_pole(x: Any) -> Any:
+    return (x <= 0) & (jnp.floor(x) == x)
+
+
+@_in_float64
 def beta(a: ArrayLike, b: ArrayLike) -> Any:
     """The beta function ``gamma(a) gamma(b) / gamma(a + b)``.
 
     >>> beta(np.array([1.0, 2.5]), 3.0)
     array([0.33333333, 0.05079365])
     """
-    a, b = _promote("beta", a, b)
     # The ratio of gamma functions where none overflows; else sign * exp(betaln) (Cephes
     # beta.c's split). Each branch sees safe inputs where it is not taken.
     ok = (jnp.abs(a) < 170) & (jnp.abs(b) < 170) & (jnp.abs(a + b) < 170)
@@ -261,7 +287,9 @@ def beta(a: ArrayLike, b: ArrayLike) -> Any:
     ratio = gamma(a1) / gamma(a1 + b1) * gamma(b1)
     a2, b2 = jnp.where(ok, 1.0, a), jnp.where(ok, 1.0, b)
     sgn = gammasgn(a2) * gammasgn(b2) * gammasgn(a2 + b2)
-    return jnp.where(ok, ratio, sgn * jnp.exp(betaln(a2, b2)))
+    pole = _is_pole(a) | _is_pole(b)  # NB: inf at every pole, as betaln
+    out = jnp.where(ok, ratio, sgn * jnp.exp(betaln(a2, b2)))
+    return jnp.where(pole, jnp.inf, jnp.where(_is_pole(a + b), 0.0, out))
 
 
 def gammainc(a: ArrayLike, x: ArrayLike) -> Any:
@@ -367,7 +395,7 @@ def rel_entr(x: ArrayLike, y: ArrayLike) -> Any:
     x, y = _promote("rel_entr", x, y)
     pos = (x > 0) & (y > 0)
     xs, ys = jnp.where(pos, x, 1.0), jnp.where(pos, y, 1.0)
-    edge = jnp.where((x == 0) & (y >= 0), 0.0, jnp.inf)
+    edge = jnp.where((x == 0) & (y >= 0), jnp.zeros_like(x), jnp.full_like(x, jnp.inf))
     edge = jnp.where(jnp.isnan(x) | jnp.isnan(y), jnp.nan, edge)
     return jnp.where(pos, xs * jnp.log(xs / ys), edge)
 
