@@ -378,7 +378,8 @@ def gamma_f64(x):
     factor x + j below 2 is exact, so no rounding of 1 - x enters (Cephes gamma.c's split).
     x >= 10: Stirling, with x^(x - 1/2) as a square of pow(x, x/2 - 1/4) so that it overflows
     only where Gamma does, and exp(-x) of the exact argument. x <= -33: reflection
-    Gamma(x) = pi / (sin(pi x) Gamma(1 - x)) (A&S 6.1.17)."""
+    Gamma(x) = -pi / (x sin(pi x) Gamma(-x)) (A&S 6.1.17 with 6.1.15; -x is exact where 1 - x
+    would round)."""
     if x != x or x == -_INF:
         return _NAN
     if x == 0.0:
@@ -393,7 +394,7 @@ def gamma_f64(x):
         r = x - np.rint(x)
         s = r * _cs_sinpi(8.0 * r * r - 1.0)
         s = -s if np.rint(x) % 2.0 != 0.0 else s
-        return _PI / (s * _gamma_large(1.0 - x))
+        return -_PI / (x * s * _gamma_large(-x))
     n = np.floor(x)
     y = x - n
     g = _cs_gamma_23(2.0 * y - 1.0)
