@@ -16,7 +16,10 @@ import numpy as np
 
 from jitgrad.core import (
     REGISTRY,
+    Elementwise,
+    Eqn,
     Primitive,
+    RuleFactory,
     ShapedArray,
     Tracer,
     Zero,
@@ -33,18 +36,22 @@ DerivRule = Callable[..., Any]
 
 
 def coerce(args: Sequence[Any]) -> list[Any]:
-    """Give Python scalars the dtype of the array arguments (rules write ``sub(1, out)``)."""
+    """Give Python scalars the dtype of the array arguments (rules write ``sub(1, out)``). A
+    scalar whose own dtype already is that dtype stays a Python scalar: staged, it becomes a
+    weakly typed literal, as it would be outside the IR."""
     ref = next((a for a in args if not is_python_scalar(a)), None)
     if ref is None:
-        return [np.asarray(a)[()] for a in args]
+        return list(args)
     dtype = ref.dtype if isinstance(ref, Tracer) else np.asarray(ref).dtype
-    return [np.asarray(a, dtype=dtype)[()] if is_python_scalar(a) else a for a in args]
+    return [np.asarray(a, dtype=dtype)[()] if is_python_scalar(a) and _aval(a).dtype != dtype
+            else a for a in args]
 
 
 def elementwise_rule(name: str, float_only: bool = False, out_dtype: Any = None,
-                     n_pred: int = 0) -> Callable[..., ShapedArray]:
+                     n_pred: int = 0, allow_bool: bool = True) -> Callable[..., ShapedArray]:
     """Shape rule: equal shapes, except that rank-0 operands broadcast; equal dtypes.
-    The first ``n_pred`` operands are boolean predicates (``select``)."""
+    The first ``n_pred`` operands are boolean predicates (``select``). The result is weakly
+    typed when every value operand is (``lr * 2.0`` of Python-scalar origin stays weak)."""
 
     def rule(*avals: ShapedArray) -> ShapedArray:
         shapes = {a.shape for a in avals if a.shape != ()}
@@ -62,11 +69,17 @@ def elementwise_rule(name: str, float_only: bool = False, out_dtype: Any = None,
         dtype = dtypes.pop()
         if float_only and not is_float(dtype):
             raise ShapeError(f"{name}: needs floating-point operands, got {dtype.name}")
-        return ShapedArray(shape, dtype if out_dtype is None else out_dtype)
+        if not allow_bool and dtype == np.bool_:
+            raise ShapeError(f"{name}: needs numeric operands, got bool (numpy computes it "
+                             f"in int8)")
+        if out_dtype is not None:
+            return ShapedArray(shape, out_dtype)
+        return ShapedArray(shape, dtype, weak=all(a.weak for a in avals[n_pred:]))
 
     return rule
 
 
+@RuleFactory
 def elementwise_batch(prim: Primitive) -> Callable[..., tuple[Any, int]]:
     """vmap rule shared by elementwise primitives: batch axes go first; a batched per-example
     scalar is broadcast to the per-example shape, an unbatched array along the batch."""
@@ -101,13 +114,30 @@ def _match_shape(ct: Any, aval_in: ShapedArray, aval_out: ShapedArray) -> Any:
 Domain = tuple[float, float]
 
 
+def is_const(val: Any, k: float) -> bool:
+    """For ``simplify`` identities: whether a constant operand value (None: not constant) is
+    exactly ``k`` (a +0 for ``k == 0``: ``x + -0.0`` is not always ``x``)."""
+    return val is not None and not isinstance(val, np.bool_) and val == k and \
+        not (k == 0 and np.signbit(val))
+
+
+def same_aval(eqn: Eqn) -> Any:
+    """For ``simplify``: the operand itself when the equation leaves its aval unchanged (a
+    conversion to its own dtype, a reshape to its own shape, an identity transpose)."""
+    x, out = eqn.inputs[0], eqn.outputs[0]
+    return x if x.aval == out.aval else None
+
+
 def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRule | None],
                    kernel: str | Callable[..., str], domain: Sequence[Domain] | Domain = (-2, 2),
                    float_only: bool = True, vmath: str | None = None,
-                   inexact: bool = False) -> Primitive:
+                   inexact: bool = False, cheap: bool = False,
+                   simplify: Callable[..., Any] | None = None,
+                   special_values: Sequence[float] = (), allow_bool: bool = True) -> Primitive:
     """Declare a differentiable elementwise primitive; ``None`` in ``derivs`` means the operand's
-    derivative is identically zero. ``vmath`` names the vectorisable implementation
-    (``jitgrad.backend.vmath``) kernels use instead of the libm template."""
+    derivative is identically zero. ``kernel``, ``vmath``, ``inexact`` and ``cheap`` make its
+    ``Elementwise`` lowering (most such primitives are transcendental: not cheap unless
+    declared so); ``simplify`` states its identities, ``special_values`` its domain edges."""
     nargs = len(derivs)
     domains = [domain] * nargs if isinstance(domain[0], int | float) else list(domain)
 
@@ -126,14 +156,12 @@ def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRu
         return [None if d is None else _match_shape(d(ct, out, *ins), _aval(x), _aval(out))
                 for d, x in zip(derivs, ins, strict=True)]
 
-    prim = Primitive(
-        name, elementwise_rule(name, float_only=float_only), impl, jvp=jvp, vjp=vjp,
-        kernel=kernel, test_cases=elementwise_cases(domains),
-        extra={"elementwise": True, "derivs": tuple(derivs), "vmath": vmath,
-               # kernels whose results may differ from numpy's in the last bit
-               "inexact": vmath is not None or "math." in str(kernel) or inexact})
-    prim.batch = elementwise_batch(prim)
-    return register(prim)
+    prim = register(Primitive(
+        name, elementwise_rule(name, float_only=float_only, allow_bool=allow_bool), impl,
+        Elementwise(kernel, vmath=vmath, inexact=inexact, cheap=cheap), jvp=jvp, vjp=vjp,
+        batch=elementwise_batch, test_cases=elementwise_cases(domains), simplify=simplify,
+        special_values=tuple(special_values)))
+    return prim
 
 
 def _match_to(term: Any, out: Any) -> Any:
@@ -147,13 +175,11 @@ def _match_to(term: Any, out: Any) -> Any:
 def defnondiff(name: str, impl: Callable[..., Any], kernel: str, nargs: int,
                out_dtype: Any = np.bool_, kinds: str = "float",
                domain: tuple[float, float] = (-2, 2)) -> Primitive:
-    """Declare an elementwise primitive with zero derivative (comparisons, logic)."""
-    prim = Primitive(
-        name, elementwise_rule(name, out_dtype=out_dtype), impl, kernel=kernel,
-        differentiable=False, test_cases=elementwise_cases([domain] * nargs, kinds=kinds),
-        extra={"elementwise": True})
-    prim.batch = elementwise_batch(prim)
-    return register(prim)
+    """Declare a cheap elementwise primitive with zero derivative (comparisons, logic)."""
+    return register(Primitive(
+        name, elementwise_rule(name, out_dtype=out_dtype), impl, Elementwise(kernel),
+        differentiable=False, batch=elementwise_batch,
+        test_cases=elementwise_cases([domain] * nargs, kinds=kinds)))
 
 
 def _bind(prim: Primitive) -> Callable[..., Any]:
@@ -164,10 +190,7 @@ def _bind(prim: Primitive) -> Callable[..., Any]:
     return wrapper
 
 
-# --- kernel templates that need more than a format string -----------------------------------
-# A template is a format string over the operand expressions {0}, {1}, ..., the output dtype's
-# numpy constructor {dt} (so literals keep float32 float32), its short name {sfx} and the
-# params; or a function (operands, dt, **params) -> expression.
+# --- kernel templates that need more than a format string (see ``Elementwise``) -------------
 
 
 def _sign_kernel(ops: list[str], dt: str) -> str:
@@ -211,33 +234,42 @@ def _min(x: Any, y: Any) -> Any:
 # --- unary: d(g, out, x) = g * F'(x) --------------------------------------------------------
 
 neg_p = defelementwise("neg", np.negative, [lambda g, out, x: neg(g)], "-{0}",
-                       float_only=False)
+                       float_only=False, cheap=True)
 exp_p = defelementwise("exp", np.exp, [lambda g, out, x: mul(g, out)], "math.exp({0})",
-                       vmath="exp")
+                       vmath="exp", inexact=True,
+                       special_values=(709.78, 88.72, -87.33, -103.97, -745.2))
 log_p = defelementwise("log", np.log, [lambda g, out, x: div(g, x)], "math.log({0})",
-                       vmath="log",
-                       domain=(0.2, 3.0))
+                       vmath="log", inexact=True, domain=(0.2, 3.0),
+                       special_values=(1e-300, 1.0 - 2.0 ** -53, 1.0 + 2.0 ** -52))
 sin_p = defelementwise("sin", np.sin, [lambda g, out, x: mul(g, cos(x))], "math.sin({0})",
-                       vmath="sin")
+                       vmath="sin", inexact=True, special_values=(np.pi, 1e22, 1e-300))
 cos_p = defelementwise("cos", np.cos, [lambda g, out, x: neg(mul(g, sin(x)))],
-                       "math.cos({0})", vmath="cos")
+                       "math.cos({0})", vmath="cos", inexact=True,
+                       special_values=(np.pi / 2, 1e22))
 tan_p = defelementwise("tan", np.tan, [lambda g, out, x: mul(g, add(1, mul(out, out)))],
-                       "math.tan({0})", vmath="tan", domain=(-1.2, 1.2))
+                       "math.tan({0})", vmath="tan", inexact=True, domain=(-1.2, 1.2),
+                       special_values=(np.pi / 2, -np.pi / 2, 1e22))
 tanh_p = defelementwise("tanh", np.tanh, [lambda g, out, x: mul(g, sub(1, mul(out, out)))],
-                        "math.tanh({0})", vmath="tanh")
+                        "math.tanh({0})", vmath="tanh", inexact=True,
+                        special_values=(20.0, -20.0, 1e-300))
 sqrt_p = defelementwise("sqrt", np.sqrt, [lambda g, out, x: div(g, mul(2, out))],
-                        "math.sqrt({0})", domain=(0.2, 3.0))
+                        "math.sqrt({0})", domain=(0.2, 3.0),
+                        special_values=(1e-310, 4.0))
+# NB: d|x|/dx = sign(x) is 0 at 0 (as autograd and PyTorch; JAX gives 1).
 abs_p = defelementwise("abs", np.abs, [lambda g, out, x: mul(g, sign(x))], "abs({0})",
-                       domain=(0.1, 2.0), float_only=False)
+                       domain=(0.1, 2.0), float_only=False, cheap=True)
 sign_p = defelementwise("sign", np.sign, [None],
-                        _sign_kernel, float_only=False)
+                        _sign_kernel, float_only=False, cheap=True)
 log1p_p = defelementwise("log1p", np.log1p, [lambda g, out, x: div(g, add(1, x))],
-                         "math.log1p({0})", vmath="log1p", domain=(-0.5, 2.0))
+                         "math.log1p({0})", vmath="log1p", inexact=True,
+                         domain=(-0.5, 2.0), special_values=(-1.0 + 2.0 ** -53, 1e-300))
 expm1_p = defelementwise("expm1", np.expm1, [lambda g, out, x: mul(g, add(out, 1))],
-                         "math.expm1({0})", vmath="expm1")
+                         "math.expm1({0})", vmath="expm1", inexact=True,
+                         special_values=(709.78, 88.72, -40.0, 1e-300))
 logistic_p = defelementwise(
     "logistic", _logistic, [lambda g, out, x: mul(g, mul(out, sub(1, out)))],
-    "logistic_{sfx}({0})", domain=(-4, 4), vmath="logistic")
+    "logistic_{sfx}({0})", domain=(-4, 4), vmath="logistic", inexact=True,
+    special_values=(40.0, -40.0, 750.0, -750.0))
 
 
 def _one_minus_sq(x: Any) -> Any:
@@ -245,41 +277,54 @@ def _one_minus_sq(x: Any) -> Any:
 
 
 asin_p = defelementwise("asin", np.arcsin, [lambda g, out, x: div(g, sqrt(_one_minus_sq(x)))],
-                        "math.asin({0})", domain=(-0.8, 0.8))
+                        "math.asin({0})", inexact=True, domain=(-0.8, 0.8),
+                        special_values=(1.0 + 2.0 ** -52, -(1.0 + 2.0 ** -52)))
 acos_p = defelementwise("acos", np.arccos,
                         [lambda g, out, x: neg(div(g, sqrt(_one_minus_sq(x))))],
-                        "math.acos({0})", domain=(-0.8, 0.8))
+                        "math.acos({0})", inexact=True, domain=(-0.8, 0.8),
+                        special_values=(1.0 + 2.0 ** -52, -(1.0 + 2.0 ** -52)))
 atan_p = defelementwise("atan", np.arctan, [lambda g, out, x: div(g, add(1, mul(x, x)))],
-                        "math.atan({0})")
+                        "math.atan({0})", inexact=True)
 asinh_p = defelementwise("asinh", np.arcsinh,
-                         [lambda g, out, x: div(g, sqrt(add(mul(x, x), 1)))], "math.asinh({0})")
+                         [lambda g, out, x: div(g, sqrt(add(mul(x, x), 1)))], "math.asinh({0})",
+                         inexact=True)
 acosh_p = defelementwise("acosh", np.arccosh,
                          [lambda g, out, x: div(g, sqrt(sub(mul(x, x), 1)))], "math.acosh({0})",
-                         domain=(1.2, 3.0))
+                         inexact=True, domain=(1.2, 3.0), special_values=(1.0 - 2.0 ** -53,))
 atanh_p = defelementwise("atanh", np.arctanh, [lambda g, out, x: div(g, _one_minus_sq(x))],
-                         "math.atanh({0})", domain=(-0.8, 0.8))
+                         "math.atanh({0})", inexact=True,
+                         domain=(-0.8, 0.8), special_values=(1.0 + 2.0 ** -52, 1.0 - 2.0 ** -53))
 # Piecewise constant: zero derivative (as in JAX), values as numpy's.
-floor_p = defelementwise("floor", np.floor, [None], "{dt}(np.floor({0}))")
-ceil_p = defelementwise("ceil", np.ceil, [None], "{dt}(np.ceil({0}))")
-round_p = defelementwise("round", np.rint, [None], "{dt}(np.rint({0}))")  # half to even
+_HALVES = (0.5, -0.5, 1.5, 2.5, -2.5, 2.0 ** 52 + 1, 0.49999999999999994)
+floor_p = defelementwise("floor", np.floor, [None], "{dt}(np.floor({0}))",
+                         special_values=_HALVES)
+ceil_p = defelementwise("ceil", np.ceil, [None], "{dt}(np.ceil({0}))", special_values=_HALVES)
+round_p = defelementwise("round", np.rint, [None], "{dt}(np.rint({0}))",  # half to even
+                         special_values=_HALVES)
 
 # --- binary: d(g, out, x, y) ----------------------------------------------------------------
 
 add_p = defelementwise("add", np.add, [lambda g, out, x, y: g, lambda g, out, x, y: g],
-                       "{0} + {1}", float_only=False)
+                       "{0} + {1}", float_only=False, cheap=True,
+                       simplify=lambda e, c: e.inputs[1] if is_const(c[0], 0) else
+                       e.inputs[0] if is_const(c[1], 0) else None)
 sub_p = defelementwise("sub", np.subtract, [lambda g, out, x, y: g,
                                             lambda g, out, x, y: neg(g)],
-                       "{0} - {1}", float_only=False)
+                       "{0} - {1}", float_only=False, cheap=True,
+                       simplify=lambda e, c: e.inputs[0] if is_const(c[1], 0) else None)
 mul_p = defelementwise("mul", np.multiply, [lambda g, out, x, y: mul(g, y),
                                             lambda g, out, x, y: mul(g, x)],
-                       "{0} * {1}", float_only=False)
+                       "{0} * {1}", float_only=False, cheap=True,
+                       simplify=lambda e, c: e.inputs[1] if is_const(c[0], 1) else
+                       e.inputs[0] if is_const(c[1], 1) else None)
 div_p = defelementwise("div", np.divide, [lambda g, out, x, y: div(g, y),
                                           lambda g, out, x, y: neg(div(mul(g, x), mul(y, y)))],
-                       "{0} / {1}", domain=[(-2, 2), (0.5, 2.0)])
+                       "{0} / {1}", domain=[(-2, 2), (0.5, 2.0)],
+                       simplify=lambda e, c: e.inputs[0] if is_const(c[1], 1) else None)
 
 
 def _dpow_dx(g: Any, out: Any, x: Any, y: Any) -> Any:
-    # y * x**(y-1), defined as 0 where y == 0 (so 0**0 has derivative 0, not nan).
+    # y * x**(y-1), defined as 0 where y == 0 (NB: so 0**0.0 has derivative 0; JAX: nan).
     return mul(g, select(eq(y, 0), 0, mul(y, pow(x, sub(y, 1)))))
 
 
@@ -289,21 +334,60 @@ def _dpow_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
 
 
 pow_p = defelementwise("pow", _pow, [_dpow_dx, _dpow_dy], "{0} ** {1}",
-                       domain=[(0.5, 2.0), (-2, 2)], vmath="pow")
+                       domain=[(0.5, 2.0), (-2, 2)], vmath="pow", inexact=True)
 
 
 atan2_p = defelementwise(
     "atan2", np.arctan2,
     [lambda g, out, y, x: div(mul(g, x), add(mul(x, x), mul(y, y))),
      lambda g, out, y, x: neg(div(mul(g, y), add(mul(x, x), mul(y, y))))],
-    "math.atan2({0}, {1})", domain=[(-2, 2), (0.5, 2.0)])
+    "math.atan2({0}, {1})", inexact=True, domain=[(-2, 2), (0.5, 2.0)])
 
 
-rem_p = defelementwise(
-    "mod", np.mod,
-    [lambda g, out, x, y: g, lambda g, out, x, y: neg(mul(g, floor(div(x, y))))],
-    # numpy.mod: the result takes the divisor's sign (Python's %)
-    "{0} - {1} * {dt}(np.floor({0} / {1}))", domain=[(0.1, 3.0), (0.7, 1.3)], inexact=True)
+# --- integer and floating-point division: numpy's results exactly ---------------------------
+# Numba's float // and % follow CPython's float_divmod, which is numpy's npy_divmod (fmod, then
+# the quotient snapped to an integer; signed zeros; x / 0 for a zero divisor), and its integer
+# // and % with error_model="numpy" give 0 for a zero divisor, as numpy. Two exceptions are
+# patched below: int64.min // -1 (numpy wraps to int64.min, Numba gives 0) and np.fmod on
+# signed integers (Numba computes an unsigned remainder).
+
+
+def _floor_divide_kernel(ops: list[str], dt: str) -> str:
+    x, y = ops
+    if dt.startswith("np.int"):  # x // -1 is -x, which wraps for the most negative value
+        return f"{dt}(-{x} if {y} == -1 else {x} // {y})"
+    return f"{dt}({x} // {y})"
+
+
+def _fmod_kernel(ops: list[str], dt: str) -> str:
+    x, y = ops
+    if dt.startswith("np.int"):  # C's truncated remainder from Python's floored one
+        r = f"({x} % {y})"
+        return f"{dt}({r} - {y} if {r} != 0 and ({x} < 0) != ({y} < 0) else {r})"
+    if dt.startswith("np.uint"):
+        return f"{dt}({x} % {y})"
+    return f"np.fmod({x}, {y})"
+
+
+def _trunc(x: Any) -> Any:
+    return select(lt(x, 0), ceil(x), floor(x))
+
+
+# Piecewise constant in both operands: zero derivative (as JAX). The domain keeps x/y in
+# (0, 1), away from the jumps, for the finite-difference checks.
+floor_divide_p = defelementwise(
+    "floor_divide", np.floor_divide, [None, None], _floor_divide_kernel,
+    domain=[(0.1, 0.9), (1.1, 1.3)], float_only=False, allow_bool=False)
+# numpy.remainder: the result takes the divisor's sign (Python's %).
+mod_p = defelementwise(
+    "mod", np.remainder,
+    [lambda g, out, x, y: g, lambda g, out, x, y: neg(mul(g, floor_divide(x, y)))],
+    "{dt}({0} % {1})", domain=[(0.1, 3.0), (0.7, 1.3)], float_only=False, allow_bool=False)
+# numpy.fmod (C's fmod): the result takes the dividend's sign.
+fmod_p = defelementwise(
+    "fmod", np.fmod,
+    [lambda g, out, x, y: g, lambda g, out, x, y: neg(mul(g, _trunc(div(x, y))))],
+    _fmod_kernel, domain=[(-3.0, 3.0), (0.7, 1.3)], float_only=False, allow_bool=False)
 
 
 def _dmax(first: bool, cmp: Callable[[Any, Any], Any]) -> DerivRule:
@@ -318,10 +402,10 @@ def _dmax(first: bool, cmp: Callable[[Any, Any], Any]) -> DerivRule:
 
 max_p = defelementwise("max", _max, [_dmax(True, lambda a, b: gt(a, b)),
                                      _dmax(False, lambda a, b: gt(a, b))],
-                       "max_nan({0}, {1})", float_only=False)
+                       "max_nan({0}, {1})", float_only=False, cheap=True)
 min_p = defelementwise("min", _min, [_dmax(True, lambda a, b: lt(a, b)),
                                      _dmax(False, lambda a, b: lt(a, b))],
-                       "min_nan({0}, {1})", float_only=False)
+                       "min_nan({0}, {1})", float_only=False, cheap=True)
 
 
 def _integer_pow_rule(x: ShapedArray, *, y: int) -> ShapedArray:
@@ -347,9 +431,8 @@ def _ipow_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, y: int) -> lis
 
 integer_pow_p = register(Primitive(
     "integer_pow", _integer_pow_rule, lambda x, *, y: np.power(x, y).astype(np.result_type(x)),
-    jvp=_ipow_jvp, vjp=_ipow_vjp, kernel=_ipow_kernel,
-    test_cases=elementwise_cases([(-2, 2)], params=[{"y": 2}, {"y": 3}, {"y": -2}, {"y": 0}]),
-    extra={"elementwise": True}))
+    Elementwise(_ipow_kernel), jvp=_ipow_jvp, vjp=_ipow_vjp, batch=elementwise_batch,
+    test_cases=elementwise_cases([(-2, 2)], params=[{"y": 2}, {"y": 3}, {"y": -2}, {"y": 0}])))
 
 # --- comparisons and logic (zero derivative) ------------------------------------------------
 
@@ -391,17 +474,21 @@ def _select_vjp(cts: list[Any], ins: list[Any], outs: list[Any]) -> list[Any]:
 
 
 select_p = register(Primitive(
-    "select", elementwise_rule("select", n_pred=1), _select_impl, jvp=_select_jvp,
-    vjp=_select_vjp, kernel="{1} if {0} else {2}",
-    test_cases=elementwise_cases([(-2, 2)] * 2, pred=True), extra={"elementwise": True}))
+    "select", elementwise_rule("select", n_pred=1), _select_impl,
+    Elementwise("{1} if {0} else {2}"), jvp=_select_jvp, vjp=_select_vjp,
+    batch=elementwise_batch, test_cases=elementwise_cases([(-2, 2)] * 2, pred=True),
+    simplify=lambda e, c: e.inputs[1] if e.inputs[1] is e.inputs[2] else None))
 
 
 # --- stop_gradient and dtype conversion -----------------------------------------------------
 
 stop_gradient_p = register(Primitive(
     "stop_gradient", elementwise_rule("stop_gradient"), lambda x: np.array(x, copy=True)[()],
-    kernel="{0}", differentiable=False, test_cases=elementwise_cases([(-2, 2)]),
-    extra={"elementwise": True}))
+    Elementwise("{0}"), differentiable=False, batch=elementwise_batch,
+    test_cases=elementwise_cases([(-2, 2)]),
+    # Simplification runs only when compiling, after every derivative has been taken: there
+    # it is the identity, and must not cost a copy.
+    simplify=lambda e, c: e.inputs[0]))
 
 
 def _convert_rule(x: ShapedArray, *, new_dtype: np.dtype) -> ShapedArray:
@@ -434,9 +521,9 @@ def _convert_cases(rng: np.random.Generator, dtype: Any) -> list:
 
 convert_element_type_p = register(Primitive(
     "convert_element_type", _convert_rule,
-    lambda x, *, new_dtype: np.asarray(x).astype(new_dtype)[()],
-    jvp=_convert_jvp, vjp=_convert_vjp, kernel=_convert_kernel, test_cases=_convert_cases,
-    extra={"elementwise": True}))
+    lambda x, *, new_dtype: np.asarray(x).astype(new_dtype)[()], Elementwise(_convert_kernel),
+    jvp=_convert_jvp, vjp=_convert_vjp, batch=elementwise_batch, test_cases=_convert_cases,
+    simplify=lambda e, c: same_aval(e)))
 
 
 def convert_element_type(x: Any, new_dtype: Any) -> Any:
@@ -454,8 +541,9 @@ def integer_pow(x: Any, y: int) -> Any:
     return integer_pow_p.bind(x, y=int(y))
 
 
-asin, acos, atan, asinh, acosh, atanh, floor, ceil, round_, atan2, mod = map(_bind, (
-    asin_p, acos_p, atan_p, asinh_p, acosh_p, atanh_p, floor_p, ceil_p, round_p, atan2_p, rem_p))
+asin, acos, atan, asinh, acosh, atanh, floor, ceil, round_, atan2 = map(_bind, (
+    asin_p, acos_p, atan_p, asinh_p, acosh_p, atanh_p, floor_p, ceil_p, round_p, atan2_p))
+floor_divide, mod, fmod = map(_bind, (floor_divide_p, mod_p, fmod_p))
 neg, exp, log, sin, cos, tan, tanh, sqrt, abs_, sign, log1p, expm1, logistic = map(_bind, (
     neg_p, exp_p, log_p, sin_p, cos_p, tan_p, tanh_p, sqrt_p, abs_p, sign_p, log1p_p, expm1_p,
     logistic_p))
@@ -463,8 +551,6 @@ add, sub, mul, div, pow, max_, min_ = map(_bind, (add_p, sub_p, mul_p, div_p, po
                                                   min_p))
 lt, le, gt, ge, eq, ne, and_, or_, not_ = map(_bind, (lt_p, le_p, gt_p, ge_p, eq_p, ne_p, and_p,
                                                       or_p, not_p))
-for _p in (integer_pow_p, select_p, stop_gradient_p, convert_element_type_p):
-    _p.batch = elementwise_batch(_p)
 stop_gradient = _bind(stop_gradient_p)
 
 

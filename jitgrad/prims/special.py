@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.core import Primitive, Zero, register
+from jitgrad.core import Elementwise, Primitive, Zero, register
 from jitgrad.core import aval_of as _aval
 from jitgrad.prims.elementwise import (
     abs_,
@@ -166,11 +166,10 @@ def _param_prim(name: str, fname: str, param: str,
     def vjp(cts: list[Any], ins: list[Any], outs: list[Any], **p: Any) -> list[Any]:
         return [mul(cts[0], deriv(ins[0], p[param]))]
 
-    prim = Primitive(name, rule, _impl(fname, (param,)), jvp=jvp, vjp=vjp,
-                     kernel=_kernel(fname, (param,)), test_cases=cases,
-                     extra={"elementwise": True, "inexact": True})
-    prim.batch = elementwise_batch(prim)
-    return register(prim)
+    prim = register(Primitive(name, rule, _impl(fname, (param,)),
+                              Elementwise(_kernel(fname, (param,)), inexact=True, cheap=False),
+                              jvp=jvp, vjp=vjp, batch=elementwise_batch, test_cases=cases))
+    return prim
 
 
 polygamma_p = _param_prim(

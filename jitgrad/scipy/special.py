@@ -27,7 +27,7 @@ from jitgrad import numpy as jnp
 from jitgrad import prims as P
 from jitgrad.core import Tracer, is_float
 from jitgrad.errors import JitgradTypeError, TracerError
-from jitgrad.numpy import _promote_broadcast, _weak_if
+from jitgrad.numpy import _promote_broadcast
 from jitgrad.prims import special as S
 
 __all__ = [
@@ -50,7 +50,7 @@ def _promote(name: str, *xs: ArrayLike) -> list[Any]:
 
 
 def _apply(name: str, prim_fn: Any, *xs: ArrayLike) -> Any:
-    return _weak_if(prim_fn(*_promote(name, *xs)), *xs)
+    return prim_fn(*_promote(name, *xs))
 
 
 def _float(x: ArrayLike) -> Any:
