@@ -506,7 +506,7 @@ def _igam(a, x, which):
         h *= delta
         # For integer a the fraction terminates (an = 0) while its derivative does not:
         # converge on both.
-        done = abs(delta - 1.0) < 1e-16 and abs(dh_new - dh) <= 1e-16 * abs(dh_new)
+        done = abs(delta - 1.0) < 1e-16 and abs(dh_new - dh) <= 1e-16 * (abs(dh_new) + abs(h))
         dh = dh_new
         if done:
             break
@@ -618,8 +618,8 @@ def _ibeta_cf(a, b, x, y, lx, l1x):
             h *= delta
             # For integer b the fraction terminates (aa = 0) while its derivatives do not:
             # converge on all three.
-            small = abs(ha_new - ha) <= 1e-16 * abs(ha_new) and abs(hb_new - hb) <= 1e-16 * abs(
-                hb_new)
+            small = abs(ha_new - ha) + abs(hb_new - hb) <= 1e-16 * (
+                abs(ha_new) + abs(hb_new) + abs(h))
             ha = ha_new
             hb = hb_new
         if abs(delta - 1.0) < 1e-16 and small:

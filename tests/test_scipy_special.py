@@ -231,11 +231,15 @@ def test_derivatives_fwd_and_rev_to_order_2(name):
 
 @pytest.mark.parametrize("name", list(SPECS))
 def test_jit_value_and_grad_match_eager(name):
-    """One compiled program per function and dtype: values and gradients equal the eager
-    (reference) ones."""
+    """One compiled program per function: values and gradients equal the eager (reference)
+    ones. (Float32 kernels of every primitive are compiled by the registry tests; special
+    kernels compile slowly, so this file compiles float64 only, and float32 for one
+    composite that rounds in float32.)"""
     spec = SPECS[name]
     nargs = len(spec.grads)
-    for dtype, tol in ((np.float64, 1e-12), (np.float32, 2e-5)):
+    dtypes = ((np.float64, 1e-12), (np.float32, 2e-5)) if name == "logit" else (
+        (np.float64, 1e-12),)
+    for dtype, tol in dtypes:
         args = [a.astype(dtype) for a in small_args(spec, (2, 3))]
         f = jg.value_and_grad(lambda *xs: jnp.sum(spec.fn(*xs)), argnums=tuple(range(nargs)))
         val, grads = jg.jit(f)(*args)
