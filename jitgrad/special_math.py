@@ -1,5 +1,5 @@
 """Scalar special functions for Numba: one algorithm per function, used by generated kernels
-(inlined) and, through lazily compiled ufuncs, as the primitives' eager reference.
+(inlined) and, looped over arrays, as the primitives' eager reference.
 
 Design (why this shape):
 
@@ -7,13 +7,14 @@ Design (why this shape):
   ``NAME_f64``. Kernels call it directly; float32 kernels convert to float64 and round the
   result once, which is what scipy does for its float32 loops too, so float32 results are the
   correctly rounded float64 ones (within 1 ulp of scipy's).
-* The eager reference (``Primitive.impl``) is ``ufunc(NAME)``: a ``numba.vectorize`` of the
-  same scalar function, built on first use and cached on disk by Numba, so eager values and
-  compiled values come from the same code (no second implementation to drift), cost about
-  what the compiled kernel costs per element, and ``import jitgrad`` does not import Numba
-  (``jitgrad.prims.special`` imports this module only when a reference is first evaluated).
-  Measured on this machine: a cold first call compiles one ufunc in 0.2-1.5 s, a warm one
-  (disk cache) loads in milliseconds; 1e5 elements take 0.1-3 ms (see SPECIAL_NOTES.md).
+* The eager reference (``Primitive.impl``) is ``evaluate(NAME, ...)``: a Numba loop over the
+  same scalar function (``_ref_NAME``), compiled on first use and cached on disk through
+  ``backend.cache.disk_cache``, so eager values and compiled values come from the same code
+  (no second implementation to drift) and cost about what a kernel costs per element.
+  ``import jitgrad`` does not import Numba: ``jitgrad.prims.special`` imports this module only
+  when a reference is first evaluated. The first eager call of a function compiles its loop
+  (about a second on this machine, more when loaded) or loads it from the disk cache; 1e5
+  elements then take milliseconds (SPECIAL_NOTES.md).
 * The hot functions (erf, erfc, ndtr, log_ndtr, gammaln, digamma, and i0e/i1e) are
   branch-free: range reductions, Chebyshev series (Clenshaw), and ``exp``/``log`` from
   ``jitgrad.backend.vmath`` (a leaf module that imports no other part of jitgrad), all
@@ -30,11 +31,17 @@ import math
 import numpy as np
 from numba import njit
 
+from jitgrad.backend.cache import disk_cache
 from jitgrad.backend.vmath import _fma, exp_f64, log1p_f64, log_f64
 
-_HOT = {"inline": "always", "cache": True, "error_model": "numpy", "fastmath": {"contract"}}
-_hot = njit(**_HOT)
-_cold = njit(cache=True, error_model="numpy")
+# Inlined functions need no disk cache of their own (the kernels that inline them have one);
+# called ones are cached through jitgrad's checks (backend.cache.disk_cache).
+_hot = njit(inline="always", error_model="numpy", fastmath={"contract"})
+
+
+def _cold(fn):
+    return disk_cache(njit(error_model="numpy")(fn))
+
 
 _NAN = np.nan
 _INF = np.inf
@@ -1069,115 +1076,179 @@ _cs_i0e_large = _clenshaw("cs_i0e_large", _I0E_LARGE)
 _cs_i1e_large = _clenshaw("cs_i1e_large", _I1E_LARGE)
 
 
-# --- eager reference: the same scalar functions as cached ufuncs -------------------------------
-# One plain module-level wrapper per function: Numba caches a ufunc by its Python function's
-# name, and neither a closure nor a function passed as an argument round-trips through its
-# on-disk cache.
+# --- eager reference: the same scalar functions looped over arrays ----------------------------
+# One plain module-level loop per function: Numba caches a function by its Python name, and
+# neither a closure nor a function passed as an argument round-trips through its disk cache.
+
+_LOOP = njit(error_model="numpy", fastmath={"contract"})
 
 
-def _ref_erf(x):
-    return erf_f64(x)
+@disk_cache
+@_LOOP
+def _ref_erf(x, out):
+    for i in range(out.size):
+        out[i] = erf_f64(x[i])
 
 
-def _ref_erfc(x):
-    return erfc_f64(x)
+@disk_cache
+@_LOOP
+def _ref_erfc(x, out):
+    for i in range(out.size):
+        out[i] = erfc_f64(x[i])
 
 
-def _ref_erfinv(x):
-    return erfinv_f64(x)
+@disk_cache
+@_LOOP
+def _ref_erfinv(x, out):
+    for i in range(out.size):
+        out[i] = erfinv_f64(x[i])
 
 
-def _ref_erfcinv(x):
-    return erfcinv_f64(x)
+@disk_cache
+@_LOOP
+def _ref_erfcinv(x, out):
+    for i in range(out.size):
+        out[i] = erfcinv_f64(x[i])
 
 
-def _ref_ndtr(x):
-    return ndtr_f64(x)
+@disk_cache
+@_LOOP
+def _ref_ndtr(x, out):
+    for i in range(out.size):
+        out[i] = ndtr_f64(x[i])
 
 
-def _ref_ndtri(x):
-    return ndtri_f64(x)
+@disk_cache
+@_LOOP
+def _ref_ndtri(x, out):
+    for i in range(out.size):
+        out[i] = ndtri_f64(x[i])
 
 
-def _ref_inv_mills(x):
-    return inv_mills_f64(x)
+@disk_cache
+@_LOOP
+def _ref_inv_mills(x, out):
+    for i in range(out.size):
+        out[i] = inv_mills_f64(x[i])
 
 
-def _ref_log_ndtr(x):
-    return log_ndtr_f64(x)
+@disk_cache
+@_LOOP
+def _ref_log_ndtr(x, out):
+    for i in range(out.size):
+        out[i] = log_ndtr_f64(x[i])
 
 
-def _ref_digamma(x):
-    return digamma_f64(x)
+@disk_cache
+@_LOOP
+def _ref_digamma(x, out):
+    for i in range(out.size):
+        out[i] = digamma_f64(x[i])
 
 
-def _ref_gammaln(x):
-    return gammaln_f64(x)
+@disk_cache
+@_LOOP
+def _ref_gammaln(x, out):
+    for i in range(out.size):
+        out[i] = gammaln_f64(x[i])
 
 
-def _ref_gamma(x):
-    return gamma_f64(x)
+@disk_cache
+@_LOOP
+def _ref_gamma(x, out):
+    for i in range(out.size):
+        out[i] = gamma_f64(x[i])
 
 
-def _ref_i0e(x):
-    return i0e_f64(x)
+@disk_cache
+@_LOOP
+def _ref_i0e(x, out):
+    for i in range(out.size):
+        out[i] = i0e_f64(x[i])
 
 
-def _ref_i1e(x):
-    return i1e_f64(x)
+@disk_cache
+@_LOOP
+def _ref_i1e(x, out):
+    for i in range(out.size):
+        out[i] = i1e_f64(x[i])
 
 
-def _ref_polygamma(x, y):
-    return polygamma_f64(x, y)
+@disk_cache
+@_LOOP
+def _ref_polygamma(x, y, out):
+    for i in range(out.size):
+        out[i] = polygamma_f64(x[i], y[i])
 
 
-def _ref_gammainc(x, y):
-    return gammainc_f64(x, y)
+@disk_cache
+@_LOOP
+def _ref_gammainc(x, y, out):
+    for i in range(out.size):
+        out[i] = gammainc_f64(x[i], y[i])
 
 
-def _ref_gammaincc(x, y):
-    return gammaincc_f64(x, y)
+@disk_cache
+@_LOOP
+def _ref_gammaincc(x, y, out):
+    for i in range(out.size):
+        out[i] = gammaincc_f64(x[i], y[i])
 
 
-def _ref_gammainc_da(x, y):
-    return gammainc_da_f64(x, y)
+@disk_cache
+@_LOOP
+def _ref_gammainc_da(x, y, out):
+    for i in range(out.size):
+        out[i] = gammainc_da_f64(x[i], y[i])
 
 
-def _ref_ive(x, y):
-    return ive_f64(x, y)
+@disk_cache
+@_LOOP
+def _ref_ive(x, y, out):
+    for i in range(out.size):
+        out[i] = ive_f64(x[i], y[i])
 
 
-def _ref_jn(x, y):
-    return jn_f64(x, y)
+@disk_cache
+@_LOOP
+def _ref_jn(x, y, out):
+    for i in range(out.size):
+        out[i] = jn_f64(x[i], y[i])
 
 
-def _ref_yn(x, y):
-    return yn_f64(x, y)
+@disk_cache
+@_LOOP
+def _ref_yn(x, y, out):
+    for i in range(out.size):
+        out[i] = yn_f64(x[i], y[i])
 
 
-def _ref_betainc(x, y, z):
-    return betainc_f64(x, y, z)
+@disk_cache
+@_LOOP
+def _ref_betainc(x, y, z, out):
+    for i in range(out.size):
+        out[i] = betainc_f64(x[i], y[i], z[i])
 
 
-def _ref_betainc_da(x, y, z):
-    return betainc_da_f64(x, y, z)
+@disk_cache
+@_LOOP
+def _ref_betainc_da(x, y, z, out):
+    for i in range(out.size):
+        out[i] = betainc_da_f64(x[i], y[i], z[i])
 
 
-def _ref_betainc_db(x, y, z):
-    return betainc_db_f64(x, y, z)
-
-
-_UFUNCS = {}
+@disk_cache
+@_LOOP
+def _ref_betainc_db(x, y, z, out):
+    for i in range(out.size):
+        out[i] = betainc_db_f64(x[i], y[i], z[i])
 
 
 def evaluate(name, *args):
-    """``NAME_f64`` applied elementwise to float64 arrays (broadcast): the eager reference of
-    each special primitive, a ufunc compiled on first use and cached on disk by Numba."""
-    from numba import vectorize
-
-    uf = _UFUNCS.get(name)
-    if uf is None:
-        sig = f"float64({', '.join(['float64'] * len(args))})"
-        uf = _UFUNCS[name] = vectorize([sig], cache=True, fastmath={"contract"})(
-            globals()[f"_ref_{name}"])
-    return np.asarray(uf(*[np.asarray(a, np.float64) for a in args]))
+    """``NAME_f64`` applied elementwise to broadcast float64 arrays: the eager reference of
+    each special primitive (a loop compiled on first use and cached on disk)."""
+    arrays = np.broadcast_arrays(*[np.asarray(a, np.float64) for a in args])
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+    out = np.empty(flat[0].size, np.float64)
+    globals()[f"_ref_{name}"](*flat, out)
+    return out.reshape(arrays[0].shape)
