@@ -107,7 +107,8 @@ def _initial_step(f: Callable, y0: Sequence[Any], t0: Any, f0: Sequence[Any], rt
     would be about the tolerance."""
     d0 = _rms(_scaled(y0, y0, y0, rtol, atol))
     d1 = _rms(_scaled(f0, y0, y0, rtol, atol))
-    h = jnp.where(jnp.logical_or(d0 < 1e-5, d1 < 1e-5), 1e-6, 0.01 * d0 / jnp.where(d1 > 0, d1, 1.0))
+    small = jnp.logical_or(d0 < 1e-5, d1 < 1e-5)
+    h = jnp.where(small, 1e-6, 0.01 * d0 / jnp.where(d1 > 0, d1, 1.0))
     y1 = _lincomb(y0, h, (1.0,), (f0,))
     f1 = f(y1, t0 + h)
     d2 = _rms(_scaled([a - b for a, b in zip(f1, f0, strict=True)], y0, y0, rtol, atol)) / h
