@@ -88,6 +88,12 @@ class Distribution:
         self.formulas = f
 
     def __call__(self, method: str, x: Any, shapes: tuple, loc: Any, scale: Any = 1) -> Any:
+        # Concrete arguments compute in numpy: infinities and nans are results here (log 0 at
+        # the end of the support, nan for invalid parameters), not warnings (as in scipy).
+        with np.errstate(all="ignore"):
+            return self._evaluate(method, x, shapes, loc, scale)
+
+    def _evaluate(self, method: str, x: Any, shapes: tuple, loc: Any, scale: Any) -> Any:
         name = f"{self.name}.{method}"
         x, loc, scale, *shapes = _promote(name, x, loc, scale, *shapes)
         ok = jnp.logical_and(self.valid(*shapes), scale > 0)

@@ -29,7 +29,7 @@ def logpmf(k: Any, p: Any, loc: Any = 0) -> Any:
     """The log of the probability mass function of the Bernoulli distribution.
 
     >>> logpmf(np.array([0, 1, 2]), 0.3)
-    OUT
+    array([-0.35667494, -1.2039728 ,        -inf])
     """
     return _BERNOULLI("logpmf", k, (p,), loc)
 
@@ -38,7 +38,7 @@ def pmf(k: Any, p: Any, loc: Any = 0) -> Any:
     """The probability mass function of the Bernoulli distribution.
 
     >>> pmf(np.array([0.0, 0.5, 1.0]), 0.3)
-    OUT
+    array([0.7, 0. , 0.3])
     """
     return _BERNOULLI("pmf", k, (p,), loc)
 
@@ -47,7 +47,7 @@ def cdf(k: Any, p: Any, loc: Any = 0) -> Any:
     """The cumulative distribution function of the Bernoulli distribution.
 
     >>> cdf(np.array([-1.0, 0.0, 0.5, 1.0]), 0.3)
-    OUT
+    array([0. , 0.7, 0.7, 1. ])
     """
     return _BERNOULLI("cdf", k, (p,), loc)
 
@@ -56,7 +56,7 @@ def logcdf(k: Any, p: Any, loc: Any = 0) -> Any:
     """The log of the cdf of the Bernoulli distribution.
 
     >>> logcdf(np.array([-1, 0, 1]), 0.3)
-    OUT
+    array([       -inf, -0.35667494,  0.        ])
     """
     return _BERNOULLI("logcdf", k, (p,), loc)
 
@@ -65,7 +65,7 @@ def sf(k: Any, p: Any, loc: Any = 0) -> Any:
     """The survival function ``1 - cdf`` of the Bernoulli distribution.
 
     >>> sf(np.array([-1, 0, 1]), 0.3)
-    OUT
+    array([1. , 0.3, 0. ])
     """
     return _BERNOULLI("sf", k, (p,), loc)
 
@@ -74,6 +74,6 @@ def logsf(k: Any, p: Any, loc: Any = 0) -> Any:
     """The log of the survival function of the Bernoulli distribution.
 
     >>> logsf(np.array([-1, 0, 1]), 0.3)
-    OUT
+    array([ 0.       , -1.2039728,       -inf])
     """
     return _BERNOULLI("logsf", k, (p,), loc)

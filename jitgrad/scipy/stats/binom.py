@@ -35,7 +35,7 @@ def logpmf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """The log of the probability mass function of the binomial distribution.
 
     >>> logpmf(np.array([0, 3, 10]), 10, 0.3)
-    OUT
+    array([ -3.56674944,  -1.32115128, -12.03972804])
     """
     return _BINOM("logpmf", k, (n, p), loc)
 
@@ -44,7 +44,7 @@ def pmf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """The probability mass function of the binomial distribution.
 
     >>> pmf(np.array([0.0, 3.0, 3.5, 11.0]), 10, 0.3)
-    OUT
+    array([0.02824752, 0.26682793, 0.        , 0.        ])
     """
     return _BINOM("pmf", k, (n, p), loc)
 
@@ -53,7 +53,7 @@ def cdf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """The cumulative distribution function of the binomial distribution.
 
     >>> cdf(np.array([-1.0, 3.0, 3.5, 10.0]), 10, 0.3)
-    OUT
+    array([0.        , 0.64961072, 0.64961072, 1.        ])
     """
     return _BINOM("cdf", k, (n, p), loc)
 
@@ -62,7 +62,7 @@ def logcdf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """The log of the cdf of the binomial distribution.
 
     >>> logcdf(np.array([0, 3, 9]), 10, 0.3)
-    OUT
+    array([-3.56674944e+00, -4.31381990e-01, -5.90491743e-06])
     """
     return _BINOM("logcdf", k, (n, p), loc)
 
@@ -71,7 +71,7 @@ def sf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """The survival function ``1 - cdf`` of the binomial distribution.
 
     >>> sf(np.array([-1, 3, 9]), 10, 0.3)
-    OUT
+    array([1.00000000e+00, 3.50389282e-01, 5.90490000e-06])
     """
     return _BINOM("sf", k, (n, p), loc)
 
@@ -80,6 +80,6 @@ def logsf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """The log of the survival function of the binomial distribution.
 
     >>> logsf(np.array([0, 3, 9]), 10, 0.3)
-    OUT
+    array([ -0.02865416,  -1.04871051, -12.03972804])
     """
     return _BINOM("logsf", k, (n, p), loc)

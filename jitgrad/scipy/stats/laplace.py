@@ -34,7 +34,7 @@ def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The log of the probability density of the Laplace distribution.
 
     >>> logpdf(np.array([-1.0, 0.0, 2.0]), scale=2.0)
-    OUT
+    array([-1.88629436, -1.38629436, -2.38629436])
     """
     return _LAPLACE("logpdf", x, (), loc, scale)
 
@@ -43,7 +43,7 @@ def pdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The probability density of the Laplace distribution.
 
     >>> pdf(np.array([-1.0, 0.0, 2.0]))
-    OUT
+    array([0.18393972, 0.5       , 0.06766764])
     """
     return _LAPLACE("pdf", x, (), loc, scale)
 
@@ -52,7 +52,7 @@ def cdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The cumulative distribution function of the Laplace distribution.
 
     >>> cdf(np.array([-1.0, 0.0, 2.0]), loc=1.0)
-    OUT
+    array([0.06766764, 0.18393972, 0.81606028])
     """
     return _LAPLACE("cdf", x, (), loc, scale)
 
@@ -61,7 +61,7 @@ def logcdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The log of the cdf of the Laplace distribution.
 
     >>> logcdf(np.array([-800.0, 0.0, 2.0]))
-    OUT
+    array([-8.00693147e+02, -6.93147181e-01, -7.00659202e-02])
     """
     return _LAPLACE("logcdf", x, (), loc, scale)
 
@@ -70,7 +70,7 @@ def sf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The survival function ``1 - cdf`` of the Laplace distribution.
 
     >>> sf(np.array([-1.0, 0.0, 2.0]))
-    OUT
+    array([0.81606028, 0.5       , 0.06766764])
     """
     return _LAPLACE("sf", x, (), loc, scale)
 
@@ -79,6 +79,6 @@ def logsf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The log of the survival function of the Laplace distribution.
 
     >>> logsf(np.array([-2.0, 0.0, 800.0]))
-    OUT
+    array([-7.00659202e-02, -6.93147181e-01, -8.00693147e+02])
     """
     return _LAPLACE("logsf", x, (), loc, scale)

@@ -34,7 +34,7 @@ def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The log of the probability density of the logistic distribution.
 
     >>> logpdf(np.array([-1.0, 0.0, 800.0]))
-    OUT
+    array([  -1.62652338,   -1.38629436, -800.        ])
     """
     return _LOGISTIC("logpdf", x, (), loc, scale)
 
@@ -43,7 +43,7 @@ def pdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The probability density of the logistic distribution.
 
     >>> pdf(np.array([-1.0, 0.0, 2.0]), scale=2.0)
-    OUT
+    array([0.11750186, 0.125     , 0.09830597])
     """
     return _LOGISTIC("pdf", x, (), loc, scale)
 
@@ -52,7 +52,7 @@ def cdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The cumulative distribution function of the logistic distribution.
 
     >>> cdf(np.array([-1.0, 0.0, 2.0]))
-    OUT
+    array([0.26894142, 0.5       , 0.88079708])
     """
     return _LOGISTIC("cdf", x, (), loc, scale)
 
@@ -61,7 +61,7 @@ def logcdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The log of the cdf of the logistic distribution.
 
     >>> logcdf(np.array([-800.0, 0.0, 2.0]))
-    OUT
+    array([-8.00000000e+02, -6.93147181e-01, -1.26928011e-01])
     """
     return _LOGISTIC("logcdf", x, (), loc, scale)
 
@@ -70,7 +70,7 @@ def sf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The survival function ``1 - cdf`` of the logistic distribution.
 
     >>> sf(np.array([-1.0, 0.0, 2.0]), loc=1.0)
-    OUT
+    array([0.88079708, 0.73105858, 0.26894142])
     """
     return _LOGISTIC("sf", x, (), loc, scale)
 
@@ -79,6 +79,6 @@ def logsf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The log of the survival function of the logistic distribution.
 
     >>> logsf(np.array([-2.0, 0.0, 800.0]))
-    OUT
+    array([-1.26928011e-01, -6.93147181e-01, -8.00000000e+02])
     """
     return _LOGISTIC("logsf", x, (), loc, scale)

@@ -29,7 +29,7 @@ def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The log of the normal probability density.
 
     >>> logpdf(np.array([-1.0, 0.0, 3.0]), loc=1.0, scale=2.0)
-    OUT
+    array([-2.11208571, -1.73708571, -2.11208571])
     """
     return _NORM("logpdf", x, (), loc, scale)
 
@@ -38,7 +38,7 @@ def pdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The normal probability density.
 
     >>> pdf(np.array([-1.0, 0.0, 3.0]))
-    OUT
+    array([0.24197072, 0.39894228, 0.00443185])
     """
     return _NORM("pdf", x, (), loc, scale)
 
@@ -47,7 +47,7 @@ def cdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The normal cumulative distribution function.
 
     >>> cdf(np.array([-1.0, 0.0, 3.0]), loc=1.0, scale=2.0)
-    OUT
+    array([0.15865525, 0.30853754, 0.84134475])
     """
     return _NORM("cdf", x, (), loc, scale)
 
@@ -56,7 +56,7 @@ def logcdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The log of the normal cdf, accurate far into the lower tail.
 
     >>> logcdf(np.array([-40.0, 0.0, 3.0]))
-    OUT
+    array([-8.04608442e+02, -6.93147181e-01, -1.35080996e-03])
     """
     return _NORM("logcdf", x, (), loc, scale)
 
@@ -65,7 +65,7 @@ def sf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The normal survival function ``1 - cdf``, accurate in the upper tail.
 
     >>> sf(np.array([-1.0, 0.0, 10.0]))
-    OUT
+    array([8.41344746e-01, 5.00000000e-01, 7.61985302e-24])
     """
     return _NORM("sf", x, (), loc, scale)
 
@@ -74,6 +74,6 @@ def logsf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The log of the normal survival function.
 
     >>> logsf(np.array([-3.0, 0.0, 40.0]))
-    OUT
+    array([-1.35080996e-03, -6.93147181e-01, -8.04608442e+02])
     """
     return _NORM("logsf", x, (), loc, scale)

@@ -63,7 +63,7 @@ def logpdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The log of the probability density of Student's t distribution.
 
     >>> logpdf(np.array([-1.0, 0.0, 3.0]), 3.0)
-    OUT
+    array([-1.57625299, -1.00088885, -3.77347757])
     """
     return _T("logpdf", x, (df,), loc, scale)
 
@@ -72,7 +72,7 @@ def pdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The probability density of Student's t distribution.
 
     >>> pdf(np.array([-1.0, 0.0, 3.0]), np.array([1.0, 3.0, np.inf]))
-    OUT
+    array([0.15915494, 0.3675526 , 0.00443185])
     """
     return _T("pdf", x, (df,), loc, scale)
 
@@ -81,7 +81,7 @@ def cdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The cumulative distribution function of Student's t distribution.
 
     >>> cdf(np.array([-1.0, 0.0, 3.0]), 3.0)
-    OUT
+    array([0.19550111, 0.5       , 0.97116556])
     """
     return _T("cdf", x, (df,), loc, scale)
 
@@ -90,7 +90,7 @@ def logcdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The log of Student's t cdf.
 
     >>> logcdf(np.array([-100.0, 0.0, 3.0]), 3.0)
-    OUT
+    array([-13.71814707,  -0.69314718,  -0.02925832])
     """
     return _T("logcdf", x, (df,), loc, scale)
 
@@ -99,7 +99,7 @@ def sf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The survival function ``1 - cdf`` of Student's t distribution.
 
     >>> sf(np.array([-1.0, 0.0, 100.0]), 3.0)
-    OUT
+    array([8.04498891e-01, 5.00000000e-01, 1.10226096e-06])
     """
     return _T("sf", x, (df,), loc, scale)
 
@@ -108,6 +108,6 @@ def logsf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The log of Student's t survival function.
 
     >>> logsf(np.array([-3.0, 0.0, 100.0]), 3.0)
-    OUT
+    array([ -0.02925832,  -0.69314718, -13.71814707])
     """
     return _T("logsf", x, (df,), loc, scale)

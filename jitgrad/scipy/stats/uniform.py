@@ -25,7 +25,7 @@ def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The log of the probability density of the uniform distribution.
 
     >>> logpdf(np.array([-1.0, 0.0, 0.5, 1.0, 2.0]), scale=4.0)
-    OUT
+    array([       -inf, -1.38629436, -1.38629436, -1.38629436, -1.38629436])
     """
     return _UNIFORM("logpdf", x, (), loc, scale)
 
@@ -34,7 +34,7 @@ def pdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The probability density of the uniform distribution.
 
     >>> pdf(np.array([-1.0, 0.5, 2.0]))
-    OUT
+    array([0., 1., 0.])
     """
     return _UNIFORM("pdf", x, (), loc, scale)
 
@@ -43,7 +43,7 @@ def cdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The cumulative distribution function of the uniform distribution.
 
     >>> cdf(np.array([-1.0, 0.25, 2.0]), loc=0.0, scale=0.5)
-    OUT
+    array([0. , 0.5, 1. ])
     """
     return _UNIFORM("cdf", x, (), loc, scale)
 
@@ -52,7 +52,7 @@ def logcdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The log of the cdf of the uniform distribution.
 
     >>> logcdf(np.array([-1.0, 0.25, 2.0]))
-    OUT
+    array([       -inf, -1.38629436,  0.        ])
     """
     return _UNIFORM("logcdf", x, (), loc, scale)
 
@@ -61,7 +61,7 @@ def sf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The survival function ``1 - cdf`` of the uniform distribution.
 
     >>> sf(np.array([-1.0, 0.25, 2.0]))
-    OUT
+    array([1.  , 0.75, 0.  ])
     """
     return _UNIFORM("sf", x, (), loc, scale)
 
@@ -70,6 +70,6 @@ def logsf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     """The log of the survival function of the uniform distribution.
 
     >>> logsf(np.array([-1.0, 0.25, 2.0]))
-    OUT
+    array([ 0.        , -0.28768207,        -inf])
     """
     return _UNIFORM("logsf", x, (), loc, scale)
