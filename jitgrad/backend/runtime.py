@@ -37,7 +37,7 @@ KERNEL_IMPORTS = """import math
 import numpy as np
 from numba import njit
 
-from jitgrad.backend.scalar import max_nan, min_nan, radd, rmax, rmin
+from jitgrad.backend.scalar import max_nan, min_nan, nonneg, radd, rmax, rmin
 from jitgrad.backend.vmath import (
     cos_f32, cos_f64, exp_f32, exp_f64, expm1_f32, expm1_f64, log1p_f32, log1p_f64, log_f32,
     log_f64, logistic_f32, logistic_f64, pow_f32, pow_f64, sin_f32, sin_f64, tan_f32, tan_f64,
