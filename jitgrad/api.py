@@ -10,6 +10,7 @@ import numpy as np
 
 from jitgrad.core import (
     IR,
+    Inline,
     Primitive,
     ShapedArray,
     Tracer,
@@ -380,10 +381,9 @@ def _custom_vjp_batch(args: list[Any], dims: list[Any], /, *, fun: IR, fwd: Call
 
 
 custom_vjp_call_p = register(Primitive(
-    "custom_vjp_call", _custom_vjp_rule, lambda *xs, fun, **_: eval_ir(fun, *xs),
+    "custom_vjp_call", _custom_vjp_rule, lambda *xs, fun, **_: eval_ir(fun, *xs), Inline(),
     jvp=_custom_vjp_jvp, vjp_fwd=_custom_vjp_fwd, vjp_bwd=_custom_vjp_bwd,
-    batch=_custom_vjp_batch, multiple_results=True, test_cases=_custom_vjp_cases,
-    extra={"call": True}))
+    batch=_custom_vjp_batch, multiple_results=True, test_cases=_custom_vjp_cases))
 
 
 class custom_vjp:  # noqa: N801 - JAX's name

@@ -38,11 +38,19 @@ class ShapedArray:
     when ``lr`` is a Python float passed as an argument. It does not affect equality."""
 
     __slots__ = ("shape", "dtype", "weak")
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    weak: bool
 
     def __init__(self, shape: Sequence[int], dtype: Any, weak: bool = False):
-        self.shape: tuple[int, ...] = tuple(map(int, shape))
-        self.dtype: np.dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
-        self.weak = weak
+        # Frozen: an aval is shared by every value and equation that refers to it.
+        setattr_ = object.__setattr__
+        setattr_(self, "shape", tuple(map(int, shape)))
+        setattr_(self, "dtype", dtype if isinstance(dtype, np.dtype) else np.dtype(dtype))
+        setattr_(self, "weak", bool(weak))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("ShapedArray is immutable")
 
     @property
     def ndim(self) -> int:
@@ -117,7 +125,8 @@ class Lit:
         if arr.ndim != 0:
             raise ValueError("literals are rank-0")
         self.val = arr[()]
-        self.aval = ShapedArray((), arr.dtype)
+        # A Python scalar stays weakly typed inside the IR, as it is outside.
+        self.aval = ShapedArray((), arr.dtype, weak=dtype is None and is_python_scalar(val))
 
     def __repr__(self) -> str:
         return _format_lit(self)
@@ -242,35 +251,142 @@ class Zero:
         return f"Zero({self.aval})"
 
 
+def zeros(aval: ShapedArray) -> Any:
+    """A zero array of ``aval``: a broadcast literal, which the backend never materialises
+    until it is needed. (The broadcast primitive is declared in ``prims``, in terms of this
+    module, so it is found in the registry.)"""
+    return REGISTRY["broadcast_in_dim"].bind(np.zeros((), aval.dtype)[()], shape=aval.shape,
+                                             dims=())
+
+
+# ---------------------------------------------------------------------------------------------
+# Lowerings: how the backend executes a primitive. Every primitive declares exactly one, and
+# the backend dispatches on its type (there are no name tables anywhere else).
+
+Affine = tuple[int | None, int, int]  # an index term: (loop axis or None, coefficient, offset)
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    """A scalar expression per element, fused into loop kernels. ``template`` is a format
+    string over the operands ``{0}, {1}, ...``, the output dtype's numpy constructor ``{dt}``
+    (literals keep float32 float32), its short name ``{sfx}`` and the params; or a function
+    ``(operands, dt, **params) -> expression``. ``vmath`` names the vectorisable
+    implementation in ``jitgrad.backend.vmath`` that float kernels call instead. ``inexact``:
+    the kernel's result may differ from numpy's in the last bit (with ``precise_math`` such a
+    primitive runs as numpy's own function instead). ``cheap``: recomputing it in every kernel
+    that reads it costs less than storing it once."""
+
+    template: str | Callable[..., str]
+    vmath: str | None = None
+    inexact: bool = False
+    cheap: bool = True
+
+
+@dataclass(frozen=True)
+class Index:
+    """Each output element is one input element at an affine index: loop kernels fold it into
+    their index arithmetic and nothing is materialised. ``index_map(index, src, out,
+    **params)`` maps the output's index (one ``Affine`` per output axis) to the operand's.
+    ``applies(src, out, **params)`` (default: always) says whether these shapes make it an
+    index map; where it does not, the primitive lowers as ``otherwise``."""
+
+    index_map: Callable[..., tuple[Affine, ...]]
+    applies: Callable[..., bool] | None = None
+    otherwise: Lowering | None = None
+
+
+@dataclass(frozen=True)
+class Reduce:
+    """A reduction over ``params["axes"]`` with ``monoid`` (sum, max, min, prod), fused with
+    the elementwise work that produces its operand."""
+
+    monoid: str
+
+
+@dataclass(frozen=True)
+class Matmul:
+    """jitgrad's blocked matmul kernel (or BLAS), with broadcast batches, and an epilogue that
+    adds a bias row when the product's only use is the elementwise primitive ``bias_add``."""
+
+    bias_add: Any = None
+
+
+@dataclass(frozen=True)
+class View:
+    """A numpy view of the operand (a general reshape): no copy for contiguous inputs."""
+
+
+@dataclass(frozen=True)
+class Host:
+    """A step run outside the loop kernels: the numpy reference ``impl``, or the callable
+    ``compiled(compile, **params)`` builds, where ``compile(ir)`` returns a compiled function
+    of a sub-program (the backend passes its compiler in, so no primitive imports it)."""
+
+    compiled: Callable[..., Callable[..., Any]] | None = None
+
+
+@dataclass(frozen=True)
+class Inline:
+    """A call of the sub-program in ``params["fun"]`` (jit, custom rules, checkpoint): once
+    compiling, its rules are no longer needed, and its equations are inlined."""
+
+
+Lowering = Elementwise | Index | Reduce | Matmul | View | Host | Inline
+
+
+class RuleFactory:
+    """A rule built from the primitive it is declared on, at registration (one batching rule
+    serves every elementwise primitive, one jvp every max-like reduction): a declaration
+    passes ``RuleFactory(make)`` and ``make(prim)`` returns the rule."""
+
+    def __init__(self, make: Callable[[Primitive], Callable[..., Any]]):
+        self.make = make
+
+
 @dataclass(eq=False)
 class Primitive:
-    """Everything about one operation, declared in one place.
+    """Everything about one operation, declared in one place and read by every consumer.
 
-    ``shape_rule(*avals, **params) -> aval | list[aval]``; ``impl(*arrays, **params)`` is the
-    numpy reference (the oracle for every other path). ``jvp(primals, tangents, **params) ->
-    (out, t_out)``, tangents may be ``Zero``. ``vjp(cts, ins, outs, **params) -> list`` of
-    input cotangents (``None`` for zero); ``cts`` entries may be ``Zero``. ``vjp_fwd``/``vjp_bwd``
-    override how residuals are saved (default: the inputs and outputs). ``batch(args, dims,
-    **params) -> (out, out_dim)`` is the vmap rule (``dims``: each operand's batch axis or
-    None). ``kernel`` is the
-    elementwise scalar template used by the backend (``None`` for non-elementwise primitives,
-    whose kernels the backend provides). ``test_cases(rng, dtype)`` yields ``(args, params)``
-    for the registry-driven tests; every registered primitive must provide some.
+    ``shape_rule(*avals, **params) -> aval | list[aval]`` (it also decides weak types);
+    ``impl(*arrays, **params)`` is the numpy reference (the oracle for every other path).
+    ``jvp(primals, tangents, **params) -> (out, t_out)``, tangents may be ``Zero``; a
+    ``linear`` primitive needs none (its tangent is the primitive applied to the tangents of
+    its float operands). ``vjp(cts, ins, outs, **params) -> list`` of input cotangents
+    (``None`` for zero); ``cts`` entries may be ``Zero``. ``vjp_fwd``/``vjp_bwd`` override
+    how residuals are saved (default: the inputs and outputs); ``reverse_mode=False`` marks a
+    primitive that refuses reverse mode (its ``vjp_fwd`` raises the explanation). ``batch(args,
+    dims, **params) -> (out, out_dim)`` is the vmap rule (``dims``: each operand's batch axis
+    or None). ``lowering`` says how the backend executes it. ``simplify(eqn, consts) -> atom |
+    None`` states identities (``x*1 = x``): given the equation and its operands' constant
+    values (None where not constant), the atom its output equals. ``test_cases(rng, dtype)``
+    yields ``(args, params[, options])`` for the registry-driven tests. Rules given as a
+    ``RuleFactory`` are built from the primitive at registration.
     """
 
     name: str
     shape_rule: Callable[..., Any]
     impl: Callable[..., Any]
+    lowering: Lowering
     jvp: Callable[..., Any] | None = None
     vjp: Callable[..., Any] | None = None
+    batch: Callable[..., Any] | None = None
     test_cases: Callable[..., Any] | None = None
-    kernel: str | Callable[..., str] | None = None
+    linear: bool = False
+    simplify: Callable[..., Any] | None = None
     multiple_results: bool = False
     differentiable: bool = True
+    reverse_mode: bool = True
     vjp_fwd: Callable[..., Any] | None = None
     vjp_bwd: Callable[..., Any] | None = None
-    batch: Callable[..., Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("jvp", "vjp", "batch", "vjp_fwd", "vjp_bwd", "simplify"):
+            rule = getattr(self, name)
+            if isinstance(rule, RuleFactory):
+                setattr(self, name, rule.make(self))
+        if self.linear and self.jvp is None:
+            self.jvp = _linear_jvp(self)
 
     def __repr__(self) -> str:
         return self.name
@@ -284,10 +400,27 @@ class Primitive:
         return list(out) if self.multiple_results else [out]
 
 
+def _linear_jvp(prim: Primitive) -> Callable[..., tuple[Any, Any]]:
+    """The jvp of a primitive linear in its float operands: the primitive applied to their
+    tangents (symbolic zeros become zero arrays), the other operands (indices) passed as they
+    are."""
+
+    def jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
+        out = prim.bind(*primals, **params)
+        targs = [p if not is_float(aval_of(p).dtype) else
+                 zeros(t.aval) if isinstance(t, Zero) else t
+                 for p, t in zip(primals, tangents, strict=True)]
+        return out, prim.bind(*targs, **params)
+
+    return jvp
+
+
 REGISTRY: dict[str, Primitive] = {}
 
 
 def register(prim: Primitive) -> Primitive:
+    if not isinstance(prim.lowering, Lowering):
+        raise TypeError(f"primitive {prim.name!r} declares no lowering (got {prim.lowering!r})")
     if prim.name in REGISTRY:
         raise ValueError(f"primitive {prim.name!r} registered twice")
     REGISTRY[prim.name] = prim

@@ -17,6 +17,7 @@ from jitgrad.api import closure_convert
 from jitgrad.core import _EVAL as EVAL
 from jitgrad.core import (
     IR,
+    Inline,
     Primitive,
     Tracer,
     Zero,
@@ -56,7 +57,7 @@ def _log(msg: str) -> None:
 
 def _compile(ir: IR) -> Any:
     from jitgrad.backend.runtime import compile_ir  # imports Numba: only when compiling
-    return compile_ir(optimize_ir(ir))
+    return compile_ir(optimize_ir(ir), lambda sub: _compile(sub).fn)
 
 
 @dataclass
@@ -322,6 +323,6 @@ def _jit_call_batch(args: list, dims: list, /, *, fun: IR, name: str) -> tuple[l
 
 
 jit_call_p = register(Primitive(
-    "jit_call", lambda *avals, fun, name: [v.aval for v in fun.outvars], _jit_call_impl,
+    "jit_call", lambda *avals, fun, name: [v.aval for v in fun.outvars], _jit_call_impl, Inline(),
     jvp=_jit_call_jvp, vjp_fwd=_jit_call_fwd, vjp_bwd=_jit_call_bwd, batch=_jit_call_batch,
-    multiple_results=True, test_cases=_jit_call_cases, extra={"call": True}))
+    multiple_results=True, test_cases=_jit_call_cases))

@@ -12,6 +12,8 @@ import numpy as np
 from jitgrad.api import _as_output, closure_convert
 from jitgrad.core import (
     IR,
+    Host,
+    Inline,
     Primitive,
     ShapedArray,
     Tracer,
@@ -94,11 +96,6 @@ def _split_vjp(fun: IR) -> tuple[IR, IR, list[bool], list[bool]]:
     return closure_convert(known)[0], closure_convert(unknown)[0], wrt, has_ct
 
 
-def _compile_fn(fun: IR) -> Callable[..., list]:
-    from jitgrad.jit import _compile
-    return _compile(fun).fn
-
-
 # ---------------------------------------------------------------------------------------------
 # cond
 
@@ -114,8 +111,9 @@ def _cond_impl(pred: Any, *args: Any, branches: tuple[IR, ...]) -> list[Any]:
     return eval_ir(branches[int(bool(pred))], *args)
 
 
-def _cond_compiled(branches: tuple[IR, ...]) -> Callable[..., list]:
-    fns = [_compile_fn(b) for b in branches]
+def _cond_compiled(compile: Callable[[IR], Callable[..., list]], *, branches: tuple[IR, ...]
+                   ) -> Callable[..., list]:
+    fns = [compile(b) for b in branches]
     return lambda pred, *args: fns[int(bool(pred))](*args)
 
 
@@ -193,9 +191,9 @@ def _cond_cases(rng: np.random.Generator, dtype: Any) -> list:
 
 
 cond_p = register(Primitive(
-    "cond", _cond_rule, _cond_impl, jvp=_cond_jvp, vjp_fwd=_cond_fwd, vjp_bwd=_cond_bwd,
-    batch=_cond_batch, multiple_results=True, test_cases=_cond_cases,
-    extra={"compiled_impl": _cond_compiled}))
+    "cond", _cond_rule, _cond_impl, Host(_cond_compiled), jvp=_cond_jvp, vjp_fwd=_cond_fwd,
+    vjp_bwd=_cond_bwd,
+    batch=_cond_batch, multiple_results=True, test_cases=_cond_cases))
 
 
 def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
@@ -269,9 +267,9 @@ def _scan_impl(*args: Any, body: IR, n_consts: int, n_carry: int, length: int, r
                       body.out_avals[n_carry:])
 
 
-def _scan_compiled(body: IR, n_consts: int, n_carry: int, length: int, reverse: bool
-                   ) -> Callable[..., list]:
-    step = _compile_fn(body)
+def _scan_compiled(compile: Callable[[IR], Callable[..., list]], *, body: IR, n_consts: int,
+                   n_carry: int, length: int, reverse: bool) -> Callable[..., list]:
+    step = compile(body)
     y_avals = body.out_avals[n_carry:]
     return lambda *args: _scan_loop(step, args, n_consts, n_carry, length, reverse, y_avals)
 
@@ -399,9 +397,9 @@ def _scan_cases(rng: np.random.Generator, dtype: Any) -> list:
 
 
 scan_p = register(Primitive(
-    "scan", _scan_rule, _scan_impl, jvp=_scan_jvp, vjp_fwd=_scan_fwd, vjp_bwd=_scan_bwd,
-    batch=_scan_batch, multiple_results=True, test_cases=_scan_cases,
-    extra={"compiled_impl": _scan_compiled}))
+    "scan", _scan_rule, _scan_impl, Host(_scan_compiled), jvp=_scan_jvp, vjp_fwd=_scan_fwd,
+    vjp_bwd=_scan_bwd,
+    batch=_scan_batch, multiple_results=True, test_cases=_scan_cases))
 
 
 def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
@@ -490,8 +488,9 @@ def _while_impl(*args: Any, cond_ir: IR, body: IR, n_cc: int, n_bc: int) -> list
                        n_cc, n_bc)
 
 
-def _while_compiled(cond_ir: IR, body: IR, n_cc: int, n_bc: int) -> Callable[..., list]:
-    c, b = _compile_fn(cond_ir), _compile_fn(body)
+def _while_compiled(compile: Callable[[IR], Callable[..., list]], *, cond_ir: IR, body: IR,
+                    n_cc: int, n_bc: int) -> Callable[..., list]:
+    c, b = compile(cond_ir), compile(body)
     return lambda *args: _while_loop(c, b, args, n_cc, n_bc)
 
 
@@ -572,9 +571,10 @@ def _while_cases(rng: np.random.Generator, dtype: Any) -> list:
 
 
 while_p = register(Primitive(
-    "while_loop", _while_rule, _while_impl, jvp=_while_jvp, vjp_fwd=_while_no_vjp,
+    "while_loop", _while_rule, _while_impl, Host(_while_compiled), jvp=_while_jvp,
+    vjp_fwd=_while_no_vjp,
     vjp_bwd=_while_no_vjp, batch=_while_batch, multiple_results=True,
-    test_cases=_while_cases, extra={"compiled_impl": _while_compiled, "no_vjp": True}))
+    test_cases=_while_cases, reverse_mode=False))
 
 
 def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any], init_val: Any
@@ -649,8 +649,9 @@ def _ckpt_cases(rng: np.random.Generator, dtype: Any) -> list:
 
 checkpoint_p = register(Primitive(
     "checkpoint", lambda *avals, fun: list(fun.out_avals), lambda *xs, fun: eval_ir(fun, *xs),
+    Inline(),
     jvp=_ckpt_jvp, vjp_fwd=_ckpt_fwd, vjp_bwd=_ckpt_bwd, batch=_ckpt_batch,
-    multiple_results=True, test_cases=_ckpt_cases, extra={"call": True}))
+    multiple_results=True, test_cases=_ckpt_cases))
 
 
 def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -759,9 +760,8 @@ def _cjvp_cases(rng: np.random.Generator, dtype: Any) -> list:
 
 custom_jvp_call_p = register(Primitive(
     "custom_jvp_call", lambda *avals, fun, **_: list(fun.out_avals),
-    lambda *xs, fun, **_: eval_ir(fun, *xs), jvp=_cjvp_jvp, vjp_fwd=_cjvp_fwd,
-    vjp_bwd=_cjvp_bwd, batch=_cjvp_batch, multiple_results=True, test_cases=_cjvp_cases,
-    extra={"call": True}))
+    lambda *xs, fun, **_: eval_ir(fun, *xs), Inline(), jvp=_cjvp_jvp, vjp_fwd=_cjvp_fwd,
+    vjp_bwd=_cjvp_bwd, batch=_cjvp_batch, multiple_results=True, test_cases=_cjvp_cases))
 
 
 class custom_jvp:  # noqa: N801 - JAX's name

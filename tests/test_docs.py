@@ -11,7 +11,7 @@ import jitgrad.nn
 import jitgrad.numpy as jnp
 import jitgrad.tree_util
 
-MODULES = [jitgrad, jnp, jitgrad.nn, jitgrad.lax, jitgrad.tree_util]
+MODULES = [jitgrad, jnp, jnp.linalg, jitgrad.nn, jitgrad.lax, jitgrad.tree_util]
 
 
 def public_functions():

@@ -52,7 +52,7 @@ def test_primitive_compiled_derivatives(name, dt, i):
     cts = [rng.standard_normal(np.shape(o)).astype(np.asarray(o).dtype)
            for o in tree_leaves(out)]
     ct = cts if prim.multiple_results else cts[0]
-    if not prim.extra.get("no_vjp"):
+    if prim.reverse_mode:
         vjp_ref = jg.vjp(f, *diff_args)[1](ct)
         vjp_jit = jg.jit(lambda xs, c: jg.vjp(f, *xs)[1](c))(diff_args, ct)
         assert_same(vjp_jit, vjp_ref)

@@ -107,8 +107,8 @@ def test_matmul_bias_epilogue_and_transposes_folded():
 
 
 def test_compile_error_shows_ir_and_source(monkeypatch):
-    from jitgrad.core import REGISTRY
-    monkeypatch.setattr(REGISTRY["neg"], "kernel", "undefined_function({0})")
+    from jitgrad.core import REGISTRY, Elementwise
+    monkeypatch.setattr(REGISTRY["neg"], "lowering", Elementwise("undefined_function({0})"))
     with pytest.raises(jg.CompileError) as e:
         jg.jit(lambda x: -x * 3.0)(np.ones(4))
     msg = str(e.value)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import jitgrad as jg
-from jitgrad.core import REGISTRY, aval_of, is_float
+from jitgrad.core import REGISTRY, Lowering, aval_of, is_float
 
 DTYPES = (np.float64, np.float32)
 
@@ -48,6 +48,7 @@ def test_every_primitive_is_tested():
             assert prim.test_cases is not None and prim.test_cases(
                 np.random.default_rng(0), dt), f"primitive {name} declares no test cases"
         assert prim.batch is not None, f"{name} has no batching (vmap) rule"
+        assert isinstance(prim.lowering, Lowering), f"{name} declares no lowering"
         if prim.differentiable:
             assert prim.jvp is not None, f"{name} has no jvp rule"
             assert prim.vjp is not None or prim.vjp_bwd is not None, f"{name} has no vjp rule"
@@ -75,7 +76,7 @@ def test_derivatives_f64(name, dt, i):
         return
     assert diff_args, f"{name}: differentiable primitive declared a case with no float operand"
     modes = ("fwd", "rev") if opts.get("fd", True) else ("rev",)
-    if prim.extra.get("no_vjp"):  # forward mode only (while_loop): reverse mode must refuse
+    if not prim.reverse_mode:  # forward mode only (while_loop): reverse mode must refuse
         with pytest.raises(TypeError, match="not supported"):
             jg.vjp(f, *diff_args)
         modes = ("fwd",)
@@ -136,14 +137,24 @@ def test_vmap_matches_python_loop(name, dt, i, axes):
                                    atol=1e-12)
 
 
+def test_a_primitive_without_a_lowering_cannot_be_registered():
+    """The backend never falls into a default: how a primitive executes is declared."""
+    from jitgrad.core import Primitive, register
+    from jitgrad.prims.elementwise import elementwise_rule
+
+    with pytest.raises(TypeError, match="declares no lowering"):
+        register(Primitive("no_lowering", elementwise_rule("no_lowering"), np.sin, None))
+    assert "no_lowering" not in REGISTRY
+
+
 def test_checker_catches_a_wrong_vjp_rule():
     """Register a primitive whose vjp is deliberately wrong: the checker must fail it."""
-    from jitgrad.core import Primitive, register
+    from jitgrad.core import Elementwise, Primitive, register
     from jitgrad.prims import cos, mul, sin
     from jitgrad.prims.elementwise import elementwise_rule
 
     bad = register(Primitive(
-        "bad_sin", elementwise_rule("bad_sin"), np.sin,
+        "bad_sin", elementwise_rule("bad_sin"), np.sin, Elementwise("math.sin({0})"),
         jvp=lambda p, t: (sin(p[0]), mul(t[0], cos(p[0]))),
         vjp=lambda cts, ins, outs: [mul(cts[0], sin(ins[0]))]))  # wrong: should be cos
     try:
@@ -156,12 +167,12 @@ def test_checker_catches_a_wrong_vjp_rule():
 
 
 def test_checker_catches_a_wrong_jvp_rule():
-    from jitgrad.core import Primitive, register
+    from jitgrad.core import Elementwise, Primitive, register
     from jitgrad.prims import mul, sin
     from jitgrad.prims.elementwise import elementwise_rule
 
     bad = register(Primitive(
-        "bad_sin2", elementwise_rule("bad_sin2"), np.sin,
+        "bad_sin2", elementwise_rule("bad_sin2"), np.sin, Elementwise("math.sin({0})"),
         jvp=lambda p, t: (sin(p[0]), mul(t[0], sin(p[0]))),
         vjp=lambda cts, ins, outs: [mul(cts[0], sin(ins[0]))]))
     try:

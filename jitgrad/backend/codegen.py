@@ -51,9 +51,9 @@ def _literal(value: np.generic, dtype: np.dtype) -> str:
 
 def _expr(node: SNode, names: list[str]) -> str:
     ops = [names[a] for a in node.args]
-    template = node.prim.kernel
+    template = node.prim.lowering.template
     dt = dt_name(node.dtype)
-    vm = node.prim.extra.get("vmath")
+    vm = node.prim.lowering.vmath
     if vm and node.dtype.name in _SHORT and not config.precise_math:
         return f"{vm}_{_SHORT[node.dtype.name]}({', '.join(ops)})"
     if callable(template):

@@ -10,13 +10,25 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.core import IR, Atom, Eqn, Lit, Var, config
+from jitgrad.core import (
+    IR,
+    Affine,
+    Atom,
+    Elementwise,
+    Eqn,
+    Host,
+    Index,
+    Lit,
+    Lowering,
+    Matmul,
+    Reduce,
+    Var,
+    View,
+    config,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Plan data structures
-
-Affine = tuple[int | None, int, int]  # (loop axis or None, coefficient, offset)
-
 
 @dataclass(eq=False)
 class SNode:
@@ -83,35 +95,30 @@ class HostStep:
 Step = LoopKernel | MatmulStep | ViewStep | HostStep
 
 # ---------------------------------------------------------------------------------------------
-# Classification
-
-_INDEX_PRIMS = {"broadcast_in_dim", "transpose", "slice"}
-_REDUCE_PRIMS = {"reduce_sum": "sum", "reduce_max": "max", "reduce_min": "min",
-                 "reduce_prod": "prod"}
+# Classification: each equation's lowering, as its primitive declares it
 
 
-def _is_unit_reshape(eqn: Eqn) -> bool:
-    """A reshape that only inserts or removes axes of size 1 (an index map, not a copy)."""
-    return eqn.prim.name == "reshape" and \
-        [d for d in eqn.inputs[0].aval.shape if d != 1] == \
-        [d for d in eqn.outputs[0].aval.shape if d != 1]
+def lowering_of(eqn: Eqn) -> Lowering:
+    """How ``eqn`` executes: its primitive's lowering, resolved for these shapes (an ``Index``
+    that does not apply falls back to its ``otherwise``) and for ``precise_math`` (an inexact
+    elementwise function runs as numpy's own, for bit-identical results)."""
+    low = eqn.prim.lowering
+    if isinstance(low, Index) and low.applies is not None and not low.applies(
+            eqn.inputs[0].aval, eqn.outputs[0].aval, **eqn.params):
+        low = low.otherwise
+    if isinstance(low, Elementwise) and low.inexact and config.precise_math:
+        return Host()
+    return low
 
 
-def kind_of(eqn: Eqn) -> str:
-    name = eqn.prim.name
-    if eqn.prim.extra.get("elementwise"):
-        if config.precise_math and eqn.prim.extra.get("inexact"):
-            return "host"  # numpy's own function, for bit-identical results
-        return "elem"
-    if name in _INDEX_PRIMS or _is_unit_reshape(eqn):
-        return "index"
-    if name in _REDUCE_PRIMS:
-        return "reduce"
-    if name == "matmul":
-        return "matmul"
-    if name == "reshape":
-        return "view"
-    return "host"
+def _fusible(eqn: Eqn) -> bool:
+    return isinstance(lowering_of(eqn), Elementwise | Index)
+
+
+def _cheap(eqn: Eqn) -> bool:
+    """Cheaper to recompute in every kernel that reads it than to store once."""
+    low = lowering_of(eqn)
+    return isinstance(low, Index) or (isinstance(low, Elementwise) and low.cheap)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,13 +141,12 @@ class _Graph:
 
     def fusible(self, v: Var) -> bool:
         eqn = self.producer.get(v)
-        return eqn is not None and kind_of(eqn) in ("elem", "index") and \
-            eqn not in self.absorbed
+        return eqn is not None and _fusible(eqn) and eqn not in self.absorbed
 
 
 def _expands(eqn: Eqn) -> bool:
-    """A broadcast that repeats its operand (each element read more than once)."""
-    return eqn.prim.name == "broadcast_in_dim" and \
+    """An index map that repeats its operand (a broadcast: elements read more than once)."""
+    return isinstance(lowering_of(eqn), Index) and \
         eqn.outputs[0].aval.size > eqn.inputs[0].aval.size
 
 
@@ -154,11 +160,10 @@ def _initial_materialized(g: _Graph) -> set[Var]:
             if v in g.outputs:
                 m.add(v)
             for user in g.users.get(v, []):
-                k = kind_of(user)
-                if k in ("matmul", "host", "view"):
+                if isinstance(lowering_of(user), Matmul | Host | View):
                     m.add(v)
-                elif (k == "index" and _expands(user) and v.aval.ndim > 0 and
-                      kind_of(g.producer[v]) == "elem"):
+                elif (_expands(user) and v.aval.ndim > 0 and
+                      isinstance(lowering_of(g.producer[v]), Elementwise)):
                     m.add(v)  # computed values are not recomputed per broadcast copy
     return m
 
@@ -198,35 +203,18 @@ class _KernelBuilder:
         if x in self.local and index == _identity(self.k.shape):
             return self.local[x]
         eqn = self.g.producer.get(x)
-        if (x in self.m and not root) or eqn is None or kind_of(eqn) not in ("elem", "index"):
+        low = lowering_of(eqn) if eqn is not None else None
+        if (x in self.m and not root) or not isinstance(low, Elementwise | Index):
             return self._load(x, index, key)
         self.eqns[eqn] = None
-        name = eqn.prim.name
-        if kind_of(eqn) == "elem":
+        if isinstance(low, Elementwise):
             args = [self.build(a, index if a.aval.shape == x.aval.shape else ())
                     for a in eqn.inputs]
             axes = frozenset().union(*(self.k.nodes[a].axes for a in args))
             return self._add(SNode("op", x.aval.dtype, axes, prim=eqn.prim,
                                    params=eqn.params, args=args), key)
         (src,) = eqn.inputs
-        if name == "broadcast_in_dim":
-            dims = eqn.params["dims"]
-            sub = tuple(index[d] if src.aval.shape[j] == x.aval.shape[d] else (None, 0, 0)
-                        for j, d in enumerate(dims))
-        elif name == "transpose":
-            perm = eqn.params["perm"]
-            inv = [0] * len(perm)
-            for k, p in enumerate(perm):
-                inv[p] = k
-            sub = tuple(index[inv[j]] for j in range(len(perm)))
-        elif name == "slice":
-            sub = tuple((a, c * step, o * step + start) for (a, c, o), start, step in
-                        zip(index, eqn.params["starts"], eqn.params["steps"], strict=True))
-        else:  # reshape inserting/removing unit axes
-            kept = [index[k] for k, d in enumerate(x.aval.shape) if d != 1]
-            it = iter(kept)
-            sub = tuple((None, 0, 0) if d == 1 else next(it) for d in src.aval.shape)
-        return self.build(src, sub)
+        return self.build(src, low.index_map(index, src.aval, x.aval, **eqn.params))
 
     def _load(self, x: Atom, index: tuple[Affine, ...], key: tuple) -> int:
         slot = self.inputs.get(id(x))
@@ -251,16 +239,15 @@ class _Root:
 def _roots(g: _Graph, m: set[Var]) -> list[_Root]:
     roots = []
     for eqn in g.ir.eqns:
-        k = kind_of(eqn)
+        low = lowering_of(eqn)
         v = eqn.outputs[0] if eqn.outputs else None
         if eqn in g.absorbed:
             continue
-        if k in ("elem", "index") and v in m:
+        if isinstance(low, Elementwise | Index) and v in m:
             roots.append(_Root(v, v.aval.shape, None, (), v, eqn))
-        elif k == "reduce":
+        elif isinstance(low, Reduce):
             src = eqn.inputs[0]
-            roots.append(_Root(v, src.aval.shape, _REDUCE_PRIMS[eqn.prim.name],
-                               eqn.params["axes"], src, eqn))
+            roots.append(_Root(v, src.aval.shape, low.monoid, eqn.params["axes"], src, eqn))
     return roots
 
 
@@ -276,17 +263,12 @@ def _cone_eqns(g: _Graph, m: set[Var], x: Atom, acc: dict[Eqn, None]) -> None:
             _cone_eqns(g, m, a, acc)
 
 
-_CHEAP = {"add", "sub", "mul", "neg", "select", "convert_element_type", "stop_gradient",
-          "lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "max", "min", "abs",
-          "sign", "integer_pow", "broadcast_in_dim", "transpose", "slice", "reshape"}
-
-
 def partition(ir: IR) -> list[Step]:
     """Split ``ir`` into steps in an executable order."""
     g = _Graph(ir)
     matmuls = {}
     for eqn in ir.eqns:
-        if kind_of(eqn) == "matmul":
+        if isinstance(lowering_of(eqn), Matmul):
             matmuls[eqn], eaten = _matmul_step(g, eqn)
             g.absorbed |= eaten
     m = _initial_materialized(g) | {s.out for s in matmuls.values()}
@@ -303,7 +285,7 @@ def partition(ir: IR) -> list[Step]:
                 else:
                     _cone_eqns(g, m, r.operand, cone)
             for eqn in cone:
-                if eqn in owners and owners[eqn] != gi and eqn.prim.name not in _CHEAP:
+                if eqn in owners and owners[eqn] != gi and not _cheap(eqn):
                     shared.add(eqn.outputs[0])
                 owners.setdefault(eqn, gi)
         if not shared - m:
@@ -334,7 +316,7 @@ def _reads(g: _Graph, m: set[Var], r: _Root) -> dict[Var, bool]:
         if x in m or eqn is None or not g.fusible(x):
             out[x] = out.get(x, True) and same and x.aval.shape == r.shape
             return
-        if kind_of(eqn) == "elem":
+        if isinstance(lowering_of(eqn), Elementwise):
             for a in eqn.inputs:
                 walk(a, same and a.aval.shape == x.aval.shape)
         else:
@@ -343,7 +325,8 @@ def _reads(g: _Graph, m: set[Var], r: _Root) -> dict[Var, bool]:
     if r.reduce is None:
         eqn = g.producer[r.var]
         for a in eqn.inputs:
-            walk(a, kind_of(eqn) == "elem" and a.aval.shape == r.var.aval.shape)
+            walk(a, isinstance(lowering_of(eqn), Elementwise) and
+                 a.aval.shape == r.var.aval.shape)
     else:
         walk(r.operand, True)
     return out
@@ -491,16 +474,33 @@ def _collapse(k: LoopKernel) -> LoopKernel:
     return k
 
 
+def _stretched_from(g: _Graph, x: Atom) -> tuple[Atom, tuple[Affine, ...]] | None:
+    """If ``x`` is an index map of another value (and not a program output), that value and
+    where ``x``'s element at the identity index reads it."""
+    eqn = g.producer.get(x) if isinstance(x, Var) else None
+    if eqn is None or x in g.outputs:
+        return None
+    low = lowering_of(eqn)
+    if not isinstance(low, Index):
+        return None
+    src = eqn.inputs[0]
+    return src, low.index_map(_identity(x.aval.shape), src.aval, x.aval, **eqn.params)
+
+
 def _matmul_step(g: _Graph, eqn: Eqn) -> tuple[MatmulStep, set[Eqn]]:
     a, b = eqn.inputs
     batches = []
     operands = []
     for x in (a, b):
-        prod = g.producer.get(x) if isinstance(x, Var) else None
-        # Broadcast batch dimensions are read with stride 0 by the kernel's batch loop.
-        if prod is not None and prod.prim.name == "broadcast_in_dim" and x not in g.outputs \
-                and _batch_only_broadcast(prod):
-            operands.append(prod.inputs[0])
+        # Operands broadcast along batch axes only are read with stride 0 by the kernel's
+        # batch loop (numpy's broadcast_to of the source reproduces them).
+        found = _stretched_from(g, x)
+        nd = x.aval.ndim
+        if found is not None and found[0].aval.ndim == nd and \
+                found[0].aval.shape[-2:] == x.aval.shape[-2:] and \
+                all(t == (k, 1, 0) or (t == (None, 0, 0) and found[0].aval.shape[k] == 1)
+                    for k, t in enumerate(found[1])):
+            operands.append(found[0])
             batches.append(x.aval.shape)
         else:
             operands.append(x)
@@ -508,32 +508,25 @@ def _matmul_step(g: _Graph, eqn: Eqn) -> tuple[MatmulStep, set[Eqn]]:
     step = MatmulStep(operands[0], operands[1], eqn.outputs[0], eqn.params["transpose_a"],
                       eqn.params["transpose_b"], batches[0], batches[1], eqns=[eqn])
     absorbed: set[Eqn] = set()
-    # Epilogue: out = matmul + broadcast(bias over rows), when nothing else reads the product.
+    # Epilogue: out = matmul + bias row (a vector read along the columns), when nothing else
+    # reads the product. The primitive that adds it is the one the Matmul lowering names.
     c = eqn.outputs[0]
     users = g.users.get(c, [])
-    if c.aval.ndim == 2 and len(users) == 1 and users[0].prim.name == "add" and \
-            c not in g.outputs:
+    epilogue = eqn.prim.lowering.bias_add
+    if c.aval.ndim == 2 and len(users) == 1 and users[0].prim is epilogue and \
+            c not in g.outputs and users[0].outputs[0].aval == c.aval:
         add = users[0]
         other = add.inputs[1] if add.inputs[0] is c else add.inputs[0]
-        bprod = g.producer.get(other) if isinstance(other, Var) else None
-        if bprod is not None and bprod.prim.name == "broadcast_in_dim" and \
-                bprod.params["dims"] == (1,) and bprod.inputs[0].aval.shape == (c.aval.shape[1],) \
-                and isinstance(bprod.inputs[0], Var) and other not in g.outputs and \
-                add.outputs[0].aval == c.aval:
-            step.bias = bprod.inputs[0]
+        found = _stretched_from(g, other)
+        if found is not None and isinstance(found[0], Var) and \
+                found[0].aval.shape == (c.aval.shape[1],) and found[1] == ((1, 1, 0),):
+            step.bias = found[0]
             step.out = add.outputs[0]
             absorbed = {add}
             # NB: an activation stays in the consuming loop kernel, which computes it with
             # the vectorised math functions (the matmul kernel's own tanh is libm's).
     step.eqns += list(absorbed)
     return step, absorbed
-
-
-def _batch_only_broadcast(eqn: Eqn) -> bool:
-    src, out = eqn.inputs[0].aval, eqn.outputs[0].aval
-    nd = out.ndim
-    dims = eqn.params["dims"]
-    return src.ndim == nd and dims == tuple(range(nd)) and src.shape[-2:] == out.shape[-2:]
 
 
 def _schedule(g: _Graph, m: set[Var], groups: list[list[_Root]],
@@ -544,12 +537,12 @@ def _schedule(g: _Graph, m: set[Var], groups: list[list[_Root]],
     for eqn in g.ir.eqns:
         if eqn in g.absorbed:
             continue
-        k = kind_of(eqn)
-        if k == "matmul":
+        low = lowering_of(eqn)
+        if isinstance(low, Matmul):
             steps.append(matmuls[eqn])
-        elif k == "view":
+        elif isinstance(low, View):
             steps.append(ViewStep(eqn))
-        elif k == "host":
+        elif isinstance(low, Host):
             steps.append(HostStep(eqn))
     for grp in groups:
         steps.append(_kernel(g, m, grp))

@@ -68,7 +68,7 @@ def split_axes(k: LoopKernel) -> list[int | None] | None:
 
 def worth_splitting(k: LoopKernel) -> bool:
     size = int(np.prod(k.shape, dtype=np.int64))
-    heavy = any(n.kind == "op" and n.prim.extra.get("vmath") for n in k.nodes)
+    heavy = any(n.kind == "op" and n.prim.lowering.vmath for n in k.nodes)
     return size >= (MIN_ELEMENTS_TRANSCENDENTAL if heavy else MIN_ELEMENTS)
 
 

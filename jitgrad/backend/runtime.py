@@ -26,7 +26,15 @@ from jitgrad.backend.codegen import (
     reduce_init,
     render_kernel,
 )
-from jitgrad.backend.fuse import LoopKernel, MatmulStep, Step, ViewStep, partition, step_inputs
+from jitgrad.backend.fuse import (
+    LoopKernel,
+    MatmulStep,
+    Step,
+    ViewStep,
+    lowering_of,
+    partition,
+    step_inputs,
+)
 from jitgrad.core import IR, Lit, Var, config, pp_ir
 from jitgrad.errors import CompileError
 
@@ -99,8 +107,9 @@ def start_numba() -> None:
         pass
 
 
-def compile_ir(ir: IR) -> Compiled:
-    """Partition, generate and load the kernels of an (optimised) IR, and build its caller."""
+def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Compiled:
+    """Partition, generate and load the kernels of an (optimised) IR, and build its caller.
+    ``compile_sub(ir)`` compiles the sub-programs of host steps (loop bodies, branches)."""
     start_numba()
     steps = partition(ir)
     names: dict[Var, str] = {}
@@ -182,8 +191,8 @@ def compile_ir(ir: IR) -> Compiled:
                         f"{step.eqn.params['shape']})")
         else:
             hname = f"H{next(counter)}"
-            compiled_impl = step.eqn.prim.extra.get("compiled_impl")
-            glob[hname] = compiled_impl(**step.eqn.params) if compiled_impl else \
+            build = lowering_of(step.eqn).compiled
+            glob[hname] = build(compile_sub, **step.eqn.params) if build else \
                 functools.partial(step.eqn.prim.impl, **step.eqn.params)
             res = f"{hname}({', '.join(atom(x) for x in step.eqn.inputs)})"
             outs = step.eqn.outputs

@@ -1,5 +1,6 @@
 """Primitive declarations; importing this package registers every primitive."""
 
+from jitgrad.core import zeros
 from jitgrad.prims.elementwise import (
     abs_,
     acos,
@@ -65,7 +66,6 @@ from jitgrad.prims.structural import (
     scatter_add,
     slice_,
     transpose,
-    zeros,
 )
 
 __all__ = [

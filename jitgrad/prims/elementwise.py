@@ -16,7 +16,10 @@ import numpy as np
 
 from jitgrad.core import (
     REGISTRY,
+    Elementwise,
+    Eqn,
     Primitive,
+    RuleFactory,
     ShapedArray,
     Tracer,
     Zero,
@@ -33,18 +36,22 @@ DerivRule = Callable[..., Any]
 
 
 def coerce(args: Sequence[Any]) -> list[Any]:
-    """Give Python scalars the dtype of the array arguments (rules write ``sub(1, out)``)."""
+    """Give Python scalars the dtype of the array arguments (rules write ``sub(1, out)``). A
+    scalar whose own dtype already is that dtype stays a Python scalar: staged, it becomes a
+    weakly typed literal, as it would be outside the IR."""
     ref = next((a for a in args if not is_python_scalar(a)), None)
     if ref is None:
-        return [np.asarray(a)[()] for a in args]
+        return list(args)
     dtype = ref.dtype if isinstance(ref, Tracer) else np.asarray(ref).dtype
-    return [np.asarray(a, dtype=dtype)[()] if is_python_scalar(a) else a for a in args]
+    return [np.asarray(a, dtype=dtype)[()] if is_python_scalar(a) and _aval(a).dtype != dtype
+            else a for a in args]
 
 
 def elementwise_rule(name: str, float_only: bool = False, out_dtype: Any = None,
                      n_pred: int = 0) -> Callable[..., ShapedArray]:
     """Shape rule: equal shapes, except that rank-0 operands broadcast; equal dtypes.
-    The first ``n_pred`` operands are boolean predicates (``select``)."""
+    The first ``n_pred`` operands are boolean predicates (``select``). The result is weakly
+    typed when every value operand is (``lr * 2.0`` of Python-scalar origin stays weak)."""
 
     def rule(*avals: ShapedArray) -> ShapedArray:
         shapes = {a.shape for a in avals if a.shape != ()}
@@ -62,11 +69,14 @@ def elementwise_rule(name: str, float_only: bool = False, out_dtype: Any = None,
         dtype = dtypes.pop()
         if float_only and not is_float(dtype):
             raise ShapeError(f"{name}: needs floating-point operands, got {dtype.name}")
-        return ShapedArray(shape, dtype if out_dtype is None else out_dtype)
+        if out_dtype is not None:
+            return ShapedArray(shape, out_dtype)
+        return ShapedArray(shape, dtype, weak=all(a.weak for a in avals[n_pred:]))
 
     return rule
 
 
+@RuleFactory
 def elementwise_batch(prim: Primitive) -> Callable[..., tuple[Any, int]]:
     """vmap rule shared by elementwise primitives: batch axes go first; a batched per-example
     scalar is broadcast to the per-example shape, an unbatched array along the batch."""
@@ -101,13 +111,29 @@ def _match_shape(ct: Any, aval_in: ShapedArray, aval_out: ShapedArray) -> Any:
 Domain = tuple[float, float]
 
 
+def is_const(val: Any, k: float) -> bool:
+    """For ``simplify`` identities: whether a constant operand value (None: not constant) is
+    exactly ``k`` (a +0 for ``k == 0``: ``x + -0.0`` is not always ``x``)."""
+    return val is not None and not isinstance(val, np.bool_) and val == k and \
+        not (k == 0 and np.signbit(val))
+
+
+def same_aval(eqn: Eqn) -> Any:
+    """For ``simplify``: the operand itself when the equation leaves its aval unchanged (a
+    conversion to its own dtype, a reshape to its own shape, an identity transpose)."""
+    x, out = eqn.inputs[0], eqn.outputs[0]
+    return x if x.aval == out.aval else None
+
+
 def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRule | None],
                    kernel: str | Callable[..., str], domain: Sequence[Domain] | Domain = (-2, 2),
                    float_only: bool = True, vmath: str | None = None,
-                   inexact: bool = False) -> Primitive:
+                   inexact: bool = False, cheap: bool = False,
+                   simplify: Callable[..., Any] | None = None) -> Primitive:
     """Declare a differentiable elementwise primitive; ``None`` in ``derivs`` means the operand's
-    derivative is identically zero. ``vmath`` names the vectorisable implementation
-    (``jitgrad.backend.vmath``) kernels use instead of the libm template."""
+    derivative is identically zero. ``kernel``, ``vmath``, ``inexact`` and ``cheap`` make its
+    ``Elementwise`` lowering (most such primitives are transcendental: not cheap unless
+    declared so); ``simplify`` states its identities."""
     nargs = len(derivs)
     domains = [domain] * nargs if isinstance(domain[0], int | float) else list(domain)
 
@@ -126,14 +152,11 @@ def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRu
         return [None if d is None else _match_shape(d(ct, out, *ins), _aval(x), _aval(out))
                 for d, x in zip(derivs, ins, strict=True)]
 
-    prim = Primitive(
-        name, elementwise_rule(name, float_only=float_only), impl, jvp=jvp, vjp=vjp,
-        kernel=kernel, test_cases=elementwise_cases(domains),
-        extra={"elementwise": True, "derivs": tuple(derivs), "vmath": vmath,
-               # kernels whose results may differ from numpy's in the last bit
-               "inexact": vmath is not None or "math." in str(kernel) or inexact})
-    prim.batch = elementwise_batch(prim)
-    return register(prim)
+    prim = register(Primitive(
+        name, elementwise_rule(name, float_only=float_only), impl,
+        Elementwise(kernel, vmath=vmath, inexact=inexact, cheap=cheap), jvp=jvp, vjp=vjp,
+        batch=elementwise_batch, test_cases=elementwise_cases(domains), simplify=simplify))
+    return prim
 
 
 def _match_to(term: Any, out: Any) -> Any:
@@ -147,13 +170,11 @@ def _match_to(term: Any, out: Any) -> Any:
 def defnondiff(name: str, impl: Callable[..., Any], kernel: str, nargs: int,
                out_dtype: Any = np.bool_, kinds: str = "float",
                domain: tuple[float, float] = (-2, 2)) -> Primitive:
-    """Declare an elementwise primitive with zero derivative (comparisons, logic)."""
-    prim = Primitive(
-        name, elementwise_rule(name, out_dtype=out_dtype), impl, kernel=kernel,
-        differentiable=False, test_cases=elementwise_cases([domain] * nargs, kinds=kinds),
-        extra={"elementwise": True})
-    prim.batch = elementwise_batch(prim)
-    return register(prim)
+    """Declare a cheap elementwise primitive with zero derivative (comparisons, logic)."""
+    return register(Primitive(
+        name, elementwise_rule(name, out_dtype=out_dtype), impl, Elementwise(kernel),
+        differentiable=False, batch=elementwise_batch,
+        test_cases=elementwise_cases([domain] * nargs, kinds=kinds)))
 
 
 def _bind(prim: Primitive) -> Callable[..., Any]:
@@ -164,10 +185,7 @@ def _bind(prim: Primitive) -> Callable[..., Any]:
     return wrapper
 
 
-# --- kernel templates that need more than a format string -----------------------------------
-# A template is a format string over the operand expressions {0}, {1}, ..., the output dtype's
-# numpy constructor {dt} (so literals keep float32 float32), its short name {sfx} and the
-# params; or a function (operands, dt, **params) -> expression.
+# --- kernel templates that need more than a format string (see ``Elementwise``) -------------
 
 
 def _sign_kernel(ops: list[str], dt: str) -> str:
@@ -211,33 +229,33 @@ def _min(x: Any, y: Any) -> Any:
 # --- unary: d(g, out, x) = g * F'(x) --------------------------------------------------------
 
 neg_p = defelementwise("neg", np.negative, [lambda g, out, x: neg(g)], "-{0}",
-                       float_only=False)
+                       float_only=False, cheap=True)
 exp_p = defelementwise("exp", np.exp, [lambda g, out, x: mul(g, out)], "math.exp({0})",
-                       vmath="exp")
+                       vmath="exp", inexact=True)
 log_p = defelementwise("log", np.log, [lambda g, out, x: div(g, x)], "math.log({0})",
-                       vmath="log",
-                       domain=(0.2, 3.0))
+                       vmath="log", inexact=True, domain=(0.2, 3.0))
 sin_p = defelementwise("sin", np.sin, [lambda g, out, x: mul(g, cos(x))], "math.sin({0})",
-                       vmath="sin")
+                       vmath="sin", inexact=True)
 cos_p = defelementwise("cos", np.cos, [lambda g, out, x: neg(mul(g, sin(x)))],
-                       "math.cos({0})", vmath="cos")
+                       "math.cos({0})", vmath="cos", inexact=True)
 tan_p = defelementwise("tan", np.tan, [lambda g, out, x: mul(g, add(1, mul(out, out)))],
-                       "math.tan({0})", vmath="tan", domain=(-1.2, 1.2))
+                       "math.tan({0})", vmath="tan", inexact=True, domain=(-1.2, 1.2))
 tanh_p = defelementwise("tanh", np.tanh, [lambda g, out, x: mul(g, sub(1, mul(out, out)))],
-                        "math.tanh({0})", vmath="tanh")
+                        "math.tanh({0})", vmath="tanh", inexact=True)
 sqrt_p = defelementwise("sqrt", np.sqrt, [lambda g, out, x: div(g, mul(2, out))],
                         "math.sqrt({0})", domain=(0.2, 3.0))
 abs_p = defelementwise("abs", np.abs, [lambda g, out, x: mul(g, sign(x))], "abs({0})",
-                       domain=(0.1, 2.0), float_only=False)
+                       domain=(0.1, 2.0), float_only=False, cheap=True)
 sign_p = defelementwise("sign", np.sign, [None],
-                        _sign_kernel, float_only=False)
+                        _sign_kernel, float_only=False, cheap=True)
 log1p_p = defelementwise("log1p", np.log1p, [lambda g, out, x: div(g, add(1, x))],
-                         "math.log1p({0})", vmath="log1p", domain=(-0.5, 2.0))
+                         "math.log1p({0})", vmath="log1p", inexact=True,
+                         domain=(-0.5, 2.0))
 expm1_p = defelementwise("expm1", np.expm1, [lambda g, out, x: mul(g, add(out, 1))],
-                         "math.expm1({0})", vmath="expm1")
+                         "math.expm1({0})", vmath="expm1", inexact=True)
 logistic_p = defelementwise(
     "logistic", _logistic, [lambda g, out, x: mul(g, mul(out, sub(1, out)))],
-    "logistic_{sfx}({0})", domain=(-4, 4), vmath="logistic")
+    "logistic_{sfx}({0})", domain=(-4, 4), vmath="logistic", inexact=True)
 
 
 def _one_minus_sq(x: Any) -> Any:
@@ -245,19 +263,21 @@ def _one_minus_sq(x: Any) -> Any:
 
 
 asin_p = defelementwise("asin", np.arcsin, [lambda g, out, x: div(g, sqrt(_one_minus_sq(x)))],
-                        "math.asin({0})", domain=(-0.8, 0.8))
+                        "math.asin({0})", inexact=True, domain=(-0.8, 0.8))
 acos_p = defelementwise("acos", np.arccos,
                         [lambda g, out, x: neg(div(g, sqrt(_one_minus_sq(x))))],
-                        "math.acos({0})", domain=(-0.8, 0.8))
+                        "math.acos({0})", inexact=True, domain=(-0.8, 0.8))
 atan_p = defelementwise("atan", np.arctan, [lambda g, out, x: div(g, add(1, mul(x, x)))],
-                        "math.atan({0})")
+                        "math.atan({0})", inexact=True)
 asinh_p = defelementwise("asinh", np.arcsinh,
-                         [lambda g, out, x: div(g, sqrt(add(mul(x, x), 1)))], "math.asinh({0})")
+                         [lambda g, out, x: div(g, sqrt(add(mul(x, x), 1)))], "math.asinh({0})",
+                         inexact=True)
 acosh_p = defelementwise("acosh", np.arccosh,
                          [lambda g, out, x: div(g, sqrt(sub(mul(x, x), 1)))], "math.acosh({0})",
-                         domain=(1.2, 3.0))
+                         inexact=True, domain=(1.2, 3.0))
 atanh_p = defelementwise("atanh", np.arctanh, [lambda g, out, x: div(g, _one_minus_sq(x))],
-                         "math.atanh({0})", domain=(-0.8, 0.8))
+                         "math.atanh({0})", inexact=True,
+                         domain=(-0.8, 0.8))
 # Piecewise constant: zero derivative (as in JAX), values as numpy's.
 floor_p = defelementwise("floor", np.floor, [None], "{dt}(np.floor({0}))")
 ceil_p = defelementwise("ceil", np.ceil, [None], "{dt}(np.ceil({0}))")
@@ -266,16 +286,22 @@ round_p = defelementwise("round", np.rint, [None], "{dt}(np.rint({0}))")  # half
 # --- binary: d(g, out, x, y) ----------------------------------------------------------------
 
 add_p = defelementwise("add", np.add, [lambda g, out, x, y: g, lambda g, out, x, y: g],
-                       "{0} + {1}", float_only=False)
+                       "{0} + {1}", float_only=False, cheap=True,
+                       simplify=lambda e, c: e.inputs[1] if is_const(c[0], 0) else
+                       e.inputs[0] if is_const(c[1], 0) else None)
 sub_p = defelementwise("sub", np.subtract, [lambda g, out, x, y: g,
                                             lambda g, out, x, y: neg(g)],
-                       "{0} - {1}", float_only=False)
+                       "{0} - {1}", float_only=False, cheap=True,
+                       simplify=lambda e, c: e.inputs[0] if is_const(c[1], 0) else None)
 mul_p = defelementwise("mul", np.multiply, [lambda g, out, x, y: mul(g, y),
                                             lambda g, out, x, y: mul(g, x)],
-                       "{0} * {1}", float_only=False)
+                       "{0} * {1}", float_only=False, cheap=True,
+                       simplify=lambda e, c: e.inputs[1] if is_const(c[0], 1) else
+                       e.inputs[0] if is_const(c[1], 1) else None)
 div_p = defelementwise("div", np.divide, [lambda g, out, x, y: div(g, y),
                                           lambda g, out, x, y: neg(div(mul(g, x), mul(y, y)))],
-                       "{0} / {1}", domain=[(-2, 2), (0.5, 2.0)])
+                       "{0} / {1}", domain=[(-2, 2), (0.5, 2.0)],
+                       simplify=lambda e, c: e.inputs[0] if is_const(c[1], 1) else None)
 
 
 def _dpow_dx(g: Any, out: Any, x: Any, y: Any) -> Any:
@@ -289,14 +315,14 @@ def _dpow_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
 
 
 pow_p = defelementwise("pow", _pow, [_dpow_dx, _dpow_dy], "{0} ** {1}",
-                       domain=[(0.5, 2.0), (-2, 2)], vmath="pow")
+                       domain=[(0.5, 2.0), (-2, 2)], vmath="pow", inexact=True)
 
 
 atan2_p = defelementwise(
     "atan2", np.arctan2,
     [lambda g, out, y, x: div(mul(g, x), add(mul(x, x), mul(y, y))),
      lambda g, out, y, x: neg(div(mul(g, y), add(mul(x, x), mul(y, y))))],
-    "math.atan2({0}, {1})", domain=[(-2, 2), (0.5, 2.0)])
+    "math.atan2({0}, {1})", inexact=True, domain=[(-2, 2), (0.5, 2.0)])
 
 
 rem_p = defelementwise(
@@ -318,10 +344,10 @@ def _dmax(first: bool, cmp: Callable[[Any, Any], Any]) -> DerivRule:
 
 max_p = defelementwise("max", _max, [_dmax(True, lambda a, b: gt(a, b)),
                                      _dmax(False, lambda a, b: gt(a, b))],
-                       "max_nan({0}, {1})", float_only=False)
+                       "max_nan({0}, {1})", float_only=False, cheap=True)
 min_p = defelementwise("min", _min, [_dmax(True, lambda a, b: lt(a, b)),
                                      _dmax(False, lambda a, b: lt(a, b))],
-                       "min_nan({0}, {1})", float_only=False)
+                       "min_nan({0}, {1})", float_only=False, cheap=True)
 
 
 def _integer_pow_rule(x: ShapedArray, *, y: int) -> ShapedArray:
@@ -347,9 +373,8 @@ def _ipow_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, y: int) -> lis
 
 integer_pow_p = register(Primitive(
     "integer_pow", _integer_pow_rule, lambda x, *, y: np.power(x, y).astype(np.result_type(x)),
-    jvp=_ipow_jvp, vjp=_ipow_vjp, kernel=_ipow_kernel,
-    test_cases=elementwise_cases([(-2, 2)], params=[{"y": 2}, {"y": 3}, {"y": -2}, {"y": 0}]),
-    extra={"elementwise": True}))
+    Elementwise(_ipow_kernel), jvp=_ipow_jvp, vjp=_ipow_vjp, batch=elementwise_batch,
+    test_cases=elementwise_cases([(-2, 2)], params=[{"y": 2}, {"y": 3}, {"y": -2}, {"y": 0}])))
 
 # --- comparisons and logic (zero derivative) ------------------------------------------------
 
@@ -391,17 +416,18 @@ def _select_vjp(cts: list[Any], ins: list[Any], outs: list[Any]) -> list[Any]:
 
 
 select_p = register(Primitive(
-    "select", elementwise_rule("select", n_pred=1), _select_impl, jvp=_select_jvp,
-    vjp=_select_vjp, kernel="{1} if {0} else {2}",
-    test_cases=elementwise_cases([(-2, 2)] * 2, pred=True), extra={"elementwise": True}))
+    "select", elementwise_rule("select", n_pred=1), _select_impl,
+    Elementwise("{1} if {0} else {2}"), jvp=_select_jvp, vjp=_select_vjp,
+    batch=elementwise_batch, test_cases=elementwise_cases([(-2, 2)] * 2, pred=True),
+    simplify=lambda e, c: e.inputs[1] if e.inputs[1] is e.inputs[2] else None))
 
 
 # --- stop_gradient and dtype conversion -----------------------------------------------------
 
 stop_gradient_p = register(Primitive(
     "stop_gradient", elementwise_rule("stop_gradient"), lambda x: np.array(x, copy=True)[()],
-    kernel="{0}", differentiable=False, test_cases=elementwise_cases([(-2, 2)]),
-    extra={"elementwise": True}))
+    Elementwise("{0}"), differentiable=False, batch=elementwise_batch,
+    test_cases=elementwise_cases([(-2, 2)])))
 
 
 def _convert_rule(x: ShapedArray, *, new_dtype: np.dtype) -> ShapedArray:
@@ -434,9 +460,9 @@ def _convert_cases(rng: np.random.Generator, dtype: Any) -> list:
 
 convert_element_type_p = register(Primitive(
     "convert_element_type", _convert_rule,
-    lambda x, *, new_dtype: np.asarray(x).astype(new_dtype)[()],
-    jvp=_convert_jvp, vjp=_convert_vjp, kernel=_convert_kernel, test_cases=_convert_cases,
-    extra={"elementwise": True}))
+    lambda x, *, new_dtype: np.asarray(x).astype(new_dtype)[()], Elementwise(_convert_kernel),
+    jvp=_convert_jvp, vjp=_convert_vjp, batch=elementwise_batch, test_cases=_convert_cases,
+    simplify=lambda e, c: same_aval(e)))
 
 
 def convert_element_type(x: Any, new_dtype: Any) -> Any:
@@ -463,8 +489,6 @@ add, sub, mul, div, pow, max_, min_ = map(_bind, (add_p, sub_p, mul_p, div_p, po
                                                   min_p))
 lt, le, gt, ge, eq, ne, and_, or_, not_ = map(_bind, (lt_p, le_p, gt_p, ge_p, eq_p, ne_p, and_p,
                                                       or_p, not_p))
-for _p in (integer_pow_p, select_p, stop_gradient_p, convert_element_type_p):
-    _p.batch = elementwise_batch(_p)
 stop_gradient = _bind(stop_gradient_p)
 
 

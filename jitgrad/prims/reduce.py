@@ -7,14 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.core import Primitive, ShapedArray, aval_of, register
+from jitgrad.core import Host, Primitive, Reduce, RuleFactory, ShapedArray, aval_of, register
 from jitgrad.errors import ShapeError
 from jitgrad.prims.elementwise import add, convert_element_type, div, eq, mul
 from jitgrad.prims.structural import (
     broadcast_in_dim,
     concatenate,
     front_rule,
-    linear_jvp,
     reshape,
     slice_,
     transpose,
@@ -65,17 +64,18 @@ def _reduce_cases(positive: bool = False) -> Callable[..., list]:
 
 # --- reduce_sum -----------------------------------------------------------------------------
 
+def _shift_axes(b: int, axes: tuple[int, ...]) -> dict:
+    return {"axes": tuple(a + 1 for a in axes)}
+
+
 reduce_sum_p = register(Primitive(
     "reduce_sum", _reduce_rule("reduce_sum", True),
-    lambda x, *, axes: np.sum(x, axis=axes, dtype=np.asarray(x).dtype),
+    lambda x, *, axes: np.sum(x, axis=axes, dtype=np.asarray(x).dtype), Reduce("sum"),
+    linear=True, batch=front_rule(_shift_axes),
     vjp=lambda cts, ins, outs, *, axes: [expand(cts[0], aval_of(ins[0]).shape, axes)],
     test_cases=lambda rng, dt: _reduce_cases()(rng, dt) + [
         ((draw(rng, (0, 3), dt),), {"axes": (0,)}),
-        ((draw(rng, (2, 0), dt),), {"axes": (0,)})],
-    extra={"linear": True, "reduction": "sum"}))
-reduce_sum_p.jvp = linear_jvp(lambda x, **p: reduce_sum_p.bind(x, **p))
-_shift_axes = lambda b, axes: {"axes": tuple(a + 1 for a in axes)}  # noqa: E731
-reduce_sum_p.batch = front_rule(reduce_sum_p, _shift_axes)
+        ((draw(rng, (2, 0), dt),), {"axes": (0,)})]))
 
 
 def reduce_sum(x: Any, axes: Sequence[int]) -> Any:
@@ -98,11 +98,12 @@ def _argext_share(x: Any, out: Any, axes: tuple[int, ...]) -> Any:
     return div(fmask, expand(count, shape, axes))
 
 
-def _ext_jvp(prim_fn: Callable[..., Any]) -> Callable[..., tuple[Any, Any]]:
+@RuleFactory
+def _ext_jvp(prim: Primitive) -> Callable[..., tuple[Any, Any]]:
     def jvp(primals: list[Any], tangents: list[Any], *, axes: tuple[int, ...]
             ) -> tuple[Any, Any]:
         (x,), (t,) = primals, tangents
-        out = prim_fn(x, axes=axes)
+        out = prim.bind(x, axes=axes)
         return out, reduce_sum(mul(t, _argext_share(x, out, axes)), axes)
     return jvp
 
@@ -115,14 +116,12 @@ def _ext_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, axes: tuple[int
 
 reduce_max_p = register(Primitive(
     "reduce_max", _reduce_rule("reduce_max", False), lambda x, *, axes: np.max(x, axis=axes),
-    vjp=_ext_vjp, test_cases=_reduce_cases(), extra={"reduction": "max"}))
-reduce_max_p.jvp = _ext_jvp(reduce_max_p.bind)
+    Reduce("max"), jvp=_ext_jvp, vjp=_ext_vjp, batch=front_rule(_shift_axes),
+    test_cases=_reduce_cases()))
 reduce_min_p = register(Primitive(
     "reduce_min", _reduce_rule("reduce_min", False), lambda x, *, axes: np.min(x, axis=axes),
-    vjp=_ext_vjp, test_cases=_reduce_cases(), extra={"reduction": "min"}))
-reduce_min_p.jvp = _ext_jvp(reduce_min_p.bind)
-reduce_max_p.batch = front_rule(reduce_max_p, _shift_axes)
-reduce_min_p.batch = front_rule(reduce_min_p, _shift_axes)
+    Reduce("min"), jvp=_ext_jvp, vjp=_ext_vjp, batch=front_rule(_shift_axes),
+    test_cases=_reduce_cases()))
 
 
 def reduce_max(x: Any, axes: Sequence[int]) -> Any:
@@ -208,14 +207,12 @@ def _prod_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, axes: tuple[in
 
 reduce_prod_p = register(Primitive(
     "reduce_prod", _reduce_rule("reduce_prod", True),
-    lambda x, *, axes: np.prod(x, axis=axes, dtype=np.asarray(x).dtype), jvp=_prod_jvp,
-    vjp=_prod_vjp,
+    lambda x, *, axes: np.prod(x, axis=axes, dtype=np.asarray(x).dtype), Reduce("prod"),
+    jvp=_prod_jvp, vjp=_prod_vjp, batch=front_rule(_shift_axes),
     test_cases=lambda rng, dt: _reduce_cases(positive=True)(rng, dt) + [
         ((np.array([[0.0, 2.0], [0.0, 0.0], [1.5, 0.5]], dt),), {"axes": (1,)}),
         ((np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.0]], dt),), {"axes": (0, 1)}),
-        ((draw(rng, (0, 2), dt),), {"axes": (0,)})],
-    extra={"reduction": "prod"}))
-reduce_prod_p.batch = front_rule(reduce_prod_p, _shift_axes)
+        ((draw(rng, (0, 2), dt),), {"axes": (0,)})]))
 
 
 def reduce_prod(x: Any, axes: Sequence[int]) -> Any:
@@ -242,18 +239,15 @@ def _cumsum_impl(x: Any, *, axis: int, reverse: bool) -> np.ndarray:
 
 
 cumsum_p = register(Primitive(
-    "cumsum", _cumsum_rule, _cumsum_impl,
+    "cumsum", _cumsum_rule, _cumsum_impl, Host(), linear=True,
+    batch=front_rule(lambda b, axis, reverse: {"axis": axis + 1, "reverse": reverse}),
     vjp=lambda cts, ins, outs, *, axis, reverse: [cumsum(cts[0], axis, not reverse)],
     test_cases=lambda rng, dt: [
         ((draw(rng, (4,), dt),), {"axis": 0, "reverse": False}),
         ((draw(rng, (2, 3), dt),), {"axis": 1, "reverse": True}),
         ((view_of(draw(rng, (3, 2), dt), "reversed"),), {"axis": 0, "reverse": False}),
         ((draw(rng, (0, 2), dt),), {"axis": 0, "reverse": False}),
-    ],
-    extra={"linear": True}))
-cumsum_p.jvp = linear_jvp(lambda x, **p: cumsum_p.bind(x, **p))
-cumsum_p.batch = front_rule(cumsum_p, lambda b, axis, reverse: {"axis": axis + 1,
-                                                                 "reverse": reverse})
+    ]))
 
 
 def cumsum(x: Any, axis: int, reverse: bool = False) -> Any:
@@ -278,9 +272,9 @@ def _arg_cases(rng: np.random.Generator, dt: Any) -> list:
 
 argmax_p = register(Primitive(
     "argmax", _arg_rule("argmax"), lambda x, *, axis: np.argmax(x, axis=axis).astype(np.int64),
-    differentiable=False, test_cases=_arg_cases))
+    Host(), differentiable=False, test_cases=_arg_cases,
+    batch=front_rule(lambda b, axis: {"axis": axis + 1})))
 argmin_p = register(Primitive(
     "argmin", _arg_rule("argmin"), lambda x, *, axis: np.argmin(x, axis=axis).astype(np.int64),
-    differentiable=False, test_cases=_arg_cases))
-argmax_p.batch = front_rule(argmax_p, lambda b, axis: {"axis": axis + 1})
-argmin_p.batch = front_rule(argmin_p, lambda b, axis: {"axis": axis + 1})
+    Host(), differentiable=False, test_cases=_arg_cases,
+    batch=front_rule(lambda b, axis: {"axis": axis + 1})))

@@ -8,32 +8,20 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.core import REGISTRY, Lit, Primitive, ShapedArray, Zero, aval_of, register
+from jitgrad.core import (
+    REGISTRY,
+    Affine,
+    Host,
+    Index,
+    Primitive,
+    RuleFactory,
+    ShapedArray,
+    View,
+    aval_of,
+    register,
+)
 from jitgrad.errors import ShapeError
 from jitgrad.prims.testcases import draw, view_of
-
-
-def linear_jvp(prim_fn: Callable[..., Any], linear_args: Sequence[int] = (0,)
-               ) -> Callable[..., tuple[Any, Any]]:
-    """jvp of a primitive linear in ``linear_args``: apply it to the tangents (the other
-    arguments, e.g. integer indices, are passed through)."""
-
-    def jvp(primals: list[Any], tangents: list[Any], **params: Any) -> tuple[Any, Any]:
-        out = prim_fn(*primals, **params)
-        targs = list(primals)
-        for i in linear_args:
-            t = tangents[i]
-            targs[i] = zeros(t.aval) if isinstance(t, Zero) else t
-        return out, prim_fn(*targs, **params)
-
-    return jvp
-
-
-def zeros(aval: ShapedArray) -> Any:
-    """A zero array of ``aval``: a broadcast literal, which the backend never materialises
-    until it is needed."""
-    return broadcast_in_dim_p.bind(Lit(0, aval.dtype).val, shape=aval.shape, dims=())
-
 
 # --- batching helpers (vmap): a batched value carries its batch axis, or None --------------
 
@@ -58,15 +46,17 @@ def at_front(x: Any, d: int | None, size: int) -> Any:
                                    dims=tuple(range(1, len(shape) + 1)))
 
 
-def front_rule(prim: Primitive, shift: Callable[..., dict]) -> Callable[..., tuple[Any, int]]:
+def front_rule(shift: Callable[..., dict]) -> RuleFactory:
     """Batching rule of a one-operand primitive: move the batch axis first and apply the
     primitive with ``shift(size, **params)`` (its axis parameters moved by one)."""
 
-    def rule(args: list[Any], dims: list[int | None], /, **params: Any) -> tuple[Any, int]:
-        x = move_front(args[0], dims[0])
-        return prim.bind(x, *args[1:], **shift(aval_of(x).shape[0], **params)), 0
+    def make(prim: Primitive) -> Callable[..., tuple[Any, int]]:
+        def rule(args: list[Any], dims: list[int | None], /, **params: Any) -> tuple[Any, int]:
+            x = move_front(args[0], dims[0])
+            return prim.bind(x, *args[1:], **shift(aval_of(x).shape[0], **params)), 0
+        return rule
 
-    return rule
+    return RuleFactory(make)
 
 
 # --- broadcast_in_dim -----------------------------------------------------------------------
@@ -122,14 +112,18 @@ def _broadcast_cases(rng: np.random.Generator, dtype: Any) -> list:
     ]
 
 
+def _broadcast_index(index: tuple[Affine, ...], src: ShapedArray, out: ShapedArray, *,
+                     shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[Affine, ...]:
+    # A stretched axis of length 1 is read at 0 wherever the output is.
+    return tuple(index[d] if src.shape[j] == out.shape[d] else (None, 0, 0)
+                 for j, d in enumerate(dims))
+
+
 broadcast_in_dim_p = register(Primitive(
-    "broadcast_in_dim", _broadcast_rule, _broadcast_impl, vjp=_broadcast_vjp,
-    test_cases=_broadcast_cases, extra={"linear": True}))
-broadcast_in_dim_p.jvp = linear_jvp(lambda x, **p: broadcast_in_dim_p.bind(x, **p))
-
-
-broadcast_in_dim_p.batch = front_rule(broadcast_in_dim_p, lambda b, shape, dims: {
-    "shape": (b,) + shape, "dims": (0,) + tuple(k + 1 for k in dims)})
+    "broadcast_in_dim", _broadcast_rule, _broadcast_impl, Index(_broadcast_index),
+    linear=True, vjp=_broadcast_vjp, test_cases=_broadcast_cases,
+    batch=front_rule(lambda b, shape, dims: {
+        "shape": (b,) + shape, "dims": (0,) + tuple(k + 1 for k in dims)})))
 
 
 def broadcast_in_dim(x: Any, shape: Sequence[int], dims: Sequence[int]) -> Any:
@@ -150,8 +144,22 @@ def _reshape_rule(x: ShapedArray, *, shape: tuple[int, ...]) -> ShapedArray:
     return ShapedArray(shape, x.dtype)
 
 
+def _is_unit_reshape(src: ShapedArray, out: ShapedArray, *, shape: tuple[int, ...]) -> bool:
+    """A reshape that only inserts or removes axes of size 1 is an index map, not a copy."""
+    return [d for d in src.shape if d != 1] == [d for d in out.shape if d != 1]
+
+
+def _unit_reshape_index(index: tuple[Affine, ...], src: ShapedArray, out: ShapedArray, *,
+                        shape: tuple[int, ...]) -> tuple[Affine, ...]:
+    kept = iter([index[k] for k, d in enumerate(out.shape) if d != 1])
+    return tuple((None, 0, 0) if d == 1 else next(kept) for d in src.shape)
+
+
 reshape_p = register(Primitive(
     "reshape", _reshape_rule, lambda x, *, shape: np.reshape(x, shape),
+    Index(_unit_reshape_index, applies=_is_unit_reshape, otherwise=View()), linear=True,
+    simplify=lambda e, c: e.inputs[0] if e.inputs[0].aval == e.outputs[0].aval else None,
+    batch=front_rule(lambda b, shape: {"shape": (b,) + shape}),
     vjp=lambda cts, ins, outs, *, shape: [reshape(cts[0], shape=aval_of(ins[0]).shape)],
     test_cases=lambda rng, dt: [
         ((draw(rng, (2, 3), dt),), {"shape": (3, 2)}),
@@ -159,10 +167,7 @@ reshape_p = register(Primitive(
         ((draw(rng, (), dt),), {"shape": (1, 1)}),
         ((draw(rng, (0, 3), dt),), {"shape": (3, 0)}),
         ((view_of(draw(rng, (2, 3), dt), "strided"),), {"shape": (1, 6)}),
-    ],
-    extra={"linear": True}))
-reshape_p.jvp = linear_jvp(lambda x, **p: reshape_p.bind(x, **p))
-reshape_p.batch = front_rule(reshape_p, lambda b, shape: {"shape": (b,) + shape})
+    ]))
 
 
 def reshape(x: Any, shape: Sequence[int]) -> Any:
@@ -182,8 +187,21 @@ def _transpose_rule(x: ShapedArray, *, perm: tuple[int, ...]) -> ShapedArray:
     return ShapedArray(tuple(x.shape[p] for p in perm), x.dtype)
 
 
+def _transpose_index(index: tuple[Affine, ...], src: ShapedArray, out: ShapedArray, *,
+                     perm: tuple[int, ...]) -> tuple[Affine, ...]:
+    # Output axis k walks operand axis perm[k].
+    sub: list[Affine] = [(None, 0, 0)] * len(perm)
+    for k, p in enumerate(perm):
+        sub[p] = index[k]
+    return tuple(sub)
+
+
 transpose_p = register(Primitive(
     "transpose", _transpose_rule, lambda x, *, perm: np.transpose(x, perm),
+    Index(_transpose_index), linear=True,
+    simplify=lambda e, c: e.inputs[0] if e.params["perm"] == tuple(sorted(e.params["perm"]))
+    else None,
+    batch=front_rule(lambda b, perm: {"perm": (0,) + tuple(k + 1 for k in perm)}),
     vjp=lambda cts, ins, outs, *, perm: [transpose(cts[0], tuple(np.argsort(perm)))],
     test_cases=lambda rng, dt: [
         ((draw(rng, (2, 3), dt),), {"perm": (1, 0)}),
@@ -191,11 +209,7 @@ transpose_p = register(Primitive(
         ((draw(rng, (3,), dt),), {"perm": (0,)}),
         ((view_of(draw(rng, (2, 3), dt), "reversed"),), {"perm": (1, 0)}),
         ((draw(rng, (0, 3), dt),), {"perm": (1, 0)}),
-    ],
-    extra={"linear": True}))
-transpose_p.jvp = linear_jvp(lambda x, **p: transpose_p.bind(x, **p))
-transpose_p.batch = front_rule(transpose_p, lambda b, perm: {
-    "perm": (0,) + tuple(k + 1 for k in perm)})
+    ]))
 
 
 def transpose(x: Any, perm: Sequence[int]) -> Any:
@@ -248,8 +262,16 @@ def _pad_impl(x: Any, *, shape: tuple, starts: tuple, steps: tuple) -> np.ndarra
     return out
 
 
+def _slice_index(index: tuple[Affine, ...], src: ShapedArray, out: ShapedArray, *,
+                 starts: tuple, sizes: tuple, steps: tuple) -> tuple[Affine, ...]:
+    return tuple((a, c * step, o * step + start) for (a, c, o), start, step in
+                 zip(index, starts, steps, strict=True))
+
+
 slice_p = register(Primitive(
-    "slice", _slice_rule, _slice_impl,
+    "slice", _slice_rule, _slice_impl, Index(_slice_index), linear=True,
+    batch=front_rule(lambda b, starts, sizes, steps: {
+        "starts": (0,) + starts, "sizes": (b,) + sizes, "steps": (1,) + steps}),
     vjp=lambda cts, ins, outs, *, starts, sizes, steps: [
         pad(cts[0], shape=aval_of(ins[0]).shape, starts=starts, steps=steps)],
     test_cases=lambda rng, dt: [
@@ -259,25 +281,19 @@ slice_p = register(Primitive(
         ((draw(rng, (3,), dt),), {"starts": (0,), "sizes": (0,), "steps": (1,)}),
         ((view_of(draw(rng, (3, 4), dt), "strided"),),
          {"starts": (1, 1), "sizes": (2, 2), "steps": (1, 2)}),
-    ],
-    extra={"linear": True}))
-slice_p.jvp = linear_jvp(lambda x, **p: slice_p.bind(x, **p))
-slice_p.batch = front_rule(slice_p, lambda b, starts, sizes, steps: {
-    "starts": (0,) + starts, "sizes": (b,) + sizes, "steps": (1,) + steps})
+    ]))
 
 pad_p = register(Primitive(
-    "pad", _pad_rule, _pad_impl,
+    "pad", _pad_rule, _pad_impl, Host(), linear=True,
+    batch=front_rule(lambda b, shape, starts, steps: {
+        "shape": (b,) + shape, "starts": (0,) + starts, "steps": (1,) + steps}),
     vjp=lambda cts, ins, outs, *, shape, starts, steps: [
         slice_(cts[0], starts=starts, sizes=aval_of(ins[0]).shape, steps=steps)],
     test_cases=lambda rng, dt: [
         ((draw(rng, (2,), dt),), {"shape": (5,), "starts": (1,), "steps": (2,)}),
         ((draw(rng, (2, 3), dt),), {"shape": (4, 5), "starts": (3, 0), "steps": (-1, 2)}),
         ((draw(rng, (0,), dt),), {"shape": (3,), "starts": (0,), "steps": (1,)}),
-    ],
-    extra={"linear": True}))
-pad_p.jvp = linear_jvp(lambda x, **p: pad_p.bind(x, **p))
-pad_p.batch = front_rule(pad_p, lambda b, shape, starts, steps: {
-    "shape": (b,) + shape, "starts": (0,) + starts, "steps": (1,) + steps})
+    ]))
 
 
 def slice_(x: Any, starts: Sequence[int], sizes: Sequence[int], steps: Sequence[int]) -> Any:
@@ -324,38 +340,26 @@ def _concat_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, axis: int) -
     return res
 
 
-concatenate_p = register(Primitive(
-    "concatenate", _concat_rule, lambda *xs, axis: np.concatenate(xs, axis=axis),
-    vjp=_concat_vjp,
-    test_cases=lambda rng, dt: [
-        ((draw(rng, (2,), dt), draw(rng, (3,), dt)), {"axis": 0}),
-        ((draw(rng, (2, 1), dt), draw(rng, (2, 3), dt), draw(rng, (2, 0), dt)), {"axis": 1}),
-        ((view_of(draw(rng, (2, 2), dt), "reversed"), draw(rng, (1, 2), dt)), {"axis": 0}),
-    ],
-    extra={"linear": True}))
-
-
-def concatenate(xs: Sequence[Any], axis: int) -> Any:
-    if len(xs) == 1:
-        return xs[0]
-    return concatenate_p.bind(*xs, axis=int(axis))
-
-
-def _concat_jvp(primals: list[Any], tangents: list[Any], *, axis: int) -> tuple[Any, Any]:
-    return linear_jvp(lambda *xs, axis: concatenate_p.bind(*xs, axis=axis),
-                      linear_args=range(len(primals)))(primals, tangents, axis=axis)
-
-
-concatenate_p.jvp = _concat_jvp
-
-
 def _concat_batch(args: list[Any], dims: list[int | None], /, *, axis: int) -> tuple[Any, int]:
     b = batch_size(args, dims)
     return concatenate_p.bind(*[at_front(x, d, b) for x, d in zip(args, dims, strict=True)],
                               axis=axis + 1), 0
 
 
-concatenate_p.batch = _concat_batch
+concatenate_p = register(Primitive(
+    "concatenate", _concat_rule, lambda *xs, axis: np.concatenate(xs, axis=axis), Host(),
+    linear=True, vjp=_concat_vjp, batch=_concat_batch,
+    test_cases=lambda rng, dt: [
+        ((draw(rng, (2,), dt), draw(rng, (3,), dt)), {"axis": 0}),
+        ((draw(rng, (2, 1), dt), draw(rng, (2, 3), dt), draw(rng, (2, 0), dt)), {"axis": 1}),
+        ((view_of(draw(rng, (2, 2), dt), "reversed"), draw(rng, (1, 2), dt)), {"axis": 0}),
+    ]))
+
+
+def concatenate(xs: Sequence[Any], axis: int) -> Any:
+    if len(xs) == 1:
+        return xs[0]
+    return concatenate_p.bind(*xs, axis=int(axis))
 
 
 # --- gather / scatter_add -------------------------------------------------------------------
@@ -405,25 +409,6 @@ def _index_cases(rng: np.random.Generator, dt: Any) -> list:
         ((view_of(draw(rng, (3, 2), dt), "reversed"), np.array([], dtype=np.int64)),
          {"axis": 0}),
     ]
-
-
-gather_p = register(Primitive(
-    "gather", _gather_rule, _gather_impl,
-    vjp=lambda cts, ins, outs, *, axis: [
-        scatter_add(cts[0], ins[1], axis=axis, size=aval_of(ins[0]).shape[axis]), None],
-    test_cases=_index_cases, extra={"linear": True}))
-gather_p.jvp = linear_jvp(lambda x, i, **p: gather_p.bind(x, i, **p))
-
-scatter_add_p = register(Primitive(
-    "scatter_add", _scatter_rule, _scatter_impl,
-    vjp=lambda cts, ins, outs, *, axis, size: [gather(cts[0], ins[1], axis=axis), None],
-    test_cases=lambda rng, dt: [
-        ((draw(rng, (4,), dt), np.array([0, 3, 3, 1])), {"axis": 0, "size": 5}),
-        ((draw(rng, (2, 2, 2), dt), np.array([[2, 0], [2, 2]])), {"axis": 1, "size": 3}),
-        ((draw(rng, (0, 2), dt), np.array([], dtype=np.int64)), {"axis": 0, "size": 2}),
-    ],
-    extra={"linear": True}))
-scatter_add_p.jvp = linear_jvp(lambda u, i, **p: scatter_add_p.bind(u, i, **p))
 
 
 def _flat_batch_index(idx: Any, d: int | None, b: int, n: int) -> Any:
@@ -481,8 +466,20 @@ def _scatter_batch(args: list[Any], dims: list[int | None], /, *, axis: int, siz
     return transpose(out, order), 0
 
 
-gather_p.batch = _gather_batch
-scatter_add_p.batch = _scatter_batch
+gather_p = register(Primitive(
+    "gather", _gather_rule, _gather_impl, Host(), linear=True, batch=_gather_batch,
+    vjp=lambda cts, ins, outs, *, axis: [
+        scatter_add(cts[0], ins[1], axis=axis, size=aval_of(ins[0]).shape[axis]), None],
+    test_cases=_index_cases))
+
+scatter_add_p = register(Primitive(
+    "scatter_add", _scatter_rule, _scatter_impl, Host(), linear=True, batch=_scatter_batch,
+    vjp=lambda cts, ins, outs, *, axis, size: [gather(cts[0], ins[1], axis=axis), None],
+    test_cases=lambda rng, dt: [
+        ((draw(rng, (4,), dt), np.array([0, 3, 3, 1])), {"axis": 0, "size": 5}),
+        ((draw(rng, (2, 2, 2), dt), np.array([[2, 0], [2, 2]])), {"axis": 1, "size": 3}),
+        ((draw(rng, (0, 2), dt), np.array([], dtype=np.int64)), {"axis": 0, "size": 2}),
+    ]))
 
 
 def gather(x: Any, idx: Any, axis: int) -> Any:

@@ -3,12 +3,12 @@ reverse mode produces, fold constants, common-subexpression and dead-code elimin
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from jitgrad.core import IR, Atom, Eqn, Lit, Var, check_ir
+from jitgrad.core import IR, Atom, Elementwise, Eqn, Inline, Lit, Var, check_ir
+from jitgrad.prims.structural import broadcast_in_dim_p
 from jitgrad.transforms.stage import dce_ir
 
 __all__ = ["cse_ir", "dce_ir", "inline_calls_ir", "optimize_ir", "simplify_ir"]
@@ -21,17 +21,17 @@ def _subst(env: dict[Var, Atom], x: Atom) -> Atom:
 
 
 def inline_calls_ir(ir: IR) -> IR:
-    """Replace equations that call a sub-program (``fun`` param: jit and custom_vjp calls)
-    by the sub-program's equations: once compiling, their rules are no longer needed."""
+    """Replace equations that call a sub-program (``Inline`` lowering: jit, custom rules,
+    checkpoint) by the sub-program's equations: once compiling, their rules are no longer
+    needed."""
     eqns: list[Eqn] = []
     env: dict[Var, Atom] = {}
 
     def emit(eqn: Eqn, inputs: list[Atom]) -> None:
-        sub = eqn.params.get("fun") if eqn.prim.extra.get("call") else None
-        if sub is None:
+        if not isinstance(eqn.prim.lowering, Inline):
             eqns.append(Eqn(eqn.prim, inputs, eqn.outputs, eqn.params))
             return
-        sub = inline_calls_ir(sub)
+        sub = inline_calls_ir(eqn.params["fun"])
         if sub.constvars:
             raise ValueError("inline_calls_ir: sub-programs must be closure-converted")
         local: dict[Var, Atom] = dict(zip(sub.invars, inputs, strict=True))
@@ -58,35 +58,15 @@ def _lit_value(x: Atom, producers: dict[Var, Eqn]) -> Any:
     if isinstance(x, Lit):
         return x.val
     eqn = producers.get(x)
-    if eqn is not None and eqn.prim.name == "broadcast_in_dim" and isinstance(eqn.inputs[0], Lit):
+    if eqn is not None and eqn.prim is broadcast_in_dim_p and isinstance(eqn.inputs[0], Lit):
         return eqn.inputs[0].val
     return None
 
 
-def _is(val: Any, k: float) -> bool:
-    return val is not None and not isinstance(val, np.bool_) and val == k and \
-        not (k == 0 and np.signbit(val))
-
-
-Rule = Callable[[Eqn, list[Any]], Atom | None]
-
-# Each rule sees the equation and its operands' constant values (None if not constant) and
-# returns the atom the output equals, or None. Only exact identities: x*1, x+0, x-0, x/1.
-_RULES: dict[str, Rule] = {
-    "mul": lambda e, c: e.inputs[1] if _is(c[0], 1) else e.inputs[0] if _is(c[1], 1) else None,
-    "add": lambda e, c: e.inputs[1] if _is(c[0], 0) else e.inputs[0] if _is(c[1], 0) else None,
-    "sub": lambda e, c: e.inputs[0] if _is(c[1], 0) else None,
-    "div": lambda e, c: e.inputs[0] if _is(c[1], 1) else None,
-    "select": lambda e, c: e.inputs[1] if e.inputs[1] is e.inputs[2] else None,
-}
-
-
 def simplify_ir(ir: IR) -> IR:
-    """Algebraic identities (x*1, x+0, x-0, x/1, select(p, x, x)), constant folding of
-    rank-0 literal expressions, literal fills used by elementwise operations replaced by the
-    literal itself, and reshape/transpose/convert no-ops. Never changes a result's value."""
-    from jitgrad.core import REGISTRY  # the registry is complete by the time passes run
-
+    """Each primitive's declared identities (x*1, x+0, select(p, x, x), no-op reshapes, ...),
+    constant folding of rank-0 literal expressions, and literal fills used by elementwise
+    operations replaced by the literal itself. Never changes a result's value."""
     env: dict[Var, Atom] = {}
     producers: dict[Var, Eqn] = {}
     eqns: list[Eqn] = []
@@ -95,7 +75,7 @@ def simplify_ir(ir: IR) -> IR:
         eqn = Eqn(eqn.prim, inputs, eqn.outputs, eqn.params)
         out = eqn.outputs[0] if len(eqn.outputs) == 1 else None
         consts = [_lit_value(x, producers) for x in inputs]
-        if out is not None and eqn.prim.extra.get("elementwise"):
+        if out is not None and isinstance(eqn.prim.lowering, Elementwise):
             # A constant fill operand of an elementwise op becomes the literal itself.
             lits = [Lit(c, x.aval.dtype) if c is not None and isinstance(x, Var) else x
                     for x, c in zip(inputs, consts, strict=True)]
@@ -104,22 +84,16 @@ def simplify_ir(ir: IR) -> IR:
                     isinstance(x, Var) and x.aval.shape == out.aval.shape for x in lits):
                 inputs = lits
                 eqn = Eqn(eqn.prim, inputs, eqn.outputs, eqn.params)
-            if all(isinstance(x, Lit) for x in inputs) and eqn.prim.name != "stop_gradient":
+            if all(isinstance(x, Lit) for x in inputs):
                 val = np.asarray(eqn.prim.impl(*[x.val for x in inputs], **eqn.params))
                 lit = Lit(val.astype(out.aval.dtype))
                 if out.aval.shape == ():
                     env[out] = lit
                 else:
-                    _fill(eqns, producers, REGISTRY, lit, out)
+                    _fill(eqns, producers, lit, out)
                 continue
-        rule = _RULES.get(eqn.prim.name)
+        rule = eqn.prim.simplify
         same = rule(eqn, consts) if rule and out is not None else None
-        if same is None and out is not None and len(inputs) == 1 and \
-                eqn.prim.name in ("reshape", "transpose", "convert_element_type") and \
-                isinstance(inputs[0], Var) and inputs[0].aval == out.aval and \
-                eqn.params.get("perm", tuple(range(out.aval.ndim))) == \
-                tuple(range(out.aval.ndim)):
-            same = inputs[0]
         if same is not None and same.aval == out.aval:
             env[out] = same
             continue
@@ -130,10 +104,8 @@ def simplify_ir(ir: IR) -> IR:
     return check_ir(dce_ir(IR(ir.constvars, ir.invars, eqns, outvars, ir.consts)))
 
 
-def _fill(eqns: list[Eqn], producers: dict[Var, Eqn], registry: dict, lit: Lit, out: Var
-          ) -> None:
-    eqn = Eqn(registry["broadcast_in_dim"], [lit], [out],
-              {"shape": out.aval.shape, "dims": ()})
+def _fill(eqns: list[Eqn], producers: dict[Var, Eqn], lit: Lit, out: Var) -> None:
+    eqn = Eqn(broadcast_in_dim_p, [lit], [out], {"shape": out.aval.shape, "dims": ()})
     eqns.append(eqn)
     producers[out] = eqn
 

@@ -36,7 +36,6 @@ from numpy import (  # noqa: F401  (re-exports)
     uint8,
 )
 
-from jitgrad import _jnp_examples
 from jitgrad import prims as P
 from jitgrad.core import Lit as _Lit
 from jitgrad.core import Tracer as _Tracer
@@ -103,6 +102,8 @@ def result_type(*xs: Any) -> np.dtype:
 def _cast(x: Any, dtype: np.dtype) -> Any:
     if isinstance(x, _Tracer):
         return P.convert_element_type(x, dtype)
+    if _is_python_scalar(x) and _aval_of(x).dtype == dtype:
+        return x  # stays weakly typed
     arr = np.asarray(x, dtype=dtype)
     return arr[()] if arr.ndim == 0 else arr
 
@@ -140,22 +141,11 @@ def _to_float(x: Any) -> Any:
     return _cast(x, np.float64)
 
 
-def _is_weak(x: Any) -> bool:
-    return _is_python_scalar(x) or (isinstance(x, _Tracer) and x.aval.weak)
-
-
-def _weak_if(out: Any, *xs: Any) -> Any:
-    """A staged result of weak operands only is weak too (``lr * 2.0`` stays weak)."""
-    if isinstance(out, _StageTracer) and out.aval.ndim == 0 and all(map(_is_weak, xs)):
-        out.var.aval.weak = True
-    return out
-
-
 def _unary(prim_fn: Callable[[Any], Any], np_fn: Callable[..., Any], float_fn: bool = True
            ) -> Callable[[ArrayLike], Any]:
     @_numpy_when_concrete(np_fn)
     def fn(x: ArrayLike) -> Any:
-        return _weak_if(prim_fn(_to_float(x) if float_fn else x), x)
+        return prim_fn(_to_float(x) if float_fn else x)
     fn.__name__ = np_fn.__name__
     fn.__qualname__ = np_fn.__name__
     fn.__doc__ = f"``numpy.{np_fn.__name__}`` on traced or concrete arrays."
@@ -169,7 +159,7 @@ def _binary(prim_fn: Callable[[Any, Any], Any], np_fn: Callable[..., Any],
         dtype = result_type(x, y)
         if float_fn and not _is_float(dtype):
             dtype = np.dtype(np.float64)
-        return _weak_if(prim_fn(*_promote_broadcast(np_fn.__name__, x, y, dtype=dtype)), x, y)
+        return prim_fn(*_promote_broadcast(np_fn.__name__, x, y, dtype=dtype))
     fn.__name__ = np_fn.__name__
     fn.__qualname__ = np_fn.__name__
     fn.__doc__ = f"``numpy.{np_fn.__name__}`` with broadcasting and NumPy 2 promotion."
@@ -1000,10 +990,10 @@ def _array_ufunc(self: Any, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs
 
 
 def _array_function(self: Any, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-    # numpy.linalg.norm -> jitgrad.numpy.linalg.norm, numpy.sum -> jitgrad.numpy.sum
+    # numpy.linalg.X -> jitgrad.numpy.linalg.X, numpy.sum -> jitgrad.numpy.sum
     in_linalg = (getattr(func, "__module__", "") or "").endswith("linalg")
     name = func.__name__
-    fn = getattr(linalg, name, None) if in_linalg and name == "norm" else globals().get(name)
+    fn = getattr(linalg, name, None) if in_linalg else globals().get(name)
     if fn is None or not callable(fn) or name.startswith("_"):
         raise UnsupportedError(
             f"numpy.{'linalg.' if in_linalg else ''}{name} is not supported by jitgrad.numpy; "
@@ -1040,34 +1030,9 @@ def _install_tracer_methods() -> None:
 _install_tracer_methods()
 
 
-class _Linalg:
-    """``jitgrad.numpy.linalg``: the norms (other numpy.linalg functions are not provided)."""
+from jitgrad.numpy import _examples, linalg  # noqa: E402  (they use the functions above)
 
-    @staticmethod
-    def norm(x: ArrayLike, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
-        """``numpy.linalg.norm`` for the Euclidean/Frobenius norm (``ord`` None, 2 for
-        vectors, "fro" for matrices), 1 and inf for vectors."""
-        if not isinstance(x, _Tracer) and not _has_tracer((ord, axis)):
-            return np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
-        nd = _aval_of(x).ndim
-        vector = (axis is None and nd == 1) or isinstance(axis, int) or (
-            isinstance(axis, tuple) and len(axis) == 1)
-        if ord in (None, "fro") or (ord == 2 and vector):
-            return sqrt(sum(multiply(x, x), axis=axis, keepdims=keepdims))
-        if vector and ord == 1:
-            return sum(abs(x), axis=axis, keepdims=keepdims)
-        if vector and ord == np.inf:
-            return max(abs(x), axis=axis, keepdims=keepdims)
-        raise UnsupportedError(f"jnp.linalg.norm with ord={ord!r} (axis={axis!r}) on a traced "
-                               f"array: only None/2/'fro', 1 and inf (vectors) are provided")
-
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(f"jitgrad.numpy.linalg does not provide numpy.linalg.{name}")
-
-
-linalg = _Linalg()
-
-_jnp_examples.attach(globals())
+_examples.attach(globals())
 
 dtype = np.dtype  # numpy's dtype constructor, re-exported (bound last: parameters use the name)
 
