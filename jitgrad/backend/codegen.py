@@ -64,12 +64,14 @@ def _expr(node: SNode, names: list[str]) -> str:
 _INIT = {"sum": 0, "prod": 1}
 
 
-def reduce_init(out: KernelOut, dtype: np.dtype) -> object:
-    """The identity a reduction output starts from."""
-    if out.reduce in _INIT:
-        return _INIT[out.reduce]
-    big = np.inf if np.issubdtype(dtype, np.floating) else np.iinfo(dtype).max
-    return -big if out.reduce == "max" else big
+def _identity(op: str, dtype: np.dtype) -> str:
+    """The literal a reduction starts from."""
+    if op in _INIT:
+        value = _INIT[op]
+    else:
+        big = np.inf if np.issubdtype(dtype, np.floating) else np.iinfo(dtype).max
+        value = -big if op == "max" else big
+    return _literal(np.asarray(value, dtype)[()], dtype)
 
 
 def _combine(op: str, a: str, b: str, dtype: np.dtype, local: bool) -> str:
@@ -88,41 +90,39 @@ def _combine(op: str, a: str, b: str, dtype: np.dtype, local: bool) -> str:
 
 def accumulator_start(out: KernelOut, rank: int) -> int:
     """First loop level of the innermost run of reduced axes (``rank`` if the innermost loop
-    is not reduced): from there a local scalar accumulates."""
+    is not reduced): from there a local scalar accumulates. Reduced axes outside it accumulate
+    row-wise in the output array, which the kernel first fills with the identity."""
     a = rank
     while a > 0 and (a - 1) in out.axes:
         a -= 1
     return a
 
 
-def needs_init(out: KernelOut, rank: int) -> bool:
-    """Whether the output array must hold the reduction's identity before the kernel runs."""
-    return out.reduce is not None and any(ax < accumulator_start(out, rank) for ax in out.axes)
-
-
 # Float32 sums are accumulated in blocks whose sums are added in float64, so their rounding
-# error does not grow with the number of elements (numpy's pairwise summation has the same
-# aim). A local accumulator restarts every CHUNK iterations of the innermost loop (LLVM splits
-# a chunk further into vector lanes of partial sums); a sum accumulated row-wise in the output
+# error does not grow with the number of terms, as numpy's pairwise summation intends.
+# A local accumulator restarts every CHUNK iterations of the innermost loop (LLVM further
+# splits a chunk into vector lanes of partial sums); a sum accumulated row-wise in the output
 # array is moved into a float64 row every ROWS iterations of its innermost outer reduced loop.
-# Either way a float32 partial sum adds at most 2048 terms, ≈ 1e-5 relative error in the
-# worst case, ≈ 5e-7 when the loop vectorises (16 lanes × 4 accumulators) or for rows; chunks
-# this long keep vectorised loops at full speed. Reductions that never add more terms than a
-# block are rendered as before. NB: float32 products keep float32 accumulators, as numpy's:
-# a product of thousands of float32 factors over- or underflows long before its rounding
-# error (≈ n·eps) matters; max and min are exact.
+# A float32 partial sum then adds at most ROWS terms (rows), CHUNK / 64 (a vectorised chunk:
+# 16 lanes × 4 accumulators on AVX-512), or CHUNK (a chunk that does not vectorise, e.g. one
+# calling libm): relative errors ≲ 6e-7, 6e-7 and 2e-5 in the worst case (constant terms),
+# whatever the size. Shorter chunks would slow vectorised loops down (per-chunk horizontal
+# sums); a float64 accumulator throughout would halve their vector width. Sums of fewer terms
+# than a block are rendered unblocked. NB: float32 products keep float32 accumulators, as in
+# numpy: a product of thousands of float32 factors over- or underflows long before its
+# rounding error (≈ n·eps) matters. max and min are exact.
 CHUNK = 2048
 ROWS = 64
 
 
 @dataclass
 class _Blocking:
-    """How a kernel's float32 sums are blocked: outputs with a chunked local accumulator,
-    outputs flushed row-wise (output -> (outermost, innermost) of its outer reduced axes), and
-    the loop levels split into blocks (level -> block size)."""
+    """A kernel's blocked float32 sums: outputs whose local accumulator is chunked, outputs
+    moved into float64 rows (output -> the axes its row spans), and the loop levels split into
+    blocks (level -> block size)."""
 
     local: set[int]
-    rows: dict[int, tuple[int, int]]
+    rows: dict[int, list[int]]
     levels: dict[int, int]
 
 
@@ -133,18 +133,18 @@ def _blocking(k: LoopKernel, out_dtypes: list[np.dtype]) -> _Blocking:
         if out.reduce != "sum" or out_dtypes[j] != np.float32:
             continue
         start = accumulator_start(out, rank)
-        if math.prod(k.shape[start:]) > CHUNK and start < rank:
+        if start < rank and math.prod(k.shape[start:]) > CHUNK:
             plan.local.add(j)
             plan.levels[rank - 1] = CHUNK
         outer = [a for a in out.axes if a < start]
         if math.prod(k.shape[a] for a in outer) > ROWS:
-            plan.rows[j] = (outer[0], outer[-1])
+            plan.rows[j] = [a for a in _kept(out, rank) if a > outer[0]]
             plan.levels[outer[-1]] = ROWS
     return plan
 
 
 def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
-    """The source of ``def kernel(n0.., in0.., out0..)`` (without module header)."""
+    """The source of ``def kernel(in0.., out0.., n0..)`` (without module header)."""
     rank = len(k.shape)
     names = [f"v{i}" for i in range(len(k.nodes))]
     by_depth: list[list[int]] = [[] for _ in range(rank + 1)]
@@ -159,6 +159,9 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
         [f"n{d}" for d in range(rank) if extents[d] is None]
     lines = [f"def kernel({', '.join(args)}):"]
     starts = [accumulator_start(out, rank) for out in k.outputs]
+    # the outermost reduced axis of outputs accumulated row-wise
+    first = {j: min(out.axes) for j, out in enumerate(k.outputs)
+             if out.reduce is not None and min(out.axes) < starts[j]}
     plan = _blocking(k, out_dtypes)
 
     def stmt(indent: int, text: str) -> None:
@@ -171,18 +174,17 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
         for text in body:
             stmt(indent, text)
 
-    def row_of(j: int) -> tuple[list[int], str, str]:
-        """The axes a float64 row spans, its index and the output's index."""
-        kept = _kept(k.outputs[j], rank)
-        inner = [a for a in kept if a > plan.rows[j][0]]
-        return inner, f"row{j}{_loop_index(inner)}", f"out{j}{_loop_index(kept)}"
+    def target(j: int) -> str:
+        return f"out{j}{_loop_index(_kept(k.outputs[j], rank))}"
+
+    def row(j: int) -> str:
+        return f"row{j}{_loop_index(plan.rows[j])}"
 
     for d, src in enumerate(extents):
         if src is not None:
             stmt(0, f"n{d} = {src}")
-    for j in plan.rows:
-        inner = row_of(j)[0]
-        shape = ", ".join(f"n{a}" for a in inner) + ("," if len(inner) == 1 else "")
+    for j, axes in plan.rows.items():
+        shape = ", ".join(f"n{a}" for a in axes) + ("," if len(axes) == 1 else "")
         stmt(0, f"row{j} = np.empty(({shape}), np.float64)")
 
     def emit(depth: int, indent: int) -> None:
@@ -195,10 +197,11 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
         for j, out in enumerate(k.outputs):
             if out.reduce is not None and starts[j] == depth < rank:
                 dtype = np.dtype(np.float64) if j in plan.local else out_dtypes[j]
-                init = _literal(np.asarray(reduce_init(out, dtype), dtype)[()], dtype)
-                stmt(indent, f"acc{j} = {init}")
-            if plan.rows.get(j, (None,))[0] == depth:
-                stmt(indent, f"row{j}.fill(0.0)")
+                stmt(indent, f"acc{j} = {_identity(out.reduce, dtype)}")
+            if first.get(j) == depth:
+                init = [f"{target(j)} = {_identity(out.reduce, out_dtypes[j])}"]
+                loops(indent, [a for a in _kept(out, rank) if a > depth],
+                      init + ([f"{row(j)} = 0.0"] if j in plan.rows else []))
         if depth == rank:
             for j, out in enumerate(k.outputs):
                 v = names[out.node]
@@ -208,41 +211,37 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
                     acc = f"part{j}" if j in plan.local else f"acc{j}"
                     stmt(indent, f"{acc} = {_combine(out.reduce, acc, v, out_dtypes[j], True)}")
                 else:
-                    target = f"out{j}{_loop_index(_kept(out, rank))}"
-                    stmt(indent, f"{target} = "
-                                 f"{_combine(out.reduce, target, v, out_dtypes[j], False)}")
+                    stmt(indent, f"{target(j)} = "
+                                 f"{_combine(out.reduce, target(j), v, out_dtypes[j], False)}")
             return
         size = plan.levels.get(depth)
         if size is None:
             stmt(indent, f"for i{depth} in range(n{depth}):")
             emit(depth + 1, indent + 1)
         else:
-            local = plan.local if depth == rank - 1 else set()
+            local = sorted(plan.local) if depth == rank - 1 else []
             stmt(indent, f"for c{depth} in range(0, n{depth}, {size}):")
-            for j in sorted(local):
+            for j in local:
                 stmt(indent + 1, f"part{j} = np.float32(0.0)")
             stmt(indent + 1, f"for j{depth} in range(min({size}, n{depth} - c{depth})):")
             stmt(indent + 2, f"i{depth} = nonneg(c{depth} + j{depth})")
             emit(depth + 1, indent + 2)
-            for j in sorted(local):
+            for j in local:
                 stmt(indent + 1, f"acc{j} = acc{j} + np.float64(part{j})")
-            for j, (_, last) in plan.rows.items():
-                if last == depth:
-                    inner, row, target = row_of(j)
-                    loops(indent + 1, [a for a in inner if a > depth],
-                          [f"{row} = {row} + np.float64({target})",
-                           f"{target} = np.float32(0.0)"])
+            for j, axes in plan.rows.items():
+                if max(a for a in k.outputs[j].axes if a < starts[j]) == depth:
+                    loops(indent + 1, [a for a in axes if a > depth],
+                          [f"{row(j)} = {row(j)} + np.float64({target(j)})",
+                           f"{target(j)} = np.float32(0.0)"])
         for j, out in enumerate(k.outputs):
             if out.reduce is not None and starts[j] == depth:
-                kept = [a for a in _kept(out, rank) if a < depth]
-                target = f"out{j}{_loop_index(kept)}"
+                out_at = f"out{j}{_loop_index([a for a in _kept(out, rank) if a < depth])}"
                 acc = f"np.float32(acc{j})" if j in plan.local else f"acc{j}"
-                value = _combine(out.reduce, target, acc, out_dtypes[j], False) \
-                    if needs_init(out, rank) else acc
-                stmt(indent, f"{target} = {value}")
-            if plan.rows.get(j, (None,))[0] == depth:
-                inner, row, target = row_of(j)
-                loops(indent, inner, [f"{target} = np.float32({row})"])
+                value = acc if j not in first else \
+                    _combine(out.reduce, out_at, acc, out_dtypes[j], False)
+                stmt(indent, f"{out_at} = {value}")
+            if j in plan.rows and first[j] == depth:
+                loops(indent, plan.rows[j], [f"{target(j)} = np.float32({row(j)})"])
 
     emit(0, 0)
     return "\n".join(lines) + "\n"
