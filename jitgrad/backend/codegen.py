@@ -117,18 +117,20 @@ ROWS = 64
 
 @dataclass
 class _Blocking:
-    """A kernel's blocked float32 sums: outputs whose local accumulator is chunked, outputs
-    moved into float64 rows (output -> the axes its row spans), and the loop levels split into
-    blocks (level -> block size)."""
+    """A kernel's blocked float32 sums: the outputs whose local accumulator is chunked; the
+    outputs moved into float64 rows (output -> the loop axes its row spans, and the loop level
+    after each block of which it is moved); the loop levels split into blocks (level -> block
+    size)."""
 
     local: set[int]
     rows: dict[int, list[int]]
+    flush: dict[int, int]
     levels: dict[int, int]
 
 
 def _blocking(k: LoopKernel, out_dtypes: list[np.dtype]) -> _Blocking:
     rank = len(k.shape)
-    plan = _Blocking(set(), {}, {})
+    plan = _Blocking(set(), {}, {}, {})
     for j, out in enumerate(k.outputs):
         if out.reduce != "sum" or out_dtypes[j] != np.float32:
             continue
@@ -139,6 +141,7 @@ def _blocking(k: LoopKernel, out_dtypes: list[np.dtype]) -> _Blocking:
         outer = [a for a in out.axes if a < start]
         if math.prod(k.shape[a] for a in outer) > ROWS:
             plan.rows[j] = [a for a in _kept(out, rank) if a > outer[0]]
+            plan.flush[j] = outer[-1]
             plan.levels[outer[-1]] = ROWS
     return plan
 
@@ -159,8 +162,7 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
         [f"n{d}" for d in range(rank) if extents[d] is None]
     lines = [f"def kernel({', '.join(args)}):"]
     starts = [accumulator_start(out, rank) for out in k.outputs]
-    # the outermost reduced axis of outputs accumulated row-wise
-    first = {j: min(out.axes) for j, out in enumerate(k.outputs)
+    first = {j: min(out.axes) for j, out in enumerate(k.outputs)  # where row-wise ones start
              if out.reduce is not None and min(out.axes) < starts[j]}
     plan = _blocking(k, out_dtypes)
 
@@ -229,7 +231,7 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
             for j in local:
                 stmt(indent + 1, f"acc{j} = acc{j} + np.float64(part{j})")
             for j, axes in plan.rows.items():
-                if max(a for a in k.outputs[j].axes if a < starts[j]) == depth:
+                if plan.flush[j] == depth:
                     loops(indent + 1, [a for a in axes if a > depth],
                           [f"{row(j)} = {row(j)} + np.float64({target(j)})",
                            f"{target(j)} = np.float32(0.0)"])
