@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.errors import JitgradError, ShapeError, TracerError
+from jitgrad.errors import JitgradError, JitgradTypeError, ShapeError, TracerError
 
 # ---------------------------------------------------------------------------------------------
 # Abstract values
@@ -46,7 +46,12 @@ class ShapedArray:
         # Frozen: an aval is shared by every value and equation that refers to it.
         setattr_ = object.__setattr__
         setattr_(self, "shape", tuple(map(int, shape)))
-        setattr_(self, "dtype", dtype if isinstance(dtype, np.dtype) else np.dtype(dtype))
+        dt = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+        if dt.kind in "cO":
+            raise unsupported_dtype_error(dt, self.shape)
+        # Byte order is storage, not type: a big-endian input computes as the native dtype
+        # (numpy's ufuncs return native arrays too).
+        setattr_(self, "dtype", dt if dt.isnative else dt.newbyteorder("="))
         setattr_(self, "weak", bool(weak))
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -71,6 +76,20 @@ class ShapedArray:
         return f"{short_dtype(self.dtype)}[{','.join(map(str, self.shape))}]"
 
     __repr__ = __str__
+
+
+def unsupported_dtype_error(dtype: np.dtype, shape: tuple[int, ...]) -> JitgradTypeError:
+    """Every aval passes through ShapedArray, so complex and object values (inputs, closed-over
+    constants, cotangents, Python complex scalars) are refused there, never silently cast.
+    (Other non-numeric values, a string in ``has_aux`` output say, only pass through.)"""
+    if dtype.kind == "c":
+        fix = ("complex numbers are not supported (yet): carry the real and imaginary parts as "
+               "two float arrays")
+    else:
+        fix = "convert it first, e.g. np.asarray(x, dtype=np.float64)"
+    return JitgradTypeError(
+        f"jitgrad computes with bool, integer and floating-point arrays, but got a value of "
+        f"dtype {dtype.name} (shape {shape}); {fix}")
 
 
 def is_python_scalar(x: Any) -> bool:
@@ -360,7 +379,9 @@ class Primitive:
     or None). ``lowering`` says how the backend executes it. ``simplify(eqn, consts) -> atom |
     None`` states identities (``x*1 = x``): given the equation and its operands' constant
     values (None where not constant), the atom its output equals. ``test_cases(rng, dtype)``
-    yields ``(args, params[, options])`` for the registry-driven tests. Rules given as a
+    yields ``(args, params[, options])`` for the registry-driven tests; ``special_values`` are
+    an elementwise primitive's domain edges, checked with NaN, ±Inf, ±0, subnormals and
+    extremes, in values and derivatives, by the special-values test. Rules given as a
     ``RuleFactory`` are built from the primitive at registration.
     """
 
@@ -372,6 +393,7 @@ class Primitive:
     vjp: Callable[..., Any] | None = None
     batch: Callable[..., Any] | None = None
     test_cases: Callable[..., Any] | None = None
+    special_values: tuple[float, ...] = ()
     linear: bool = False
     simplify: Callable[..., Any] | None = None
     multiple_results: bool = False

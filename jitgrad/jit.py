@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import operator
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.api import closure_convert
+from jitgrad.api_util import Store, argnums_partial, flatten_fun, normalize_argnums
 from jitgrad.core import _EVAL as EVAL
 from jitgrad.core import (
     IR,
@@ -28,10 +29,13 @@ from jitgrad.core import (
     eval_ir,
     is_float,
     register,
+    sub_irs,
     using,
 )
+from jitgrad.errors import UnsupportedError
 from jitgrad.prims import zeros
 from jitgrad.prims.structural import batch_size
+from jitgrad.subprogram import closure_convert
 from jitgrad.transforms.jvp import jvp_flat
 from jitgrad.transforms.partial_eval import partial_eval_ir
 from jitgrad.transforms.passes import optimize_ir
@@ -57,7 +61,24 @@ def _log(msg: str) -> None:
 
 def _compile(ir: IR) -> Any:
     from jitgrad.backend.runtime import compile_ir  # imports Numba: only when compiling
-    return compile_ir(optimize_ir(ir), lambda sub: _compile(sub).fn)
+    _check_compilable(ir)
+    consts = [_as_array(c) for c in ir.consts]
+    return compile_ir(optimize_ir(IR(ir.constvars, ir.invars, ir.eqns, ir.outvars, consts)),
+                      lambda sub: _compile(sub).fn)
+
+
+def _check_compilable(ir: IR) -> None:
+    """Numba has no float16 arrays: refuse them here, clearly, rather than fail in Numba."""
+    # NB: numpy computes float16 ufuncs in float32 and rounds each result; the compiled path
+    # would have to emulate that rounding after every operation to give numpy's answers.
+    for v in itertools.chain(ir.constvars, ir.invars, *(e.outputs for e in ir.eqns)):
+        if v.aval.dtype == np.float16:
+            raise UnsupportedError(
+                f"jit: float16 is not supported by the compiled path (a value {v.aval} in "
+                f"the program); compute in float32 (x.astype(np.float32)), or call the "
+                f"function without jit (eager transformations support float16)")
+    for sub in itertools.chain.from_iterable(sub_irs(e) for e in ir.eqns):
+        _check_compilable(sub)
 
 
 @dataclass
@@ -77,41 +98,38 @@ class _Entry:
 
 
 def _as_array(x: Any) -> np.ndarray:
-    return x if isinstance(x, np.ndarray) else np.asarray(x)
+    """A numpy array in native byte order (kernels read native numbers only)."""
+    x = x if isinstance(x, np.ndarray) else np.asarray(x)
+    return x if x.dtype.isnative else x.astype(x.dtype.newbyteorder("="))
 
 
 class Jitted:
     """A function compiled per (pytree structure, shapes, dtypes, static arguments)."""
 
-    def __init__(self, f: Callable[..., Any], static_argnums: Sequence[int] = ()):
-        functools.update_wrapper(self, f)
+    def __init__(self, f: Callable[..., Any], static_argnums: int | Sequence[int] = ()):
+        functools.update_wrapper(self, f, updated=())
         # partials and callable objects have no __name__ of their own
         self.__name__ = getattr(f, "__name__", type(f).__name__)
         self.f = f
-        self.static_argnums = tuple(static_argnums)
+        self.static_argnums = static_argnums  # checked against each call's arguments
         self._entries: dict[Any, _Entry] = {}
         self._fast: dict[Any, _Entry] = {}
         self._irs: dict[Any, tuple[IR, list, PyTreeDef]] = {}
         self.trace_count = 0
 
     def _split(self, args: tuple) -> tuple[tuple, tuple]:
-        n = len(args)
-        static = {i % n for i in self.static_argnums} if n else set()
+        static = set(normalize_argnums(self.static_argnums, len(args), f"jit({self.__name__})",
+                                       "static_argnums"))
         return (tuple(a for i, a in enumerate(args) if i not in static),
                 tuple((i, args[i]) for i in sorted(static)))
 
-    def _flat_fun(self, args: tuple, kwargs: dict, in_tree: PyTreeDef,
-                  out_tree: list) -> Callable[..., list]:
-        static = dict(self._split(args)[1])
-
-        def flat_f(*leaves: Any) -> list:
-            dyn, kw = tree_unflatten(in_tree, leaves)
-            it = iter(dyn)
-            full = [static[i] if i in static else next(it) for i in range(len(args))]
-            outs, out_tree[0] = tree_flatten(self.f(*full, **kw))
-            return outs
-
-        return flat_f
+    def _flat_fun(self, args: tuple, in_tree: PyTreeDef) -> tuple[Callable[..., list], Store]:
+        """``self.f`` flattened over its dynamic arguments and keyword arguments (the static
+        ones fixed), and the store of its output structure."""
+        static = {i for i, _ in self._split(args)[1]}
+        partial, _ = argnums_partial(self.f, args, tuple(i for i in range(len(args))
+                                                         if i not in static))
+        return flatten_fun(partial, in_tree)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Fast path: positional arrays whose (shape, dtype) signature was compiled, at top
@@ -133,9 +151,10 @@ class Jitted:
         if current_interpreter() is not EVAL or any(isinstance(x, Tracer) for x in leaves):
             return self._call_traced(args, kwargs, leaves, in_tree, static)
         arrays = [_as_array(x) for x in leaves]
+        sig = tuple((a.shape, a.dtype, aval_of(x).weak)
+                    for a, x in zip(arrays, leaves, strict=True))
         try:
-            key = (in_tree, static, tuple((a.shape, a.dtype, aval_of(x).weak)
-                                          for a, x in zip(arrays, leaves, strict=True)))
+            key = (in_tree, static, sig)
             hash(key)
         except TypeError:
             raise TypeError(f"jit({self.__name__}): static arguments must be hashable, got "
@@ -164,15 +183,14 @@ class Jitted:
 
     def _compile_entry(self, key: Any, args: tuple, kwargs: dict, leaves: list,
                        in_tree: PyTreeDef) -> _Entry:
-        out_tree: list = [None]
-        flat_f = self._flat_fun(args, kwargs, in_tree, out_tree)
+        flat_f, out_tree = self._flat_fun(args, in_tree)
         _log(f"tracing {self.__name__} ({self._reason(key)})")
         self.trace_count += 1
         ir = trace(flat_f, [aval_of(x) for x in leaves])
         compiled = _compile(ir)
         _log(f"compiled {self.__name__}: {len(compiled.kernel_sources)} kernel(s), "
              f"{len(compiled.steps)} step(s)")
-        entry = _Entry(compiled.fn, out_tree[0], compiled)
+        entry = _Entry(compiled.fn, out_tree.val, compiled)
         self._entries[key] = entry
         return entry
 
@@ -183,11 +201,10 @@ class Jitted:
         key = (in_tree, static, tuple((aval_of(x), aval_of(x).weak) for x in leaves))
         cached = self._irs.get(key)
         if cached is None:
-            out_tree: list = [None]
-            flat_f = self._flat_fun(args, kwargs, in_tree, out_tree)
+            flat_f, out_tree = self._flat_fun(args, in_tree)
             self.trace_count += 1
             ir, consts = closure_convert(trace(flat_f, [aval_of(x) for x in leaves]))
-            cached = (ir, consts, out_tree[0])
+            cached = (ir, consts, out_tree.val)
             if not any(isinstance(c, Tracer) for c in consts):
                 self._irs[key] = cached
         ir, consts, tree = cached
@@ -214,10 +231,9 @@ def jit(f: Callable[..., Any] | None = None, *, static_argnums: int | Sequence[i
     >>> step(np.zeros(3))
     array([0., 0., 0.])
     """
-    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     if f is None:
-        return lambda g: Jitted(g, nums)
-    return Jitted(f, nums)
+        return lambda g: Jitted(g, static_argnums)
+    return Jitted(f, static_argnums)
 
 
 def show_kernels(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()

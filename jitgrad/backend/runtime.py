@@ -9,6 +9,7 @@ import importlib.abc
 import importlib.util
 import logging
 import math
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -38,17 +39,33 @@ from jitgrad.errors import CompileError
 
 log = logging.getLogger("jitgrad")
 
-KERNEL_IMPORTS = """import math
+@functools.cache
+def _helper_functions() -> dict[str, str]:
+    """Every function a kernel template may call (``max_nan``, ``tanh_f32``, ...): the public
+    functions the helper modules define, each with its module."""
+    found = {}
+    for module_name in cache.HELPER_MODULES:
+        module = importlib.import_module(module_name)
+        for name, value in vars(module).items():
+            if not name.startswith("_") and callable(value) and not isinstance(value, type) \
+                    and getattr(value, "__module__", None) == module_name:
+                found[name] = module_name
+    return found
 
-import numpy as np
-from numba import njit
 
-from jitgrad.backend.scalar import max_nan, min_nan, nonneg, radd, rmax, rmin
-from jitgrad.backend.vmath import (
-    cos_f32, cos_f64, exp_f32, exp_f64, expm1_f32, expm1_f64, log1p_f32, log1p_f64, log_f32,
-    log_f64, logistic_f32, logistic_f64, pow_f32, pow_f64, sin_f32, sin_f64, tan_f32, tan_f64,
-    tanh_f32, tanh_f64,
-)"""
+def kernel_imports(body: str) -> str:
+    """The import block of a kernel module: numpy, math, njit, and exactly the helper
+    functions ``body`` calls (derived from the helper modules, not listed by hand)."""
+    helpers = _helper_functions()
+    used: dict[str, list[str]] = {}
+    for name in sorted(set(re.findall(r"\b(\w+)\(", body)) & helpers.keys()):
+        used.setdefault(helpers[name], []).append(name)
+    lines = ["import math", "", "import numpy as np", "from numba import njit"]
+    if used:
+        lines.append("")
+    for module_name, names in sorted(used.items()):
+        lines.append(f"from {module_name} import {', '.join(names)}")
+    return "\n".join(lines)
 
 
 @dataclass
@@ -70,7 +87,7 @@ class Compiled:
 
 def kernel_module_source(k: LoopKernel) -> str:
     body = render_kernel(k, [o.var.aval.dtype for o in k.outputs])
-    return cache.module_source(f"@njit({kernel_flags()})\n{body}", KERNEL_IMPORTS)
+    return cache.module_source(f"@njit({kernel_flags()})\n{body}", kernel_imports(body))
 
 
 class _DeferSciPyLinalg(importlib.abc.MetaPathFinder):
@@ -338,7 +355,7 @@ def _compile_error(e: Exception, *, ir: IR, sources: list[str]) -> Exception:
 @functools.cache
 def _matmul_module() -> Any:
     from jitgrad.backend.kernels import matmul as mm
-    return cache.harden(mm)
+    return mm
 
 
 def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,

@@ -234,8 +234,12 @@ _EXAMPLES = {
         'array([0.5 , 0.25])'),
     'floor_divide': (
         'jnp.floor_divide',
-        'np.array([0.5, 0.25]), np.array([1.5, 0.75])',
-        'array([0., 0.])'),
+        'np.array([7, -7, 7]), np.array([2, 2, 0])',
+        'array([ 3, -4,  0])'),
+    'fmod': (
+        'jnp.fmod',
+        'np.array([7, -7, 7]), np.array([2, 2, 0])',
+        'array([ 1, -1,  0])'),
     'logical_and': (
         'jnp.logical_and',
         'np.array([0.5, 0.25]), np.array([1.5, 0.75])',
