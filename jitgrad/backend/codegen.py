@@ -1,6 +1,7 @@
 """Render loop kernels as plain, readable Python source for Numba: rank-specialised nested
 loops, each scalar computed at the shallowest loop level it depends on, broadcasts and
-transposes as index arithmetic, reductions accumulated row-wise or in local accumulators."""
+transposes as index arithmetic, reductions accumulated row-wise or in local accumulators
+(float32 sums in blocks added up in float64)."""
 
 from __future__ import annotations
 
@@ -147,7 +148,8 @@ def _blocking(k: LoopKernel, out_dtypes: list[np.dtype]) -> _Blocking:
 
 
 def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
-    """The source of ``def kernel(in0.., out0.., n0..)`` (without module header)."""
+    """The source of ``def kernel(in0.., out0.., n0..)`` (without module header), followed by
+    the function running one of its chunks if it has one."""
     rank = len(k.shape)
     names = [f"v{i}" for i in range(len(k.nodes))]
     by_depth: list[list[int]] = [[] for _ in range(rank + 1)]
@@ -161,13 +163,23 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
         [f"out{j}" for j in range(len(k.outputs))] + \
         [f"n{d}" for d in range(rank) if extents[d] is None]
     lines = [f"def kernel({', '.join(args)}):"]
+    # A rank-1 kernel runs its chunks in a function of their own: LLVM interleaves a reduction
+    # loop nested in another loop at most twice, so nested, the chunks of a heavy loop body
+    # ran ≈ 5% slower than the unblocked loop (a value_and_grad loss); as the outermost loop
+    # of ``chunk``, each vectorises as that loop did.
+    chunk: list[str] = []
+    sink = [lines]
     starts = [accumulator_start(out, rank) for out in k.outputs]
     first = {j: min(out.axes) for j, out in enumerate(k.outputs)  # where row-wise ones start
              if out.reduce is not None and min(out.axes) < starts[j]}
     plan = _blocking(k, out_dtypes)
+    split = rank == 1 and bool(plan.local)
+    # outputs accumulated per chunk: the blocked sums, and every reduction ``chunk`` computes
+    partials = {j for j, out in enumerate(k.outputs) if out.reduce is not None} if split \
+        else plan.local
 
     def stmt(indent: int, text: str) -> None:
-        lines.append("    " * (indent + 1) + text)
+        sink[0].append("    " * (indent + 1) + text)
 
     def loops(indent: int, axes: list[int], body: list[str]) -> None:
         for a in axes:
@@ -189,13 +201,41 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
         shape = ", ".join(f"n{a}" for a in axes) + ("," if len(axes) == 1 else "")
         stmt(0, f"row{j} = np.empty(({shape}), np.float64)")
 
-    def emit(depth: int, indent: int) -> None:
+    def compute(depth: int, indent: int) -> None:
         for i in by_depth[depth]:
             node = k.nodes[i]
             if node.kind == "load":
                 stmt(indent, f"{names[i]} = in{node.input}{_index(node.index)}")
             else:
                 stmt(indent, f"{names[i]} = {_expr(node, names)}  # {node.prim.name}")
+
+    def add_parts(indent: int, js: list[int]) -> None:
+        for j in js:
+            op, dtype = k.outputs[j].reduce, out_dtypes[j]
+            stmt(indent, f"acc{j} = acc{j} + np.float64(part{j})" if j in plan.local else
+                 f"acc{j} = {_combine(op, f'acc{j}', f'part{j}', dtype, True)}")
+
+    def emit_chunk(size: int) -> None:
+        """Level 0 of a rank-1 kernel, chunked: ``chunk`` runs one chunk."""
+        parts = [f"part{j}" for j in sorted(partials)]
+        arrays = ", ".join(args[:len(k.inputs) + len(k.outputs)])
+        stmt(0, f"for c0 in range(0, n0, {size}):")
+        stmt(1, f"{', '.join(parts)} = chunk({arrays}, c0, min({size}, n0 - c0))")
+        add_parts(1, sorted(partials))
+        sink[0] = chunk
+        stmt(-1, f"def chunk({arrays}, c0, m0):")
+        compute(0, 0)
+        for j in sorted(partials):
+            stmt(0, f"part{j} = {_identity(k.outputs[j].reduce, out_dtypes[j])}")
+        stmt(0, "for j0 in range(m0):")
+        stmt(1, "i0 = nonneg(c0 + j0)")
+        emit(1, 1)
+        stmt(0, f"return {', '.join(parts)}")
+        sink[0] = lines
+
+    def emit(depth: int, indent: int) -> None:
+        if depth > 0 or not split:
+            compute(depth, indent)
         for j, out in enumerate(k.outputs):
             if out.reduce is not None and starts[j] == depth < rank:
                 dtype = np.dtype(np.float64) if j in plan.local else out_dtypes[j]
@@ -210,7 +250,7 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
                 if out.reduce is None:
                     stmt(indent, f"out{j}{_loop_index(range(rank))} = {v}")
                 elif starts[j] < rank:
-                    acc = f"part{j}" if j in plan.local else f"acc{j}"
+                    acc = f"part{j}" if j in partials else f"acc{j}"
                     stmt(indent, f"{acc} = {_combine(out.reduce, acc, v, out_dtypes[j], True)}")
                 else:
                     stmt(indent, f"{target(j)} = "
@@ -220,6 +260,8 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
         if size is None:
             stmt(indent, f"for i{depth} in range(n{depth}):")
             emit(depth + 1, indent + 1)
+        elif split:
+            emit_chunk(size)
         else:
             local = sorted(plan.local) if depth == rank - 1 else []
             stmt(indent, f"for c{depth} in range(0, n{depth}, {size}):")
@@ -228,8 +270,7 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
             stmt(indent + 1, f"for j{depth} in range(min({size}, n{depth} - c{depth})):")
             stmt(indent + 2, f"i{depth} = nonneg(c{depth} + j{depth})")
             emit(depth + 1, indent + 2)
-            for j in local:
-                stmt(indent + 1, f"acc{j} = acc{j} + np.float64(part{j})")
+            add_parts(indent + 1, local)
             for j, axes in plan.rows.items():
                 if plan.flush[j] == depth:
                     loops(indent + 1, [a for a in axes if a > depth],
@@ -246,6 +287,8 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
                 loops(indent, plan.rows[j], [f"{target(j)} = np.float32({row(j)})"])
 
     emit(0, 0)
+    if chunk:
+        lines += ["", "", f"@njit({kernel_flags()})"] + chunk
     return "\n".join(lines) + "\n"
 
 
