@@ -116,6 +116,22 @@ def test_float32_sums_split_over_threads():
         assert rel_error(g, w) < TOL
 
 
+def test_other_reductions_in_a_kernel_with_a_blocked_sum():
+    """In a one-loop kernel every reduction is accumulated per block, then combined."""
+    x = np.random.default_rng(3).uniform(0.999, 1.001, 50000).astype(np.float32)
+    f = jg.jit(lambda a: (jnp.sum(a), jnp.max(a), jnp.min(a), jnp.prod(a),
+                          jnp.sum(a.astype(np.int32) * 3), jnp.sum(a.astype(np.float64)), a * 2))
+    got = f(x)
+    x64 = x.astype(np.float64)
+    assert rel_error(got[0], x64.sum()) < TOL
+    assert got[1] == x.max() and got[2] == x.min()
+    assert rel_error(got[3], np.prod(x64)) < 1e-4
+    ints = np.sum(x.astype(np.int32) * 3)
+    assert got[4] == ints and got[4].dtype == ints.dtype
+    assert rel_error(got[5], x64.sum()) < 1e-12
+    np.testing.assert_array_equal(got[6], x * 2)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64])
 def test_row_wise_reductions_start_from_their_identity(dtype):
     """Outputs reduced over outer axes are filled with the identity by the kernel itself."""
