@@ -474,8 +474,18 @@ def var(a: ArrayLike, axis: Any = None, dtype: Any = None, ddof: int = 0,
 @_numpy_when_concrete(np.std)
 def std(a: ArrayLike, axis: Any = None, dtype: Any = None, ddof: int = 0,
         keepdims: bool = False) -> Any:
-    """``numpy.std``."""
-    return sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+    """``numpy.std``. Its derivative is 0 where the variance is 0 (NB: the square root is not
+    differentiable there; autograd and JAX give nan, except autograd for one element, where
+    std is identically 0), as ``d|x|/dx`` is 0 at 0.
+
+    >>> import jitgrad
+    >>> jitgrad.grad(std)(np.array([2.0, 2.0]))
+    array([0., 0.])
+    """
+    v = var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+    zero = equal(v, 0)
+    # The branch not taken stays finite, so that no 0 * inf reaches the derivative.
+    return where(zero, 0, sqrt(where(zero, 1, v)))
 
 
 @_numpy_when_concrete(np.cumsum)
@@ -1174,7 +1184,47 @@ _install_tracer_methods()
 
 
 from jitgrad.numpy import _examples, linalg  # noqa: E402  (they use the functions above)
+from jitgrad.numpy._ufuncs import (  # noqa: E402, F401  (re-exports)
+    UFUNCS as _MORE_UFUNCS,
+)
+from jitgrad.numpy._ufuncs import (  # noqa: E402, F401  (re-exports)
+    all,
+    allclose,
+    angle,
+    any,
+    array_equal,
+    conj,
+    conjugate,
+    copysign,
+    deg2rad,
+    degrees,
+    fabs,
+    fix,
+    float_power,
+    fmax,
+    fmin,
+    heaviside,
+    hypot,
+    imag,
+    isclose,
+    iscomplex,
+    iscomplexobj,
+    isreal,
+    isrealobj,
+    logaddexp,
+    logaddexp2,
+    logical_xor,
+    positive,
+    rad2deg,
+    radians,
+    real,
+    real_if_close,
+    signbit,
+    sinc,
+    trunc,
+)
 
+_UFUNCS.update(_MORE_UFUNCS)
 _examples.attach(globals())
 
 dtype = np.dtype  # numpy's dtype constructor, re-exported (bound last: parameters use the name)
