@@ -1,14 +1,17 @@
 """Control flow (cond, scan, fori_loop, while_loop): primitives holding sub-programs,
-differentiated and batched by transforming those sub-programs; and lax's names of jitgrad's
+differentiated and batched by transforming those sub-programs; switch and map on top of them;
+slices at traced positions (dynamic_slice and its relatives); and lax's names of jitgrad's
 functions that JAX programs import from ``jax.lax``."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+import jitgrad.numpy as jnp
 from jitgrad.api_util import as_output
 from jitgrad.core import (
     IR,
@@ -27,6 +30,7 @@ from jitgrad.prims import (
     add,
     broadcast_in_dim,
     convert_element_type,
+    gather,
     ne,
     reduce_max,
     select,
@@ -42,10 +46,12 @@ from jitgrad.subprogram import (
     trace_fun,
 )
 from jitgrad.transforms.vmap import vmap_ir
-from jitgrad.tree_util import tree_flatten, tree_leaves, tree_unflatten
+from jitgrad.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 
-__all__ = ["checkpoint", "cond", "custom_jvp", "fori_loop", "remat", "scan", "stop_gradient",
-           "while_loop"]
+__all__ = ["Precision", "checkpoint", "cond", "custom_jvp", "dynamic_index_in_dim",
+           "dynamic_slice", "dynamic_slice_in_dim", "dynamic_update_index_in_dim",
+           "dynamic_update_slice", "dynamic_update_slice_in_dim", "fori_loop", "map", "remat",
+           "scan", "stop_gradient", "switch", "while_loop"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -556,3 +562,268 @@ def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any], i
     outs = while_p.bind(*c_consts, *b_consts, *leaves, cond_ir=c_ir, body=b_ir,
                         n_cc=len(c_consts), n_bc=len(b_consts))
     return tree_unflatten(tree, outs)
+
+
+# ---------------------------------------------------------------------------------------------
+# switch and map: control flow built on cond and scan
+
+
+def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -> Any:
+    """``branches[index](*operands)``, ``index`` clamped to the branches (JAX's
+    ``lax.switch``): a balanced tree of ``cond``s, so every branch is traced and must return
+    the same shapes and dtypes, and the result is differentiable and batchable.
+
+    >>> switch(5, [lambda x: x + 1.0, lambda x: x * 10.0], np.array(2.0))
+    array(20.)
+    """
+    branches = list(branches)
+    if not branches:
+        raise JitgradTypeError("switch: needs at least one branch")
+    if aval_of(index).shape != () or not np.issubdtype(aval_of(index).dtype, np.integer):
+        raise JitgradTypeError(f"switch: the index must be an integer scalar, got "
+                               f"{aval_of(index)}")
+    n = len(branches)
+    if isinstance(index, Tracer):
+        index = jnp.clip(index, 0, n - 1)
+    else:
+        index = min(max(int(index), 0), n - 1)
+
+    def pick(lo: int, hi: int) -> Callable[..., Any]:
+        if hi - lo == 1:
+            return branches[lo]
+        mid = (lo + hi) // 2
+        return lambda *ops: cond(index < mid, pick(lo, mid), pick(mid, hi), *ops)
+
+    return tree_map(as_output, pick(0, n)(*operands))
+
+
+def map(f: Callable[[Any], Any], xs: Any, *, batch_size: int | None = None) -> Any:  # noqa: A001
+    """``f`` applied to each slice of ``xs`` along its leading axis (a pytree), the results
+    stacked: a ``scan`` (JAX's ``lax.map``). With ``batch_size``, ``batch_size`` slices at a
+    time go through ``vmap(f)``.
+
+    >>> import jitgrad.numpy as jnp
+    >>> map(lambda x: jnp.sum(x ** 2), np.arange(6.0).reshape(3, 2))
+    array([ 1., 13., 41.])
+    """
+    from jitgrad.api import vmap
+    if batch_size is None:
+        return scan(lambda _, x: ((), f(x)), (), xs)[1]
+    k = int(batch_size)
+    if k < 1:
+        raise JitgradTypeError(f"map: batch_size must be a positive integer, got {batch_size}")
+    leaves, tree = tree_flatten(xs)
+    n = aval_of(leaves[0]).shape[0] if leaves else 0
+    full = n // k * k
+
+    def chunks(x: Any) -> Any:
+        return jnp.reshape(x[:full], (n // k, k) + aval_of(x).shape[1:])
+
+    parts = []
+    if full:
+        body = scan(lambda _, c: ((), vmap(f)(c)), (),
+                    tree_unflatten(tree, [chunks(x) for x in leaves]))[1]
+        parts.append(tree_map(lambda y: jnp.reshape(y, (full,) + aval_of(y).shape[2:]), body))
+    if full < n:
+        parts.append(vmap(f)(tree_unflatten(tree, [x[full:] for x in leaves])))
+    if len(parts) == 1:
+        return parts[0]
+    return tree_map(lambda a, b: jnp.concatenate([a, b]), *parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Slices at traced positions
+
+
+def _start(s: Any, n: int, size: int, allow_negative: bool, name: str) -> Any:
+    """A start position clamped so that ``size`` elements from it fit in ``n`` (as JAX; a
+    negative start first counts from the end with ``allow_negative``): a Python int if ``s``
+    is concrete, else an int64 scalar tracer."""
+    if aval_of(s).shape != () or not np.issubdtype(aval_of(s).dtype, np.integer):
+        raise JitgradTypeError(f"{name}: start indices must be integer scalars, got "
+                               f"{aval_of(s)}")
+    if not isinstance(s, Tracer):
+        s = int(s)
+        if allow_negative and s < 0:
+            s += n
+        return min(max(s, 0), n - size)
+    s = jnp.astype(s, np.int64)
+    if allow_negative:
+        s = jnp.where(s < 0, s + n, s)
+    return jnp.clip(s, 0, n - size)
+
+
+def _starts(operand: Any, start_indices: Any, sizes: Sequence[int], allow_negative: Any,
+            name: str) -> list[Any]:
+    shape = aval_of(operand).shape
+    if isinstance(start_indices, Tracer | np.ndarray):
+        if aval_of(start_indices).ndim != 1:
+            raise ShapeError(f"{name}: start_indices must be a sequence of scalars or a 1-D "
+                             f"array, got {aval_of(start_indices)}")
+        start_indices = [start_indices[i] for i in range(aval_of(start_indices).shape[0])]
+    starts = list(start_indices)
+    if len(starts) != len(shape) or len(sizes) != len(shape):
+        raise ShapeError(f"{name}: an operand of shape {shape} needs {len(shape)} start "
+                         f"indices and sizes, got {len(starts)} and {len(sizes)}")
+    for d, (n, k) in enumerate(zip(shape, sizes, strict=True)):
+        if not 0 <= k <= n:
+            raise ShapeError(f"{name}: slice size {k} does not fit axis {d} of an operand of "
+                             f"shape {shape}")
+    neg = allow_negative if isinstance(allow_negative, Sequence) else \
+        [allow_negative] * len(shape)
+    return [_start(s, n, k, bool(a), name)
+            for s, n, k, a in zip(starts, shape, sizes, neg, strict=True)]
+
+
+def dynamic_slice(operand: Any, start_indices: Any, slice_sizes: Sequence[int], *,
+                  allow_negative_indices: bool | Sequence[bool] = True) -> Any:
+    """The slice of ``slice_sizes`` at ``start_indices`` (JAX's ``lax.dynamic_slice``): the
+    starts may be traced; each is clamped so that the slice fits (after counting a negative
+    start from the end). Concrete starts are a static slice; traced ones a gather of the
+    ``slice_sizes`` positions, differentiable (its transpose adds into zeros) and batchable.
+
+    >>> import jitgrad as jg
+    >>> jg.jit(lambda x, i: dynamic_slice(x, (i,), (2,)))(np.arange(5.0), 4)
+    array([3., 4.])
+    """
+    sizes = tuple(int(k) for k in slice_sizes)
+    starts = _starts(operand, start_indices, sizes, allow_negative_indices, "dynamic_slice")
+    if not isinstance(operand, Tracer) and not any(isinstance(s, Tracer) for s in starts):
+        return np.asarray(operand)[tuple(slice(s, s + k) for s, k in zip(starts, sizes,
+                                                                          strict=True))].copy()
+    out = operand
+    for d, (s, k) in enumerate(zip(starts, sizes, strict=True)):
+        if isinstance(s, Tracer):
+            out = gather(out, s + np.arange(k), d)
+        else:
+            out = out[(slice(None),) * d + (slice(s, s + k),)]
+    return out
+
+
+def dynamic_slice_in_dim(operand: Any, start_index: Any, slice_size: int, axis: int = 0, *,
+                         allow_negative_indices: bool = True) -> Any:
+    """``dynamic_slice`` along one axis (the others whole).
+
+    >>> dynamic_slice_in_dim(np.arange(6.0).reshape(2, 3), 2, 2, axis=1)
+    array([[1., 2.],
+           [4., 5.]])
+    """
+    shape = aval_of(operand).shape
+    axis = _axis(axis, len(shape), "dynamic_slice_in_dim")
+    starts = [0] * len(shape)
+    sizes = list(shape)
+    starts[axis], sizes[axis] = start_index, slice_size
+    return dynamic_slice(operand, starts, sizes, allow_negative_indices=allow_negative_indices)
+
+
+def dynamic_index_in_dim(operand: Any, index: Any, axis: int = 0, keepdims: bool = True, *,
+                         allow_negative_indices: bool = True) -> Any:
+    """The element ``index`` along ``axis`` (clamped), keeping that axis with length 1 if
+    ``keepdims``.
+
+    >>> dynamic_index_in_dim(np.arange(6.0).reshape(2, 3), 1, axis=1, keepdims=False)
+    array([1., 4.])
+    """
+    axis = _axis(axis, aval_of(operand).ndim, "dynamic_index_in_dim")
+    out = dynamic_slice_in_dim(operand, index, 1, axis,
+                               allow_negative_indices=allow_negative_indices)
+    return out if keepdims else jnp.squeeze(out, axis)
+
+
+def dynamic_update_slice(operand: Any, update: Any, start_indices: Any, *,
+                         allow_negative_indices: bool | Sequence[bool] = True) -> Any:
+    """``operand`` with the block ``update`` written at ``start_indices`` (JAX's
+    ``lax.dynamic_update_slice``), the starts clamped as in ``dynamic_slice``; ``update``
+    must have ``operand``'s rank and dtype. With traced starts it is computed as
+    ``where(inside, update gathered to operand's shape, operand)``: differentiable in both
+    and batchable.
+
+    >>> import jitgrad as jg
+    >>> jg.jit(lambda x, i: dynamic_update_slice(x, np.ones(2), (i,)))(np.zeros(4), 3)
+    array([0., 0., 1., 1.])
+    """
+    oa, ua = aval_of(operand), aval_of(update)
+    if oa.ndim != ua.ndim or oa.dtype != ua.dtype:
+        raise ShapeError(f"dynamic_update_slice: the update {ua} must have the rank and dtype "
+                         f"of the operand {oa}")
+    starts = _starts(operand, start_indices, ua.shape, allow_negative_indices,
+                     "dynamic_update_slice")
+    if not any(isinstance(x, Tracer) for x in [operand, update, *starts]):
+        out = np.array(operand, copy=True)
+        out[tuple(slice(s, s + k) for s, k in zip(starts, ua.shape, strict=True))] = update
+        return out
+    placed, inside = update, None
+    for d, (s, n, k) in enumerate(zip(starts, oa.shape, ua.shape, strict=True)):
+        pos = np.arange(n)
+        if n:  # where update's element along d lands (clamped outside the block)
+            placed = gather(placed, jnp.clip(pos - s, 0, max(k - 1, 0)), d)
+        hit = jnp.logical_and(pos >= s, pos < s + k)
+        hit = jnp.reshape(hit, (1,) * d + (n,) + (1,) * (oa.ndim - d - 1))
+        inside = hit if inside is None else jnp.logical_and(inside, hit)
+    if inside is None:  # a 0-d operand: the update replaces it
+        return update
+    return jnp.where(inside, placed, operand)
+
+
+def dynamic_update_slice_in_dim(operand: Any, update: Any, start_index: Any, axis: int, *,
+                                allow_negative_indices: bool = True) -> Any:
+    """``dynamic_update_slice`` along one axis (``update`` spans the others).
+
+    >>> dynamic_update_slice_in_dim(np.zeros((2, 3)), np.ones((2, 1)), 1, axis=1)
+    array([[0., 1., 0.],
+           [0., 1., 0.]])
+    """
+    nd = aval_of(operand).ndim
+    axis = _axis(axis, nd, "dynamic_update_slice_in_dim")
+    starts = [0] * nd
+    starts[axis] = start_index
+    return dynamic_update_slice(operand, update, starts,
+                                allow_negative_indices=allow_negative_indices)
+
+
+def dynamic_update_index_in_dim(operand: Any, update: Any, index: Any, axis: int, *,
+                                allow_negative_indices: bool = True) -> Any:
+    """``update`` (of rank one less than ``operand``, or with a length-1 ``axis``) written at
+    position ``index`` along ``axis``.
+
+    >>> dynamic_update_index_in_dim(np.zeros((2, 3)), np.ones(2), 2, axis=1)
+    array([[0., 0., 1.],
+           [0., 0., 1.]])
+    """
+    nd = aval_of(operand).ndim
+    axis = _axis(axis, nd, "dynamic_update_index_in_dim")
+    if aval_of(update).ndim == nd - 1:
+        update = jnp.expand_dims(update, axis)
+    return dynamic_update_slice_in_dim(operand, update, index, axis,
+                                       allow_negative_indices=allow_negative_indices)
+
+
+def _axis(axis: int, nd: int, name: str) -> int:
+    if not -nd <= axis < nd:
+        raise ShapeError(f"{name}: axis {axis} is out of bounds for an operand of rank {nd}")
+    return axis % nd
+
+
+# ---------------------------------------------------------------------------------------------
+# Precision
+
+
+class Precision(enum.Enum):
+    """JAX's ``lax.Precision`` for contractions (``jnp.dot(..., precision=...)``). Accepted
+    and ignored: jitgrad computes float32 and float64 contractions in their own precision on
+    the CPU, which is ``HIGHEST``.
+
+    >>> Precision("highest")
+    <Precision.HIGHEST: 2>
+    """
+
+    DEFAULT = 0
+    HIGH = 1
+    HIGHEST = 2
+
+    @classmethod
+    def _missing_(cls, value: object) -> Precision | None:
+        names = {"default": cls.DEFAULT, "fastest": cls.DEFAULT, "bfloat16": cls.DEFAULT,
+                 "high": cls.HIGH, "tensorfloat32": cls.HIGH, "bfloat16_3x": cls.HIGH,
+                 "highest": cls.HIGHEST, "float32": cls.HIGHEST}
+        return names.get(value.lower()) if isinstance(value, str) else None
