@@ -37,9 +37,11 @@ from numpy import (  # noqa: F401  (re-exports)
 )
 
 from jitgrad import prims as P
+from jitgrad.core import EvalInterpreter as _EvalInterpreter
 from jitgrad.core import Lit as _Lit
 from jitgrad.core import Tracer as _Tracer
 from jitgrad.core import aval_of as _aval_of
+from jitgrad.core import current_interpreter as _current_interpreter
 from jitgrad.core import is_float as _is_float
 from jitgrad.core import is_python_scalar as _is_python_scalar
 from jitgrad.errors import (
@@ -62,7 +64,7 @@ def _has_tracer(args: Sequence[Any]) -> bool:
     for a in args:
         if isinstance(a, _Tracer):
             return True
-        if isinstance(a, list | tuple) and any(isinstance(b, _Tracer) for b in a):
+        if isinstance(a, list | tuple) and builtins.any(isinstance(b, _Tracer) for b in a):
             return True
     return False
 
@@ -840,20 +842,45 @@ arange = _static(np.arange)
 linspace = _static(np.linspace)
 
 
+class _Constant(np.ndarray):
+    """A concrete array made by ``jnp.asarray``/``jnp.array`` inside a transformation:
+    numpy's array in every respect, except that an index holding traced values goes through
+    ``jnp.getitem`` (numpy's own indexing cannot take them), so ``jnp.asarray(table)[i]``
+    works with a traced ``i``, as in JAX."""
+
+    def __getitem__(self, index: Any) -> Any:
+        if _contains_tracer(index if isinstance(index, tuple) else (index,)):
+            return getitem(self.view(np.ndarray), index)
+        return np.ndarray.__getitem__(self, index)
+
+    def __repr__(self) -> str:
+        return repr(self.view(np.ndarray))
+
+
+def _constant(arr: np.ndarray) -> np.ndarray:
+    """``arr`` as a ``_Constant`` inside a transformation (where traced indices can occur);
+    outside, eager results stay plain numpy arrays."""
+    if arr.ndim and not isinstance(_current_interpreter(), _EvalInterpreter):
+        return arr.view(_Constant)
+    return arr
+
+
 def asarray(a: Any, dtype: Any = None) -> Any:
-    """``numpy.asarray``; traced arrays (and lists of them) stay traced."""
+    """``numpy.asarray``; traced arrays (and lists of them) stay traced, and a concrete array
+    made inside a transformation can be indexed by traced values."""
     if isinstance(a, _Tracer):
         return a if dtype is None else _cast(a, np.dtype(dtype))
     if isinstance(a, list | tuple) and _contains_tracer(a):
         return stack([asarray(x, dtype) for x in a])
-    return np.asarray(a, dtype=dtype)
+    return _constant(np.asarray(a, dtype=dtype))
 
 
 def array(a: Any, dtype: Any = None, copy: bool = True) -> Any:
-    """``numpy.array``; traced arrays (and lists of them) stay traced."""
+    """``numpy.array``; traced arrays (and lists of them) stay traced, and a concrete array
+    made inside a transformation can be indexed by traced values."""
     if isinstance(a, _Tracer) or (isinstance(a, list | tuple) and _contains_tracer(a)):
         return asarray(a, dtype)
-    return np.array(a, dtype=dtype, copy=copy)
+    return _constant(np.array(a, dtype=dtype, copy=copy))
 
 
 def _contains_tracer(a: Any) -> bool:
