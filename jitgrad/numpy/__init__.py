@@ -12,28 +12,52 @@ from typing import Any
 
 import numpy as np
 
-# Re-exported numpy names: dtypes and constants behave exactly as in numpy.
+# Re-exported numpy names: dtypes, type queries and constants behave exactly as in numpy.
 from numpy import (  # noqa: F401  (re-exports)
+    __version__,
     bool_,
+    can_cast,
+    clongdouble,
+    complex64,
+    complex128,
+    complexfloating,
     e,
+    euler_gamma,
     finfo,
     float16,
     float32,
     float64,
     floating,
+    generic,
     iinfo,
+    inexact,
     inf,
     int8,
     int16,
     int32,
     int64,
+    int_,
     integer,
+    intp,
+    isdtype,
+    isscalar,
     issubdtype,
+    iterable,
+    longdouble,
     nan,
     ndarray,
     newaxis,
+    number,
     pi,
+    promote_types,
+    signedinteger,
+    uint,
     uint8,
+    uint16,
+    uint32,
+    uint64,
+    uintp,
+    unsignedinteger,
 )
 
 from jitgrad import prims as P
@@ -719,10 +743,21 @@ def _peel_transpose(x: Any) -> tuple[Any, bool]:
     return _StageTracer(x.interp, src), True
 
 
-@_numpy_when_concrete(np.matmul)
-def matmul(a: ArrayLike, b: ArrayLike) -> Any:
+def _ignoring_precision(np_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``np_fn`` accepting JAX's ``precision=`` (a ``lax.Precision``, a string or a pair):
+    ignored, since numpy and jitgrad compute contractions in the operands' own dtype on the
+    CPU (``HIGHEST``)."""
+    @functools.wraps(np_fn)
+    def fn(*args: Any, precision: Any = None, **kwargs: Any) -> Any:
+        return np_fn(*args, **kwargs)
+    return fn
+
+
+@_numpy_when_concrete(_ignoring_precision(np.matmul))
+def matmul(a: ArrayLike, b: ArrayLike, *, precision: Any = None) -> Any:
     """``numpy.matmul``: batched, with broadcast batch dimensions; transposes of the operands
-    are folded into the primitive's flags."""
+    are folded into the primitive's flags. ``precision`` (JAX's) is accepted and ignored:
+    contractions compute in the operands' dtype (``lax.Precision.HIGHEST``)."""
     sa, sb = _aval_of(a).shape, _aval_of(b).shape
     if not sa or not sb:
         raise ShapeError(f"matmul: operands must be at least 1-D, got shapes {sa} and {sb}; "
@@ -1210,7 +1245,56 @@ def _install_tracer_methods() -> None:
 _install_tracer_methods()
 
 
-from jitgrad.numpy import _examples, linalg  # noqa: E402  (they use the functions above)
+# numpy's helpers for concrete values, which programs call around their computations (error
+# handling, printing, files, index and shape arithmetic, concrete creation): numpy's own, so
+# that `import jitgrad.numpy as np` replaces `import numpy as np` (or autograd.numpy).
+from numpy import (  # noqa: E402, F401  (re-exports)
+    array2string,
+    array_repr,
+    array_str,
+    broadcast_shapes,
+    diag_indices,
+    errstate,
+    fromfunction,
+    fromiter,
+    genfromtxt,
+    geomspace,
+    get_printoptions,
+    geterr,
+    geterrcall,
+    histogram,
+    histogram_bin_edges,
+    index_exp,
+    indices,
+    ix_,
+    load,
+    loadtxt,
+    logspace,
+    mgrid,
+    ndenumerate,
+    ndindex,
+    ogrid,
+    printoptions,
+    ravel_multi_index,
+    s_,
+    save,
+    savetxt,
+    savez,
+    savez_compressed,
+    set_printoptions,
+    seterr,
+    seterrcall,
+    testing,
+    tri,
+    tril_indices,
+    tril_indices_from,
+    triu_indices,
+    triu_indices_from,
+    unravel_index,
+)
+
+from jitgrad.numpy import _examples, linalg, random  # noqa: E402, F401  (they use the above)
+from jitgrad.numpy._index_tricks import c_, r_  # noqa: E402, F401  (re-exports)
 from jitgrad.numpy._ufuncs import (  # noqa: E402, F401  (re-exports)
     UFUNCS as _MORE_UFUNCS,
 )
@@ -1258,6 +1342,8 @@ dtype = np.dtype  # numpy's dtype constructor, re-exported (bound last: paramete
 
 
 def __getattr__(name: str) -> Any:
+    if name == "bool":  # numpy's bool type, not a global here: the module uses Python's bool
+        return np.bool_
     if hasattr(np, name):
         raise AttributeError(
             f"jitgrad.numpy does not provide numpy.{name} (yet). Compute it with the supported "
