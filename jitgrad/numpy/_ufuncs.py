@@ -48,6 +48,7 @@ from jitgrad.numpy import (
     result_type,
     sin,
     sqrt,
+    stop_gradient,
     subtract,
     where,
     zeros_like,
@@ -123,19 +124,24 @@ def logaddexp2(x: ArrayLike, y: ArrayLike) -> Any:
 @_binary(np.hypot)
 def hypot(x: ArrayLike, y: ArrayLike) -> Any:
     """``numpy.hypot``: ``sqrt(x**2 + y**2)`` without overflow or underflow, as
-    ``big * sqrt(1 + (small / big)**2)``; an infinite operand gives ``inf`` even with a NaN
-    (C99). The derivative is ``x / out`` (0 at the origin).
+    ``s * sqrt((x/s)**2 + (y/s)**2)`` with ``s = max(|x|, |y|)``; an infinite operand gives
+    ``inf`` even with a NaN (C99). The derivative is ``x / out`` (0 at the origin), exact
+    for any magnitude: the identity holds for every ``s``, so ``s`` is a constant to it.
 
     >>> import jitgrad
     >>> jitgrad.jit(hypot)(np.array([3.0, 1e300, 0.0]), np.array([4.0, 1e300, 0.0]))
     array([5.00000000e+000, 1.41421356e+300, 0.00000000e+000])
     """
     ax, ay = abs(x), abs(y)
-    big, small = maximum(ax, ay), minimum(ax, ay)
-    zero = equal(big, 0)
-    ratio = divide(small, where(zero, 1, big))
-    out = where(zero, 0, multiply(big, sqrt(add(1, multiply(ratio, ratio)))))
-    return where(logical_or(equal(ax, np.inf), equal(ay, np.inf)), np.inf, out)
+    infinite = logical_or(equal(ax, np.inf), equal(ay, np.inf))
+    big = maximum(ax, ay)
+    # Finite and nonzero: elsewhere the scaled branch computes on safe stand-ins (0 and 1),
+    # so that no inf or nan reaches its derivative.
+    ok = logical_and(logical_not(infinite), greater(big, 0))
+    s = stop_gradient(where(ok, big, 1))
+    xs, ys = divide(where(ok, x, 0), s), divide(where(ok, y, 0), s)
+    scaled = multiply(s, sqrt(where(ok, add(multiply(xs, xs), multiply(ys, ys)), 1)))
+    return where(infinite, np.inf, where(ok, scaled, big))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,13 +280,15 @@ degrees = _scaled(np.degrees, 180.0, np.pi, _TO_DEGREES)
 
 @_numpy_when_concrete(np.trunc)
 def trunc(x: ArrayLike) -> Any:
-    """``numpy.trunc``: rounding toward zero (zero derivative).
+    """``numpy.trunc``: rounding toward zero (zero derivative); integers and booleans are
+    returned as they are, as numpy does.
 
     >>> import jitgrad
     >>> jitgrad.jit(trunc)(np.array([-1.7, 1.7, -0.2]))
     array([-1.,  1., -0.])
     """
-    x = _to_float(x)
+    if not _is_float(_aval_of(x).dtype):
+        return x
     return where(less(x, 0), ceil(x), floor(x))
 
 

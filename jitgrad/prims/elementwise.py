@@ -40,8 +40,9 @@ def coerce(args: Sequence[Any]) -> list[Any]:
     scalar whose own dtype already is that dtype stays a Python scalar: staged, it becomes a
     weakly typed literal, as it would be outside the IR."""
     ref = next((a for a in args if not is_python_scalar(a)), None)
-    if ref is None:
-        return list(args)
+    if ref is None:  # Python scalars only (a rule's constant and a Python-float primal)
+        return [float(a) for a in args] if any(isinstance(a, float) for a in args) else \
+            list(args)
     dtype = ref.dtype if isinstance(ref, Tracer) else np.asarray(ref).dtype
     return [np.asarray(a, dtype=dtype)[()] if is_python_scalar(a) and _aval(a).dtype != dtype
             else a for a in args]
