@@ -234,6 +234,18 @@ def test_logaddexp_derivative_is_exp_of_x_minus_out(x, y, expected):
                                    expected, rtol=1e-14)
 
 
+def test_logaddexp_second_derivatives_are_smooth_at_equal_arguments():
+    """``max(x, y) + log1p(exp(-|x - y|))`` has kinks at x == y that cancel in value and first
+    derivative but left the second derivative 0 there (autograd's test_logaddexp)."""
+    for f, scale in ((jnp.logaddexp, 1.0), (jnp.logaddexp2, np.log(2.0))):
+        for x in (0.4, -3.0):
+            np.testing.assert_allclose(jg.hessian(f, (0, 1))(x, x),
+                                       [[scale / 4, -scale / 4], [-scale / 4, scale / 4]],
+                                       rtol=1e-14)
+        jg.check_grads(f, (0.4, 0.4), order=3)
+        jg.check_grads(f, (X23, X23), order=2)
+
+
 @pytest.mark.parametrize("x,y,expected", [
     (3.0, 4.0, (0.6, 0.8)), (1e300, 1e300, (0.5 ** 0.5,) * 2), (1e-300, 1e-300, (0.5 ** 0.5,) * 2),
     (-3.0, 0.0, (-1.0, 0.0)), (0.0, 0.0, (0.0, 0.0)), (INF, 1.0, (0.0, 0.0))])

@@ -29,8 +29,10 @@ from jitgrad.numpy import (
     divide,
     equal,
     exp,
+    expm1,
     floor,
     greater,
+    greater_equal,
     isfinite,
     isnan,
     less,
@@ -91,20 +93,46 @@ def _dtype_const(value: float, x: Any) -> Any:
 # Logarithms of sums, norms
 
 
+def _log_sum_exp2(x: Any, y: Any, base2: bool) -> Any:
+    """``log(exp(x) + exp(y))`` (base 2 with ``base2``), as ``m + log1p(expm1(a - m) +
+    exp(b - m))`` (``2**`` and ``log2(1 + v)`` in base 2) with ``a``, ``b`` the larger and
+    smaller operand and ``m = max(x, y)``: numpy's operations (``a - m`` is 0), and, since the
+    identity holds for every ``m``, ``m`` is a constant to the derivatives, which are then
+    smooth to every order (``exp(x - out)``), also at ``x == y`` where ``max`` and ``|x - y|``
+    have kinks. Where the larger operand is +inf or ``x - y`` is NaN (both infinite of one
+    sign, or a NaN operand) the result is ``max(x, y)`` (plus ``log 2`` for equal
+    infinities); the formula then computes on safe stand-ins, so that no inf or NaN reaches
+    its derivative."""
+    undefined = isnan(subtract(x, y))
+    special = logical_or(undefined, equal(maximum(x, y), np.inf))
+    xs, ys = where(special, 0, x), where(special, 0, y)
+    first = greater_equal(xs, ys)
+    big, small = where(first, xs, ys), where(first, ys, xs)
+    m = stop_gradient(big)
+    if base2:  # numpy's exp2 and log2(1 + v) = log1p(v) * log2(e)
+        two = _dtype_const(2.0, x)
+        tail = multiply(log1p(add(subtract(power(two, subtract(big, m)), 1),
+                                  power(two, subtract(small, m)))),
+                        _dtype_const(1 / np.log(2.0), x))
+    else:
+        tail = log1p(add(expm1(subtract(big, m)), exp(subtract(small, m))))
+    equal_infinities = where(undefined, 1 if base2 else _dtype_const(np.log(2.0), x), 0)
+    return where(special, add(maximum(x, y), equal_infinities), add(m, tail))
+
+
 @_binary(np.logaddexp)
 def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
-    """``numpy.logaddexp``: ``log(exp(x) + exp(y))`` without overflow, as
-    ``max(x, y) + log1p(exp(-|x - y|))``. Where ``x - y`` is NaN (both infinite of one sign)
-    the correction is ``log 2``; the derivative is ``exp(x - out)`` (1/2 each at ``x == y``,
-    infinities included).
+    """``numpy.logaddexp``: ``log(exp(x) + exp(y))`` without overflow, with numpy's values
+    (infinities and NaNs included) and the derivative ``exp(x - out)`` smooth to every
+    order, also at ``x == y``.
 
     >>> import jitgrad
     >>> jitgrad.jit(logaddexp)(np.array([0.0, 1.0, -np.inf]), np.array([0.0, 1000.0, -np.inf]))
     array([6.93147181e-01, 1.00000000e+03,           -inf])
+    >>> jitgrad.grad(jitgrad.grad(logaddexp))(1.0, 1.0)  # sigmoid'(0)
+    array(0.25)
     """
-    delta = subtract(x, y)
-    safe = where(isnan(delta), 0, delta)
-    return add(maximum(x, y), log1p(exp(negative(abs(safe)))))
+    return _log_sum_exp2(x, y, base2=False)
 
 
 @_binary(np.logaddexp2)
@@ -115,10 +143,7 @@ def logaddexp2(x: ArrayLike, y: ArrayLike) -> Any:
     >>> jitgrad.jit(logaddexp2)(np.array([0.0, 3.0]), np.array([0.0, 1.0]))
     array([1.        , 3.32192809])
     """
-    delta = subtract(x, y)
-    safe = where(isnan(delta), 0, delta)
-    ln2 = _dtype_const(np.log(2.0), x)
-    return add(maximum(x, y), divide(log1p(exp(multiply(negative(abs(safe)), ln2))), ln2))
+    return _log_sum_exp2(x, y, base2=True)
 
 
 @_binary(np.hypot)
