@@ -772,6 +772,15 @@ def test_r_and_c_concatenate_traced_arrays_as_numpy():
         jg.jit(lambda x: jnp.r_["0,2", x])(V)
 
 
+def test_where_takes_keywords_as_jax_and_autograd():
+    c, x, y = np.array([True, False]), R(2), R(2)
+    _assert_same(jnp.where(condition=c, x=x, y=y), np.where(c, x, y))
+    _assert_same(jg.jit(lambda x, y: jnp.where(c, x=x, y=y))(x, y), np.where(c, x, y))
+    _assert_same(jnp.where(c), np.where(c))
+    with pytest.raises(ValueError, match="both or neither"):
+        jnp.where(c, x)
+
+
 def test_constant_arrays_made_by_jnp_are_indexable_by_traced_values():
     table = np.arange(12.0).reshape(3, 4)
     for make in (jnp.asarray, jnp.array):

@@ -383,9 +383,15 @@ def isfinite(x: ArrayLike) -> Any:
     return equal(subtract(x, x), 0)
 
 
-@_numpy_when_concrete(np.where)
+def _numpy_where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any:
+    # numpy's where takes its arguments positionally only; JAX and autograd accept keywords
+    return np.where(condition, *[a for a in (x, y) if a is not None])
+
+
+@_numpy_when_concrete(_numpy_where)
 def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any:
-    """``numpy.where(condition, x, y)`` (the one-argument form has a data-dependent shape)."""
+    """``numpy.where(condition, x, y)``, also with keywords (the one-argument form has a
+    data-dependent shape: concrete arrays only)."""
     if x is None or y is None:
         raise UnsupportedError("jnp.where(condition) with one argument has a data-dependent "
                                "shape; use jnp.where(condition, x, y)")
