@@ -632,13 +632,167 @@ def map(f: Callable[[Any], Any], xs: Any, *, batch_size: int | None = None) -> A
 
 
 # ---------------------------------------------------------------------------------------------
-# Slices at traced positions
+# Slices at traced positions: two primitives run as numpy slicing (Host), with start positions
+# as integer scalar operands, clamped so that the window fits (as XLA's dynamic slices).
+
+
+def _window(starts: Sequence[Any], shape: tuple[int, ...], sizes: tuple[int, ...]
+            ) -> tuple[slice, ...]:
+    """The clamped window of ``sizes`` at ``starts`` in an array of ``shape``."""
+    out = []
+    for s, n, k in zip(starts, shape, sizes, strict=True):
+        c = min(max(int(s), 0), n - k)
+        out.append(slice(c, c + k))
+    return tuple(out)
+
+
+def _check_window(name: str, x: ShapedArray, starts: Sequence[ShapedArray],
+                  sizes: tuple[int, ...]) -> None:
+    if len(starts) != x.ndim or len(sizes) != x.ndim:
+        raise ShapeError(f"{name}: an operand {x} needs {x.ndim} start indices and sizes, got "
+                         f"{len(starts)} and {len(sizes)}")
+    for s in starts:
+        if s.shape != () or not np.issubdtype(s.dtype, np.integer):
+            raise JitgradTypeError(f"{name}: start indices must be integer scalars, got {s}")
+    for d, (n, k) in enumerate(zip(x.shape, sizes, strict=True)):
+        if not 0 <= k <= n:
+            raise ShapeError(f"{name}: slice size {k} does not fit axis {d} of an operand "
+                             f"{x}")
+
+
+def _ds_rule(x: ShapedArray, *starts: ShapedArray, sizes: tuple[int, ...]) -> ShapedArray:
+    _check_window("dynamic_slice", x, starts, sizes)
+    return ShapedArray(sizes, x.dtype)
+
+
+def _ds_impl(x: Any, *starts: Any, sizes: tuple[int, ...]) -> np.ndarray:
+    x = np.asarray(x)
+    return np.array(x[_window(starts, x.shape, sizes)])
+
+
+def _ds_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, sizes: tuple[int, ...]
+            ) -> list[Any]:
+    x, *starts = ins
+    ct = instantiate_zeros(cts, outs)[0]
+    return [dynamic_update_slice_p.bind(zeros(aval_of(x)), ct, *starts)] + [None] * len(starts)
+
+
+def _clamped_starts(starts: Sequence[Any], shape: tuple[int, ...], sizes: Sequence[int]
+                    ) -> list[Any]:
+    return [jnp.clip(s, 0, n - k) for s, n, k in zip(starts, shape, sizes, strict=True)]
+
+
+def _per_example_positions(starts: list[Any], sizes: Sequence[int], shape: tuple[int, ...],
+                           b: int) -> Any:
+    """Flat positions, in ``b`` examples of ``shape`` laid end to end, of each example's
+    window of ``sizes`` at its (clamped, shape ``(b,)``) ``starts``: shape ``(b, *sizes)``."""
+    nd = len(shape)
+    n = int(np.prod(shape, dtype=np.int64))
+    flat = jnp.reshape(np.arange(b, dtype=np.int64) * n, (b,) + (1,) * nd)
+    stride = n
+    for d, (s, k, m) in enumerate(zip(starts, sizes, shape, strict=True)):
+        stride //= max(m, 1)
+        pos = jnp.reshape(s, (b,) + (1,) * nd) + jnp.reshape(
+            np.arange(k, dtype=np.int64), (1,) * (d + 1) + (k,) + (1,) * (nd - d - 1))
+        flat = flat + pos * stride
+    return flat
+
+
+def _ds_batch(args: list[Any], dims: list[Any], /, *, sizes: tuple[int, ...]
+              ) -> tuple[Any, int]:
+    b = batch_size(args, dims)
+    x = at_front(args[0], dims[0], b)
+    if all(d is None for d in dims[1:]):  # one window for every example
+        return dynamic_slice_p.bind(x, np.int64(0), *args[1:], sizes=(b,) + sizes), 0
+    # A window per example: one gather of their flat positions.
+    shape = aval_of(x).shape[1:]
+    starts = _clamped_starts([at_front(s, d, b) for s, d in zip(args[1:], dims[1:],
+                                                                  strict=True)], shape, sizes)
+    flat = jnp.reshape(x, (aval_of(x).size,))
+    return gather(flat, _per_example_positions(starts, sizes, shape, b), 0), 0
+
+
+def _window_cases(rng: np.random.Generator, dtype: Any) -> list:
+    def starts(n: int) -> list[np.int64]:
+        return [np.int64(v) for v in rng.integers(-2, 6, n)]
+
+    x45, x6, x234 = (rng.uniform(-2, 2, s).astype(dtype) for s in ((4, 5), (6,), (2, 3, 4)))
+    return [((x45, *starts(2)), {"sizes": (2, 3)}), ((x6, *starts(1)), {"sizes": (3,)}),
+            ((x234, *starts(3)), {"sizes": (1, 3, 2)}), ((x45, *starts(2)), {"sizes": (0, 5)})]
+
+
+dynamic_slice_p = register(Primitive(
+    "dynamic_slice", _ds_rule, _ds_impl, Host(), linear=True, vjp=_ds_vjp, batch=_ds_batch,
+    test_cases=_window_cases))
+
+
+def _dus_rule(x: ShapedArray, u: ShapedArray, *starts: ShapedArray) -> ShapedArray:
+    if u.ndim != x.ndim or u.dtype != x.dtype:
+        raise ShapeError(f"dynamic_update_slice: the update {u} must have the rank and dtype "
+                         f"of the operand {x}")
+    _check_window("dynamic_update_slice", x, starts, u.shape)
+    return x
+
+
+def _dus_impl(x: Any, u: Any, *starts: Any) -> np.ndarray:
+    out = np.array(x, copy=True)
+    out[_window(starts, out.shape, np.shape(u))] = u
+    return out
+
+
+def _dus_vjp(cts: list[Any], ins: list[Any], outs: list[Any]) -> list[Any]:
+    _, u, *starts = ins
+    ct = instantiate_zeros(cts, outs)[0]
+    return [dynamic_update_slice_p.bind(ct, zeros(aval_of(u)), *starts),
+            dynamic_slice_p.bind(ct, *starts, sizes=aval_of(u).shape)] + [None] * len(starts)
+
+
+def _dus_batch(args: list[Any], dims: list[Any], /) -> tuple[Any, int]:
+    b = batch_size(args, dims)
+    x, u = at_front(args[0], dims[0], b), at_front(args[1], dims[1], b)
+    if all(d is None for d in dims[2:]):
+        return dynamic_update_slice_p.bind(x, u, np.int64(0), *args[2:]), 0
+    # A window per example: where(inside it, the update gathered to the operand's shape, x).
+    shape, sizes = aval_of(x).shape[1:], aval_of(u).shape[1:]
+    nd = len(shape)
+    starts = _clamped_starts([at_front(s, d, b) for s, d in zip(args[2:], dims[2:],
+                                                                  strict=True)], shape, sizes)
+    inside = None
+    offsets = []  # where each position falls in the update (clamped into it)
+    for d, (s, n, k) in enumerate(zip(starts, shape, sizes, strict=True)):
+        pos = jnp.reshape(np.arange(n, dtype=np.int64), (1,) * (d + 1) + (n,) +
+                          (1,) * (nd - d - 1)) - jnp.reshape(s, (b,) + (1,) * nd)
+        hit = jnp.logical_and(pos >= 0, pos < k)
+        inside = hit if inside is None else jnp.logical_and(inside, hit)
+        offsets.append(jnp.clip(pos, 0, max(k - 1, 0)))
+    flat = jnp.reshape(np.arange(b, dtype=np.int64) * int(np.prod(sizes, dtype=np.int64)),
+                       (b,) + (1,) * nd)
+    stride = int(np.prod(sizes, dtype=np.int64))
+    for off, k in zip(offsets, sizes, strict=True):
+        stride //= max(k, 1)
+        flat = flat + off * stride
+    placed = gather(jnp.reshape(u, (aval_of(u).size,)), jnp.broadcast_to(flat, (b,) + shape), 0)
+    return jnp.where(inside, placed, x), 0
+
+
+def _dus_cases(rng: np.random.Generator, dtype: Any) -> list:
+    cases = []
+    for (args, params) in _window_cases(rng, dtype):
+        x, *starts = args
+        u = rng.uniform(-2, 2, params["sizes"]).astype(dtype)
+        cases.append(((x, u, *starts), {}))
+    return cases
+
+
+dynamic_update_slice_p = register(Primitive(
+    "dynamic_update_slice", _dus_rule, _dus_impl, Host(), linear=True, vjp=_dus_vjp,
+    batch=_dus_batch, test_cases=_dus_cases))
 
 
 def _start(s: Any, n: int, size: int, allow_negative: bool, name: str) -> Any:
-    """A start position clamped so that ``size`` elements from it fit in ``n`` (as JAX; a
-    negative start first counts from the end with ``allow_negative``): a Python int if ``s``
-    is concrete, else an int64 scalar tracer."""
+    """A start position: a Python int clamped so that ``size`` elements from it fit in ``n``
+    if ``s`` is concrete, else an int64 scalar tracer (the primitives clamp it); a negative
+    start first counts from the end with ``allow_negative`` (as JAX)."""
     if aval_of(s).shape != () or not np.issubdtype(aval_of(s).dtype, np.integer):
         raise JitgradTypeError(f"{name}: start indices must be integer scalars, got "
                                f"{aval_of(s)}")
@@ -648,9 +802,7 @@ def _start(s: Any, n: int, size: int, allow_negative: bool, name: str) -> Any:
             s += n
         return min(max(s, 0), n - size)
     s = jnp.astype(s, np.int64)
-    if allow_negative:
-        s = jnp.where(s < 0, s + n, s)
-    return jnp.clip(s, 0, n - size)
+    return jnp.where(s < 0, s + n, s) if allow_negative else s
 
 
 def _starts(operand: Any, start_indices: Any, sizes: Sequence[int], allow_negative: Any,
@@ -662,13 +814,7 @@ def _starts(operand: Any, start_indices: Any, sizes: Sequence[int], allow_negati
                              f"array, got {aval_of(start_indices)}")
         start_indices = [start_indices[i] for i in range(aval_of(start_indices).shape[0])]
     starts = list(start_indices)
-    if len(starts) != len(shape) or len(sizes) != len(shape):
-        raise ShapeError(f"{name}: an operand of shape {shape} needs {len(shape)} start "
-                         f"indices and sizes, got {len(starts)} and {len(sizes)}")
-    for d, (n, k) in enumerate(zip(shape, sizes, strict=True)):
-        if not 0 <= k <= n:
-            raise ShapeError(f"{name}: slice size {k} does not fit axis {d} of an operand of "
-                             f"shape {shape}")
+    _check_window(name, aval_of(operand), [aval_of(s) for s in starts], tuple(sizes))
     neg = allow_negative if isinstance(allow_negative, Sequence) else \
         [allow_negative] * len(shape)
     return [_start(s, n, k, bool(a), name)
@@ -679,8 +825,8 @@ def dynamic_slice(operand: Any, start_indices: Any, slice_sizes: Sequence[int], 
                   allow_negative_indices: bool | Sequence[bool] = True) -> Any:
     """The slice of ``slice_sizes`` at ``start_indices`` (JAX's ``lax.dynamic_slice``): the
     starts may be traced; each is clamped so that the slice fits (after counting a negative
-    start from the end). Concrete starts are a static slice; traced ones a gather of the
-    ``slice_sizes`` positions, differentiable (its transpose adds into zeros) and batchable.
+    start from the end). Concrete starts make a static slice; traced ones a ``dynamic_slice``
+    step (numpy slicing), differentiable (its transpose writes into zeros) and batchable.
 
     >>> import jitgrad as jg
     >>> jg.jit(lambda x, i: dynamic_slice(x, (i,), (2,)))(np.arange(5.0), 4)
@@ -688,16 +834,11 @@ def dynamic_slice(operand: Any, start_indices: Any, slice_sizes: Sequence[int], 
     """
     sizes = tuple(int(k) for k in slice_sizes)
     starts = _starts(operand, start_indices, sizes, allow_negative_indices, "dynamic_slice")
-    if not isinstance(operand, Tracer) and not any(isinstance(s, Tracer) for s in starts):
-        return np.asarray(operand)[tuple(slice(s, s + k) for s, k in zip(starts, sizes,
-                                                                          strict=True))].copy()
-    out = operand
-    for d, (s, k) in enumerate(zip(starts, sizes, strict=True)):
-        if isinstance(s, Tracer):
-            out = gather(out, s + np.arange(k), d)
-        else:
-            out = out[(slice(None),) * d + (slice(s, s + k),)]
-    return out
+    if any(isinstance(s, Tracer) for s in starts):
+        return dynamic_slice_p.bind(operand, *[s if isinstance(s, Tracer) else np.int64(s)
+                                               for s in starts], sizes=sizes)
+    window = tuple(slice(s, s + k) for s, k in zip(starts, sizes, strict=True))
+    return operand[window] if isinstance(operand, Tracer) else np.array(operand[window])
 
 
 def dynamic_slice_in_dim(operand: Any, start_index: Any, slice_size: int, axis: int = 0, *,
@@ -734,9 +875,8 @@ def dynamic_update_slice(operand: Any, update: Any, start_indices: Any, *,
                          allow_negative_indices: bool | Sequence[bool] = True) -> Any:
     """``operand`` with the block ``update`` written at ``start_indices`` (JAX's
     ``lax.dynamic_update_slice``), the starts clamped as in ``dynamic_slice``; ``update``
-    must have ``operand``'s rank and dtype. With traced starts it is computed as
-    ``where(inside, update gathered to operand's shape, operand)``: differentiable in both
-    and batchable.
+    must have ``operand``'s rank and dtype. A ``dynamic_update_slice`` step (a numpy copy and
+    assignment), differentiable in both and batchable.
 
     >>> import jitgrad as jg
     >>> jg.jit(lambda x, i: dynamic_update_slice(x, np.ones(2), (i,)))(np.zeros(4), 3)
@@ -748,21 +888,8 @@ def dynamic_update_slice(operand: Any, update: Any, start_indices: Any, *,
                          f"of the operand {oa}")
     starts = _starts(operand, start_indices, ua.shape, allow_negative_indices,
                      "dynamic_update_slice")
-    if not any(isinstance(x, Tracer) for x in [operand, update, *starts]):
-        out = np.array(operand, copy=True)
-        out[tuple(slice(s, s + k) for s, k in zip(starts, ua.shape, strict=True))] = update
-        return out
-    placed, inside = update, None
-    for d, (s, n, k) in enumerate(zip(starts, oa.shape, ua.shape, strict=True)):
-        pos = np.arange(n)
-        if n:  # where update's element along d lands (clamped outside the block)
-            placed = gather(placed, jnp.clip(pos - s, 0, max(k - 1, 0)), d)
-        hit = jnp.logical_and(pos >= s, pos < s + k)
-        hit = jnp.reshape(hit, (1,) * d + (n,) + (1,) * (oa.ndim - d - 1))
-        inside = hit if inside is None else jnp.logical_and(inside, hit)
-    if inside is None:  # a 0-d operand: the update replaces it
-        return update
-    return jnp.where(inside, placed, operand)
+    return dynamic_update_slice_p.bind(operand, update, *[
+        s if isinstance(s, Tracer) else np.int64(s) for s in starts])
 
 
 def dynamic_update_slice_in_dim(operand: Any, update: Any, start_index: Any, axis: int, *,
