@@ -579,11 +579,18 @@ def test_map_matches_a_loop(batch_size):
                    (R(5, 2),), order=1)
 
 
-def test_precision_is_accepted_and_ignored():
+CONTRACTIONS = [(jnp.matmul, np.matmul), (jnp.dot, np.dot), (jnp.tensordot, np.tensordot),
+                (jnp.inner, np.inner), (jnp.vdot, np.vdot),
+                (lambda a, b, **k: jnp.einsum("ij,kj->ik", a, b, **k),
+                 lambda a, b: np.einsum("ij,kj->ik", a, b))]
+
+
+@pytest.mark.parametrize("f,ref", CONTRACTIONS, ids=range(len(CONTRACTIONS)))
+def test_precision_is_accepted_and_ignored(f, ref):
     for p in (None, lax.Precision.HIGHEST, "highest", "float32", lax.Precision("bfloat16"),
               (lax.Precision.HIGH, lax.Precision.DEFAULT)):
-        _assert_same(jg.jit(lambda a, p=p: jnp.matmul(a, a, precision=p))(A), A @ A, 1e-14)
-        _assert_same(jnp.matmul(A, A, precision=p), A @ A)
+        _assert_same(jg.jit(lambda a, p=p: f(a, a, precision=p))(A), ref(A, A), 1e-14)
+        _assert_same(f(A, A, precision=p), ref(A, A))
     assert lax.Precision("HIGHEST") is lax.Precision.HIGHEST
 
 
