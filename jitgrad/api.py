@@ -120,13 +120,15 @@ def _value_and_grad(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums
     check_float_inputs(leaves, "grad")
     joint, n_out, aux_tree = _vjp_core(flat_f, leaves, has_aux, store, "grad")
     out_aval = joint.outvars[0].aval if n_out else None
-    if n_out != 1 or out_aval.shape != () or not is_float(out_aval.dtype):
+    # NB: an output with one element of any shape ((1,), (1, 1)) is accepted, as autograd
+    # does (JAX requires shape ()); the value is returned with its shape.
+    if n_out != 1 or out_aval.size != 1 or not is_float(out_aval.dtype):
         shown = store.val if n_out != 1 else out_aval
         raise JitgradTypeError(
-            f"grad requires a scalar floating-point output (shape ()), but the function "
+            f"grad requires a scalar floating-point output (one element), but the function "
             f"returned {shown}. Reduce it first (e.g. jnp.sum), or use jg.vjp / jg.jacrev "
             f"for non-scalar outputs.")
-    outs = eval_ir(joint, *leaves, np.ones((), out_aval.dtype))
+    outs = eval_ir(joint, *leaves, np.ones(out_aval.shape, out_aval.dtype))
     n_fwd = len(joint.outvars) - len(leaves)
     per_arg = tree_unflatten(in_tree, [as_output(g) for g in outs[n_fwd:]])
     grads = tuple(per_arg[k] for k in where)

@@ -438,6 +438,16 @@ def test_autograd_name_errors():
         jg.elementwise_grad(jnp.sin)(np.arange(3))
 
 
+def test_grad_accepts_an_output_with_one_element_as_autograd():
+    x = R(3)
+    for f in (lambda x: jnp.sum(x ** 2, keepdims=True), lambda x: (x @ x)[None, None]):
+        np.testing.assert_allclose(jg.grad(f)(x), 2 * x)
+        value, g = jg.value_and_grad(f)(x)
+        assert value.shape == np.shape(f(x)) and np.allclose(g, 2 * x)
+    with pytest.raises(JitgradTypeError, match=r"one element.*f64\[2\]"):
+        jg.grad(lambda x: x[:2])(x)
+
+
 def test_is_tracer():
     seen = []
 
