@@ -5,7 +5,6 @@ a derivative that stays finite where the branch it does not take would divide by
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from jitgrad.core import aval_of as _aval_of
 from jitgrad.core import is_float as _is_float
 from jitgrad.numpy import (
     _axes,
+    _binary,
     _cast,
     _keep,
     _numpy_when_concrete,
@@ -65,20 +65,15 @@ __all__ = ["all", "allclose", "angle", "any", "array_equal", "conj", "conjugate"
 ArrayLike = Any
 
 
-def _binary(np_fn: Callable[..., Any], float_fn: bool = True
-            ) -> Callable[[Callable[[Any, Any], Any]], Callable[..., Any]]:
-    """A binary numpy function from a composite ``fn(x, y)`` of equal shapes and dtypes:
-    concrete arguments take numpy's function; traced ones are promoted (to float64 from
-    integers with ``float_fn``) and broadcast first."""
+def _composite(np_fn: Callable[..., Any], float_fn: bool = True
+               ) -> Callable[[Callable[[Any, Any], Any]], Callable[..., Any]]:
+    """The binary numpy function ``np_fn`` from a composite ``fn(x, y)`` of operands of equal
+    shapes and dtypes, through jnp's ``_binary`` (numpy's own function on concrete arguments,
+    NumPy 2 promotion and broadcasting first on traced ones); ``fn``'s docstring is kept."""
 
     def deco(fn: Callable[[Any, Any], Any]) -> Callable[..., Any]:
-        @_numpy_when_concrete(np_fn)
-        @functools.wraps(fn)
-        def wrapper(x: ArrayLike, y: ArrayLike) -> Any:
-            dtype = result_type(x, y)
-            if float_fn and not _is_float(dtype):
-                dtype = np.dtype(np.float64)
-            return fn(*_promote_broadcast(np_fn.__name__, x, y, dtype=dtype))
+        wrapper = _binary(fn, np_fn, float_fn=float_fn)
+        wrapper.__doc__ = fn.__doc__
         return wrapper
 
     return deco
@@ -120,7 +115,7 @@ def _log_sum_exp2(x: Any, y: Any, base2: bool) -> Any:
     return where(special, add(maximum(x, y), equal_infinities), add(m, tail))
 
 
-@_binary(np.logaddexp)
+@_composite(np.logaddexp)
 def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
     """``numpy.logaddexp``: ``log(exp(x) + exp(y))`` without overflow, with numpy's values
     (infinities and NaNs included) and the derivative ``exp(x - out)`` smooth to every
@@ -135,7 +130,7 @@ def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
     return _log_sum_exp2(x, y, base2=False)
 
 
-@_binary(np.logaddexp2)
+@_composite(np.logaddexp2)
 def logaddexp2(x: ArrayLike, y: ArrayLike) -> Any:
     """``numpy.logaddexp2``: ``log2(2**x + 2**y)`` without overflow, as ``logaddexp``.
 
@@ -146,7 +141,7 @@ def logaddexp2(x: ArrayLike, y: ArrayLike) -> Any:
     return _log_sum_exp2(x, y, base2=True)
 
 
-@_binary(np.hypot)
+@_composite(np.hypot)
 def hypot(x: ArrayLike, y: ArrayLike) -> Any:
     """``numpy.hypot``: ``sqrt(x**2 + y**2)`` without overflow or underflow, as
     ``s * sqrt((x/s)**2 + (y/s)**2)`` with ``s = max(|x|, |y|)``; an infinite operand gives
@@ -174,7 +169,7 @@ def hypot(x: ArrayLike, y: ArrayLike) -> Any:
 
 
 def _ignoring_nan(np_fn: Callable[..., Any], extremum: Callable[..., Any]) -> Callable[..., Any]:
-    @_binary(np_fn, float_fn=False)
+    @_composite(np_fn, float_fn=False)
     def fn(x: ArrayLike, y: ArrayLike) -> Any:
         if not _is_float(_aval_of(x).dtype):
             return extremum(x, y)
@@ -219,7 +214,7 @@ def signbit(x: ArrayLike) -> Any:
     return logical_and(logical_not(isnan(x)), _signbit(x))
 
 
-@_binary(np.copysign)
+@_composite(np.copysign)
 def copysign(x: ArrayLike, y: ArrayLike) -> Any:
     """``numpy.copysign``: ``|x|`` with the sign of ``y`` (-0.0 included). The derivative
     with respect to ``y`` is 0, as in JAX. NB: a traced NaN ``y`` counts as positive.
@@ -232,7 +227,7 @@ def copysign(x: ArrayLike, y: ArrayLike) -> Any:
     return where(signbit(y), negative(mag), mag)
 
 
-@_binary(np.heaviside)
+@_composite(np.heaviside)
 def heaviside(x: ArrayLike, h0: ArrayLike) -> Any:
     """``numpy.heaviside``: 0 for ``x < 0``, ``h0`` at 0, 1 for ``x > 0``, NaN for NaN. The
     derivative is 0 in ``x`` and flows to ``h0`` where ``x == 0``, as in JAX.
