@@ -48,14 +48,14 @@ from jitgrad.errors import (
     TracerError,
     UnsupportedError,
 )
-from jitgrad.jit import jit, show_kernels
+from jitgrad.jit import clear_caches, jit, show_kernels
 from jitgrad.numpy import stop_gradient
 from jitgrad.testing import check_grads
 
 __all__ = [
     "__version__", "BatchError", "CompileError", "IR", "JitgradError", "JitgradIndexError",
     "JitgradTypeError", "ShapeError", "Tracer", "TracerError", "UnsupportedError",
-    "check_grads", "checkpoint", "config", "custom_jvp", "custom_vjp", "deriv",
+    "check_grads", "checkpoint", "clear_caches", "config", "custom_jvp", "custom_vjp", "deriv",
     "elementwise_grad", "eval_shape", "grad", "grad_and_aux", "grad_named", "hessian",
     "hessian_tensor_product", "hessian_vector_product", "is_tracer", "jacfwd", "jacobian",
     "jacrev", "jit", "jvp", "lax", "linearize", "make_ggnvp", "make_hvp", "make_ir",
