@@ -349,6 +349,14 @@ def _static(name: str, value: Any) -> Any:
     return value
 
 
+def _fits(small: tuple[int, ...], shape: tuple[int, ...]) -> bool:
+    """Whether an array of shape ``small`` broadcasts to ``shape`` (a tolerance to y0's)."""
+    try:
+        return np.broadcast_shapes(small, shape) == shape
+    except ValueError:
+        return False
+
+
 _UNSUPPORTED = {"Dfun": None, "col_deriv": 0, "full_output": 0, "ml": None, "mu": None,
                 "tcrit": None, "hmin": 0.0, "ixpr": 0, "mxhnil": 0, "mxordn": 12,
                 "mxords": 5, "printmessg": 0}
@@ -405,7 +413,7 @@ def odeint(func: Callable[..., Any], y0: Any, t: Any, args: Any = (), Dfun: Any 
     tols = []
     for name, tol in (("rtol", rtol), ("atol", atol)):
         tol = np.asarray(_SCIPY_TOL if tol is None else _static(name, tol), dtype)
-        if tol.ndim and np.broadcast_shapes(tol.shape, shape) != shape:
+        if tol.ndim and not _fits(tol.shape, shape):
             raise ShapeError(f"odeint: {name} of shape {tol.shape} does not fit y0 of shape "
                              f"{shape}")
         tols.append(tol)

@@ -13,9 +13,9 @@ from jitgrad.scipy.stats._distribution import Distribution
 __all__ = ["cdf", "logcdf", "logpmf", "logsf", "pmf", "sf"]
 
 
-
 def _one_trial(f: Any) -> Any:
-    return lambda k, p: f(k, 1.0, p)
+    # n = 1 as an array of p's dtype (a Python 1.0 would make gammaln's result float64)
+    return lambda k, p: f(k, jnp.ones_like(p), p)
 
 
 # Bernoulli(p) is Binomial(1, p), as in scipy.

@@ -11,7 +11,7 @@ import numpy as np  # noqa: F401 - the examples use it
 from jitgrad import numpy as jnp
 from jitgrad.scipy import special
 from jitgrad.scipy.stats import norm
-from jitgrad.scipy.stats._distribution import Distribution
+from jitgrad.scipy.stats._distribution import Distribution, _log_smaller
 
 __all__ = ["cdf", "logcdf", "logpdf", "logsf", "pdf", "sf"]
 
@@ -35,14 +35,18 @@ def _logpdf(z: Any, df: Any) -> Any:
 
 def _cdf(z: Any, df: Any) -> Any:
     """P(T <= z) from the incomplete beta function: P(|T| > |z|) = I_{d/(d+z^2)}(d/2, 1/2)
-    where z^2 >= d, and 1 - I_{z^2/(d+z^2)}(1/2, d/2) where z^2 < d (each argument away from
-    1, where it would round). At z = 0 exactly, where the derivative of either form is
-    0 * inf, the tangent line 1/2 + z pdf(0) stands in (exact to second order)."""
+    where |z| >= 1, and 1 - I_{z^2/(d+z^2)}(1/2, d/2) where |z| < 1. The split is near the
+    median of |T| (1 for d = 1, 0.67 for d = inf), so the subtraction never cancels more
+    than a factor 3 (splitting at z^2 = d instead lost every digit of the tail for large d:
+    cdf(-20, 1000) was 0, not 2e-75), and the first argument is away from 1, where it would
+    round, except for large d (relative error ~ d eps / 2). At z = 0 exactly, where the
+    derivative of either form is 0 * inf, the tangent line 1/2 + z pdf(0) stands in (exact
+    to second order)."""
     inf, d = _finite(df)
     zero = z == 0
     zs = jnp.where(zero, 1.0, z)
     q = jnp.square(zs / jnp.sqrt(d))  # z^2 / d without overflowing for large z
-    near = q < 1
+    near = jnp.abs(zs) < 1
     qn = jnp.where(near, q, 0.5)
     r = jnp.square(jnp.sqrt(d) / jnp.where(near, 1.0, zs))  # d / z^2
     two_tail = jnp.where(near, 1.0 - special.betainc(0.5, 0.5 * d, qn / (1 + qn)),
@@ -52,10 +56,19 @@ def _cdf(z: Any, df: Any) -> Any:
     return jnp.where(inf, special.ndtr(z), jnp.where(zero, at_0, lower))
 
 
+def _logcdf(z: Any, df: Any) -> Any:
+    # the normal limit through log_ndtr: its cdf underflows (float32 below z = -14)
+    inf, d = _finite(df)
+    finite = _log_smaller(_cdf, lambda z, d: _cdf(-z, d))(z, d)
+    return jnp.where(inf, special.log_ndtr(z), finite)
+
+
 _T = Distribution("t", {
     "logpdf": _logpdf,
     "cdf": _cdf,
     "sf": lambda z, df: _cdf(-z, df),
+    "logcdf": _logcdf,
+    "logsf": lambda z, df: _logcdf(-z, df),
 })
 
 
