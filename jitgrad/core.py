@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import operator
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,17 +92,37 @@ def unsupported_dtype_error(dtype: np.dtype, shape: tuple[int, ...]) -> JitgradT
         f"dtype {dtype.name} (shape {shape}); {fix}")
 
 
+_PY_SCALAR_TYPES = frozenset({bool, int, float, complex})
+
+
 def is_python_scalar(x: Any) -> bool:
     """A Python bool/int/float/complex (numpy scalars subclass some of these: they are not)."""
-    return isinstance(x, bool | int | float | complex) and not isinstance(x, np.generic)
+    t = type(x)
+    if t in _PY_SCALAR_TYPES:
+        return True
+    if t is np.ndarray or isinstance(x, (Tracer, np.generic)):
+        return False
+    return isinstance(x, (bool, int, float, complex))
+
+
+# The avals of concrete arrays, by (shape, dtype): eager transformations ask for them on every
+# operation, and building one costs more than the operation on a small array.
+_array_avals: dict[tuple[tuple[int, ...], np.dtype], ShapedArray] = {}
 
 
 def aval_of(x: Any) -> ShapedArray:
     """The aval of a concrete value or a tracer. Python scalars get numpy's default dtypes."""
     if isinstance(x, Tracer):
         return x.aval
-    if isinstance(x, np.ndarray | np.generic):
-        return ShapedArray(x.shape, x.dtype)
+    if isinstance(x, (np.ndarray, np.generic)):
+        key = (x.shape, x.dtype)
+        aval = _array_avals.get(key)
+        if aval is None:
+            aval = ShapedArray(x.shape, x.dtype)
+            if len(_array_avals) >= 4096:  # a program that sees ever new shapes
+                _array_avals.clear()
+            _array_avals[key] = aval
+        return aval
     if isinstance(x, bool):
         return ShapedArray((), np.bool_, weak=True)
     if isinstance(x, int):
@@ -372,7 +392,9 @@ class Primitive:
     ``jvp(primals, tangents, **params) -> (out, t_out)``, tangents may be ``Zero``; a
     ``linear`` primitive needs none (its tangent is the primitive applied to the tangents of
     its float operands). ``vjp(cts, ins, outs, **params) -> list`` of input cotangents
-    (``None`` for zero); ``cts`` entries may be ``Zero``. ``vjp_fwd``/``vjp_bwd`` override
+    (``None`` for zero); ``cts`` entries may be ``Zero``; with ``vjp_wrt`` it also takes
+    ``wrt``, which operands need a cotangent, and computes only those (reverse mode passes it:
+    a matmul by a constant then costs one product, not two). ``vjp_fwd``/``vjp_bwd`` override
     how residuals are saved (default: the inputs and outputs); ``reverse_mode=False`` marks a
     primitive that refuses reverse mode (its ``vjp_fwd`` raises the explanation). ``batch(args,
     dims, **params) -> (out, out_dim)`` is the vmap rule (``dims``: each operand's batch axis
@@ -401,6 +423,7 @@ class Primitive:
     reverse_mode: bool = True
     vjp_fwd: Callable[..., Any] | None = None
     vjp_bwd: Callable[..., Any] | None = None
+    vjp_wrt: bool = False
 
     def __post_init__(self) -> None:
         for name in ("jvp", "vjp", "batch", "vjp_fwd", "vjp_bwd", "simplify"):
@@ -414,7 +437,7 @@ class Primitive:
         return self.name
 
     def bind(self, *args: Any, **params: Any) -> Any:
-        outs = current_interpreter().process(self, args, params)
+        outs = (_current.get() or _EVAL).process(self, args, params)
         return outs if self.multiple_results else outs[0]
 
     def out_avals(self, avals: Sequence[ShapedArray], params: dict) -> list[ShapedArray]:
@@ -596,32 +619,57 @@ class Tracer:
     def size(self) -> int:
         return self.aval.size
 
+    @property
+    def weak(self) -> bool:
+        return self.aval.weak
+
     def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of a 0-d traced array")
         return self.shape[0]
 
+    def primal_value(self) -> Any:
+        """The value this tracer carries for its interpreter's parent (a concrete-valued
+        interpreter's tracers override this)."""
+        raise NotImplementedError
+
+    def _concrete(self, what: str) -> Any:
+        """The concrete value under eager transformations (whose tracers carry one), or the
+        clear error while ``jit``, ``make_ir``, ``vmap`` or a ``lax`` body traces."""
+        x: Any = self
+        while isinstance(x, Tracer):
+            if not x.interp.concrete:
+                raise self._concrete_error(what)
+            x = x.primal_value()
+        return x
+
     def _concrete_error(self, what: str) -> TracerError:
         return TracerError(
-            f"{what} needs a concrete value, but got a traced array {self.aval} inside a "
-            f"jitgrad transformation. Python control flow cannot depend on traced values: use "
-            f"jnp.where(cond, x, y) (or jnp.maximum/minimum/clip) instead of if/else, and keep "
-            f"the values you branch on outside the function or as static arguments.")
+            f"{what} needs a concrete value, but got a traced array {self.aval} inside jit, "
+            f"make_ir, vmap or a lax control-flow body, which trace abstract values. Python "
+            f"control flow there cannot depend on traced values: use jnp.where(cond, x, y) "
+            f"(or jnp.maximum/minimum/clip, lax.cond, lax.while_loop) instead of if/else, keep "
+            f"the values you branch on outside the function or as static arguments, or call "
+            f"the transformation outside jit (eager grad/jvp carry concrete values).")
 
     def __bool__(self) -> bool:
-        raise self._concrete_error("bool() (an `if`, `while`, `and`/`or` or assert)")
+        return bool(self._concrete("bool() (an `if`, `while`, `and`/`or` or assert)"))
 
     def __float__(self) -> float:
-        raise self._concrete_error("float()")
+        return float(self._concrete("float()"))
 
     def __int__(self) -> int:
-        raise self._concrete_error("int()")
+        return int(self._concrete("int()"))
 
     def __complex__(self) -> complex:
-        raise self._concrete_error("complex()")
+        return complex(self._concrete("complex()"))
 
     def __index__(self) -> int:
-        raise self._concrete_error("using it as an index (__index__)")
+        return operator.index(self._concrete("using it as an index (__index__)"))
+
+    def item(self, *args: Any) -> Any:
+        """The element as a Python scalar (concrete values only), as ``numpy.ndarray.item``."""
+        return np.asarray(self._concrete(".item()")).item(*args)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise TracerError(
@@ -636,11 +684,19 @@ class Tracer:
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
-        return f"Traced<{self.aval}>"
+        try:
+            value = self._concrete("repr")
+        except TracerError:
+            return f"Traced<{self.aval}>"
+        return f"Traced<{self.aval}>with value {np.asarray(value)!r}"
 
 
 class Interpreter:
+    """Gives meaning to bound primitives. ``concrete``: its values carry concrete values
+    (Python control flow on them works), as at top level and under eager transformations."""
+
     parent: Interpreter | None = None
+    concrete: bool = False
 
     def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> list[Any]:
         raise NotImplementedError
@@ -654,6 +710,8 @@ class Interpreter:
 
 class EvalInterpreter(Interpreter):
     """Runs every primitive's numpy reference implementation on concrete arrays."""
+
+    concrete = True
 
     def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> list[Any]:
         for a in args:
@@ -679,14 +737,21 @@ def current_interpreter() -> Interpreter:
     return _current.get() or _EVAL
 
 
-@contextmanager
-def using(interp: Interpreter) -> Iterator[Interpreter]:
-    """Make ``interp`` the current interpreter inside the block."""
-    token = _current.set(interp)
-    try:
-        yield interp
-    finally:
-        _current.reset(token)
+class using:  # noqa: N801 - used as a function: ``with using(interp):``
+    """Make ``interp`` the current interpreter inside the block. (A class, not a generator
+    context manager: eager transformations enter one per operation.)"""
+
+    __slots__ = ("interp", "token")
+
+    def __init__(self, interp: Interpreter):
+        self.interp = interp
+
+    def __enter__(self) -> Interpreter:
+        self.token = _current.set(self.interp)
+        return self.interp
+
+    def __exit__(self, *exc: object) -> None:
+        _current.reset(self.token)
 
 
 def eval_ir(ir: IR, *args: Any) -> list[Any]:

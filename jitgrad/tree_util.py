@@ -107,6 +107,17 @@ class PyTreeDef:
 _LEAF = PyTreeDef(None, None, ())
 
 
+_FLAT_TUPLES: dict[int, PyTreeDef] = {}
+
+
+def _flat_tuple(n: int) -> PyTreeDef:
+    """The structure of a tuple of ``n`` leaves (one shared object per ``n``)."""
+    treedef = _FLAT_TUPLES.get(n)
+    if treedef is None:
+        treedef = _FLAT_TUPLES[n] = PyTreeDef(tuple, None, (_LEAF,) * n)
+    return treedef
+
+
 def _node_of(x: Any) -> _NodeType | None:
     node = _registry.get(type(x))
     if node is None and isinstance(x, tuple) and hasattr(x, "_fields"):
@@ -126,6 +137,8 @@ def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tup
     >>> tree_unflatten(treedef, [30, 10, 20])
     {'a': [30, None], 'b': (10, 20)}
     """
+    if type(tree) is tuple and is_leaf is None and all(_node_of(x) is None for x in tree):
+        return list(tree), _flat_tuple(len(tree))  # the arguments of a call, mostly
     leaves: list = []
 
     def rec(x: Any) -> PyTreeDef:
@@ -146,6 +159,11 @@ def tree_unflatten(treedef: PyTreeDef, leaves: Any) -> Any:
     >>> tree_unflatten(tree_structure((1, [2])), ["a", "b"])
     ('a', ['b'])
     """
+    if _FLAT_TUPLES.get(len(treedef.children)) is treedef:
+        out = tuple(leaves)
+        if len(out) != len(treedef.children):
+            raise ValueError(f"{len(out)} leaves for tree structure {treedef}")
+        return out
     it = iter(leaves)
 
     def rec(td: PyTreeDef) -> Any:

@@ -62,7 +62,7 @@ def _has_tracer(args: Sequence[Any]) -> bool:
     for a in args:
         if isinstance(a, _Tracer):
             return True
-        if isinstance(a, list | tuple) and any(isinstance(b, _Tracer) for b in a):
+        if isinstance(a, (list, tuple)) and any(isinstance(b, _Tracer) for b in a):
             return True
     return False
 
@@ -73,7 +73,8 @@ def _numpy_when_concrete(np_fn: Callable[..., Any]) -> Callable[[Callable], Call
     def deco(traced_fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(traced_fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if _has_tracer(args) or _has_tracer(tuple(kwargs.values())):
+            if (args and isinstance(args[0], _Tracer)) or _has_tracer(args) or \
+                    _has_tracer(tuple(kwargs.values())):
                 return traced_fn(*args, **kwargs)
             return np_fn(*args, **kwargs)
         return wrapper
@@ -142,6 +143,8 @@ def _promote_broadcast(op: str, *xs: Any, dtype: Any = None) -> list[Any]:
 def _to_float(x: Any) -> Any:
     """Float functions of integer or boolean arrays compute in float64."""
     # NB: numpy gives float16 for bool inputs and float64 for ints; we use float64 for both.
+    if isinstance(x, (_Tracer, np.ndarray)) and x.dtype.kind == "f":
+        return x
     if _is_float(_aval_of(x).dtype):
         return x
     return _cast(x, np.float64)
@@ -158,6 +161,31 @@ def _unary(prim_fn: Callable[[Any], Any], np_fn: Callable[..., Any], float_fn: b
     return fn
 
 
+_PY_NUMBER = (float, int)
+
+
+def _strong_float(x: Any) -> np.dtype | None:
+    """The dtype of a float array or traced array that is not weakly typed, else None."""
+    if type(x) is np.ndarray or (isinstance(x, _Tracer) and not x.weak):
+        dtype = x.dtype
+        return dtype if dtype.kind == "f" else None
+    return None
+
+
+def _same_float(x: Any, y: Any) -> tuple[Any, Any] | None:
+    """The common case of a binary function, with nothing to promote or broadcast: two float
+    (traced) arrays of one dtype and shape, or one and a Python float or int (which takes its
+    dtype, as ``_promote_broadcast`` would give it). None for every other case."""
+    dx, dy = _strong_float(x), _strong_float(y)
+    if dx is not None and dy is not None:
+        return (x, y) if dx == dy and x.shape == y.shape else None
+    if dx is not None and type(y) in _PY_NUMBER:
+        return x, y if type(y) is float and dx == np.float64 else dx.type(y)
+    if dy is not None and type(x) in _PY_NUMBER:
+        return x if type(x) is float and dy == np.float64 else dy.type(x), y
+    return None
+
+
 def _binary(prim_fn: Callable[[Any, Any], Any], np_fn: Callable[..., Any],
             float_fn: bool = False, loop: bool = False) -> Callable[[ArrayLike, ArrayLike], Any]:
     """A binary function with broadcasting and promotion. ``float_fn``: integer operands
@@ -165,6 +193,9 @@ def _binary(prim_fn: Callable[[Any, Any], Any], np_fn: Callable[..., Any],
     (integers stay integers, booleans compute in int8)."""
     @_numpy_when_concrete(np_fn)
     def fn(x: ArrayLike, y: ArrayLike) -> Any:
+        same = _same_float(x, y)
+        if same is not None:
+            return prim_fn(*same)
         dtype = result_type(x, y)
         if float_fn and not _is_float(dtype):
             dtype = np.dtype(np.float64)
@@ -288,7 +319,7 @@ def logical_not(x: ArrayLike) -> Any:
 @_numpy_when_concrete(np.power)
 def power(x: ArrayLike, y: ArrayLike) -> Any:
     """``x ** y``; a Python integer exponent uses exact repeated multiplication."""
-    if isinstance(y, int | np.integer) and not isinstance(y, bool) and not isinstance(x, int):
+    if isinstance(y, (int, np.integer)) and not isinstance(y, bool) and not isinstance(x, int):
         if not isinstance(x, _Tracer):
             x = np.asarray(x)
         if not _is_float(_aval_of(x).dtype) and y < 0:
@@ -399,7 +430,7 @@ def _axes(axis: int | Sequence[int] | None, ndim: int, op: str, sort: bool = Tru
     if axis is None:
         return tuple(range(ndim))
     try:
-        axes = (operator.index(axis),) if not isinstance(axis, tuple | list) else \
+        axes = (operator.index(axis),) if not isinstance(axis, (tuple, list)) else \
             tuple(operator.index(a) for a in axis)
     except TypeError:
         raise JitgradTypeError(f"{op}: axis must be an integer or a tuple of integers, got "
@@ -424,6 +455,8 @@ def _sum_dtype(x: Any, dtype: Any) -> np.dtype:
     if dtype is not None:
         return np.dtype(dtype)
     dt = _aval_of(x).dtype
+    if dt.kind == "f":
+        return dt
     if dt == np.bool_ or (np.issubdtype(dt, np.integer) and dt.itemsize < 8):
         return np.dtype(np.int64 if np.issubdtype(dt, np.signedinteger) or dt == np.bool_
                         else np.uint64)

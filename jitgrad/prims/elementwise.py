@@ -39,12 +39,30 @@ def coerce(args: Sequence[Any]) -> list[Any]:
     """Give Python scalars the dtype of the array arguments (rules write ``sub(1, out)``). A
     scalar whose own dtype already is that dtype stays a Python scalar: staged, it becomes a
     weakly typed literal, as it would be outside the IR."""
-    ref = next((a for a in args if not is_python_scalar(a)), None)
-    if ref is None:
+    ref = None
+    scalars = False
+    for a in args:
+        if type(a) is np.ndarray or isinstance(a, Tracer):
+            if ref is None:
+                ref = a
+        elif is_python_scalar(a):
+            scalars = True
+        elif ref is None:
+            ref = a
+    if not scalars or ref is None:
         return list(args)
-    dtype = ref.dtype if isinstance(ref, Tracer) else np.asarray(ref).dtype
-    return [np.asarray(a, dtype=dtype)[()] if is_python_scalar(a) and _aval(a).dtype != dtype
-            else a for a in args]
+    dtype = ref.dtype if isinstance(ref, (Tracer, np.ndarray)) else np.asarray(ref).dtype
+    return [dtype.type(a) if is_python_scalar(a) and _scalar_dtype(a) != dtype else a
+            for a in args]
+
+
+_PY_DTYPES = {bool: np.dtype(np.bool_), int: np.dtype(np.int64), float: np.dtype(np.float64)}
+
+
+def _scalar_dtype(a: Any) -> np.dtype:
+    """numpy's default dtype for a Python scalar (as ``aval_of``)."""
+    dtype = _PY_DTYPES.get(type(a))
+    return _aval(a).dtype if dtype is None else dtype
 
 
 def elementwise_rule(name: str, float_only: bool = False, out_dtype: Any = None,
@@ -103,12 +121,14 @@ def elementwise_batch(prim: Primitive) -> Callable[..., tuple[Any, int]]:
     return rule
 
 
-def _match_shape(ct: Any, aval_in: ShapedArray, aval_out: ShapedArray) -> Any:
-    """A rank-0 operand broadcast by the primitive itself receives the sum of the cotangent."""
-    if aval_in.shape == aval_out.shape:
+def _match_shape(ct: Any, x: Any, out: Any) -> Any:
+    """A rank-0 operand ``x`` broadcast by the primitive itself receives the sum of the
+    cotangent of ``out``."""
+    shape = out.shape if isinstance(out, (np.ndarray, Tracer)) else _aval(out).shape
+    if (x.shape if isinstance(x, (np.ndarray, Tracer)) else _aval(x).shape) == shape:
         return ct
     # Looked up at call time: reductions are declared after (and in terms of) elementwise ops.
-    return REGISTRY["reduce_sum"].bind(ct, axes=tuple(range(aval_out.ndim)))
+    return REGISTRY["reduce_sum"].bind(ct, axes=tuple(range(len(shape))))
 
 
 Domain = tuple[float, float]
@@ -151,14 +171,16 @@ def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRu
             t_out = term if t_out is None else add(t_out, term)
         return out, Zero(_aval(out)) if t_out is None else t_out
 
-    def vjp(cts: list[Any], ins: list[Any], outs: list[Any]) -> list[Any]:
+    def vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, wrt: Sequence[bool]
+            ) -> list[Any]:
         (ct,), (out,) = cts, outs
-        return [None if d is None else _match_shape(d(ct, out, *ins), _aval(x), _aval(out))
-                for d, x in zip(derivs, ins, strict=True)]
+        return [None if d is None or not w else _match_shape(d(ct, out, *ins), x, out)
+                for d, x, w in zip(derivs, ins, wrt, strict=True)]
 
     prim = register(Primitive(
         name, elementwise_rule(name, float_only=float_only, allow_bool=allow_bool), impl,
         Elementwise(kernel, vmath=vmath, inexact=inexact, cheap=cheap), jvp=jvp, vjp=vjp,
+        vjp_wrt=True,
         batch=elementwise_batch, test_cases=elementwise_cases(domains), simplify=simplify,
         special_values=tuple(special_values)))
     return prim
@@ -184,7 +206,7 @@ def defnondiff(name: str, impl: Callable[..., Any], kernel: str, nargs: int,
 
 def _bind(prim: Primitive) -> Callable[..., Any]:
     def wrapper(*args: Any) -> Any:
-        return prim.bind(*coerce(args))
+        return prim.bind(*coerce(args)) if len(args) > 1 else prim.bind(*args)
     wrapper.__name__ = prim.name
     wrapper.__doc__ = f"Bind the ``{prim.name}`` primitive (operands of equal shape and dtype)."
     return wrapper
@@ -465,17 +487,18 @@ def _select_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
     return out, select(pred, ta, tb)
 
 
-def _select_vjp(cts: list[Any], ins: list[Any], outs: list[Any]) -> list[Any]:
+def _select_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, wrt: Sequence[bool]
+                ) -> list[Any]:
     (ct,) = cts
     pred, a, b = ins
     out = outs[0]
-    return [None, _match_shape(select(pred, ct, 0), _aval(a), _aval(out)),
-            _match_shape(select(pred, 0, ct), _aval(b), _aval(out))]
+    return [None, _match_shape(select(pred, ct, 0), a, out) if wrt[1] else None,
+            _match_shape(select(pred, 0, ct), b, out) if wrt[2] else None]
 
 
 select_p = register(Primitive(
     "select", elementwise_rule("select", n_pred=1), _select_impl,
-    Elementwise("{1} if {0} else {2}"), jvp=_select_jvp, vjp=_select_vjp,
+    Elementwise("{1} if {0} else {2}"), jvp=_select_jvp, vjp=_select_vjp, vjp_wrt=True,
     batch=elementwise_batch, test_cases=elementwise_cases([(-2, 2)] * 2, pred=True),
     simplify=lambda e, c: e.inputs[1] if e.inputs[1] is e.inputs[2] else None))
 
