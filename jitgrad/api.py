@@ -144,8 +144,7 @@ def _value_and_grad(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums
         n_fwd = len(joint.outvars) - len(leaves)
         grads, aux = outs[n_fwd:], outs[1:n_fwd]
     per_arg = tree_unflatten(in_tree, [as_output(g) for g in grads])
-    grads = tuple(per_arg[k] for k in where)
-    grads = grads[0] if _single(argnums) else grads
+    grads = per_arg[where[0]] if _single(argnums) else tuple([per_arg[k] for k in where])
     value = as_output(outs[0])
     if has_aux:
         return (value, tree_unflatten(aux_tree, [as_output(o) for o in aux])), grads

@@ -34,7 +34,7 @@ from jitgrad.core import (
     unsupported_dtype_error,
     using,
 )
-from jitgrad.prims import add, zeros
+from jitgrad.prims import add, add_p, zeros
 from jitgrad.transforms.stage import trace
 from jitgrad.transforms.vjp import vjp_bwd
 from jitgrad.tree_util import tree_flatten, tree_unflatten
@@ -131,18 +131,17 @@ class Tape(Interpreter):
         # A weak (Python-scalar) result needs the shape rule; every other result is as strong
         # as the arrays it came from.
         weaks = ([a.weak for a in prim.out_avals([aval_of(a) for a in args], params)]
-                 if weak else None)
+                 if weak else [False] * len(outs))
         wrapped, out_nodes = [], []
-        for k, o in enumerate(outs):
+        for o, w in zip(outs, weaks, strict=True):
             kind = o.dtype.kind
             if kind == "f":
-                node = self.nodes
+                wrapped.append(TapeTracer(self, o, self.nodes, w))
+                out_nodes.append(self.nodes)
                 self.nodes += 1
-                wrapped.append(TapeTracer(self, o, node, weaks is not None and weaks[k]))
-                out_nodes.append(node)
+            elif kind in "cO":
+                raise unsupported_dtype_error(o.dtype, o.shape)
             else:
-                if kind in "cO":
-                    raise unsupported_dtype_error(o.dtype, o.shape)
                 wrapped.append(o)
                 out_nodes.append(None)
         self.entries.append((prim, params, ins, in_nodes, outs, out_nodes, res))
@@ -164,12 +163,13 @@ class Tape(Interpreter):
                 ct_out = [Zero(aval_of(o)) if c is None else c
                           for c, o in zip(ct_out, outs, strict=True)]
             ct_in = vjp_bwd(prim, (ins, outs) if prim.vjp_fwd is None else res, ct_out, params,
-                            [n is not None for n in in_nodes])
+                            [n is not None for n in in_nodes] if prim.vjp_wrt else None)
             for n, c in zip(in_nodes, ct_in, strict=True):
                 if n is None or c is None or type(c) is Zero:
                     continue
                 prev = cts.get(n)
-                cts[n] = c if prev is None else add(prev, c)
+                # Both are cotangents of one value: one shape, one dtype.
+                cts[n] = c if prev is None else add_p.bind(prev, c)
         return cts
 
     def run(self, f: Callable[..., Sequence[Any]], leaves: Sequence[Any]

@@ -301,23 +301,40 @@ def _jit_call_jvp(primals: list, tangents: list, *, fun: IR, name: str) -> tuple
     return res[:k], res[k:]
 
 
+# The reverse mode of each program, split once: its forward and backward programs stay the same
+# objects from call to call, so their compiled versions are found again (eager grad(jit(f))
+# transforms the jit_call on every call).
+_splits: dict[int, tuple[IR, tuple]] = {}
+
+
+def _split(fun: IR) -> tuple:
+    """``(known, kconsts, unknown, uconsts, wrt, has_ct)``: the forward program (inputs ->
+    outputs and residuals) and the backward one (residuals and cotangents -> cotangents of
+    the float inputs), with their constants."""
+    hit = _splits.get(id(fun))
+    if hit is None or hit[0] is not fun:
+        wrt = [is_float(v.aval.dtype) for v in fun.invars]
+        has_ct = [is_float(x.aval.dtype) for x in fun.outvars]
+        joint = vjp_ir(fun, wrt, has_ct)
+        n_in, n_out, n_ct = len(fun.invars), len(fun.outvars), sum(has_ct)
+        known, unknown, _ = partial_eval_ir(
+            joint, [False] * n_in + [True] * n_ct, [False] * n_out + [True] * sum(wrt))
+        hit = (fun, (*closure_convert(known), *closure_convert(unknown), wrt, has_ct))
+        _splits[id(fun)] = hit
+    return hit[1]
+
+
 def _jit_call_fwd(ins: list, *, fun: IR, name: str) -> tuple[list, Any]:
-    wrt = [is_float(v.aval.dtype) for v in fun.invars]
-    has_ct = [is_float(x.aval.dtype) for x in fun.outvars]
-    joint = vjp_ir(fun, wrt, has_ct)
-    n_in, n_out, n_ct = len(fun.invars), len(fun.outvars), sum(has_ct)
-    known, unknown, _ = partial_eval_ir(
-        joint, [False] * n_in + [True] * n_ct, [False] * n_out + [True] * sum(wrt))
-    known, kconsts = closure_convert(known)
+    known, kconsts, unknown, uconsts, wrt, has_ct = _split(fun)
+    n_out = len(fun.outvars)
     res = jit_call_p.bind(*kconsts, *ins, fun=known, name=f"fwd({name})")
-    return res[:n_out], (res[n_out:], unknown, wrt, has_ct)
+    return res[:n_out], (res[n_out:], unknown, uconsts, wrt, has_ct)
 
 
 def _jit_call_bwd(saved: Any, cts: list, *, fun: IR, name: str) -> list:
-    res, unknown, wrt, has_ct = saved
+    res, unknown, uconsts, wrt, has_ct = saved
     cts = [zeros(c.aval) if isinstance(c, Zero) else c
            for c, h in zip(cts, has_ct, strict=True) if h]
-    unknown, uconsts = closure_convert(unknown)
     grads = iter(jit_call_p.bind(*uconsts, *res, *cts, fun=unknown, name=f"bwd({name})"))
     return [next(grads) if w else None for w in wrt]
 

@@ -137,8 +137,12 @@ def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tup
     >>> tree_unflatten(treedef, [30, 10, 20])
     {'a': [30, None], 'b': (10, 20)}
     """
-    if type(tree) is tuple and is_leaf is None and all(_node_of(x) is None for x in tree):
-        return list(tree), _flat_tuple(len(tree))  # the arguments of a call, mostly
+    if is_leaf is None:
+        # Fast paths: one leaf (a function's result), a tuple of leaves (its arguments).
+        if _node_of(tree) is None:
+            return [tree], _LEAF
+        if type(tree) is tuple and all(_node_of(x) is None for x in tree):
+            return list(tree), _flat_tuple(len(tree))
     leaves: list = []
 
     def rec(x: Any) -> PyTreeDef:

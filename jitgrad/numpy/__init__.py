@@ -150,15 +150,33 @@ def _to_float(x: Any) -> Any:
     return _cast(x, np.float64)
 
 
+def _binder(prim_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``bind`` of the primitive behind a ``jitgrad.prims`` wrapper (whose coercion of
+    Python scalars the functions here have done already), or the function itself."""
+    prim = getattr(prim_fn, "primitive", None)
+    return prim_fn if prim is None else prim.bind
+
+
+def _named(fn: Callable[..., Any], np_fn: Callable[..., Any], doc: str) -> Callable[..., Any]:
+    fn.__name__ = fn.__qualname__ = np_fn.__name__
+    fn.__doc__ = doc
+    return fn
+
+
 def _unary(prim_fn: Callable[[Any], Any], np_fn: Callable[..., Any], float_fn: bool = True
            ) -> Callable[[ArrayLike], Any]:
+    bind = _binder(prim_fn)
+
     @_numpy_when_concrete(np_fn)
-    def fn(x: ArrayLike) -> Any:
-        return prim_fn(_to_float(x) if float_fn else x)
-    fn.__name__ = np_fn.__name__
-    fn.__qualname__ = np_fn.__name__
-    fn.__doc__ = f"``numpy.{np_fn.__name__}`` on traced or concrete arrays."
-    return fn
+    def general(x: ArrayLike) -> Any:
+        return bind(_to_float(x) if float_fn else x)
+
+    def fn(x: ArrayLike, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(x, _Tracer) and not args and not kwargs:  # the traced case, directly
+            return bind(_to_float(x) if float_fn else x)
+        return general(x, *args, **kwargs)
+
+    return _named(fn, np_fn, f"``numpy.{np_fn.__name__}`` on traced or concrete arrays.")
 
 
 _PY_NUMBER = (float, int)
@@ -191,21 +209,29 @@ def _binary(prim_fn: Callable[[Any, Any], Any], np_fn: Callable[..., Any],
     """A binary function with broadcasting and promotion. ``float_fn``: integer operands
     compute in float64; ``loop``: in the dtype of numpy's own loop for the promoted type
     (integers stay integers, booleans compute in int8)."""
+    bind = _binder(prim_fn)
+
     @_numpy_when_concrete(np_fn)
-    def fn(x: ArrayLike, y: ArrayLike) -> Any:
+    def general(x: ArrayLike, y: ArrayLike) -> Any:
         same = _same_float(x, y)
         if same is not None:
-            return prim_fn(*same)
+            return bind(*same)
         dtype = result_type(x, y)
         if float_fn and not _is_float(dtype):
             dtype = np.dtype(np.float64)
         if loop:
             dtype = np_fn.resolve_dtypes((dtype, dtype, None))[2]
-        return prim_fn(*_promote_broadcast(np_fn.__name__, x, y, dtype=dtype))
-    fn.__name__ = np_fn.__name__
-    fn.__qualname__ = np_fn.__name__
-    fn.__doc__ = f"``numpy.{np_fn.__name__}`` with broadcasting and NumPy 2 promotion."
-    return fn
+        return bind(*_promote_broadcast(np_fn.__name__, x, y, dtype=dtype))
+
+    def fn(x: ArrayLike, y: ArrayLike, *args: Any, **kwargs: Any) -> Any:
+        if (isinstance(x, _Tracer) or isinstance(y, _Tracer)) and not args and not kwargs:
+            same = _same_float(x, y)
+            if same is not None:  # the common traced case, directly
+                return bind(*same)
+        return general(x, y, *args, **kwargs)
+
+    return _named(fn, np_fn, f"``numpy.{np_fn.__name__}`` with broadcasting and NumPy 2 "
+                             f"promotion.")
 
 
 # ---------------------------------------------------------------------------------------------

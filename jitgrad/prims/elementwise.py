@@ -49,8 +49,14 @@ def coerce(args: Sequence[Any]) -> list[Any]:
             scalars = True
         elif ref is None:
             ref = a
-    if not scalars or ref is None:
+    if not scalars:
         return list(args)
+    if ref is None:
+        # Python scalars only (a rule's constant and a Python-float primal): all take the
+        # widest kind among them, as in numpy.
+        widest = next(t for t in (complex, float, int, bool)
+                      if any(isinstance(a, t) for a in args))
+        return [widest(a) for a in args]
     dtype = ref.dtype if isinstance(ref, (Tracer, np.ndarray)) else np.asarray(ref).dtype
     return [dtype.type(a) if is_python_scalar(a) and _scalar_dtype(a) != dtype else a
             for a in args]
@@ -209,6 +215,7 @@ def _bind(prim: Primitive) -> Callable[..., Any]:
         return prim.bind(*coerce(args)) if len(args) > 1 else prim.bind(*args)
     wrapper.__name__ = prim.name
     wrapper.__doc__ = f"Bind the ``{prim.name}`` primitive (operands of equal shape and dtype)."
+    wrapper.primitive = prim  # type: ignore[attr-defined]
     return wrapper
 
 
