@@ -393,7 +393,8 @@ class Primitive:
     ``linear`` primitive needs none (its tangent is the primitive applied to the tangents of
     its float operands). ``vjp(cts, ins, outs, **params) -> list`` of input cotangents
     (``None`` for zero); ``cts`` entries may be ``Zero``; with ``vjp_wrt`` it also takes
-    ``wrt``, which operands need a cotangent, and computes only those (reverse mode passes it:
+    ``wrt``, which operands need a cotangent (its truthy entries), and computes only those
+    (reverse mode passes it:
     a matmul by a constant then costs one product, not two). ``vjp_fwd``/``vjp_bwd`` override
     how residuals are saved (default: the inputs and outputs); ``reverse_mode=False`` marks a
     primitive that refuses reverse mode (its ``vjp_fwd`` raises the explanation). ``batch(args,

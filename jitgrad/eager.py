@@ -98,7 +98,7 @@ class Tape(Interpreter):
         self.reverse = reverse
         # (prim, params, operands, their nodes or None, outputs, their nodes or None, residuals)
         self.entries: list[tuple] = []
-        self.nodes = 0
+        self.nodes = 1  # the next node number (never 0: see ``backward``)
 
     def new_input(self, x: Any) -> TapeTracer:
         """A tape value for an input (a float array, Python float or enclosing value)."""
@@ -162,8 +162,9 @@ class Tape(Interpreter):
                     continue
                 ct_out = [Zero(aval_of(o)) if c is None else c
                           for c, o in zip(ct_out, outs, strict=True)]
+            # Node numbers start at 1: the operands' nodes say which need a cotangent.
             ct_in = vjp_bwd(prim, (ins, outs) if prim.vjp_fwd is None else res, ct_out, params,
-                            [n is not None for n in in_nodes] if prim.vjp_wrt else None)
+                            in_nodes)
             for n, c in zip(in_nodes, ct_in, strict=True):
                 if n is None or c is None or type(c) is Zero:
                     continue

@@ -180,6 +180,7 @@ def _unary(prim_fn: Callable[[Any], Any], np_fn: Callable[..., Any], float_fn: b
 
 
 _PY_NUMBER = (float, int)
+_F64 = np.dtype(np.float64)
 
 
 def _strong_float(x: Any) -> np.dtype | None:
@@ -198,9 +199,9 @@ def _same_float(x: Any, y: Any) -> tuple[Any, Any] | None:
     if dx is not None and dy is not None:
         return (x, y) if dx == dy and x.shape == y.shape else None
     if dx is not None and type(y) in _PY_NUMBER:
-        return x, y if type(y) is float and dx == np.float64 else dx.type(y)
+        return x, y if type(y) is float and dx == _F64 else dx.type(y)
     if dy is not None and type(x) in _PY_NUMBER:
-        return x if type(x) is float and dy == np.float64 else dy.type(x), y
+        return x if type(x) is float and dy == _F64 else dy.type(x), y
     return None
 
 
@@ -774,10 +775,12 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
     if not sa or not sb:
         raise ShapeError(f"matmul: operands must be at least 1-D, got shapes {sa} and {sb}; "
                          f"use * for scalars")
-    dtype = result_type(a, b)
-    if dtype == np.bool_:
-        dtype = np.dtype(np.int64)
-    a, b = _cast(a, dtype), _cast(b, dtype)
+    dtype = _strong_float(a)
+    if dtype is None or dtype != _strong_float(b):  # else nothing to promote
+        dtype = result_type(a, b)
+        if dtype == np.bool_:
+            dtype = np.dtype(np.int64)
+        a, b = _cast(a, dtype), _cast(b, dtype)
     if len(sa) == 1:
         a = P.reshape(a, (1,) + sa)
     if len(sb) == 1:
@@ -788,16 +791,17 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
                          f"({ka} != {kb})")
     a, ta = _peel_transpose(a)
     b, tb = _peel_transpose(b)
-    ba, bb = _aval_of(a).shape[:-2], _aval_of(b).shape[:-2]
+    (*ba, ra, ca), (*bb, rb, cb) = _aval_of(a).shape, _aval_of(b).shape
+    ba, bb = tuple(ba), tuple(bb)
     try:
-        batch = tuple(np.broadcast_shapes(ba, bb))
+        batch = ba if ba == bb else tuple(np.broadcast_shapes(ba, bb))
     except ValueError:
         raise ShapeError(f"matmul: batch dimensions do not broadcast: shapes {sa} and {sb} "
                          f"(batch dimensions {ba} and {bb})") from None
-    a = _broadcast_to_shape(a, batch + _aval_of(a).shape[-2:])
-    b = _broadcast_to_shape(b, batch + _aval_of(b).shape[-2:])
+    a = a if ba == batch else _broadcast_to_shape(a, batch + (ra, ca))
+    b = b if bb == batch else _broadcast_to_shape(b, batch + (rb, cb))
     out = P.matmul(a, b, ta, tb)
-    shape = _aval_of(out).shape
+    shape = batch + (ca if ta else ra, rb if tb else cb)
     if len(sa) == 1:
         shape = shape[:-2] + shape[-1:]
     if len(sb) == 1:

@@ -35,7 +35,7 @@ from jitgrad.prims.testcases import elementwise_cases
 DerivRule = Callable[..., Any]
 
 
-def coerce(args: Sequence[Any]) -> list[Any]:
+def coerce(args: Sequence[Any]) -> Sequence[Any]:
     """Give Python scalars the dtype of the array arguments (rules write ``sub(1, out)``). A
     scalar whose own dtype already is that dtype stays a Python scalar: staged, it becomes a
     weakly typed literal, as it would be outside the IR."""
@@ -50,7 +50,7 @@ def coerce(args: Sequence[Any]) -> list[Any]:
         elif ref is None:
             ref = a
     if not scalars:
-        return list(args)
+        return args
     if ref is None:
         # Python scalars only (a rule's constant and a Python-float primal): all take the
         # widest kind among them, as in numpy.
@@ -177,9 +177,11 @@ def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRu
             t_out = term if t_out is None else add(t_out, term)
         return out, Zero(_aval(out)) if t_out is None else t_out
 
-    def vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, wrt: Sequence[bool]
+    def vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, wrt: Sequence[Any]
             ) -> list[Any]:
         (ct,), (out,) = cts, outs
+        if nargs == 1:  # (the output has the operand's shape; the operand needs its cotangent)
+            return [None if derivs[0] is None else derivs[0](ct, out, *ins)]
         return [None if d is None or not w else _match_shape(d(ct, out, *ins), x, out)
                 for d, x, w in zip(derivs, ins, wrt, strict=True)]
 

@@ -30,10 +30,10 @@ def vjp_fwd(prim: Primitive, ins: list[Any], params: dict) -> tuple[list[Any], A
     return outs, (ins, outs)
 
 
-def vjp_bwd(prim: Primitive, res: Any, cts: list[Any], params: dict,
-            wrt: Sequence[bool] | None) -> list[Any]:
-    """The cotangents of ``prim``'s operands (those in ``wrt`` at least, given for a primitive
-    with ``vjp_wrt``) from its residuals ``res`` and the cotangents ``cts`` of its outputs."""
+def vjp_bwd(prim: Primitive, res: Any, cts: list[Any], params: dict, wrt: Sequence[Any]
+            ) -> list[Any]:
+    """The cotangents of ``prim``'s operands (at least those whose entry in ``wrt`` is truthy)
+    from its residuals ``res`` and the cotangents ``cts`` of its outputs."""
     if prim.vjp_bwd is not None:
         return prim.vjp_bwd(res, cts, **params)
     if prim.vjp is None:

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 NAMES = {
     "dispatch": "dispatch:run",
+    "eager": "eager:run",
     "chain": "chain:run",
     "matmul": "matmul:run",
     "mlp": "mlp:run",
