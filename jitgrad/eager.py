@@ -44,7 +44,12 @@ __all__ = ["Tape", "TapeTracer", "is_eager", "specialize", "vjp_flat"]
 
 def is_eager() -> bool:
     """Whether transformations called now see concrete values: at top level, or inside eager
-    transformations only (not while ``jit``, ``make_ir``, ``vmap`` or a ``lax`` body traces)."""
+    transformations only (not while ``jit``, ``make_ir``, ``vmap`` or a ``lax`` body traces).
+
+    >>> import jitgrad as jg
+    >>> is_eager(), bool(jg.jit(lambda x: x * is_eager())(1.0))
+    (True, False)
+    """
     return current_interpreter().concrete
 
 
@@ -194,7 +199,12 @@ def vjp_flat(f: Callable[..., Sequence[Any]], leaves: Sequence[Any]
              ) -> tuple[list[Any], Callable[[Sequence[Any]], list[Any]]]:
     """Run flat ``f`` on a tape now: its outputs, and ``backward(cts)`` (one cotangent per
     output, None for none) returning one cotangent per input (zeros where none flows),
-    computed on the interpreter current when it is called."""
+    computed on the interpreter current when it is called.
+
+    >>> outs, backward = vjp_flat(lambda x, y: [x * y if x > 0 else y], [2.0, 3.0])
+    >>> outs, backward([1.0])
+    ([np.float64(6.0)], [np.float64(3.0), np.float64(2.0)])
+    """
     tape = Tape(current_interpreter())
     inputs, outs = tape.run(f, leaves)
     owned = [tape.owns(o) for o in outs]
@@ -215,7 +225,15 @@ def vjp_flat(f: Callable[..., Sequence[Any]], leaves: Sequence[Any]
 def specialize(f: Callable[..., Any], args: tuple) -> Callable[..., Any]:
     """``f`` as it runs on ``args``: traced on their concrete values (so Python control flow on
     them is resolved), read back as an IR, and returned as a function of arguments like
-    ``args`` that runs that IR (under any interpreter, so every IR transform applies)."""
+    ``args`` that runs that IR (under any interpreter, so every IR transform applies).
+
+    >>> import jitgrad as jg
+    >>> f = specialize(lambda x: x * x if x > 0 else -x, (3.0,))
+    >>> print(jg.make_ir(f)(-1.0))  # the branch taken at 3.0
+    { lambda a:f64[] .
+      let b:f64[] = mul a a
+      in ( b ) }
+    """
     leaves, in_tree = flatten_args(args, "specialize")
     flat_f, store = flatten_fun_nokwargs(f, in_tree)
     tape = Tape(current_interpreter(), reverse=False)

@@ -344,14 +344,14 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
     out_shape = out.shape
     m, n = out_shape[-2:]
     k = a.shape[-2] if ta else a.shape[-1]
-    if config.use_blas(out.dtype, m, n, k):
+    batch = math.prod(out_shape[:-2])
+    if config.use_blas(out.dtype, m, n, k, batch):
         aa = np.swapaxes(a, -1, -2) if ta else a
         bb = np.swapaxes(b, -1, -2) if tb else b
         np.matmul(aa, bb, out=out)
         if bias is not None:
             out += bias
         return out
-    batch = math.prod(out_shape[:-2])
     a3 = a.reshape((batch,) + a.shape[-2:]) if a.ndim != 3 else a
     b3 = b.reshape((batch,) + b.shape[-2:]) if b.ndim != 3 else b
     out3 = out.reshape((batch, m, n))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import inspect
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -58,25 +59,57 @@ ArrayLike = Any
 # Plumbing: eager fallback, promotion, broadcasting
 
 
-def _has_tracer(args: Sequence[Any]) -> bool:
+def _contains_tracer(a: Any) -> bool:
+    if isinstance(a, _Tracer):
+        return True
+    return isinstance(a, (list, tuple)) and builtins.any(_contains_tracer(x) for x in a)
+
+
+def _has_sequence(args: Any) -> bool:
+    """Whether a list or tuple is among ``args`` (the common traced call has none: nothing
+    to stack)."""
     for a in args:
-        if isinstance(a, _Tracer):
-            return True
-        if isinstance(a, (list, tuple)) and any(isinstance(b, _Tracer) for b in a):
+        if isinstance(a, (list, tuple)):
             return True
     return False
 
 
-def _numpy_when_concrete(np_fn: Callable[..., Any]) -> Callable[[Callable], Callable]:
-    """Concrete arguments take the numpy function itself: eager calls cost what numpy costs."""
+def _has_tracer(args: Sequence[Any]) -> bool:
+    for a in args:
+        if isinstance(a, _Tracer) or (isinstance(a, (list, tuple)) and _contains_tracer(a)):
+            return True
+    return False
+
+
+def _array_like(a: Any) -> Any:
+    """A list or tuple holding traced arrays is one array, stacked as numpy would."""
+    return asarray(a) if isinstance(a, list | tuple) and _contains_tracer(a) else a
+
+
+def _numpy_when_concrete(np_fn: Callable[..., Any], sequences: int = 0
+                         ) -> Callable[[Callable], Callable]:
+    """Concrete arguments take the numpy function itself: eager calls cost what numpy costs.
+    With traced ones, lists and tuples of arrays among the arguments are stacked into one
+    array (``jnp.mean([a, b])``), except the first ``sequences`` parameters (concatenate's
+    ``arrays``, select's ``condlist`` and ``choicelist``): those are sequences whose
+    elements are each one array."""
 
     def deco(traced_fn: Callable[..., Any]) -> Callable[..., Any]:
+        names = list(inspect.signature(traced_fn).parameters)[:sequences]
+
+        def each(a: Any) -> list[Any]:
+            return [_array_like(x) for x in a]
+
         @functools.wraps(traced_fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if (args and isinstance(args[0], _Tracer)) or _has_tracer(args) or \
-                    _has_tracer(tuple(kwargs.values())):
-                return traced_fn(*args, **kwargs)
-            return np_fn(*args, **kwargs)
+            if not (_has_tracer(args) or _has_tracer(tuple(kwargs.values()))):
+                return np_fn(*args, **kwargs)
+            if _has_sequence(args) or _has_sequence(kwargs.values()):
+                args = tuple(each(a) if i < sequences else _array_like(a)
+                             for i, a in enumerate(args))
+                kwargs = {k: each(v) if k in names else _array_like(v)
+                          for k, v in kwargs.items()}
+            return traced_fn(*args, **kwargs)
         return wrapper
 
     return deco
@@ -431,12 +464,20 @@ def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any
 
 
 @_numpy_when_concrete(np.clip)
-def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None) -> Any:
-    """``numpy.clip``; at the bounds the gradient is shared like ``maximum``/``minimum``."""
-    if a_min is not None:
-        a = maximum(a, a_min)
-    if a_max is not None:
-        a = minimum(a, a_max)
+def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None, out: Any = None, *,
+         min: ArrayLike = None, max: ArrayLike = None) -> Any:  # noqa: A002 - numpy's names
+    """``numpy.clip`` with scalar or array bounds (broadcast, either may be None; ``min=`` and
+    ``max=`` as in NumPy 2); at a bound the gradient is shared as ``maximum``/``minimum``
+    share it."""
+    if out is not None:
+        raise UnsupportedError("clip: out= on traced arrays (results are new arrays)")
+    if (a_min is not None and min is not None) or (a_max is not None and max is not None):
+        raise JitgradTypeError("clip: give a_min/a_max or min/max, not both")
+    lo, hi = min if a_min is None else a_min, max if a_max is None else a_max
+    if lo is not None:
+        a = maximum(a, lo)
+    if hi is not None:
+        a = minimum(a, hi)
     return a
 
 
@@ -691,7 +732,7 @@ def broadcast_to(array: ArrayLike, shape: Any) -> Any:
     return P.broadcast_in_dim(array, shape, tuple(range(len(shape) - len(src), len(shape))))
 
 
-@_numpy_when_concrete(np.concatenate)
+@_numpy_when_concrete(np.concatenate, sequences=1)
 def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     """``numpy.concatenate``."""
     arrays = list(arrays)
@@ -711,7 +752,7 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     return P.concatenate([a if isinstance(a, _Tracer) else np.asarray(a) for a in arrays], ax)
 
 
-@_numpy_when_concrete(np.stack)
+@_numpy_when_concrete(np.stack, sequences=1)
 def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
     """``numpy.stack``."""
     arrays = list(arrays)
@@ -722,30 +763,6 @@ def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
     nd = _aval_of(arrays[0]).ndim + 1
     (ax,) = _axes(axis, nd, "stack")
     return concatenate([expand_dims(a, ax) for a in arrays], axis=ax)
-
-
-@_numpy_when_concrete(np.split)
-def split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list[Any]:
-    """``numpy.split``."""
-    shape = _aval_of(ary).shape
-    (ax,) = _axes(axis, len(shape), "split")
-    n = shape[ax]
-    if isinstance(indices_or_sections, int | np.integer):
-        k = int(indices_or_sections)
-        if k <= 0 or n % k:
-            raise ShapeError(f"split: array split does not result in an equal division "
-                             f"({n} into {k})")
-        bounds = [i * (n // k) for i in range(k + 1)]
-    else:
-        bounds = [0] + [builtins.min(builtins.max(int(i), 0), n) for i in indices_or_sections]
-        bounds.append(n)
-    out = []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        hi = builtins.max(lo, hi)
-        out.append(P.slice_(ary, tuple(lo if i == ax else 0 for i in range(len(shape))),
-                            tuple(hi - lo if i == ax else d for i, d in enumerate(shape)),
-                            (1,) * len(shape)))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -809,32 +826,6 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
     return P.reshape(out, shape)
 
 
-@_numpy_when_concrete(np.dot)
-def dot(a: ArrayLike, b: ArrayLike) -> Any:
-    """``numpy.dot`` for operands of rank <= 2 on the right (and any rank on the left)."""
-    na, nb = _aval_of(a).ndim, _aval_of(b).ndim
-    if na == 0 or nb == 0:
-        return multiply(a, b)
-    if na == 1 and nb == 1:
-        return sum(multiply(a, b))
-    if nb > 2:
-        raise UnsupportedError("jnp.dot with a right operand of rank > 2; use jnp.matmul or "
-                               "jnp.einsum-style reshapes")
-    return matmul(a, b)
-
-
-@_numpy_when_concrete(np.outer)
-def outer(a: ArrayLike, b: ArrayLike) -> Any:
-    """``numpy.outer``."""
-    return multiply(expand_dims(ravel(a), 1), expand_dims(ravel(b), 0))
-
-
-@_numpy_when_concrete(np.vdot)
-def vdot(a: ArrayLike, b: ArrayLike) -> Any:
-    """``numpy.vdot`` for real arrays."""
-    return sum(multiply(ravel(a), ravel(b)))
-
-
 # ---------------------------------------------------------------------------------------------
 # Creation (shapes are static: these build concrete arrays, except *_like of traced arrays)
 
@@ -889,8 +880,59 @@ ones = _static(np.ones)
 empty = _static(np.zeros)  # NB: zero-filled, so results never depend on stale memory.
 eye = _static(np.eye)
 identity = _static(np.identity)
-arange = _static(np.arange)
-linspace = _static(np.linspace)
+
+
+def arange(*args: Any, **kwargs: Any) -> Any:
+    """``numpy.arange`` (its length depends on its arguments' values, so they must be
+    concrete; with traced bounds write ``start + step * jnp.arange(n)``).
+
+    >>> arange(1, 7, 2)
+    array([1, 3, 5])
+    """
+    if _has_tracer(args) or _has_tracer(tuple(kwargs.values())):
+        raise TracerError("jnp.arange: the length of the result depends on start/stop/step, "
+                          "so they must be concrete (Python numbers), not traced values; "
+                          "with traced bounds and a concrete count n, write "
+                          "start + step * jnp.arange(n) or use jnp.linspace")
+    return np.arange(*args, **kwargs)
+
+
+@_numpy_when_concrete(np.linspace)
+def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
+             retstep: bool = False, dtype: Any = None, axis: int = 0) -> Any:
+    """``numpy.linspace``; ``start`` and ``stop`` may be traced (scalars or arrays, which
+    broadcast), ``num`` is a shape and must be concrete.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(lambda a, b: linspace(a, b, 3))(0.0, np.float64(1.0))
+    array([0. , 0.5, 1. ])
+    """
+    if isinstance(num, _Tracer):
+        raise TracerError("jnp.linspace: num is the length of the result, so it must be "
+                          "concrete (a Python int), not a traced value")
+    num = operator.index(num)
+    if num < 0:
+        raise ShapeError(f"linspace: number of samples, {num}, must be non-negative")
+    div = num - 1 if endpoint else num
+    dt = result_type(start, stop)
+    if not _is_float(dt):
+        dt = np.dtype(np.float64)
+    start, stop = _cast(start, dt), _cast(stop, dt)
+    delta = subtract(stop, start)
+    shape = _aval_of(delta).shape
+    steps = np.arange(num, dtype=dt).reshape((-1,) + (1,) * len(shape))
+    # NB: numpy divides by `div` separately where the step underflows to 0; here the step is
+    # traced, so this is only a difference for subnormal steps.
+    step = divide(delta, div) if div > 0 else multiply(delta, np.nan)
+    y = add(multiply(steps, step if div > 0 else delta), start)
+    if endpoint and num > 1:
+        y = concatenate([y[:-1], reshape(broadcast_to(stop, shape), (1,) + shape)])
+    y = moveaxis(y, 0, axis) if axis else y
+    if dtype is not None:
+        if np.issubdtype(np.dtype(dtype), np.integer):
+            y = floor(y)
+        y = _cast(y, np.dtype(dtype))
+    return (y, step) if retstep else y
 
 
 def asarray(a: Any, dtype: Any = None) -> Any:
@@ -907,12 +949,6 @@ def array(a: Any, dtype: Any = None, copy: bool = True) -> Any:
     if isinstance(a, _Tracer) or (isinstance(a, list | tuple) and _contains_tracer(a)):
         return asarray(a, dtype)
     return np.array(a, dtype=dtype, copy=copy)
-
-
-def _contains_tracer(a: Any) -> bool:
-    if isinstance(a, _Tracer):
-        return True
-    return isinstance(a, list | tuple) and builtins.any(_contains_tracer(x) for x in a)
 
 
 def astype(x: ArrayLike, dtype: Any) -> Any:
@@ -1154,6 +1190,59 @@ def _advanced_getitem(x: Any, items: list[Any]) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
+# Submodules: their functions use the ones above, and the methods below use theirs
+
+from jitgrad.numpy._calculus import cross, diff, gradient  # noqa: E402, F401  (re-exports)
+from jitgrad.numpy._contract import (  # noqa: E402, F401  (re-exports)
+    dot,
+    einsum,
+    inner,
+    kron,
+    outer,
+    tensordot,
+    vdot,
+)
+from jitgrad.numpy._index import (  # noqa: E402, F401  (re-exports)
+    diag,
+    diagflat,
+    diagonal,
+    nan_to_num,
+    put_along_axis,
+    select,
+    take,
+    take_along_axis,
+    trace,
+    tril,
+    triu,
+)
+from jitgrad.numpy._shape import (  # noqa: E402, F401  (re-exports)
+    append,
+    array_split,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    column_stack,
+    dsplit,
+    dstack,
+    flip,
+    fliplr,
+    flipud,
+    hsplit,
+    hstack,
+    meshgrid,
+    pad,
+    repeat,
+    roll,
+    rollaxis,
+    rot90,
+    row_stack,
+    split,
+    tile,
+    vsplit,
+    vstack,
+)
+
+# ---------------------------------------------------------------------------------------------
 # Array methods and operators on traced values
 
 
@@ -1222,7 +1311,7 @@ def _install_tracer_methods() -> None:
         "sum": _method_sum, "mean": mean, "max": max, "min": min, "prod": prod, "var": var,
         "std": std, "astype": astype, "ravel": ravel, "flatten": ravel, "squeeze": squeeze,
         "swapaxes": swapaxes, "argmax": argmax, "argmin": argmin, "clip": clip, "dot": dot,
-        "round": round,
+        "round": round, "repeat": repeat, "take": take, "diagonal": diagonal, "trace": trace,
         "transpose": lambda self, *axes: transpose(
             self, None if not axes else axes[0] if len(axes) == 1 and not isinstance(
                 axes[0], int) else axes),

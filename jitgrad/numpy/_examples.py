@@ -387,9 +387,11 @@ _EXAMPLES = {
 }
 
 
-def attach(namespace: dict[str, Any]) -> None:
-    """Append each example to the docstring of the function of that name."""
-    for name, (fn, args, expected) in _EXAMPLES.items():
+def attach(namespace: dict[str, Any], examples: dict[str, tuple[str, str, str]] | None = None
+           ) -> None:
+    """Append each example (of ``examples``, by default this module's) to the docstring of the
+    function of that name."""
+    for name, (fn, args, expected) in (_EXAMPLES if examples is None else examples).items():
         obj = namespace[name]
         example = (">>> import jitgrad, jitgrad.numpy as jnp\n"
                    f">>> jitgrad.jit({fn})({args})\n{expected}\n")

@@ -517,7 +517,10 @@ select_p = register(Primitive(
 stop_gradient_p = register(Primitive(
     "stop_gradient", elementwise_rule("stop_gradient"), lambda x: np.array(x, copy=True)[()],
     Elementwise("{0}"), differentiable=False, batch=elementwise_batch,
-    test_cases=elementwise_cases([(-2, 2)])))
+    test_cases=elementwise_cases([(-2, 2)]),
+    # Simplification runs only when compiling, after every derivative has been taken: there
+    # it is the identity, and must not cost a copy.
+    simplify=lambda e, c: e.inputs[0]))
 
 
 def _convert_rule(x: ShapedArray, *, new_dtype: np.dtype) -> ShapedArray:

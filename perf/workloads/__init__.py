@@ -8,6 +8,7 @@ NAMES = {
     "eager": "eager:run",
     "chain": "chain:run",
     "matmul": "matmul:run",
+    "einsum": "einsum:run",
     "mlp": "mlp:run",
     "attention": "nets:attention",
     "layernorm": "nets:layernorm",
