@@ -57,21 +57,18 @@ class TapeTracer(Tracer):
     """A float value on a tape: its value (a numpy array, or a value of the enclosing
     interpreter) and its node number. ``weak`` marks a value of Python-scalar origin."""
 
-    __slots__ = ("value", "node", "weak", "_aval")
+    __slots__ = ("value", "node", "weak")
 
     def __init__(self, interp: Tape, value: Any, node: int, weak: bool = False):
         self.interp = interp
         self.value = value
         self.node = node
         self.weak = weak
-        self._aval: ShapedArray | None = None
 
     @property
     def aval(self) -> ShapedArray:
-        if self._aval is None:
-            a = aval_of(self.value)
-            self._aval = a if a.weak == self.weak else ShapedArray(a.shape, a.dtype, self.weak)
-        return self._aval
+        a = aval_of(self.value)
+        return a if a.weak == self.weak else ShapedArray(a.shape, a.dtype, self.weak)
 
     # Read from the value itself: the front end asks for these on every operation.
     @property
@@ -107,8 +104,8 @@ class Tape(Interpreter):
 
     def new_input(self, x: Any) -> TapeTracer:
         """A tape value for an input (a float array, Python float or enclosing value)."""
-        weak = is_python_scalar(x)
-        if weak:
+        weak = aval_of(x).weak
+        if is_python_scalar(x):
             x = np.float64(x)
         tracer = TapeTracer(self, x, self.nodes, weak)
         self.nodes += 1
@@ -139,6 +136,8 @@ class Tape(Interpreter):
                  if weak else [False] * len(outs))
         wrapped, out_nodes = [], []
         for o, w in zip(outs, weaks, strict=True):
+            if not hasattr(o, "dtype"):  # a Python scalar, from a user's custom rule
+                o, w = np.asarray(o), w or is_python_scalar(o)
             kind = o.dtype.kind
             if kind == "f":
                 wrapped.append(TapeTracer(self, o, self.nodes, w))

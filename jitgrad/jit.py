@@ -283,27 +283,36 @@ def _jit_call_impl(*args: Any, fun: IR, name: str) -> list:
     return _run(fun, *args)
 
 
+# The forward mode of each program, per set of nonzero tangents, and its reverse mode (below),
+# built once: the transformed programs stay the same objects from call to call, so their
+# compiled versions are found again (eager jvp(jit(f)) and grad(jit(f)) transform the jit_call
+# on every call).
+_jvps: dict[tuple[int, tuple[bool, ...]], tuple[IR, IR, list]] = {}
+
+
 def _jit_call_jvp(primals: list, tangents: list, *, fun: IR, name: str) -> tuple[list, list]:
     n = len(primals)
-    nz = [not isinstance(t, Zero) for t in tangents]
+    nz = tuple(not isinstance(t, Zero) for t in tangents)
+    hit = _jvps.get((id(fun), nz))
+    if hit is None or hit[0] is not fun:
+        def f_jvp(*xs: Any) -> list:
+            it = iter(xs[n:])
+            ts = [next(it) if z else Zero(v.aval) for v, z in zip(fun.invars, nz, strict=True)]
+            outs, t_outs = jvp_flat(lambda *a: eval_ir(fun, *a), list(xs[:n]), ts)
+            return outs + [zeros(aval_of(o)) if isinstance(t, Zero) else t
+                           for o, t in zip(outs, t_outs, strict=True)]
 
-    def f_jvp(*xs: Any) -> list:
-        it = iter(xs[n:])
-        ts = [next(it) if z else Zero(aval_of(p)) for p, z in zip(xs[:n], nz, strict=True)]
-        outs, t_outs = jvp_flat(lambda *a: eval_ir(fun, *a), list(xs[:n]), ts)
-        return outs + [zeros(aval_of(o)) if isinstance(t, Zero) else t
-                       for o, t in zip(outs, t_outs, strict=True)]
-
+        avals = [v.aval for v in fun.invars]
+        hit = (fun, *closure_convert(trace(f_jvp, avals + [a for a, z in zip(avals, nz,
+                                                                              strict=True) if z])))
+        _jvps[(id(fun), nz)] = hit
+    _, ir, consts = hit
     live = [t for t in tangents if not isinstance(t, Zero)]
-    ir, consts = closure_convert(trace(f_jvp, [aval_of(x) for x in primals + live]))
     res = jit_call_p.bind(*consts, *primals, *live, fun=ir, name=f"jvp({name})")
     k = len(fun.outvars)
     return res[:k], res[k:]
 
 
-# The reverse mode of each program, split once: its forward and backward programs stay the same
-# objects from call to call, so their compiled versions are found again (eager grad(jit(f))
-# transforms the jit_call on every call).
 _splits: dict[int, tuple[IR, tuple]] = {}
 
 

@@ -4,6 +4,7 @@ confusion, and the same functions under jit, make_ir and vmap still raise the cl
 TracerError at the user's line."""
 
 import inspect
+import sys
 
 import numpy as np
 import pytest
@@ -243,14 +244,21 @@ def test_eager_and_jit_gradients_agree_in_values_and_dtypes(f, kinds):
         np.testing.assert_allclose(g, gj, rtol=1e-5, atol=1e-6)
 
 
-def test_grad_of_jit_keeps_running_one_compiled_program():
+def test_grad_and_jvp_of_jit_keep_running_the_same_compiled_programs():
+    # Regression: each eager call transformed the jit_call anew, into new programs that were
+    # compiled again (2-40 ms a call).
+    programs = sys.modules["jitgrad.jit"]._programs
     jf = jg.jit(lambda x: jnp.sum(jnp.tanh(x) * x))
     g = jg.grad(lambda x: jf(x) * 2.0)
+    h = lambda x: jg.jvp(jf, (x,), (np.ones_like(x),))[1]  # noqa: E731
     x = rng.standard_normal(5)
-    for _ in range(3):
-        np.testing.assert_allclose(g(x), 2 * (np.tanh(x) + x * (1 - np.tanh(x) ** 2)),
-                                   rtol=1e-13)
-    assert jf.trace_count == 1
+    dfdx = np.tanh(x) + x * (1 - np.tanh(x) ** 2)
+    for k in range(3):
+        np.testing.assert_allclose(g(x), 2 * dfdx, rtol=1e-13)
+        np.testing.assert_allclose(h(x), np.sum(dfdx), rtol=1e-13)
+        if k == 0:
+            compiled = len(programs)
+    assert len(programs) == compiled and jf.trace_count == 1
 
 
 def test_vjp_runs_the_forward_pass_once_and_pulls_back_many_times():
@@ -275,3 +283,15 @@ def test_hessian_at_a_python_float():
     f = lambda x: x * x ** 2  # noqa: E731
     for h in (jg.hessian(f), jg.jit(jg.hessian(f)), jg.jacfwd(jg.grad(f))):
         np.testing.assert_allclose(h(0.3), 1.8, rtol=1e-15)
+
+
+def test_custom_vjp_whose_forward_returns_a_python_float():
+    @jg.custom_vjp
+    def f(x):
+        return x * 2.0
+
+    f.defvjp(lambda x: (2.0, None), lambda res, g: (g * 5.0,))  # its own value, its own rule
+    for vg in (jg.value_and_grad(lambda x: f(x) * x),
+               jg.jit(jg.value_and_grad(lambda x: f(x) * x))):
+        value, g = vg(1.0)
+        assert value == 2.0 and g == 7.0
