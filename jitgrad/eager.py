@@ -130,6 +130,12 @@ class Tape(Interpreter):
                 outs, res = prim.vjp_fwd(ins, **params)
         else:
             outs, res = self.parent.process(prim, ins, params), None
+        if len(outs) == 1 and not weak and getattr(outs[0], "dtype", None) is not None \
+                and outs[0].dtype.kind == "f":  # the common case, directly
+            node = self.nodes
+            self.nodes += 1
+            self.entries.append((prim, params, ins, in_nodes, outs, (node,), res))
+            return [TapeTracer(self, outs[0], node)]
         # A weak (Python-scalar) result needs the shape rule; every other result is as strong
         # as the arrays it came from.
         weaks = ([a.weak for a in prim.out_avals([aval_of(a) for a in args], params)]
