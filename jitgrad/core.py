@@ -129,6 +129,8 @@ def aval_of(x: Any) -> ShapedArray:
         return ShapedArray((), np.int64, weak=True)
     if isinstance(x, float):
         return ShapedArray((), np.float64, weak=True)
+    if isinstance(x, ShapedArray):  # a value kept only as its aval (a linear rule's residual)
+        return x
     arr = np.asarray(x)
     if arr.dtype == object:
         raise TracerError(f"jitgrad cannot use a value of type {type(x).__name__} as an array")
@@ -391,21 +393,22 @@ class Primitive:
     ``impl(*arrays, **params)`` is the numpy reference (the oracle for every other path).
     ``jvp(primals, tangents, **params) -> (out, t_out)``, tangents may be ``Zero``; a
     ``linear`` primitive needs none (its tangent is the primitive applied to the tangents of
-    its float operands). ``vjp(cts, ins, outs, **params) -> list`` of input cotangents
-    (``None`` for zero); ``cts`` entries may be ``Zero``; with ``vjp_wrt`` it also takes
-    ``wrt``, which operands need a cotangent (its truthy entries), and computes only those
-    (reverse mode passes it:
-    a matmul by a constant then costs one product, not two). ``vjp_fwd``/``vjp_bwd`` override
-    how residuals are saved (default: the inputs and outputs); ``reverse_mode=False`` marks a
-    primitive that refuses reverse mode (its ``vjp_fwd`` raises the explanation). ``batch(args,
-    dims, **params) -> (out, out_dim)`` is the vmap rule (``dims``: each operand's batch axis
-    or None). ``lowering`` says how the backend executes it. ``simplify(eqn, consts) -> atom |
-    None`` states identities (``x*1 = x``): given the equation and its operands' constant
-    values (None where not constant), the atom its output equals. ``test_cases(rng, dtype)``
-    yields ``(args, params[, options])`` for the registry-driven tests; ``special_values`` are
-    an elementwise primitive's domain edges, checked with NaN, ±Inf, ±0, subnormals and
-    extremes, in values and derivatives, by the special-values test. Rules given as a
-    ``RuleFactory`` are built from the primitive at registration.
+    its float operands), and its vjp reads its float operands and outputs only through their
+    avals (eager reverse mode keeps just those). ``vjp(cts, ins, outs, **params) -> list`` of
+    input cotangents (``None`` for zero); ``cts`` entries may be ``Zero``; with ``vjp_wrt`` it
+    also takes ``wrt``, which operands need a cotangent (its truthy entries), and computes only
+    those (reverse mode passes it: a matmul by a constant then costs one product, not two).
+    ``vjp_fwd``/``vjp_bwd`` override how residuals are saved (default: the inputs and
+    outputs); ``reverse_mode=False`` marks a primitive that refuses reverse mode (its
+    ``vjp_fwd`` raises the explanation). ``batch(args, dims, **params) -> (out, out_dim)`` is
+    the vmap rule (``dims``: each operand's batch axis or None). ``lowering`` says how the
+    backend executes it. ``simplify(eqn, consts) -> atom | None`` states identities (``x*1 =
+    x``): given the equation and its operands' constant values (None where not constant), the
+    atom its output equals. ``test_cases(rng, dtype)`` yields ``(args, params[, options])``
+    for the registry-driven tests; ``special_values`` are an elementwise primitive's domain
+    edges, checked with NaN, ±Inf, ±0, subnormals and extremes, in values and derivatives, by
+    the special-values test. Rules given as a ``RuleFactory`` are built from the primitive at
+    registration.
     """
 
     name: str

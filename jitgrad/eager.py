@@ -98,7 +98,9 @@ class Tape(Interpreter):
     def __init__(self, parent: Interpreter, reverse: bool = True):
         self.parent = parent
         self.reverse = reverse
-        # (prim, params, operands, their nodes or None, outputs, their nodes or None, residuals)
+        # (prim, params, the operands' nodes or None, the outputs' nodes or None, residuals,
+        # the outputs or their avals); the residuals are ``(operands, outputs)`` unless the
+        # primitive has its own ``vjp_fwd``.
         self.entries: list[tuple] = []
         self.nodes = 1  # the next node number (never 0: see ``backward``)
 
@@ -128,13 +130,21 @@ class Tape(Interpreter):
         if self.reverse and prim.vjp_fwd is not None:
             with using(self.parent):
                 outs, res = prim.vjp_fwd(ins, **params)
+            kept = [aval_of(o) for o in outs]
         else:
-            outs, res = self.parent.process(prim, ins, params), None
+            outs = self.parent.process(prim, ins, params)
+            if self.reverse and prim.linear:
+                # Its rule reads the float values' avals only: the arrays need not stay alive.
+                res = ([aval_of(x) if _is_float(x) else x for x in ins],
+                       [aval_of(o) for o in outs])
+            else:
+                res = (ins, outs)
+            kept = res[1]
         if len(outs) == 1 and not weak and getattr(outs[0], "dtype", None) is not None \
                 and outs[0].dtype.kind == "f":  # the common case, directly
             node = self.nodes
             self.nodes += 1
-            self.entries.append((prim, params, ins, in_nodes, outs, (node,), res))
+            self.entries.append((prim, params, in_nodes, (node,), res, kept))
             return [TapeTracer(self, outs[0], node)]
         # A weak (Python-scalar) result needs the shape rule; every other result is as strong
         # as the arrays it came from.
@@ -154,13 +164,13 @@ class Tape(Interpreter):
             else:
                 wrapped.append(o)
                 out_nodes.append(None)
-        self.entries.append((prim, params, ins, in_nodes, outs, out_nodes, res))
+        self.entries.append((prim, params, in_nodes, out_nodes, res, kept))
         return wrapped
 
     def backward(self, cts: dict[int, Any]) -> dict[int, Any]:
         """Cotangents of every node, given those of some (``cts``, consumed), by the vjp rules
         bound on the current interpreter (where the residuals live)."""
-        for prim, params, ins, in_nodes, outs, out_nodes, res in reversed(self.entries):
+        for prim, params, in_nodes, out_nodes, res, kept in reversed(self.entries):
             if len(out_nodes) == 1:
                 ct = cts.pop(out_nodes[0], None)
                 if ct is None:
@@ -171,10 +181,9 @@ class Tape(Interpreter):
                 if all(c is None for c in ct_out):
                     continue
                 ct_out = [Zero(aval_of(o)) if c is None else c
-                          for c, o in zip(ct_out, outs, strict=True)]
+                          for c, o in zip(ct_out, kept, strict=True)]
             # Node numbers start at 1: the operands' nodes say which need a cotangent.
-            ct_in = vjp_bwd(prim, (ins, outs) if prim.vjp_fwd is None else res, ct_out, params,
-                            in_nodes)
+            ct_in = vjp_bwd(prim, res, ct_out, params, in_nodes)
             for n, c in zip(in_nodes, ct_in, strict=True):
                 if n is None or c is None or type(c) is Zero:
                     continue
@@ -193,6 +202,10 @@ class Tape(Interpreter):
 
     def owns(self, x: Any) -> bool:
         return type(x) is TapeTracer and x.interp is self
+
+
+def _is_float(x: Any) -> bool:
+    return getattr(x, "dtype", None) is not None and x.dtype.kind == "f"
 
 
 def _zeros_like(x: Any) -> Any:
@@ -257,7 +270,7 @@ def _read_back(tape: Tape, inputs: list[TapeTracer], outs: list[Any]) -> IR:
 
     def replay(*xs: Any) -> list[Any]:
         env = {t.node: x for t, x in zip(inputs, xs, strict=True)}
-        for prim, params, ins, in_nodes, _, out_nodes, _ in tape.entries:
+        for prim, params, in_nodes, out_nodes, (ins, _), _ in tape.entries:
             vals = [x if n is None else env[n] for x, n in zip(ins, in_nodes, strict=True)]
             res = prim.bind(*vals, **params)
             for n, r in zip(out_nodes, res if prim.multiple_results else [res], strict=True):

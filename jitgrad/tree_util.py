@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -144,17 +144,18 @@ def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tup
         if type(tree) is tuple and all(_node_of(x) is None for x in tree):
             return list(tree), _flat_tuple(len(tree))
     leaves: list = []
+    return leaves, _flatten(tree, is_leaf, leaves)
 
-    def rec(x: Any) -> PyTreeDef:
-        node = None if (is_leaf is not None and is_leaf(x)) else _node_of(x)
-        if node is None:
-            leaves.append(x)
-            return _LEAF
-        children, aux = node.to_iterable(x)
-        return PyTreeDef(type(x), aux, tuple(rec(c) for c in children))
 
-    treedef = rec(tree)
-    return leaves, treedef
+# (Module-level recursions: a nested recursive function is a reference cycle, which would keep
+# the leaves alive until the garbage collector runs.)
+def _flatten(x: Any, is_leaf: Callable[[Any], bool] | None, leaves: list) -> PyTreeDef:
+    node = None if (is_leaf is not None and is_leaf(x)) else _node_of(x)
+    if node is None:
+        leaves.append(x)
+        return _LEAF
+    children, aux = node.to_iterable(x)
+    return PyTreeDef(type(x), aux, tuple([_flatten(c, is_leaf, leaves) for c in children]))
 
 
 def tree_unflatten(treedef: PyTreeDef, leaves: Any) -> Any:
@@ -169,16 +170,16 @@ def tree_unflatten(treedef: PyTreeDef, leaves: Any) -> Any:
             raise ValueError(f"{len(out)} leaves for tree structure {treedef}")
         return out
     it = iter(leaves)
-
-    def rec(td: PyTreeDef) -> Any:
-        if td.node_type is None:
-            return next(it)
-        return _registry[td.node_type].from_iterable(td.aux, [rec(c) for c in td.children])
-
-    out = rec(treedef)
+    out = _unflatten(treedef, it)
     if next(it, _LEAF) is not _LEAF:
         raise ValueError(f"too many leaves for tree structure {treedef}")
     return out
+
+
+def _unflatten(td: PyTreeDef, it: Iterator[Any]) -> Any:
+    if td.node_type is None:
+        return next(it)
+    return _registry[td.node_type].from_iterable(td.aux, [_unflatten(c, it) for c in td.children])
 
 
 def tree_leaves(tree: Any) -> list:

@@ -159,11 +159,13 @@ def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRu
                    float_only: bool = True, vmath: str | None = None,
                    inexact: bool = False, cheap: bool = False,
                    simplify: Callable[..., Any] | None = None,
-                   special_values: Sequence[float] = (), allow_bool: bool = True) -> Primitive:
+                   special_values: Sequence[float] = (), allow_bool: bool = True,
+                   linear: bool = False) -> Primitive:
     """Declare a differentiable elementwise primitive; ``None`` in ``derivs`` means the operand's
     derivative is identically zero. ``kernel``, ``vmath``, ``inexact`` and ``cheap`` make its
     ``Elementwise`` lowering (most such primitives are transcendental: not cheap unless
-    declared so); ``simplify`` states its identities, ``special_values`` its domain edges."""
+    declared so); ``simplify`` states its identities, ``special_values`` its domain edges;
+    ``linear``: the primitive is linear (its derivatives read only the cotangent)."""
     nargs = len(derivs)
     domains = [domain] * nargs if isinstance(domain[0], int | float) else list(domain)
 
@@ -190,7 +192,7 @@ def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRu
         Elementwise(kernel, vmath=vmath, inexact=inexact, cheap=cheap), jvp=jvp, vjp=vjp,
         vjp_wrt=True,
         batch=elementwise_batch, test_cases=elementwise_cases(domains), simplify=simplify,
-        special_values=tuple(special_values)))
+        special_values=tuple(special_values), linear=linear))
     return prim
 
 
@@ -265,7 +267,7 @@ def _min(x: Any, y: Any) -> Any:
 # --- unary: d(g, out, x) = g * F'(x) --------------------------------------------------------
 
 neg_p = defelementwise("neg", np.negative, [lambda g, out, x: neg(g)], "-{0}",
-                       float_only=False, cheap=True)
+                       float_only=False, cheap=True, linear=True)
 exp_p = defelementwise("exp", np.exp, [lambda g, out, x: mul(g, out)], "math.exp({0})",
                        vmath="exp", inexact=True,
                        special_values=(709.78, 88.72, -87.33, -103.97, -745.2))
@@ -336,12 +338,12 @@ round_p = defelementwise("round", np.rint, [None], "{dt}(np.rint({0}))",  # half
 # --- binary: d(g, out, x, y) ----------------------------------------------------------------
 
 add_p = defelementwise("add", np.add, [lambda g, out, x, y: g, lambda g, out, x, y: g],
-                       "{0} + {1}", float_only=False, cheap=True,
+                       "{0} + {1}", float_only=False, cheap=True, linear=True,
                        simplify=lambda e, c: e.inputs[1] if is_const(c[0], 0) else
                        e.inputs[0] if is_const(c[1], 0) else None)
 sub_p = defelementwise("sub", np.subtract, [lambda g, out, x, y: g,
                                             lambda g, out, x, y: neg(g)],
-                       "{0} - {1}", float_only=False, cheap=True,
+                       "{0} - {1}", float_only=False, cheap=True, linear=True,
                        simplify=lambda e, c: e.inputs[0] if is_const(c[1], 0) else None)
 mul_p = defelementwise("mul", np.multiply, [lambda g, out, x, y: mul(g, y),
                                             lambda g, out, x, y: mul(g, x)],
