@@ -723,6 +723,11 @@ class EvalInterpreter(Interpreter):
         for a in args:
             if isinstance(a, Tracer):
                 raise leaked_tracer_error(a)
+        return self.run(prim, args, params)
+
+    @staticmethod
+    def run(prim: Primitive, args: Sequence[Any], params: dict) -> list[Any]:
+        """The numpy reference on operands that hold no tracer."""
         out = prim.impl(*args, **params)
         return list(out) if prim.multiple_results else [out]
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from jitgrad.api_util import flatten_args, flatten_fun_nokwargs
 from jitgrad.core import (
+    _EVAL,
     IR,
     Interpreter,
     Primitive,
@@ -115,7 +116,7 @@ class Tape(Interpreter):
 
     def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> list[Any]:
         in_nodes: list[int | None] | None = None
-        weak = False
+        weak = foreign = False
         for i, a in enumerate(args):
             if type(a) is TapeTracer and a.interp is self:
                 if in_nodes is None:
@@ -123,6 +124,8 @@ class Tape(Interpreter):
                 in_nodes[i] = a.node
                 ins[i] = a.value
                 weak = weak or a.weak
+            elif isinstance(a, Tracer):
+                foreign = True
         if in_nodes is None:
             return self.parent.process(prim, args, params)
         if not prim.differentiable:
@@ -132,9 +135,13 @@ class Tape(Interpreter):
                 outs, res = prim.vjp_fwd(ins, **params)
             kept = [aval_of(o) for o in outs]
         else:
-            outs = self.parent.process(prim, ins, params)
-            if self.reverse and prim.linear:
-                # Its rule reads the float values' avals only: the arrays need not stay alive.
+            if self.parent is _EVAL and not foreign:  # no tracer to look for: numpy at once
+                outs = _EVAL.run(prim, ins, params)
+            else:
+                outs = self.parent.process(prim, ins, params)
+            if self.reverse and prim.linear and outs[0].size >= _KEEP_AVALS:
+                # Its rule reads the float values' avals only: large arrays need not stay
+                # alive (for small ones, building the avals costs more than keeping them).
                 res = ([aval_of(x) if _is_float(x) else x for x in ins],
                        [aval_of(o) for o in outs])
             else:
@@ -202,6 +209,11 @@ class Tape(Interpreter):
 
     def owns(self, x: Any) -> bool:
         return type(x) is TapeTracer and x.interp is self
+
+
+# The size from which a linear primitive's residuals are kept as avals only (measured on
+# the eager workloads: a 128x128 float64 sum kept alive costs more than its aval).
+_KEEP_AVALS = 4096
 
 
 def _is_float(x: Any) -> bool:

@@ -312,3 +312,12 @@ def test_an_eager_gradient_leaves_no_reference_cycles():
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_a_value_kept_from_an_earlier_gradient_is_refused():
+    saved = []
+    jg.grad(lambda x: saved.append(x) or jnp.sum(x))(np.ones(2))
+    with pytest.raises(jg.TracerError, match="escaped"):
+        jg.grad(lambda y: jnp.sum(y * saved[0]))(np.ones(2))
+    with pytest.raises(jg.TracerError, match="escaped"):
+        jg.grad(lambda y: jnp.sum(jnp.sin(saved[0]) * y))(np.ones(2))
