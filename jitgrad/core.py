@@ -700,7 +700,7 @@ class Tracer:
             value = self._concrete("repr")
         except TracerError:
             return f"Traced<{self.aval}>"
-        return f"Traced<{self.aval}>with value {np.asarray(value)!r}"
+        return f"Traced<{self.aval}> with value {np.asarray(value)!r}"
 
 
 class Interpreter:
