@@ -151,10 +151,14 @@ def test_while_loop_with_a_value_dependent_trip_count_under_grad_and_jvp(x, k):
     (lambda f: jg.jit(lambda x: jg.jvp(f, (x,), (1.0,))), 0.3),
     (lambda f: jg.vmap(jg.grad(f)), np.array([0.3, 1.5])),
     (lambda f: jg.grad(lambda x: jnp.sum(jg.vmap(f)(x))), np.array([0.3, 1.5])),
+    (lambda f: jg.grad(lambda x: jg.lax.cond(x > 0, f, lambda y: -y, x)), 0.3),
+    (lambda f: lambda x: jg.jvp(lambda y: jg.lax.fori_loop(0, 2, lambda i, c: f(c), y), (x,),
+                                (1.0,)), 0.3),
 ])
 def test_the_same_functions_under_jit_raise_tracer_error_at_the_users_line(fn, text,
                                                                              transform, arg):
-    # jit and make_ir trace abstract values, and so does vmap (also inside an eager grad).
+    # jit and make_ir trace abstract values, and so do vmap and lax bodies (also inside an
+    # eager grad or jvp).
     with pytest.raises(jg.TracerError, match="jnp.where") as e:
         transform(fn)(arg)
     assert line_of(fn, text) in str(e.value)
