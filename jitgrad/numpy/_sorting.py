@@ -227,8 +227,11 @@ def _quantile(a: Any, q: Any, axis: Any, keepdims: bool, weak_q: bool, op: str) 
             if isinstance(gamma, _Tracer) else np.reshape(
                 gamma, np.shape(gamma) + (1,) * (len(shape) - len(axes)))
     diff = subtract(hi, lo)
-    result = where(gamma >= 0.5, subtract(hi, multiply(diff, subtract(1, gamma))),
-                   add(lo, multiply(diff, gamma)))
+    from_lo, from_hi = add(lo, multiply(diff, gamma)), subtract(hi, multiply(diff, 1 - gamma))
+    if weak_q:
+        result = from_hi if gamma >= 0.5 else from_lo
+    else:
+        result = where(gamma >= 0.5, from_hi, from_lo)
     return _keepdims(_with_nans(s, result), shape, axes, keepdims)
 
 
