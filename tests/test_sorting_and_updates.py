@@ -94,6 +94,12 @@ ROWS = [
     Row("sort bool", lambda a: jnp.sort(a > 1.0), X5, grad=False),
     Row("sort int32", jnp.sort, np.array([3, -1, 2], np.int32), grad=False),
     Row("sort method", lambda a: a.sort(axis=0), M34, ref=lambda a: np.sort(a, axis=0)),
+    Row("numpy's own sort, median, quantile", lambda a: (
+        np.sort(a, axis=0), np.median(a, axis=1), np.quantile(a, [0.3, 0.9]),
+        np.percentile(a, 40, axis=0), np.cumprod(a, axis=1), np.argsort(a, axis=0)), M34,
+        ref=lambda a: (np.sort(a, axis=0), np.median(a, axis=1), np.quantile(a, [0.3, 0.9]),
+                       np.percentile(a, 40, axis=0), np.cumprod(a, axis=1),
+                       np.argsort(a, axis=0, kind="stable"))),
     # --- argsort ----------------------------------------------------------------------------
     Row("argsort doc", jnp.argsort, np.array([3, 1, 2]), grad=False),
     Row("argsort doc axis 0", lambda a: jnp.argsort(a, axis=0), np.array([[0, 3], [2, 2]]),
@@ -444,6 +450,18 @@ def test_multiply_update_derivatives_are_exact_at_zeros():
     np.testing.assert_array_equal(j[1], [2 * 0.75, 0, 0, 0])
     traced = jg.jit(jg.jacrev(lambda v, i: jnp.at(x)[i].multiply(v)))(v, i)
     np.testing.assert_array_equal(traced, j)
+
+
+def test_vmap_of_gradients_through_repeated_products():
+    """Per-example gradients of a multiply update with per-example (traced, repeated) indices
+    equal a loop of single gradients."""
+    x = np.array([1.0, 2.0, 3.0])
+    g = jg.grad(lambda v, i: jnp.sum(jnp.sin(jnp.at(x)[i].multiply(v))))
+    vs = np.array([[0.0, 1.5, 0.5, 2.0], [1.0, 0.0, 0.0, 2.0], [0.5, 1.5, 2.5, 0.0]])
+    idx = np.array([[1, 1, 1, 2], [0, 2, 2, 2], [2, 1, 0, 2]])
+    expected = np.stack([g(v, i) for v, i in zip(vs, idx, strict=True)])
+    np.testing.assert_allclose(jg.vmap(g)(vs, idx), expected, rtol=1e-12)
+    np.testing.assert_allclose(jg.jit(jg.vmap(g))(vs, idx), expected, rtol=1e-12)
 
 
 def test_set_keeps_the_last_update_and_its_derivative():

@@ -4,6 +4,7 @@ and ``ufunc.at``, as one scatter at flat positions computed from numpy's indexin
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from jitgrad.numpy import (
     _slice_params,
     _Tracer,
     add,
+    broadcast_to,
     divide,
     getitem,
     logical_and,
@@ -95,7 +97,7 @@ def positions(aval: Any, index: Any, mode: str | None) -> Any:
             slices.append((k, (st + stp * np.arange(k, dtype=np.int64)) * strides[dim]))
         else:
             idx, ok = _axis_index(it, n, dim, aval, mode)
-            terms.append(multiply(idx, np.int64(strides[dim])))
+            terms.append(idx if strides[dim] == 1 else multiply(idx, np.int64(strides[dim])))
             if ok is not None:
                 valid = ok if valid is None else logical_and(valid, ok)
         dim += 1
@@ -111,13 +113,10 @@ def positions(aval: Any, index: Any, mode: str | None) -> Any:
     if advanced and adv == list(range(adv[0], adv[-1] + 1)):
         at = builtins.sum(1 for it in items[:adv[0]] if it is None or isinstance(it, slice))
     shape = tuple(k for k, _ in slices[:at]) + idx_shape + tuple(k for k, _ in slices[at:])
-    flat: Any = np.zeros(shape, np.int64)
-    for i, (_, term) in enumerate(slices):
-        if term is not None:
-            flat = add(flat, _placed(term, i if i < at else i + len(idx_shape), len(shape)))
-    for t in terms:
-        t = _placed(t, at + len(idx_shape) - _aval_of(t).ndim, len(shape))
-        flat = add(flat, t)
+    placed = [_placed(term, i if i < at else i + len(idx_shape), len(shape))
+              for i, (_, term) in enumerate(slices) if term is not None]
+    placed += [_placed(t, at + len(idx_shape) - _aval_of(t).ndim, len(shape)) for t in terms]
+    flat = broadcast_to(functools.reduce(add, placed) if placed else np.int64(0), shape)
     if valid is not None:
         valid = _placed(valid, at + len(idx_shape) - _aval_of(valid).ndim, len(shape))
         flat = where(valid, flat, np.int64(-1))
@@ -179,9 +178,10 @@ class _IndexUpdateRef:
     out-of-range indices raise ``JitgradIndexError`` as ``x[index]`` does (NB: JAX drops
     them too). ``mode='drop'`` (or 'fill') drops, ``mode='clip'`` (or 'promise_in_bounds')
     clamps each axis's index. Repeated indices: ``add``, ``multiply``, ``min``, ``max`` apply
-    every update; ``set`` keeps the last one, as numpy's ``x[index] = v`` does (JAX leaves it
-    unspecified). ``indices_are_sorted`` is accepted and unused; ``unique_indices=True``
-    promises no position repeats (only spares the work of handling repeats)."""
+    every update; ``set`` keeps the last one, as numpy's ``x[index] = v`` does in practice
+    (numpy does not promise it, and JAX leaves it unspecified). ``indices_are_sorted`` is
+    accepted and unused; ``unique_indices=True`` promises that no position repeats (it only
+    spares the work that repeats need in derivatives)."""
 
     __slots__ = ("array", "index")
 

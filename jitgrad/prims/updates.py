@@ -67,9 +67,12 @@ def _scatter_impl(x: Any, p: Any, u: Any, *, op: str, unique: bool) -> np.ndarra
     keep = (p >= 0) & (p < flat.size)
     p, u = p[keep], u[keep]
     if op == "set":
-        # Each position's last update, found without relying on numpy's assignment order.
-        positions, last = np.unique(p[::-1], return_index=True)
-        flat[positions] = u[::-1][last]
+        # Each position's last update (numpy promises no order for repeated x[i] = v).
+        order = np.arange(p.size)
+        last = np.full(flat.size, -1)
+        np.maximum.at(last, p, order)
+        won = last[p] == order
+        flat[p[won]] = u[won]
     else:
         _UFUNC[op].at(flat, p, u)
     return out
@@ -81,8 +84,9 @@ _UPDATE = {"set": "u[k]", "add": "out[j] + u[k]", "mul": "out[j] * u[k]",
 
 
 def _scatter_kernel(*, op: str, unique: bool) -> str:
-    # Measured (1e6 random float64 updates into 1e6 elements, loaded machine): this loop
-    # 1.3 ms, numpy's np.add.at 22 ms, minimum.at 31 ms, multiply.at 37 ms.
+    # Measured (1e6 random float64 updates into 1e6 elements, CPU time, best of 21, on this
+    # project's shared machine): this loop 1.3 ms (set, add) to 4.6 ms (max); numpy 2.4's
+    # ufunc.at on a copy 6.4 ms (add) to 10 ms (minimum); x[i] = v 2.4 ms.
     return f'''@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 def scatter_{op}(out, p, u):
     n = out.size
