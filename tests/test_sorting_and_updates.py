@@ -495,6 +495,8 @@ ERRORS = [
     (lambda x: x.at[np.array([0, 6])].add(1.0), (X5,), JitgradIndexError, "out of bounds"),
     (lambda x: x.at[1:3].set(np.ones(3)), (X5,), ShapeError, "broadcast"),
     (lambda x: x.at[0].set(1.0, mode="wrap"), (X5,), ShapeError, "mode"),
+    (lambda x: x.at[np.array([1, 1])].multiply(2.0, unique_indices=True), (X5,),
+     JitgradIndexError, "more than once"),
     (lambda x: x.at[x > 1].set(0.0), (X5,), TracerError, "traced mask"),
     (lambda x: x.at[0, 0].set(0.0), (X5,), JitgradIndexError, "too many indices"),
     (lambda x: x.at[[0, 1], [0, 1, 2]].set(0.0), (M34,), JitgradIndexError, "broadcast"),

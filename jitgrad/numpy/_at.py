@@ -168,7 +168,11 @@ def _scatter(x: Any, index: Any, values: Any, op: str, mode: str | None,
                                f"use .set, or convert to a number type first")
     flat = positions(aval, index, mode)
     u = _values(values, _aval_of(flat).shape, aval, name)
-    return P.scatter(x, flat, u, op, unique_indices or _unique(flat))
+    unique = _unique(flat)
+    if unique_indices and not unique and not isinstance(flat, _Tracer):
+        raise JitgradIndexError(f"x.at[...].{name}: unique_indices=True, but the indices name "
+                                f"some element more than once")
+    return P.scatter(x, flat, u, op, unique_indices or unique)
 
 
 class _IndexUpdateRef:
