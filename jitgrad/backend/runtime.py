@@ -210,7 +210,7 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
             hname = f"H{next(counter)}"
             low = lowering_of(step.eqn)
             if low.kernel is not None:
-                src = low.kernel(**step.eqn.params)
+                src = f"@njit({kernel_flags()})\n{low.kernel(**step.eqn.params)}"
                 src = cache.module_source(src, kernel_imports(src))
                 sources.append(src)
                 glob[hname] = cache.load(src).kernel
