@@ -54,8 +54,8 @@ def test_numpy_conversion_of_traced_value():
 def test_unsupported_numpy_function_is_named():
     with pytest.raises(AttributeError, match="fft"):
         jnp.fft  # noqa: B018
-    with pytest.raises(jg.UnsupportedError, match="numpy.cumprod"):
-        jg.grad(lambda x: jnp.sum(np.cumprod(x)))(np.ones(3))
+    with pytest.raises(jg.UnsupportedError, match="numpy.fft"):
+        jg.grad(lambda x: jnp.sum(np.fft.fft(x)))(np.ones(3))
     with pytest.raises(jg.UnsupportedError, match="numpy.hypot"):
         jg.grad(lambda x: jnp.sum(np.hypot(x, x)))(np.ones(3))
 
