@@ -302,12 +302,12 @@ def _along_positions(idx: Any, axis: int) -> Any:
     ``idx`` of ``x``'s shape whose entries are in range."""
     shape = aval_of(idx).shape
     strides = [int(np.prod(shape[d + 1:], dtype=np.int64)) for d in range(len(shape))]
-    offsets = np.zeros(shape, np.int64)
+    pos = idx if strides[axis] == 1 else mul(idx, np.int64(strides[axis]))
     for d, n in enumerate(shape):
-        if d != axis:
-            offsets = offsets + np.arange(n).reshape(
-                [n if e == d else 1 for e in range(len(shape))]) * strides[d]
-    return add(mul(idx, np.int64(strides[axis])), offsets)
+        if d != axis:  # broadcasts: index maps in compiled kernels, never materialised
+            pos = add(pos, broadcast_in_dim(np.arange(n, dtype=np.int64) * strides[d], shape,
+                                            (d,)))
+    return pos
 
 
 def take_along(x: Any, idx: Any, axis: int) -> Any:
