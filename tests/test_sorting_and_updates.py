@@ -281,6 +281,10 @@ ROWS = [
     Row("at unique_indices", lambda x, v: x.at[np.array([3, 1])].multiply(
         v, unique_indices=True), X5, R(2),
         ref=updated(lambda y, v: np.multiply.at(y, np.array([3, 1]), v))),
+    Row("at traced scalar index", lambda x: x.at[jnp.argmax(x)].set(0.0), X5,
+        ref=lambda x: updated(lambda y: y.__setitem__(np.argmax(x), 0.0))(x)),
+    Row("at set a list of traced values", lambda x: x.at[1:3].set([x[0] * 2, x[3]]), X5,
+        ref=updated(lambda y: y.__setitem__(slice(1, 3), [y[0] * 2, y[3]]))),
     Row("at float32", lambda x, v: x.at[0].add(v), X32, R(dtype=np.float32),
         ref=updated(lambda y, v: np.add.at(y, 0, v))),
     Row("at python float into float32", lambda x: x.at[np.array([0, 0])].add(0.1), X32,

@@ -209,7 +209,8 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
         else:
             hname = f"H{next(counter)}"
             low = lowering_of(step.eqn)
-            if low.kernel is not None:
+            if low.kernel is not None:  # named as show_kernels lists it
+                hname = f"K{len(sources)}"
                 src = f"@njit({kernel_flags()})\n{low.kernel(**step.eqn.params)}"
                 src = cache.module_source(src, kernel_imports(src))
                 sources.append(src)

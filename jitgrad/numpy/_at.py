@@ -23,6 +23,7 @@ from jitgrad.numpy import (
     _slice_params,
     _Tracer,
     add,
+    asarray,
     broadcast_to,
     divide,
     getitem,
@@ -128,7 +129,7 @@ def _values(values: Any, shape: tuple[int, ...], x_aval: Any, op: str) -> Any:
     as assignment does; the arithmetic updates need numpy's 'same_kind' in-place casting)
     and broadcast to the indexed shape (leading axes of length 1 dropped)."""
     if not isinstance(values, _Tracer):
-        values = values if type(values) in (bool, int, float) else np.asarray(values)
+        values = values if type(values) in (bool, int, float) else asarray(values)
     dtype = x_aval.dtype
     if op != "set" and not np.can_cast(result_type(values, np.empty(0, dtype)), dtype,
                                        "same_kind"):
