@@ -32,14 +32,14 @@ from jitgrad.errors import (
     TracerError,
     UnsupportedError,
 )
-from jitgrad.jit import jit, show_kernels
+from jitgrad.jit import clear_caches, jit, show_kernels
 from jitgrad.numpy import stop_gradient
 from jitgrad.testing import check_grads
 
 __all__ = [
     "__version__", "BatchError", "CompileError", "IR", "JitgradError", "JitgradIndexError",
     "JitgradTypeError", "ShapeError", "TracerError", "UnsupportedError", "check_grads",
-    "checkpoint", "config", "custom_jvp", "custom_vjp", "eval_shape", "grad", "hessian",
-    "jacfwd", "jacrev", "jit", "jvp", "lax", "linearize", "make_ir", "nn", "numpy", "remat",
-    "show_kernels", "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap",
+    "checkpoint", "clear_caches", "config", "custom_jvp", "custom_vjp", "eval_shape", "grad",
+    "hessian", "jacfwd", "jacrev", "jit", "jvp", "lax", "linearize", "make_ir", "nn", "numpy",
+    "remat", "show_kernels", "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap",
 ]
