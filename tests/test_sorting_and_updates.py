@@ -479,6 +479,16 @@ def test_set_keeps_the_last_update_and_its_derivative():
                                   [[0, 1, 0], [0, 0, 0], [0, 0, 1]])
 
 
+def test_power_update_raises_to_the_product_of_repeated_updates():
+    """NB (README): JAX's form, x ** (v1 * v2); numpy's power.at applies them in turn."""
+    x, v = np.array([-2.0, 3.0]), np.array([2.0, 0.5])
+    np.testing.assert_array_equal(jnp.at(x)[[0, 0]].power(v), [-2.0, 3.0])
+    y = x.copy()
+    np.power.at(y, [0, 0], v)
+    assert y[0] == 2.0  # numpy's
+    np.testing.assert_allclose(jnp.at(x)[[1, 1]].power(v), [-2.0, 3.0], rtol=1e-15)
+
+
 def test_updates_are_one_compiled_scatter_and_leave_the_input_alone():
     x, i, v = np.zeros(6), np.array([0, 5, 5]), np.ones(3)
     f = lambda x, i, v: x.at[i].add(v)  # noqa: E731

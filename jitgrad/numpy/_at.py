@@ -239,7 +239,10 @@ class _IndexUpdateRef:
 
     def _scaled(self, values: Any, mode: str | None, unique_indices: bool, name: str) -> Any:
         """``x``'s factors: ``values`` multiplied into ones at ``index`` (JAX's form of
-        ``divide`` and ``power``)."""
+        ``divide`` and ``power``). NB: with repeated indices numpy applies the updates one
+        after another, ``(x ** v1) ** v2``, which differs from ``x ** (v1 * v2)`` where ``x``
+        is negative (``x = -2``, ``v = 2, 0.5``: numpy 2, JAX and jitgrad -2); ``divide``
+        differs only in rounding."""
         x = self.array if isinstance(self.array, _Tracer) else np.asarray(self.array)
         if not _is_float(_aval_of(x).dtype):
             raise JitgradTypeError(f"x.at[...].{name}: needs a floating-point array, got "
