@@ -69,11 +69,14 @@ INT2 = np.array([[1, 4], [3, 1]])             # numpy.sort's example
 DOC = np.array([[10, 7, 4], [3, 2, 1]])       # numpy.median/quantile/percentile's example
 TIES = np.array([[2.0, 1.0, 2.0, 0.0], [1.0, 1.0, 3.0, 1.0]])
 NANS = np.array([[1.5, np.nan, -1.0, 0.5], [0.5, 2.0, -1.0, 1.5], [np.nan, 1.0, 0.0, 2.5]])
+NANS_ALL = np.vstack([NANS, np.full((1, 4), np.nan)])  # a slice of NaNs only
+NAND = np.where(np.eye(4, 5, 1, bool) | np.eye(4, 5, -2, bool), np.nan, R(4, 5))  # no ties
 X5, M34, T324 = R(5), R(3, 4), R(3, 2, 4)
 X32 = R(3, dtype=np.float32)
 # float32 rows differentiate with finite differences of step 1e-2: keep elements apart
 F32 = np.array([0.7, 2.1, 0.2, 1.3, 2.8, 0.95], np.float32)
 MASK = M34 > 1.0
+NAN32 = np.array([[0.7, np.nan, 2.1, 0.2], [1.3, 2.8, np.nan, 0.95]], np.float32)
 
 ROWS = [
     # --- sort -----------------------------------------------------------------------------
@@ -171,6 +174,32 @@ ROWS = [
     Row("percentile float32", lambda a: jnp.percentile(a, 30.0), F32),
     Row("percentile traced q", lambda a, q: jnp.percentile(a, q), R(6), np.array(37.5),
         batch=[0], jit=False),
+    # --- nanmedian, nanquantile, nanpercentile: NaNs dropped per slice ----------------------
+    Row("nanmedian doc", jnp.nanmedian, np.array([[10.0, np.nan, 4], [3, 2, 1]]), grad=False),
+    Row("nanmedian axis 0", lambda a: jnp.nanmedian(a, axis=0), NAND),
+    Row("nanmedian axis 1 keepdims", lambda a: jnp.nanmedian(a, axis=1, keepdims=True), NAND,
+        jit=False),
+    Row("nanmedian ties and a slice of NaNs", lambda a: jnp.nanmedian(a, axis=1), NANS_ALL,
+        fd=False),
+    Row("nanmedian float32", lambda a: jnp.nanmedian(a, axis=1), NAN32, jit=False),
+    Row("nanmedian no nans", lambda a: jnp.nanmedian(a, axis=(0, 2)), T324, jit=False),
+    Row("nanmedian int", lambda a: jnp.nanmedian(a, axis=1), DOC, grad=False),
+    Row("nanquantile", lambda a: jnp.nanquantile(a, [0.0, 0.3, 0.5, 0.9, 1.0], axis=1), NAND),
+    Row("nanquantile ties and a slice of NaNs", lambda a: jnp.nanquantile(
+        a, [0.0, 0.3, 0.5, 1.0], axis=0), NANS_ALL.T, fd=False, jit=False),
+    Row("nanquantile axis None", lambda a: jnp.nanquantile(a, 0.3), NAND, jit=False),
+    Row("nanquantile float32 python q", lambda a: jnp.nanquantile(a, 0.3, axis=1), NAN32,
+        jit=False),
+    Row("nanquantile float32 q float32", lambda a: jnp.nanquantile(
+        a, np.array([0.3, 0.7], np.float32), axis=0, keepdims=True), NAN32),
+    Row("nanquantile integer q", lambda a: jnp.nanquantile(a, [0, 1], axis=1), NAND,
+        jit=False),
+    Row("nanquantile traced q", lambda a, q: jnp.nanquantile(a, q, axis=0), NAND,
+        np.array([0.2, 0.65]), batch=[0], jit=False),
+    Row("nanquantile int", lambda a: jnp.nanquantile(a, 0.25, axis=0), DOC, grad=False),
+    Row("nanpercentile", lambda a: jnp.nanpercentile(a, [25, 50, 100], axis=0), NAND,
+        jit=False),
+    Row("nanpercentile float32", lambda a: jnp.nanpercentile(a, 37), NAN32, jit=False),
     # --- cumprod, cumsum, ufunc.accumulate --------------------------------------------------
     Row("cumprod doc", jnp.cumprod, np.array([1, 2, 3]), grad=False),
     Row("cumprod doc dtype float", lambda a: jnp.cumprod(a, dtype=float),
@@ -527,6 +556,9 @@ ERRORS = [
     (lambda x: jnp.quantile(x, 0.5, axis=1), (R(2, 0),), IndexError, "out of bounds"),
     (lambda x: jnp.quantile(x > 1, 0.5), (X5,), JitgradTypeError, "boolean"),
     (lambda x: jnp.median(x, axis=2), (M34,), ShapeError, "out of bounds"),
+    (lambda x: jnp.nanmedian(x, axis=2), (M34,), ShapeError, "out of bounds"),
+    (lambda x: jnp.nanquantile(x, -0.5), (X5,), ShapeError, "range"),
+    (lambda x: jnp.nanpercentile(x, 50, method="lower"), (X5,), UnsupportedError, "linear"),
     (lambda x: jnp.cumprod(x, axis=1), (X5,), ShapeError, "out of bounds"),
     (lambda x: jnp.add.accumulate(x > 1), (X5,), UnsupportedError, "boolean"),
 ]

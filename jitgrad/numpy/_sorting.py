@@ -23,17 +23,21 @@ from jitgrad.numpy import (
     divide,
     floor,
     isnan,
+    logical_not,
     logical_or,
+    maximum,
+    minimum,
     multiply,
     ravel,
     subtract,
+    sum,
     where,
 )
 from jitgrad.numpy._index import take
 from jitgrad.numpy._shape import _axis, flip
 
-__all__ = ["argpartition", "argsort", "cumprod", "median", "partition", "percentile",
-           "quantile", "sort"]
+__all__ = ["argpartition", "argsort", "cumprod", "median", "nanmedian", "nanpercentile",
+           "nanquantile", "partition", "percentile", "quantile", "sort"]
 
 
 def _sort_axis(a: Any, axis: Any, op: str) -> tuple[Any, int]:
@@ -194,6 +198,41 @@ def median(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = Fa
     return _keepdims(_with_nans(s, mid), shape, axes, keepdims)
 
 
+def _valid_order_statistics(a: Any, axis: Any, op: str
+                            ) -> tuple[Any, Any, Callable[[Any], Any], tuple[int, ...]]:
+    """For the nan-functions: the sorted values (NaNs last), the number of non-NaN values in
+    each slice (int64), a function gathering the order statistics at int64 indices of shape
+    ``(..., *kept)`` (each slice's own), and the reduced axes."""
+    s, axes = _sorted_first(a, axis, op)
+    n, rest = _aval_of(s).shape[0], _aval_of(s).shape[1:]
+    count = sum(logical_not(isnan(s)), axis=0)
+    size = int(np.prod(rest, dtype=np.int64))
+    offsets = np.arange(size, dtype=np.int64).reshape(rest)
+
+    def at(i: Any) -> Any:
+        i = minimum(maximum(i, np.int64(0)), np.int64(max(n - 1, 0)))
+        return P.gather_flat(s, add(multiply(i, np.int64(size)), offsets))
+    return s, count, at, axes
+
+
+@_numpy_when_concrete(np.nanmedian)
+def nanmedian(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
+              keepdims: bool = False) -> Any:
+    """``numpy.nanmedian``: the median of the non-NaN values over ``axis`` (NaN where a slice
+    has none); integers give ``median``'s float64. The gradient goes to the middle
+    element(s), nothing to the NaNs."""
+    if out is not None:
+        raise UnsupportedError("nanmedian: out= on traced arrays (results are new arrays)")
+    if not _is_float(_aval_of(a).dtype):
+        return median(a, axis=axis, keepdims=keepdims)
+    shape = _aval_of(a).shape
+    _, count, at, axes = _valid_order_statistics(a, axis, "nanmedian")
+    lo, hi = at((count - 1) // 2), at(count // 2)
+    nan = np.asarray(np.nan, _aval_of(a).dtype)[()]
+    mid = where(count > 0, divide(add(lo, hi), 2), nan)
+    return _keepdims(mid, shape, axes, keepdims)
+
+
 def _quantile(a: Any, q: Any, axis: Any, keepdims: bool, weak_q: bool, op: str) -> Any:
     """numpy's ``_quantile`` for the default 'linear' method (Hyndman & Fan's definition 7):
     the order statistics at floor and ceil of ``(n - 1) q``, interpolated with numpy's
@@ -235,6 +274,39 @@ def _quantile(a: Any, q: Any, axis: Any, keepdims: bool, weak_q: bool, op: str) 
     return _keepdims(_with_nans(s, result), shape, axes, keepdims)
 
 
+def _nanquantile(a: Any, q: Any, axis: Any, keepdims: bool, weak_q: bool, op: str) -> Any:
+    """``_quantile`` of each slice's non-NaN values (numpy's nanquantile: its 'linear' method
+    over the count of those), NaN where a slice has none; ``q``'s axes come first."""
+    if not _is_float(_aval_of(a).dtype):  # no NaNs (numpy too takes the plain quantile)
+        return _quantile(a, q, axis, keepdims, weak_q, op)
+    shape, dtype = _aval_of(a).shape, _aval_of(a).dtype
+    _, count, at, axes = _valid_order_statistics(a, axis, op)
+    extra = (1,) * _aval_of(count).ndim
+    q = P.reshape(q, _aval_of(q).shape + extra) if isinstance(q, _Tracer) else \
+        np.reshape(q, np.shape(q) + extra)
+    nan = np.asarray(np.nan, dtype)
+    if not _is_float(_aval_of(q).dtype):  # integer q: the order statistic itself
+        return _keepdims(where(count > 0, at(multiply(subtract(count, 1), q)), nan), shape,
+                         axes, keepdims)
+    # numpy's _get_indexes, per slice: at or above the last valid element both neighbours
+    # are the last, below the first both are the first; gamma from the lower index. The
+    # indices are computed in q's dtype (a Python q: float64), as numpy computes them.
+    qdtype = _aval_of(q).dtype
+    top = _cast(subtract(count, 1), qdtype)
+    virtual = multiply(top, q)
+    last, below = logical_or(virtual >= top, isnan(virtual)), virtual < 0
+    lower = where(last, top, where(below, np.asarray(0, qdtype), floor(virtual)))
+    upper = where(logical_or(last, below), lower, add(lower, np.asarray(1, qdtype)))
+    gamma = subtract(virtual, lower)
+    lo, hi = at(_cast(lower, np.dtype(np.int64))), at(_cast(upper, np.dtype(np.int64)))
+    t, rest = gamma, subtract(1, gamma)
+    if weak_q:  # numpy interpolates with a Python float: rounded to the array's dtype
+        t, rest = _cast(t, dtype), _cast(rest, dtype)
+    diff = subtract(hi, lo)
+    result = where(gamma >= 0.5, subtract(hi, multiply(diff, rest)), add(lo, multiply(diff, t)))
+    return _keepdims(where(count > 0, result, nan), shape, axes, keepdims)
+
+
 def _quantile_front(np_fn: Callable[..., Any], scale: float, name: str) -> Callable[..., Any]:
     @_numpy_when_concrete(np_fn)
     def fn(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
@@ -254,7 +326,8 @@ def _quantile_front(np_fn: Callable[..., Any], scale: float, name: str) -> Calla
         if not isinstance(q, _Tracer) and q.size and not (q.min() >= 0 and q.max() <= 1):
             raise ShapeError(f"{name}: {'Percentiles' if scale != 1 else 'Quantiles'} must be "
                              f"in the range [0, {int(scale)}], got {q * scale}")
-        return _quantile(a, q, axis, keepdims, weak_q, name)
+        return (_nanquantile if name.startswith("nan") else _quantile)(
+            a, q, axis, keepdims, weak_q, name)
     fn.__name__ = fn.__qualname__ = name
     return fn
 
@@ -268,6 +341,12 @@ quantile.__doc__ = (
     float ``q``; integer arrays and integer ``q`` give the order statistic itself).""")
 percentile = _quantile_front(np.percentile, 100, "percentile")
 percentile.__doc__ = """``numpy.percentile``: ``quantile`` of ``q / 100``."""
+nanquantile = _quantile_front(np.nanquantile, 1, "nanquantile")
+nanquantile.__doc__ = (
+    """``numpy.nanquantile``: ``quantile`` of each slice's non-NaN values (NaN where a slice
+    has none); the NaNs get no gradient.""")
+nanpercentile = _quantile_front(np.nanpercentile, 100, "nanpercentile")
+nanpercentile.__doc__ = """``numpy.nanpercentile``: ``nanquantile`` of ``q / 100``."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -333,6 +412,18 @@ _examples.attach(globals(), {
     'percentile': (
         'lambda x: jnp.percentile(x, 90)',
         'np.array([3.0, 1.0, 2.0, 4.0])',
+        'array(3.7)'),
+    'nanmedian': (
+        'lambda x: jnp.nanmedian(x, axis=1)',
+        'np.array([[3.0, np.nan, 2.0], [4.0, 0.5, 1.0]])',
+        'array([2.5, 1. ])'),
+    'nanquantile': (
+        'lambda x: jnp.nanquantile(x, [0.25, 0.5])',
+        'np.array([3.0, np.nan, 1.0, 2.0, 4.0])',
+        'array([1.75, 2.5 ])'),
+    'nanpercentile': (
+        'lambda x: jnp.nanpercentile(x, 90)',
+        'np.array([3.0, 1.0, np.nan, 2.0, 4.0])',
         'array(3.7)'),
     'cumprod': (
         'jnp.cumprod',
