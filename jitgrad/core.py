@@ -360,11 +360,15 @@ class View:
 
 @dataclass(frozen=True)
 class Host:
-    """A step run outside the loop kernels: the numpy reference ``impl``, or the callable
+    """A step run outside the loop kernels: the numpy reference ``impl``; or the callable
     ``compiled(compile, **params)`` builds, where ``compile(ir)`` returns a compiled function
-    of a sub-program (the backend passes its compiler in, so no primitive imports it)."""
+    of a sub-program (the backend passes its compiler in, so no primitive imports it); or,
+    given ``kernel(**params)``, the source of a function ``kernel(*operands)`` returning the
+    outputs (a hand-written loop, such as a scatter), which the backend compiles with Numba
+    and its kernel flags and caches on disk, as it does its generated kernels."""
 
     compiled: Callable[..., Callable[..., Any]] | None = None
+    kernel: Callable[..., str] | None = None
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,8 @@ def test_numpy_conversion_of_traced_value():
 def test_unsupported_numpy_function_is_named():
     with pytest.raises(AttributeError, match="fft"):
         jnp.fft  # noqa: B018
-    with pytest.raises(jg.UnsupportedError, match="numpy.cumprod"):
-        jg.grad(lambda x: jnp.sum(np.cumprod(x)))(np.ones(3))
+    with pytest.raises(jg.UnsupportedError, match="numpy.fft"):
+        jg.grad(lambda x: jnp.sum(np.fft.fft(x)))(np.ones(3))
     with pytest.raises(jg.UnsupportedError, match="numpy.nextafter"):
         jg.grad(lambda x: jnp.sum(np.nextafter(x, x)))(np.ones(3))
 

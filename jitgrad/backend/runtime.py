@@ -233,9 +233,17 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
                         f"{step.eqn.params['shape']})")
         else:
             hname = f"H{next(counter)}"
-            build = lowering_of(step.eqn).compiled
-            glob[hname] = build(compile_sub, **step.eqn.params) if build else \
-                functools.partial(step.eqn.prim.impl, **step.eqn.params)
+            low = lowering_of(step.eqn)
+            if low.kernel is not None:  # named as show_kernels lists it
+                hname = f"K{len(sources)}"
+                src = f"@njit({kernel_flags()})\n{low.kernel(**step.eqn.params)}"
+                src = cache.module_source(src, kernel_imports(src))
+                sources.append(src)
+                glob[hname] = cache.load(src).kernel
+            elif low.compiled is not None:
+                glob[hname] = low.compiled(compile_sub, **step.eqn.params)
+            else:
+                glob[hname] = functools.partial(step.eqn.prim.impl, **step.eqn.params)
             res = f"{hname}({', '.join(atom(x) for x in step.eqn.inputs)})"
             outs = step.eqn.outputs
             if len(outs) == 1 and not step.eqn.prim.multiple_results:

@@ -1270,6 +1270,8 @@ def _advanced_getitem(x: Any, items: list[Any]) -> Any:
 # ---------------------------------------------------------------------------------------------
 # Submodules: their functions use the ones above, and the methods below use theirs
 
+from jitgrad.numpy import _at, _sorting  # noqa: E402  (ufunc methods, below)
+from jitgrad.numpy._at import at  # noqa: E402, F401  (re-exports)
 from jitgrad.numpy._calculus import cross, diff, gradient  # noqa: E402, F401  (re-exports)
 from jitgrad.numpy._contract import (  # noqa: E402, F401  (re-exports)
     dot,
@@ -1319,6 +1321,19 @@ from jitgrad.numpy._shape import (  # noqa: E402, F401  (re-exports)
     vsplit,
     vstack,
 )
+from jitgrad.numpy._sorting import (  # noqa: E402, F401  (re-exports)
+    argpartition,
+    argsort,
+    cumprod,
+    median,
+    nanmedian,
+    nanpercentile,
+    nanquantile,
+    partition,
+    percentile,
+    quantile,
+    sort,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Array methods and operators on traced values
@@ -1350,6 +1365,13 @@ _UFUNCS = {
 
 def _array_ufunc(self: Any, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
     fn = _UFUNCS.get(ufunc.__name__)
+    if method == "at":  # numpy's in-place update would be lost silently on a traced array
+        raise UnsupportedError(
+            f"numpy.{ufunc.__name__}.at updates its argument in place, which a traced array "
+            f"cannot be: use x.at[indices] (x.at[i].add(v)) or jnp.{ufunc.__name__}.at(x, i, v, "
+            f"inplace=False), which return the updated array")
+    if method == "accumulate" and hasattr(fn, "accumulate"):
+        return fn.accumulate(*inputs, **kwargs)
     if method != "__call__" or fn is None or kwargs:
         raise UnsupportedError(
             f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method} is not "
@@ -1395,12 +1417,27 @@ def _install_tracer_methods() -> None:
                 axes[0], int) else axes),
         "T": property(lambda self: transpose(self)),
         "mT": property(lambda self: swapaxes(self, -1, -2)),
+        # JAX's array methods: .sort returns the sorted array (numpy's sorts in place)
+        "at": property(at), "sort": sort, "argsort": argsort, "cumsum": cumsum,
+        "cumprod": cumprod,
     }
     for name, fn in methods.items():
         setattr(_Tracer, name, fn)
 
 
+def _install_ufunc_methods() -> None:
+    """JAX's ufunc methods on jnp's ufuncs: ``.at`` (an updated copy) and ``.accumulate``."""
+    for fn, method in ((add, "add"), (subtract, "subtract"), (multiply, "multiply"),
+                       (divide, "divide"), (power, "power"), (minimum, "min"),
+                       (maximum, "max")):
+        fn.at = _at.ufunc_at(method)
+    for fn, prim_fn in ((add, P.cumsum), (multiply, P.cumprod), (maximum, P.cummax),
+                        (minimum, P.cummin)):
+        fn.accumulate = _sorting.accumulate(fn.__name__, prim_fn)
+
+
 _install_tracer_methods()
+_install_ufunc_methods()
 
 
 # numpy's helpers for concrete values, which programs call around their computations (error
