@@ -338,11 +338,16 @@ class View:
 
 @dataclass(frozen=True)
 class Host:
-    """A step run outside the loop kernels: the numpy reference ``impl``, or the callable
+    """A step run outside the loop kernels: the numpy reference ``impl``; or the callable
     ``compiled(compile, **params)`` builds, where ``compile(ir)`` returns a compiled function
-    of a sub-program (the backend passes its compiler in, so no primitive imports it)."""
+    of a sub-program (the backend passes its compiler in, so no primitive imports it); or,
+    given ``module``, the function ``build(**params)`` of ``jitgrad.backend.kernels.<module>``
+    (one of jitgrad's hand-written kernels, named here as ``Elementwise.vmath`` names a
+    function, so that no primitive imports the backend) returns, called with the operands and
+    then the output buffers, which it fills like a loop kernel."""
 
     compiled: Callable[..., Callable[..., Any]] | None = None
+    module: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Control flow (cond, scan, fori_loop, while_loop): primitives holding sub-programs,
 differentiated and batched by transforming those sub-programs; and lax's names of jitgrad's
-functions that JAX programs import from ``jax.lax``."""
+functions that JAX programs import from ``jax.lax`` (convolutions and reduce_window are in
+``jitgrad.windowed``)."""
 
 from __future__ import annotations
 
@@ -43,9 +44,25 @@ from jitgrad.subprogram import (
 )
 from jitgrad.transforms.vmap import vmap_ir
 from jitgrad.tree_util import tree_flatten, tree_leaves, tree_unflatten
+from jitgrad.windowed import (
+    ConvDimensionNumbers,
+    conv,
+    conv_dimension_numbers,
+    conv_general_dilated,
+    conv_general_shape_tuple,
+    conv_transpose,
+    conv_transpose_shape_tuple,
+    conv_with_general_padding,
+    padtype_to_pads,
+    reduce_window,
+    reduce_window_shape_tuple,
+)
 
-__all__ = ["checkpoint", "cond", "custom_jvp", "fori_loop", "remat", "scan", "stop_gradient",
-           "while_loop"]
+__all__ = ["ConvDimensionNumbers", "checkpoint", "cond", "conv", "conv_dimension_numbers",
+           "conv_general_dilated", "conv_general_shape_tuple", "conv_transpose",
+           "conv_transpose_shape_tuple", "conv_with_general_padding", "custom_jvp",
+           "fori_loop", "padtype_to_pads", "reduce_window", "reduce_window_shape_tuple",
+           "remat", "scan", "stop_gradient", "while_loop"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from jitgrad.backend.codegen import (
     render_kernel,
 )
 from jitgrad.backend.fuse import (
+    HostStep,
     LoopKernel,
     MatmulStep,
     Step,
@@ -208,9 +209,19 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
                         f"{step.eqn.params['shape']})")
         else:
             hname = f"H{next(counter)}"
-            build = lowering_of(step.eqn).compiled
-            glob[hname] = build(compile_sub, **step.eqn.params) if build else \
-                functools.partial(step.eqn.prim.impl, **step.eqn.params)
+            low = lowering_of(step.eqn)
+            if low.module is not None:  # a kernel of ours: it writes into our buffers
+                module = importlib.import_module(f"jitgrad.backend.kernels.{low.module}")
+                glob[hname] = module.build(**step.eqn.params)
+                for v in step.eqn.outputs:
+                    allocate(v)
+                args = [atom(x) for x in step.eqn.inputs] + [name(v) for v in step.eqn.outputs]
+                body.append(f"{hname}({', '.join(args)})")
+                continue
+            if low.compiled is not None:
+                glob[hname] = low.compiled(compile_sub, **step.eqn.params)
+            else:
+                glob[hname] = functools.partial(step.eqn.prim.impl, **step.eqn.params)
             res = f"{hname}({', '.join(atom(x) for x in step.eqn.inputs)})"
             outs = step.eqn.outputs
             if len(outs) == 1 and not step.eqn.prim.multiple_results:
@@ -235,6 +246,12 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
     return Compiled(glob["run"], caller, sources, steps, ir)
 
 
+def _fills_buffers(step: Step) -> bool:
+    """A host step run by one of jitgrad's kernel modules: like a loop kernel, it writes its
+    results into buffers the caller gives it and keeps no reference to its operands."""
+    return isinstance(step, HostStep) and lowering_of(step.eqn).module is not None
+
+
 class Buffers:
     """Memory reused across calls, so that large arrays are not page-faulted in afresh every
     call (a page fault costs microseconds on this project's VM).
@@ -254,9 +271,11 @@ class Buffers:
                 kernel_out.update(o.var for o in step.outputs)
             elif isinstance(step, MatmulStep):
                 kernel_out.add(step.out)
+            elif _fills_buffers(step):
+                kernel_out.update(step.eqn.outputs)
             for x in step_inputs(step):
                 if isinstance(x, Var):
-                    ok = isinstance(step, LoopKernel | MatmulStep)
+                    ok = isinstance(step, LoopKernel | MatmulStep) or _fills_buffers(step)
                     readers_ok[x] = readers_ok.get(x, True) and ok
         outputs = {x for x in ir.outvars if isinstance(x, Var)}
         self._slots: dict[Var, int] = {}
