@@ -1,13 +1,19 @@
-"""Neural-network functions, written stably: logsumexp, softmax, log_softmax, relu, sigmoid."""
+"""Neural-network functions, written stably: logsumexp, softmax, log_softmax, relu, sigmoid;
+and pooling over windows (flax's max_pool, min_pool, avg_pool)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from jitgrad import numpy as jnp
 from jitgrad import prims as P
+from jitgrad.errors import ShapeError
+from jitgrad.windowed import reduce_window
 
-__all__ = ["log_softmax", "logsumexp", "relu", "sigmoid", "softmax"]
+__all__ = ["avg_pool", "log_softmax", "logsumexp", "max_pool", "min_pool", "relu", "sigmoid",
+           "softmax"]
 
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -61,3 +67,69 @@ def sigmoid(x: Any) -> Any:
     return P.logistic(jnp.asarray(x) if jnp.ndim(x) == 0 and not hasattr(x, "dtype") else
                       x if jnp.issubdtype(jnp.result_type(x), jnp.floating) else
                       jnp.astype(x, jnp.float64))
+
+
+def _pool(inputs: Any, init: Any, computation: Any, window_shape: Any, strides: Any,
+          padding: Any) -> Any:
+    """reduce_window over the window axes of ``inputs`` (batch axes..., window axes...,
+    features), as flax's ``pool``: the batch axes (any number, none included) and the feature
+    axis are not pooled."""
+    x = jnp.asarray(inputs)
+    window = tuple(int(w) for w in window_shape)
+    strides = tuple(int(s) for s in strides) if strides is not None else (1,) * len(window)
+    n_batch = jnp.ndim(x) - len(window) - 1
+    if n_batch < 0 or len(strides) != len(window):
+        raise ShapeError(f"pooling: window_shape {window} and strides {strides} must name "
+                         f"the axes between the batch axes and the feature axis of inputs of "
+                         f"shape {jnp.shape(x)}")
+    if not isinstance(padding, str):
+        padding = ((0, 0),) * n_batch + tuple(tuple(p) for p in padding) + ((0, 0),)
+    return reduce_window(x, init, computation, (1,) * n_batch + window + (1,),
+                         (1,) * n_batch + strides + (1,), padding)
+
+
+def max_pool(inputs: Any, window_shape: Any, strides: Any = None, padding: Any = "VALID"
+             ) -> Any:
+    """The maximum over windows of ``window_shape`` (``strides`` apart, default 1; padding
+    'VALID', 'SAME' or (low, high) pairs, padding never the maximum) of ``inputs`` laid out
+    as (batch..., spatial..., features), as ``flax.linen.max_pool``. Its derivative flows to
+    the first maximal element of each window (row-major order), as in JAX.
+
+    >>> x = np.arange(16.0).reshape(1, 4, 4, 1)
+    >>> max_pool(x, (2, 2), strides=(2, 2))[0, :, :, 0]
+    array([[ 5.,  7.],
+           [13., 15.]])
+    """
+    return _pool(inputs, -np.inf, jnp.maximum, window_shape, strides, padding)
+
+
+def min_pool(inputs: Any, window_shape: Any, strides: Any = None, padding: Any = "VALID"
+             ) -> Any:
+    """The minimum over windows, as ``max_pool`` (``flax.linen.min_pool``).
+
+    >>> min_pool(np.arange(6.0).reshape(1, 6, 1), (3,), strides=(3,))[0, :, 0]
+    array([0., 3.])
+    """
+    return _pool(inputs, np.inf, jnp.minimum, window_shape, strides, padding)
+
+
+def avg_pool(inputs: Any, window_shape: Any, strides: Any = None, padding: Any = "VALID",
+             count_include_pad: bool = True) -> Any:
+    """The mean over windows, as ``max_pool`` (``flax.linen.avg_pool``): with
+    ``count_include_pad`` (flax's default) a window's sum is divided by the window size, else
+    by the number of input elements in it (``jitgrad.example_libraries.stax.AvgPool``'s, as
+    JAX's stax).
+
+    >>> x = np.ones((1, 3, 1))
+    >>> avg_pool(x, (2,), padding="SAME")[0, :, 0]
+    array([1. , 1. , 0.5])
+    >>> avg_pool(x, (2,), padding="SAME", count_include_pad=False)[0, :, 0]
+    array([1., 1., 1.])
+    """
+    total = _pool(inputs, 0.0, jnp.add, window_shape, strides, padding)
+    if count_include_pad:
+        return total / np.prod(window_shape, dtype=np.int64)
+    shape = jnp.shape(inputs)[-len(window_shape) - 1:-1] + (1,)
+    counts = _pool(np.ones(shape, jnp.result_type(total)), 0.0, jnp.add, window_shape,
+                   strides, padding)
+    return total / counts

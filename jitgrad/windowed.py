@@ -191,11 +191,12 @@ def conv_with_general_padding(lhs: Any, rhs: Any, window_strides: Sequence[int],
                               padding: Padding, lhs_dilation: Sequence[int] | None,
                               rhs_dilation: Sequence[int] | None, precision: Any = None,
                               preferred_element_type: Any = None) -> Any:
-    """``conv_general_dilated`` in the (N, C, spatial...) / (O, I, spatial...) layout.
+    """``conv_general_dilated`` in the (N, C, spatial...) / (O, I, spatial...) layout. Here
+    [1, 2, 3] dilated by 2 and padded by 1 is [0, 1, 0, 2, 0, 3, 0]:
 
-    >>> conv_with_general_padding(np.ones((1, 1, 3)), np.ones((1, 1, 2)), (1,), [(1, 1)],
-    ...                           None, (2,))
-    array([[[1., 1., 2., 1., 1.]]])
+    >>> x, k = np.array([[[1.0, 2.0, 3.0]]]), np.array([[[1.0, 10.0]]])
+    >>> conv_with_general_padding(x, k, (1,), [(1, 1)], (2,), None)
+    array([[[10.,  1., 20.,  2., 30.,  3.]]])
     """
     return conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation,
                                 rhs_dilation, precision=precision,
