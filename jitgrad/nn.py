@@ -1,5 +1,6 @@
-"""Neural-network functions, written stably: logsumexp, softmax, log_softmax, relu, sigmoid;
-and pooling over windows (flax's max_pool, min_pool, avg_pool)."""
+"""Neural-network functions, written stably: logsumexp, softmax, log_softmax, relu, sigmoid,
+softplus, elu, leaky_relu, selu, standardize; and pooling over windows (flax's max_pool,
+min_pool, avg_pool)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from jitgrad import prims as P
 from jitgrad.errors import ShapeError
 from jitgrad.windowed import reduce_window
 
-__all__ = ["avg_pool", "log_softmax", "logsumexp", "max_pool", "min_pool", "relu", "sigmoid",
-           "softmax"]
+__all__ = ["avg_pool", "elu", "leaky_relu", "log_softmax", "logsumexp", "max_pool", "min_pool",
+           "relu", "selu", "sigmoid", "softmax", "softplus", "standardize"]
 
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -67,6 +68,64 @@ def sigmoid(x: Any) -> Any:
     return P.logistic(jnp.asarray(x) if jnp.ndim(x) == 0 and not hasattr(x, "dtype") else
                       x if jnp.issubdtype(jnp.result_type(x), jnp.floating) else
                       jnp.astype(x, jnp.float64))
+
+
+def softplus(x: Any) -> Any:
+    """``log(1 + exp(x))`` without overflow or loss of precision; its derivative is
+    ``sigmoid(x)`` everywhere (each branch sees only the inputs it is selected for).
+
+    >>> softplus(np.array([-1.0, 0.0, 100.0]))
+    array([  0.31326169,   0.69314718, 100.        ])
+    >>> float(softplus(-50.0))  # exp(-50), not 0
+    1.9287498479639178e-22
+    """
+    pos = x > 0
+    above, below = jnp.where(pos, x, 0), jnp.where(pos, 0, x)
+    return jnp.where(pos, above + jnp.log1p(jnp.exp(-above)), jnp.log1p(jnp.exp(below)))
+
+
+def elu(x: Any, alpha: float = 1.0) -> Any:
+    """``x`` where positive, else ``alpha * (exp(x) - 1)``.
+
+    >>> elu(np.array([-1.0, 2.0]))
+    array([-0.63212056,  2.        ])
+    """
+    pos = x > 0
+    return jnp.where(pos, x, alpha * jnp.expm1(jnp.where(pos, 0, x)))
+
+
+def leaky_relu(x: Any, negative_slope: float = 1e-2) -> Any:
+    """``x`` where non-negative, else ``negative_slope * x``.
+
+    >>> leaky_relu(np.array([-2.0, 3.0]))
+    array([-0.02,  3.  ])
+    """
+    return jnp.where(x >= 0, x, negative_slope * x)
+
+
+def selu(x: Any) -> Any:
+    """The self-normalising ``scale * elu(x, alpha)`` of Klambauer et al. (2017).
+
+    >>> selu(np.array([0.0, 1.0]))
+    array([0.        , 1.05070099])
+    """
+    alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    return scale * elu(x, alpha)
+
+
+def standardize(x: Any, axis: Any = -1, mean: Any = None, variance: Any = None,
+                epsilon: float = 1e-5) -> Any:
+    """``(x - mean) / sqrt(variance + epsilon)``, the mean and variance over ``axis`` unless
+    given.
+
+    >>> standardize(np.array([1.0, 3.0]), epsilon=0.0)
+    array([-1.,  1.])
+    """
+    if mean is None:
+        mean = jnp.mean(x, axis=axis, keepdims=True)
+    if variance is None:
+        variance = jnp.var(x, axis=axis, keepdims=True)
+    return (x - mean) / jnp.sqrt(variance + epsilon)
 
 
 def _pool(inputs: Any, init: Any, computation: Any, window_shape: Any, strides: Any,
