@@ -162,12 +162,14 @@ def conv_general_dilated(lhs: Any, rhs: Any, window_strides: Sequence[int],
     """The convolution primitive on explicit parameters: ``padding`` as (low, high) pairs,
     ``dimension_numbers`` a ``ConvDimensionNumbers`` of axis indices."""
     dn = ConvDimensionNumbers(*(tuple(int(a) for a in spec) for spec in dimension_numbers))
-    return conv_general_dilated_p.bind(
-        lhs, rhs, window_strides=tuple(int(s) for s in window_strides),
-        padding=tuple((int(lo), int(hi)) for lo, hi in padding),
-        lhs_dilation=tuple(int(d) for d in lhs_dilation),
-        rhs_dilation=tuple(int(d) for d in rhs_dilation), dimension_numbers=dn,
-        feature_group_count=int(feature_group_count), batch_group_count=int(batch_group_count))
+    params = dict(window_strides=tuple(int(s) for s in window_strides),
+                  padding=tuple((int(lo), int(hi)) for lo, hi in padding),
+                  lhs_dilation=tuple(int(d) for d in lhs_dilation),
+                  rhs_dilation=tuple(int(d) for d in rhs_dilation), dimension_numbers=dn,
+                  feature_group_count=int(feature_group_count),
+                  batch_group_count=int(batch_group_count))
+    _conv_rule(aval_of(lhs), aval_of(rhs), **params)  # the same errors eagerly as traced
+    return conv_general_dilated_p.bind(lhs, rhs, **params)
 
 
 # ---------------------------------------------------------------------------------------------

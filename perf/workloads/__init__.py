@@ -11,6 +11,7 @@ NAMES = {
     "mlp": "mlp:run",
     "attention": "nets:attention",
     "layernorm": "nets:layernorm",
+    "conv": "conv:run",
     "compile": "startup:run",
     "memory": "memory:run",
 }
