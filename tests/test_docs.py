@@ -6,12 +6,16 @@ import inspect
 import pytest
 
 import jitgrad
+import jitgrad.example_libraries.stax
 import jitgrad.lax
+import jitgrad.misc
 import jitgrad.nn
 import jitgrad.numpy as jnp
+import jitgrad.scipy.signal
 import jitgrad.tree_util
 
-MODULES = [jitgrad, jnp, jnp.linalg, jitgrad.nn, jitgrad.lax, jitgrad.tree_util]
+MODULES = [jitgrad, jnp, jnp.linalg, jitgrad.nn, jitgrad.lax, jitgrad.tree_util,
+           jitgrad.scipy.signal, jitgrad.example_libraries.stax, jitgrad.misc]
 
 
 def public_functions():

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from perf.harness import Context
+from perf.programs import bind
 from perf.report import Row, Section
 
 PEERS = ["jitgrad", "jax", "numpy", "torch", "autograd"]
@@ -40,18 +41,19 @@ def _windows(x: np.ndarray) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(xp, (K, K), axis=(2, 3))
 
 
-def layer_grad_numpy(x: np.ndarray, w: np.ndarray, g: np.ndarray, wrt_x: bool = True
-                     ) -> tuple[np.ndarray, ...]:
-    """im2col by hand: dW contracts the patches with g; dx is g correlated with the flipped,
-    transposed kernel."""
+def layer_numpy(x: np.ndarray, w: np.ndarray, g: np.ndarray, wrt_x: bool = True
+                ) -> tuple[np.ndarray, ...]:
+    """im2col by hand: the value from the patches and the kernel; dW contracts the patches
+    with g; dx is g correlated with the flipped, transposed kernel."""
     patches = _windows(x)
-    np.tensordot(patches, w, axes=([1, 4, 5], [1, 2, 3]))  # the forward pass
+    value = np.sum(np.tensordot(patches, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
+                   * g)
     dw = np.tensordot(g, patches, axes=([0, 2, 3], [0, 2, 3]))
     if not wrt_x:
-        return (dw,)
+        return value, dw
     wt = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
     dx = np.tensordot(_windows(g), wt, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
-    return dx, dw
+    return value, dx, dw
 
 
 def run(ctx: Context) -> Section:
@@ -61,17 +63,22 @@ def run(ctx: Context) -> Section:
     g = rng.standard_normal((BATCH, C_OUT, SIZE, SIZE)).astype(np.float32)
     section = Section("conv", "ms per forward + backward of a convolution layer", PEERS)
     shape = f"x f32[{BATCH},{C_IN},{SIZE},{SIZE}], w f32[{C_OUT},{C_IN},{K},{K}], 'SAME'"
-    for case, argnums in ((f"{shape}, grads w.r.t. x and w", (0, 1)),
-                          (f"{shape}, grad w.r.t. w (a first layer)", 1)):
+    for case, argnums in ((f"{shape}, value and grads w.r.t. x and w", (0, 1)),
+                          (f"{shape}, value and grad w.r.t. w (a first layer)", 1)):
         wrt_x = argnums == (0, 1)
-        expect = layer_grad_numpy(*(a.astype(np.float64) for a in (x, w, g)), wrt_x=wrt_x)
-        samplers = ctx.gradients(layer, lambda *a, wx=wrt_x: layer_grad_numpy(*a, wrt_x=wx),
-                                 [x, w, g], argnums)
+        expect = layer_numpy(*(a.astype(np.float64) for a in (x, w, g)), wrt_x=wrt_x)
+        samplers = {"numpy": ctx.timed(lambda wx=wrt_x: layer_numpy(x, w, g, wrt_x=wx))}
+        for name, lib in ctx.libs.items():
+            # value_and_grad: the forward pass is computed (grad alone of this linear loss
+            # would let jitgrad and JAX drop it as dead code).
+            fn = lib.jit(lib.value_and_grad(bind(layer, lib), argnums))
+            native = [lib.put(a) for a in (x, w, g)]
+            samplers[name] = ctx.timed(lambda f=fn, a=native, b=lib.block: b(f(*a)))
         results = ctx.measure(case, samplers, expect=list(expect), tol=1e-4)
         section.rows.append(Row(case, results, lambda t: f"{t * 1e3:.3g} ms"))
     section.notes += [
-        "jitgrad and jax: jit(grad) of the loss sum(conv(x, w) * g) for a fixed random g; "
-        "torch and autograd run the same eagerly (torch's conv2d, autograd's "
+        "jitgrad and jax: jit(value_and_grad) of the loss sum(conv(x, w) * g) for a fixed "
+        "random g; torch and autograd run the same eagerly (torch's conv2d, autograd's "
         "scipy.signal.convolve with a flipped kernel on a padded input); numpy is im2col "
         "(sliding windows and tensordot) by hand.",
         "jitgrad's convolution: an im2col copy into jitgrad's matmul for the forward pass "
