@@ -155,17 +155,21 @@ def _gather(xp: np.ndarray, w: np.ndarray, out: np.ndarray, strides: tuple, rd: 
             add: bool, scratch: _Scratch) -> None:
     """out (n, og, P) = w (og, cg*K) @ patches (``+=`` if ``add``). The patch matrix is one
     strided copy of every window of xp, its inner axis the longer of the output row and the
-    kernel row: (cg*K, P) per image and one batched matmul, or every image's (P, cg*K) in one
-    matrix and one matmul for outputs with short rows."""
+    kernel row. With long output rows: (cg*K, P) per image, one batched matmul. With long
+    kernel rows (small outputs, large kernels: a kernel gradient), per input feature the
+    (n*P, K) patches times that feature's (og, K) kernel slice, one matmul batched over the
+    features, then summed: the kernel is read in place, where its (og, cg*K) matrix would be
+    a copy (its feature axis is outermost in a kernel gradient's kernel, the cotangent)."""
     n, cg = xp.shape[:2]
     og = w.shape[0]
     kshape, oshape = w.shape[2:], out.shape[2:]
-    ck, p = cg * math.prod(kshape), math.prod(oshape)
-    wm = _matrix("weights", w, (1, og, ck), scratch)
+    k, p = math.prod(kshape), math.prod(oshape)
     st = xp.strides
     at_k = tuple(a * r for a, r in zip(st[2:], rd, strict=True))
     at_p = tuple(a * s for a, s in zip(st[2:], strides, strict=True))
     if oshape[2] >= kshape[2]:
+        ck = cg * k
+        wm = _matrix("weights", w, (1, og, ck), scratch)
         cols = scratch.empty("patches", (n, cg) + kshape + oshape, xp.dtype)
         np.copyto(cols, as_strided(xp, cols.shape, st[:2] + at_k + at_p))
         direct = not add and out.flags.c_contiguous
@@ -176,11 +180,12 @@ def _gather(xp: np.ndarray, w: np.ndarray, out: np.ndarray, strides: tuple, rd: 
             return
         res = res.reshape(out.shape)
     else:
-        cols = scratch.empty("patches", (n,) + oshape + (cg,) + kshape, xp.dtype)
-        np.copyto(cols, as_strided(xp, cols.shape, st[:1] + at_p + st[1:2] + at_k))
-        flat = scratch.empty("product", (1, og, n * p), out.dtype)
-        run_matmul(wm, cols.reshape(1, n * p, ck), False, True, None, None, None, flat)
-        res = flat.reshape((og, n) + oshape).swapaxes(0, 1)
+        cols = scratch.empty("patches", (cg, n) + oshape + kshape, xp.dtype)
+        np.copyto(cols, as_strided(xp, cols.shape, (st[1], st[0]) + at_p + at_k))
+        part = scratch.empty("product", (cg, og, n * p), out.dtype)
+        run_matmul(np.moveaxis(w.reshape(og, cg, k), 1, 0), cols.reshape(cg, n * p, k), False,
+                   True, None, None, None, part)
+        res = part.sum(axis=0).reshape((og, n) + oshape).swapaxes(0, 1)
     if add:
         out += res
     else:
