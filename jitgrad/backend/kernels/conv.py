@@ -157,9 +157,10 @@ def _gather(xp: np.ndarray, w: np.ndarray, out: np.ndarray, strides: tuple, rd: 
     strided copy of every window of xp, its inner axis the longer of the output row and the
     kernel row. With long output rows: (cg*K, P) per image, one batched matmul. With long
     kernel rows (small outputs, large kernels: a kernel gradient), per input feature the
-    (n*P, K) patches times that feature's (og, K) kernel slice, one matmul batched over the
-    features, then summed: the kernel is read in place, where its (og, cg*K) matrix would be
-    a copy (its feature axis is outermost in a kernel gradient's kernel, the cotangent)."""
+    (n*P, K) patches times that feature's (og, K) kernel slice transposed, one matmul
+    batched over the features, then summed: the kernel is read in place, where its
+    (og, cg*K) matrix would be a copy (its feature axis is outermost in a kernel gradient's
+    kernel, the cotangent)."""
     n, cg = xp.shape[:2]
     og = w.shape[0]
     kshape, oshape = w.shape[2:], out.shape[2:]
@@ -182,10 +183,12 @@ def _gather(xp: np.ndarray, w: np.ndarray, out: np.ndarray, strides: tuple, rd: 
     else:
         cols = scratch.empty("patches", (cg, n) + oshape + kshape, xp.dtype)
         np.copyto(cols, as_strided(xp, cols.shape, (st[1], st[0]) + at_p + at_k))
-        part = scratch.empty("product", (cg, og, n * p), out.dtype)
-        run_matmul(np.moveaxis(w.reshape(og, cg, k), 1, 0), cols.reshape(cg, n * p, k), False,
+        # (patches @ kernel^T): the patches are read in place by the matmul, only the
+        # kernel slices are packed (measured 0.84 ms against 1.17 the other way round).
+        part = scratch.empty("product", (cg, n * p, og), out.dtype)
+        run_matmul(cols.reshape(cg, n * p, k), np.moveaxis(w.reshape(og, cg, k), 1, 0), False,
                    True, None, None, None, part)
-        res = part.sum(axis=0).reshape((og, n) + oshape).swapaxes(0, 1)
+        res = np.moveaxis(part.sum(axis=0).reshape((n,) + oshape + (og,)), -1, 1)
     if add:
         out += res
     else:
