@@ -526,6 +526,9 @@ class _Config:
     ``reuse_buffers``: compiled programs keep their scratch arrays, and recycle large outputs
     the caller has dropped, instead of allocating them every call (JITGRAD_REUSE_BUFFERS,
     default on).
+    ``scratch_mb``: the most memory, in MiB, that all compiled programs together keep between
+    calls (scratch workspaces and recycled outputs); past it, the programs that allocated
+    longest ago release theirs (JITGRAD_SCRATCH_MB, default 256).
     ``disable_jit``: ``jit`` runs the numpy reference instead of compiling (JITGRAD_DISABLE_JIT).
     ``log_compiles``: log every trace and compile with its reason (JITGRAD_LOG_COMPILES).
     ``matmul``: "auto" (jitgrad's kernel, or numpy's BLAS where measured faster), "jitgrad"
@@ -545,6 +548,7 @@ class _Config:
         self.precise_math = _env_flag("JITGRAD_PRECISE_MATH")
         self.threads = max(1, int(os.environ.get("JITGRAD_NUM_THREADS", "1") or 1))
         self.reuse_buffers = os.environ.get("JITGRAD_REUSE_BUFFERS", "1") != "0"
+        self.scratch_mb = float(os.environ.get("JITGRAD_SCRATCH_MB", "256") or 256)
 
     def use_blas(self, dtype: np.dtype, m: int, n: int, k: int, batch: int = 1) -> bool:
         """Whether a matmul of this dtype and size (``batch`` products of m x k by k x n) runs
@@ -636,7 +640,9 @@ class Tracer:
         raise TracerError(
             f"cannot convert a traced array {self.aval} to a numpy array. Inside a function "
             f"transformed by jitgrad, use jitgrad.numpy (jnp) functions instead of numpy's, "
-            f"and do not call np.asarray/float()/.item() on traced values.")
+            f"and do not call np.asarray/float()/.item() on traced values. (To index a numpy "
+            f"array with a traced index, write jnp.asarray(table)[i]: numpy's own indexing "
+            f"cannot take traced values.)")
 
     def __hash__(self) -> int:
         raise TypeError(f"traced array {self.aval} is unhashable")

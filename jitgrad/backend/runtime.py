@@ -12,6 +12,8 @@ import math
 import re
 import sys
 import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +25,6 @@ from jitgrad.backend.codegen import (
     dt_name,
     kernel_flags,
     loop_extents,
-    needs_init,
-    reduce_init,
     render_kernel,
 )
 from jitgrad.backend.fuse import (
@@ -107,22 +107,57 @@ def start_numba() -> None:
     ``scipy.linalg`` only to record whether BLAS exists for ``np.correlate``. That import is
     about 0.3 s of the ≈0.7 s Numba start-up measured here, and no jitgrad kernel needs it, so
     it is deferred during initialisation and the flag is set from where SciPy would be found
-    (without importing it). Numba imports SciPy itself, as before, when code uses BLAS."""
+    (without importing it). Numba imports SciPy itself, as before, when code uses BLAS.
+    Also keeps Numba's block labels bounded (``_bound_block_labels``)."""
     from numba.core.registry import cpu_target
     if "scipy.linalg" in sys.modules:
         cpu_target.target_context.refresh()
-        return
-    blocker = _DeferSciPyLinalg()
-    sys.meta_path.insert(0, blocker)
-    try:
-        cpu_target.target_context.refresh()
-    finally:
-        sys.meta_path.remove(blocker)
-    try:
-        import numba.np.arraymath as arraymath
-        arraymath._HAVE_BLAS = importlib.util.find_spec("scipy.linalg") is not None
-    except (ImportError, AttributeError, ValueError):
-        pass
+    else:
+        blocker = _DeferSciPyLinalg()
+        sys.meta_path.insert(0, blocker)
+        try:
+            cpu_target.target_context.refresh()
+        finally:
+            sys.meta_path.remove(blocker)
+        try:
+            import numba.np.arraymath as arraymath
+            arraymath._HAVE_BLAS = importlib.util.find_spec("scipy.linalg") is not None
+        except (ImportError, AttributeError, ValueError):
+            pass
+    _bound_block_labels()
+
+
+def _bound_block_labels() -> None:
+    """Start each compile of a jitgrad kernel with Numba's block-label counter at zero, as
+    in a fresh process.
+
+    Numba numbers the basic blocks of an ``inline='always'`` callee by adding a process-wide
+    counter (``ir_utils._the_max_label``) to the callee's own labels, then raises the counter
+    to the largest label. A callee that itself inlined a helper already carries labels near
+    the counter, so each nested inline (``tanh_f64`` → ``_tanh`` → ``exp_dd`` → ...) doubles
+    it. The counter never resets: measured here, its decimal length grew by ≈1.3 digits per
+    compiled program until block names ``B<label>`` passed LLVM's 1024-character limit and
+    every further compile in the process failed ("name is too long"). Labels only need to
+    be unique within the function being compiled, which a fresh start guarantees exactly as
+    it does for a process's first compile; nested compiles (depth > 0) keep the counter."""
+    from numba.core import event, ir_utils
+
+    if not hasattr(getattr(ir_utils, "_the_max_label", None), "update"):
+        return  # a Numba without this counter: nothing to bound
+
+    class ResetLabels(event.Listener):
+        depth = 0  # compiles nest (a callee is compiled while typing its caller)
+
+        def on_start(self, ev: Any) -> None:
+            fn = getattr((ev.data or {}).get("dispatcher"), "py_func", None)
+            if self.depth == 0 and getattr(fn, "__module__", "").startswith("jitgrad"):
+                ir_utils._the_max_label = type(ir_utils._the_max_label)()
+            self.depth += 1
+
+        def on_end(self, ev: Any) -> None:
+            self.depth -= 1
+
+    event.register("numba:compile", ResetLabels())
 
 
 def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Compiled:
@@ -157,22 +192,14 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
     buffers = Buffers(ir, steps)
     glob["buffers"] = buffers
 
-    def allocate(v: Var, init: Any = None) -> None:
-        """The line creating ``v``'s buffer: reused scratch, a recycled output, or fresh."""
-        if init is not None:
-            key = f"I{next(counter)}"
-            glob[key] = init
+    def allocate(v: Var) -> None:
+        """The line creating ``v``'s buffer: reused scratch, a recycled output, or fresh (kernels
+        write every element of their outputs)."""
         slot, out = buffers.slot(v), buffers.output_slot(v)
         reused = f"ws[{slot}]" if slot is not None else \
             f"buffers.output({out})" if out is not None else None
-        if reused is not None:
-            body.append(f"{name(v)} = {reused}")
-            if init is not None:
-                body.append(f"{name(v)}.fill({key})")
-            return
-        shape, dt = v.aval.shape, dt_name(v.aval.dtype)
-        body.append(f"{name(v)} = np.full({shape}, {key}, {dt})" if init is not None
-                    else f"{name(v)} = np.empty({shape}, {dt})")
+        body.append(f"{name(v)} = {reused}" if reused is not None else
+                    f"{name(v)} = np.empty({v.aval.shape}, {dt_name(v.aval.dtype)})")
 
     for step in steps:
         if isinstance(step, LoopKernel):
@@ -182,9 +209,7 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
             glob[kname] = cache.load(src).kernel
             outs = []
             for o in step.outputs:
-                init = reduce_init(o, o.var.aval.dtype) if needs_init(o, len(step.shape)) \
-                    else None
-                allocate(o.var, init)
+                allocate(o.var)
                 outs.append(name(o.var))
             arrays = [a if shape is None else f"{a}.reshape({shape})"
                       for a, shape in zip([atom(x) for x in step.inputs] + outs,
@@ -228,9 +253,8 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
                 body.append(f"{name(outs[0])} = np.asarray({res})")
             else:
                 body.append(f"{', '.join(name(v) for v in outs)}, = {res}")
-    results = []
-    for x in ir.outvars:
-        results.append(f"{atom(x)}.copy()" if isinstance(x, Lit) else name(x))
+    results = _results(ir, steps, [atom(x) for x in ir.outvars])
+    glob["owned"] = _owned
     params = ", ".join(f"x{i}" for i in range(len(ir.invars)))
     # Scratch buffers come from a free list (each concurrent call gets its own set) and go
     # back only after a successful call.
@@ -252,6 +276,49 @@ def _fills_buffers(step: Step) -> bool:
     return isinstance(step, HostStep) and lowering_of(step.eqn).module is not None
 
 
+def _results(ir: IR, steps: list[Step], outs: list[str]) -> list[str]:
+    """The caller's expressions for the program's results, given their names. As in JAX, a
+    result never shares memory with an argument, a constant or another result (the caller
+    may mutate any of them): such results are copied. A result is a fresh buffer when a
+    kernel, a matmul or one of jitgrad's kernel modules wrote it; a view step's result shares
+    its operand's buffer; what any other host step returns is checked when the program runs
+    (it may be an operand or a view of one)."""
+    fresh: set[Var] = set()
+    base: dict[Var, Any] = {}  # a view step's result -> the atom whose buffer it views
+    for step in steps:
+        if isinstance(step, LoopKernel):
+            fresh.update(o.var for o in step.outputs)
+        elif isinstance(step, MatmulStep):
+            fresh.add(step.out)
+        elif _fills_buffers(step):
+            fresh.update(step.eqn.outputs)
+        elif isinstance(step, ViewStep):
+            src = step.eqn.inputs[0]
+            base[step.eqn.outputs[0]] = base.get(src, src) if isinstance(src, Var) else src
+    args = [f"x{i}" for i in range(len(ir.invars))] + [f"c{i}" for i in range(len(ir.consts))]
+    seen: set[Var] = set()
+    results = []
+    for p, (x, out) in enumerate(zip(ir.outvars, outs, strict=True)):
+        root = base.get(x, x) if isinstance(x, Var) else x
+        if isinstance(root, Lit) or root in seen or root in ir.invars or root in ir.constvars:
+            results.append(f"{out}.copy()")
+        elif root in fresh:
+            results.append(out)
+        else:
+            others = args + outs[:p] + outs[p + 1:]
+            results.append(f"owned({out}, ({''.join(o + ', ' for o in others)}))")
+        if isinstance(root, Var):
+            seen.add(root)
+    return results
+
+
+def _owned(a: Any, others: tuple) -> np.ndarray:
+    """``a`` if it is an array owning its memory and none of ``others``, else a copy."""
+    if type(a) is np.ndarray and a.base is None and not any(a is o for o in others):
+        return a
+    return np.array(a)
+
+
 class Buffers:
     """Memory reused across calls, so that large arrays are not page-faulted in afresh every
     call (a page fault costs microseconds on this project's VM).
@@ -259,7 +326,11 @@ class Buffers:
     Scratch: values a kernel or matmul writes and only kernels and matmuls read, never seen
     by the caller, live in per-call workspaces taken from a free list. Outputs: a large
     program output is recycled only once nothing but this pool refers to it (the caller
-    dropped it, and no view of it exists), checked by its reference count."""
+    dropped it, and no view of it exists), checked by its reference count.
+
+    What every program keeps between calls is bounded by ``config.scratch_mb`` in total
+    (see ``_Retained``): a program whose memory was released allocates afresh on its next
+    call and keeps that."""
 
     RECYCLE_BYTES = 1 << 17  # below glibc malloc's mmap threshold: reused without page faults
 
@@ -292,7 +363,9 @@ class Buffers:
             elif readers_ok.get(v, True):
                 self._slots[v] = len(self._specs)
                 self._specs.append((v.aval.shape, v.aval.dtype))
+        self._ws_bytes = sum(math.prod(shape) * dtype.itemsize for shape, dtype in self._specs)
         self._free: list[list[np.ndarray]] = []
+        self._sets = 0  # workspace sets allocated since the last release, in use or free
         self._lock = threading.Lock()
 
     @property
@@ -309,10 +382,20 @@ class Buffers:
         try:
             return self._free.pop()
         except IndexError:
+            self._sets += 1
+            _retained.add(self, self._ws_bytes)
             return [np.empty(shape, dtype) for shape, dtype in self._specs]
 
     def give(self, ws: list[np.ndarray]) -> None:
-        self._free.append(ws)
+        if len(self._free) < self._sets:  # not a set taken before this pool was released
+            self._free.append(ws)
+
+    def release(self) -> None:
+        """Drop every kept workspace and recycled output (replacing the lists, so that a
+        call running in another thread keeps a consistent view of the old ones)."""
+        self._sets = 0
+        self._free = []
+        self._rings = [[] for _ in self._rings]
 
     def output(self, slot: int) -> np.ndarray:
         """A buffer for output ``slot``: one this pool handed out before if its only
@@ -324,9 +407,64 @@ class Buffers:
                     return buf
             buf = np.empty(*self._out_specs[slot])
             ring.append(buf)
+            grown = buf.nbytes
             if len(ring) > 2:  # keep at most two: this call's and the previous one's
-                ring.pop(0)
-            return buf
+                grown -= ring.pop(0).nbytes
+        if grown:
+            _retained.add(self, grown)  # outside the lock: it may release other pools
+        return buf
+
+
+class _Retained:
+    """The memory compiled programs keep between calls, over all programs: at most
+    ``config.scratch_mb`` MiB, counted as pools allocate. When a pool allocates past the
+    bound, the pools that allocated longest ago are released first (never the one
+    allocating, so a single program larger than the bound still keeps its own memory)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # id(pool) -> (weak reference, bytes counted), oldest allocation first
+        self._pools: OrderedDict[int, tuple[weakref.ref[Buffers], int]] = OrderedDict()
+        self.nbytes = 0
+        self._purge_at = 64
+
+    def add(self, pool: Buffers, nbytes: int) -> None:
+        with self._lock:
+            ref, counted = self._pools.pop(id(pool), (None, 0))
+            if ref is None or ref() is not pool:
+                ref, counted = weakref.ref(pool), 0
+            self._pools[id(pool)] = (ref, counted + nbytes)
+            self.nbytes += nbytes
+            if len(self._pools) > self._purge_at:  # forget dead pools, amortised
+                for key, (r, n) in list(self._pools.items()):
+                    if r() is None:
+                        del self._pools[key]
+                        self.nbytes -= n
+                self._purge_at = 2 * len(self._pools) + 64
+            limit = config.scratch_mb * (1 << 20)
+            while self.nbytes > limit and len(self._pools) > 1:
+                key, (r, n) = self._pools.popitem(last=False)
+                self.nbytes -= n
+                old = r()
+                if old is not None:
+                    old.release()
+
+    def release_all(self) -> None:
+        with self._lock:
+            pools = [r() for r, _ in self._pools.values()]
+            self._pools.clear()
+            self.nbytes = 0
+        for pool in pools:
+            if pool is not None:
+                pool.release()
+
+
+_retained = _Retained()
+
+
+def release_scratch() -> None:
+    """Release the memory every compiled program keeps between calls."""
+    _retained.release_all()
 
 
 def _compile_error(e: Exception, *, ir: IR, sources: list[str]) -> Exception:
