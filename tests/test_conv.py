@@ -329,8 +329,9 @@ def window_configs(draw):
     op = draw(st.sampled_from(["add", "max", "min", "mul"]))
     init = draw(st.sampled_from(["identity", "other"]))
     ties = draw(st.booleans())
+    compiled = draw(st.integers(0, 2)) == 0  # each compiles kernels of its own: a third do
     seed = draw(st.integers(0, 2**16))
-    return shape, window, strides, pads, base, wdil, op, init, ties, seed
+    return shape, window, strides, pads, base, wdil, op, init, ties, compiled, seed
 
 
 COMPUTATIONS = {"add": (jnp.add, 0.0, 1.5), "max": (jnp.maximum, -np.inf, 0.2),
@@ -341,7 +342,7 @@ COMPUTATIONS = {"add": (jnp.add, 0.0, 1.5), "max": (jnp.maximum, -np.inf, 0.2),
           suppress_health_check=[HealthCheck.too_slow])
 @given(window_configs())
 def test_reduce_window_matches_its_definition(config):
-    shape, window, strides, pads, base, wdil, op, init, ties, seed = config
+    shape, window, strides, pads, base, wdil, op, init, ties, compiled, seed = config
     rng = np.random.default_rng(seed)
     x = rng.integers(-2, 3, shape).astype(float) if ties else rng.standard_normal(shape)
     fn, identity, other = COMPUTATIONS[op]
@@ -352,7 +353,8 @@ def test_reduce_window_matches_its_definition(config):
         return lax.reduce_window(x, init, fn, window, strides, pads, base, wdil)
 
     close(f(x), expected)
-    close(jg.jit(f)(x), expected)
+    if compiled:
+        close(jg.jit(f)(x), expected)
     assert lax.reduce_window_shape_tuple(shape, window, strides, pads, base, wdil) == \
         expected.shape
 
@@ -475,9 +477,9 @@ def draw(rng, shape, dtype):
 @pytest.mark.parametrize("fn", ["convolve", "correlate"])
 def test_signal_convolve_correlate_match_scipy(fn, kind):
     rng = np.random.default_rng(8)
-    for s1, s2 in SHAPES:
+    for k, (s1, s2) in enumerate(SHAPES):
         a, b = draw(rng, s1, INPUTS[kind][0]), draw(rng, s2, INPUTS[kind][1])
-        for mode in ("full", "same", "valid"):
+        for m, mode in enumerate(("full", "same", "valid")):
             try:
                 expected = getattr(ss, fn)(a, b, mode, method="direct")
             except ValueError:  # valid mode: neither fits inside the other
@@ -487,6 +489,8 @@ def test_signal_convolve_correlate_match_scipy(fn, kind):
             got = getattr(jss, fn)(a, b, mode)
             assert got.dtype == expected.dtype, (fn, mode, got.dtype, expected.dtype)
             close(got, expected, np.float32 if "f32" in kind else np.float64)
+            if (k + m) % 3:  # each shape compiled in one mode, each mode for a third of them
+                continue
             jitted = jg.jit(lambda a, b, mode=mode: getattr(jss, fn)(a, b, mode))(a, b)
             assert jitted.dtype == expected.dtype
             close(jitted, expected, np.float32 if "f32" in kind else np.float64)
