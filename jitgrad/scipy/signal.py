@@ -167,9 +167,9 @@ def convolve2d(in1: Any, in2: Any, mode: str = "full", boundary: str = "fill",
     edge repeated).
 
     >>> convolve2d(np.eye(3), np.array([[1.0, 2.0]]), mode="same", boundary="wrap")
-    array([[1., 0., 2.],
-           [2., 1., 0.],
-           [0., 2., 1.]])
+    array([[1., 2., 0.],
+           [0., 1., 2.],
+           [2., 0., 1.]])
     """
     return _filter2d("convolve2d", in1, in2, mode, boundary, fillvalue, flip=False)
 
