@@ -206,6 +206,31 @@ def test_compiled_results_are_not_overwritten_by_later_calls():
             np.testing.assert_array_equal(r, expected[i])
 
 
+def test_compiled_scratch_is_bounded_and_released(monkeypatch):
+    """The kernel's scratch (padded input, patch matrix) counts in the memory compiled
+    programs keep between calls: past ``config.scratch_mb`` the pools that allocated longest
+    ago are released, and ``release_scratch`` (so ``clear_caches``) drops it all."""
+    from jitgrad.backend import runtime
+    from jitgrad.backend.kernels.conv import Step
+    monkeypatch.setattr(jg.config, "scratch_mb", 1)
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((4, 3, 3, 3))
+    fs, xs, steps = [], [], []
+    for size in (40, 48):  # patch matrices of 1.3 and 1.9 MiB
+        f = jg.jit(lambda x: lax.conv(x, w, (1, 1), "SAME"))
+        x = rng.standard_normal((4, 3, size, size))
+        close(f(x), conv_by_definition(x, w, (1, 1), [(1, 1)] * 2, (1, 1), (1, 1),
+                                       lax.ConvDimensionNumbers(*[(0, 1, 2, 3)] * 3)))
+        [step] = [v for e in f._entries.values() for v in e.fn.__globals__.values()
+                  if isinstance(v, Step)]
+        assert len(step._free) == 1 and runtime._retained.nbytes >= 4 * 27 * size ** 2 * 8
+        fs.append(f), xs.append(x), steps.append(step)
+    assert steps[0]._free == [] and len(steps[1]._free) == 1
+    runtime.release_scratch()
+    assert steps[1]._free == [] and runtime._retained.nbytes == 0
+    close(fs[1](xs[1]), np.asarray(lax.conv(xs[1], w, (1, 1), "SAME")))
+
+
 # --- conv_general_dilated through the lax API: derivatives, vmap, layouts --------------------
 
 LAX_CASES = {

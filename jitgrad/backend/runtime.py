@@ -417,18 +417,20 @@ class Buffers:
 
 class _Retained:
     """The memory compiled programs keep between calls, over all programs: at most
-    ``config.scratch_mb`` MiB, counted as pools allocate. When a pool allocates past the
-    bound, the pools that allocated longest ago are released first (never the one
-    allocating, so a single program larger than the bound still keeps its own memory)."""
+    ``config.scratch_mb`` MiB, counted as pools allocate. A pool is a program's ``Buffers``
+    or the scratch of a step run by one of jitgrad's kernel modules: anything with a
+    ``release()`` method. When a pool allocates past the bound, the pools that allocated
+    longest ago are released first (never the one allocating, so a single program larger
+    than the bound still keeps its own memory)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         # id(pool) -> (weak reference, bytes counted), oldest allocation first
-        self._pools: OrderedDict[int, tuple[weakref.ref[Buffers], int]] = OrderedDict()
+        self._pools: OrderedDict[int, tuple[weakref.ref[Any], int]] = OrderedDict()
         self.nbytes = 0
         self._purge_at = 64
 
-    def add(self, pool: Buffers, nbytes: int) -> None:
+    def add(self, pool: Any, nbytes: int) -> None:
         with self._lock:
             ref, counted = self._pools.pop(id(pool), (None, 0))
             if ref is None or ref() is not pool:
@@ -460,6 +462,12 @@ class _Retained:
 
 
 _retained = _Retained()
+
+
+def retain(pool: Any, nbytes: int) -> None:
+    """Count ``nbytes`` more memory that ``pool`` (an object with ``release()``, which drops
+    it) keeps between calls, within ``config.scratch_mb`` over all compiled programs."""
+    _retained.add(pool, nbytes)
 
 
 def release_scratch() -> None:

@@ -5,18 +5,18 @@ Patch matrices are built by one strided numpy copy of a window view (numpy's cop
 vectorise over the inner axis; a Numba loop over rows of 32 measured 4-8x slower here), and
 scattered products are added back by one strided numpy add per kernel element, so the only
 compiled code is the matmul. Scratch buffers live with the step and are reused across calls
-(a fresh page costs a page fault each)."""
+(a fresh page costs a page fault each), counted with the memory every compiled program keeps
+(``config.scratch_mb``) and released with it."""
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from jitgrad.backend.runtime import run_matmul
+from jitgrad.backend.runtime import retain, run_matmul
 
 # Scratch (patch matrix or scattered products) per matmul call, in elements: a batch is split
 # into chunks of images so that it stays bounded.
@@ -25,29 +25,52 @@ _SCRATCH = 1 << 22
 
 def build(*, window_strides: tuple, padding: tuple, lhs_dilation: tuple, rhs_dilation: tuple,
           dimension_numbers: tuple, feature_group_count: int, batch_group_count: int
-          ) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
+          ) -> Step:
     """The step ``(lhs, rhs, out)`` writing the convolution of ``lhs`` and ``rhs`` into
     ``out`` (C-contiguous, of the result's shape and dtype)."""
-    lhs_spec, rhs_spec, out_spec = dimension_numbers
-    free: list[_Scratch] = []
-    lock = threading.Lock()
+    return Step((window_strides, padding, lhs_dilation, rhs_dilation, feature_group_count,
+                 batch_group_count), dimension_numbers)
 
-    def step(lhs: np.ndarray, rhs: np.ndarray, out: np.ndarray) -> None:
-        with lock:
-            scratch = free.pop() if free else _Scratch()
-        x, w = np.transpose(lhs, lhs_spec), np.transpose(rhs, rhs_spec)
-        _conv(x, w, np.transpose(out, out_spec), window_strides, padding, lhs_dilation,
-              rhs_dilation, feature_group_count, batch_group_count, False, scratch)
-        with lock:
-            free.append(scratch)
 
-    return step
+class Step:
+    """A compiled convolution and the scratch sets it keeps between calls (one per concurrent
+    call), as a program's ``Buffers`` keep workspaces."""
+
+    def __init__(self, params: tuple, dimension_numbers: tuple) -> None:
+        self._params = params
+        self._specs = dimension_numbers
+        self._free: list[_Scratch] = []
+        self._sets = 0  # scratch sets made since the last release, in use or free
+        self._lock = threading.Lock()
+
+    def __call__(self, lhs: np.ndarray, rhs: np.ndarray, out: np.ndarray) -> None:
+        with self._lock:
+            if self._free:
+                scratch = self._free.pop()
+            else:
+                self._sets += 1
+                scratch = _Scratch(self)
+        strides, pads, ld, rd, groups, batch_groups = self._params
+        lhs_spec, rhs_spec, out_spec = self._specs
+        _conv(np.transpose(lhs, lhs_spec), np.transpose(rhs, rhs_spec),
+              np.transpose(out, out_spec), strides, pads, ld, rd, groups, batch_groups, False,
+              scratch)
+        with self._lock:
+            if len(self._free) < self._sets:  # not a set taken before a release
+                self._free.append(scratch)
+
+    def release(self) -> None:
+        """Drop the kept scratch (a call running meanwhile keeps its own set until it ends)."""
+        with self._lock:
+            self._free = []
+            self._sets = 0
 
 
 class _Scratch:
     """One call's scratch arrays, by role and shape, kept for the next call."""
 
-    def __init__(self) -> None:
+    def __init__(self, owner: Step) -> None:
+        self._owner = owner
         self._arrays: dict[tuple, np.ndarray] = {}
 
     def empty(self, role: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -55,6 +78,7 @@ class _Scratch:
         buf = self._arrays.get(key)
         if buf is None:
             buf = self._arrays[key] = np.empty(shape, dtype)
+            retain(self._owner, buf.nbytes)
         return buf
 
 
