@@ -365,10 +365,15 @@ class Host:
     of a sub-program (the backend passes its compiler in, so no primitive imports it); or,
     given ``kernel(**params)``, the source of a function ``kernel(*operands)`` returning the
     outputs (a hand-written loop, such as a scatter), which the backend compiles with Numba
-    and its kernel flags and caches on disk, as it does its generated kernels."""
+    and its kernel flags and caches on disk, as it does its generated kernels; or, given
+    ``module``, the function ``build(**params)`` of ``jitgrad.backend.kernels.<module>``
+    (one of jitgrad's hand-written kernels, named here as ``Elementwise.vmath`` names a
+    function, so that no primitive imports the backend) returns, called with the operands and
+    then the output buffers, which it fills like a loop kernel."""
 
     compiled: Callable[..., Callable[..., Any]] | None = None
     kernel: Callable[..., str] | None = None
+    module: str | None = None
 
 
 @dataclass(frozen=True)
@@ -587,8 +592,10 @@ class _Config:
         # the packed kernel's 8 x 16/32 register tile is 1.2-3x slower than OpenBLAS when
         # an output side is 16 or less, and packing does not pay below about 128^3. numpy
         # runs a batch as one BLAS call per product: from 2 products of 64^3 up the kernel
-        # takes 0.35-0.84x BLAS's time, at 32^3 about the same, at 24^3 1.4-1.9x.
-        return min(m, n) <= 16 or m * n * k <= (128 if batch == 1 else 32) ** 3
+        # takes 0.35-0.84x BLAS's time, at 32^3 about the same, at 24^3 1.4-1.9x. With a short
+        # contraction (k <= 32: 8-32, as in convolutions' patch matrices) the kernel took
+        # 1.1-1.8x BLAS's time in 10 of 11 shapes measured (m, n 64-2048, batches of 1-32).
+        return min(m, n) <= 16 or k <= 32 or m * n * k <= (128 if batch == 1 else 32) ** 3
 
 
 config = _Config()

@@ -12,6 +12,7 @@ NAMES = {
     "mlp": "mlp:run",
     "attention": "nets:attention",
     "layernorm": "nets:layernorm",
+    "conv": "conv:run",
     "compile": "startup:run",
     "memory": "memory:run",
 }
