@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 NAMES = {
     "dispatch": "dispatch:run",
+    "eager": "eager:run",
     "chain": "chain:run",
     "matmul": "matmul:run",
     "einsum": "einsum:run",
@@ -12,6 +13,7 @@ NAMES = {
     "attention": "nets:attention",
     "layernorm": "nets:layernorm",
     "gp": "gp:run",
+    "conv": "conv:run",
     "compile": "startup:run",
     "memory": "memory:run",
 }
