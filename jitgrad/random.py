@@ -122,7 +122,7 @@ def key(seed: ArrayLike) -> Any:
     if aval.dtype.kind not in "iu" or aval.shape != ():
         raise JitgradTypeError(f"key: the seed must be a scalar integer, got {aval}")
     if not isinstance(seed, Tracer):
-        return _key_words(int(seed) % 2 ** (8 * aval.dtype.itemsize))
+        return _key_words(int(seed) % 2 ** (64 if aval.dtype.itemsize == 8 else 32))
     lo = P.convert_element_type(seed, np.uint32)
     hi = P.convert_element_type(P.floor_divide(seed, 2 ** 32), np.uint32) \
         if aval.dtype.itemsize == 8 else np.uint32(0)
