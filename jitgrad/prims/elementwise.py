@@ -40,9 +40,10 @@ def coerce(args: Sequence[Any]) -> list[Any]:
     scalar whose own dtype already is that dtype stays a Python scalar: staged, it becomes a
     weakly typed literal, as it would be outside the IR."""
     ref = next((a for a in args if not is_python_scalar(a)), None)
-    if ref is None:
-        return list(args)
-    dtype = ref.dtype if isinstance(ref, Tracer) else np.asarray(ref).dtype
+    if ref is None:  # Python scalars only: their common type (3.0 and 0 are both float64)
+        dtype = np.result_type(*args)
+    else:
+        dtype = ref.dtype if isinstance(ref, Tracer) else np.asarray(ref).dtype
     return [np.asarray(a, dtype=dtype)[()] if is_python_scalar(a) and _aval(a).dtype != dtype
             else a for a in args]
 
