@@ -54,6 +54,18 @@ class Case:
 
 
 LOGITS = np.log(np.array([0.1, 0.2, 0.3, 0.4]))
+MEAN = np.array([1.0, -2.0])
+COV = np.array([[2.0, 0.6], [0.6, 0.5]])
+ALPHA = np.array([0.5, 1.0, 2.5])
+
+
+def whiten(x):
+    """Samples of N(MEAN, COV) as standard normal ones, all coordinates."""
+    return np.linalg.solve(np.linalg.cholesky(COV), (x - MEAN).reshape(-1, 2).T).ravel()
+
+
+def whiten_centred(x):
+    return whiten(x + MEAN)
 
 CASES = [
     Case("bits_u32", lambda k, n: jr.bits(k, (n,), np.uint32), np.uint32, lambda n: (n,),
@@ -78,6 +90,48 @@ CASES = [
          dist=st.gumbel_r(), jax=lambda r, k, n: r.gumbel(k, (n,), np.float32)),
     Case("gumbel_high", lambda k, n: jr.gumbel(k, (n,), mode="high"), np.float64,
          lambda n: (n,), dist=st.gumbel_r(), jax=lambda r, k, n: r.gumbel(k, (n,), mode="high")),
+    Case("normal", lambda k, n: jr.normal(k, (n,)), np.float64, lambda n: (n,),
+         dist=st.norm(), jax=lambda r, k, n: r.normal(k, (n,))),
+    Case("normal_f32_2d", lambda k, n: jr.normal(k, (2, n // 2), np.float32), np.float32,
+         lambda n: (2, n // 2), dist=st.norm(),
+         jax=lambda r, k, n: r.normal(k, (2, n // 2), np.float32)),
+    Case("truncated_normal", lambda k, n: jr.truncated_normal(k, -1.0, 2.5, (n,)), np.float64,
+         lambda n: (n,), dist=st.truncnorm(-1.0, 2.5),
+         jax=lambda r, k, n: r.truncated_normal(k, -1.0, 2.5, (n,))),
+    Case("truncated_normal_f32", lambda k, n: jr.truncated_normal(
+        k, np.float32(0.5), np.array([1.0, 3.0], np.float32), (n // 2, 2), np.float32),
+         np.float32, lambda n: (n // 2, 2), dist=st.truncnorm(0.5, 3.0),
+         transform=lambda x: x[:, 1],
+         jax=lambda r, k, n: r.truncated_normal(k, np.float32(0.5), np.array([1.0, 3.0],
+                                                                           np.float32),
+                                                (n // 2, 2), np.float32)),
+    Case("multivariate_normal", lambda k, n: jr.multivariate_normal(k, MEAN, COV, (n // 2,)),
+         np.float64, lambda n: (n // 2, 2), dist=st.norm(), transform=whiten,
+         jax=lambda r, k, n: r.multivariate_normal(k, MEAN, COV, (n // 2,))),
+    Case("multivariate_normal_svd_batched", lambda k, n: jr.multivariate_normal(
+        k, np.zeros((2, 1, 2)), COV, (2, n // 4), method="svd"),
+         np.float64, lambda n: (2, n // 4, 2), dist=st.norm(), transform=whiten_centred,
+         jax=lambda r, k, n: r.multivariate_normal(k, np.zeros((2, 1, 2)), COV, (2, n // 4),
+                                                   method="svd")),
+    Case("multivariate_normal_eigh_f32", lambda k, n: jr.multivariate_normal(
+        k, MEAN.astype(np.float32), COV.astype(np.float32), (n // 2,), method="eigh"),
+         np.float32, lambda n: (n // 2, 2), dist=st.norm(), transform=whiten),
+    Case("gamma_small", lambda k, n: jr.gamma(k, 0.3, (n,)), np.float64, lambda n: (n,),
+         dist=st.gamma(0.3)),
+    Case("gamma", lambda k, n: jr.gamma(k, np.array([[1.0], [4.5]]), (2, n // 2)), np.float64,
+         lambda n: (2, n // 2), dist=st.gamma(4.5), transform=lambda x: x[1]),
+    Case("gamma_f32", lambda k, n: jr.gamma(k, np.float32(2.0), (n,), np.float32), np.float32,
+         lambda n: (n,), dist=st.gamma(2.0)),
+    Case("loggamma", lambda k, n: jr.loggamma(k, 0.05, (n,)), np.float64, lambda n: (n,),
+         dist=st.loggamma(0.05)),
+    Case("beta", lambda k, n: jr.beta(k, 2.0, 5.0, (n,)), np.float64, lambda n: (n,),
+         dist=st.beta(2.0, 5.0)),
+    Case("beta_small", lambda k, n: jr.beta(k, np.float32(0.3), np.float32(0.4), (n,),
+                                             np.float32),
+         np.float32, lambda n: (n,), dist=st.beta(0.3, 0.4)),
+    Case("dirichlet", lambda k, n: jr.dirichlet(k, ALPHA, (n,)), np.float64,
+         lambda n: (n, 3), dist=st.beta(ALPHA[2], ALPHA.sum() - ALPHA[2]),
+         transform=lambda x: x[:, 2]),
     Case("bernoulli", lambda k, n: jr.bernoulli(k, 0.3, (n,)), np.bool_, lambda n: (n,),
          pmf=np.array([0.7, 0.3]), exact=True, jax=lambda r, k, n: r.bernoulli(k, 0.3, (n,))),
     Case("bernoulli_high_f32", lambda k, n: jr.bernoulli(k, np.float32(0.3), (n,), "high"),
@@ -103,19 +157,17 @@ CASES = [
 IDS = [c.name for c in CASES]
 
 
-def ulps(a, b):
-    """The largest difference between float arrays, in units of the last place."""
-    a, b = np.asarray(a), np.asarray(b)
-    return np.max(np.abs(a - b) / np.spacing(np.abs(b).astype(b.dtype)), initial=0)
-
-
 def assert_same(got, expected, exact=True):
+    """Equal bits; or, not ``exact``, within 32 units of roundoff of ``max(1, |expected|)``
+    (samples are O(1): their errors are absolute near 0)."""
     got, expected = np.asarray(got), np.asarray(expected)
     assert got.dtype == expected.dtype and got.shape == expected.shape
     if exact:
         np.testing.assert_array_equal(got, expected)
     else:
-        assert ulps(got, expected) <= 8
+        eps = np.finfo(expected.dtype).eps
+        bound = 32 * eps * np.maximum(1, np.abs(expected))
+        assert (np.abs(got - expected) <= bound).all(), np.max(np.abs(got - expected) / bound)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Counter-based random bits: the Threefry-2x32 hash as one elementwise primitive, so random
-numbers fuse into loop kernels, and vmap over keys as any elementwise operation does."""
+"""Primitives of ``jitgrad.random``: counter-based random bits, the Threefry-2x32 hash as one
+elementwise primitive (so random numbers fuse into loop kernels, and vmap over keys as any
+elementwise operation does), and ``nextafter`` (the samplers' open intervals)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 from jitgrad.core import Elementwise, Primitive, ShapedArray, register
 from jitgrad.errors import JitgradTypeError
 from jitgrad.prims.elementwise import elementwise_batch, elementwise_rule
-from jitgrad.prims.testcases import SHAPES, view_of
+from jitgrad.prims.testcases import SHAPES, elementwise_cases, view_of
 
 WIDTHS = (8, 16, 32, 64)
 
@@ -114,3 +115,21 @@ def threefry2x32(k0: Any, k1: Any, x0: Any, x1: Any, width: int = 32) -> Any:
     '0x6b20015999ba4efe'
     """
     return threefry2x32_p.bind(k0, k1, x0, x1, width=width)
+
+
+# The next float after x towards y (C's nextafter, as numpy's), with zero derivative (as JAX's
+# lax.nextafter): the samplers step their bounds inward with it.
+nextafter_p = register(Primitive(
+    "nextafter", elementwise_rule("nextafter", float_only=True), np.nextafter,
+    Elementwise("np.nextafter({0}, {1})"), differentiable=False, batch=elementwise_batch,
+    test_cases=elementwise_cases([(-2, 2), (-2, 2)])))
+
+
+def nextafter(x: Any, y: Any) -> Any:
+    """The next representable float after ``x`` in the direction of ``y`` (operands of equal
+    shape and dtype, or rank 0).
+
+    >>> float(nextafter(np.float32(1.0), np.float32(2.0)))
+    1.0000001192092896
+    """
+    return nextafter_p.bind(x, y)
