@@ -24,9 +24,10 @@ from jitgrad.errors import JitgradTypeError, ShapeError, UnsupportedError
 from jitgrad.prims import special as S
 from jitgrad.scipy import special
 
-__all__ = ["PRNGKey", "bernoulli", "beta", "bits", "categorical", "dirichlet", "exponential",
-           "fold_in", "gamma", "gumbel", "key", "key_data", "loggamma", "multivariate_normal",
-           "normal", "randint", "split", "truncated_normal", "uniform", "wrap_key_data"]
+__all__ = ["PRNGKey", "bernoulli", "beta", "bits", "categorical", "choice", "dirichlet",
+           "exponential", "fold_in", "gamma", "gumbel", "key", "key_data", "loggamma",
+           "multivariate_normal", "normal", "permutation", "randint", "split",
+           "truncated_normal", "uniform", "wrap_key_data"]
 
 ArrayLike = Any
 Shape = Sequence[int]
@@ -701,3 +702,117 @@ def categorical(key: ArrayLike, logits: ArrayLike, axis: int = -1,
     noise = _gumbel(words, noise_shape, aval_of(logits).dtype, mode)
     lifted = jnp.reshape(logits, (1,) * len(prefix) + jnp.shape(logits))
     return jnp.argmax(noise + lifted, axis=len(prefix) + axis)
+
+
+# ---------------------------------------------------------------------------------------------
+# Permutations and choices
+
+
+def _concrete_int(name: str, x: Any) -> int:
+    """A scalar population size: a concrete integer (an array of rank >= 1 is a population)."""
+    x = x if isinstance(x, Tracer) else np.asarray(x)
+    try:
+        if aval_of(x).dtype.kind not in "iu":
+            raise TypeError
+        return operator.index(x if isinstance(x, Tracer) else x[()])
+    except TypeError:  # a traced value raises a TracerError, a TypeError
+        raise JitgradTypeError(f"{name}: a scalar population must be a concrete integer (the "
+                               f"size of arange(x)); pass an array of at least one dimension "
+                               f"to draw from its elements, got {aval_of(x)}") from None
+
+
+def _axis(name: str, axis: int, ndim: int) -> int:
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"{name}: axis {axis} is out of bounds for an array of {ndim} "
+                         f"dimensions")
+    return axis % ndim
+
+
+def _shuffle(words: Words, x: Any, axis: int) -> Any:
+    """``x`` shuffled along ``axis`` as JAX does it: stable sorts by fresh 32-bit random keys,
+    repeated until ties between all elements are improbable (``3 ln(n) / ln(2**32 - 1)``
+    rounds, one round below 1626 elements), each round with the second key of a split."""
+    shape = jnp.shape(x)
+    rounds = math.ceil(3 * math.log(max(1, math.prod(shape))) / math.log(2 ** 32 - 1))
+    for _ in range(rounds):
+        words, sub = _split(words, 2)
+        x = jnp.take_along_axis(x, P.stable_argsort(_bits("permutation", sub, 32, shape), axis),
+                                axis)
+    return x
+
+
+def permutation(key: ArrayLike, x: ArrayLike, axis: int = 0, independent: bool = False) -> Any:
+    """A random permutation of ``arange(x)`` (``x`` a concrete integer) or of ``x``'s slices
+    along ``axis`` (``independent=True``: each 1-d slice along ``axis`` shuffled on its own),
+    the same as JAX's. Differentiable in ``x``.
+
+    >>> permutation(key(0), 6)
+    array([0, 1, 5, 4, 3, 2])
+    """
+    words = _words(_check_key("permutation", key))
+    if jnp.ndim(x) == 0:
+        _axis("permutation", axis, 1)
+        return _shuffle(words, np.arange(_concrete_int("permutation", x)), 0)
+    axis = _axis("permutation", axis, jnp.ndim(x))
+    if independent or jnp.ndim(x) == 1:
+        return _shuffle(words, x, axis)
+    order = _shuffle(words, np.arange(jnp.shape(x)[axis]), 0)
+    return jnp.take(x, order, axis)
+
+
+def choice(key: ArrayLike, a: ArrayLike, shape: int | Shape = (), replace: bool = True,
+           p: ArrayLike | None = None, axis: int = 0, mode: str | None = None) -> Any:
+    """Random draws from ``arange(a)`` (``a`` a concrete integer) or from ``a``'s slices along
+    ``axis``, with or without replacement, uniform or with probabilities ``p`` (the inverse
+    CDF of a uniform; without replacement, the Gumbel top-k trick), as JAX. The result has
+    shape ``a.shape[:axis] + shape + a.shape[axis + 1:]``. Differentiable in ``a``, not ``p``.
+
+    >>> choice(key(0), 5, (6,))
+    array([0, 1, 0, 2, 3, 0])
+    >>> choice(key(0), np.array([10.0, 20.0, 30.0]), (2,), replace=False, p=np.array([.2, .3, .5]))
+    array([30., 10.])
+    """
+    words = _words(_check_key("choice", key))
+    shape = _shape("choice", shape)
+    arr = a if isinstance(a, Tracer) else np.asarray(a)
+    if jnp.ndim(arr) == 0:
+        n_inputs = _concrete_int("choice", arr)
+        out_shape = shape
+    else:
+        axis = _axis("choice", axis, jnp.ndim(arr))
+        n_inputs = jnp.shape(arr)[axis]
+        out_shape = jnp.shape(arr)[:axis] + shape + jnp.shape(arr)[axis + 1:]
+    n_draws = math.prod(shape)
+    if n_draws == 0:
+        # NB: with an array ``a``, the shape keeps a's other axes (JAX's is ``shape``).
+        return jnp.zeros(out_shape, aval_of(arr).dtype)
+    if n_inputs <= 0:
+        raise ShapeError(f"choice: the population must not be empty, got {n_inputs} elements")
+    if not replace and n_draws > n_inputs:
+        raise ShapeError(f"choice: cannot take {n_draws} samples without replacement from "
+                         f"{n_inputs} elements")
+    if p is None:
+        if replace:
+            ind = _randint(words, shape, np.int64(0), np.int64(n_inputs), np.dtype(np.int64))
+        else:
+            ind = _shuffle(words, np.arange(n_inputs), 0)[:n_draws]
+    else:
+        p = jnp.asarray(p)
+        if aval_of(p).dtype.kind != "f":
+            p = jnp.astype(p, np.float64)
+        if jnp.shape(p) != (n_inputs,):
+            raise ShapeError(f"choice: p must be None or a 1-d array of a.shape[axis] = "
+                             f"{n_inputs} probabilities, got shape {jnp.shape(p)}")
+        dtype = aval_of(p).dtype
+        if replace:
+            # The first index whose cumulative probability reaches r (numpy's searchsorted).
+            cuml = jnp.cumsum(p)
+            r = cuml[-1] * (np.asarray(1, dtype) - _unit_float("choice", words, shape, dtype))
+            ind = jnp.sum(jnp.astype(cuml < jnp.expand_dims(r, -1), np.int64), axis=-1)
+        else:
+            g = _gumbel(words, (n_inputs,), dtype, mode) + jnp.log(p)
+            # The n_draws largest, ties to the lower index (lax.top_k's order).
+            ind = P.stable_argsort(jnp.negative(g), 0)[:n_draws]
+    ind = jnp.reshape(ind, (-1,))
+    result = ind if jnp.ndim(arr) == 0 else jnp.take(arr, ind, axis)
+    return jnp.reshape(result, out_shape)
