@@ -694,9 +694,9 @@ def categorical(key: ArrayLike, logits: ArrayLike, axis: int = -1,
     batch_shape = jnp.shape(logits)[:axis] + jnp.shape(logits)[axis + 1:]
     shape = batch_shape if shape is None else _shape("categorical", shape)
     _check_shapes("categorical", shape, batch_shape)
-    if not replace:
-        raise UnsupportedError("categorical: replace=False needs a top-k (not provided yet)")
     prefix = shape[:len(shape) - len(batch_shape)]
+    if not replace:
+        return _categorical_without_replacement(words, logits, axis, shape, prefix, mode)
     noise_shape = prefix + shape[len(prefix):][:axis] + (jnp.shape(logits)[axis],) + \
         shape[len(prefix) + axis:]
     noise = _gumbel(words, noise_shape, aval_of(logits).dtype, mode)
@@ -816,3 +816,19 @@ def choice(key: ArrayLike, a: ArrayLike, shape: int | Shape = (), replace: bool 
     ind = jnp.reshape(ind, (-1,))
     result = ind if jnp.ndim(arr) == 0 else jnp.take(arr, ind, axis)
     return jnp.reshape(result, out_shape)
+
+
+def _categorical_without_replacement(words: Words, logits: Any, axis: int,
+                                     shape: tuple[int, ...], prefix: tuple[int, ...],
+                                     mode: str | None) -> Any:
+    """The Gumbel top-k trick (Kool, van Hoof & Welling, ICML 2019), as JAX: the
+    ``prod(prefix)`` largest perturbed logits of each distribution, in decreasing order (ties
+    to the lower index, lax.top_k's order), along the leading axes of the result."""
+    n, draws = jnp.shape(logits)[axis], math.prod(prefix)
+    if draws > n:
+        raise ShapeError(f"categorical: cannot draw {draws} samples without replacement from "
+                         f"{n} categories")
+    noisy = logits + _gumbel(words, jnp.shape(logits), aval_of(logits).dtype, mode)
+    # NB: int64 indices, as with replacement (JAX's are lax.top_k's int32).
+    order = P.stable_argsort(jnp.negative(jnp.moveaxis(noisy, axis, -1)), jnp.ndim(noisy) - 1)
+    return jnp.reshape(jnp.moveaxis(order[..., :draws], -1, 0), shape)

@@ -172,6 +172,13 @@ def pairs(k):
     return (np.outer(p, p) / (1 - p)[:, None] * (1 - np.eye(k))).ravel()
 
 
+def plackett_luce(p):
+    """The pmf of the orders (PERMS4) in which all four categories are drawn without
+    replacement with probabilities p."""
+    return np.array([np.prod([p[s[i]] / (1 - p[list(s[:i])].sum()) for i in range(4)])
+                     for s in PERMS4])
+
+
 def in_pairs(draw):
     """``n // 2`` independent two-element draws without replacement, from split keys."""
     return lambda k, n: jg.vmap(draw)(jr.split(k, n // 2))
@@ -191,6 +198,18 @@ CASES += [
          transform=lambda x: x[0, 0::2] < x[0, 1::2],
          jax=lambda r, k, n: r.permutation(
              k, np.arange(n, dtype=np.float32).reshape(2, n // 2), 1)),
+    Case("categorical_no_replace", in_pairs(lambda k: jr.categorical(k, LOGITS, shape=(2,),
+                                                                    replace=False)),
+         np.int64, lambda n: (n // 2, 2), pmf=pairs(4), exact=True,
+         transform=lambda x: x[:, 0] * 4 + x[:, 1],
+         jax=lambda r, k, n: __import__("jax").vmap(lambda kk: r.categorical(
+             kk, LOGITS, shape=(2,), replace=False))(r.split(k, n // 2)).astype(np.int64)),
+    Case("categorical_no_replace_axis0", lambda k, n: jr.categorical(
+        k, np.tile(LOGITS[:, None], (1, n // 4)), 0, (4, n // 4), replace=False), np.int64,
+         lambda n: (4, n // 4), pmf=plackett_luce(PROBS), exact=True,
+         transform=lambda x: perm_index(x.T),
+         jax=lambda r, k, n: r.categorical(k, np.tile(LOGITS[:, None], (1, n // 4)), 0,
+                                           (4, n // 4), replace=False).astype(np.int64)),
     Case("choice", lambda k, n: jr.choice(k, 6, (n,)), np.int64, lambda n: (n,),
          pmf=np.full(6, 1 / 6), exact=True, jax=lambda r, k, n: r.choice(k, 6, (n,))),
     Case("choice_p", lambda k, n: jr.choice(k, 4, (n // 2, 2), p=PROBS), np.int64,
@@ -565,6 +584,8 @@ def test_choice_and_permutation_differentiate_in_the_population():
     (lambda: jr.categorical(KEY, np.stack([LOGITS] * 2), shape=(3,)), ShapeError,
      "broadcast"),
     (lambda: jr.bits(KEY, (2 ** 16, 2 ** 16)), UnsupportedError, "2\\*\\*32"),
+    (lambda: jr.categorical(KEY, LOGITS, shape=(5,), replace=False), ShapeError,
+     "without replacement"),
     (lambda: jr.permutation(KEY, 2.5), JitgradTypeError, "concrete integer"),
     (lambda: jr.permutation(KEY, np.arange(3), axis=1), ShapeError, "out of bounds"),
     (lambda: jr.choice(KEY, 3, (4,), replace=False), ShapeError, "without replacement"),
