@@ -24,9 +24,10 @@ from jitgrad.errors import JitgradTypeError, ShapeError, UnsupportedError
 from jitgrad.prims import special as S
 from jitgrad.scipy import special
 
-__all__ = ["PRNGKey", "bernoulli", "beta", "bits", "categorical", "choice", "dirichlet",
-           "exponential", "fold_in", "gamma", "gumbel", "key", "key_data", "loggamma",
-           "multivariate_normal", "normal", "permutation", "randint", "split",
+__all__ = ["PRNGKey", "bernoulli", "beta", "bits", "categorical", "cauchy", "chisquare",
+           "choice", "dirichlet", "exponential", "f", "fold_in", "gamma", "gumbel", "key",
+           "key_data", "laplace", "loggamma", "logistic", "lognormal", "multivariate_normal",
+           "normal", "pareto", "permutation", "rademacher", "randint", "split", "t",
            "truncated_normal", "uniform", "wrap_key_data"]
 
 ArrayLike = Any
@@ -80,6 +81,14 @@ def _check_shapes(name: str, shape: tuple[int, ...], *param_shapes: tuple[int, .
     if full != shape:
         raise ShapeError(f"{name}: parameter shapes {', '.join(map(str, param_shapes))} must "
                          f"broadcast to the requested shape {shape}")
+
+
+def _broadcast(name: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ShapeError(f"{name}: parameter shapes {', '.join(map(str, shapes))} do not "
+                         f"broadcast together") from None
 
 
 def _uint32_scalar(name: str, x: ArrayLike) -> Any:
@@ -369,7 +378,7 @@ def truncated_normal(key: ArrayLike, lower: ArrayLike, upper: ArrayLike,
     """
     words = _words(_check_key("truncated_normal", key))
     dtype = _dtype("truncated_normal", dtype, "f", np.float64)
-    bounds = np.broadcast_shapes(jnp.shape(lower), jnp.shape(upper))
+    bounds = _broadcast("truncated_normal", jnp.shape(lower), jnp.shape(upper))
     shape = bounds if shape is None else _shape("truncated_normal", shape)
     _check_shapes("truncated_normal", shape, bounds)
     sqrt2 = np.asarray(np.sqrt(2), dtype)
@@ -408,7 +417,7 @@ def multivariate_normal(key: ArrayLike, mean: ArrayLike, cov: ArrayLike,
     if len(ms) < 1 or len(cs) < 2 or cs[-2:] != ms[-1:] * 2:
         raise ShapeError(f"multivariate_normal: mean must have shape (..., n) and cov shape "
                          f"(..., n, n), got {ms} and {cs}")
-    batch = np.broadcast_shapes(ms[:-1], cs[:-2])
+    batch = _broadcast("multivariate_normal", ms[:-1], cs[:-2])
     shape = batch if shape is None else _shape("multivariate_normal", shape)
     _check_shapes("multivariate_normal", shape, ms[:-1], cs[:-2])
     if method == "cholesky":
@@ -423,6 +432,122 @@ def multivariate_normal(key: ArrayLike, mean: ArrayLike, cov: ArrayLike,
     return mean + jnp.einsum("...ij,...j->...i", factor, z)
 
 
+def cauchy(key: ArrayLike, shape: int | Shape = (), dtype: Any = None) -> Any:
+    """Standard Cauchy samples, ``tan(pi (u - 1/2))`` for ``u`` uniform in ``[eps, 1)``, as
+    JAX.
+
+    >>> cauchy(key(0), (2,)).shape
+    (2,)
+    """
+    words = _words(_check_key("cauchy", key))
+    dtype = _dtype("cauchy", dtype, "f", np.float64)
+    u = _uniform("cauchy", words, _shape("cauchy", shape), dtype, np.finfo(dtype).eps, 1.0)
+    return jnp.tan(np.asarray(np.pi, dtype) * (u - np.asarray(0.5, dtype)))
+
+
+def laplace(key: ArrayLike, shape: int | Shape = (), dtype: Any = None) -> Any:
+    """Standard Laplace samples (density ``exp(-|x|) / 2``), ``sign(u) log1p(-|u|)`` for
+    ``u`` uniform in ``(-1, 1)``, as JAX.
+
+    >>> laplace(key(0), (2,)).shape
+    (2,)
+    """
+    words = _words(_check_key("laplace", key))
+    dtype = _dtype("laplace", dtype, "f", np.float64)
+    lo = np.asarray(-1.0 + np.finfo(dtype).epsneg, dtype)
+    u = _uniform("laplace", words, _shape("laplace", shape), dtype, lo, 1.0)
+    return jnp.sign(u) * jnp.log1p(jnp.negative(jnp.abs(u)))
+
+
+def logistic(key: ArrayLike, shape: int | Shape = (), dtype: Any = None) -> Any:
+    """Standard logistic samples, ``log(u) - log1p(-u)`` for ``u`` uniform in
+    ``[tiny, 1)``, as JAX.
+
+    >>> logistic(key(0), (2,)).shape
+    (2,)
+    """
+    words = _words(_check_key("logistic", key))
+    dtype = _dtype("logistic", dtype, "f", np.float64)
+    u = _uniform("logistic", words, _shape("logistic", shape), dtype, np.finfo(dtype).tiny, 1.0)
+    return jnp.log(u) - jnp.log1p(jnp.negative(u))
+
+
+def lognormal(key: ArrayLike, sigma: ArrayLike = 1.0, shape: int | Shape | None = None,
+              dtype: Any = None) -> Any:
+    """Log-normal samples ``exp(sigma z)``, ``z`` standard normal, as JAX. Differentiable in
+    ``sigma``.
+
+    >>> bool((lognormal(key(0), 0.5, (3,)) > 0).all())
+    True
+    """
+    words = _words(_check_key("lognormal", key))
+    dtype, shape = _dtype_and_shape("lognormal", dtype, shape, sigma)
+    return jnp.exp(_normal(words, shape, dtype) * jnp.asarray(sigma, dtype))
+
+
+def pareto(key: ArrayLike, b: ArrayLike, shape: int | Shape | None = None,
+           dtype: Any = None) -> Any:
+    """Pareto samples of shape ``b`` (density ``b / x**(b + 1)`` on ``x >= 1``),
+    ``exp(e / b)`` for ``e`` standard exponential, as JAX. Differentiable in ``b``.
+
+    >>> bool((pareto(key(0), 3.0, (3,)) >= 1).all())
+    True
+    """
+    words = _words(_check_key("pareto", key))
+    dtype, shape = _dtype_and_shape("pareto", dtype, shape, b)
+    return jnp.exp(_exponential(words, shape, dtype) / jnp.asarray(b, dtype))
+
+
+def t(key: ArrayLike, df: ArrayLike, shape: int | Shape | None = None,
+      dtype: Any = None) -> Any:
+    """Student's t samples with ``df`` degrees of freedom, ``z sqrt((df/2) / g)`` for ``z``
+    normal and ``g`` gamma(df/2), as JAX. Differentiable in ``df``.
+
+    >>> t(key(0), 4.0, (2,)).shape
+    (2,)
+    """
+    words = _words(_check_key("t", key))
+    dtype, shape = _dtype_and_shape("t", dtype, shape, df)
+    normal_words, gamma_words = _split(words, 2)
+    half = jnp.broadcast_to(jnp.asarray(df, dtype) / np.asarray(2, dtype), shape)
+    return _normal(normal_words, shape, dtype) * jnp.sqrt(half / _gamma[False](*gamma_words,
+                                                                               half))
+
+
+def _chisquare(words: Words, df: Any, shape: tuple[int, ...], dtype: np.dtype) -> Any:
+    half = jnp.broadcast_to(jnp.asarray(df, dtype) / np.asarray(2, dtype), shape)
+    return jnp.exp(_gamma[True](*words, half)) * np.asarray(2, dtype)
+
+
+def chisquare(key: ArrayLike, df: ArrayLike, shape: int | Shape | None = None,
+              dtype: Any = None) -> Any:
+    """Chi-square samples with ``df`` degrees of freedom, twice a gamma(df/2) sample (drawn in
+    log space), as JAX. Differentiable in ``df``.
+
+    >>> chisquare(key(0), 3.0, (2,)).shape
+    (2,)
+    """
+    words = _words(_check_key("chisquare", key))
+    dtype, shape = _dtype_and_shape("chisquare", dtype, shape, df)
+    return _chisquare(words, df, shape, dtype)
+
+
+def f(key: ArrayLike, dfnum: ArrayLike, dfden: ArrayLike, shape: int | Shape | None = None,
+      dtype: Any = None) -> Any:
+    """F samples, ``(c1 / dfnum) / (c2 / dfden)`` for chi-square samples ``c1``, ``c2``, as
+    JAX. Differentiable in both degrees of freedom.
+
+    >>> f(key(0), 5.0, 12.0, (2,)).shape
+    (2,)
+    """
+    words = _words(_check_key("f", key))
+    dtype, shape = _dtype_and_shape("f", dtype, shape, dfnum, dfden)
+    den_words, num_words = _split(words, 2)
+    dfnum, dfden = jnp.asarray(dfnum, dtype), jnp.asarray(dfden, dtype)
+    return (_chisquare(num_words, dfnum, shape, dtype) / dfnum) / \
+        (_chisquare(den_words, dfden, shape, dtype) / dfden)
+
+
 # ---------------------------------------------------------------------------------------------
 # Gamma, beta, Dirichlet
 
@@ -430,7 +555,7 @@ def multivariate_normal(key: ArrayLike, mean: ArrayLike, cov: ArrayLike,
 def _dtype_and_shape(name: str, dtype: Any, shape: int | Shape | None,
                      *params: ArrayLike) -> tuple[np.dtype, tuple[int, ...]]:
     dtype = _dtype(name, dtype, "f", np.float64)
-    full = np.broadcast_shapes(*(jnp.shape(p) for p in params))
+    full = _broadcast(name, *(jnp.shape(p) for p in params))
     shape = full if shape is None else _shape(name, shape)
     _check_shapes(name, shape, full)
     return dtype, shape
@@ -605,6 +730,18 @@ def bernoulli(key: ArrayLike, p: ArrayLike = 0.5, shape: int | Shape | None = No
         raise ShapeError(f"bernoulli: mode must be 'low' or 'high', got {mode!r}")
     both = _unit_float("bernoulli", words, (2,) + shape, dtype)
     return both[1] * np.asarray(2.0 ** -np.finfo(dtype).nmant, dtype) < p - both[0]
+
+
+def rademacher(key: ArrayLike, shape: int | Shape = (), dtype: Any = None) -> Any:
+    """Random signs, -1 or 1 with equal probability (default int64), ``2 b - 1`` for ``b``
+    Bernoulli(1/2), as JAX.
+
+    >>> rademacher(key(0), (4,))
+    array([ 1, -1,  1, -1])
+    """
+    dtype = _dtype("rademacher", dtype, "iu", np.int64)
+    b = bernoulli(key, 0.5, _shape("rademacher", shape))
+    return jnp.astype(2 * jnp.astype(b, dtype) - 1, dtype)
 
 
 def _clip_to(x: Any, dtype: np.dtype) -> Any:
