@@ -591,46 +591,62 @@ def loggamma(key: ArrayLike, a: ArrayLike, shape: int | Shape | None = None,
     return _gamma[True](*words, jnp.broadcast_to(jnp.asarray(a, dtype), shape))
 
 
+def _split_each(keys: Words, num: int) -> list[Words]:
+    """``split(k, num)`` of every key of an array of keys (as word arrays): the hash of each
+    index under each key."""
+    return [_halves(_hash(keys, np.uint32(i), 64)) for i in range(num)]
+
+
 def _marsaglia_tsang(words: Words, a: Any, log_space: bool) -> Any:
     """Gamma(a) samples (G. Marsaglia and W. W. Tsang, "A simple method for generating gamma
-    variables", ACM TOMS 26(3), 2000): ``d * v`` for ``v = (1 + c x)**3``, ``x`` normal,
-    accepted with a squeeze test or a log test; ``a < 1`` samples ``a + 1`` and multiplies by
-    ``u**(1/a)``. Every element is redrawn (with the loop step folded into the key) until all
-    are accepted: a while loop whose steps depend only on each element's own draws, so the
-    values are the same eagerly, compiled, and vmapped over keys."""
+    variables", ACM TOMS 26(3), 2000), drawn as JAX draws them, so the values are JAX's: each
+    element has its own key (``split(key, a.size)``); it draws a normal ``x`` (redrawn while
+    ``v = 1 + c x <= 0``) and a uniform ``u`` from fresh splits of it until the squeeze or the
+    log test accepts ``d v**3``; ``a < 1`` samples ``a + 1`` and multiplies by ``w**(1/a)``
+    for another uniform ``w``. Each element's loop depends only on its own draws: the values
+    are the same eagerly, compiled and vmapped over keys (the loops run until every element
+    is done)."""
     shape, dtype = aval_of(a).shape, aval_of(a).dtype
+    zero, one = np.asarray(0, dtype), np.asarray(1, dtype)
     valid = a > 0
-    a = jnp.where(valid, a, np.asarray(1, dtype))  # no warnings from invalid shapes
-    boosted = a < 1
-    d = jnp.where(boosted, a + 1, a) - np.asarray(1 / 3, dtype)
+    a = jnp.where(valid, a, one)  # no warnings from invalid shapes
+    boosted = a < one
+    d = jnp.where(boosted, a + one, a) - np.asarray(1 / 3, dtype)
     c = np.asarray(1 / 3, dtype) / jnp.sqrt(d)
-    loop_words, boost_words = _split(words, 2)
-    one = np.asarray(1, dtype)
+    keys = _halves(_hash(words, _counters("gamma", shape), 64))
+    keys, boost_keys = _split_each(keys, 2)
 
-    def step(state: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
-        i, done, v = state
-        x_words, u_words = _split(_fold_in(loop_words, P.convert_element_type(i, np.uint32)), 2)
-        x = _normal(x_words, shape, dtype)
-        # 1 - u for u uniform in [0, 1): its logarithm is finite.
-        log_u = jnp.log1p(jnp.negative(_unit_float("gamma", u_words, shape, dtype)))
-        t = one + c * x
-        fits = t > 0
-        cube = jnp.where(fits, t * t * t, one)
-        x2 = x * x
-        accept = fits & ((jnp.exp(log_u) < one - np.asarray(0.0331, dtype) * x2 * x2) |
-                         (log_u < np.asarray(0.5, dtype) * x2 + d * (one - cube + jnp.log(cube))))
-        return i + 1, done | accept, jnp.where(accept & jnp.logical_not(done), cube, v)
+    def rejected(state: tuple) -> Any:
+        _, _, sq, cube, u = state
+        return (u >= one - np.asarray(0.0331, dtype) * sq * sq) & \
+            (jnp.log(u) >= sq * np.asarray(0.5, dtype) + d * (one - cube + jnp.log(cube)))
 
-    def more(state: tuple[Any, Any, Any]) -> Any:
-        return jnp.sum(jnp.logical_not(state[1])) > 0
+    def draw_normal(state: tuple) -> tuple:
+        k0, k1, x, v = state
+        (n0, n1), sub = _split_each((k0, k1), 2)
+        todo = v <= zero
+        x = jnp.where(todo, _normal(sub, (), dtype), x)
+        return (jnp.where(todo, n0, k0), jnp.where(todo, n1, k1), x,
+                jnp.where(todo, one + x * c, v))
 
-    start = (np.int64(0), jnp.logical_not(valid), jnp.ones(shape, dtype))
-    v = lax.while_loop(more, step, start)[2]
-    log_u = jnp.log1p(jnp.negative(_unit_float("gamma", boost_words, shape, dtype)))
+    def step(state: tuple) -> tuple:
+        todo = rejected(state)
+        rest, x_keys, u_keys = _split_each(state[:2], 3)
+        start = (*x_keys, jnp.zeros(shape, dtype), jnp.full(shape, -1, dtype))
+        _, _, x, v = lax.while_loop(lambda s: jnp.any(s[3] <= zero), draw_normal, start)
+        new = (*rest, x * x, v * v * v, _unit_float("gamma", u_keys, (), dtype))
+        return tuple(jnp.where(todo, n, o) for n, o in zip(new, state, strict=True))
+
+    # The start state is rejected (u = 2), so every element draws at least once.
+    start = (*keys, jnp.zeros(shape, dtype), jnp.ones(shape, dtype), jnp.full(shape, 2, dtype))
+    cube = lax.while_loop(lambda s: jnp.any(rejected(s) & valid), step, start)[3]
     if log_space:
-        out = jnp.log(d) + jnp.log(v) + jnp.where(boosted, log_u / a, np.asarray(0, dtype))
+        log_w = jnp.log1p(jnp.negative(_unit_float("gamma", boost_keys, (), dtype)))
+        boost = jnp.where(boosted & (log_w != zero), log_w / a, zero)
+        out = jnp.log(d) + jnp.log(cube) + boost
     else:
-        out = d * v * jnp.where(boosted, jnp.exp(log_u / a), one)
+        w = one - _unit_float("gamma", boost_keys, (), dtype)
+        out = d * cube * jnp.where(boosted, w ** (one / a), one)
     return jnp.where(valid, out, np.asarray(np.nan, dtype))
 
 
