@@ -753,7 +753,7 @@ def rademacher(key: ArrayLike, shape: int | Shape = (), dtype: Any = None) -> An
     Bernoulli(1/2), as JAX.
 
     >>> rademacher(key(0), (4,))
-    array([ 1, -1,  1, -1])
+    array([ 1,  1, -1, -1])
     """
     dtype = _dtype("rademacher", dtype, "iu", np.int64)
     b = bernoulli(key, 0.5, _shape("rademacher", shape))

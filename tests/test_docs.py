@@ -12,10 +12,12 @@ import jitgrad.lax
 import jitgrad.misc.optimizers
 import jitgrad.nn
 import jitgrad.numpy as jnp
+import jitgrad.random
 import jitgrad.tree_util
 
 MODULES = [jitgrad, jnp, jnp.linalg, jitgrad.nn, jitgrad.lax, jitgrad.tree_util,
-           jitgrad.flatten_util, jitgrad.example_libraries.optimizers, jitgrad.misc.optimizers]
+           jitgrad.flatten_util, jitgrad.example_libraries.optimizers, jitgrad.misc.optimizers,
+           jitgrad.random]
 
 
 def public_functions():
