@@ -278,19 +278,21 @@ def assert_same(got, expected, exact=True):
 # Keys
 
 
-def test_threefry_known_answers():
-    """The Random123 known-answer vectors of Threefry-2x32-20 (Salmon et al. 2011), eagerly
-    and compiled."""
+# The Random123 known-answer vectors of Threefry-2x32-20 (Salmon et al. 2011): key, counter,
+# hash words.
+KNOWN = [((0, 0), (0, 0), (0x6B200159, 0x99BA4EFE)),
+         ((0xFFFFFFFF,) * 2, (0xFFFFFFFF,) * 2, (0x1CB996FC, 0xBB002BE7)),
+         ((0x13198A2E, 0x03707344), (0x243F6A88, 0x85A308D3), (0xC4923A9C, 0x483DF7A0))]
+KNOWN_WORDS = tuple(np.array([v[i][j] for v in KNOWN], np.uint32)
+                    for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)))
+KNOWN_HASHES = np.array([(y0 << 32) | y1 for _, _, (y0, y1) in KNOWN], np.uint64)
+
+
+def test_threefry_known_answers(compiled):
+    """Eagerly and compiled."""
     from jitgrad.prims import threefry2x32
-    vectors = [((0, 0), (0, 0), (0x6B200159, 0x99BA4EFE)),
-               ((0xFFFFFFFF,) * 2, (0xFFFFFFFF,) * 2, (0x1CB996FC, 0xBB002BE7)),
-               ((0x13198A2E, 0x03707344), (0x243F6A88, 0x85A308D3), (0xC4923A9C, 0x483DF7A0))]
-    k0, k1, x0, x1 = (np.array([v[i][j] for v in vectors], np.uint32)
-                      for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)))
-    expected = np.array([(y0 << 32) | y1 for _, _, (y0, y1) in vectors], np.uint64)
-    f = lambda *a: threefry2x32(*a, width=64)  # noqa: E731
-    np.testing.assert_array_equal(f(k0, k1, x0, x1), expected)
-    np.testing.assert_array_equal(jg.jit(f)(k0, k1, x0, x1), expected)
+    np.testing.assert_array_equal(threefry2x32(*KNOWN_WORDS, width=64), KNOWN_HASHES)
+    np.testing.assert_array_equal(compiled["known_answers"], KNOWN_HASHES)
 
 
 @pytest.mark.parametrize("seed,expected", [
@@ -310,6 +312,13 @@ def test_key_from_seed(seed, expected):
                                       np.array([expected] * 2, np.uint32))
 
 
+def test_split_and_fold_in_compiled(compiled):
+    """fold_in with traced data and split, under jit, give the eager keys."""
+    keys = jr.split(KEYS[0], 5)
+    np.testing.assert_array_equal(compiled["split"], keys)
+    np.testing.assert_array_equal(compiled["fold_in"], keys[3])
+
+
 def test_split_and_fold_in():
     keys = jr.split(KEY, 5)
     assert keys.shape == (5, 2) and keys.dtype == np.uint32
@@ -323,9 +332,7 @@ def test_split_and_fold_in():
     # numpy integers wrap to 32 bits, as JAX's; fold_in takes traced data.
     np.testing.assert_array_equal(jr.fold_in(KEY, np.int64(2 ** 32 + 3)), keys[3])
     np.testing.assert_array_equal(jr.fold_in(KEY, np.int64(-1)), jr.fold_in(KEY, 2 ** 32 - 1))
-    np.testing.assert_array_equal(jg.jit(jr.fold_in)(KEY, np.int32(3)), keys[3])
     np.testing.assert_array_equal(jg.vmap(jr.fold_in, (None, 0))(KEY, np.arange(5)), keys)
-    np.testing.assert_array_equal(jg.jit(jr.split, static_argnums=1)(KEY, 5), keys)
     np.testing.assert_array_equal(jg.vmap(jr.split)(KEYS), np.stack([jr.split(k) for k in KEYS]))
     np.testing.assert_array_equal(jr.key_data(KEY), KEY)
     np.testing.assert_array_equal(jr.wrap_key_data(keys), keys)
@@ -369,9 +376,19 @@ def _jit_draws(case, k, ks):
 
 @pytest.fixture(scope="module")
 def compiled():
+    """One compiled program computes every compiled value the tests check: the known-answer
+    hashes, split and fold_in (with traced data), and the JIT_CASES draws."""
+    from jitgrad.prims import threefry2x32
     cases = [c for c in CASES if c.name in JIT_CASES]
-    out = jg.jit(lambda k, ks: [_jit_draws(c, k, ks) for c in cases])(KEYS[0], KEYS)
-    return dict(zip([c.name for c in cases], out, strict=True))
+
+    def program(words, k, data, ks):
+        return {"known_answers": threefry2x32(*words, width=64), "split": jr.split(k, 5),
+                "fold_in": jr.fold_in(k, data),
+                "draws": [_jit_draws(c, k, ks) for c in cases]}
+
+    out = jg.jit(program)(KNOWN_WORDS, KEYS[0], np.int32(3), KEYS)
+    out.update(zip([c.name for c in cases], out.pop("draws"), strict=True))
+    return out
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.name in JIT_CASES],
