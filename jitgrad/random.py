@@ -889,7 +889,7 @@ def _shuffle(words: Words, x: Any, axis: int) -> Any:
     rounds = math.ceil(3 * math.log(max(1, math.prod(shape))) / math.log(2 ** 32 - 1))
     for _ in range(rounds):
         words, sub = _split(words, 2)
-        x = jnp.take_along_axis(x, P.stable_argsort(_bits("permutation", sub, 32, shape), axis),
+        x = jnp.take_along_axis(x, P.argsort(_bits("permutation", sub, 32, shape), axis),
                                 axis)
     return x
 
@@ -965,7 +965,7 @@ def choice(key: ArrayLike, a: ArrayLike, shape: int | Shape = (), replace: bool 
         else:
             g = _gumbel(words, (n_inputs,), dtype, mode) + jnp.log(p)
             # The n_draws largest, ties to the lower index (lax.top_k's order).
-            ind = P.stable_argsort(jnp.negative(g), 0)[:n_draws]
+            ind = P.argsort(jnp.negative(g), 0)[:n_draws]
     ind = jnp.reshape(ind, (-1,))
     result = ind if jnp.ndim(arr) == 0 else jnp.take(arr, ind, axis)
     return jnp.reshape(result, out_shape)
@@ -983,5 +983,5 @@ def _categorical_without_replacement(words: Words, logits: Any, axis: int,
                          f"{n} categories")
     noisy = logits + _gumbel(words, jnp.shape(logits), aval_of(logits).dtype, mode)
     # NB: int64 indices, as with replacement (JAX's are lax.top_k's int32).
-    order = P.stable_argsort(jnp.negative(jnp.moveaxis(noisy, axis, -1)), jnp.ndim(noisy) - 1)
+    order = P.argsort(jnp.negative(jnp.moveaxis(noisy, axis, -1)), jnp.ndim(noisy) - 1)
     return jnp.reshape(jnp.moveaxis(order[..., :draws], -1, 0), shape)

@@ -72,3 +72,11 @@ def test_ode_fit_through_scan():
     grad = number(r"scan gradient ([-\d.]+)", out)
     fd = number(r"finite difference ([-\d.]+)", out)
     assert grad == pytest.approx(fd, rel=1e-5)
+
+
+def test_convnet_trains():
+    out = run_example("convnet.py")
+    first = number(r"step\s+0: loss ([\d.]+)", out)
+    last = number(r"step\s+150: loss ([\d.]+)", out)
+    assert last < first / 10
+    assert number(r"held-out accuracy: ([\d.]+)", out) > 0.9

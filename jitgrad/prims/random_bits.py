@@ -1,7 +1,6 @@
 """Primitives of ``jitgrad.random``: counter-based random bits, the Threefry-2x32 hash as one
 elementwise primitive (so random numbers fuse into loop kernels, and vmap over keys as any
-elementwise operation does), ``nextafter`` (the samplers' open intervals) and a stable
-``argsort`` (permutations sort by random keys)."""
+elementwise operation does), and ``nextafter`` (the samplers' open intervals)."""
 
 from __future__ import annotations
 
@@ -10,11 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.core import Elementwise, Host, Primitive, ShapedArray, register
-from jitgrad.errors import JitgradTypeError, ShapeError
+from jitgrad.core import Elementwise, Primitive, ShapedArray, register
+from jitgrad.errors import JitgradTypeError
 from jitgrad.prims.elementwise import elementwise_batch, elementwise_rule
-from jitgrad.prims.structural import front_rule
-from jitgrad.prims.testcases import SHAPES, draw, elementwise_cases, view_of
+from jitgrad.prims.testcases import SHAPES, elementwise_cases, view_of
 
 WIDTHS = (8, 16, 32, 64)
 
@@ -135,32 +133,3 @@ def nextafter(x: Any, y: Any) -> Any:
     1.0000001192092896
     """
     return nextafter_p.bind(x, y)
-
-
-# Stable argsort along one axis (tied elements keep their order, as XLA's stable sort, which
-# JAX's permutation relies on): a numpy step outside the loop kernels.
-def _argsort_rule(x: ShapedArray, *, axis: int) -> ShapedArray:
-    if not 0 <= axis < x.ndim or x.dtype == np.bool_:
-        raise ShapeError(f"stable_argsort: axis {axis} invalid for {x}")
-    return ShapedArray(x.shape, np.int64)
-
-
-stable_argsort_p = register(Primitive(
-    "stable_argsort", _argsort_rule,
-    lambda x, *, axis: np.argsort(x, axis=axis, kind="stable").astype(np.int64), Host(),
-    differentiable=False, batch=front_rule(lambda b, axis: {"axis": axis + 1}),
-    test_cases=lambda rng, dt: [
-        ((draw(rng, (5,), dt, kind="int"),), {"axis": 0}),
-        ((draw(rng, (3, 4), dt, kind="int"),), {"axis": 1}),
-        ((view_of(draw(rng, (4, 3), dt), "reversed"),), {"axis": 0}),
-        ((np.zeros((0, 2), dt),), {"axis": 0}),
-    ]))
-
-
-def stable_argsort(x: Any, axis: int) -> Any:
-    """The indices sorting ``x`` along ``axis`` (int64), ties in their original order.
-
-    >>> stable_argsort(np.array([3, 1, 3, 0], np.uint32), 0)
-    array([3, 1, 0, 2])
-    """
-    return stable_argsort_p.bind(x, axis=int(axis))

@@ -5,12 +5,14 @@ from collections.abc import Callable
 
 NAMES = {
     "dispatch": "dispatch:run",
+    "eager": "eager:run",
     "chain": "chain:run",
     "matmul": "matmul:run",
     "einsum": "einsum:run",
     "mlp": "mlp:run",
     "attention": "nets:attention",
     "layernorm": "nets:layernorm",
+    "conv": "conv:run",
     "compile": "startup:run",
     "memory": "memory:run",
 }
