@@ -402,6 +402,31 @@ def logical_not(x: ArrayLike) -> Any:
     return P.not_(_cast(x, np.dtype(np.bool_)))
 
 
+def _bitwise(np_fn: Callable[..., Any], logical: Callable[..., Any]) -> Callable[..., Any]:
+    """numpy's bitwise ``np_fn``: on booleans it is ``logical`` (as in numpy); traced integers
+    are refused rather than given a logical result (``3 & 5`` is 1, not True)."""
+    @_numpy_when_concrete(np_fn)
+    def fn(*xs: ArrayLike) -> Any:
+        dtypes = [_aval_of(x).dtype for x in xs]
+        if builtins.any(d != np.bool_ for d in dtypes):
+            raise UnsupportedError(
+                f"{np_fn.__name__}: bitwise operations are supported on boolean traced arrays "
+                f"only (got {', '.join(str(d) for d in dtypes)})")
+        return logical(*xs)
+    fn.__name__ = np_fn.__name__
+    fn.__doc__ = (f"``numpy.{np_fn.__name__}`` (``{logical.__name__}`` on booleans; traced "
+                  "integers are refused).\n\n    >>> import jitgrad\n"
+                  f"    >>> jitgrad.jit({np_fn.__name__})(*[np.array([True, False])] * "
+                  f"{np_fn.nin})\n    {np_fn(*[np.array([True, False])] * np_fn.nin)!r}\n")
+    return fn
+
+
+bitwise_and = _bitwise(np.bitwise_and, logical_and)
+bitwise_or = _bitwise(np.bitwise_or, logical_or)
+bitwise_xor = _bitwise(np.bitwise_xor, not_equal)
+invert = bitwise_not = _bitwise(np.invert, logical_not)
+
+
 @_numpy_when_concrete(np.power)
 def power(x: ArrayLike, y: ArrayLike) -> Any:
     """``x ** y``; a Python integer exponent uses exact repeated multiplication."""
@@ -1355,7 +1380,8 @@ _UFUNCS = {
     "less_equal": less_equal, "greater": greater, "greater_equal": greater_equal,
     "equal": equal, "not_equal": not_equal, "square": square, "reciprocal": reciprocal,
     "matmul": matmul, "logical_and": logical_and, "logical_or": logical_or,
-    "logical_not": logical_not, "log2": log2, "log10": log10, "exp2": exp2, "sinh": sinh,
+    "logical_not": logical_not, "bitwise_and": bitwise_and, "bitwise_or": bitwise_or,
+    "bitwise_xor": bitwise_xor, "invert": invert, "log2": log2, "log10": log10, "exp2": exp2, "sinh": sinh,
     "cosh": cosh, "arcsin": arcsin, "arccos": arccos, "arctan": arctan, "arcsinh": arcsinh,
     "arccosh": arccosh, "arctanh": arctanh, "floor": floor, "ceil": ceil, "rint": rint,
     "arctan2": arctan2, "remainder": remainder, "floor_divide": floor_divide, "fmod": fmod,
@@ -1403,8 +1429,10 @@ def _install_tracer_methods() -> None:
         "__rdivmod__": _swap(divmod),
         "__neg__": negative, "__pos__": lambda self: self, "__abs__": abs,
         "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
-        "__eq__": equal, "__ne__": not_equal, "__and__": logical_and, "__or__": logical_or,
-        "__invert__": logical_not, "__getitem__": getitem,
+        "__eq__": equal, "__ne__": not_equal, "__and__": bitwise_and,
+        "__rand__": _swap(bitwise_and), "__or__": bitwise_or, "__ror__": _swap(bitwise_or),
+        "__xor__": bitwise_xor, "__rxor__": _swap(bitwise_xor), "__invert__": invert,
+        "__getitem__": getitem,
         "__array_ufunc__": _array_ufunc, "__array_function__": _array_function,
         "reshape": lambda self, *shape, order="C": reshape(
             self, shape[0] if len(shape) == 1 else shape, order),
