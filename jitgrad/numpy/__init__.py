@@ -1382,8 +1382,8 @@ _UFUNCS = {
     "matmul": matmul, "logical_and": logical_and, "logical_or": logical_or,
     "logical_not": logical_not, "bitwise_and": bitwise_and, "bitwise_or": bitwise_or,
     "bitwise_xor": bitwise_xor, "invert": invert, "log2": log2, "log10": log10, "exp2": exp2,
-    "sinh": sinh, "cosh": cosh, "arcsin": arcsin, "arccos": arccos, "arctan": arctan, "arcsinh": arcsinh,
-    "arccosh": arccosh, "arctanh": arctanh, "floor": floor, "ceil": ceil, "rint": rint,
+    "sinh": sinh, "cosh": cosh, "arcsin": arcsin, "arccos": arccos, "arctan": arctan,
+    "arcsinh": arcsinh, "arccosh": arccosh, "arctanh": arctanh, "floor": floor, "ceil": ceil, "rint": rint,
     "arctan2": arctan2, "remainder": remainder, "floor_divide": floor_divide, "fmod": fmod,
     "divmod": divmod,
 }
