@@ -1373,19 +1373,18 @@ def _method_sum(self: Any, axis: Any = None, dtype: Any = None, keepdims: bool =
 
 
 _UFUNCS = {
-    "add": add, "subtract": subtract, "multiply": multiply, "true_divide": divide,
-    "divide": divide, "power": power, "negative": negative, "exp": exp, "log": log, "sin": sin,
-    "cos": cos, "tan": tan, "tanh": tanh, "sqrt": sqrt, "absolute": abs, "sign": sign,
-    "log1p": log1p, "expm1": expm1, "maximum": maximum, "minimum": minimum, "less": less,
-    "less_equal": less_equal, "greater": greater, "greater_equal": greater_equal,
-    "equal": equal, "not_equal": not_equal, "square": square, "reciprocal": reciprocal,
-    "matmul": matmul, "logical_and": logical_and, "logical_or": logical_or,
-    "logical_not": logical_not, "bitwise_and": bitwise_and, "bitwise_or": bitwise_or,
-    "bitwise_xor": bitwise_xor, "invert": invert, "log2": log2, "log10": log10, "exp2": exp2,
-    "sinh": sinh, "cosh": cosh, "arcsin": arcsin, "arccos": arccos, "arctan": arctan,
-    "arcsinh": arcsinh, "arccosh": arccosh, "arctanh": arctanh, "floor": floor, "ceil": ceil, "rint": rint,
-    "arctan2": arctan2, "remainder": remainder, "floor_divide": floor_divide, "fmod": fmod,
-    "divmod": divmod,
+    "add": add, "subtract": subtract, "multiply": multiply, "true_divide": divide, "divide": divide,
+    "power": power, "negative": negative, "exp": exp, "log": log, "sin": sin, "cos": cos,
+    "tan": tan, "tanh": tanh, "sqrt": sqrt, "absolute": abs, "sign": sign, "log1p": log1p,
+    "expm1": expm1, "maximum": maximum, "minimum": minimum, "less": less, "less_equal": less_equal,
+    "greater": greater, "greater_equal": greater_equal, "equal": equal, "not_equal": not_equal,
+    "square": square, "reciprocal": reciprocal, "matmul": matmul, "logical_and": logical_and,
+    "logical_or": logical_or, "logical_not": logical_not, "bitwise_and": bitwise_and,
+    "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor, "invert": invert, "log2": log2,
+    "log10": log10, "exp2": exp2, "sinh": sinh, "cosh": cosh, "arcsin": arcsin, "arccos": arccos,
+    "arctan": arctan, "arcsinh": arcsinh, "arccosh": arccosh, "arctanh": arctanh, "floor": floor,
+    "ceil": ceil, "rint": rint, "arctan2": arctan2, "remainder": remainder,
+    "floor_divide": floor_divide, "fmod": fmod, "divmod": divmod,
 }
 
 
