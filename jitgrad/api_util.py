@@ -5,6 +5,7 @@ are made of."""
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
 __all__ = ["Store", "argnums_partial", "as_output", "check_float_inputs", "distinct_argnums",
            "flatten_args", "flatten_fun", "flatten_fun_nokwargs", "normalize_argnums",
-           "Transformed"]
+           "reduce_wrapper", "Transformed"]
 
 
 class Store:
@@ -82,6 +83,22 @@ def distinct_argnums(nums: tuple[int, ...]) -> tuple[tuple[int, ...], list[int]]
     return distinct, [distinct.index(i) for i in nums]
 
 
+def reduce_wrapper(obj: Any, rebuild: Callable[..., Any], *args: Any) -> str | tuple:
+    """``obj.__reduce__()`` for an object wrapping a user function (``jit``, ``grad``,
+    ``custom_vjp``...): its global name when it is what that name holds in an importable
+    module (a decorated module-level function: its function's own name leads back to the
+    wrapper, so pickle could not save the function by name), else ``rebuild(*args)``. Objects
+    of ``__main__`` are rebuilt: cloudpickle (Dask) then ships their functions by value."""
+    module, name = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if module not in (None, "__main__") and name is not None and "<locals>" not in name:
+        found: Any = sys.modules.get(module)
+        for part in name.split("."):
+            found = getattr(found, part, None)
+        if found is obj:
+            return name
+    return rebuild, args
+
+
 def argnums_partial(f: Callable[..., Any], args: tuple, nums: tuple[int, ...]
                     ) -> tuple[Callable[..., Any], tuple]:
     """``f`` as a function of the arguments at positions ``nums`` only (the others fixed to
@@ -144,7 +161,15 @@ class Transformed:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._impl(self.fun, args, kwargs, **self.params)
 
+    def __reduce__(self) -> str | tuple:
+        return reduce_wrapper(self, _rebuild_transformed, self._impl, self.fun, self.params)
+
     def __repr__(self) -> str:
         name = getattr(self.fun, "__name__", repr(self.fun))
         args = "".join(f", {k}={v!r}" for k, v in self.params.items())
         return f"{self._impl.__name__.strip('_')}({name}{args})"
+
+
+def _rebuild_transformed(impl: Callable[..., Any], f: Callable[..., Any], params: dict
+                         ) -> Transformed:
+    return Transformed(impl, f, **params)

@@ -57,6 +57,9 @@ class ShapedArray:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("ShapedArray is immutable")
 
+    def __reduce__(self) -> tuple:
+        return ShapedArray, (self.shape, self.dtype, self.weak)
+
     @property
     def ndim(self) -> int:
         return len(self.shape)
@@ -155,6 +158,12 @@ class Var:
     def __repr__(self) -> str:
         return f"Var#{self.id}:{self.aval}"
 
+    def __reduce__(self) -> tuple:
+        # Ids are this process's counter: an unpickled Var takes a fresh one, so it never
+        # collides with the Vars made here (passes key on ids). Pickle's memo keeps each Var
+        # one object, so the program's sharing survives.
+        return Var, (self.aval,)
+
 
 class Lit:
     """A rank-0 literal constant inside the IR."""
@@ -205,6 +214,11 @@ class IR:
 
     def __str__(self) -> str:
         return pp_ir(self)
+
+    def __getstate__(self) -> dict:
+        # What jit derived from this program (compiled kernels, split programs) stays behind:
+        # the process that unpickles it derives its own.
+        return {k: v for k, v in vars(self).items() if k != "_derived"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -449,6 +463,10 @@ class Primitive:
     def __repr__(self) -> str:
         return self.name
 
+    def __reduce__(self) -> tuple:
+        # A primitive is the registered singleton of its name (rules compare by identity).
+        return _registered, (self.name,)
+
     def bind(self, *args: Any, **params: Any) -> Any:
         outs = (_current.get() or _EVAL).process(self, args, params)
         return outs if self.multiple_results else outs[0]
@@ -474,6 +492,12 @@ def _linear_jvp(prim: Primitive) -> Callable[..., tuple[Any, Any]]:
 
 
 REGISTRY: dict[str, Primitive] = {}
+
+
+def _registered(name: str) -> Primitive:
+    if name not in REGISTRY:  # registered when the module declaring it is imported
+        import jitgrad  # noqa: F401
+    return REGISTRY[name]
 
 
 def register(prim: Primitive) -> Primitive:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from jitgrad.api import vmap
-from jitgrad.api_util import flatten_args
+from jitgrad.api_util import flatten_args, reduce_wrapper
 from jitgrad.core import (
     IR,
     Inline,
@@ -150,6 +150,9 @@ class custom_vjp:  # noqa: N801 - JAX's name
         """``fwd(*args) -> (out, residuals)``; ``bwd(residuals, ct) -> tuple of cotangents``
         (one per argument, ``None`` for zero)."""
         self.fwd, self.bwd = fwd, bwd
+
+    def __reduce__(self) -> str | tuple:
+        return reduce_wrapper(self, _rebuild_custom_vjp, self.fun, self.fwd, self.bwd)
 
     def __call__(self, *args: Any) -> Any:
         if self.fwd is None or self.bwd is None:
@@ -352,6 +355,9 @@ class custom_jvp:  # noqa: N801 - JAX's name
         self.jvp = jvp
         return jvp
 
+    def __reduce__(self) -> str | tuple:
+        return reduce_wrapper(self, _rebuild_custom_jvp, self.fun, self.jvp)
+
     def __call__(self, *args: Any) -> Any:
         if self.jvp is None:
             raise JitgradTypeError(f"custom_jvp {self.fun.__name__}: call defjvp(rule) before "
@@ -364,3 +370,16 @@ class custom_jvp:  # noqa: N801 - JAX's name
                                       n_consts=len(consts), in_tree=in_tree, out_tree=out_tree)
         return tree_unflatten(out_tree, outs)
 
+
+
+def _rebuild_custom_vjp(fun: Callable[..., Any], fwd: Callable[..., Any] | None,
+                        bwd: Callable[..., Any] | None) -> custom_vjp:
+    f = custom_vjp(fun)
+    f.fwd, f.bwd = fwd, bwd
+    return f
+
+
+def _rebuild_custom_jvp(fun: Callable[..., Any], jvp: Callable[..., Any] | None) -> custom_jvp:
+    f = custom_jvp(fun)
+    f.jvp = jvp
+    return f

@@ -16,7 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.api_util import Store, argnums_partial, flatten_fun, normalize_argnums
+from jitgrad.api_util import (
+    Store,
+    argnums_partial,
+    flatten_fun,
+    normalize_argnums,
+    reduce_wrapper,
+)
 from jitgrad.core import _EVAL as EVAL
 from jitgrad.core import (
     IR,
@@ -155,6 +161,11 @@ class Jitted:
         self._once = _Once()
         self.trace_count = 0
         _live.add(self)
+
+    def __reduce__(self) -> str | tuple:
+        # The function and its static configuration only: the process that unpickles it
+        # traces and compiles on its first call (kernels come from its own disk cache).
+        return reduce_wrapper(self, Jitted, self.f, self.static_argnums)
 
     def clear_cache(self) -> None:
         """Forget every traced and compiled signature (the next call traces again)."""
