@@ -5,7 +5,9 @@ client, and lost workers: data recomputed (same answer), or a task that keeps ki
 worker reported as KilledWorker, never a hang (every wait is bounded)."""
 
 import os
+import re
 import signal
+import subprocess
 import sys
 import time
 import traceback
@@ -48,7 +50,7 @@ def test_three_sgd_steps_match_single_process(client):
     params, losses = example.train_distributed(client, steps, lr, sizes)
     ref_params, ref_losses = example.train_single(steps, lr, sizes)
     assert len(losses) == steps and losses[-1] < losses[0]
-    np.testing.assert_allclose(losses, ref_losses, rtol=1e-6)
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
     for p, r in zip(params, ref_params, strict=True):
         assert p.dtype == r.dtype == np.float32 and p.shape == r.shape
         np.testing.assert_allclose(p, r, rtol=1e-5, atol=1e-7)
@@ -129,3 +131,17 @@ def test_task_killing_its_worker_raises_killed_worker(client):
         value_and_grad_sum(client, kills_its_worker, np.ones(2, np.float32), shards,
                            timeout=TIMEOUT)
     client.wait_for_workers(2, timeout=TIMEOUT)
+
+
+def test_example_script_runs():
+    """The example as a user runs it (its own LocalCluster): losses equal the single-process
+    ones, and they decrease."""
+    script = Path(example.__file__)
+    proc = subprocess.run([sys.executable, str(script), "--steps", "3"], capture_output=True,
+                          text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "workers: 2" in proc.stdout
+    losses = [float(v) for v in re.findall(r"step +\d+: loss ([\d.]+)", proc.stdout)]
+    assert len(losses) == 3 and losses[2] < losses[0]
+    diff = re.search(r"relative difference from the single-process losses: (\S+)", proc.stdout)
+    assert diff and float(diff.group(1)) < 1e-5
