@@ -16,6 +16,7 @@ NAMES = {
     "conv": "conv:run",
     "compile": "startup:run",
     "memory": "memory:run",
+    "distributed": "distributed:run",
 }
 
 
