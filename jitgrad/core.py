@@ -11,7 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.errors import JitgradError, JitgradTypeError, ShapeError, TracerError
+from jitgrad.errors import (
+    JitgradError,
+    JitgradTypeError,
+    ShapeError,
+    TracerError,
+    UnsupportedError,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Abstract values
@@ -495,8 +501,10 @@ REGISTRY: dict[str, Primitive] = {}
 
 
 def _registered(name: str) -> Primitive:
-    if name not in REGISTRY:  # registered when the module declaring it is imported
-        import jitgrad  # noqa: F401
+    # Unpickling imports jitgrad.core, hence the package, which registers every primitive.
+    if name not in REGISTRY:
+        raise UnsupportedError(f"unpickling an IR: no primitive {name!r} in this process's "
+                               f"jitgrad (a different jitgrad version pickled it?)")
     return REGISTRY[name]
 
 

@@ -271,3 +271,10 @@ def test_ir_leaves_derived_state_behind():
     copy = pickle.loads(pickle.dumps(sub))
     assert "_derived" not in vars(copy)
     assert_same(eval_ir(copy, W), eval_ir(sub, W))
+
+
+def test_unknown_primitive_is_a_clear_error():
+    ir = jg.make_ir(jnp.sin)(W)
+    blob = pickle.dumps(ir).replace(b"\x03sin", b"\x03nis")  # a primitive this jitgrad lacks
+    with pytest.raises(jg.UnsupportedError, match="no primitive 'nis'"):
+        pickle.loads(blob)
