@@ -120,7 +120,7 @@ def test_jitted_keeps_static_argnums(mod):
 
 
 def test_cloudpickle_ships_lambdas_by_value():
-    f = jg.jit(jg.value_and_grad(lambda w, x: jnp.sum(jnp.sin(x @ w))))
+    f = jg.jit(jg.value_and_grad(lambda w, x: loss(w, x)))  # loss's kernels: compiled once
     copy = cloudpickle.loads(cloudpickle.dumps(f))
     assert_same(copy(W, X), f(W, X))
     with pytest.raises((pickle.PicklingError, AttributeError)):
@@ -220,7 +220,7 @@ def test_random_keys_pickle(mod):
     key = jr.split(jr.PRNGKey(7))[1]
     copy = roundtrip(mod, key)
     assert_same(copy, key)
-    assert_same(jr.normal(copy, (4,)), jr.normal(key, (4,)))
+    assert_same(jr.split(copy), jr.split(key))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,13 +264,13 @@ def test_ir_pickles(mod):
 
 
 def test_ir_leaves_derived_state_behind():
-    f = jg.jit(lambda v: jnp.sin(v) * 2.0)
-    jg.grad(lambda v: jnp.sum(f(v)))(W)  # eager grad(jit): derives programs on the sub-IR
+    f = jg.jit(loss)
+    jg.grad(f)(W, X)  # eager grad(jit): derives programs on the sub-IR
     (sub, _, _), = f._irs.values()
     assert "_derived" in vars(sub)
     copy = pickle.loads(pickle.dumps(sub))
     assert "_derived" not in vars(copy)
-    assert_same(eval_ir(copy, W), eval_ir(sub, W))
+    assert_same(eval_ir(copy, W, X), eval_ir(sub, W, X))
 
 
 def test_unknown_primitive_is_a_clear_error():
