@@ -4,7 +4,8 @@ bias + tanh epilogue), zero-copy views, and a few host operations run by numpy."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,18 +112,33 @@ def lowering_of(eqn: Eqn) -> Lowering:
     return low
 
 
-def _fusible(eqn: Eqn) -> bool:
-    return isinstance(lowering_of(eqn), Elementwise | Index)
-
-
-def _cheap(eqn: Eqn) -> bool:
+def _cheap(low: Lowering) -> bool:
     """Cheaper to recompute in every kernel that reads it than to store once."""
-    low = lowering_of(eqn)
     return isinstance(low, Index) or (isinstance(low, Elementwise) and low.cheap)
 
 
 # ---------------------------------------------------------------------------------------------
 # Partitioning
+#
+# Planning is linear in the number of equations (up to bitset words): one pass in program order
+# decides what is stored and which loop kernel computes each stored value, and reachability
+# between kernels is kept as bitsets of kernel indices instead of being searched for.
+
+# A kernel recomputes the cheap values another kernel computes (instead of loading them) only
+# while that takes at most RECOMPUTE_EQNS equations reading at most RECOMPUTE_READS arrays of
+# its own size: a longer recomputation is stored once (so an unrolled recurrence, an RNN's cell
+# state, is not recomputed from the first step in every step).
+RECOMPUTE_EQNS = 8
+RECOMPUTE_READS = 2
+# Bounds on planning work and kernel bodies: a value read by several equations is stored once
+# recomputing it would take more than MAX_SHARED_CONE equations, and no chain of fusible
+# equations longer than MAX_CONE is computed in one kernel.
+MAX_SHARED_CONE = 32
+MAX_CONE = 128
+# A root is tried against at most MAX_TRIES kernels; joining one that other steps already read
+# updates what runs after it, through at most MAX_UPDATES steps.
+MAX_TRIES = 16
+MAX_UPDATES = 64
 
 
 class _Graph:
@@ -130,7 +146,11 @@ class _Graph:
         self.ir = ir
         self.producer: dict[Var, Eqn] = {}
         self.users: dict[Var, list[Eqn]] = {}
-        for eqn in ir.eqns:
+        self.low: dict[Eqn, Lowering] = {}  # each equation's lowering, resolved once
+        self.pos: dict[Eqn, int] = {}
+        for i, eqn in enumerate(ir.eqns):
+            self.low[eqn] = lowering_of(eqn)
+            self.pos[eqn] = i
             for v in eqn.outputs:
                 self.producer[v] = eqn
             for x in eqn.inputs:
@@ -141,30 +161,49 @@ class _Graph:
 
     def fusible(self, v: Var) -> bool:
         eqn = self.producer.get(v)
-        return eqn is not None and _fusible(eqn) and eqn not in self.absorbed
+        return eqn is not None and isinstance(self.low[eqn], Elementwise | Index) and \
+            eqn not in self.absorbed
+
+    def expands(self, eqn: Eqn) -> bool:
+        """An index map that repeats its operand (a broadcast: elements read more than once)."""
+        return isinstance(self.low[eqn], Index) and \
+            eqn.outputs[0].aval.size > eqn.inputs[0].aval.size
 
 
-def _expands(eqn: Eqn) -> bool:
-    """An index map that repeats its operand (a broadcast: elements read more than once)."""
-    return isinstance(lowering_of(eqn), Index) and \
-        eqn.outputs[0].aval.size > eqn.inputs[0].aval.size
-
-
-def _initial_materialized(g: _Graph) -> set[Var]:
-    m: set[Var] = set()
+def _materialized(g: _Graph, matmuls: dict[Eqn, MatmulStep]) -> set[Var]:
+    """The values stored before fusion decides anything: program outputs, results of non-loop
+    steps, what those steps read (the operands a matmul step actually reads, after folding
+    broadcasts and its bias), computed values read through a broadcast, and values whose
+    recomputation would be too long (see MAX_CONE)."""
+    m: set[Var] = set(g.outputs)
     for eqn in g.ir.eqns:
-        for v in eqn.outputs:
-            if not g.fusible(v):
-                m.add(v)
-                continue
-            if v in g.outputs:
-                m.add(v)
-            for user in g.users.get(v, []):
-                if isinstance(lowering_of(user), Matmul | Host | View):
-                    m.add(v)
-                elif (_expands(user) and v.aval.ndim > 0 and
-                      isinstance(lowering_of(g.producer[v]), Elementwise)):
-                    m.add(v)  # computed values are not recomputed per broadcast copy
+        low = g.low[eqn]
+        if eqn in g.absorbed:
+            continue
+        if isinstance(low, Matmul):
+            s = matmuls[eqn]
+            m.add(s.out)
+            m.update(x for x in (s.a, s.b, s.bias) if isinstance(x, Var))
+        elif not isinstance(low, Elementwise | Index):
+            m.update(eqn.outputs)
+            if isinstance(low, Host | View):
+                m.update(x for x in eqn.inputs if isinstance(x, Var))
+        elif g.expands(eqn):
+            (src,) = eqn.inputs
+            if isinstance(src, Var) and src.aval.ndim > 0 and g.fusible(src) and \
+                    isinstance(g.low[g.producer[src]], Elementwise):
+                m.add(src)  # computed values are not recomputed per broadcast copy
+    size: dict[Var, int] = {}  # equations recomputed wherever a fusible value is read
+    for eqn in g.ir.eqns:
+        v = eqn.outputs[0] if eqn.outputs else None
+        if v is None or v in m or not g.fusible(v):
+            continue
+        n = 1 + sum(size.get(x, 0) for x in eqn.inputs if isinstance(x, Var))
+        readers = len(set(map(id, g.users.get(v, ()))))
+        if n > MAX_CONE or (readers > 1 and n > MAX_SHARED_CONE):
+            m.add(v)
+        else:
+            size[v] = n
     return m
 
 
@@ -172,13 +211,275 @@ def _identity(shape: tuple[int, ...]) -> tuple[Affine, ...]:
     return tuple((k, 1, 0) for k in range(len(shape)))
 
 
+@dataclass(eq=False)
+class _Root:
+    var: Var
+    shape: tuple[int, ...]  # iteration space
+    reduce: str | None
+    axes: tuple[int, ...]
+    operand: Atom  # what is computed (the var itself, or the reduce's operand)
+    eqn: Eqn
+
+
+def _value_root(v: Var, eqn: Eqn) -> _Root:
+    return _Root(v, v.aval.shape, None, (), v, eqn)
+
+
+@dataclass(eq=False)
+class _Group:
+    """The roots of one loop kernel."""
+
+    shape: tuple[int, ...]
+    roots: list[_Root]
+    node: int
+    # Stored values this kernel computes itself rather than loading: it was planned computing
+    # them, before another kernel's need made them stored.
+    inline: set[Var] = field(default_factory=set)
+
+
+class _Planner:
+    """Assigns every root (a stored fusible value or a reduction) to a loop kernel, in program
+    order. A root joins the first kernel of its iteration space that it can join without a
+    cycle between steps; reading another root of that kernel is fine at the same loop position
+    (it is computed earlier in the same loop body), at any other position it is not (it may not
+    have been computed yet). An expensive value that a second kernel would recompute is stored
+    instead, by the kernel that computes it first.
+
+    Cycles are ruled out with bitsets instead of graph searches: every step (a kernel or any
+    other step) knows the set of kernels it transitively runs after, kept exact as kernels
+    grow."""
+
+    def __init__(self, g: _Graph, m: set[Var], matmuls: dict[Eqn, MatmulStep]):
+        self.g, self.m = g, m
+        self.groups: list[_Group] = []
+        # The step graph: per node (group or other step), the bitset of groups it runs after,
+        # its own group bit (0 for other steps) and the nodes reading it.
+        self.anc: list[int] = []
+        self.bit: list[int] = []
+        self.readers: list[set[int]] = []
+        self.node_of: dict[Var, int] = {}  # stored value -> the node computing it
+        self.by_shape: dict[tuple[int, ...], int] = {}  # iteration space -> bitset of groups
+        self.reduced: set[Var] = set()  # reduction roots: never read in their own kernel
+        self.owner: dict[Eqn, int] = {}  # fusible equation -> the first group computing it
+        self.ident: dict[Eqn, bool] = {}  # ...whether only at that group's own loop position
+        self.step_at = {g.producer[s.out]: s for s in matmuls.values()}
+
+    def run(self) -> list[_Group]:
+        g = self.g
+        for eqn in g.ir.eqns:
+            low = g.low[eqn]
+            if eqn in self.step_at:
+                s = self.step_at[eqn]
+                self._step([s.a, s.b, s.bias], [s.out])
+            elif eqn in g.absorbed or isinstance(low, Matmul):
+                continue
+            elif isinstance(low, View | Host):
+                self._step(eqn.inputs, eqn.outputs)
+            elif isinstance(low, Reduce):
+                src = eqn.inputs[0]
+                self._place(_Root(eqn.outputs[0], src.aval.shape, low.monoid,
+                                  eqn.params["axes"], src, eqn))
+            elif isinstance(low, Elementwise | Index) and eqn.outputs[0] in self.m:
+                self._place(_value_root(eqn.outputs[0], eqn))
+        return self.groups
+
+    def _node(self, anc: int, bit: int) -> int:
+        self.anc.append(anc)
+        self.bit.append(bit)
+        self.readers.append(set())
+        return len(self.anc) - 1
+
+    def _read(self, sources: Iterable[int], node: int) -> None:
+        for src in sources:
+            if src != node:
+                self.readers[src].add(node)
+
+    def _step(self, inputs: Iterable[Atom | None], outputs: list[Var]) -> None:
+        srcs = {self.node_of[x] for x in inputs if isinstance(x, Var) and x in self.node_of}
+        anc = 0
+        for src in srcs:
+            anc |= self.anc[src] | self.bit[src]
+        node = self._node(anc, 0)
+        self._read(srcs, node)
+        for v in outputs:
+            self.node_of[v] = node
+
+    def _walk(self, r: _Root) -> tuple[dict[Var, bool], dict[Var, bool]]:
+        """The stored values ``r`` reads and the fusible values it computes on the way, each
+        with whether only at the root's own loop position (identity index over the same
+        iteration space)."""
+        g, m = self.g, self.m
+        reads: dict[Var, bool] = {}
+        cone: dict[Var, bool] = {}
+        seen: set[tuple[Var, bool]] = set()
+        stack = self._start(r)
+        while stack:
+            x, same = stack.pop()
+            if not isinstance(x, Var) or (x, same) in seen:
+                continue
+            seen.add((x, same))
+            here = same and x.aval.shape == r.shape
+            if x in m or not g.fusible(x):
+                reads[x] = reads.get(x, True) and here
+                continue
+            cone[x] = cone.get(x, True) and here
+            eqn = g.producer[x]
+            if isinstance(g.low[eqn], Elementwise):
+                stack.extend((a, same and a.aval.shape == x.aval.shape) for a in eqn.inputs)
+            else:
+                stack.append((eqn.inputs[0], False))
+        return reads, cone
+
+    def _start(self, r: _Root) -> list[tuple[Atom, bool]]:
+        if r.reduce is not None:
+            return [(r.operand, True)]
+        ew = isinstance(self.g.low[r.eqn], Elementwise)
+        return [(a, ew and a.aval.shape == r.shape) for a in r.eqn.inputs]
+
+    def _to_store(self, r: _Root, gi: int | None, reads: dict[Var, bool],
+                  cone: dict[Var, bool]) -> list[Var]:
+        """What ``r`` in group ``gi`` would recompute of other groups' work and should load
+        instead: their expensive values, and the values through which it enters their cheap
+        work if recomputing that is too long."""
+        g = self.g
+        theirs = {x for x in cone if self.owner.get(g.producer[x], gi) != gi}
+        costly = [x for x in theirs if not _cheap(g.low[g.producer[x]])]
+        if costly or not theirs:
+            return costly
+        size = math.prod(r.shape)
+        big = {u for x in theirs for u in g.producer[x].inputs
+               if isinstance(u, Var) and u in reads and u.aval.size == size}
+        if len(theirs) <= RECOMPUTE_EQNS and len(big) <= RECOMPUTE_READS:
+            return []
+        entries, seen = [], set()
+        stack = [x for x, _ in self._start(r)]
+        while stack:
+            x = stack.pop()
+            if not isinstance(x, Var) or x in seen or x not in cone:
+                continue
+            seen.add(x)
+            if x in theirs:
+                entries.append(x)
+            else:
+                stack.extend(g.producer[x].inputs)
+        return entries
+
+    def _choose(self, r: _Root, reads: dict[Var, bool]
+                ) -> tuple[int | None, int, list[int]]:
+        """The group ``r`` joins (None: a new one), the groups it must run after, and the
+        steps whose ancestors joining adds to (see ``_stale``)."""
+        bad = need = 0
+        for v, same in reads.items():
+            src = self.node_of.get(v)
+            if src is None:  # a program input
+                continue
+            a, bit = self.anc[src], self.bit[src]
+            bad, need = bad | a, need | a | bit
+            if bit and (not same or v in self.reduced):
+                bad |= bit
+        cands = self.by_shape.get(r.shape, 0) & ~bad
+        for _ in range(MAX_TRIES):
+            if not cands:
+                break
+            low = cands & -cands
+            gi = low.bit_length() - 1
+            stale = self._stale(self.groups[gi].node, need & ~low)
+            if stale is not None:
+                return gi, need, stale
+            cands ^= low
+        return None, need, []
+
+    def _stale(self, node: int, need: int) -> list[int] | None:
+        """The steps whose ancestors lack some of ``need`` once ``node`` runs after it: the
+        node and every step reading it, directly or not; None if there are too many."""
+        todo, stale = [node], []
+        seen = {node}
+        while todo:
+            n = todo.pop()
+            if not need & ~self.anc[n]:
+                continue  # nor any step after it (the sets are transitive)
+            stale.append(n)
+            if len(stale) > MAX_UPDATES:
+                return None
+            for nxt in self.readers[n]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return stale
+
+    def _place(self, r: _Root, share: bool = True) -> None:
+        while True:
+            reads, cone = self._walk(r)
+            gi, need, stale = self._choose(r, reads)
+            store = self._to_store(r, gi, reads, cone) if share else []
+            if not store:
+                break
+            for x in store:
+                self._share(self.g.producer[x])
+        if gi is None:
+            gi = len(self.groups)
+            self.groups.append(_Group(r.shape, [], self._node(need, 1 << gi)))
+            self.by_shape[r.shape] = self.by_shape.get(r.shape, 0) | (1 << gi)
+        for n in stale:
+            self.anc[n] |= need & ~(1 << gi)
+        grp = self.groups[gi]
+        grp.roots.append(r)
+        self.node_of[r.var] = grp.node
+        self._read({self.node_of[v] for v in reads if v in self.node_of}, grp.node)
+        if r.reduce is not None:
+            self.reduced.add(r.var)
+        for x, here in cone.items():
+            e = self.g.producer[x]
+            self.owner.setdefault(e, gi)
+            self.ident[e] = self.ident.get(e, True) and here
+
+    def _share(self, e: Eqn) -> None:
+        """Store the value of equation ``e``, which group ``owner[e]`` computes. If
+        that group computes it only at its own loop position, it also stores it (which adds it
+        no reads). Otherwise the value becomes a root of its own, which the owner then loads
+        if that keeps the steps acyclic, and else goes on computing itself."""
+        v = e.outputs[0]
+        gi = self.owner[e]
+        grp = self.groups[gi]
+        self.m.add(v)
+        if self.ident[e] and v.aval.shape == grp.shape:
+            grp.roots.append(_value_root(v, e))
+            self.node_of[v] = grp.node
+            return
+        self._place(_value_root(v, e), share=False)
+        src = self.node_of[v]
+        before = self.anc[src] | self.bit[src]
+        stale = None if before & (1 << gi) else self._stale(grp.node, before)
+        if stale is None:
+            grp.inline.add(v)
+            return
+        for n in stale:
+            self.anc[n] |= before
+        self._read([src], grp.node)
+
+
+def partition(ir: IR) -> list[Step]:
+    """Split ``ir`` into steps in an executable order."""
+    g = _Graph(ir)
+    matmuls = {}
+    for eqn in ir.eqns:
+        if isinstance(g.low[eqn], Matmul):
+            matmuls[eqn], eaten = _matmul_step(g, eqn)
+            g.absorbed |= eaten
+    m = _materialized(g, matmuls)
+    groups = _Planner(g, m, matmuls).run()
+    return _schedule(g, m, groups, matmuls)
+
+
 class _KernelBuilder:
     """Builds the scalar body of one loop kernel by walking cones of fusible equations."""
 
-    def __init__(self, g: _Graph, materialized: set[Var], shape: tuple[int, ...]):
+    def __init__(self, g: _Graph, materialized: set[Var], grp: _Group):
         self.g = g
         self.m = materialized
-        self.k = LoopKernel(shape)
+        self.inline = grp.inline
+        self.k = LoopKernel(grp.shape)
+        self.ident = _identity(grp.shape)
         self.memo: dict[tuple, int] = {}
         self.inputs: dict[int, int] = {}  # id(atom) -> input index
         self.local: dict[Var, int] = {}  # roots computed in this kernel (identity index)
@@ -200,11 +501,12 @@ class _KernelBuilder:
         key = (x.id, index)
         if key in self.memo:
             return self.memo[key]
-        if x in self.local and index == _identity(self.k.shape):
+        if x in self.local and index == self.ident:
             return self.local[x]
         eqn = self.g.producer.get(x)
-        low = lowering_of(eqn) if eqn is not None else None
-        if (x in self.m and not root) or not isinstance(low, Elementwise | Index):
+        low = self.g.low[eqn] if eqn is not None else None
+        if (x in self.m and x not in self.inline and not root) or \
+                not isinstance(low, Elementwise | Index):
             return self._load(x, index, key)
         self.eqns[eqn] = None
         if isinstance(low, Elementwise):
@@ -226,188 +528,16 @@ class _KernelBuilder:
         return self._add(SNode("load", x.aval.dtype, axes, input=slot, index=index), key)
 
 
-@dataclass(eq=False)
-class _Root:
-    var: Var
-    shape: tuple[int, ...]  # iteration space
-    reduce: str | None
-    axes: tuple[int, ...]
-    operand: Atom  # what is computed (the var itself, or the reduce's operand)
-    eqn: Eqn
-
-
-def _roots(g: _Graph, m: set[Var]) -> list[_Root]:
-    roots = []
-    for eqn in g.ir.eqns:
-        low = lowering_of(eqn)
-        v = eqn.outputs[0] if eqn.outputs else None
-        if eqn in g.absorbed:
-            continue
-        if isinstance(low, Elementwise | Index) and v in m:
-            roots.append(_Root(v, v.aval.shape, None, (), v, eqn))
-        elif isinstance(low, Reduce):
-            src = eqn.inputs[0]
-            roots.append(_Root(v, src.aval.shape, low.monoid, eqn.params["axes"], src, eqn))
-    return roots
-
-
-def _cone_eqns(g: _Graph, m: set[Var], x: Atom, acc: dict[Eqn, None]) -> None:
-    if not isinstance(x, Var):
-        return
-    eqn = g.producer.get(x)
-    if eqn is None or not g.fusible(x) or eqn in acc:
-        return
-    acc[eqn] = None
-    for a in eqn.inputs:
-        if isinstance(a, Var) and a not in m:
-            _cone_eqns(g, m, a, acc)
-
-
-def partition(ir: IR) -> list[Step]:
-    """Split ``ir`` into steps in an executable order."""
-    g = _Graph(ir)
-    matmuls = {}
-    for eqn in ir.eqns:
-        if isinstance(lowering_of(eqn), Matmul):
-            matmuls[eqn], eaten = _matmul_step(g, eqn)
-            g.absorbed |= eaten
-    m = _initial_materialized(g) | {s.out for s in matmuls.values()}
-    while True:
-        groups = _group_roots(g, m, _roots(g, m), matmuls)
-        # An expensive value needed by two kernels is computed once and stored.
-        owners: dict[Eqn, int] = {}
-        shared: set[Var] = set()
-        for gi, group in enumerate(groups):
-            cone: dict[Eqn, None] = {}
-            for r in group:
-                if r.reduce is None:
-                    _cone_eqns_from_root(g, m, r, cone)
-                else:
-                    _cone_eqns(g, m, r.operand, cone)
-            for eqn in cone:
-                if eqn in owners and owners[eqn] != gi and not _cheap(eqn):
-                    shared.add(eqn.outputs[0])
-                owners.setdefault(eqn, gi)
-        if not shared - m:
-            break
-        m |= shared
-    return _schedule(g, m, groups, matmuls)
-
-
-def _cone_eqns_from_root(g: _Graph, m: set[Var], r: _Root, acc: dict[Eqn, None]) -> None:
-    eqn = g.producer[r.var]
-    acc[eqn] = None
-    for a in eqn.inputs:
-        if isinstance(a, Var) and a not in m:
-            _cone_eqns(g, m, a, acc)
-
-
-def _reads(g: _Graph, m: set[Var], r: _Root) -> dict[Var, bool]:
-    """The stored values a root's cone reads, each with whether every read is at the root's
-    own loop position (identity index over the same iteration space)."""
-    out: dict[Var, bool] = {}
-    seen: set[tuple[int, bool]] = set()
-
-    def walk(x: Atom, same: bool) -> None:
-        if not isinstance(x, Var) or (x.id, same) in seen:
-            return
-        seen.add((x.id, same))
-        eqn = g.producer.get(x)
-        if x in m or eqn is None or not g.fusible(x):
-            out[x] = out.get(x, True) and same and x.aval.shape == r.shape
-            return
-        if isinstance(lowering_of(eqn), Elementwise):
-            for a in eqn.inputs:
-                walk(a, same and a.aval.shape == x.aval.shape)
-        else:
-            walk(eqn.inputs[0], False)
-
-    if r.reduce is None:
-        eqn = g.producer[r.var]
-        for a in eqn.inputs:
-            walk(a, isinstance(lowering_of(eqn), Elementwise) and
-                 a.aval.shape == r.var.aval.shape)
-    else:
-        walk(r.operand, True)
-    return out
-
-
-def _group_roots(g: _Graph, m: set[Var], roots: list[_Root],
-                 matmuls: dict[Eqn, MatmulStep]) -> list[list[_Root]]:
-    """Merge roots with the same iteration space into one kernel unless that would make the
-    kernel depend on itself through another step. Reading another root of the kernel at the
-    same loop position is fine (it is computed earlier in the same loop body); at any other
-    position it is not (it may not have been computed yet)."""
-    groups: list[list[_Root]] = []
-    group_of: dict[Var, int] = {}
-    edges: dict[Any, set] = {}
-    step_of = {s.out: ("e", id(e)) for e, s in matmuls.items()}
-    step_inputs_of = {("e", id(e)): [x for x in (s.a, s.b, s.bias) if isinstance(x, Var)]
-                      for e, s in matmuls.items()}
-
-    def node_of(v: Var) -> Any:
-        if v in group_of:
-            return ("g", group_of[v])
-        if v in step_of:
-            return step_of[v]
-        eqn = g.producer.get(v)
-        if eqn is None:
-            return None
-        node = ("e", id(eqn))
-        step_inputs_of.setdefault(node, [x for x in eqn.inputs if isinstance(x, Var)])
-        return node
-
-    def successors(node: Any) -> set:
-        if node[0] == "g":
-            return edges.get(node, set())
-        return {n for n in map(node_of, step_inputs_of.get(node, ())) if n is not None}
-
-    def reaches(start: Any, goal: Any) -> bool:
-        stack, seen = [start], set()
-        while stack:
-            node = stack.pop()
-            if node == goal:
-                return True
-            if node in seen:
-                continue
-            seen.add(node)
-            stack.extend(successors(node))
-        return False
-
-    for r in roots:
-        reads = _reads(g, m, r)
-        target, deps = None, set()
-        for gi, group in enumerate(groups):
-            if group[0].shape != r.shape:
-                continue
-            mine = {x.var for x in group}
-            if any(v in mine and not same for v, same in reads.items()):
-                continue
-            deps = {node_of(v) for v in reads if v not in mine} - {None}
-            if not any(reaches(d, ("g", gi)) for d in deps):
-                target = gi
-                break
-        if target is None:
-            groups.append([])
-            target = len(groups) - 1
-            deps = {node_of(v) for v in reads} - {None}
-        groups[target].append(r)
-        group_of[r.var] = target
-        edges.setdefault(("g", target), set()).update(deps - {("g", target)})
-    return groups
-
-
-def _kernel(g: _Graph, m: set[Var], group: list[_Root]) -> LoopKernel:
-    shape = group[0].shape
-    b = _KernelBuilder(g, m, shape)
-    ident = _identity(shape)
-    for r in group:
+def _kernel(g: _Graph, m: set[Var], grp: _Group) -> LoopKernel:
+    b = _KernelBuilder(g, m, grp)
+    # In program order: a root stored for another kernel comes before the roots reading it.
+    for r in sorted(grp.roots, key=lambda r: g.pos[r.eqn]):
         if r.reduce is None:
-            node = b.build(r.var, ident, root=True)
+            node = b.build(r.var, b.ident, root=True)
             b.local[r.var] = node
             b.k.outputs.append(KernelOut(r.var, node))
         else:
-            node = b.build(r.operand, ident)
+            node = b.build(r.operand, b.ident)
             b.eqns[r.eqn] = None
             # Reducing over no axes is a copy.
             b.k.outputs.append(KernelOut(r.var, node, r.reduce if r.axes else None, r.axes))
@@ -455,10 +585,11 @@ def _collapse(k: LoopKernel) -> LoopKernel:
                     p = merge_at[n.input]
                     index = index[:p] + ((d, 1, 0),) + index[p + 2:]
                 n.index = tuple((axis_map(a), c, o) for a, c, o in index)
+                if n.input in merge_at:  # its only index
+                    index_of[n.input] = n.index
             n.axes = frozenset(axis_map(a) for a in n.axes)
         for j, p in merge_at.items():
             in_shapes[j][p:p + 2] = [in_shapes[j][p] * in_shapes[j][p + 1]]
-            index_of[j] = next(n.index for n in k.nodes if n.kind == "load" and n.input == j)
         for j, o in enumerate(k.outputs):
             if o.reduce is None or d not in o.axes:  # both loop axes are output axes
                 pos = d if o.reduce is None else [a for a in range(len(shape))
@@ -480,7 +611,7 @@ def _stretched_from(g: _Graph, x: Atom) -> tuple[Atom, tuple[Affine, ...]] | Non
     eqn = g.producer.get(x) if isinstance(x, Var) else None
     if eqn is None or x in g.outputs:
         return None
-    low = lowering_of(eqn)
+    low = g.low[eqn]
     if not isinstance(low, Index):
         return None
     src = eqn.inputs[0]
@@ -529,7 +660,7 @@ def _matmul_step(g: _Graph, eqn: Eqn) -> tuple[MatmulStep, set[Eqn]]:
     return step, absorbed
 
 
-def _schedule(g: _Graph, m: set[Var], groups: list[list[_Root]],
+def _schedule(g: _Graph, m: set[Var], groups: list[_Group],
               matmuls: dict[Eqn, MatmulStep]) -> list[Step]:
     """Build the steps and order them so every step runs after what it reads."""
     steps: list[Step] = []
@@ -537,7 +668,7 @@ def _schedule(g: _Graph, m: set[Var], groups: list[list[_Root]],
     for eqn in g.ir.eqns:
         if eqn in g.absorbed:
             continue
-        low = lowering_of(eqn)
+        low = g.low[eqn]
         if isinstance(low, Matmul):
             steps.append(matmuls[eqn])
         elif isinstance(low, View):
@@ -570,21 +701,32 @@ def _step_outputs(s: Step) -> Iterable[Var]:
 
 
 def _toposort(steps: list[Step], produces: dict[Var, int]) -> list[int]:
+    """Depth-first post-order from each step in turn (an explicit stack: programs are longer
+    than Python's recursion limit)."""
     order: list[int] = []
-    state: dict[int, int] = {}
+    state: dict[int, int] = {}  # 1: on the stack, 2: placed
 
-    def visit(i: int) -> None:
-        if state.get(i) == 2:
-            return
-        if state.get(i) == 1:
-            raise AssertionError("fusion produced a cycle between kernels (jitgrad bug)")
-        state[i] = 1
+    def deps(i: int) -> Iterator[int]:
         for x in step_inputs(steps[i]):
             if isinstance(x, Var) and x in produces and produces[x] != i:
-                visit(produces[x])
-        state[i] = 2
-        order.append(i)
+                yield produces[x]
 
-    for i in range(len(steps)):
-        visit(i)
+    for start in range(len(steps)):
+        if start in state:
+            continue
+        state[start] = 1
+        stack = [(start, deps(start))]
+        while stack:
+            i, it = stack[-1]
+            for j in it:
+                if state.get(j) == 1:
+                    raise AssertionError("fusion produced a cycle between kernels (jitgrad bug)")
+                if j not in state:
+                    state[j] = 1
+                    stack.append((j, deps(j)))
+                    break
+            else:
+                stack.pop()
+                state[i] = 2
+                order.append(i)
     return order
