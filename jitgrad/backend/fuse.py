@@ -61,6 +61,11 @@ class LoopKernel:
     nodes: list[SNode] = field(default_factory=list)
     outputs: list[KernelOut] = field(default_factory=list)
     eqns: list[Eqn] = field(default_factory=list)  # the IR equations it computes (for errors)
+    # Per input: the index the kernel reads it at along each axis that it reads at one fixed
+    # index (None for the other axes), or None if there is no such axis. The caller passes
+    # that numpy view, so the kernel's source does not depend on the position (each step of
+    # an unrolled loop reading its own x[t] compiles to the same kernel).
+    in_views: list[tuple[int | None, ...] | None] = field(default_factory=list)
     # Per argument (inputs, then outputs): the shape it is viewed as for the kernel after
     # loop axes were collapsed, or None when it is passed as it is.
     arg_shapes: list[tuple[int, ...] | None] = field(default_factory=list)
@@ -131,8 +136,8 @@ def _cheap(low: Lowering) -> bool:
 RECOMPUTE_EQNS = 8
 RECOMPUTE_READS = 2
 # Bounds on planning work and kernel bodies: a value read by several equations is stored once
-# recomputing it would take more than MAX_SHARED_CONE equations, and no chain of fusible
-# equations longer than MAX_CONE is computed in one kernel.
+# recomputing it would take more than MAX_SHARED_CONE equations, and no value is computed from
+# more than MAX_CONE fusible equations in one kernel.
 MAX_SHARED_CONE = 32
 MAX_CONE = 128
 # A root is tried against at most MAX_TRIES kernels; joining one that other steps already read
@@ -173,8 +178,7 @@ class _Graph:
 def _materialized(g: _Graph, matmuls: dict[Eqn, MatmulStep]) -> set[Var]:
     """The values stored before fusion decides anything: program outputs, results of non-loop
     steps, what those steps read (the operands a matmul step actually reads, after folding
-    broadcasts and its bias), computed values read through a broadcast, and values whose
-    recomputation would be too long (see MAX_CONE)."""
+    broadcasts and its bias), and computed values read through a broadcast."""
     m: set[Var] = set(g.outputs)
     for eqn in g.ir.eqns:
         low = g.low[eqn]
@@ -193,17 +197,6 @@ def _materialized(g: _Graph, matmuls: dict[Eqn, MatmulStep]) -> set[Var]:
             if isinstance(src, Var) and src.aval.ndim > 0 and g.fusible(src) and \
                     isinstance(g.low[g.producer[src]], Elementwise):
                 m.add(src)  # computed values are not recomputed per broadcast copy
-    size: dict[Var, int] = {}  # equations recomputed wherever a fusible value is read
-    for eqn in g.ir.eqns:
-        v = eqn.outputs[0] if eqn.outputs else None
-        if v is None or v in m or not g.fusible(v):
-            continue
-        n = 1 + sum(size.get(x, 0) for x in eqn.inputs if isinstance(x, Var))
-        readers = len(set(map(id, g.users.get(v, ()))))
-        if n > MAX_CONE or (readers > 1 and n > MAX_SHARED_CONE):
-            m.add(v)
-        else:
-            size[v] = n
     return m
 
 
@@ -259,6 +252,8 @@ class _Planner:
         self.readers: list[set[int]] = []
         self.node_of: dict[Var, int] = {}  # stored value -> the node computing it
         self.by_shape: dict[tuple[int, ...], int] = {}  # iteration space -> bitset of groups
+        # stored value, or (program input, view) kernel argument -> groups reading it
+        self.read_by: dict[Var | tuple, int] = {}
         self.reduced: set[Var] = set()  # reduction roots: never read in their own kernel
         self.owner: dict[Eqn, int] = {}  # fusible equation -> the first group computing it
         self.ident: dict[Eqn, bool] = {}  # ...whether only at that group's own loop position
@@ -279,9 +274,27 @@ class _Planner:
                 src = eqn.inputs[0]
                 self._place(_Root(eqn.outputs[0], src.aval.shape, low.monoid,
                                   eqn.params["axes"], src, eqn))
-            elif isinstance(low, Elementwise | Index) and eqn.outputs[0] in self.m:
-                self._place(_value_root(eqn.outputs[0], eqn))
+            elif isinstance(low, Elementwise | Index):
+                v = eqn.outputs[0]
+                if v in self.m or self._too_long(v):
+                    self.m.add(v)
+                    self._place(_value_root(v, eqn))
         return self.groups
+
+    def _too_long(self, v: Var) -> bool:
+        """Whether computing ``v`` where it is read would take too many equations (given what
+        is stored by now)."""
+        g, m = self.g, self.m
+        limit = MAX_SHARED_CONE if len(set(map(id, g.users.get(v, ())))) > 1 else MAX_CONE
+        seen, stack = {v}, list(g.producer[v].inputs)
+        while stack:
+            x = stack.pop()
+            if isinstance(x, Var) and x not in seen and x not in m and g.fusible(x):
+                seen.add(x)
+                if len(seen) > limit:
+                    return True
+                stack.extend(g.producer[x].inputs)
+        return False
 
     def _node(self, anc: int, bit: int) -> int:
         self.anc.append(anc)
@@ -304,88 +317,128 @@ class _Planner:
         for v in outputs:
             self.node_of[v] = node
 
-    def _walk(self, r: _Root) -> tuple[dict[Var, bool], dict[Var, bool]]:
+    def _walk(self, r: _Root) -> tuple[dict[Var, bool], dict[Var, bool], set[tuple]]:
         """The stored values ``r`` reads and the fusible values it computes on the way, each
         with whether only at the root's own loop position (identity index over the same
-        iteration space)."""
+        iteration space); and the program inputs it reads, as (input, view) kernel arguments
+        (see ``LoopKernel.in_views``)."""
         g, m = self.g, self.m
         reads: dict[Var, bool] = {}
         cone: dict[Var, bool] = {}
-        seen: set[tuple[Var, bool]] = set()
+        args: set[tuple] = set()
+        seen: set[tuple] = set()
         stack = self._start(r)
         while stack:
-            x, same = stack.pop()
-            if not isinstance(x, Var) or (x, same) in seen:
+            item = stack.pop()
+            x, index, same = item
+            if not isinstance(x, Var) or item in seen:
                 continue
-            seen.add((x, same))
+            seen.add(item)
             here = same and x.aval.shape == r.shape
             if x in m or not g.fusible(x):
                 reads[x] = reads.get(x, True) and here
+                if x not in g.producer:
+                    args.add((x, _view(x, index)[0]))
                 continue
             cone[x] = cone.get(x, True) and here
             eqn = g.producer[x]
-            if isinstance(g.low[eqn], Elementwise):
-                stack.extend((a, same and a.aval.shape == x.aval.shape) for a in eqn.inputs)
+            low = g.low[eqn]
+            if isinstance(low, Elementwise):
+                stack.extend((a, index, same) if a.aval.shape == x.aval.shape else (a, (), False)
+                             for a in eqn.inputs)
             else:
-                stack.append((eqn.inputs[0], False))
-        return reads, cone
+                src = eqn.inputs[0]
+                stack.append((src, low.index_map(index, src.aval, x.aval, **eqn.params), False))
+        return reads, cone, args
 
-    def _start(self, r: _Root) -> list[tuple[Atom, bool]]:
+    def _start(self, r: _Root) -> list[tuple[Atom, tuple[Affine, ...], bool]]:
+        ident = _identity(r.shape)
         if r.reduce is not None:
-            return [(r.operand, True)]
-        ew = isinstance(self.g.low[r.eqn], Elementwise)
-        return [(a, ew and a.aval.shape == r.shape) for a in r.eqn.inputs]
+            return [(r.operand, ident, True)]
+        low = self.g.low[r.eqn]
+        if isinstance(low, Elementwise):
+            return [(a, ident, True) if a.aval.shape == r.shape else (a, (), False)
+                    for a in r.eqn.inputs]
+        src = r.eqn.inputs[0]
+        return [(src, low.index_map(ident, src.aval, r.var.aval, **r.eqn.params), False)]
 
     def _to_store(self, r: _Root, gi: int | None, reads: dict[Var, bool],
                   cone: dict[Var, bool]) -> list[Var]:
         """What ``r`` in group ``gi`` would recompute of other groups' work and should load
-        instead: their expensive values, and the values through which it enters their cheap
-        work if recomputing that is too long."""
+        instead: their expensive values; and where it enters a group's cheap work that is too
+        long to recompute (judged group by group, so that each step of an unrolled loop decides
+        alike)."""
         g = self.g
-        theirs = {x for x in cone if self.owner.get(g.producer[x], gi) != gi}
+        theirs: dict[Var, int] = {}
+        for x in cone:
+            owner = self.owner.get(g.producer[x], gi)
+            if owner != gi:
+                theirs[x] = owner
         costly = [x for x in theirs if not _cheap(g.low[g.producer[x]])]
         if costly or not theirs:
             return costly
         size = math.prod(r.shape)
-        big = {u for x in theirs for u in g.producer[x].inputs
-               if isinstance(u, Var) and u in reads and u.aval.size == size}
-        if len(theirs) <= RECOMPUTE_EQNS and len(big) <= RECOMPUTE_READS:
-            return []
+        work: dict[int, list[Var]] = {}
+        for x, owner in theirs.items():
+            work.setdefault(owner, []).append(x)
+        too_long = set()
+        for owner, xs in work.items():
+            big = {u for x in xs for u in g.producer[x].inputs
+                   if isinstance(u, Var) and u in reads and u.aval.size == size}
+            if len(xs) > RECOMPUTE_EQNS or len(big) > RECOMPUTE_READS:
+                too_long.add(owner)
         entries, seen = [], set()
-        stack = [x for x, _ in self._start(r)]
-        while stack:
+        stack = [x for x, _, _ in self._start(r)]
+        while too_long and stack:
             x = stack.pop()
             if not isinstance(x, Var) or x in seen or x not in cone:
                 continue
             seen.add(x)
-            if x in theirs:
+            if theirs.get(x) in too_long:
                 entries.append(x)
             else:
                 stack.extend(g.producer[x].inputs)
         return entries
 
-    def _choose(self, r: _Root, reads: dict[Var, bool]
-                ) -> tuple[int | None, int, list[int]]:
+    def _choose(self, r: _Root, reads: dict[Var, bool], cone: dict[Var, bool],
+                args: set[tuple]) -> tuple[int | None, int, list[int]]:
         """The group ``r`` joins (None: a new one), the groups it must run after, and the
-        steps whose ancestors joining adds to (see ``_stale``)."""
-        bad = need = 0
+        steps whose ancestors joining adds to (see ``_stale``): the first group of its
+        iteration space related to it by data that it can join (one that computes what ``r``
+        reads or would recompute, or reads what ``r`` reads, a program input as the same
+        kernel argument). Merging unrelated work would tie
+        together distant parts of the program (each step of an unrolled loop would join the
+        first step's kernels, instead of getting its own, identical from step to step), except
+        for a root that only reads program inputs at its own loop position: it is the same
+        wherever it is, and joins the first group it can."""
+        bad = need = related = 0
         for v, same in reads.items():
             src = self.node_of.get(v)
             if src is None:  # a program input
                 continue
             a, bit = self.anc[src], self.bit[src]
             bad, need = bad | a, need | a | bit
+            related |= bit | self.read_by.get(v, 0)
             if bit and (not same or v in self.reduced):
                 bad |= bit
+        for arg in args:
+            related |= self.read_by.get(arg, 0)
+        for x in cone:
+            owner = self.owner.get(self.g.producer[x])
+            if owner is not None:
+                related |= 1 << owner
         cands = self.by_shape.get(r.shape, 0) & ~bad
+        if not need and all(reads.values()):
+            cands &= -cands  # the first, related or not
+        else:
+            cands &= related
         for _ in range(MAX_TRIES):
             if not cands:
                 break
             low = cands & -cands
-            gi = low.bit_length() - 1
-            stale = self._stale(self.groups[gi].node, need & ~low)
+            stale = self._stale(self.groups[low.bit_length() - 1].node, need & ~low)
             if stale is not None:
-                return gi, need, stale
+                return low.bit_length() - 1, need, stale
             cands ^= low
         return None, need, []
 
@@ -409,8 +462,8 @@ class _Planner:
 
     def _place(self, r: _Root, share: bool = True) -> None:
         while True:
-            reads, cone = self._walk(r)
-            gi, need, stale = self._choose(r, reads)
+            reads, cone, args = self._walk(r)
+            gi, need, stale = self._choose(r, reads, cone, args)
             store = self._to_store(r, gi, reads, cone) if share else []
             if not store:
                 break
@@ -426,6 +479,8 @@ class _Planner:
         grp.roots.append(r)
         self.node_of[r.var] = grp.node
         self._read({self.node_of[v] for v in reads if v in self.node_of}, grp.node)
+        for key in [v for v in reads if v in self.node_of] + list(args):
+            self.read_by[key] = self.read_by.get(key, 0) | (1 << gi)
         if r.reduce is not None:
             self.reduced.add(r.var)
         for x, here in cone.items():
@@ -481,7 +536,7 @@ class _KernelBuilder:
         self.k = LoopKernel(grp.shape)
         self.ident = _identity(grp.shape)
         self.memo: dict[tuple, int] = {}
-        self.inputs: dict[int, int] = {}  # id(atom) -> input index
+        self.inputs: dict[tuple, int] = {}  # (id(atom), view) -> input index
         self.local: dict[Var, int] = {}  # roots computed in this kernel (identity index)
         self.eqns: dict[Eqn, None] = {}
 
@@ -519,13 +574,26 @@ class _KernelBuilder:
         return self.build(src, low.index_map(index, src.aval, x.aval, **eqn.params))
 
     def _load(self, x: Atom, index: tuple[Affine, ...], key: tuple) -> int:
-        slot = self.inputs.get(id(x))
+        view, index = _view(x, index)
+        slot = self.inputs.get((id(x), view))
         if slot is None:
             slot = len(self.k.inputs)
-            self.inputs[id(x)] = slot
+            self.inputs[(id(x), view)] = slot
             self.k.inputs.append(x)
+            self.k.in_views.append(view)
         axes = frozenset(a for a, c, _ in index if a is not None and c != 0)
         return self._add(SNode("load", x.aval.dtype, axes, input=slot, index=index), key)
+
+
+def _view(x: Atom, index: tuple[Affine, ...]
+          ) -> tuple[tuple[int | None, ...] | None, tuple[Affine, ...]]:
+    """The view of ``x`` a kernel reads at ``index`` (see ``LoopKernel.in_views``), and the
+    index into that view."""
+    fixed = [a is None or c == 0 for a, c, _ in index]
+    if not any(f and n > 1 for f, n in zip(fixed, x.aval.shape, strict=True)):
+        return None, index
+    return (tuple(o if f else None for (_, _, o), f in zip(index, fixed, strict=True)),
+            tuple(t for t, f in zip(index, fixed, strict=True) if not f))
 
 
 def _kernel(g: _Graph, m: set[Var], grp: _Group) -> LoopKernel:
@@ -548,7 +616,8 @@ def _kernel(g: _Graph, m: set[Var], grp: _Group) -> LoopKernel:
 def _collapse(k: LoopKernel) -> LoopKernel:
     """Merge adjacent loop axes that every array walks together, contiguously and in full
     (a (1000, 3) elementwise loop becomes one loop of 3000, which vectorises)."""
-    in_shapes = [list(x.aval.shape) for x in k.inputs]
+    in_shapes = [list(_view_shape(x.aval.shape, v)) for x, v in zip(k.inputs, k.in_views,
+                                                                      strict=True)]
     out_shapes = [list(o.var.aval.shape) for o in k.outputs]
     index_of: dict[int, tuple[Affine, ...]] = {}
     for n in k.nodes:
@@ -598,11 +667,18 @@ def _collapse(k: LoopKernel) -> LoopKernel:
             o.axes = tuple(sorted({axis_map(a) for a in o.axes}))
         shape[d:d + 2] = [shape[d] * shape[d + 1]]
     k.shape = tuple(shape)
-    k.arg_shapes = [None if tuple(s) == x.aval.shape else tuple(s)
-                    for s, x in zip(in_shapes, k.inputs, strict=True)] + \
+    k.arg_shapes = [None if tuple(s) == _view_shape(x.aval.shape, v) else tuple(s)
+                    for s, x, v in zip(in_shapes, k.inputs, k.in_views, strict=True)] + \
         [None if tuple(s) == o.var.aval.shape else tuple(s)
          for s, o in zip(out_shapes, k.outputs, strict=True)]
     return k
+
+
+def _view_shape(shape: tuple[int, ...], view: tuple[int | None, ...] | None
+                ) -> tuple[int, ...]:
+    if view is None:
+        return shape
+    return tuple(n for n, i in zip(shape, view, strict=True) if i is None)
 
 
 def _stretched_from(g: _Graph, x: Atom) -> tuple[Atom, tuple[Affine, ...]] | None:
