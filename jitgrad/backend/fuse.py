@@ -232,15 +232,12 @@ class _Group:
 
 class _Planner:
     """Assigns every root (a stored fusible value or a reduction) to a loop kernel, in program
-    order. A root joins the first kernel of its iteration space that it can join without a
-    cycle between steps; reading another root of that kernel is fine at the same loop position
-    (it is computed earlier in the same loop body), at any other position it is not (it may not
-    have been computed yet). An expensive value that a second kernel would recompute is stored
-    instead, by the kernel that computes it first.
+    order (see ``_choose``); an expensive value that a second kernel would recompute, or a long
+    run of cheap ones, is stored instead, by the kernel that computes it first (``_share``).
 
-    Cycles are ruled out with bitsets instead of graph searches: every step (a kernel or any
-    other step) knows the set of kernels it transitively runs after, kept exact as kernels
-    grow."""
+    Cycles between steps are ruled out with bitsets instead of graph searches: every step (a
+    kernel or any other step) knows the set of kernels it transitively runs after, kept exact
+    as kernels grow (``_stale``)."""
 
     def __init__(self, g: _Graph, m: set[Var], matmuls: dict[Eqn, MatmulStep]):
         self.g, self.m = g, m
@@ -258,6 +255,7 @@ class _Planner:
         self.owner: dict[Eqn, int] = {}  # fusible equation -> the first group computing it
         self.ident: dict[Eqn, bool] = {}  # ...whether only at that group's own loop position
         self.step_at = {g.producer[s.out]: s for s in matmuls.values()}
+        self.size: dict[Var, int] = {}  # fusible value -> bound on equations computing it
 
     def run(self) -> list[_Group]:
         g = self.g
@@ -283,17 +281,24 @@ class _Planner:
 
     def _too_long(self, v: Var) -> bool:
         """Whether computing ``v`` where it is read would take too many equations (given what
-        is stored by now)."""
+        is stored by now). A bound (the equations counted once per path) is kept per value;
+        only when it exceeds the limit are the distinct equations counted, and recorded."""
         g, m = self.g, self.m
         limit = MAX_SHARED_CONE if len(set(map(id, g.users.get(v, ())))) > 1 else MAX_CONE
-        seen, stack = {v}, list(g.producer[v].inputs)
-        while stack:
-            x = stack.pop()
-            if isinstance(x, Var) and x not in seen and x not in m and g.fusible(x):
-                seen.add(x)
-                if len(seen) > limit:
-                    return True
-                stack.extend(g.producer[x].inputs)
+        eqn = g.producer[v]
+        bound = 1 + sum(self.size.get(x, 0) for x in eqn.inputs
+                        if isinstance(x, Var) and x not in m)
+        if bound > limit:
+            seen, stack = {v}, list(eqn.inputs)
+            while stack:
+                x = stack.pop()
+                if isinstance(x, Var) and x not in seen and x not in m and g.fusible(x):
+                    seen.add(x)
+                    if len(seen) > limit:
+                        return True
+                    stack.extend(g.producer[x].inputs)
+            bound = len(seen)
+        self.size[v] = bound
         return False
 
     def _node(self, anc: int, bit: int) -> int:
@@ -403,14 +408,18 @@ class _Planner:
     def _choose(self, r: _Root, reads: dict[Var, bool], cone: dict[Var, bool],
                 args: set[tuple]) -> tuple[int | None, int, list[int]]:
         """The group ``r`` joins (None: a new one), the groups it must run after, and the
-        steps whose ancestors joining adds to (see ``_stale``): the first group of its
-        iteration space related to it by data that it can join (one that computes what ``r``
-        reads or would recompute, or reads what ``r`` reads, a program input as the same
-        kernel argument). Merging unrelated work would tie
-        together distant parts of the program (each step of an unrolled loop would join the
-        first step's kernels, instead of getting its own, identical from step to step), except
-        for a root that only reads program inputs at its own loop position: it is the same
-        wherever it is, and joins the first group it can."""
+        steps whose ancestors joining adds to (see ``_stale``).
+
+        That is the first group of its iteration space that it can join without a cycle
+        between steps, among those related to it by data: computing what ``r`` reads or would
+        recompute, or reading what it reads (a program input: as the same kernel argument).
+        Reading another root of that group is fine at the same loop position (it is computed
+        earlier in the same loop body), at any other position it is not (it may not have been
+        computed yet). Merging unrelated work would tie together distant parts of the program
+        (each step of an unrolled loop would join the first step's kernels, instead of
+        getting its own, identical from step to step); except for a root that reads only
+        program inputs, at its own loop position: it is the same wherever it is, and joins
+        the first group it can."""
         bad = need = related = 0
         for v, same in reads.items():
             src = self.node_of.get(v)
