@@ -146,6 +146,7 @@ def layernorm_grad_numpy(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, g: 
 
 LSTM_SIZES = (32, 24, 32)  # input (alphabet), state, output
 LSTM_BATCH = 8
+LSTM_STEPS = 30  # the unrolled length the compile workload measures
 
 
 def lstm_data(rng: np.random.Generator, steps: int, dtype: Any = np.float64
@@ -239,6 +240,9 @@ def _advect(xp: Any, f: Any, vx: Any, vy: Any) -> Any:
     flat = (1 - rw) * ((1 - bw) * f[left, top] + bw * f[left, bottom]) \
         + rw * ((1 - bw) * f[right, top] + bw * f[right, bottom])
     return xp.reshape(flat, (rows, cols))
+
+
+FLUID_SIZE = 16  # grid side
 
 
 def fluid_loss(lib: Lib, vx: Any, vy: Any, smoke: Any, target: Any, steps: int = 20,

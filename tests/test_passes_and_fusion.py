@@ -46,6 +46,25 @@ def test_cse_merges_identical_equations():
     assert names(out).count("sin") == 1
 
 
+def test_cse_merges_equal_constants_and_what_uses_them():
+    """Two np.ones columns built separately (as autograd's RNN examples do per gate) are one
+    constant, so the two concatenations and matmuls using them are one each."""
+    w = rng.standard_normal((3, 2))
+
+    def f(x):
+        a = jnp.concatenate([x, np.ones((4, 1))], axis=1) @ w
+        b = jnp.concatenate([x, np.ones((4, 1))], axis=1) @ w
+        return jnp.sum(a * b) + jnp.sum(np.zeros((4, 1)) + x)
+
+    ir = jg.make_ir(f)(np.ones((4, 2)))
+    out = optimize_ir(ir)
+    typecheck(out)
+    assert len(ir.constvars) == 4 and len(out.constvars) == 3  # w, ones, zeros
+    assert names(out).count("concatenate") == 1 and names(out).count("matmul") == 1
+    x = rng.standard_normal((4, 2))
+    np.testing.assert_allclose(jg.core.eval_ir(out, x), jg.core.eval_ir(ir, x))
+
+
 def test_dce_drops_unused_equations():
     def f(x):
         jnp.exp(x)  # unused

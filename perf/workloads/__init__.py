@@ -11,6 +11,7 @@ NAMES = {
     "attention": "nets:attention",
     "layernorm": "nets:layernorm",
     "compile": "startup:run",
+    "unrolled": "unrolled:run",
     "memory": "memory:run",
 }
 
