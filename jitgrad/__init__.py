@@ -6,29 +6,40 @@ array([2., 4., 6.])
 """
 
 from jitgrad import lax, nn, numpy, tree_util
-from jitgrad.api import custom_vjp, grad, jvp, make_ir, value_and_grad, vjp
+from jitgrad._version import __version__
+from jitgrad.api import (
+    eval_shape,
+    grad,
+    hessian,
+    jacfwd,
+    jacrev,
+    jvp,
+    linearize,
+    make_ir,
+    value_and_grad,
+    vjp,
+    vmap,
+)
 from jitgrad.core import IR, config
+from jitgrad.custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat
 from jitgrad.errors import (
     BatchError,
     CompileError,
     JitgradError,
+    JitgradIndexError,
     JitgradTypeError,
     ShapeError,
     TracerError,
     UnsupportedError,
 )
-from jitgrad.jit import jit, show_kernels
-from jitgrad.lax import checkpoint, custom_jvp, remat
+from jitgrad.jit import clear_caches, jit, show_kernels
 from jitgrad.numpy import stop_gradient
 from jitgrad.testing import check_grads
-from jitgrad.toolkit import eval_shape, hessian, jacfwd, jacrev, linearize, vmap
-
-__version__ = "0.1.0"
 
 __all__ = [
-    "IR", "BatchError", "CompileError", "JitgradError", "JitgradTypeError", "ShapeError",
-    "TracerError", "UnsupportedError",
-    "check_grads", "config", "custom_vjp", "grad", "jit", "jvp", "make_ir", "nn", "numpy",
-    "show_kernels", "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap", "jacfwd",
-    "jacrev", "hessian", "linearize", "eval_shape", "lax", "checkpoint", "remat", "custom_jvp",
+    "__version__", "BatchError", "CompileError", "IR", "JitgradError", "JitgradIndexError",
+    "JitgradTypeError", "ShapeError", "TracerError", "UnsupportedError", "check_grads",
+    "checkpoint", "clear_caches", "config", "custom_jvp", "custom_vjp", "eval_shape", "grad",
+    "hessian", "jacfwd", "jacrev", "jit", "jvp", "lax", "linearize", "make_ir", "nn", "numpy",
+    "remat", "show_kernels", "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap",
 ]

@@ -1,112 +1,51 @@
-"""The public transformations: grad, value_and_grad, vjp, jvp, make_ir, custom_vjp."""
+"""The public transformations: grad, value_and_grad, vjp, jvp, linearize, vmap, jacfwd, jacrev,
+hessian, make_ir, eval_shape (JAX's names and semantics)."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from jitgrad.core import (
-    IR,
-    Inline,
-    Primitive,
-    ShapedArray,
-    Tracer,
-    Zero,
-    aval_of,
-    check_ir,
-    eval_ir,
-    is_float,
-    register,
+from jitgrad.api_util import (
+    Store,
+    Transformed,
+    argnums_partial,
+    as_output,
+    check_float_inputs,
+    distinct_argnums,
+    flatten_args,
+    flatten_fun,
+    flatten_fun_nokwargs,
+    normalize_argnums,
 )
-from jitgrad.errors import JitgradTypeError
-from jitgrad.prims import cos, mul, sin, zeros
-from jitgrad.prims.structural import at_front, batch_size
+from jitgrad.core import IR, ShapedArray, Tracer, Zero, aval_of, eval_ir, is_float, zeros
+from jitgrad.errors import BatchError, JitgradTypeError
+from jitgrad.prims import reshape
+from jitgrad.subprogram import instantiate_zeros
 from jitgrad.transforms.jvp import jvp_flat
 from jitgrad.transforms.partial_eval import partial_eval_ir
 from jitgrad.transforms.stage import trace
 from jitgrad.transforms.vjp import vjp_ir
-from jitgrad.transforms.vmap import vmap_ir
-from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
+from jitgrad.transforms.vmap import batch_eval, check_sizes, move_axis
+from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_leaves, tree_unflatten
 
-__all__ = ["custom_vjp", "grad", "jvp", "make_ir", "value_and_grad", "vjp"]
-
-
-# ---------------------------------------------------------------------------------------------
-# Helpers shared by the transformations
-
-
-def _as_output(x: Any) -> Any:
-    """Concrete results are plain numpy arrays (0-d arrays, not numpy scalars)."""
-    return x if isinstance(x, Tracer) else np.asarray(x)
-
-
-def _leaf(x: Any, what: str) -> Any:
-    if isinstance(x, Tracer | np.ndarray | np.generic | float | int | bool):
-        return x
-    try:
-        aval_of(x)
-    except Exception as e:  # noqa: BLE001 - reported as jitgrad's own error below
-        raise JitgradTypeError(f"{what}: {type(x).__name__} is not an array or pytree") from e
-    return np.asarray(x)
-
-
-def _flatten(tree: Any, what: str) -> tuple[list[Any], PyTreeDef]:
-    leaves, treedef = tree_flatten(tree)
-    return [_leaf(x, what) for x in leaves], treedef
-
-
-def _normalize_argnums(argnums: int | Sequence[int], nargs: int, name: str) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    for i in nums:
-        if not -nargs <= i < nargs:
-            raise JitgradTypeError(f"{name}: argnums {argnums} out of range for {nargs} "
-                                   f"positional argument(s)")
-    return tuple(i % nargs for i in nums)
-
-
-def flatten_fun(f: Callable[..., Any], args: tuple, argnums: tuple[int, ...],
-                kwargs: dict, what: str) -> tuple[Callable[..., list], list[Any], PyTreeDef,
-                                                  list[PyTreeDef | None]]:
-    """Flatten the ``argnums`` arguments of ``f(*args, **kwargs)`` into leaves. Returns
-    ``(flat_f, leaves, in_tree, out_tree_box)``: ``flat_f(*leaves)`` returns flat outputs and
-    records the output structure in ``out_tree_box[0]``."""
-    leaves, in_tree = _flatten(tuple(args[i] for i in argnums), what)
-    out_tree: list[PyTreeDef | None] = [None]
-
-    def flat_f(*xs: Any) -> list[Any]:
-        full = list(args)
-        for i, a in zip(argnums, tree_unflatten(in_tree, xs), strict=True):
-            full[i] = a
-        out_leaves, out_tree[0] = tree_flatten(f(*full, **kwargs))
-        return out_leaves
-
-    return flat_f, leaves, in_tree, out_tree
-
-
-def _check_float_inputs(leaves: Sequence[Any], name: str) -> None:
-    for x in leaves:
-        aval = aval_of(x)
-        if not is_float(aval.dtype):
-            raise JitgradTypeError(
-                f"{name} requires floating-point inputs to differentiate, but got an input of "
-                f"dtype {aval.dtype.name} (shape {aval.shape}). Pass a float array (e.g. "
-                f"x.astype(float)), or leave the argument out of argnums.")
+__all__ = ["eval_shape", "grad", "hessian", "jacfwd", "jacrev", "jvp", "linearize", "make_ir",
+           "value_and_grad", "vjp", "vmap"]
 
 
 # ---------------------------------------------------------------------------------------------
 # Reverse mode
 
 
-def _vjp_core(flat_f: Callable[..., list], leaves: list[Any], has_aux: bool,
-              out_tree: list[PyTreeDef | None], name: str
-              ) -> tuple[IR, int, PyTreeDef | None]:
+def _vjp_core(flat_f: Callable[..., list], leaves: list[Any], has_aux: bool, store: Store,
+              name: str) -> tuple[IR, int, PyTreeDef | None]:
     """Trace and transform: returns the joint IR ``(leaves..., cts) -> (outs..., aux...,
-    grads...)``, the number of differentiated outputs and the aux tree."""
+    grads...)``, the number of differentiated outputs and the aux tree (the store is left
+    holding the differentiated outputs' structure)."""
     ir = trace(flat_f, [aval_of(x) for x in leaves])
-    tree = out_tree[0]
+    tree = store.val
     aux_tree = None
     n_out = len(ir.outvars)
     if has_aux:
@@ -115,7 +54,7 @@ def _vjp_core(flat_f: Callable[..., list], leaves: list[Any], has_aux: bool,
                                    f"pair (output, aux), got structure {tree}")
         out_part, aux_tree = tree.children
         n_out = out_part.num_leaves
-        out_tree[0] = out_part
+        store.val = out_part
     has_ct = [i < n_out and is_float(v.aval.dtype) for i, v in enumerate(ir.outvars)]
     return vjp_ir(ir, [True] * len(leaves), has_ct), n_out, aux_tree
 
@@ -129,10 +68,10 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple:
     >>> out, f_vjp(1.0)
     (array(6.), (array(3.), array(2.)))
     """
-    flat_f, leaves, in_tree, out_tree = flatten_fun(f, primals, tuple(range(len(primals))), {},
-                                                    "vjp")
-    _check_float_inputs(leaves, "vjp")
-    joint, n_out, aux_tree = _vjp_core(flat_f, leaves, has_aux, out_tree, "vjp")
+    leaves, in_tree = flatten_args(primals, "vjp")
+    flat_f, store = flatten_fun_nokwargs(f, in_tree)
+    check_float_inputs(leaves, "vjp")
+    joint, n_out, aux_tree = _vjp_core(flat_f, leaves, has_aux, store, "vjp")
     n_in = len(leaves)
     n_fwd = len(joint.outvars) - n_in
     n_ct = len(joint.invars) - n_in
@@ -142,12 +81,13 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple:
     outs, res = fwd[:n_fwd], fwd[n_fwd:]
     ct_avals = [v.aval for v in joint.invars[n_in:]]
     diff_out = [i for i in range(n_out) if is_float(aval_of(outs[i]).dtype)]
+    out_tree = store.val
 
     def vjp_fn(ct: Any) -> tuple:
-        ct_leaves, ct_tree = _flatten(ct, "vjp_fn")
-        if ct_tree != out_tree[0]:
+        ct_leaves, ct_tree = flatten_args(ct, "vjp_fn")
+        if ct_tree != out_tree:
             raise JitgradTypeError(f"vjp_fn: cotangent structure {ct_tree} does not match the "
-                                   f"output structure {out_tree[0]}")
+                                   f"output structure {out_tree}")
         ct_leaves = [ct_leaves[i] for i in diff_out]
         for c, aval in zip(ct_leaves, ct_avals, strict=True):
             if aval_of(c).shape != aval.shape:
@@ -156,12 +96,44 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple:
         ct_leaves = [c if isinstance(c, Tracer) else np.asarray(c, aval.dtype)
                      for c, aval in zip(ct_leaves, ct_avals, strict=True)]
         grads = eval_ir(unknown, *res, *ct_leaves)
-        return tuple(tree_unflatten(in_tree, [_as_output(g) for g in grads]))
+        return tuple(tree_unflatten(in_tree, [as_output(g) for g in grads]))
 
-    out = tree_unflatten(out_tree[0], [_as_output(o) for o in outs[:n_out]])
+    out = tree_unflatten(out_tree, [as_output(o) for o in outs[:n_out]])
     if has_aux:
-        return out, vjp_fn, tree_unflatten(aux_tree, [_as_output(o) for o in outs[n_out:]])
+        return out, vjp_fn, tree_unflatten(aux_tree, [as_output(o) for o in outs[n_out:]])
     return out, vjp_fn
+
+
+def _value_and_grad(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any,
+                    has_aux: bool) -> Any:
+    nums, where = distinct_argnums(normalize_argnums(argnums, len(args), "grad"))
+    partial, dyn = argnums_partial(f, args, nums)
+    leaves, in_tree = flatten_args(dyn, "grad")
+    flat_f, store = flatten_fun_nokwargs(lambda *d: partial(*d, **kwargs), in_tree)
+    check_float_inputs(leaves, "grad")
+    joint, n_out, aux_tree = _vjp_core(flat_f, leaves, has_aux, store, "grad")
+    out_aval = joint.outvars[0].aval if n_out else None
+    if n_out != 1 or out_aval.shape != () or not is_float(out_aval.dtype):
+        shown = store.val if n_out != 1 else out_aval
+        raise JitgradTypeError(
+            f"grad requires a scalar floating-point output (shape ()), but the function "
+            f"returned {shown}. Reduce it first (e.g. jnp.sum), or use jg.vjp / jg.jacrev "
+            f"for non-scalar outputs.")
+    outs = eval_ir(joint, *leaves, np.ones((), out_aval.dtype))
+    n_fwd = len(joint.outvars) - len(leaves)
+    per_arg = tree_unflatten(in_tree, [as_output(g) for g in outs[n_fwd:]])
+    grads = tuple(per_arg[k] for k in where)
+    grads = grads[0] if _single(argnums) else grads
+    value = as_output(outs[0])
+    if has_aux:
+        aux = tree_unflatten(aux_tree, [as_output(o) for o in outs[1:n_fwd]])
+        return (value, aux), grads
+    return value, grads
+
+
+def _single(argnums: Any) -> bool:
+    """Whether one derivative is returned bare (``argnums=0``) rather than in a tuple."""
+    return isinstance(argnums, int | np.integer)
 
 
 def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
@@ -172,31 +144,13 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     >>> value_and_grad(lambda x: jnp.sum(x ** 2))(np.array([1.0, 2.0]))
     (array(5.), array([2., 4.]))
     """
+    return Transformed(_value_and_grad, f, argnums=argnums, has_aux=has_aux)
 
-    @functools.wraps(f)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        nums = _normalize_argnums(argnums, len(args), "grad")
-        flat_f, leaves, in_tree, out_tree = flatten_fun(f, args, nums, kwargs, "grad")
-        _check_float_inputs(leaves, "grad")
-        joint, n_out, aux_tree = _vjp_core(flat_f, leaves, has_aux, out_tree, "grad")
-        out_aval = joint.outvars[0].aval if n_out else None
-        if n_out != 1 or out_aval.shape != () or not is_float(out_aval.dtype):
-            shown = out_tree[0] if n_out != 1 else out_aval
-            raise JitgradTypeError(
-                f"grad requires a scalar floating-point output (shape ()), but the function "
-                f"returned {shown}. Reduce it first (e.g. jnp.sum), or use jg.vjp / jg.jacrev "
-                f"for non-scalar outputs.")
-        outs = eval_ir(joint, *leaves, np.ones((), out_aval.dtype))
-        n_fwd = len(joint.outvars) - len(leaves)
-        grads = tree_unflatten(in_tree, [_as_output(g) for g in outs[n_fwd:]])
-        grads = grads[0] if isinstance(argnums, int) else grads
-        value = _as_output(outs[0])
-        if has_aux:
-            aux = tree_unflatten(aux_tree, [_as_output(o) for o in outs[1:n_fwd]])
-            return (value, aux), grads
-        return value, grads
 
-    return wrapped
+def _grad(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any, has_aux: bool
+          ) -> Any:
+    value, g = _value_and_grad(f, args, kwargs, argnums=argnums, has_aux=has_aux)
+    return (g, value[1]) if has_aux else g
 
 
 def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
@@ -209,14 +163,7 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     >>> grad(lambda x, y: x * y, argnums=(0, 1))(2.0, 3.0)
     (array(3.), array(2.))
     """
-    vg = value_and_grad(f, argnums, has_aux)
-
-    @functools.wraps(f)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        value, g = vg(*args, **kwargs)
-        return (g, value[1]) if has_aux else g
-
-    return wrapped
+    return Transformed(_grad, f, argnums=argnums, has_aux=has_aux)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,8 +181,8 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
     if not isinstance(primals, tuple | list) or not isinstance(tangents, tuple | list):
         raise JitgradTypeError("jvp: primals and tangents must be tuples (or lists) of "
                                "arguments")
-    p_leaves, p_tree = _flatten(tuple(primals), "jvp primals")
-    t_leaves, t_tree = _flatten(tuple(tangents), "jvp tangents")
+    p_leaves, p_tree = flatten_args(tuple(primals), "jvp primals")
+    t_leaves, t_tree = flatten_args(tuple(tangents), "jvp tangents")
     if p_tree != t_tree:
         raise JitgradTypeError(f"jvp: primal structure {p_tree} and tangent structure {t_tree} "
                                f"differ")
@@ -247,24 +194,19 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
             raise JitgradTypeError(f"jvp: tangent {ta} does not match primal {pa} (shapes and "
                                    f"float dtypes must be equal)")
         ts.append(t if is_float(pa.dtype) else Zero(pa))
-    out_tree: list[PyTreeDef | None] = [None]
-
-    def flat_f(*xs: Any) -> list[Any]:
-        leaves, out_tree[0] = tree_flatten(f(*tree_unflatten(p_tree, xs)))
-        return leaves
-
+    flat_f, store = flatten_fun_nokwargs(f, p_tree)
     outs, t_outs = jvp_flat(flat_f, p_leaves, ts)
     t_outs = [zeros_like_value(o) if isinstance(t, Zero) else t
               for o, t in zip(outs, t_outs, strict=True)]
-    tree = out_tree[0]
+    tree = store.val
     if has_aux:
         out_part, aux_tree = tree.children
         n = out_part.num_leaves
-        return (tree_unflatten(out_part, map(_as_output, outs[:n])),
-                tree_unflatten(out_part, map(_as_output, t_outs[:n])),
-                tree_unflatten(aux_tree, map(_as_output, outs[n:])))
-    return (tree_unflatten(tree, map(_as_output, outs)),
-            tree_unflatten(tree, map(_as_output, t_outs)))
+        return (tree_unflatten(out_part, map(as_output, outs[:n])),
+                tree_unflatten(out_part, map(as_output, t_outs[:n])),
+                tree_unflatten(aux_tree, map(as_output, outs[n:])))
+    return (tree_unflatten(tree, map(as_output, outs)),
+            tree_unflatten(tree, map(as_output, t_outs)))
 
 
 def zeros_like_value(x: Any) -> Any:
@@ -272,11 +214,238 @@ def zeros_like_value(x: Any) -> Any:
     return zeros(aval) if isinstance(x, Tracer) else np.zeros(aval.shape, aval.dtype)
 
 
+def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+    """``(f(*primals), f_jvp)`` where ``f_jvp(*tangents)`` is the jvp at ``primals``; the
+    forward pass runs once, now, and ``f_jvp`` only runs the linear part.
+
+    >>> import jitgrad.numpy as jnp
+    >>> y, f_jvp = linearize(jnp.sin, 0.0)
+    >>> f_jvp(2.0)
+    array(2.)
+    """
+    leaves, in_tree = flatten_args(primals, "linearize")
+    check_float_inputs(leaves, "linearize")
+    n = len(leaves)
+    flat_f, store = flatten_fun_nokwargs(f, in_tree)
+
+    def joint(*xs: Any) -> list[Any]:
+        outs, ts = jvp_flat(flat_f, list(xs[:n]), list(xs[n:]))
+        return outs + instantiate_zeros(ts, outs)
+
+    avals = [aval_of(x) for x in leaves]
+    ir = trace(joint, avals + avals)
+    k = len(ir.outvars) // 2
+    known, unknown, _ = partial_eval_ir(ir, [False] * n + [True] * n, [False] * k + [True] * k)
+    fwd = eval_ir(known, *leaves)
+    outs, res = fwd[:k], fwd[k:]
+    tree = store.val
+
+    def f_jvp(*tangents: Any) -> Any:
+        t_leaves, t_tree = flatten_args(tangents, "linearize tangents")
+        if t_tree != in_tree:
+            raise JitgradTypeError(f"linearize: tangent structure {t_tree} does not match the "
+                                   f"primal structure {in_tree}")
+        t_leaves = [t if isinstance(t, Tracer) else np.asarray(t, a.dtype)
+                    for t, a in zip(t_leaves, avals, strict=True)]
+        return tree_unflatten(tree, [as_output(t) for t in eval_ir(unknown, *res, *t_leaves)])
+
+    return tree_unflatten(tree, [as_output(o) for o in outs]), f_jvp
+
+
+# ---------------------------------------------------------------------------------------------
+# vmap
+
+
+def _prefix_leaves(prefix: Any, tree: Any, what: str) -> list[Any]:
+    """Expand an axis-spec pytree prefix (ints/None at its leaves) to one entry per leaf of
+    ``tree``."""
+    if prefix is None or isinstance(prefix, int | np.integer) and not isinstance(prefix, bool):
+        return [None if prefix is None else int(prefix)] * len(tree_leaves(tree))
+    if not isinstance(prefix, tuple | list | dict):
+        raise BatchError(f"vmap: {what} must be an int, None, or a tuple/list/dict of them, "
+                         f"got {prefix!r}")
+    if isinstance(prefix, tuple | list) and isinstance(tree, tuple | list) and \
+            len(prefix) == len(tree):
+        return [a for p, t in zip(prefix, tree, strict=True) for a in
+                _prefix_leaves(p, t, what)]
+    if isinstance(prefix, dict) and isinstance(tree, dict) and set(prefix) == set(tree):
+        return [a for k in sorted(tree) for a in _prefix_leaves(prefix[k], tree[k], what)]
+    raise BatchError(f"vmap: {what} {prefix!r} does not match the structure of "
+                     f"{tree_flatten(tree)[1]}")
+
+
+def _vmap(f: Callable[..., Any], args: tuple, kwargs: dict, *, in_axes: Any, out_axes: Any
+          ) -> Any:
+    if isinstance(in_axes, list | tuple) and len(in_axes) != len(args):
+        raise BatchError(f"vmap: in_axes has {len(in_axes)} entries for {len(args)} "
+                         f"positional arguments")
+    spec = in_axes if isinstance(in_axes, list | tuple) else (in_axes,) * len(args)
+    dims = _prefix_leaves(tuple(spec), args, "in_axes") + _prefix_leaves(0, kwargs, "in_axes")
+    leaves, in_tree = flatten_args((args, kwargs), "vmap")
+    names = [f"input {i} (shape {aval_of(x).shape})" for i, x in enumerate(leaves)]
+    size = check_sizes(leaves, dims, names)
+    dims = [None if d is None else d % aval_of(x).ndim for x, d in zip(leaves, dims,
+                                                                        strict=True)]
+    avals = []
+    for x, d in zip(leaves, dims, strict=True):
+        a = aval_of(x)
+        avals.append(a if d is None else ShapedArray(a.shape[:d] + a.shape[d + 1:], a.dtype))
+    flat_f, store = flatten_fun(f, in_tree)
+    ir = trace(flat_f, avals)
+    outs, odims = batch_eval(ir, leaves, dims)
+    tree = store.val
+    to = _prefix_leaves(out_axes, tree_unflatten(tree, outs), "out_axes")
+    return tree_unflatten(tree, [as_output(move_axis(o, d, t, size))
+                                 for o, d, t in zip(outs, odims, to, strict=True)])
+
+
+def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable[..., Any]:
+    """Vectorise ``f`` over the ``in_axes`` of its arguments (ints, None, or pytrees of them
+    matching the arguments; keyword arguments are batched on axis 0).
+
+    >>> import jitgrad.numpy as jnp
+    >>> vmap(lambda x, y: jnp.sum(x * y), in_axes=(0, None))(np.ones((3, 2)), np.arange(2.0))
+    array([1., 1., 1.])
+    """
+    return Transformed(_vmap, f, in_axes=in_axes, out_axes=out_axes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Jacobians
+
+
+def _split_vector(flat: Any, like: Sequence[Any]) -> list[Any]:
+    """Consecutive pieces of a flat vector, shaped and typed like the arrays ``like``."""
+    out, start = [], 0
+    for x in like:
+        a = aval_of(x)
+        out.append(reshape(flat[start:start + a.size].astype(a.dtype), a.shape))
+        start += a.size
+    return out
+
+
+def _jac_tree(blocks: list[list[Any]], out_tree: PyTreeDef, in_tree: PyTreeDef,
+              where: list[int], single: bool) -> Any:
+    """Assemble ``blocks[out_leaf][in_leaf]`` into the output structure of input structures
+    (as JAX: the Jacobian of each output leaf is a pytree shaped like the inputs), one entry
+    per requested argnum (``where``: its position among the distinct ones)."""
+    per_out = []
+    for row in blocks:
+        inner = tree_unflatten(in_tree, row)
+        picked = tuple(inner[k] for k in where)
+        per_out.append(picked[0] if single else picked)
+    return tree_unflatten(out_tree, per_out)
+
+
+def _jacfwd(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any, has_aux: bool
+            ) -> Any:
+    nums, where = distinct_argnums(normalize_argnums(argnums, len(args), "jacfwd"))
+    partial, diff = argnums_partial(f, args, nums)
+    leaves, in_tree = flatten_args(diff, "jacfwd")
+    check_float_inputs(leaves, "jacfwd")
+    sizes = [aval_of(x).size for x in leaves]
+    n = sum(sizes)
+    dtype = np.result_type(*[aval_of(x).dtype for x in leaves])
+
+    def push(t_flat: Any) -> Any:
+        ts = _split_vector(t_flat, leaves)
+        res = jvp(lambda *d: partial(*d, **kwargs), diff, tree_unflatten(in_tree, ts),
+                  has_aux=has_aux)
+        return (res[1], res[2]) if has_aux else res[1]
+
+    tangents = vmap(push, out_axes=(-1, None) if has_aux else -1)(np.eye(n, dtype=dtype))
+    t_out, aux = tangents if has_aux else (tangents, None)
+    out_leaves, out_tree = tree_flatten(t_out)
+    blocks = []
+    for t in out_leaves:  # (*out_shape, n)
+        row, start = [], 0
+        for x, k in zip(leaves, sizes, strict=True):
+            shape = np.shape(t)[:-1] + aval_of(x).shape
+            row.append(as_output(reshape(t[..., start:start + k], shape)))
+            start += k
+        blocks.append(row)
+    out = _jac_tree(blocks, out_tree, in_tree, where, _single(argnums))
+    return (out, aux) if has_aux else out
+
+
+def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
+           has_aux: bool = False) -> Callable[..., Any]:
+    """Jacobian by forward mode: one batched jvp over the input basis.
+
+    >>> import jitgrad.numpy as jnp
+    >>> jacfwd(lambda x: x ** 2)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    return Transformed(_jacfwd, f, argnums=argnums, has_aux=has_aux)
+
+
+def _jacrev(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any, has_aux: bool
+            ) -> Any:
+    nums, where = distinct_argnums(normalize_argnums(argnums, len(args), "jacrev"))
+    partial, diff = argnums_partial(f, args, nums)
+    in_leaves, in_tree = flatten_args(diff, "jacrev")
+    check_float_inputs(in_leaves, "jacrev")
+    res = vjp(lambda *d: partial(*d, **kwargs), *diff, has_aux=has_aux)
+    out, f_vjp = res[0], res[1]
+    out_leaves, out_tree = tree_flatten(out)
+    sizes = [aval_of(o).size for o in out_leaves]
+    m = sum(sizes)
+    dtype = np.result_type(*[aval_of(o).dtype for o in out_leaves])
+
+    def pull(c_flat: Any) -> Any:
+        return f_vjp(tree_unflatten(out_tree, _split_vector(c_flat, out_leaves)))
+
+    cts = tree_leaves(vmap(pull)(np.eye(m, dtype=dtype)))  # each (m, *in_shape)
+    blocks, start = [], 0
+    for o, k in zip(out_leaves, sizes, strict=True):
+        blocks.append([as_output(reshape(c[start:start + k], aval_of(o).shape +
+                                         aval_of(x).shape))
+                       for c, x in zip(cts, in_leaves, strict=True)])
+        start += k
+    jac_out = _jac_tree(blocks, out_tree, in_tree, where, _single(argnums))
+    return (jac_out, res[2]) if has_aux else jac_out
+
+
+def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
+           has_aux: bool = False) -> Callable[..., Any]:
+    """Jacobian by reverse mode: one batched vjp over the output basis.
+
+    >>> import jitgrad.numpy as jnp
+    >>> jacrev(lambda x: jnp.sum(x) * x)(np.array([1.0, 2.0]))
+    array([[4., 1.],
+           [2., 5.]])
+    """
+    return Transformed(_jacrev, f, argnums=argnums, has_aux=has_aux)
+
+
+def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
+            has_aux: bool = False) -> Callable[..., Any]:
+    """``jacfwd(jacrev(f))``: the Hessian of a scalar function.
+
+    >>> import jitgrad.numpy as jnp
+    >>> hessian(lambda x: jnp.sum(x ** 3))(np.array([1.0, 2.0]))
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
+    return jacfwd(jacrev(f, argnums, has_aux=has_aux), argnums, has_aux=has_aux)
+
+
 # ---------------------------------------------------------------------------------------------
 # Inspection
 
 
-def make_ir(f: Callable[..., Any], static_argnums: Sequence[int] = ()) -> Callable[..., IR]:
+def _make_ir(f: Callable[..., Any], args: tuple, kwargs: dict, *, static_argnums: Any) -> IR:
+    static = set(normalize_argnums(static_argnums, len(args), "make_ir", "static_argnums"))
+    partial, dyn = argnums_partial(f, args, tuple(i for i in range(len(args))
+                                                  if i not in static))
+    leaves, in_tree = flatten_args(dyn, "make_ir")
+    flat_f, _ = flatten_fun_nokwargs(lambda *d: partial(*d, **kwargs), in_tree)
+    return trace(flat_f, [aval_of(x) for x in leaves])
+
+
+def make_ir(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
+            ) -> Callable[..., IR]:
     """The IR of ``f`` traced on arguments of the given shapes and dtypes (printable).
 
     >>> import jitgrad.numpy as jnp
@@ -287,143 +456,23 @@ def make_ir(f: Callable[..., Any], static_argnums: Sequence[int] = ()) -> Callab
           e:f64[] = reduce_sum[axes=(0, 1)] d
       in ( e ) }
     """
-
-    @functools.wraps(f)
-    def wrapped(*args: Any, **kwargs: Any) -> IR:
-        nums = tuple(i for i in range(len(args)) if i not in static_argnums)
-        flat_f, leaves, _, _ = flatten_fun(f, args, nums, kwargs, "make_ir")
-        return trace(flat_f, [aval_of(x) for x in leaves])
-
-    return wrapped
+    return Transformed(_make_ir, f, static_argnums=static_argnums)
 
 
-# ---------------------------------------------------------------------------------------------
-# custom_vjp
-
-
-def closure_convert(ir: IR) -> tuple[IR, list[Any]]:
-    """Turn ``ir``'s constants into leading inputs, so it can live in an equation's params
-    while the constants (possibly values of an enclosing trace) are ordinary operands."""
-    return check_ir(IR([], ir.constvars + ir.invars, ir.eqns, ir.outvars)), list(ir.consts)
-
-
-def _custom_vjp_rule(*avals: ShapedArray, fun: IR, **_: Any) -> list[ShapedArray]:
-    return [v.aval for v in fun.outvars]
-
-
-def _custom_vjp_fwd(ins: list[Any], *, fun: IR, fwd: Callable, bwd: Callable, n_consts: int,
-                    in_tree: PyTreeDef, out_tree: PyTreeDef) -> tuple[list[Any], Any]:
-    args = tree_unflatten(in_tree, ins[n_consts:])
-    out, res = fwd(*args)
-    out_leaves, tree = tree_flatten(out)
-    if tree != out_tree:
-        raise JitgradTypeError(f"custom_vjp: fwd returned output structure {tree}, but the "
-                               f"function returns {out_tree}")
-    return out_leaves, (res, ins)
-
-
-def _custom_vjp_bwd(saved: Any, cts: list[Any], *, fun: IR, fwd: Callable, bwd: Callable,
-                    n_consts: int, in_tree: PyTreeDef, out_tree: PyTreeDef) -> list[Any]:
-    res, ins = saved
-    cts = [zeros(c.aval) if isinstance(c, Zero) else c for c in cts]
-    ct_args = bwd(res, tree_unflatten(out_tree, cts))
-    args = tree_unflatten(in_tree, ins[n_consts:])
-    if not isinstance(ct_args, tuple) or len(ct_args) != len(args):
-        raise JitgradTypeError(f"custom_vjp: bwd must return a tuple with one cotangent per "
-                               f"argument ({len(args)}), got {type(ct_args).__name__}")
-    flat: list[Any] = []
-    for a, c in zip(args, ct_args, strict=True):
-        a_leaves, a_tree = tree_flatten(a)
-        if c is None:
-            flat.extend([None] * len(a_leaves))
-            continue
-        c_leaves, c_tree = tree_flatten(c)
-        if c_tree != a_tree:
-            raise JitgradTypeError(f"custom_vjp: bwd returned cotangent structure {c_tree} for "
-                                   f"an argument of structure {a_tree}")
-        flat.extend(c_leaves)
-    return [None] * n_consts + flat
-
-
-def _custom_vjp_jvp(primals: list[Any], tangents: list[Any], *, fun: IR, **_: Any
-                    ) -> tuple[list[Any], list[Any]]:
-    # NB: forward mode differentiates the original function (the custom rule is reverse-only).
-    outs, t_outs = jvp_flat(lambda *xs: eval_ir(fun, *xs), primals, tangents)
-    return outs, [zeros(aval_of(o)) if isinstance(t, Zero) else t
-                  for o, t in zip(outs, t_outs, strict=True)]
-
-
-def _custom_vjp_cases(rng: np.random.Generator, dtype: Any) -> list:
-    def f(x: Any, y: Any) -> Any:
-        return mul(sin(x), y)
-
-    cf = custom_vjp(f)
-    cf.defvjp(lambda x, y: (f(x, y), (x, y)),
-              lambda res, g: (mul(mul(g, cos(res[0])), res[1]), mul(g, sin(res[0]))))
-    x, y = rng.uniform(-2, 2, (2, 3)).astype(dtype), rng.uniform(-2, 2, (2, 3)).astype(dtype)
-    ir = make_ir(f)(x, y)
-    return [((x, y), {"fun": ir, "fwd": cf.fwd, "bwd": cf.bwd, "n_consts": 0,
-                      "in_tree": tree_flatten((x, y))[1], "out_tree": tree_flatten(x)[1]})]
-
-
-def _custom_vjp_batch(args: list[Any], dims: list[Any], /, *, fun: IR, fwd: Callable,
-                      bwd: Callable, n_consts: int, in_tree: PyTreeDef, out_tree: PyTreeDef
-                      ) -> tuple[list[Any], list[int]]:
-    # Every operand batched first; the user's fwd and bwd are vmapped the same way.
-    from jitgrad.toolkit import vmap
-    size = batch_size(args, dims)
-    args = [at_front(a, d, size) for a, d in zip(args, dims, strict=True)]
-    batched, consts = closure_convert(vmap_ir(fun, [0] * len(args), size)[0])
-    outs = custom_vjp_call_p.bind(
-        *consts, *args, fun=batched, fwd=vmap(fwd), bwd=vmap(bwd),
-        n_consts=len(consts) + n_consts, in_tree=in_tree, out_tree=out_tree)
-    return outs, [0] * len(outs)
-
-
-custom_vjp_call_p = register(Primitive(
-    "custom_vjp_call", _custom_vjp_rule, lambda *xs, fun, **_: eval_ir(fun, *xs), Inline(),
-    jvp=_custom_vjp_jvp, vjp_fwd=_custom_vjp_fwd, vjp_bwd=_custom_vjp_bwd,
-    batch=_custom_vjp_batch, multiple_results=True, test_cases=_custom_vjp_cases))
-
-
-class custom_vjp:  # noqa: N801 - JAX's name
-    """A function with a user-defined reverse-mode rule.
+def eval_shape(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """The shapes and dtypes ``f`` would return, by tracing only (nothing is computed).
+    Arguments may be arrays or anything with ``shape`` and ``dtype``.
 
     >>> import jitgrad.numpy as jnp
-    >>> @custom_vjp
-    ... def clip_grad(x):
-    ...     return x
-    >>> clip_grad.defvjp(lambda x: (x, None), lambda res, g: (jnp.clip(g, -1.0, 1.0),))
-    >>> grad(lambda x: 5.0 * clip_grad(x))(2.0)
-    array(1.)
+    >>> eval_shape(lambda x: jnp.sum(x, axis=0), ShapedArray((3, 4), np.float32))
+    f32[4]
     """
+    def as_aval(x: Any) -> ShapedArray:
+        if hasattr(x, "shape") and hasattr(x, "dtype"):
+            return ShapedArray(x.shape, x.dtype)
+        return aval_of(x)
 
-    def __init__(self, fun: Callable[..., Any]):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.fwd: Callable[..., Any] | None = None
-        self.bwd: Callable[..., Any] | None = None
-
-    def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any]) -> None:
-        """``fwd(*args) -> (out, residuals)``; ``bwd(residuals, ct) -> tuple of cotangents``
-        (one per argument, ``None`` for zero)."""
-        self.fwd, self.bwd = fwd, bwd
-
-    def __call__(self, *args: Any) -> Any:
-        if self.fwd is None or self.bwd is None:
-            raise JitgradTypeError(f"custom_vjp {self.fun.__name__}: call defvjp(fwd, bwd) "
-                                   f"before using it")
-        leaves, in_tree = _flatten(args, "custom_vjp")
-        if not any(isinstance(x, Tracer) for x in leaves):
-            return self.fun(*args)
-        out_tree: list[PyTreeDef | None] = [None]
-
-        def flat_f(*xs: Any) -> list[Any]:
-            outs, out_tree[0] = tree_flatten(self.fun(*tree_unflatten(in_tree, xs)))
-            return outs
-
-        ir, consts = closure_convert(trace(flat_f, [aval_of(x) for x in leaves]))
-        outs = custom_vjp_call_p.bind(
-            *consts, *leaves, fun=ir, fwd=self.fwd, bwd=self.bwd, n_consts=len(consts),
-            in_tree=in_tree, out_tree=out_tree[0])
-        return tree_unflatten(out_tree[0], outs)
+    leaves, in_tree = tree_flatten((args, kwargs))
+    flat_f, store = flatten_fun(f, in_tree)
+    ir = trace(flat_f, [as_aval(x) for x in leaves])
+    return tree_unflatten(store.val, [x.aval for x in ir.outvars])

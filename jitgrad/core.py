@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.errors import JitgradError, ShapeError, TracerError
+from jitgrad.errors import JitgradError, JitgradTypeError, ShapeError, TracerError
 
 # ---------------------------------------------------------------------------------------------
 # Abstract values
@@ -46,7 +46,12 @@ class ShapedArray:
         # Frozen: an aval is shared by every value and equation that refers to it.
         setattr_ = object.__setattr__
         setattr_(self, "shape", tuple(map(int, shape)))
-        setattr_(self, "dtype", dtype if isinstance(dtype, np.dtype) else np.dtype(dtype))
+        dt = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+        if dt.kind in "cO":
+            raise unsupported_dtype_error(dt, self.shape)
+        # Byte order is storage, not type: a big-endian input computes as the native dtype
+        # (numpy's ufuncs return native arrays too).
+        setattr_(self, "dtype", dt if dt.isnative else dt.newbyteorder("="))
         setattr_(self, "weak", bool(weak))
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -71,6 +76,20 @@ class ShapedArray:
         return f"{short_dtype(self.dtype)}[{','.join(map(str, self.shape))}]"
 
     __repr__ = __str__
+
+
+def unsupported_dtype_error(dtype: np.dtype, shape: tuple[int, ...]) -> JitgradTypeError:
+    """Every aval passes through ShapedArray, so complex and object values (inputs, closed-over
+    constants, cotangents, Python complex scalars) are refused there, never silently cast.
+    (Other non-numeric values, a string in ``has_aux`` output say, only pass through.)"""
+    if dtype.kind == "c":
+        fix = ("complex numbers are not supported (yet): carry the real and imaginary parts as "
+               "two float arrays")
+    else:
+        fix = "convert it first, e.g. np.asarray(x, dtype=np.float64)"
+    return JitgradTypeError(
+        f"jitgrad computes with bool, integer and floating-point arrays, but got a value of "
+        f"dtype {dtype.name} (shape {shape}); {fix}")
 
 
 def is_python_scalar(x: Any) -> bool:
@@ -360,7 +379,9 @@ class Primitive:
     or None). ``lowering`` says how the backend executes it. ``simplify(eqn, consts) -> atom |
     None`` states identities (``x*1 = x``): given the equation and its operands' constant
     values (None where not constant), the atom its output equals. ``test_cases(rng, dtype)``
-    yields ``(args, params[, options])`` for the registry-driven tests. Rules given as a
+    yields ``(args, params[, options])`` for the registry-driven tests; ``special_values`` are
+    an elementwise primitive's domain edges, checked with NaN, ±Inf, ±0, subnormals and
+    extremes, in values and derivatives, by the special-values test. Rules given as a
     ``RuleFactory`` are built from the primitive at registration.
     """
 
@@ -372,6 +393,7 @@ class Primitive:
     vjp: Callable[..., Any] | None = None
     batch: Callable[..., Any] | None = None
     test_cases: Callable[..., Any] | None = None
+    special_values: tuple[float, ...] = ()
     linear: bool = False
     simplify: Callable[..., Any] | None = None
     multiple_results: bool = False
@@ -499,6 +521,9 @@ class _Config:
     ``reuse_buffers``: compiled programs keep their scratch arrays, and recycle large outputs
     the caller has dropped, instead of allocating them every call (JITGRAD_REUSE_BUFFERS,
     default on).
+    ``scratch_mb``: the most memory, in MiB, that all compiled programs together keep between
+    calls (scratch workspaces and recycled outputs); past it, the programs that allocated
+    longest ago release theirs (JITGRAD_SCRATCH_MB, default 256).
     ``disable_jit``: ``jit`` runs the numpy reference instead of compiling (JITGRAD_DISABLE_JIT).
     ``log_compiles``: log every trace and compile with its reason (JITGRAD_LOG_COMPILES).
     ``matmul``: "auto" (jitgrad's kernel, or numpy's BLAS where measured faster), "jitgrad"
@@ -518,18 +543,21 @@ class _Config:
         self.precise_math = _env_flag("JITGRAD_PRECISE_MATH")
         self.threads = max(1, int(os.environ.get("JITGRAD_NUM_THREADS", "1") or 1))
         self.reuse_buffers = os.environ.get("JITGRAD_REUSE_BUFFERS", "1") != "0"
+        self.scratch_mb = float(os.environ.get("JITGRAD_SCRATCH_MB", "256") or 256)
 
-    def use_blas(self, dtype: np.dtype, m: int, n: int, k: int) -> bool:
-        """Whether a matmul of this dtype and size runs on numpy's BLAS instead of jitgrad's
-        own kernel (which handles float32 and float64)."""
+    def use_blas(self, dtype: np.dtype, m: int, n: int, k: int, batch: int = 1) -> bool:
+        """Whether a matmul of this dtype and size (``batch`` products of m x k by k x n) runs
+        on numpy's BLAS instead of jitgrad's own kernel (which handles float32 and float64)."""
         if dtype not in (np.float32, np.float64) or self.matmul == "blas":
             return True
         if self.matmul == "jitgrad":
             return False
         # "auto", measured on this project's machine (single-threaded, see the matmul notes):
         # the packed kernel's 8 x 16/32 register tile is 1.2-3x slower than OpenBLAS when
-        # an output side is 16 or less, and packing does not pay below about 128^3.
-        return min(m, n) <= 16 or m * n * k <= 128 ** 3
+        # an output side is 16 or less, and packing does not pay below about 128^3. numpy
+        # runs a batch as one BLAS call per product: from 2 products of 64^3 up the kernel
+        # takes 0.35-0.84x BLAS's time, at 32^3 about the same, at 24^3 1.4-1.9x.
+        return min(m, n) <= 16 or m * n * k <= (128 if batch == 1 else 32) ** 3
 
 
 config = _Config()

@@ -40,6 +40,11 @@ class TracerError(JitgradError, TypeError):
     or outside the transformation that created it."""
 
 
+class JitgradIndexError(JitgradError, IndexError):
+    """An index that does not fit the array: out of bounds, too many indices, a boolean mask of
+    the wrong shape, an index of the wrong kind (numpy's IndexError)."""
+
+
 class UnsupportedError(JitgradError, NotImplementedError):
     """A numpy function or feature that jitgrad does not (yet) provide."""
 

@@ -4,16 +4,19 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import operator
 import sys
-from collections.abc import Callable, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from jitgrad.api import closure_convert
+from jitgrad.api_util import Store, argnums_partial, flatten_fun, normalize_argnums
 from jitgrad.core import _EVAL as EVAL
 from jitgrad.core import (
     IR,
@@ -28,10 +31,13 @@ from jitgrad.core import (
     eval_ir,
     is_float,
     register,
+    sub_irs,
     using,
 )
+from jitgrad.errors import UnsupportedError
 from jitgrad.prims import zeros
 from jitgrad.prims.structural import batch_size
+from jitgrad.subprogram import closure_convert
 from jitgrad.transforms.jvp import jvp_flat
 from jitgrad.transforms.partial_eval import partial_eval_ir
 from jitgrad.transforms.passes import optimize_ir
@@ -40,7 +46,7 @@ from jitgrad.transforms.vjp import vjp_ir
 from jitgrad.transforms.vmap import vmap_ir
 from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
-__all__ = ["jit", "show_kernels"]
+__all__ = ["clear_caches", "jit", "show_kernels"]
 
 log = logging.getLogger("jitgrad")
 
@@ -57,7 +63,24 @@ def _log(msg: str) -> None:
 
 def _compile(ir: IR) -> Any:
     from jitgrad.backend.runtime import compile_ir  # imports Numba: only when compiling
-    return compile_ir(optimize_ir(ir), lambda sub: _compile(sub).fn)
+    _check_compilable(ir)
+    consts = [_as_array(c) for c in ir.consts]
+    return compile_ir(optimize_ir(IR(ir.constvars, ir.invars, ir.eqns, ir.outvars, consts)),
+                      lambda sub: _compile(sub).fn)
+
+
+def _check_compilable(ir: IR) -> None:
+    """Numba has no float16 arrays: refuse them here, clearly, rather than fail in Numba."""
+    # NB: numpy computes float16 ufuncs in float32 and rounds each result; the compiled path
+    # would have to emulate that rounding after every operation to give numpy's answers.
+    for v in itertools.chain(ir.constvars, ir.invars, *(e.outputs for e in ir.eqns)):
+        if v.aval.dtype == np.float16:
+            raise UnsupportedError(
+                f"jit: float16 is not supported by the compiled path (a value {v.aval} in "
+                f"the program); compute in float32 (x.astype(np.float32)), or call the "
+                f"function without jit (eager transformations support float16)")
+    for sub in itertools.chain.from_iterable(sub_irs(e) for e in ir.eqns):
+        _check_compilable(sub)
 
 
 @dataclass
@@ -77,41 +100,81 @@ class _Entry:
 
 
 def _as_array(x: Any) -> np.ndarray:
-    return x if isinstance(x, np.ndarray) else np.asarray(x)
+    """A numpy array in native byte order (kernels read native numbers only)."""
+    x = x if isinstance(x, np.ndarray) else np.asarray(x)
+    return x if x.dtype.isnative else x.astype(x.dtype.newbyteorder("="))
+
+
+class _Once:
+    """Per-key locks: the first thread that needs a missing key computes it while the others
+    wait for its result, so several threads making the first call of a function trace and
+    compile it once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # reentrant: a function that calls itself while being traced recurses (and fails
+        # with RecursionError) instead of waiting for itself
+        self._locks: dict[Hashable, threading.RLock] = {}
+
+    def get(self, cache: dict, key: Hashable, make: Callable[[], Any],
+            keep: Callable[[Any], bool] = lambda _: True) -> Any:
+        """``cache[key]``, made by ``make()`` if missing (and stored if ``keep`` says so)."""
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.RLock())
+        with lock:
+            try:
+                hit = cache.get(key)
+                if hit is None:
+                    hit = make()
+                    if keep(hit):
+                        cache[key] = hit
+            finally:
+                with self._lock:
+                    self._locks.pop(key, None)
+        return hit
+
+
+_live: weakref.WeakSet[Jitted] = weakref.WeakSet()  # for clear_caches
 
 
 class Jitted:
     """A function compiled per (pytree structure, shapes, dtypes, static arguments)."""
 
-    def __init__(self, f: Callable[..., Any], static_argnums: Sequence[int] = ()):
-        functools.update_wrapper(self, f)
+    def __init__(self, f: Callable[..., Any], static_argnums: int | Sequence[int] = ()):
+        functools.update_wrapper(self, f, updated=())
         # partials and callable objects have no __name__ of their own
         self.__name__ = getattr(f, "__name__", type(f).__name__)
         self.f = f
-        self.static_argnums = tuple(static_argnums)
+        self.static_argnums = static_argnums  # checked against each call's arguments
         self._entries: dict[Any, _Entry] = {}
         self._fast: dict[Any, _Entry] = {}
         self._irs: dict[Any, tuple[IR, list, PyTreeDef]] = {}
+        self._once = _Once()
         self.trace_count = 0
+        _live.add(self)
+
+    def clear_cache(self) -> None:
+        """Forget every traced and compiled signature (the next call traces again)."""
+        self._fast.clear()
+        self._entries.clear()
+        self._irs.clear()
 
     def _split(self, args: tuple) -> tuple[tuple, tuple]:
-        n = len(args)
-        static = {i % n for i in self.static_argnums} if n else set()
+        static = set(normalize_argnums(self.static_argnums, len(args), f"jit({self.__name__})",
+                                       "static_argnums"))
         return (tuple(a for i, a in enumerate(args) if i not in static),
                 tuple((i, args[i]) for i in sorted(static)))
 
-    def _flat_fun(self, args: tuple, kwargs: dict, in_tree: PyTreeDef,
-                  out_tree: list) -> Callable[..., list]:
-        static = dict(self._split(args)[1])
-
-        def flat_f(*leaves: Any) -> list:
-            dyn, kw = tree_unflatten(in_tree, leaves)
-            it = iter(dyn)
-            full = [static[i] if i in static else next(it) for i in range(len(args))]
-            outs, out_tree[0] = tree_flatten(self.f(*full, **kw))
-            return outs
-
-        return flat_f
+    def _flat_fun(self, args: tuple, in_tree: PyTreeDef) -> tuple[Callable[..., list], Store]:
+        """``self.f`` flattened over its dynamic arguments and keyword arguments (the static
+        ones fixed), and the store of its output structure."""
+        static = {i for i, _ in self._split(args)[1]}
+        partial, _ = argnums_partial(self.f, args, tuple(i for i in range(len(args))
+                                                         if i not in static))
+        return flatten_fun(partial, in_tree)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Fast path: positional arrays whose (shape, dtype) signature was compiled, at top
@@ -133,16 +196,17 @@ class Jitted:
         if current_interpreter() is not EVAL or any(isinstance(x, Tracer) for x in leaves):
             return self._call_traced(args, kwargs, leaves, in_tree, static)
         arrays = [_as_array(x) for x in leaves]
+        sig = tuple((a.shape, a.dtype, aval_of(x).weak)
+                    for a, x in zip(arrays, leaves, strict=True))
         try:
-            key = (in_tree, static, tuple((a.shape, a.dtype, aval_of(x).weak)
-                                          for a, x in zip(arrays, leaves, strict=True)))
+            key = (in_tree, static, sig)
             hash(key)
         except TypeError:
             raise TypeError(f"jit({self.__name__}): static arguments must be hashable, got "
                             f"{[type(v).__name__ for _, v in static]}") from None
         entry = self._entries.get(key)
         if entry is None:
-            entry = self._compile_entry(key, args, kwargs, leaves, in_tree)
+            entry = self._entry(key, args, kwargs, leaves, in_tree)
             if not kwargs and not static and len(arrays) == len(args) and \
                     all(type(a) is np.ndarray for a in args):
                 self._fast[tuple((np.ndarray, a.shape, a.dtype) for a in arrays)] = entry
@@ -162,35 +226,35 @@ class Jitted:
             return f"new static arguments {static}"
         return f"new shapes {shapes}"
 
-    def _compile_entry(self, key: Any, args: tuple, kwargs: dict, leaves: list,
-                       in_tree: PyTreeDef) -> _Entry:
-        out_tree: list = [None]
-        flat_f = self._flat_fun(args, kwargs, in_tree, out_tree)
-        _log(f"tracing {self.__name__} ({self._reason(key)})")
-        self.trace_count += 1
-        ir = trace(flat_f, [aval_of(x) for x in leaves])
-        compiled = _compile(ir)
-        _log(f"compiled {self.__name__}: {len(compiled.kernel_sources)} kernel(s), "
-             f"{len(compiled.steps)} step(s)")
-        entry = _Entry(compiled.fn, out_tree[0], compiled)
-        self._entries[key] = entry
-        return entry
+    def _entry(self, key: Any, args: tuple, kwargs: dict, leaves: list,
+               in_tree: PyTreeDef) -> _Entry:
+        """The compiled program for ``key``, traced and compiled once even when several
+        threads ask for it at the same time."""
+        def make() -> _Entry:
+            flat_f, out_tree = self._flat_fun(args, in_tree)
+            _log(f"tracing {self.__name__} ({self._reason(key)})")
+            self.trace_count += 1
+            ir = trace(flat_f, [aval_of(x) for x in leaves])
+            compiled = _compile(ir)
+            _log(f"compiled {self.__name__}: {len(compiled.kernel_sources)} kernel(s), "
+                 f"{len(compiled.steps)} step(s)")
+            return _Entry(compiled.fn, out_tree.val, compiled)
+
+        return self._once.get(self._entries, key, make)
 
     def _call_traced(self, args: tuple, kwargs: dict, leaves: list, in_tree: PyTreeDef,
                      static: tuple) -> Any:
         """Inside another transformation: stage a ``jit_call`` of the traced program, which
         that transformation then differentiates (and which runs compiled)."""
         key = (in_tree, static, tuple((aval_of(x), aval_of(x).weak) for x in leaves))
-        cached = self._irs.get(key)
-        if cached is None:
-            out_tree: list = [None]
-            flat_f = self._flat_fun(args, kwargs, in_tree, out_tree)
+
+        def make() -> tuple[IR, list, PyTreeDef]:
+            flat_f, out_tree = self._flat_fun(args, in_tree)
             self.trace_count += 1
             ir, consts = closure_convert(trace(flat_f, [aval_of(x) for x in leaves]))
-            cached = (ir, consts, out_tree[0])
-            if not any(isinstance(c, Tracer) for c in consts):
-                self._irs[key] = cached
-        ir, consts, tree = cached
+            return ir, consts, out_tree.val
+
+        ir, consts, tree = self._once.get(self._irs, key, make, keep=_closed)
         outs = jit_call_p.bind(*consts, *leaves, fun=ir, name=self.__name__)
         return tree_unflatten(tree, outs)
 
@@ -201,8 +265,7 @@ class Jitted:
         arrays = [_as_array(x) for x in leaves]
         key = (in_tree, static, tuple((a.shape, a.dtype, aval_of(x).weak)
                                       for a, x in zip(arrays, leaves, strict=True)))
-        entry = self._entries.get(key) or self._compile_entry(key, args, kwargs, leaves, in_tree)
-        return entry.compiled
+        return self._entry(key, args, kwargs, leaves, in_tree).compiled
 
 
 def jit(f: Callable[..., Any] | None = None, *, static_argnums: int | Sequence[int] = ()
@@ -214,10 +277,9 @@ def jit(f: Callable[..., Any] | None = None, *, static_argnums: int | Sequence[i
     >>> step(np.zeros(3))
     array([0., 0., 0.])
     """
-    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     if f is None:
-        return lambda g: Jitted(g, nums)
-    return Jitted(f, nums)
+        return lambda g: Jitted(g, static_argnums)
+    return Jitted(f, static_argnums)
 
 
 def show_kernels(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
@@ -246,18 +308,64 @@ def show_kernels(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
     return show
 
 
+def clear_caches() -> None:
+    """Forget every traced and compiled program, as ``jax.clear_caches`` does: each jit
+    function's signatures, what was derived from its sub-programs (the programs eager
+    ``grad(jit(f))`` runs), and the memory compiled programs keep between calls (scratch
+    workspaces, recycled outputs). The next call traces and builds its program again.
+
+    Compiled kernels stay loaded and are reused (an identical kernel is not compiled twice):
+    Numba cannot unload machine code. The on-disk kernel cache is not touched.
+
+    >>> import jitgrad as jg, jitgrad.numpy as jnp
+    >>> f = jg.jit(lambda x: jnp.sin(x) * 2.0)
+    >>> _ = f(np.zeros(3)); f.trace_count
+    1
+    >>> jg.clear_caches()
+    >>> _ = f(np.zeros(3)); f.trace_count
+    2
+    """
+    for f in list(_live):
+        f.clear_cache()
+    for fun in list(_with_derived):
+        vars(fun).pop("_derived", None)
+    _with_derived.clear()
+    runtime = sys.modules.get("jitgrad.backend.runtime")  # nothing to release if not loaded
+    if runtime is not None:
+        runtime.release_scratch()
+
+
 # ---------------------------------------------------------------------------------------------
 # jit_call: a staged call of a compiled sub-program
 
-_programs: dict[int, tuple[IR, Any]] = {}
+# A sub-program (the IR in a jit_call's params) is shared by every call staged from one
+# Jitted signature. What is derived from it (its compiled program, its forward/backward split,
+# its jvp and batched programs) is made once and kept on the IR object itself, so it lives
+# exactly as long as the sub-program: eager ``grad(jit(f))`` neither recompiles nor grows
+# per call, and dropping the Jitted releases it all.
+_with_derived: weakref.WeakSet[IR] = weakref.WeakSet()  # for clear_caches
+_sub_once = _Once()
+
+
+def _derived(fun: IR, kind: Hashable, make: Callable[[], Any],
+             keep: Callable[[Any], bool] = lambda _: True) -> Any:
+    cache = vars(fun).get("_derived")
+    if cache is None:
+        cache = vars(fun).setdefault("_derived", {})
+        _with_derived.add(fun)
+    return _sub_once.get(cache, (id(fun), kind), make, keep)
+
+
+def _closed(derived: tuple) -> bool:
+    """Whether a traced (IR, consts, ...) may be cached: none of its constants is a value of
+    an enclosing transformation (those differ from call to call)."""
+    return not any(isinstance(c, Tracer) for part in derived if isinstance(part, list)
+                   for c in part)
 
 
 def _run(fun: IR, *args: Any) -> list:
-    hit = _programs.get(id(fun))
-    if hit is None or hit[0] is not fun:
-        hit = (fun, _compile(fun))
-        _programs[id(fun)] = hit
-    return hit[1].fn(*[_as_array(a) for a in args])
+    compiled = _derived(fun, "compiled", lambda: _compile(fun))
+    return compiled.fn(*[_as_array(a) for a in args])
 
 
 def _jit_call_impl(*args: Any, fun: IR, name: str) -> list:
@@ -270,6 +378,8 @@ def _jit_call_impl(*args: Any, fun: IR, name: str) -> list:
 def _jit_call_jvp(primals: list, tangents: list, *, fun: IR, name: str) -> tuple[list, list]:
     n = len(primals)
     nz = [not isinstance(t, Zero) for t in tangents]
+    live = [t for t in tangents if not isinstance(t, Zero)]
+    avals = tuple((aval_of(x), aval_of(x).weak) for x in primals + live)
 
     def f_jvp(*xs: Any) -> list:
         it = iter(xs[n:])
@@ -278,14 +388,18 @@ def _jit_call_jvp(primals: list, tangents: list, *, fun: IR, name: str) -> tuple
         return outs + [zeros(aval_of(o)) if isinstance(t, Zero) else t
                        for o, t in zip(outs, t_outs, strict=True)]
 
-    live = [t for t in tangents if not isinstance(t, Zero)]
-    ir, consts = closure_convert(trace(f_jvp, [aval_of(x) for x in primals + live]))
+    ir, consts = _derived(
+        fun, ("jvp", tuple(nz), avals),
+        lambda: closure_convert(trace(f_jvp, [aval_of(x) for x in primals + live])), _closed)
     res = jit_call_p.bind(*consts, *primals, *live, fun=ir, name=f"jvp({name})")
     k = len(fun.outvars)
     return res[:k], res[k:]
 
 
-def _jit_call_fwd(ins: list, *, fun: IR, name: str) -> tuple[list, Any]:
+def _vjp_split(fun: IR) -> tuple[IR, list, IR, list, list[bool], list[bool]]:
+    """``fun``'s reverse mode as two closed programs: the forward part (outputs and
+    residuals from the inputs) and the backward part (gradients from residuals and
+    cotangents), with their constants and which inputs/outputs are differentiable."""
     wrt = [is_float(v.aval.dtype) for v in fun.invars]
     has_ct = [is_float(x.aval.dtype) for x in fun.outvars]
     joint = vjp_ir(fun, wrt, has_ct)
@@ -293,15 +407,22 @@ def _jit_call_fwd(ins: list, *, fun: IR, name: str) -> tuple[list, Any]:
     known, unknown, _ = partial_eval_ir(
         joint, [False] * n_in + [True] * n_ct, [False] * n_out + [True] * sum(wrt))
     known, kconsts = closure_convert(known)
+    unknown, uconsts = closure_convert(unknown)
+    return known, kconsts, unknown, uconsts, wrt, has_ct
+
+
+def _jit_call_fwd(ins: list, *, fun: IR, name: str) -> tuple[list, Any]:
+    known, kconsts, unknown, uconsts, wrt, has_ct = _derived(
+        fun, "vjp", lambda: _vjp_split(fun), _closed)
+    n_out = len(fun.outvars)
     res = jit_call_p.bind(*kconsts, *ins, fun=known, name=f"fwd({name})")
-    return res[:n_out], (res[n_out:], unknown, wrt, has_ct)
+    return res[:n_out], (res[n_out:], unknown, uconsts, wrt, has_ct)
 
 
 def _jit_call_bwd(saved: Any, cts: list, *, fun: IR, name: str) -> list:
-    res, unknown, wrt, has_ct = saved
+    res, unknown, uconsts, wrt, has_ct = saved
     cts = [zeros(c.aval) if isinstance(c, Zero) else c
            for c, h in zip(cts, has_ct, strict=True) if h]
-    unknown, uconsts = closure_convert(unknown)
     grads = iter(jit_call_p.bind(*uconsts, *res, *cts, fun=unknown, name=f"bwd({name})"))
     return [next(grads) if w else None for w in wrt]
 
@@ -317,8 +438,12 @@ def _jit_call_cases(rng: np.random.Generator, dtype: Any) -> list:
 
 def _jit_call_batch(args: list, dims: list, /, *, fun: IR, name: str) -> tuple[list, list]:
     size = batch_size(args, dims)
-    batched, odims = vmap_ir(fun, dims, size, out_front=False)
-    batched, consts = closure_convert(batched)
+
+    def make() -> tuple[IR, list, list]:
+        batched, odims = vmap_ir(fun, dims, size, out_front=False)
+        return (*closure_convert(batched), odims)
+
+    batched, consts, odims = _derived(fun, ("vmap", tuple(dims), size), make, _closed)
     return jit_call_p.bind(*consts, *args, fun=batched, name=f"vmap({name})"), odims
 
 

@@ -1,29 +1,28 @@
-"""Control flow (cond, scan, fori_loop, while_loop), checkpoint and custom_jvp: primitives
-holding sub-programs, differentiated and batched by transforming those sub-programs."""
+"""Control flow (cond, scan, fori_loop, while_loop): primitives holding sub-programs,
+differentiated and batched by transforming those sub-programs; and lax's names of jitgrad's
+functions that JAX programs import from ``jax.lax``."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from jitgrad.api import _as_output, closure_convert
+from jitgrad.api_util import as_output
 from jitgrad.core import (
     IR,
     Host,
-    Inline,
     Primitive,
     ShapedArray,
     Tracer,
-    Zero,
     aval_of,
     eval_ir,
-    is_float,
     register,
 )
+from jitgrad.custom_derivatives import checkpoint, custom_jvp, remat
 from jitgrad.errors import JitgradTypeError, ShapeError
+from jitgrad.numpy import stop_gradient
 from jitgrad.prims import (
     add,
     broadcast_in_dim,
@@ -35,65 +34,18 @@ from jitgrad.prims import (
     zeros,
 )
 from jitgrad.prims.structural import at_front, batch_size, move_front
-from jitgrad.transforms.jvp import jvp_flat
-from jitgrad.transforms.partial_eval import partial_eval_ir
-from jitgrad.transforms.stage import trace
-from jitgrad.transforms.vjp import vjp_ir
+from jitgrad.subprogram import (
+    instantiate_zeros,
+    jvp_ir,
+    split_vjp,
+    trace_closed,
+    trace_fun,
+)
 from jitgrad.transforms.vmap import vmap_ir
-from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_leaves, tree_unflatten
+from jitgrad.tree_util import tree_flatten, tree_leaves, tree_unflatten
 
-__all__ = ["checkpoint", "cond", "custom_jvp", "fori_loop", "remat", "scan", "while_loop"]
-
-
-# ---------------------------------------------------------------------------------------------
-# Shared helpers
-
-
-def _trace_fun(f: Callable[..., Any], in_tree: PyTreeDef, avals: Sequence[ShapedArray]
-               ) -> tuple[IR, list[Any], PyTreeDef]:
-    """Trace ``f`` on leaves of ``in_tree`` with ``avals``; constants become leading inputs."""
-    out_tree: list[PyTreeDef | None] = [None]
-
-    def flat(*xs: Any) -> list[Any]:
-        outs, out_tree[0] = tree_flatten(f(*tree_unflatten(in_tree, xs)))
-        return outs
-
-    ir, consts = closure_convert(trace(flat, avals))
-    return ir, consts, out_tree[0]
-
-
-def _instantiate(ts: Sequence[Any], xs: Sequence[Any]) -> list[Any]:
-    """Symbolic zero tangents/cotangents as arrays (of the avals of ``xs``)."""
-    return [zeros(x if isinstance(x, ShapedArray) else aval_of(x)) if isinstance(t, Zero)
-            else t for t, x in zip(ts, xs, strict=True)]
-
-
-def _floats(avals: Sequence[ShapedArray]) -> list[bool]:
-    return [is_float(a.dtype) for a in avals]
-
-
-def _jvp_ir(fun: IR) -> IR:
-    """``(xs..., ts...) -> (outs..., t_outs...)`` with every tangent an explicit input/output."""
-    n = len(fun.invars)
-
-    def run(*a: Any) -> list[Any]:
-        outs, ts = jvp_flat(lambda *x: eval_ir(fun, *x), list(a[:n]), list(a[n:]))
-        return outs + _instantiate(ts, outs)
-
-    avals = [v.aval for v in fun.invars]
-    return closure_convert(trace(run, avals + avals))[0]
-
-
-def _split_vjp(fun: IR) -> tuple[IR, IR, list[bool], list[bool]]:
-    """Forward part ``ins -> outs + residuals`` and backward part ``residuals + cts -> cts of
-    the float inputs`` of ``fun``'s reverse mode."""
-    wrt = _floats(fun.in_avals)
-    has_ct = _floats(fun.out_avals)
-    joint = vjp_ir(fun, wrt, has_ct)
-    n_in, n_out = len(fun.invars), len(fun.outvars)
-    known, unknown, _ = partial_eval_ir(joint, [False] * n_in + [True] * sum(has_ct),
-                                        [False] * n_out + [True] * sum(wrt))
-    return closure_convert(known)[0], closure_convert(unknown)[0], wrt, has_ct
+__all__ = ["checkpoint", "cond", "custom_jvp", "fori_loop", "remat", "scan", "stop_gradient",
+           "while_loop"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,14 +72,14 @@ def _cond_compiled(compile: Callable[[IR], Callable[..., list]], *, branches: tu
 def _cond_jvp(primals: list[Any], tangents: list[Any], *, branches: tuple[IR, ...]
               ) -> tuple[list[Any], list[Any]]:
     pred, args = primals[0], primals[1:]
-    ts = _instantiate(tangents[1:], args)
-    res = cond_p.bind(pred, *args, *ts, branches=tuple(_jvp_ir(b) for b in branches))
+    ts = instantiate_zeros(tangents[1:], args)
+    res = cond_p.bind(pred, *args, *ts, branches=tuple(jvp_ir(b) for b in branches))
     k = len(branches[0].outvars)
     return res[:k], res[k:]
 
 
 def _cond_fwd(ins: list[Any], *, branches: tuple[IR, ...]) -> tuple[list[Any], Any]:
-    splits = [_split_vjp(b) for b in branches]
+    splits = [split_vjp(b) for b in branches]
     k = len(branches[0].outvars)
     res_avals = [list(known.out_avals[k:]) for known, _, _, _ in splits]
     # Each forward branch outputs every branch's residual slots (zeros for the others').
@@ -139,7 +91,7 @@ def _cond_fwd(ins: list[Any], *, branches: tuple[IR, ...]) -> tuple[list[Any], A
             for bj, avals in enumerate(res_avals):
                 slots += outs[k:] if bj == bi else [zeros(a) for a in avals]
             return outs[:k] + slots
-        fwds.append(closure_convert(trace(run, branches[bi].in_avals))[0])
+        fwds.append(trace_closed(run, branches[bi].in_avals)[0])
     res = cond_p.bind(ins[0], *ins[1:], branches=tuple(fwds))
     return res[:k], (ins[0], res[k:], splits, res_avals)
 
@@ -147,7 +99,7 @@ def _cond_fwd(ins: list[Any], *, branches: tuple[IR, ...]) -> tuple[list[Any], A
 def _cond_bwd(saved: Any, cts: list[Any], *, branches: tuple[IR, ...]) -> list[Any]:
     pred, res, splits, res_avals = saved
     _, _, wrt, has_ct = splits[0]
-    cts = [c for c, h in zip(_instantiate(cts, branches[0].out_avals),
+    cts = [c for c, h in zip(instantiate_zeros(cts, branches[0].out_avals),
                              has_ct, strict=True) if h]
     bwds = []
     starts = np.cumsum([0] + [len(a) for a in res_avals])
@@ -156,7 +108,7 @@ def _cond_bwd(saved: Any, cts: list[Any], *, branches: tuple[IR, ...]) -> list[A
         def run(*xs: Any, unknown: IR = unknown, bi: int = bi) -> list[Any]:
             mine = list(xs[starts[bi]:starts[bi + 1]])
             return eval_ir(unknown, *mine, *xs[len(all_res):])
-        bwds.append(closure_convert(trace(run, all_res + [aval_of(c) for c in cts]))[0])
+        bwds.append(trace_closed(run, all_res + [aval_of(c) for c in cts])[0])
     grads = iter(cond_p.bind(pred, *res, *cts, branches=tuple(bwds)))
     return [None] + [next(grads) if w else None for w in wrt]
 
@@ -184,8 +136,8 @@ def _cond_cases(rng: np.random.Generator, dtype: Any) -> list:
     import jitgrad.numpy as jnp
     x = rng.uniform(-2, 2, (3,)).astype(dtype)
     tree = tree_flatten((x,))[1]
-    t, _, _ = _trace_fun(lambda x: (jnp.sin(x) * 2.0, jnp.sum(x)), tree, [aval_of(x)])
-    f, _, _ = _trace_fun(lambda x: (x * x, jnp.max(x)), tree, [aval_of(x)])
+    t, _, _ = trace_fun(lambda x: (jnp.sin(x) * 2.0, jnp.sum(x)), tree, [aval_of(x)])
+    f, _, _ = trace_fun(lambda x: (x * x, jnp.max(x)), tree, [aval_of(x)])
     return [((np.bool_(True), x), {"branches": (f, t)}),
             ((np.bool_(False), x), {"branches": (f, t)})]
 
@@ -198,27 +150,28 @@ cond_p = register(Primitive(
 
 def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
          *operands: Any) -> Any:
-    """``true_fun(*operands)`` if ``pred`` else ``false_fun(*operands)``; under a
-    transformation both branches are traced and must return the same shapes and dtypes.
+    """``true_fun(*operands)`` if ``pred`` else ``false_fun(*operands)``. Both branches are
+    traced (also on concrete values, where only the chosen one then runs) and must return the
+    same shapes and dtypes, so a program behaves the same with and without ``jit``.
 
     >>> import jitgrad as jg
     >>> jg.grad(lambda x: cond(x > 0, lambda x: x * x, lambda x: -x, x))(3.0)
     array(6.)
     """
     leaves, in_tree = tree_flatten(operands)
-    if not isinstance(pred, Tracer) and not any(isinstance(x, Tracer) for x in leaves):
-        return (true_fun if bool(pred) else false_fun)(*operands)
     if aval_of(pred).shape != ():
         raise ShapeError(f"cond: the predicate must be a scalar, got shape {aval_of(pred).shape}")
-    if aval_of(pred).dtype != np.bool_:
-        pred = ne(pred, 0)
     avals = [aval_of(x) for x in leaves]
-    t_ir, t_consts, t_tree = _trace_fun(true_fun, in_tree, avals)
-    f_ir, f_consts, f_tree = _trace_fun(false_fun, in_tree, avals)
+    t_ir, t_consts, t_tree = trace_fun(true_fun, in_tree, avals)
+    f_ir, f_consts, f_tree = trace_fun(false_fun, in_tree, avals)
     if t_tree != f_tree or t_ir.out_avals != f_ir.out_avals:
         raise ShapeError(f"cond: the branches return different types: true_fun returns "
                          f"{tree_unflatten(t_tree, t_ir.out_avals)}, false_fun returns "
                          f"{tree_unflatten(f_tree, f_ir.out_avals)}")
+    if not isinstance(pred, Tracer) and not any(isinstance(x, Tracer) for x in leaves):
+        return (true_fun if bool(pred) else false_fun)(*operands)
+    if aval_of(pred).dtype != np.bool_:
+        pred = ne(pred, 0)
     # Both branches take every branch's constants, then the operands.
     nt, nf = len(t_consts), len(f_consts)
     c_avals = [aval_of(c) for c in t_consts + f_consts]
@@ -226,7 +179,7 @@ def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
     def widen(ir: IR, lo: int, n: int) -> IR:
         def run(*xs: Any) -> list[Any]:
             return eval_ir(ir, *xs[lo:lo + n], *xs[nt + nf:])
-        return closure_convert(trace(run, c_avals + avals))[0]
+        return trace_closed(run, c_avals + avals)[0]
 
     branches = (widen(f_ir, nt, nf), widen(t_ir, 0, nt))
     outs = cond_p.bind(pred, *t_consts, *f_consts, *leaves, branches=branches)
@@ -276,8 +229,8 @@ def _scan_compiled(compile: Callable[[IR], Callable[..., list]], *, body: IR, n_
 
 def _scan_jvp(primals: list[Any], tangents: list[Any], *, body: IR, n_consts: int,
               n_carry: int, length: int, reverse: bool) -> tuple[list[Any], list[Any]]:
-    ts = _instantiate(tangents, primals)
-    jbody = _jvp_ir(body)  # (consts, carry, x, t_consts, t_carry, t_x) -> (carry, y, t_c, t_y)
+    ts = instantiate_zeros(tangents, primals)
+    jbody = jvp_ir(body)  # (consts, carry, x, t_consts, t_carry, t_x) -> (carry, y, t_c, t_y)
     nc, nk = n_consts, n_carry
     k_out = len(body.outvars)
 
@@ -299,7 +252,7 @@ def _scan_jvp(primals: list[Any], tangents: list[Any], *, body: IR, n_consts: in
     avals = [v.aval for v in body.invars]
     step_avals = avals[:nc] + avals[:nc] + avals[nc:nc + nk] + avals[nc:nc + nk] + \
         avals[nc + nk:] + avals[nc + nk:]
-    new_body = closure_convert(trace(reordered, step_avals))[0]
+    new_body = trace_closed(reordered, step_avals)[0]
     res = scan_p.bind(*ops, body=new_body, n_consts=2 * nc, n_carry=2 * nk, length=length,
                       reverse=reverse)
     ny = k_out - nk
@@ -310,7 +263,7 @@ def _scan_jvp(primals: list[Any], tangents: list[Any], *, body: IR, n_consts: in
 
 def _scan_fwd(ins: list[Any], *, body: IR, n_consts: int, n_carry: int, length: int,
               reverse: bool) -> tuple[list[Any], Any]:
-    known, unknown, wrt, has_ct = _split_vjp(body)
+    known, unknown, wrt, has_ct = split_vjp(body)
     k_out = len(body.outvars)
     # Forward: the step also emits its residuals, stacked over the steps as extra outputs.
     res = scan_p.bind(*ins, body=known, n_consts=n_consts, n_carry=n_carry, length=length,
@@ -324,7 +277,7 @@ def _scan_bwd(saved: Any, cts: list[Any], *, body: IR, n_consts: int, n_carry: i
     nc, nk = n_consts, n_carry
     out_avals = _scan_rule(*[aval_of(x) for x in ins], body=body, n_consts=nc, n_carry=nk,
                            length=length, reverse=reverse)
-    cts = _instantiate(cts, out_avals)
+    cts = instantiate_zeros(cts, out_avals)
     ct_carry = [c for c, h in zip(cts[:nk], has_ct[:nk], strict=True) if h]
     ct_ys = [c for c, h in zip(cts[nk:], has_ct[nk:], strict=True) if h]
     w_consts, w_carry, w_xs = wrt[:nc], wrt[nc:nc + nk], wrt[nc + nk:]
@@ -347,7 +300,7 @@ def _scan_bwd(saved: Any, cts: list[Any], *, body: IR, n_consts: int, n_carry: i
         acc = [add(x, g) for x, g in zip(acc, g_consts, strict=True)]
         return acc + g_carry + g_xs
 
-    bwd_body = closure_convert(trace(step, const_avals + carry_avals + res_avals + y_avals))[0]
+    bwd_body = trace_closed(step, const_avals + carry_avals + res_avals + y_avals)[0]
     init_acc = [zeros(a) for a in const_avals]
     outs = scan_p.bind(*init_acc, *ct_carry, *res, *ct_ys, body=bwd_body, n_consts=0,
                        n_carry=len(const_avals) + len(carry_avals), length=length,
@@ -390,7 +343,7 @@ def _scan_cases(rng: np.random.Generator, dtype: Any) -> list:
     c0 = rng.uniform(-1, 1, (2,)).astype(dtype)
     xs = rng.uniform(-1, 1, (4, 2)).astype(dtype)
     tree = tree_flatten((w, c0, xs[0]))[1]
-    ir, _, _ = _trace_fun(lambda w, c, x: (jnp.tanh(c * w + x), jnp.sum(c * x)), tree,
+    ir, _, _ = trace_fun(lambda w, c, x: (jnp.tanh(c * w + x), jnp.sum(c * x)), tree,
                           [aval_of(w), aval_of(c0), aval_of(xs[0])])
     params = {"body": ir, "n_consts": 1, "n_carry": 1, "length": 4}
     return [((w, c0, xs), dict(params, reverse=False)), ((w, c0, xs), dict(params, reverse=True))]
@@ -429,7 +382,7 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
     x_avals = [ShapedArray(aval_of(x).shape[1:], aval_of(x).dtype) for x in x_leaves]
     c_avals = [aval_of(x) for x in c_leaves]
     in_tree = tree_flatten((init, xs))[1]
-    body, consts, out_tree = _trace_fun(lambda c, x: f(c, x), in_tree, c_avals + x_avals)
+    body, consts, out_tree = trace_fun(lambda c, x: f(c, x), in_tree, c_avals + x_avals)
     if out_tree.node_type not in (tuple, list) or len(out_tree.children) != 2:
         raise JitgradTypeError(f"scan: f must return a pair (carry, y), got {out_tree}")
     carry_tree, y_tree = out_tree.children
@@ -439,8 +392,8 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None,
                          f"{tree_unflatten(c_tree, c_avals)} (shapes and dtypes must match)")
     outs = scan_p.bind(*consts, *c_leaves, *x_leaves, body=body, n_consts=len(consts),
                        n_carry=len(c_leaves), length=n, reverse=bool(reverse))
-    carry = tree_unflatten(c_tree, [_as_output(o) for o in outs[:len(c_leaves)]])
-    ys = tree_unflatten(y_tree, [_as_output(o) for o in outs[len(c_leaves):]])
+    carry = tree_unflatten(c_tree, [as_output(o) for o in outs[:len(c_leaves)]])
+    ys = tree_unflatten(y_tree, [as_output(o) for o in outs[len(c_leaves):]])
     return carry, ys
 
 
@@ -496,9 +449,9 @@ def _while_compiled(compile: Callable[[IR], Callable[..., list]], *, cond_ir: IR
 
 def _while_jvp(primals: list[Any], tangents: list[Any], *, cond_ir: IR, body: IR, n_cc: int,
                n_bc: int) -> tuple[list[Any], list[Any]]:
-    ts = _instantiate(tangents, primals)
+    ts = instantiate_zeros(tangents, primals)
     nv = len(body.outvars)
-    jbody = _jvp_ir(body)  # (bc, val, t_bc, t_val) -> (val, t_val)
+    jbody = jvp_ir(body)  # (bc, val, t_bc, t_val) -> (val, t_val)
 
     def step(*a: Any) -> list[Any]:
         bc, tbc = a[:n_bc], a[n_bc:2 * n_bc]
@@ -510,9 +463,9 @@ def _while_jvp(primals: list[Any], tangents: list[Any], *, cond_ir: IR, body: IR
 
     b_avals = body.in_avals
     v_avals = list(body.out_avals)
-    new_body = closure_convert(trace(step, b_avals[:n_bc] + b_avals[:n_bc] + v_avals +
-                                     v_avals))[0]
-    new_cond = closure_convert(trace(cond2, cond_ir.in_avals + v_avals))[0]
+    new_body = trace_closed(step, b_avals[:n_bc] + b_avals[:n_bc] + v_avals +
+                                     v_avals)[0]
+    new_cond = trace_closed(cond2, cond_ir.in_avals + v_avals)[0]
     bc, val = primals[n_cc:n_cc + n_bc], primals[n_cc + n_bc:]
     outs = while_p.bind(*primals[:n_cc], *bc, *ts[n_cc:n_cc + n_bc], *val,
                         *ts[n_cc + n_bc:], cond_ir=new_cond, body=new_body, n_cc=n_cc,
@@ -555,8 +508,8 @@ def _while_batch(args: list[Any], dims: list[Any], /, *, cond_ir: IR, body: IR, 
     avals = [aval_of(x) for x in list(cc) + list(bc) + val]
     c_avals = [aval_of(x) for x in list(cc) + val]
     outs = while_p.bind(*cc, *cc, *bc, *val,
-                        cond_ir=closure_convert(trace(any_cond, c_avals))[0],
-                        body=closure_convert(trace(masked_body, avals))[0],
+                        cond_ir=trace_closed(any_cond, c_avals)[0],
+                        body=trace_closed(masked_body, avals)[0],
                         n_cc=n_cc, n_bc=n_cc + n_bc)
     return outs, [0] * nv
 
@@ -565,8 +518,8 @@ def _while_cases(rng: np.random.Generator, dtype: Any) -> list:
     x = rng.uniform(0.5, 1.0, (3,)).astype(dtype)
     tree = tree_flatten((np.int64(0), x))[1]
     avals = [aval_of(np.int64(0)), aval_of(x)]
-    c, _, _ = _trace_fun(lambda i, x: i < 3, tree, avals)
-    b, _, _ = _trace_fun(lambda i, x: (i + 1, x * 1.5 + 0.25), tree, avals)
+    c, _, _ = trace_fun(lambda i, x: i < 3, tree, avals)
+    b, _, _ = trace_fun(lambda i, x: (i + 1, x * 1.5 + 0.25), tree, avals)
     return [((np.int64(0), x), {"cond_ir": c, "body": b, "n_cc": 0, "n_bc": 0})]
 
 
@@ -589,215 +542,17 @@ def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any], i
         val = init_val
         while bool(cond_fun(val)):
             val = body_fun(val)
-        return tree_unflatten(tree, [_as_output(x) for x in tree_leaves(val)])
+        return tree_unflatten(tree, [as_output(x) for x in tree_leaves(val)])
     leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in leaves]
     avals = [aval_of(x) for x in leaves]
-    c_ir, c_consts, c_tree = _trace_fun(cond_fun, tree_flatten((init_val,))[1], avals)
+    c_ir, c_consts, c_tree = trace_fun(cond_fun, tree_flatten((init_val,))[1], avals)
     if c_ir.out_avals != [ShapedArray((), np.bool_)]:
         raise ShapeError(f"while_loop: cond_fun must return a boolean scalar, got "
                          f"{c_ir.out_avals}")
-    b_ir, b_consts, b_tree = _trace_fun(body_fun, tree_flatten((init_val,))[1], avals)
+    b_ir, b_consts, b_tree = trace_fun(body_fun, tree_flatten((init_val,))[1], avals)
     if b_tree != tree or b_ir.out_avals != avals:
         raise ShapeError(f"while_loop: body_fun returns {tree_unflatten(b_tree, b_ir.out_avals)}"
                          f", but the loop value is {tree_unflatten(tree, avals)}")
     outs = while_p.bind(*c_consts, *b_consts, *leaves, cond_ir=c_ir, body=b_ir,
                         n_cc=len(c_consts), n_bc=len(b_consts))
     return tree_unflatten(tree, outs)
-
-
-# ---------------------------------------------------------------------------------------------
-# checkpoint
-
-
-def _ckpt_fwd(ins: list[Any], *, fun: IR) -> tuple[list[Any], Any]:
-    # Only the inputs are saved; the backward pass recomputes everything else.
-    return checkpoint_p.bind(*ins, fun=fun), ins
-
-
-def _ckpt_bwd(ins: Any, cts: list[Any], *, fun: IR) -> list[Any]:
-    wrt, has_ct = _floats(fun.in_avals), _floats(fun.out_avals)
-    joint = vjp_ir(fun, wrt, has_ct)
-    cts = [c for c, h in zip(_instantiate(cts, fun.out_avals), has_ct, strict=True) if h]
-    n_out = len(fun.outvars)
-    # The recomputation and the backward pass are one checkpoint call: splitting the program
-    # into what is known before and after the cotangents then cannot hoist the recomputed
-    # values into the forward pass (which would store them again).
-    bwd = closure_convert(trace(lambda *a: eval_ir(joint, *a)[n_out:],
-                                [aval_of(x) for x in list(ins) + cts]))[0]
-    grads = iter(checkpoint_p.bind(*ins, *cts, fun=bwd))
-    return [next(grads) if w else None for w in wrt]
-
-
-def _ckpt_jvp(primals: list[Any], tangents: list[Any], *, fun: IR) -> tuple[list, list]:
-    outs, ts = jvp_flat(lambda *x: eval_ir(fun, *x), primals, tangents)
-    return outs, _instantiate(ts, outs)
-
-
-def _ckpt_batch(args: list[Any], dims: list[Any], /, *, fun: IR) -> tuple[list[Any], list]:
-    size = batch_size(args, dims)
-    batched, odims = vmap_ir(fun, dims, size, out_front=False)
-    return checkpoint_p.bind(*args, fun=batched), odims
-
-
-def _ckpt_cases(rng: np.random.Generator, dtype: Any) -> list:
-    import jitgrad.numpy as jnp
-    x = rng.uniform(-1, 1, (2, 3)).astype(dtype)
-    ir, _, _ = _trace_fun(lambda x: jnp.sin(jnp.tanh(x) * x), tree_flatten((x,))[1],
-                          [aval_of(x)])
-    return [((x,), {"fun": ir})]
-
-
-checkpoint_p = register(Primitive(
-    "checkpoint", lambda *avals, fun: list(fun.out_avals), lambda *xs, fun: eval_ir(fun, *xs),
-    Inline(),
-    jvp=_ckpt_jvp, vjp_fwd=_ckpt_fwd, vjp_bwd=_ckpt_bwd, batch=_ckpt_batch,
-    multiple_results=True, test_cases=_ckpt_cases))
-
-
-def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Rematerialisation: reverse mode saves only ``f``'s inputs and recomputes its
-    intermediate values in the backward pass (less memory, more compute).
-
-    >>> import jitgrad as jg, jitgrad.numpy as jnp
-    >>> jg.grad(checkpoint(lambda x: jnp.sin(jnp.sin(x))))(0.0)
-    array(1.)
-    """
-
-    @functools.wraps(f)
-    def wrapped(*args: Any) -> Any:
-        leaves, in_tree = tree_flatten(args)
-        if not any(isinstance(x, Tracer) for x in leaves):
-            return f(*args)
-        ir, consts, out_tree = _trace_fun(f, in_tree, [aval_of(x) for x in leaves])
-        return tree_unflatten(out_tree, checkpoint_p.bind(*consts, *leaves, fun=ir))
-
-    return wrapped
-
-
-remat = checkpoint
-
-
-# ---------------------------------------------------------------------------------------------
-# custom_jvp
-
-
-def _cjvp_jvp(primals: list[Any], tangents: list[Any], *, fun: IR, rule: Callable,
-              n_consts: int, in_tree: PyTreeDef, out_tree: PyTreeDef) -> tuple[list, list]:
-    args = tree_unflatten(in_tree, primals[n_consts:])
-    ts = tree_unflatten(in_tree, _instantiate(tangents[n_consts:], primals[n_consts:]))
-    out, t_out = rule(tuple(args), tuple(ts))
-    out_leaves, tree = tree_flatten(out)
-    t_leaves, t_tree = tree_flatten(t_out)
-    if tree != out_tree or t_tree != out_tree:
-        raise JitgradTypeError(f"custom_jvp: the rule returned structures {tree} and {t_tree}; "
-                               f"the function returns {out_tree}")
-    for o, t, v in zip(out_leaves, t_leaves, fun.outvars, strict=True):
-        if aval_of(o) != v.aval or aval_of(t).shape != v.aval.shape:
-            raise JitgradTypeError(f"custom_jvp: the rule returned primal {aval_of(o)} / "
-                                   f"tangent {aval_of(t)} for an output {v.aval}")
-    return out_leaves, t_leaves
-
-
-def _cjvp_linear_parts(ins: list[Any], params: dict) -> tuple[IR, IR]:
-    """The user's jvp rule as a program of (primals, tangents), split into the part that
-    needs only primals and the part linear in the tangents."""
-    n = len(ins)
-
-    def joint(*xs: Any) -> list[Any]:
-        outs, ts = _cjvp_jvp(list(xs[:n]), list(xs[n:]), **params)
-        return list(outs) + list(ts)
-
-    avals = [aval_of(x) for x in ins]
-    ir = closure_convert(trace(joint, avals + avals))[0]
-    k = len(params["fun"].outvars)
-    known, unknown, _ = partial_eval_ir(ir, [False] * n + [True] * n, [False] * k + [True] * k)
-    return closure_convert(known)[0], closure_convert(unknown)[0]
-
-
-def _cjvp_fwd(ins: list[Any], **params: Any) -> tuple[list[Any], Any]:
-    known, unknown = _cjvp_linear_parts(ins, params)
-    k = len(params["fun"].outvars)
-    res = eval_ir(known, *ins)
-    return res[:k], (res[k:], unknown, [aval_of(x) for x in ins])
-
-
-def _cjvp_bwd(saved: Any, cts: list[Any], **params: Any) -> list[Any]:
-    # Reverse mode through the user's forward rule: transpose its tangent-linear part.
-    res, unknown, in_avals = saved
-    n_res = len(res)
-    wrt = [False] * n_res + _floats(in_avals)
-    has_ct = _floats(unknown.out_avals)
-    joint = vjp_ir(unknown, wrt, has_ct)
-    cts = [c for c, h in zip(_instantiate(cts, unknown.out_avals), has_ct,
-                             strict=True) if h]
-    t_dummy = [zeros(a) for a in in_avals]
-    grads = iter(eval_ir(joint, *res, *t_dummy, *cts)[len(unknown.outvars):])
-    return [next(grads) if w else None for w in _floats(in_avals)]
-
-
-def _cjvp_batch(args: list[Any], dims: list[Any], /, *, fun: IR, rule: Callable,
-                n_consts: int, in_tree: PyTreeDef, out_tree: PyTreeDef
-                ) -> tuple[list[Any], list[int]]:
-    from jitgrad.toolkit import vmap
-    size = batch_size(args, dims)
-    args = [at_front(a, d, size) for a, d in zip(args, dims, strict=True)]
-    batched = closure_convert(vmap_ir(fun, [0] * len(args), size)[0])[0]
-    outs = custom_jvp_call_p.bind(*args, fun=batched, rule=vmap(rule), n_consts=n_consts,
-                                  in_tree=in_tree, out_tree=out_tree)
-    return outs, [0] * len(outs)
-
-
-def _cjvp_cases(rng: np.random.Generator, dtype: Any) -> list:
-    import jitgrad.numpy as jnp
-    f = custom_jvp(lambda x: jnp.log1p(jnp.exp(x)))
-    f.defjvp(lambda p, t: (f(p[0]), t[0] * (1.0 / (1.0 + jnp.exp(-p[0])))))
-    x = rng.uniform(-2, 2, (3,)).astype(dtype)
-    tree = tree_flatten((x,))[1]
-    ir, _, out_tree = _trace_fun(f.fun, tree, [aval_of(x)])
-    return [((x,), {"fun": ir, "rule": f.jvp, "n_consts": 0, "in_tree": tree,
-                    "out_tree": out_tree})]
-
-
-custom_jvp_call_p = register(Primitive(
-    "custom_jvp_call", lambda *avals, fun, **_: list(fun.out_avals),
-    lambda *xs, fun, **_: eval_ir(fun, *xs), Inline(), jvp=_cjvp_jvp, vjp_fwd=_cjvp_fwd,
-    vjp_bwd=_cjvp_bwd, batch=_cjvp_batch, multiple_results=True, test_cases=_cjvp_cases))
-
-
-class custom_jvp:  # noqa: N801 - JAX's name
-    """A function with a user-defined forward-mode rule ``jvp(primals, tangents) -> (out,
-    t_out)``; reverse mode transposes the rule's tangent-linear part.
-
-    >>> import jitgrad as jg, jitgrad.numpy as jnp
-    >>> @custom_jvp
-    ... def softplus(x):
-    ...     return jnp.log1p(jnp.exp(x))
-    >>> @softplus.defjvp
-    ... def _(primals, tangents):
-    ...     (x,), (t,) = primals, tangents
-    ...     return softplus(x), t * jg.nn.sigmoid(x)
-    >>> jg.grad(softplus)(1000.0)
-    array(1.)
-    """
-
-    def __init__(self, fun: Callable[..., Any]):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.jvp: Callable[..., Any] | None = None
-
-    def defjvp(self, jvp: Callable[..., Any]) -> Callable[..., Any]:
-        self.jvp = jvp
-        return jvp
-
-    def __call__(self, *args: Any) -> Any:
-        if self.jvp is None:
-            raise JitgradTypeError(f"custom_jvp {self.fun.__name__}: call defjvp(rule) before "
-                                   f"using it")
-        leaves, in_tree = tree_flatten(args)
-        if not any(isinstance(x, Tracer) for x in leaves):
-            return self.fun(*args)
-        ir, consts, out_tree = _trace_fun(self.fun, in_tree, [aval_of(x) for x in leaves])
-        outs = custom_jvp_call_p.bind(*consts, *leaves, fun=ir, rule=self.jvp,
-                                      n_consts=len(consts), in_tree=in_tree, out_tree=out_tree)
-        return tree_unflatten(out_tree, outs)
-

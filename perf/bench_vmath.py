@@ -82,7 +82,7 @@ def main():
     print('|---|---|---:|---:|---:|---:|---:|---:|')
     for name in args.functions.split(','):
         for dtype in (np.float32, np.float64):
-            f = vm.FUNCTIONS[(name, np.dtype(dtype).name)]
+            f = getattr(vm, f"{name}_{'f32' if dtype == np.float32 else 'f64'}")
             if name == 'pow':
                 ours, ref = _binary_loop(f), _binary_loop(_math_pow)
             elif name == 'logistic':

@@ -1,13 +1,26 @@
 """The persistent kernel cache, in fresh processes: reuse without compiling, corruption,
-unusable directories, concurrent writers; and that importing jitgrad compiles nothing."""
+unusable directories, concurrent writers, full disks, no home directory, directories other
+users can write (planted files never run); and that importing jitgrad compiles nothing."""
 
+import importlib
+import importlib.util
 import os
+import pickle
+import py_compile
+import re
+import shutil
 import stat
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
+import numba
 import pytest
+from numba.core.caching import NullCache
+
+import jitgrad
+from jitgrad.backend import cache
 
 SCRIPT = textwrap.dedent("""
     import warnings
@@ -24,9 +37,15 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def run(cache_dir, script=SCRIPT):
-    env = dict(os.environ, JITGRAD_CACHE_DIR=str(cache_dir))
-    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+WARNING = "RuntimeWarning: jitgrad:"
+
+
+def run(cache_dir, script=SCRIPT, cwd=None, **env):
+    """Run ``script`` in a fresh process with ``cache_dir`` as the cache and ``env`` set (None
+    unsets a variable); its last line of output, and its stderr."""
+    env = dict(os.environ, JITGRAD_CACHE_DIR=str(cache_dir), **env)
+    env = {k: v for k, v in env.items() if v is not None}
+    res = subprocess.run([sys.executable, "-c", script], env=env, cwd=cwd, capture_output=True,
                          text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     return res.stdout.strip().splitlines()[-1], res.stderr
@@ -39,10 +58,14 @@ def test_second_process_loads_machine_code_without_compiling(tmp_path):
     assert out.startswith("ok=True") and out.endswith("misses=0") and "hits=0" not in out
 
 
-def test_cache_dir_is_created_private(tmp_path):
+def test_cache_is_created_owner_only(tmp_path):
     d = tmp_path / "new" / "jitgrad"
     run(d)
-    assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+    paths = [d, *d.rglob("*")]
+    assert any(p.suffix == ".nbi" for p in paths) and any(p.suffix == ".nbc" for p in paths)
+    assert (d / "__pycache__").is_dir()
+    for p in paths:
+        assert stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600), p
 
 
 def test_corrupted_and_truncated_cache_files(tmp_path):
@@ -56,7 +79,7 @@ def test_corrupted_and_truncated_cache_files(tmp_path):
                 fh.write(data[: len(data) // 3] if name.endswith(".py") else b"garbage")
     out, err = run(tmp_path)
     assert out.startswith("ok=True")
-    assert err.count("problem with the kernel cache") <= 1
+    assert err.count(WARNING) <= 1
     out, _ = run(tmp_path)  # repaired: machine code reused again
     assert out.startswith("ok=True") and out.endswith("misses=0")
 
@@ -66,7 +89,7 @@ def test_unusable_cache_directory_falls_back_to_memory(tmp_path):
     blocker.write_text("not a directory")
     out, err = run(blocker / "cache")
     assert out.startswith("ok=True")
-    assert err.count("problem with the kernel cache") == 1
+    assert err.count(WARNING) == 1 and str(blocker) in err
 
 
 def run_read_only(cache_dir):
@@ -100,7 +123,7 @@ def test_read_only_cache_directory(tmp_path):
     # and a read-only directory without this program's kernels still gives correct results
     other = tmp_path / "empty"
     other.mkdir()
-    assert run_read_only(other).count("problem with the kernel cache") == 1
+    assert run_read_only(other).count(WARNING) == 1
 
 
 def test_two_processes_compiling_the_same_kernel_at_once(tmp_path):
@@ -149,3 +172,260 @@ def test_numba_start_up_leaves_scipy_and_numba_blas_working(tmp_path):
     """)
     out, _ = run(tmp_path, script)
     assert out == "True True True"
+
+
+# ---------------------------------------------------------------------------------------------
+# Directories other users can write: nothing planted there ever runs (issue 9)
+
+
+class RunsCode:
+    """Pickles into a pickle whose loading runs ``code``."""
+
+    def __init__(self, code):
+        self.code = code
+
+    def __reduce__(self):
+        return exec, (self.code,)
+
+
+def touch_code(marker):
+    return f"open({str(marker)!r}, 'a').close()\n"
+
+
+def open_dir(path, mode=0o777):
+    """A directory with exactly ``mode`` (whatever the umask)."""
+    path.mkdir(exist_ok=True)
+    os.chmod(path, mode)
+    return path
+
+
+def plant_module(py, marker):
+    """A module file ``py`` that creates ``marker``, and a .pyc of it that Python would load
+    without looking at the source (PEP 552's unchecked hash)."""
+    py.write_text(touch_code(marker))
+    open_dir(py.parent / "__pycache__")
+    py_compile.compile(str(py), cfile=importlib.util.cache_from_source(str(py)),
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+
+
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory):
+    """SCRIPT's kernel modules and their Numba cache files (in a NUMBA_CACHE_DIR): the names
+    under which planted files would be loaded."""
+    root = tmp_path_factory.mktemp("warm")
+    out, _ = run(root / "kernels", NUMBA_CACHE_DIR=str(root / "numba"))
+    assert out.startswith("ok=True")
+    assert list((root / "numba").rglob("*.nbi"))
+    return root / "kernels", root / "numba"
+
+
+def test_world_writable_cache_directory_is_never_loaded_from(tmp_path, warm):
+    """A shared cache directory (mode 0777) with a kernel module, its .pyc, Numba's index and
+    data files planted under the names SCRIPT loads: jitgrad compiles in memory, and nothing
+    planted runs, not even through Numba's module lookup from a working directory there."""
+    kernels, numba_dir = warm
+    marker = tmp_path / "MARKER"
+    shared = open_dir(tmp_path / "shared")
+    for src in kernels.glob("jitgrad_k_*.py"):
+        plant_module(shared / src.name, marker)
+    for f in numba_dir.rglob("*.nb?"):
+        (shared / "__pycache__" / f.name).write_bytes(pickle.dumps(RunsCode(touch_code(marker))))
+    out, err = run(shared, cwd=shared, NUMBA_CACHE_DIR=None)
+    assert out.startswith("ok=True") and not marker.exists()
+    assert err.count(WARNING) == 1
+    assert f"kernel cache {shared} not used: {shared} is writable by other users" in err
+
+
+def test_numba_cache_directory_others_can_write_is_never_loaded_from(tmp_path, warm):
+    """NUMBA_CACHE_DIR (where Numba puts the index of every cached function, kernels too) in a
+    shared directory with planted index and data files: they are never loaded."""
+    kernels, numba_dir = warm
+    marker = tmp_path / "MARKER"
+    shared = open_dir(tmp_path / "numba")
+    for f in numba_dir.rglob("*.nb?"):
+        d = open_dir(shared / f.parent.relative_to(numba_dir))
+        (d / f.name).write_bytes(pickle.dumps(RunsCode(touch_code(marker))))
+    out, err = run(kernels, NUMBA_CACHE_DIR=str(shared))
+    assert out.startswith("ok=True") and not marker.exists()
+    assert err.count(WARNING) == 1 and f"{shared} is writable by other users" in err
+
+
+def someone_elses(path, monkeypatch):
+    """Make ``path`` owned by another user: chown it to nobody as root; as a normal user (who
+    cannot chown), look at it as another uid."""
+    if os.geteuid() == 0:
+        os.lchown(path, 65534, 65534)
+    else:
+        other = os.geteuid() + 1
+        monkeypatch.setattr(os, "geteuid", lambda: other)
+
+
+def layout(tmp_path, monkeypatch, case):
+    """Build ``case`` under tmp_path; the directory to check."""
+    a = tmp_path / "a"
+    if case in ("0700", "0755", "0770", "0777", "1777"):
+        return open_dir(a, int(case, 8))
+    if case == "owned by another user":
+        someone_elses(open_dir(a, 0o700), monkeypatch)
+        return a
+    if case.startswith("parent"):  # "parent 0777" / "parent 1777"
+        return open_dir(open_dir(a, int(case[-4:], 8)) / "b", 0o700)
+    if case == "__pycache__ 0777":
+        return open_dir(open_dir(a, 0o700) / "__pycache__")
+    target = open_dir(tmp_path / "target", 0o700)
+    if case == "link to a directory others can write":
+        os.chmod(target, 0o777)
+    elif case == "link to a private directory, through ..":
+        open_dir(target / "sub", 0o700)
+        target = target / "sub" / ".."
+    link = open_dir(a, 0o1777) / "link"
+    link.symlink_to(target)
+    if case == "link owned by another user, in a sticky directory":
+        someone_elses(link, monkeypatch)
+    return link
+
+
+@pytest.mark.parametrize("case, problem", [
+    ("0700", None),
+    ("0755", None),
+    ("0770", "a is writable by other users (mode 770)"),
+    ("0777", "a is writable by other users (mode 777)"),
+    ("1777", "a is writable by other users (mode 1777)"),
+    ("owned by another user", "is owned by uid"),
+    ("parent 0777", "a is writable by other users (mode 777)"),
+    ("parent 1777", None),
+    ("__pycache__ 0777", "__pycache__ is writable by other users"),
+    ("link to a private directory, in a sticky directory", None),
+    ("link to a private directory, through ..", None),
+    ("link to a directory others can write", "target is writable by other users"),
+    ("link owned by another user, in a sticky directory", "owned by uid"),
+])
+def test_which_directories_are_trusted(tmp_path, monkeypatch, case, problem):
+    d = layout(tmp_path, monkeypatch, case)
+    found = cache.distrust(str(d))
+    assert found is None if problem is None else problem in found, found
+
+
+def test_file_path_and_missing_directory_are_not_trusted(tmp_path):
+    (tmp_path / "f").write_text("")
+    assert "is not a directory" in cache.distrust(str(tmp_path / "f"))
+    assert "cannot be checked" in cache.distrust(str(tmp_path / "missing"))
+
+
+def test_numba_cache_next_to_a_source_others_can_write_is_not_used(tmp_path, monkeypatch):
+    """A Numba function whose source sits in a shared directory (as jitgrad's own helper
+    modules in a group-writable install): its cache there, with a planted index, is never
+    read, and the function compiles in memory."""
+    marker = tmp_path / "MARKER"
+    shared = open_dir(tmp_path / "shared")
+    (shared / "jg_shared_mod.py").write_text("def f(x):\n    return x + 1\n")
+    index = f"jg_shared_mod.f-1.py{sys.version_info[0]}{sys.version_info[1]}.nbi"
+    open_dir(shared / "__pycache__")
+    (shared / "__pycache__" / index).write_bytes(pickle.dumps(RunsCode(touch_code(marker))))
+    monkeypatch.syspath_prepend(str(shared))
+    monkeypatch.setattr(numba.core.config, "CACHE_DIR", "")
+    monkeypatch.setattr(cache, "_warned", False)
+    with pytest.warns(RuntimeWarning, match=f"{shared} is writable by other users"):
+        f = cache.disk_cache(numba.njit(importlib.import_module("jg_shared_mod").f))
+    assert isinstance(f._cache, NullCache)
+    assert f(1) == 2 and not marker.exists()
+
+
+def test_a_kernel_module_file_is_never_executed(tmp_path, monkeypatch):
+    """Even in a private cache, what runs is the generated source itself: neither a file of
+    that name with other content nor a .pyc next to it (the two cannot race either)."""
+    marker = tmp_path / "MARKER"
+    d = open_dir(tmp_path / "cache", 0o700)
+    source = cache.module_source("answer = 42", "")
+    name = "jitgrad_k_" + cache.hashlib.sha256(source.encode()).hexdigest()[:24]
+    plant_module(d / f"{name}.py", marker)
+    os.chmod(d / "__pycache__", 0o700)
+    monkeypatch.setenv("JITGRAD_CACHE_DIR", str(d))
+    try:
+        assert cache.load(source).answer == 42
+    finally:
+        cache._modules.pop(name, None)
+        sys.modules.pop(name, None)
+    assert not marker.exists() and (d / f"{name}.py").read_text() == source
+
+
+NO_HOME = textwrap.dedent("""
+    import os, pwd
+    if "HOME" not in os.environ:  # a uid without a home has no password entry either
+        def getpwuid(uid):
+            raise KeyError(f"getpwuid(): uid not found: {uid}")
+        pwd.getpwuid = getpwuid
+""") + SCRIPT + textwrap.dedent("""
+    import jitgrad.backend.kernels.matmul as mm
+    print(jg.__file__, type(mm._micro._cache).__name__)
+""")
+
+
+@pytest.mark.parametrize("home", ["unset", "unwritable"])
+def test_no_home_directory_and_a_read_only_install(tmp_path, home):
+    """No usable home (unset, or /nonexistent for a uid without one), no JITGRAD_CACHE_DIR and
+    a read-only package: no directory for any cache, and ``jit`` still works, in memory, with
+    one warning. Root ignores permissions, so the home is below a regular file and every
+    package directory holds a file named __pycache__: no user can create either."""
+    site = tmp_path / "site"
+    shutil.copytree(Path(jitgrad.__file__).parent, site / "jitgrad",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    dirs = [site, *(p for p in site.rglob("*") if p.is_dir())]
+    for d in dirs:
+        (d / "__pycache__").write_text("")
+    for p in site.rglob("*"):
+        os.chmod(p, 0o555 if p.is_dir() else 0o444)
+    os.chmod(site, 0o555)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    env = dict(JITGRAD_CACHE_DIR=None, NUMBA_CACHE_DIR=None, XDG_CACHE_HOME=None,
+               PYTHONPATH=str(site), HOME=None if home == "unset" else str(blocker / "home"))
+    try:
+        res = subprocess.run([sys.executable, "-c", NO_HOME], capture_output=True, text=True,
+                             cwd=tmp_path, timeout=300,
+                             env={k: v for k, v in dict(os.environ, **env).items()
+                                  if v is not None})
+    finally:
+        for d in dirs:
+            os.chmod(d, 0o755)
+    assert res.returncode == 0, res.stderr
+    *_, ok, last = res.stdout.strip().splitlines()
+    assert ok.startswith("ok=True")
+    assert last == f"{site / 'jitgrad' / '__init__.py'} NullCache"
+    assert res.stderr.count(WARNING) == 1, res.stderr
+
+
+FULL_DISK = textwrap.dedent("""
+    import resource, warnings
+    import numpy as np
+    import jitgrad as jg, jitgrad.numpy as jnp
+    warnings.simplefilter("always")
+
+    def disk_space(n):  # writes beyond n bytes fail with EFBIG, even for root
+        resource.setrlimit(resource.RLIMIT_FSIZE, (n, resource.RLIM_INFINITY))
+
+    disk_space(64)  # the kernel's module file cannot be written
+    a = jg.jit(lambda x: jnp.sin(x) * 2)(np.ones(3))
+    disk_space(8192)  # its module file can, Numba's machine code cannot
+    b = jg.jit(lambda x: jnp.cos(x) * 3)(np.ones(3))
+    print(np.allclose(a, np.sin(1) * 2) and np.allclose(b, np.cos(1) * 3))
+""")
+
+
+def test_failed_writes_leave_no_temporary_files(tmp_path):
+    out, err = run(tmp_path, FULL_DISK)
+    assert out == "True"
+    assert err.count(WARNING) == 1 and "File too large" in err
+    assert list(tmp_path.rglob("*.nbi")) and not list(tmp_path.rglob("*.nbc"))
+    assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
+
+
+def test_numba_functions_of_jitgrad_cache_only_through_the_checks():
+    """``cache=True`` would let Numba load pickles from wherever its locators point, unchecked
+    (and fail at import where none is writable): jitgrad's own Numba functions use
+    ``cache.disk_cache``; only generated kernels say ``cache=True``, and ``cache.load`` checks
+    them (and turns it off for in-memory compiles)."""
+    root = Path(jitgrad.__file__).parent
+    declaring = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                       if re.search(r"""cache["']?\s*[=:]\s*True""", p.read_text()))
+    assert declaring == ["backend/cache.py", "backend/codegen.py"]

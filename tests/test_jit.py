@@ -218,23 +218,6 @@ SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e308, -1e308
                     710.0, -746.0])
 
 
-@pytest.mark.parametrize("name", ["exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs",
-                                  "sign", "log1p", "expm1", "negative", "square"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_nan_inf_propagate_like_numpy(name, dtype):
-    x = SPECIAL.astype(dtype)
-    with np.errstate(all="ignore"):
-        expected = getattr(np, name)(x)
-    got = jg.jit(getattr(jnp, name))(x)
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
-    np.testing.assert_array_equal(np.isinf(got), np.isinf(expected))
-    finite = np.isfinite(expected)
-    np.testing.assert_allclose(got[finite], expected[finite], rtol=4e-7 if dtype == np.float32
-                               else 4e-16)
-    np.testing.assert_array_equal(np.signbit(got[expected == 0]), np.signbit(expected[
-        expected == 0]))
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_nan_inf_in_binary_ops_and_reductions(dtype):
     a = SPECIAL.astype(dtype)

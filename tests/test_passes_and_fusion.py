@@ -152,6 +152,16 @@ def test_contiguous_loop_axes_are_collapsed():
         np.testing.assert_allclose(jg.jit(f)(*args), f(*args), rtol=1e-13)
 
 
+def test_stop_gradient_costs_nothing_when_compiled():
+    """Once compiling, stop_gradient is the identity: no kernel copies its operand."""
+    x, w = rng.standard_normal((4, 4)), rng.standard_normal((8, 3))
+    steps = plan(lambda x, w: jnp.stop_gradient(x.reshape(2, 8)) @ w, x, w)
+    assert not any(isinstance(s, LoopKernel) for s in steps), steps
+    f = jg.jit(jg.value_and_grad(lambda x: jnp.sum(jnp.stop_gradient(x) * x)))
+    v, g = f(x)
+    np.testing.assert_allclose(g, x)
+
+
 # ---------------------------------------------------------------------------------------------
 # Values that non-loop steps read are stored (issue 9: the caller used names it never defined)
 

@@ -1,27 +1,38 @@
 """The on-disk kernel cache: each generated kernel is a module named by the hash of its source
 (salted with jitgrad's version and the source of every helper module kernels call), written
-under a per-user directory and imported, so Numba's ``cache=True`` persists its machine code
-across processes. Any cache failure falls back to an in-memory compile, with one warning."""
+under a per-user directory, so Numba's ``cache=True`` persists its machine code across
+processes. Numba's cache files are pickles (loading one runs code), so a cache directory is
+used only if no other user can write to it or to any directory on the way to it; otherwise,
+and on any other cache failure, kernels compile in memory, with one warning."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import importlib.util
 import logging
 import os
+import stat
 import sys
 import tempfile
 import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import IO, Any
 
 log = logging.getLogger("jitgrad")
 
 # Helper modules generated kernels call into: their source is part of every kernel's key,
 # because Numba's cache keeps inlined copies of them (a changed helper must not be replayed).
-HELPER_MODULES = ("jitgrad.backend.scalar", "jitgrad.backend.vmath")
+HELPER_MODULES = ("jitgrad.backend.scalar", "jitgrad.backend.vmath", "jitgrad.special_math")
+
+_KERNEL_DIR_ADVICE = ("To cache kernels across processes, set JITGRAD_CACHE_DIR to a directory "
+                      "that you alone can write (a new one is created with mode 0700).")
+_NUMBA_DIR_ADVICE = ("To cache compiled code across processes, set NUMBA_CACHE_DIR to a directory "
+                     "that you alone can write.")
 
 
 def cache_dir() -> Path:
@@ -29,7 +40,7 @@ def cache_dir() -> Path:
 
 
 def _salt() -> str:
-    from jitgrad import __version__
+    from jitgrad._version import __version__
     h = hashlib.sha256(f"jitgrad {__version__}".encode())
     for name in HELPER_MODULES:
         spec = importlib.util.find_spec(name)
@@ -56,61 +67,176 @@ def module_source(body: str, imports: str) -> str:
 
 
 def load(source: str) -> ModuleType:
-    """Import (writing it first if needed) the module holding ``source``; identical sources
-    share one module."""
+    """The module holding ``source``, compiled through the disk cache when it is usable and
+    in memory otherwise; identical sources share one module."""
     name = "jitgrad_k_" + hashlib.sha256(source.encode()).hexdigest()[:24]
     mod = _modules.get(name)
     if mod is not None:
         return mod
-    with _lock:  # one import (and one write) per kernel, whichever thread gets here first
+    with _lock:  # one module (and one write) per kernel, whichever thread gets here first
         mod = _modules.get(name)
         if mod is None:
-            try:
-                mod = harden(_import_from_disk(name, source))
-            except Exception as e:  # noqa: BLE001 - any cache problem: compile in memory
-                _warn_once(e)
-                mod = _in_memory(name, source)
+            mod = _from_disk(name, source)
+            if mod is None:
+                # Numba cannot cache code that is not in a file: turn its cache off.
+                mod = _exec_module(name, source.replace("cache=True", "cache=False"),
+                                   f"<jitgrad {name}>")
             _modules[name] = mod
     return mod
 
 
-def _import_from_disk(name: str, source: str) -> ModuleType:
-    d = cache_dir()
-    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+def _from_disk(name: str, source: str) -> ModuleType | None:
+    """``source`` executed as a module backed by ``<cache>/<name>.py``, so that Numba caches
+    its machine code in ``<cache>/__pycache__``; None (after the warning) if the cache
+    directory cannot be used."""
+    try:
+        d = cache_dir()
+    except RuntimeError as e:  # no HOME, nor a home directory in the password database
+        d, problem = Path("~/.cache/jitgrad"), str(e)
+    else:
+        problem = _kernel_dir_problem(str(d))
+    if problem is not None:
+        _warn_once(f"kernel cache {d} not used: {problem}; compiling in memory. "
+                   f"{_KERNEL_DIR_ADVICE}")
+        return None
     path = d / f"{name}.py"
     try:
-        current = path.read_text()
-    except (OSError, UnicodeDecodeError):
-        current = None
-    if current != source:  # missing, truncated or corrupted: (re)write atomically
-        fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(source)
-        os.replace(tmp, path)
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
+        try:
+            current = path.read_text()
+        except (OSError, UnicodeDecodeError):
+            current = None
+        if current != source:  # missing, truncated or corrupted: (re)write atomically
+            with _atomic_private(str(path)) as f:
+                f.write(source.encode())
+        # The file exists for Numba (its cache key hashes the file; tracebacks show its
+        # lines), but what runs is ``source`` itself: neither the file nor a .pyc of it is
+        # ever executed.
+        return harden(_exec_module(name, source, str(path)))
+    except Exception as e:  # noqa: BLE001 - any cache problem: compile in memory
+        _warn_once(f"kernel cache {d} not used ({e!r}); compiling in memory. "
+                   f"{_KERNEL_DIR_ADVICE}")
+        return None
+
+
+def _exec_module(name: str, source: str, filename: str) -> ModuleType:
+    mod = ModuleType(name)
+    mod.__file__ = filename
+    # Numba looks the module of each compiled function up by name (importlib.import_module):
+    # it must find this one, never a file of that name somewhere on sys.path.
     sys.modules[name] = mod
     try:
-        spec.loader.exec_module(mod)
+        exec(compile(source, filename, "exec"), mod.__dict__)
     except BaseException:
         del sys.modules[name]
         raise
     return mod
 
 
+@functools.cache
+def _kernel_dir_problem(directory: str) -> str | None:
+    """Create the kernel cache ``directory`` and its ``__pycache__`` (mode 0700) if missing,
+    and say why they cannot be used, or None. Checked once per process and directory."""
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        problem = distrust(directory)
+        if problem is not None:
+            return problem
+        os.makedirs(os.path.join(directory, "__pycache__"), mode=0o700, exist_ok=True)
+    except OSError as e:
+        return f"unusable ({e})"
+    return distrust(os.path.join(directory, "__pycache__"))
+
+
+@functools.cache
+def distrust(directory: str) -> str | None:
+    """Why code must not be loaded from ``directory``, or None if it may be.
+
+    As ssh treats ``~/.ssh``: the directory must be owned by this user (or root) and writable
+    by no one else, and so must every directory passed through to reach it (symbolic links
+    followed), except that one of those may be writable by others if it has the sticky bit
+    (as /tmp), since they cannot then rename or replace the entry in it, which is ours.
+    Otherwise another user could plant a file there, or swap the directory after this check,
+    and Numba's index files are pickles: loading one runs code. Checked once per process and
+    directory.
+
+    >>> distrust("relative/path")
+    'relative/path is a relative path'
+    """
+    if not os.path.isabs(directory):
+        return f"{directory} is a relative path"
+    if not hasattr(os, "geteuid"):
+        return "file ownership cannot be checked on this platform"
+    try:
+        return _first_unsafe(directory, os.geteuid())
+    except OSError as e:
+        return f"{directory} cannot be checked ({e})"
+
+
+def _first_unsafe(directory: str, uid: int) -> str | None:
+    """The walk behind ``distrust``: from / down to ``directory``, component by component,
+    following symbolic links as the operating system does."""
+    path, st, todo, links = "/", os.stat("/"), list(Path(directory).parts[1:]), 0
+    while True:
+        if st.st_uid not in (uid, 0):
+            return f"{path} is owned by uid {st.st_uid}, neither you (uid {uid}) nor root"
+        if not stat.S_ISDIR(st.st_mode):
+            return f"{path} is not a directory"
+        # Where the files are, even the sticky bit does not keep others from adding some.
+        if st.st_mode & 0o022 and (not todo or not st.st_mode & stat.S_ISVTX):
+            return f"{path} is writable by other users (mode {stat.S_IMODE(st.st_mode):o})"
+        if not todo:
+            return None
+        name = todo.pop(0)
+        if name == "..":
+            path = os.path.dirname(path)
+            st = os.stat(path)
+            continue
+        entry = os.path.join(path, name)
+        st = os.lstat(entry)
+        if not stat.S_ISLNK(st.st_mode):
+            path = entry
+            continue
+        if st.st_uid not in (uid, 0):
+            return f"{entry} is a symbolic link owned by uid {st.st_uid}, neither you nor root"
+        links += 1
+        if links > 40:
+            return f"{directory}: too many levels of symbolic links"
+        target = Path(os.readlink(entry))
+        todo[:0] = target.parts[1:] if target.is_absolute() else target.parts
+        path = "/" if target.is_absolute() else path
+        st = os.stat(path)
+
+
+@contextlib.contextmanager
+def _atomic_private(path: str) -> Iterator[IO[bytes]]:
+    """Write ``path`` atomically, as a new file only its owner can read (mode 0600); the
+    temporary file is removed if the write fails (a full disk leaves no orphan)."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 class _SafeCache:
     """Wraps a Numba dispatcher's disk cache so that a corrupted, truncated, unreadable or
-    unwritable cache file means "compile again" (with one warning), never an error."""
+    unwritable cache file means "compile again" (with one warning), never an error, and
+    files it writes are owner-only."""
 
     def __init__(self, inner: Any):
         self._inner = inner
+        inner._cache_file._open_for_write = _atomic_private
 
     def load_overload(self, sig: Any, target_context: Any) -> Any:
         try:
             return self._inner.load_overload(sig, target_context)
         except Exception as e:  # noqa: BLE001 - any failure to load: recompile
-            _warn_once(e)
+            _warn_once(f"a file in Numba's cache {self._inner.cache_path} could not be "
+                       f"loaded ({e!r}); compiling again")
             try:
                 self._inner.flush()  # rewrite the broken index, so the next save repairs it
             except Exception:  # noqa: BLE001, S110 - unwritable: stays in memory
@@ -121,38 +247,61 @@ class _SafeCache:
         try:
             self._inner.save_overload(sig, data)
         except Exception as e:  # noqa: BLE001 - any failure to save: keep it in memory
-            _warn_once(e)
+            _warn_once(f"could not write to Numba's cache {self._inner.cache_path} ({e!r}); "
+                       f"keeping the compiled code in memory")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
 
+def _guard(dispatcher: Any) -> Any:
+    """Let ``dispatcher`` (whose disk cache is on) use it only if the directory Numba chose
+    for it (next to the source, NUMBA_CACHE_DIR, or ~/.cache/numba) is one that no other
+    user can write (see ``distrust``), and survive failures of it."""
+    from numba.core.caching import NullCache
+    inner = dispatcher._cache
+    problem = distrust(inner.cache_path)
+    if problem is None:
+        dispatcher._cache = _SafeCache(inner)
+    else:
+        dispatcher._cache = NullCache()
+        _warn_once(f"Numba's cache {inner.cache_path} not used: {problem}; compiling in "
+                   f"memory. {_NUMBA_DIR_ADVICE}")
+    return dispatcher
+
+
 def harden(module: ModuleType) -> ModuleType:
-    """Make every cached Numba function of ``module`` survive cache failures."""
+    """Guard every disk-cached Numba function defined in ``module`` (see ``_guard``)."""
     for value in list(vars(module).values()):
         inner = getattr(value, "_cache", None)
-        if inner is not None and hasattr(inner, "load_overload") and \
-                not isinstance(inner, _SafeCache) and getattr(value, "py_func", None) is not None \
-                and value.py_func.__module__ == module.__name__:
-            value._cache = _SafeCache(inner)
+        if inner is not None and getattr(inner, "cache_path", None) is not None and \
+                not isinstance(inner, _SafeCache) and \
+                getattr(value, "py_func", None) is not None and \
+                value.py_func.__module__ == module.__name__:
+            _guard(value)
     return module
 
 
-def _in_memory(name: str, source: str) -> ModuleType:
-    """Compile without Numba's disk cache (it cannot cache code that is not in a file)."""
-    mod = ModuleType(name)
-    exec(compile(source.replace("cache=True", "cache=False"), f"<jitgrad {name}>", "exec"),
-         mod.__dict__)
-    return mod
+def disk_cache(dispatcher: Any) -> Any:
+    """Decorator for a Numba dispatcher declared without ``cache=True``: cache its machine
+    code on disk where that is safe (see ``_guard``), and compile in memory (with one warning)
+    where Numba finds no writable directory for it (e.g. a read-only install and no HOME),
+    instead of failing as ``cache=True`` does."""
+    try:
+        dispatcher.enable_caching()
+    except RuntimeError as e:  # "cannot cache function ...: no locator available"
+        _warn_once(f"no directory for Numba's cache ({e}); compiling in memory. "
+                   f"{_NUMBA_DIR_ADVICE}")
+        return dispatcher
+    return _guard(dispatcher)
 
 
-def _warn_once(e: BaseException) -> None:
+def _warn_once(message: str) -> None:
     global _warned
+    log.debug("jitgrad: %s", message)
     if not _warned:
         _warned = True
-        warnings.warn(f"jitgrad: problem with the kernel cache at {cache_dir()} ({e!r}); "
-                      f"compiling without it (set JITGRAD_CACHE_DIR to a writable directory to "
-                      f"cache kernels across processes)", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"jitgrad: {message}", RuntimeWarning, stacklevel=3)
 
 
 def numba_stats() -> dict[str, int]:

@@ -9,8 +9,11 @@ import importlib.abc
 import importlib.util
 import logging
 import math
+import re
 import sys
 import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,17 +43,33 @@ from jitgrad.errors import CompileError
 
 log = logging.getLogger("jitgrad")
 
-KERNEL_IMPORTS = """import math
+@functools.cache
+def _helper_functions() -> dict[str, str]:
+    """Every function a kernel template may call (``max_nan``, ``tanh_f32``, ...): the public
+    functions the helper modules define, each with its module."""
+    found = {}
+    for module_name in cache.HELPER_MODULES:
+        module = importlib.import_module(module_name)
+        for name, value in vars(module).items():
+            if not name.startswith("_") and callable(value) and not isinstance(value, type) \
+                    and getattr(value, "__module__", None) == module_name:
+                found[name] = module_name
+    return found
 
-import numpy as np
-from numba import njit
 
-from jitgrad.backend.scalar import max_nan, min_nan, radd, rmax, rmin
-from jitgrad.backend.vmath import (
-    cos_f32, cos_f64, exp_f32, exp_f64, expm1_f32, expm1_f64, log1p_f32, log1p_f64, log_f32,
-    log_f64, logistic_f32, logistic_f64, pow_f32, pow_f64, sin_f32, sin_f64, tan_f32, tan_f64,
-    tanh_f32, tanh_f64,
-)"""
+def kernel_imports(body: str) -> str:
+    """The import block of a kernel module: numpy, math, njit, and exactly the helper
+    functions ``body`` calls (derived from the helper modules, not listed by hand)."""
+    helpers = _helper_functions()
+    used: dict[str, list[str]] = {}
+    for name in sorted(set(re.findall(r"\b(\w+)\(", body)) & helpers.keys()):
+        used.setdefault(helpers[name], []).append(name)
+    lines = ["import math", "", "import numpy as np", "from numba import njit"]
+    if used:
+        lines.append("")
+    for module_name, names in sorted(used.items()):
+        lines.append(f"from {module_name} import {', '.join(names)}")
+    return "\n".join(lines)
 
 
 @dataclass
@@ -72,7 +91,7 @@ class Compiled:
 
 def kernel_module_source(k: LoopKernel) -> str:
     body = render_kernel(k, [o.var.aval.dtype for o in k.outputs])
-    return cache.module_source(f"@njit({kernel_flags()})\n{body}", KERNEL_IMPORTS)
+    return cache.module_source(f"@njit({kernel_flags()})\n{body}", kernel_imports(body))
 
 
 class _DeferSciPyLinalg(importlib.abc.MetaPathFinder):
@@ -89,22 +108,57 @@ def start_numba() -> None:
     ``scipy.linalg`` only to record whether BLAS exists for ``np.correlate``. That import is
     about 0.3 s of the ≈0.7 s Numba start-up measured here, and no jitgrad kernel needs it, so
     it is deferred during initialisation and the flag is set from where SciPy would be found
-    (without importing it). Numba imports SciPy itself, as before, when code uses BLAS."""
+    (without importing it). Numba imports SciPy itself, as before, when code uses BLAS.
+    Also keeps Numba's block labels bounded (``_bound_block_labels``)."""
     from numba.core.registry import cpu_target
     if "scipy.linalg" in sys.modules:
         cpu_target.target_context.refresh()
-        return
-    blocker = _DeferSciPyLinalg()
-    sys.meta_path.insert(0, blocker)
-    try:
-        cpu_target.target_context.refresh()
-    finally:
-        sys.meta_path.remove(blocker)
-    try:
-        import numba.np.arraymath as arraymath
-        arraymath._HAVE_BLAS = importlib.util.find_spec("scipy.linalg") is not None
-    except (ImportError, AttributeError, ValueError):
-        pass
+    else:
+        blocker = _DeferSciPyLinalg()
+        sys.meta_path.insert(0, blocker)
+        try:
+            cpu_target.target_context.refresh()
+        finally:
+            sys.meta_path.remove(blocker)
+        try:
+            import numba.np.arraymath as arraymath
+            arraymath._HAVE_BLAS = importlib.util.find_spec("scipy.linalg") is not None
+        except (ImportError, AttributeError, ValueError):
+            pass
+    _bound_block_labels()
+
+
+def _bound_block_labels() -> None:
+    """Start each compile of a jitgrad kernel with Numba's block-label counter at zero, as
+    in a fresh process.
+
+    Numba numbers the basic blocks of an ``inline='always'`` callee by adding a process-wide
+    counter (``ir_utils._the_max_label``) to the callee's own labels, then raises the counter
+    to the largest label. A callee that itself inlined a helper already carries labels near
+    the counter, so each nested inline (``tanh_f64`` → ``_tanh`` → ``exp_dd`` → ...) doubles
+    it. The counter never resets: measured here, its decimal length grew by ≈1.3 digits per
+    compiled program until block names ``B<label>`` passed LLVM's 1024-character limit and
+    every further compile in the process failed ("name is too long"). Labels only need to
+    be unique within the function being compiled, which a fresh start guarantees exactly as
+    it does for a process's first compile; nested compiles (depth > 0) keep the counter."""
+    from numba.core import event, ir_utils
+
+    if not hasattr(getattr(ir_utils, "_the_max_label", None), "update"):
+        return  # a Numba without this counter: nothing to bound
+
+    class ResetLabels(event.Listener):
+        depth = 0  # compiles nest (a callee is compiled while typing its caller)
+
+        def on_start(self, ev: Any) -> None:
+            fn = getattr((ev.data or {}).get("dispatcher"), "py_func", None)
+            if self.depth == 0 and getattr(fn, "__module__", "").startswith("jitgrad"):
+                ir_utils._the_max_label = type(ir_utils._the_max_label)()
+            self.depth += 1
+
+        def on_end(self, ev: Any) -> None:
+            self.depth -= 1
+
+    event.register("numba:compile", ResetLabels())
 
 
 def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Compiled:
@@ -228,7 +282,11 @@ class Buffers:
     Scratch: values a kernel or matmul writes and only kernels and matmuls read, never seen
     by the caller, live in per-call workspaces taken from a free list. Outputs: a large
     program output is recycled only once nothing but this pool refers to it (the caller
-    dropped it, and no view of it exists), checked by its reference count."""
+    dropped it, and no view of it exists), checked by its reference count.
+
+    What every program keeps between calls is bounded by ``config.scratch_mb`` in total
+    (see ``_Retained``): a program whose memory was released allocates afresh on its next
+    call and keeps that."""
 
     RECYCLE_BYTES = 1 << 17  # below glibc malloc's mmap threshold: reused without page faults
 
@@ -259,7 +317,9 @@ class Buffers:
             elif readers_ok.get(v, True):
                 self._slots[v] = len(self._specs)
                 self._specs.append((v.aval.shape, v.aval.dtype))
+        self._ws_bytes = sum(math.prod(shape) * dtype.itemsize for shape, dtype in self._specs)
         self._free: list[list[np.ndarray]] = []
+        self._sets = 0  # workspace sets allocated since the last release, in use or free
         self._lock = threading.Lock()
 
     @property
@@ -276,10 +336,20 @@ class Buffers:
         try:
             return self._free.pop()
         except IndexError:
+            self._sets += 1
+            _retained.add(self, self._ws_bytes)
             return [np.empty(shape, dtype) for shape, dtype in self._specs]
 
     def give(self, ws: list[np.ndarray]) -> None:
-        self._free.append(ws)
+        if len(self._free) < self._sets:  # not a set taken before this pool was released
+            self._free.append(ws)
+
+    def release(self) -> None:
+        """Drop every kept workspace and recycled output (replacing the lists, so that a
+        call running in another thread keeps a consistent view of the old ones)."""
+        self._sets = 0
+        self._free = []
+        self._rings = [[] for _ in self._rings]
 
     def output(self, slot: int) -> np.ndarray:
         """A buffer for output ``slot``: one this pool handed out before if its only
@@ -291,9 +361,64 @@ class Buffers:
                     return buf
             buf = np.empty(*self._out_specs[slot])
             ring.append(buf)
+            grown = buf.nbytes
             if len(ring) > 2:  # keep at most two: this call's and the previous one's
-                ring.pop(0)
-            return buf
+                grown -= ring.pop(0).nbytes
+        if grown:
+            _retained.add(self, grown)  # outside the lock: it may release other pools
+        return buf
+
+
+class _Retained:
+    """The memory compiled programs keep between calls, over all programs: at most
+    ``config.scratch_mb`` MiB, counted as pools allocate. When a pool allocates past the
+    bound, the pools that allocated longest ago are released first (never the one
+    allocating, so a single program larger than the bound still keeps its own memory)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # id(pool) -> (weak reference, bytes counted), oldest allocation first
+        self._pools: OrderedDict[int, tuple[weakref.ref[Buffers], int]] = OrderedDict()
+        self.nbytes = 0
+        self._purge_at = 64
+
+    def add(self, pool: Buffers, nbytes: int) -> None:
+        with self._lock:
+            ref, counted = self._pools.pop(id(pool), (None, 0))
+            if ref is None or ref() is not pool:
+                ref, counted = weakref.ref(pool), 0
+            self._pools[id(pool)] = (ref, counted + nbytes)
+            self.nbytes += nbytes
+            if len(self._pools) > self._purge_at:  # forget dead pools, amortised
+                for key, (r, n) in list(self._pools.items()):
+                    if r() is None:
+                        del self._pools[key]
+                        self.nbytes -= n
+                self._purge_at = 2 * len(self._pools) + 64
+            limit = config.scratch_mb * (1 << 20)
+            while self.nbytes > limit and len(self._pools) > 1:
+                key, (r, n) = self._pools.popitem(last=False)
+                self.nbytes -= n
+                old = r()
+                if old is not None:
+                    old.release()
+
+    def release_all(self) -> None:
+        with self._lock:
+            pools = [r() for r, _ in self._pools.values()]
+            self._pools.clear()
+            self.nbytes = 0
+        for pool in pools:
+            if pool is not None:
+                pool.release()
+
+
+_retained = _Retained()
+
+
+def release_scratch() -> None:
+    """Release the memory every compiled program keeps between calls."""
+    _retained.release_all()
 
 
 def _compile_error(e: Exception, *, ir: IR, sources: list[str]) -> Exception:
@@ -314,7 +439,7 @@ def _compile_error(e: Exception, *, ir: IR, sources: list[str]) -> Exception:
 @functools.cache
 def _matmul_module() -> Any:
     from jitgrad.backend.kernels import matmul as mm
-    return cache.harden(mm)
+    return mm
 
 
 def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
@@ -330,14 +455,14 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
     out_shape = out.shape
     m, n = out_shape[-2:]
     k = a.shape[-2] if ta else a.shape[-1]
-    if config.use_blas(out.dtype, m, n, k):
+    batch = math.prod(out_shape[:-2])
+    if config.use_blas(out.dtype, m, n, k, batch):
         aa = np.swapaxes(a, -1, -2) if ta else a
         bb = np.swapaxes(b, -1, -2) if tb else b
         np.matmul(aa, bb, out=out)
         if bias is not None:
             out += bias
         return out
-    batch = math.prod(out_shape[:-2])
     a3 = a.reshape((batch,) + a.shape[-2:]) if a.ndim != 3 else a
     b3 = b.reshape((batch,) + b.shape[-2:]) if b.ndim != 3 else b
     out3 = out.reshape((batch, m, n))

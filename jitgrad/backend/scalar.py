@@ -5,7 +5,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-_opts = {"inline": "always", "error_model": "numpy", "cache": True}
+# Inlined into kernels, never compiled on their own: no disk cache of their own.
+_opts = {"inline": "always", "error_model": "numpy"}
 
 
 @njit(**_opts)

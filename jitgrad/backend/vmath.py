@@ -11,8 +11,9 @@ from numba.extending import intrinsic
 
 # 'contract' lets LLVM fuse a*b+c into FMAs; no other fast-math flag is allowed because
 # NaN/Inf/signed-zero behaviour must stay exact.  inline='always' inlines at Numba-IR level so
-# the caller's loop body is one straight-line block that the loop vectoriser accepts.
-_OPTS = dict(inline='always', cache=True, error_model='numpy', fastmath={'contract'})
+# the caller's loop body is one straight-line block that the loop vectoriser accepts; inlined,
+# these are never compiled on their own, so they need no disk cache (kernels cache them).
+_OPTS = dict(inline='always', error_model='numpy', fastmath={'contract'})
 _jit = numba.njit(**_OPTS)
 
 
@@ -648,10 +649,3 @@ def pow_f32(x, y):
 def pow_f64(x, y):
     return _pow(x, y, _C64)
 
-
-# Lookup table for the code generator: (name, dtype string) -> scalar function.
-FUNCTIONS = {
-    (name, dtype): globals()[f'{name}_{suffix}']
-    for name in ('exp', 'expm1', 'log', 'log1p', 'sin', 'cos', 'tan', 'tanh', 'logistic', 'pow')
-    for dtype, suffix in (('float32', 'f32'), ('float64', 'f64'))
-}

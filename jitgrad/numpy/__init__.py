@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import inspect
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -42,7 +43,13 @@ from jitgrad.core import Tracer as _Tracer
 from jitgrad.core import aval_of as _aval_of
 from jitgrad.core import is_float as _is_float
 from jitgrad.core import is_python_scalar as _is_python_scalar
-from jitgrad.errors import JitgradTypeError, ShapeError, TracerError, UnsupportedError
+from jitgrad.errors import (
+    JitgradIndexError,
+    JitgradTypeError,
+    ShapeError,
+    TracerError,
+    UnsupportedError,
+)
 from jitgrad.transforms.stage import StageTracer as _StageTracer
 from jitgrad.transforms.stage import producer as _producer
 
@@ -52,24 +59,42 @@ ArrayLike = Any
 # Plumbing: eager fallback, promotion, broadcasting
 
 
+def _contains_tracer(a: Any) -> bool:
+    if isinstance(a, _Tracer):
+        return True
+    return isinstance(a, list | tuple) and builtins.any(_contains_tracer(x) for x in a)
+
+
 def _has_tracer(args: Sequence[Any]) -> bool:
-    for a in args:
-        if isinstance(a, _Tracer):
-            return True
-        if isinstance(a, list | tuple) and any(isinstance(b, _Tracer) for b in a):
-            return True
-    return False
+    return builtins.any(_contains_tracer(a) for a in args)
 
 
-def _numpy_when_concrete(np_fn: Callable[..., Any]) -> Callable[[Callable], Callable]:
-    """Concrete arguments take the numpy function itself: eager calls cost what numpy costs."""
+def _array_like(a: Any) -> Any:
+    """A list or tuple holding traced arrays is one array, stacked as numpy would."""
+    return asarray(a) if isinstance(a, list | tuple) and _contains_tracer(a) else a
+
+
+def _numpy_when_concrete(np_fn: Callable[..., Any], sequences: int = 0
+                         ) -> Callable[[Callable], Callable]:
+    """Concrete arguments take the numpy function itself: eager calls cost what numpy costs.
+    With traced ones, lists and tuples of arrays among the arguments are stacked into one
+    array (``jnp.mean([a, b])``), except the first ``sequences`` parameters (concatenate's
+    ``arrays``, select's ``condlist`` and ``choicelist``): those are sequences whose
+    elements are each one array."""
 
     def deco(traced_fn: Callable[..., Any]) -> Callable[..., Any]:
+        names = list(inspect.signature(traced_fn).parameters)[:sequences]
+
+        def each(a: Any) -> list[Any]:
+            return [_array_like(x) for x in a]
+
         @functools.wraps(traced_fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if _has_tracer(args) or _has_tracer(tuple(kwargs.values())):
-                return traced_fn(*args, **kwargs)
-            return np_fn(*args, **kwargs)
+            if not (_has_tracer(args) or _has_tracer(tuple(kwargs.values()))):
+                return np_fn(*args, **kwargs)
+            args = tuple(each(a) if i < sequences else _array_like(a) for i, a in enumerate(args))
+            kwargs = {k: each(v) if k in names else _array_like(v) for k, v in kwargs.items()}
+            return traced_fn(*args, **kwargs)
         return wrapper
 
     return deco
@@ -153,12 +178,17 @@ def _unary(prim_fn: Callable[[Any], Any], np_fn: Callable[..., Any], float_fn: b
 
 
 def _binary(prim_fn: Callable[[Any, Any], Any], np_fn: Callable[..., Any],
-            float_fn: bool = False) -> Callable[[ArrayLike, ArrayLike], Any]:
+            float_fn: bool = False, loop: bool = False) -> Callable[[ArrayLike, ArrayLike], Any]:
+    """A binary function with broadcasting and promotion. ``float_fn``: integer operands
+    compute in float64; ``loop``: in the dtype of numpy's own loop for the promoted type
+    (integers stay integers, booleans compute in int8)."""
     @_numpy_when_concrete(np_fn)
     def fn(x: ArrayLike, y: ArrayLike) -> Any:
         dtype = result_type(x, y)
         if float_fn and not _is_float(dtype):
             dtype = np.dtype(np.float64)
+        if loop:
+            dtype = np_fn.resolve_dtypes((dtype, dtype, None))[2]
         return prim_fn(*_promote_broadcast(np_fn.__name__, x, y, dtype=dtype))
     fn.__name__ = np_fn.__name__
     fn.__qualname__ = np_fn.__name__
@@ -190,7 +220,43 @@ arccosh = _unary(P.acosh, np.arccosh)
 arctanh = _unary(P.atanh, np.arctanh)
 floor = _unary(P.floor, np.floor)
 ceil = _unary(P.ceil, np.ceil)
-rint = round = around = _unary(P.round_, np.rint)  # noqa: A001 - numpy's names
+rint = _unary(P.round_, np.rint)
+
+
+def _power_of_ten(n: int) -> float:
+    """numpy's scale factor for rounding to ``n`` decimals: exact powers up to 1e9, then
+    repeated multiplication by ten (so large ``n`` rounds exactly as numpy's does)."""
+    scale = 10.0 ** builtins.min(n, 9)
+    for _ in range(n - 9):
+        scale *= 10.0
+    return scale
+
+
+@_numpy_when_concrete(np.round)
+def round(a: ArrayLike, decimals: int = 0) -> Any:  # noqa: A001 - numpy's name
+    """``numpy.round`` (half to even) to ``decimals`` places, by numpy's algorithm: scale by
+    ``10**decimals``, ``rint``, scale back (negative ``decimals`` round to tens, hundreds...).
+    The derivative is zero.
+
+    >>> round(np.array([2.675, 1250.0]), -2)
+    array([   0., 1200.])
+    """
+    decimals = operator.index(decimals)
+    dtype = _aval_of(a).dtype
+    if dtype == np.bool_ and decimals != 0:
+        raise JitgradTypeError(f"round: boolean arrays cannot be rounded to {decimals} "
+                               f"decimals (numpy raises too); cast them to a number type first")
+    if decimals == 0 or (decimals > 0 and not _is_float(dtype)):
+        return rint(a) if _is_float(dtype) or dtype == np.bool_ else a
+    if not _is_float(dtype):  # numpy rounds integers to tens, hundreds... in float64
+        return _cast(round(_cast(a, np.dtype(np.float64)), decimals), dtype)
+    scale = _power_of_ten(builtins.abs(decimals))
+    if decimals > 0:
+        return divide(rint(multiply(a, scale)), scale)
+    return multiply(rint(divide(a, scale)), scale)
+
+
+around = round
 
 add = _binary(P.add, np.add)
 subtract = _binary(P.sub, np.subtract)
@@ -205,13 +271,19 @@ greater_equal = _binary(P.ge, np.greater_equal)
 equal = _binary(P.eq, np.equal)
 not_equal = _binary(P.ne, np.not_equal)
 arctan2 = _binary(P.atan2, np.arctan2, float_fn=True)
-mod = remainder = _binary(P.mod, np.mod, float_fn=True)
+floor_divide = _binary(P.floor_divide, np.floor_divide, loop=True)
+mod = remainder = _binary(P.mod, np.remainder, loop=True)
+fmod = _binary(P.fmod, np.fmod, loop=True)
 
 
-@_numpy_when_concrete(np.floor_divide)
-def floor_divide(x: ArrayLike, y: ArrayLike) -> Any:
-    """``numpy.floor_divide`` for floating-point operands (zero derivative)."""
-    return floor(divide(x, y))
+@_numpy_when_concrete(np.divmod)
+def divmod(x: ArrayLike, y: ArrayLike) -> tuple[Any, Any]:  # noqa: A001 - numpy's name
+    """``numpy.divmod``: ``(floor_divide(x, y), remainder(x, y))``.
+
+    >>> divmod(np.array([7, -7]), 2)
+    (array([ 3, -4]), array([1, 1]))
+    """
+    return floor_divide(x, y), remainder(x, y)
 
 
 def _logical(prim_fn: Callable[..., Any], np_fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -320,12 +392,20 @@ def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any
 
 
 @_numpy_when_concrete(np.clip)
-def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None) -> Any:
-    """``numpy.clip``; at the bounds the gradient is shared like ``maximum``/``minimum``."""
-    if a_min is not None:
-        a = maximum(a, a_min)
-    if a_max is not None:
-        a = minimum(a, a_max)
+def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None, out: Any = None, *,
+         min: ArrayLike = None, max: ArrayLike = None) -> Any:  # noqa: A002 - numpy's names
+    """``numpy.clip`` with scalar or array bounds (broadcast, either may be None; ``min=`` and
+    ``max=`` as in NumPy 2); at a bound the gradient is shared as ``maximum``/``minimum``
+    share it."""
+    if out is not None:
+        raise UnsupportedError("clip: out= on traced arrays (results are new arrays)")
+    if (a_min is not None and min is not None) or (a_max is not None and max is not None):
+        raise JitgradTypeError("clip: give a_min/a_max or min/max, not both")
+    lo, hi = min if a_min is None else a_min, max if a_max is None else a_max
+    if lo is not None:
+        a = maximum(a, lo)
+    if hi is not None:
+        a = minimum(a, hi)
     return a
 
 
@@ -339,18 +419,26 @@ def stop_gradient(x: ArrayLike) -> Any:
 # Reductions
 
 
-def _axes(axis: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...]:
+def _axes(axis: int | Sequence[int] | None, ndim: int, op: str, sort: bool = True
+          ) -> tuple[int, ...]:
+    """Axes in ``range(ndim)``: negative ones count from the end; out-of-range, repeated and
+    non-integer ones raise."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    try:
+        axes = (operator.index(axis),) if not isinstance(axis, tuple | list) else \
+            tuple(operator.index(a) for a in axis)
+    except TypeError:
+        raise JitgradTypeError(f"{op}: axis must be an integer or a tuple of integers, got "
+                               f"{axis!r}") from None
     out = []
     for a in axes:
         if not -ndim <= a < ndim:
             raise ShapeError(f"{op}: axis {a} is out of bounds for an array of dimension {ndim}")
-        out.append(int(a) % ndim)
+        out.append(a % ndim)
     if len(set(out)) != len(out):
         raise ShapeError(f"{op}: repeated axis in {axis}")
-    return tuple(sorted(out))
+    return tuple(sorted(out)) if sort else tuple(out)
 
 
 def _keep(y: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> Any:
@@ -524,9 +612,9 @@ def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
 def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
     """``numpy.transpose``."""
     nd = _aval_of(a).ndim
-    perm = tuple(reversed(range(nd))) if axes is None else tuple(int(x) % nd if nd else 0
-                                                                  for x in axes)
-    if sorted(perm) != list(range(nd)):
+    perm = tuple(reversed(range(nd))) if axes is None else _axes(axes, nd, "transpose",
+                                                                 sort=False)
+    if len(perm) != nd:
         raise ShapeError(f"transpose: axes {axes} don't match array of shape {_aval_of(a).shape}")
     return P.transpose(a, perm)
 
@@ -546,8 +634,8 @@ def moveaxis(a: ArrayLike, source: int | Sequence[int], destination: int | Seque
              ) -> Any:
     """``numpy.moveaxis``."""
     nd = _aval_of(a).ndim
-    src = [(s % nd) for s in ((source,) if isinstance(source, int) else source)]
-    dst = [(d % nd) for d in ((destination,) if isinstance(destination, int) else destination)]
+    src = _axes(source, nd, "moveaxis", sort=False)
+    dst = _axes(destination, nd, "moveaxis", sort=False)
     if len(src) != len(dst):
         raise ShapeError("moveaxis: source and destination must have the same number of "
                          "elements")
@@ -570,7 +658,7 @@ def broadcast_to(array: ArrayLike, shape: Any) -> Any:
     return P.broadcast_in_dim(array, shape, tuple(range(len(shape) - len(src), len(shape))))
 
 
-@_numpy_when_concrete(np.concatenate)
+@_numpy_when_concrete(np.concatenate, sequences=1)
 def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     """``numpy.concatenate``."""
     arrays = list(arrays)
@@ -590,7 +678,7 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     return P.concatenate([a if isinstance(a, _Tracer) else np.asarray(a) for a in arrays], ax)
 
 
-@_numpy_when_concrete(np.stack)
+@_numpy_when_concrete(np.stack, sequences=1)
 def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
     """``numpy.stack``."""
     arrays = list(arrays)
@@ -601,30 +689,6 @@ def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
     nd = _aval_of(arrays[0]).ndim + 1
     (ax,) = _axes(axis, nd, "stack")
     return concatenate([expand_dims(a, ax) for a in arrays], axis=ax)
-
-
-@_numpy_when_concrete(np.split)
-def split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list[Any]:
-    """``numpy.split``."""
-    shape = _aval_of(ary).shape
-    (ax,) = _axes(axis, len(shape), "split")
-    n = shape[ax]
-    if isinstance(indices_or_sections, int | np.integer):
-        k = int(indices_or_sections)
-        if k <= 0 or n % k:
-            raise ShapeError(f"split: array split does not result in an equal division "
-                             f"({n} into {k})")
-        bounds = [i * (n // k) for i in range(k + 1)]
-    else:
-        bounds = [0] + [builtins.min(builtins.max(int(i), 0), n) for i in indices_or_sections]
-        bounds.append(n)
-    out = []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        hi = builtins.max(lo, hi)
-        out.append(P.slice_(ary, tuple(lo if i == ax else 0 for i in range(len(shape))),
-                            tuple(hi - lo if i == ax else d for i, d in enumerate(shape)),
-                            (1,) * len(shape)))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -668,8 +732,12 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
                          f"({ka} != {kb})")
     a, ta = _peel_transpose(a)
     b, tb = _peel_transpose(b)
-    batch = _broadcast_shapes("matmul (batch dimensions)", np.empty(_aval_of(a).shape[:-2]),
-                              np.empty(_aval_of(b).shape[:-2]))
+    ba, bb = _aval_of(a).shape[:-2], _aval_of(b).shape[:-2]
+    try:
+        batch = tuple(np.broadcast_shapes(ba, bb))
+    except ValueError:
+        raise ShapeError(f"matmul: batch dimensions do not broadcast: shapes {sa} and {sb} "
+                         f"(batch dimensions {ba} and {bb})") from None
     a = _broadcast_to_shape(a, batch + _aval_of(a).shape[-2:])
     b = _broadcast_to_shape(b, batch + _aval_of(b).shape[-2:])
     out = P.matmul(a, b, ta, tb)
@@ -679,32 +747,6 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
     if len(sb) == 1:
         shape = shape[:-1]
     return P.reshape(out, shape)
-
-
-@_numpy_when_concrete(np.dot)
-def dot(a: ArrayLike, b: ArrayLike) -> Any:
-    """``numpy.dot`` for operands of rank <= 2 on the right (and any rank on the left)."""
-    na, nb = _aval_of(a).ndim, _aval_of(b).ndim
-    if na == 0 or nb == 0:
-        return multiply(a, b)
-    if na == 1 and nb == 1:
-        return sum(multiply(a, b))
-    if nb > 2:
-        raise UnsupportedError("jnp.dot with a right operand of rank > 2; use jnp.matmul or "
-                               "jnp.einsum-style reshapes")
-    return matmul(a, b)
-
-
-@_numpy_when_concrete(np.outer)
-def outer(a: ArrayLike, b: ArrayLike) -> Any:
-    """``numpy.outer``."""
-    return multiply(expand_dims(ravel(a), 1), expand_dims(ravel(b), 0))
-
-
-@_numpy_when_concrete(np.vdot)
-def vdot(a: ArrayLike, b: ArrayLike) -> Any:
-    """``numpy.vdot`` for real arrays."""
-    return sum(multiply(ravel(a), ravel(b)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -761,8 +803,59 @@ ones = _static(np.ones)
 empty = _static(np.zeros)  # NB: zero-filled, so results never depend on stale memory.
 eye = _static(np.eye)
 identity = _static(np.identity)
-arange = _static(np.arange)
-linspace = _static(np.linspace)
+
+
+def arange(*args: Any, **kwargs: Any) -> Any:
+    """``numpy.arange`` (its length depends on its arguments' values, so they must be
+    concrete; with traced bounds write ``start + step * jnp.arange(n)``).
+
+    >>> arange(1, 7, 2)
+    array([1, 3, 5])
+    """
+    if _has_tracer(args) or _has_tracer(tuple(kwargs.values())):
+        raise TracerError("jnp.arange: the length of the result depends on start/stop/step, "
+                          "so they must be concrete (Python numbers), not traced values; "
+                          "with traced bounds and a concrete count n, write "
+                          "start + step * jnp.arange(n) or use jnp.linspace")
+    return np.arange(*args, **kwargs)
+
+
+@_numpy_when_concrete(np.linspace)
+def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
+             retstep: bool = False, dtype: Any = None, axis: int = 0) -> Any:
+    """``numpy.linspace``; ``start`` and ``stop`` may be traced (scalars or arrays, which
+    broadcast), ``num`` is a shape and must be concrete.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(lambda a, b: linspace(a, b, 3))(0.0, np.float64(1.0))
+    array([0. , 0.5, 1. ])
+    """
+    if isinstance(num, _Tracer):
+        raise TracerError("jnp.linspace: num is the length of the result, so it must be "
+                          "concrete (a Python int), not a traced value")
+    num = operator.index(num)
+    if num < 0:
+        raise ShapeError(f"linspace: number of samples, {num}, must be non-negative")
+    div = num - 1 if endpoint else num
+    dt = result_type(start, stop)
+    if not _is_float(dt):
+        dt = np.dtype(np.float64)
+    start, stop = _cast(start, dt), _cast(stop, dt)
+    delta = subtract(stop, start)
+    shape = _aval_of(delta).shape
+    steps = np.arange(num, dtype=dt).reshape((-1,) + (1,) * len(shape))
+    # NB: numpy divides by `div` separately where the step underflows to 0; here the step is
+    # traced, so this is only a difference for subnormal steps.
+    step = divide(delta, div) if div > 0 else multiply(delta, np.nan)
+    y = add(multiply(steps, step if div > 0 else delta), start)
+    if endpoint and num > 1:
+        y = concatenate([y[:-1], reshape(broadcast_to(stop, shape), (1,) + shape)])
+    y = moveaxis(y, 0, axis) if axis else y
+    if dtype is not None:
+        if np.issubdtype(np.dtype(dtype), np.integer):
+            y = floor(y)
+        y = _cast(y, np.dtype(dtype))
+    return (y, step) if retstep else y
 
 
 def asarray(a: Any, dtype: Any = None) -> Any:
@@ -781,12 +874,6 @@ def array(a: Any, dtype: Any = None, copy: bool = True) -> Any:
     return np.array(a, dtype=dtype, copy=copy)
 
 
-def _contains_tracer(a: Any) -> bool:
-    if isinstance(a, _Tracer):
-        return True
-    return isinstance(a, list | tuple) and builtins.any(_contains_tracer(x) for x in a)
-
-
 def astype(x: ArrayLike, dtype: Any) -> Any:
     """``x.astype(dtype)``."""
     if isinstance(x, _Tracer):
@@ -800,7 +887,7 @@ def shape(a: ArrayLike) -> tuple[int, ...]:
     >>> shape(np.ones((2, 3)))
     (2, 3)
     """
-    return _aval_of(a).shape
+    return a.shape if isinstance(a, _Tracer) else np.shape(a)
 
 
 def ndim(a: ArrayLike) -> int:
@@ -809,7 +896,7 @@ def ndim(a: ArrayLike) -> int:
     >>> ndim(np.ones((2, 3)))
     2
     """
-    return _aval_of(a).ndim
+    return a.ndim if isinstance(a, _Tracer) else np.ndim(a)
 
 
 def size(a: ArrayLike) -> int:
@@ -818,41 +905,111 @@ def size(a: ArrayLike) -> int:
     >>> size(np.ones((2, 3)))
     6
     """
-    return _aval_of(a).size
+    return a.size if isinstance(a, _Tracer) else np.size(a)
 
 
 # ---------------------------------------------------------------------------------------------
 # Indexing
 
 
-def _normalize_index(i: int, n: int, axis: int) -> int:
+def _normalize_index(i: int, n: int, axis: int, aval: Any) -> int:
     if not -n <= i < n:
-        raise IndexError(f"index {i} is out of bounds for axis {axis} with size {n}")
+        raise JitgradIndexError(f"indexing {aval}: index {i} is out of bounds for axis {axis} "
+                                f"with size {n}")
     return i % n
 
 
-def _index_array(idx: Any, n: int, axis: int) -> Any:
+def _index_array(idx: Any, n: int, axis: int, aval: Any) -> Any:
     """Concrete index arrays are bounds-checked and wrapped now; traced ones wrap negatives
-    (and are clamped by gather: NB, as in JAX)."""
+    and are clamped to the axis, each axis on its own (NB: as in JAX; numpy would raise)."""
     if isinstance(idx, _Tracer):
-        return P.select(P.lt(idx, 0), P.add(idx, n), idx)
-    idx = np.asarray(idx)
+        idx = _cast(idx, np.dtype(np.int64))
+        if n == 0:
+            return idx
+        return P.min_(P.max_(P.select(P.lt(idx, 0), P.add(idx, n), idx), 0), n - 1)
     if idx.size and (idx.min() < -n or idx.max() >= n):
         bad = idx[(idx < -n) | (idx >= n)].flat[0]
-        raise IndexError(f"index {bad} is out of bounds for axis {axis} with size {n}")
+        raise JitgradIndexError(f"indexing {aval}: index {bad} is out of bounds for axis "
+                                f"{axis} with size {n}")
     return np.where(idx < 0, idx + n, idx).astype(np.int64)
 
 
-def _expand_bool_masks(items: list[Any]) -> list[Any]:
-    out = []
-    for it in items:
-        if isinstance(it, _Tracer) and it.dtype == np.bool_:
+_INDEX_KINDS = ("only integers, slices (`:`), ellipsis (`...`), None (`newaxis`) and integer "
+                "or boolean arrays are valid indices")
+
+
+def _index_item(it: Any, aval: Any) -> Any:
+    """One entry of an index, checked: None, Ellipsis, a slice, a Python int, a traced
+    integer array, or a concrete integer or boolean numpy array."""
+    if it is None or it is Ellipsis or isinstance(it, slice):
+        return it
+    if isinstance(it, bool | np.bool_):
+        raise UnsupportedError(f"indexing {aval} with a boolean scalar (x[True]) is not "
+                               f"supported; use x[None] (True) or an empty slice (False)")
+    if isinstance(it, int | np.integer):
+        return operator.index(it)
+    if isinstance(it, list | tuple) and _contains_tracer(it):
+        it = asarray(it)
+    if isinstance(it, _Tracer):
+        if it.dtype == np.bool_:
             raise TracerError("boolean mask indexing with a traced mask has a data-dependent "
                               "shape; use jnp.where(mask, x, 0) instead")
-        if isinstance(it, np.ndarray | list) and np.asarray(it).dtype == np.bool_:
-            out.extend(np.nonzero(np.asarray(it)))
+        if not np.issubdtype(it.dtype, np.integer):
+            raise JitgradIndexError(f"indexing {aval}: arrays used as indices must be of "
+                                    f"integer (or boolean) type, got a traced {it.aval}")
+        return it
+    if not isinstance(it, np.ndarray | list | tuple):
+        raise JitgradIndexError(f"indexing {aval}: {_INDEX_KINDS}, got {type(it).__name__} "
+                                f"{it!r}")
+    arr = np.asarray(it)
+    if arr.dtype == np.bool_ and arr.ndim == 0:
+        return _index_item(arr[()], aval)
+    if arr.size == 0 and arr.dtype != np.bool_:  # numpy: an empty list selects nothing
+        arr = arr.astype(np.int64)
+    if arr.dtype != np.bool_ and not np.issubdtype(arr.dtype, np.integer):
+        raise JitgradIndexError(f"indexing {aval}: arrays used as indices must be of integer "
+                                f"(or boolean) type, got {arr.dtype.name}")
+    return arr
+
+
+def _is_mask(it: Any) -> bool:
+    return isinstance(it, np.ndarray) and it.dtype == np.bool_
+
+
+def _expand_index(items: list[Any], aval: Any) -> list[Any]:
+    """One entry per axis (plus the Nones): boolean masks become the index arrays of their
+    True elements, after checking their shape; the ellipsis (or the missing trailing axes)
+    becomes full slices."""
+    shape = aval.shape
+    n_used = builtins.sum(it.ndim if _is_mask(it) else 1 for it in items
+                          if it is not None and it is not Ellipsis)
+    if n_used > len(shape):
+        raise JitgradIndexError(f"indexing {aval}: too many indices for array: array is "
+                                f"{len(shape)}-dimensional, but {n_used} were indexed")
+    if builtins.sum(1 for it in items if it is Ellipsis) > 1:  # identity: arrays never match
+        raise JitgradIndexError(f"indexing {aval}: an index can only have a single ellipsis "
+                                f"('...')")
+    if not builtins.any(it is Ellipsis for it in items):
+        items = items + [Ellipsis]
+    out: list[Any] = []
+    dim = 0
+    for it in items:
+        if it is Ellipsis:
+            fill = len(shape) - n_used
+            out += [slice(None)] * fill
+            dim += fill
+        elif _is_mask(it):
+            for j, (m, n) in enumerate(zip(it.shape, shape[dim:], strict=False)):
+                if m != n:
+                    raise JitgradIndexError(
+                        f"indexing {aval}: boolean index did not match indexed array along "
+                        f"axis {dim + j}; size of axis is {n} but size of corresponding "
+                        f"boolean axis is {m}")
+            out += np.nonzero(it)
+            dim += it.ndim
         else:
             out.append(it)
+            dim += it is not None
     return out
 
 
@@ -862,22 +1019,10 @@ def getitem(x: ArrayLike, index: Any) -> Any:
     if not isinstance(x, _Tracer) and not _contains_tracer(
             index if isinstance(index, tuple) else (index,)):
         return np.asarray(x)[index]
-    items = _expand_bool_masks(list(index) if isinstance(index, tuple) else [index])
-    shape = _aval_of(x).shape
-    n_used = builtins.sum(1 for it in items if it is not None and it is not Ellipsis)
-    if n_used > len(shape):
-        raise IndexError(f"too many indices for array: array is {len(shape)}-dimensional, but "
-                         f"{n_used} were indexed")
-    if builtins.sum(1 for it in items if it is Ellipsis) > 1:  # identity: arrays never match
-        raise IndexError("an index can only have a single ellipsis ('...')")
-    k = next((i for i, it in enumerate(items) if it is Ellipsis), None)
-    if k is not None:
-        items[k:k + 1] = [slice(None)] * (len(shape) - n_used)
-    else:
-        items += [slice(None)] * (len(shape) - n_used)
-
-    advanced = [isinstance(it, _Tracer | np.ndarray | list) for it in items]
-    if builtins.any(advanced):
+    aval = _aval_of(x)
+    items = _expand_index([_index_item(it, aval) for it in (
+        index if isinstance(index, tuple) else (index,))], aval)
+    if builtins.any(isinstance(it, _Tracer | np.ndarray) for it in items):
         if builtins.any(it is None for it in items):
             raise UnsupportedError("indexing that mixes None/newaxis with integer arrays; "
                                    "index first, then use jnp.expand_dims")
@@ -889,15 +1034,15 @@ def getitem(x: ArrayLike, index: Any) -> Any:
         if it is None:
             out_shape.append(1)
             continue
-        n = shape[dim]
+        n = aval.shape[dim]
         if isinstance(it, slice):
-            st, k, stp = _slice_params(it, n)
+            st, k, stp = _slice_params(it, n, dim, aval)
             starts.append(st)
             sizes.append(k)
             steps.append(stp)
             out_shape.append(k)
         else:
-            starts.append(_normalize_index(operator.index(it), n, dim))
+            starts.append(_normalize_index(it, n, dim, aval))
             sizes.append(1)
             steps.append(1)
         dim += 1
@@ -905,22 +1050,30 @@ def getitem(x: ArrayLike, index: Any) -> Any:
     return P.reshape(y, tuple(out_shape))
 
 
-def _slice_params(it: slice, n: int) -> tuple[int, int, int]:
+def _slice_params(it: slice, n: int, axis: int, aval: Any) -> tuple[int, int, int]:
     """A Python slice of an axis of length ``n`` as the slice primitive's (start, size,
     step); an empty selection is (0, 0, 1)."""
-    st, sp, stp = it.indices(n)
+    try:
+        st, sp, stp = it.indices(n)
+    except ValueError:
+        raise ShapeError(f"indexing {aval}: slice step cannot be zero (axis {axis})") from None
+    except TracerError:
+        raise
+    except TypeError:
+        raise JitgradTypeError(f"indexing {aval}: slice indices must be integers or None, got "
+                               f"{it} on axis {axis}") from None
     k = len(range(st, sp, stp))
     return (st, k, stp) if k else (0, 0, 1)
 
 
 def _advanced_getitem(x: Any, items: list[Any]) -> Any:
-    shape = _aval_of(x).shape
+    aval = _aval_of(x)
     # Slices first (integers become length-1 slices), then one gather over the advanced axes.
     starts, sizes, steps, adv_axes, adv_idx = [], [], [], [], []
     for dim, it in enumerate(items):
-        n = shape[dim]
+        n = aval.shape[dim]
         if isinstance(it, slice):
-            st, k, stp = _slice_params(it, n)
+            st, k, stp = _slice_params(it, n, dim, aval)
             starts.append(st)
             sizes.append(k)
             steps.append(stp)
@@ -929,10 +1082,16 @@ def _advanced_getitem(x: Any, items: list[Any]) -> Any:
         sizes.append(n)
         steps.append(1)
         adv_axes.append(dim)
-        adv_idx.append(_index_array(it, n, dim))
+        adv_idx.append(_index_array(it if isinstance(it, _Tracer) else np.asarray(it), n, dim,
+                                    aval))
     y = P.slice_(x, starts, sizes, steps)
     ys = _aval_of(y).shape
-    idx_shape = _broadcast_shapes("indexing", *adv_idx)
+    try:
+        idx_shape = np.broadcast_shapes(*[_aval_of(i).shape for i in adv_idx])
+    except ValueError:
+        raise JitgradIndexError(
+            f"indexing {aval}: shape mismatch: indexing arrays could not be broadcast together "
+            f"with shapes {' '.join(str(_aval_of(i).shape) for i in adv_idx)}") from None
     # Numpy's rule: adjacent advanced axes keep their place, otherwise they move to the front.
     contiguous = adv_axes == list(range(adv_axes[0], adv_axes[0] + len(adv_axes)))
     pos = adv_axes[0] if contiguous else 0
@@ -942,6 +1101,7 @@ def _advanced_getitem(x: Any, items: list[Any]) -> Any:
     merged = int(np.prod([ys[d] for d in adv_axes], dtype=np.int64))
     yt = _aval_of(y).shape
     y = P.reshape(y, yt[:pos] + (merged,) + yt[pos + len(adv_axes):])
+    # Every index is within its own axis now, so the flat index is the element's position.
     flat = None
     for d, idx in zip(adv_axes, adv_idx, strict=True):
         idx = _broadcast_to_shape(idx, idx_shape) if isinstance(idx, _Tracer) else \
@@ -951,6 +1111,59 @@ def _advanced_getitem(x: Any, items: list[Any]) -> Any:
         flat = np.ascontiguousarray(flat, dtype=np.int64)
     return P.gather(y, flat, pos)
 
+
+# ---------------------------------------------------------------------------------------------
+# Submodules: their functions use the ones above, and the methods below use theirs
+
+from jitgrad.numpy._calculus import cross, diff, gradient  # noqa: E402, F401  (re-exports)
+from jitgrad.numpy._contract import (  # noqa: E402, F401  (re-exports)
+    dot,
+    einsum,
+    inner,
+    kron,
+    outer,
+    tensordot,
+    vdot,
+)
+from jitgrad.numpy._index import (  # noqa: E402, F401  (re-exports)
+    diag,
+    diagflat,
+    diagonal,
+    nan_to_num,
+    put_along_axis,
+    select,
+    take,
+    take_along_axis,
+    trace,
+    tril,
+    triu,
+)
+from jitgrad.numpy._shape import (  # noqa: E402, F401  (re-exports)
+    append,
+    array_split,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    column_stack,
+    dsplit,
+    dstack,
+    flip,
+    fliplr,
+    flipud,
+    hsplit,
+    hstack,
+    meshgrid,
+    pad,
+    repeat,
+    roll,
+    rollaxis,
+    rot90,
+    row_stack,
+    split,
+    tile,
+    vsplit,
+    vstack,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Array methods and operators on traced values
@@ -975,7 +1188,8 @@ _UFUNCS = {
     "logical_not": logical_not, "log2": log2, "log10": log10, "exp2": exp2, "sinh": sinh,
     "cosh": cosh, "arcsin": arcsin, "arccos": arccos, "arctan": arctan, "arcsinh": arcsinh,
     "arccosh": arccosh, "arctanh": arctanh, "floor": floor, "ceil": ceil, "rint": rint,
-    "arctan2": arctan2, "remainder": remainder, "floor_divide": floor_divide,
+    "arctan2": arctan2, "remainder": remainder, "floor_divide": floor_divide, "fmod": fmod,
+    "divmod": divmod,
 }
 
 
@@ -1007,6 +1221,9 @@ def _install_tracer_methods() -> None:
         "__rsub__": _swap(subtract), "__mul__": multiply, "__rmul__": _swap(multiply),
         "__truediv__": divide, "__rtruediv__": _swap(divide), "__pow__": power,
         "__rpow__": _swap(power), "__matmul__": matmul, "__rmatmul__": _swap(matmul),
+        "__floordiv__": floor_divide, "__rfloordiv__": _swap(floor_divide),
+        "__mod__": remainder, "__rmod__": _swap(remainder), "__divmod__": divmod,
+        "__rdivmod__": _swap(divmod),
         "__neg__": negative, "__pos__": lambda self: self, "__abs__": abs,
         "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
         "__eq__": equal, "__ne__": not_equal, "__and__": logical_and, "__or__": logical_or,
@@ -1017,6 +1234,7 @@ def _install_tracer_methods() -> None:
         "sum": _method_sum, "mean": mean, "max": max, "min": min, "prod": prod, "var": var,
         "std": std, "astype": astype, "ravel": ravel, "flatten": ravel, "squeeze": squeeze,
         "swapaxes": swapaxes, "argmax": argmax, "argmin": argmin, "clip": clip, "dot": dot,
+        "round": round, "repeat": repeat, "take": take, "diagonal": diagonal, "trace": trace,
         "transpose": lambda self, *axes: transpose(
             self, None if not axes else axes[0] if len(axes) == 1 and not isinstance(
                 axes[0], int) else axes),

@@ -234,8 +234,12 @@ _EXAMPLES = {
         'array([0.5 , 0.25])'),
     'floor_divide': (
         'jnp.floor_divide',
-        'np.array([0.5, 0.25]), np.array([1.5, 0.75])',
-        'array([0., 0.])'),
+        'np.array([7, -7, 7]), np.array([2, 2, 0])',
+        'array([ 3, -4,  0])'),
+    'fmod': (
+        'jnp.fmod',
+        'np.array([7, -7, 7]), np.array([2, 2, 0])',
+        'array([ 1, -1,  0])'),
     'logical_and': (
         'jnp.logical_and',
         'np.array([0.5, 0.25]), np.array([1.5, 0.75])',
@@ -383,9 +387,11 @@ _EXAMPLES = {
 }
 
 
-def attach(namespace: dict[str, Any]) -> None:
-    """Append each example to the docstring of the function of that name."""
-    for name, (fn, args, expected) in _EXAMPLES.items():
+def attach(namespace: dict[str, Any], examples: dict[str, tuple[str, str, str]] | None = None
+           ) -> None:
+    """Append each example (of ``examples``, by default this module's) to the docstring of the
+    function of that name."""
+    for name, (fn, args, expected) in (_EXAMPLES if examples is None else examples).items():
         obj = namespace[name]
         example = (">>> import jitgrad, jitgrad.numpy as jnp\n"
                    f">>> jitgrad.jit({fn})({args})\n{expected}\n")

@@ -1,79 +1,31 @@
-"""Primitive declarations; importing this package registers every primitive."""
+"""Primitive declarations; importing this package registers every primitive.
 
-from jitgrad.core import zeros
-from jitgrad.prims.elementwise import (
-    abs_,
-    acos,
-    acosh,
-    add,
-    and_,
-    asin,
-    asinh,
-    atan,
-    atan2,
-    atanh,
-    ceil,
-    convert_element_type,
-    cos,
-    div,
-    eq,
-    exp,
-    expm1,
-    floor,
-    ge,
-    gt,
-    integer_pow,
-    le,
-    log,
-    log1p,
-    logistic,
-    lt,
-    max_,
-    min_,
-    mod,
-    mul,
-    ne,
-    neg,
-    not_,
-    or_,
-    pow,
-    round_,
-    select,
-    sign,
-    sin,
-    sqrt,
-    stop_gradient,
-    sub,
-    tan,
-    tanh,
-)
-from jitgrad.prims.linalg import matmul
-from jitgrad.prims.reduce import (
-    argmax_p,
-    argmin_p,
-    cumsum,
-    reduce_max,
-    reduce_min,
-    reduce_prod,
-    reduce_sum,
-)
-from jitgrad.prims.structural import (
-    broadcast_in_dim,
-    concatenate,
-    gather,
-    pad,
-    reshape,
-    scatter_add,
-    slice_,
-    transpose,
-)
+Its namespace is derived from the declaration modules (every module of this package): each
+module's public functions (the wrappers that bind a primitive, ``add``, ``reshape``, ...) and
+its primitive objects (``add_p``, ...), so a new declaration module needs no line here."""
 
-__all__ = [
-    "abs_", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "floor", "mod",
-    "round_", "cumsum", "add", "and_", "argmax_p", "argmin_p", "broadcast_in_dim", "concatenate",
-    "convert_element_type", "cos", "div", "eq", "exp", "expm1", "gather", "ge", "gt",
-    "integer_pow", "le", "log", "log1p", "logistic", "lt", "matmul", "max_", "min_", "mul", "ne",
-    "neg", "not_", "or_", "pad", "pow", "reduce_max", "reduce_min", "reduce_prod", "reduce_sum",
-    "reshape", "scatter_add", "select", "sign", "sin", "slice_", "sqrt", "stop_gradient", "sub",
-    "tan", "tanh", "transpose", "zeros",
-]
+import importlib
+import pkgutil
+
+from jitgrad.core import Primitive, zeros
+
+__all__ = ["zeros"]
+
+
+def _export(module_name: str) -> None:
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    for name, value in vars(module).items():
+        declared_here = getattr(value, "__module__", None) == module.__name__
+        if name.startswith("_") or name in globals() or not (
+                isinstance(value, Primitive) or (callable(value) and declared_here)):
+            continue
+        globals()[name] = value
+        __all__.append(name)
+
+
+# Declaration order matters (later modules declare in terms of earlier ones); the rest follow.
+# (``testcases`` holds the test-input helpers the declarations share, no primitives.)
+_FIRST = ("structural", "elementwise", "reduce", "linalg")
+for _name in _FIRST + tuple(sorted({m.name for m in pkgutil.iter_modules(__path__)} -
+                                   set(_FIRST) - {"testcases"})):
+    _export(_name)

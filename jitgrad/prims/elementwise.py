@@ -48,7 +48,7 @@ def coerce(args: Sequence[Any]) -> list[Any]:
 
 
 def elementwise_rule(name: str, float_only: bool = False, out_dtype: Any = None,
-                     n_pred: int = 0) -> Callable[..., ShapedArray]:
+                     n_pred: int = 0, allow_bool: bool = True) -> Callable[..., ShapedArray]:
     """Shape rule: equal shapes, except that rank-0 operands broadcast; equal dtypes.
     The first ``n_pred`` operands are boolean predicates (``select``). The result is weakly
     typed when every value operand is (``lr * 2.0`` of Python-scalar origin stays weak)."""
@@ -69,6 +69,9 @@ def elementwise_rule(name: str, float_only: bool = False, out_dtype: Any = None,
         dtype = dtypes.pop()
         if float_only and not is_float(dtype):
             raise ShapeError(f"{name}: needs floating-point operands, got {dtype.name}")
+        if not allow_bool and dtype == np.bool_:
+            raise ShapeError(f"{name}: needs numeric operands, got bool (numpy computes it "
+                             f"in int8)")
         if out_dtype is not None:
             return ShapedArray(shape, out_dtype)
         return ShapedArray(shape, dtype, weak=all(a.weak for a in avals[n_pred:]))
@@ -129,11 +132,12 @@ def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRu
                    kernel: str | Callable[..., str], domain: Sequence[Domain] | Domain = (-2, 2),
                    float_only: bool = True, vmath: str | None = None,
                    inexact: bool = False, cheap: bool = False,
-                   simplify: Callable[..., Any] | None = None) -> Primitive:
+                   simplify: Callable[..., Any] | None = None,
+                   special_values: Sequence[float] = (), allow_bool: bool = True) -> Primitive:
     """Declare a differentiable elementwise primitive; ``None`` in ``derivs`` means the operand's
     derivative is identically zero. ``kernel``, ``vmath``, ``inexact`` and ``cheap`` make its
     ``Elementwise`` lowering (most such primitives are transcendental: not cheap unless
-    declared so); ``simplify`` states its identities."""
+    declared so); ``simplify`` states its identities, ``special_values`` its domain edges."""
     nargs = len(derivs)
     domains = [domain] * nargs if isinstance(domain[0], int | float) else list(domain)
 
@@ -153,9 +157,10 @@ def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRu
                 for d, x in zip(derivs, ins, strict=True)]
 
     prim = register(Primitive(
-        name, elementwise_rule(name, float_only=float_only), impl,
+        name, elementwise_rule(name, float_only=float_only, allow_bool=allow_bool), impl,
         Elementwise(kernel, vmath=vmath, inexact=inexact, cheap=cheap), jvp=jvp, vjp=vjp,
-        batch=elementwise_batch, test_cases=elementwise_cases(domains), simplify=simplify))
+        batch=elementwise_batch, test_cases=elementwise_cases(domains), simplify=simplify,
+        special_values=tuple(special_values)))
     return prim
 
 
@@ -231,31 +236,40 @@ def _min(x: Any, y: Any) -> Any:
 neg_p = defelementwise("neg", np.negative, [lambda g, out, x: neg(g)], "-{0}",
                        float_only=False, cheap=True)
 exp_p = defelementwise("exp", np.exp, [lambda g, out, x: mul(g, out)], "math.exp({0})",
-                       vmath="exp", inexact=True)
+                       vmath="exp", inexact=True,
+                       special_values=(709.78, 88.72, -87.33, -103.97, -745.2))
 log_p = defelementwise("log", np.log, [lambda g, out, x: div(g, x)], "math.log({0})",
-                       vmath="log", inexact=True, domain=(0.2, 3.0))
+                       vmath="log", inexact=True, domain=(0.2, 3.0),
+                       special_values=(1e-300, 1.0 - 2.0 ** -53, 1.0 + 2.0 ** -52))
 sin_p = defelementwise("sin", np.sin, [lambda g, out, x: mul(g, cos(x))], "math.sin({0})",
-                       vmath="sin", inexact=True)
+                       vmath="sin", inexact=True, special_values=(np.pi, 1e22, 1e-300))
 cos_p = defelementwise("cos", np.cos, [lambda g, out, x: neg(mul(g, sin(x)))],
-                       "math.cos({0})", vmath="cos", inexact=True)
+                       "math.cos({0})", vmath="cos", inexact=True,
+                       special_values=(np.pi / 2, 1e22))
 tan_p = defelementwise("tan", np.tan, [lambda g, out, x: mul(g, add(1, mul(out, out)))],
-                       "math.tan({0})", vmath="tan", inexact=True, domain=(-1.2, 1.2))
+                       "math.tan({0})", vmath="tan", inexact=True, domain=(-1.2, 1.2),
+                       special_values=(np.pi / 2, -np.pi / 2, 1e22))
 tanh_p = defelementwise("tanh", np.tanh, [lambda g, out, x: mul(g, sub(1, mul(out, out)))],
-                        "math.tanh({0})", vmath="tanh", inexact=True)
+                        "math.tanh({0})", vmath="tanh", inexact=True,
+                        special_values=(20.0, -20.0, 1e-300))
 sqrt_p = defelementwise("sqrt", np.sqrt, [lambda g, out, x: div(g, mul(2, out))],
-                        "math.sqrt({0})", domain=(0.2, 3.0))
+                        "math.sqrt({0})", domain=(0.2, 3.0),
+                        special_values=(1e-310, 4.0))
+# NB: d|x|/dx = sign(x) is 0 at 0 (as autograd and PyTorch; JAX gives 1).
 abs_p = defelementwise("abs", np.abs, [lambda g, out, x: mul(g, sign(x))], "abs({0})",
                        domain=(0.1, 2.0), float_only=False, cheap=True)
 sign_p = defelementwise("sign", np.sign, [None],
                         _sign_kernel, float_only=False, cheap=True)
 log1p_p = defelementwise("log1p", np.log1p, [lambda g, out, x: div(g, add(1, x))],
                          "math.log1p({0})", vmath="log1p", inexact=True,
-                         domain=(-0.5, 2.0))
+                         domain=(-0.5, 2.0), special_values=(-1.0 + 2.0 ** -53, 1e-300))
 expm1_p = defelementwise("expm1", np.expm1, [lambda g, out, x: mul(g, add(out, 1))],
-                         "math.expm1({0})", vmath="expm1", inexact=True)
+                         "math.expm1({0})", vmath="expm1", inexact=True,
+                         special_values=(709.78, 88.72, -40.0, 1e-300))
 logistic_p = defelementwise(
     "logistic", _logistic, [lambda g, out, x: mul(g, mul(out, sub(1, out)))],
-    "logistic_{sfx}({0})", domain=(-4, 4), vmath="logistic", inexact=True)
+    "logistic_{sfx}({0})", domain=(-4, 4), vmath="logistic", inexact=True,
+    special_values=(40.0, -40.0, 750.0, -750.0))
 
 
 def _one_minus_sq(x: Any) -> Any:
@@ -263,10 +277,12 @@ def _one_minus_sq(x: Any) -> Any:
 
 
 asin_p = defelementwise("asin", np.arcsin, [lambda g, out, x: div(g, sqrt(_one_minus_sq(x)))],
-                        "math.asin({0})", inexact=True, domain=(-0.8, 0.8))
+                        "math.asin({0})", inexact=True, domain=(-0.8, 0.8),
+                        special_values=(1.0 + 2.0 ** -52, -(1.0 + 2.0 ** -52)))
 acos_p = defelementwise("acos", np.arccos,
                         [lambda g, out, x: neg(div(g, sqrt(_one_minus_sq(x))))],
-                        "math.acos({0})", inexact=True, domain=(-0.8, 0.8))
+                        "math.acos({0})", inexact=True, domain=(-0.8, 0.8),
+                        special_values=(1.0 + 2.0 ** -52, -(1.0 + 2.0 ** -52)))
 atan_p = defelementwise("atan", np.arctan, [lambda g, out, x: div(g, add(1, mul(x, x)))],
                         "math.atan({0})", inexact=True)
 asinh_p = defelementwise("asinh", np.arcsinh,
@@ -274,14 +290,17 @@ asinh_p = defelementwise("asinh", np.arcsinh,
                          inexact=True)
 acosh_p = defelementwise("acosh", np.arccosh,
                          [lambda g, out, x: div(g, sqrt(sub(mul(x, x), 1)))], "math.acosh({0})",
-                         inexact=True, domain=(1.2, 3.0))
+                         inexact=True, domain=(1.2, 3.0), special_values=(1.0 - 2.0 ** -53,))
 atanh_p = defelementwise("atanh", np.arctanh, [lambda g, out, x: div(g, _one_minus_sq(x))],
                          "math.atanh({0})", inexact=True,
-                         domain=(-0.8, 0.8))
+                         domain=(-0.8, 0.8), special_values=(1.0 + 2.0 ** -52, 1.0 - 2.0 ** -53))
 # Piecewise constant: zero derivative (as in JAX), values as numpy's.
-floor_p = defelementwise("floor", np.floor, [None], "{dt}(np.floor({0}))")
-ceil_p = defelementwise("ceil", np.ceil, [None], "{dt}(np.ceil({0}))")
-round_p = defelementwise("round", np.rint, [None], "{dt}(np.rint({0}))")  # half to even
+_HALVES = (0.5, -0.5, 1.5, 2.5, -2.5, 2.0 ** 52 + 1, 0.49999999999999994)
+floor_p = defelementwise("floor", np.floor, [None], "{dt}(np.floor({0}))",
+                         special_values=_HALVES)
+ceil_p = defelementwise("ceil", np.ceil, [None], "{dt}(np.ceil({0}))", special_values=_HALVES)
+round_p = defelementwise("round", np.rint, [None], "{dt}(np.rint({0}))",  # half to even
+                         special_values=_HALVES)
 
 # --- binary: d(g, out, x, y) ----------------------------------------------------------------
 
@@ -305,7 +324,7 @@ div_p = defelementwise("div", np.divide, [lambda g, out, x, y: div(g, y),
 
 
 def _dpow_dx(g: Any, out: Any, x: Any, y: Any) -> Any:
-    # y * x**(y-1), defined as 0 where y == 0 (so 0**0 has derivative 0, not nan).
+    # y * x**(y-1), defined as 0 where y == 0 (NB: so 0**0.0 has derivative 0; JAX: nan).
     return mul(g, select(eq(y, 0), 0, mul(y, pow(x, sub(y, 1)))))
 
 
@@ -325,11 +344,50 @@ atan2_p = defelementwise(
     "math.atan2({0}, {1})", inexact=True, domain=[(-2, 2), (0.5, 2.0)])
 
 
-rem_p = defelementwise(
-    "mod", np.mod,
-    [lambda g, out, x, y: g, lambda g, out, x, y: neg(mul(g, floor(div(x, y))))],
-    # numpy.mod: the result takes the divisor's sign (Python's %)
-    "{0} - {1} * {dt}(np.floor({0} / {1}))", domain=[(0.1, 3.0), (0.7, 1.3)], inexact=True)
+# --- integer and floating-point division: numpy's results exactly ---------------------------
+# Numba's float // and % follow CPython's float_divmod, which is numpy's npy_divmod (fmod, then
+# the quotient snapped to an integer; signed zeros; x / 0 for a zero divisor), and its integer
+# // and % with error_model="numpy" give 0 for a zero divisor, as numpy. Two exceptions are
+# patched below: int64.min // -1 (numpy wraps to int64.min, Numba gives 0) and np.fmod on
+# signed integers (Numba computes an unsigned remainder).
+
+
+def _floor_divide_kernel(ops: list[str], dt: str) -> str:
+    x, y = ops
+    if dt.startswith("np.int"):  # x // -1 is -x, which wraps for the most negative value
+        return f"{dt}(-{x} if {y} == -1 else {x} // {y})"
+    return f"{dt}({x} // {y})"
+
+
+def _fmod_kernel(ops: list[str], dt: str) -> str:
+    x, y = ops
+    if dt.startswith("np.int"):  # C's truncated remainder from Python's floored one
+        r = f"({x} % {y})"
+        return f"{dt}({r} - {y} if {r} != 0 and ({x} < 0) != ({y} < 0) else {r})"
+    if dt.startswith("np.uint"):
+        return f"{dt}({x} % {y})"
+    return f"np.fmod({x}, {y})"
+
+
+def _trunc(x: Any) -> Any:
+    return select(lt(x, 0), ceil(x), floor(x))
+
+
+# Piecewise constant in both operands: zero derivative (as JAX). The domain keeps x/y in
+# (0, 1), away from the jumps, for the finite-difference checks.
+floor_divide_p = defelementwise(
+    "floor_divide", np.floor_divide, [None, None], _floor_divide_kernel,
+    domain=[(0.1, 0.9), (1.1, 1.3)], float_only=False, allow_bool=False)
+# numpy.remainder: the result takes the divisor's sign (Python's %).
+mod_p = defelementwise(
+    "mod", np.remainder,
+    [lambda g, out, x, y: g, lambda g, out, x, y: neg(mul(g, floor_divide(x, y)))],
+    "{dt}({0} % {1})", domain=[(0.1, 3.0), (0.7, 1.3)], float_only=False, allow_bool=False)
+# numpy.fmod (C's fmod): the result takes the dividend's sign.
+fmod_p = defelementwise(
+    "fmod", np.fmod,
+    [lambda g, out, x, y: g, lambda g, out, x, y: neg(mul(g, _trunc(div(x, y))))],
+    _fmod_kernel, domain=[(-3.0, 3.0), (0.7, 1.3)], float_only=False, allow_bool=False)
 
 
 def _dmax(first: bool, cmp: Callable[[Any, Any], Any]) -> DerivRule:
@@ -427,7 +485,10 @@ select_p = register(Primitive(
 stop_gradient_p = register(Primitive(
     "stop_gradient", elementwise_rule("stop_gradient"), lambda x: np.array(x, copy=True)[()],
     Elementwise("{0}"), differentiable=False, batch=elementwise_batch,
-    test_cases=elementwise_cases([(-2, 2)])))
+    test_cases=elementwise_cases([(-2, 2)]),
+    # Simplification runs only when compiling, after every derivative has been taken: there
+    # it is the identity, and must not cost a copy.
+    simplify=lambda e, c: e.inputs[0]))
 
 
 def _convert_rule(x: ShapedArray, *, new_dtype: np.dtype) -> ShapedArray:
@@ -480,8 +541,9 @@ def integer_pow(x: Any, y: int) -> Any:
     return integer_pow_p.bind(x, y=int(y))
 
 
-asin, acos, atan, asinh, acosh, atanh, floor, ceil, round_, atan2, mod = map(_bind, (
-    asin_p, acos_p, atan_p, asinh_p, acosh_p, atanh_p, floor_p, ceil_p, round_p, atan2_p, rem_p))
+asin, acos, atan, asinh, acosh, atanh, floor, ceil, round_, atan2 = map(_bind, (
+    asin_p, acos_p, atan_p, asinh_p, acosh_p, atanh_p, floor_p, ceil_p, round_p, atan2_p))
+floor_divide, mod, fmod = map(_bind, (floor_divide_p, mod_p, fmod_p))
 neg, exp, log, sin, cos, tan, tanh, sqrt, abs_, sign, log1p, expm1, logistic = map(_bind, (
     neg_p, exp_p, log_p, sin_p, cos_p, tan_p, tanh_p, sqrt_p, abs_p, sign_p, log1p_p, expm1_p,
     logistic_p))

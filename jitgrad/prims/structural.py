@@ -413,9 +413,13 @@ def _index_cases(rng: np.random.Generator, dt: Any) -> list:
 
 def _flat_batch_index(idx: Any, d: int | None, b: int, n: int) -> Any:
     """Per-example indices into ``n`` positions, as indices into ``b * n`` positions (example
-    ``e``'s block starts at ``e * n``), batch axis first."""
-    from jitgrad.prims.elementwise import add
+    ``e``'s block starts at ``e * n``), batch axis first. Each index is clamped into its own
+    example's block first, as gather and scatter_add clamp: an out-of-range index never
+    reaches another example."""
+    from jitgrad.prims.elementwise import add, max_, min_
     idx = at_front(idx, d, b)
+    if n:
+        idx = min_(max_(idx, 0), n - 1)
     dtype = aval_of(idx).dtype
     offsets = broadcast_in_dim_p.bind(np.arange(b, dtype=dtype) * n, shape=aval_of(idx).shape,
                                       dims=(0,))

@@ -95,6 +95,9 @@ def move_axis(x: Any, d: int | None, to: int | None, size: int) -> Any:
         return x
     x = at_front(x, d, size) if d is None else move_front(x, d)
     nd = aval_of(x).ndim
+    if not -nd <= to < nd:
+        raise BatchError(f"vmap: out_axes {to} is out of range for an output of shape "
+                         f"{aval_of(x).shape[1:]} (the batched output has {nd} axes)")
     to = to % nd
     if to == 0:
         return x

@@ -7,6 +7,7 @@ NAMES = {
     "dispatch": "dispatch:run",
     "chain": "chain:run",
     "matmul": "matmul:run",
+    "einsum": "einsum:run",
     "mlp": "mlp:run",
     "attention": "nets:attention",
     "layernorm": "nets:layernorm",

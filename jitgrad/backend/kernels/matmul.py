@@ -12,6 +12,8 @@ from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 from numba.np.arrayobj import load_item
 
+from jitgrad.backend.cache import disk_cache
+
 __all__ = ["ACT_NONE", "ACT_RELU", "ACT_TANH", "matmul", "njit_matmul"]
 
 ACT_NONE = 0
@@ -47,8 +49,9 @@ _DIRECT_MIN_VECTOR = 32
 # _gemm_direct loop orders.
 _PACKED, _SCALAR, _ROW_AXPY, _DOT, _COL_AXPY, _DOT_COPY_A, _DOT_COPY_B = range(7)
 
-_JIT = dict(nogil=True, cache=True, error_model="numpy", boundscheck=False,
-            fastmath={"contract"})
+# Functions compiled on their own are cached on disk through jitgrad's @disk_cache (only in a
+# directory no other user can write); the inlined helpers need no cache of their own.
+_JIT = dict(nogil=True, error_model="numpy", boundscheck=False, fastmath={"contract"})
 # Numba compiles every called njit function as a library of its own and optimises it again inside
 # each caller; inlining the helpers into their caller at the Numba IR level cut the cold compile
 # time by about a fifth with no change in speed. (_micro and _dot cannot be inlined: they need
@@ -147,6 +150,7 @@ def _at_row(typingctx, arr, i, j):
     return arr.dtype(arr, i, j), codegen
 
 
+@disk_cache
 @numba.njit(**_JIT)
 def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge):
     """c[i0:i0+mr, j0:j0+nr] (+)= ablk @ bblk, ablk (_MR x kc) and bblk (kc x NR).
@@ -207,6 +211,7 @@ def _unit(typingctx, vec):
     return vec.copy(layout="C")(vec), codegen
 
 
+@disk_cache
 @numba.njit(**_JIT)
 def _pack_a(blk, apack):
     """Pack blk (mc x kc) as _MR-row slivers, k-major inside a sliver, zero padded.
@@ -250,6 +255,7 @@ def _pack_a(blk, apack):
                     d[i] = 0
 
 
+@disk_cache
 @numba.njit(**_JIT)
 def _pack_b(blk, bpack):
     """Pack blk (kc x nc) as NR-column slivers, k-major inside a sliver, zero padded; copies
@@ -311,8 +317,8 @@ def _axpy(alpha, x, y):
         y[t] += alpha * x[t]
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False,
-            fastmath={"contract", "reassoc"})
+@disk_cache
+@numba.njit(nogil=True, error_model="numpy", boundscheck=False, fastmath={"contract", "reassoc"})
 def _dot(x, y):
     """Dot product of contiguous vectors; reassoc lets the reduction vectorise (BLAS reorders
     sums just the same)."""
@@ -579,7 +585,7 @@ def njit_matmul(dtype):
         with _vectorising_config():
             _compile_exclusively(_micro, micro_sig)
         if _driver is None:
-            _driver = numba.njit(**_JIT)(_matmul_nb)
+            _driver = disk_cache(numba.njit(**_JIT)(_matmul_nb))
         ro3 = types.Array(nb, 3, "A", readonly=True)
         driver_sig = (ro3, ro3, types.Array(nb, 3, "C"), types.boolean, types.boolean,
                       types.Array(nb, 1, "A", readonly=True), types.boolean, types.intp)

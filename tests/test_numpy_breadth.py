@@ -1,0 +1,490 @@
+"""jitgrad.numpy's contractions, shape/assembly and selection functions, table-driven: each row
+is one call; every row is checked traced against numpy (values, shapes, dtypes), compiled by
+jit (forward and reverse in one program), by check_grads (jvp vs finite differences, vjp vs
+jvp, to order 2) and under vmap against a loop; error rows raise numpy's errors as jitgrad's.
+Calling a row's function on concrete arrays is numpy's own call: that is the reference."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import jitgrad as jg
+import jitgrad.numpy as jnp
+from jitgrad.core import eval_ir, is_float
+from jitgrad.errors import JitgradTypeError, ShapeError, TracerError, UnsupportedError
+from jitgrad.tree_util import tree_leaves
+
+rng = np.random.default_rng(0)
+
+
+def R(*shape, dtype=np.float64):
+    return rng.uniform(0.5, 1.5, shape).astype(dtype)
+
+
+class Row:
+    """One call: ``f`` of the float arrays ``args``; ``grad`` False for piecewise-constant or
+    integer results; ``order`` of the derivative check; ``batch`` the positions vmap maps
+    over (default: every float argument)."""
+
+    def __init__(self, name, f, *args, grad=True, order=2, batch=None, jit=True):
+        self.name, self.f, self.args = name, f, args
+        self.grad, self.order, self.jit = grad, order, jit
+        self.batch = batch if batch is not None else [
+            i for i, a in enumerate(args) if is_float(np.asarray(a).dtype)]
+
+    def __repr__(self):
+        return self.name
+
+
+A23, B34, V3, V4 = R(2, 3), R(3, 4), R(3), R(4)
+SQ = R(3, 3)
+T234 = R(2, 3, 4)
+X32 = R(3, 2, dtype=np.float32)
+IDX = np.array([[2, 0], [1, 1]])
+ORDER = np.argsort(R(3, 2), axis=0)
+INT = np.arange(12).reshape(3, 4)
+
+ROWS = [
+    # --- einsum: every subscript form ---------------------------------------------------------
+    Row("einsum transpose", lambda x: jnp.einsum("ij->ji", x), B34),
+    Row("einsum matmul", lambda a, b: jnp.einsum("ij,jk->ik", a, b), A23, B34),
+    Row("einsum implicit", lambda a, b: jnp.einsum("ij,jk", a, b), A23, B34),
+    Row("einsum implicit sorted", lambda a, b: jnp.einsum("ba,ab", a, b), A23, R(3, 2)),
+    Row("einsum batched", lambda a, b: jnp.einsum("bij,bjk->bik", a, b), R(2, 2, 3), R(2, 3, 4)),
+    Row("einsum attention scores", lambda q, k: jnp.einsum("bhqd,bhkd->bhqk", q, k),
+        R(2, 2, 3, 4), R(2, 2, 5, 4)),
+    Row("einsum full contraction", lambda a, b: jnp.einsum("ij,ij->", a, b), A23, R(2, 3)),
+    Row("einsum batched dot", lambda a, b: jnp.einsum("bi,bi->b", a, b), A23, R(2, 3)),
+    Row("einsum outer", lambda a, b: jnp.einsum("i,j->ij", a, b), V3, V4),
+    Row("einsum ellipsis", lambda a, b: jnp.einsum("...ij,...jk->...ik", a, b), A23,
+        R(2, 3, 4)),
+    Row("einsum ellipsis tail", lambda a, b: jnp.einsum("jk...,lj...->lk...", a, b),
+        R(3, 2, 4), R(2, 3, 4)),
+    Row("einsum ellipsis center", lambda a, b: jnp.einsum("j...k,lj...->lk...", a, b),
+        R(2, 2, 2), R(2, 2, 2)),
+    Row("einsum ellipsis implicit", lambda a, b: jnp.einsum("...,...", a, b), R(2), R(3, 1)),
+    Row("einsum ellipsis size 0", lambda a, b: jnp.einsum("...ij,...jk->...ik", a, b),
+        R(0, 2, 3), R(0, 3, 4)),
+    Row("einsum covsum", lambda a, b: jnp.einsum("ijk,lji->lki", a, b), R(3, 4, 4), R(4, 4, 3)),
+    Row("einsum three operands", lambda a, b, c: jnp.einsum("ijk,lji,lli->lki", a, b, c),
+        R(3, 4, 4), R(4, 4, 3), R(4, 4, 3)),
+    Row("einsum chain greedy", lambda a, b, c: jnp.einsum("ij,jk,kl->il", a, b, c,
+                                                           optimize=True), A23, B34, R(4, 2)),
+    Row("einsum chain path", lambda a, b, c: jnp.einsum(
+        "ij,jk,kl->il", a, b, c, optimize=["einsum_path", (1, 2), (0, 1)]), A23, B34, R(4, 2)),
+    Row("einsum trace", lambda x: jnp.einsum("ii", x), SQ),
+    Row("einsum diagonal", lambda x: jnp.einsum("ii->i", x), SQ),
+    Row("einsum diagonal 3", lambda x: jnp.einsum("iij->ji", x), R(2, 2, 3)),
+    Row("einsum two diagonals", lambda x: jnp.einsum("iijj->", x), R(2, 2, 3, 3)),
+    Row("einsum ellipsis diagonal", lambda x: jnp.einsum("i...i", x), R(3, 4, 3)),
+    Row("einsum naked sum", lambda a, b: jnp.einsum("k,nk->", a, b), R(5), R(4, 5)),
+    Row("einsum sum out", lambda x: jnp.einsum("abcd->bd", x), R(3, 2, 3, 2)),
+    Row("einsum no output indices", lambda a, b: jnp.einsum("ij,k", a, b), A23, V3),
+    Row("einsum broadcast size 1", lambda a, b: jnp.einsum("ij,jk->ik", a, b), R(2, 1), B34),
+    Row("einsum scalars", lambda a, b: jnp.einsum(",i->i", a, b), R(), V3),
+    Row("einsum sublists", lambda a, b: jnp.einsum(a, [0, 1], b, [1, 2], [0, 2]), A23, B34),
+    Row("einsum sublists ellipsis", lambda a, b: jnp.einsum(a, [..., 1], b, [1]), A23, V3),
+    Row("einsum float32", lambda a, b: jnp.einsum("ij,jk->ik", a, b), X32, R(2, 3,
+                                                                          dtype=np.float32)),
+    Row("einsum int", lambda a, b: jnp.einsum("ij,jk->ik", a, b), np.arange(6).reshape(2, 3),
+        np.arange(12).reshape(3, 4), grad=False),
+    Row("einsum bool", lambda a, b: jnp.einsum("ij,jk->ik", a > 1, b > 1), A23, B34,
+        grad=False),
+    # --- tensordot, dot, inner, vdot, outer, kron, matmul ----------------------------------------
+    Row("tensordot 2", lambda a, b: jnp.tensordot(a, b), R(2, 3, 4), R(3, 4, 2)),
+    Row("tensordot 1", lambda a, b: jnp.tensordot(a, b, 1), A23, B34),
+    Row("tensordot 0", lambda a, b: jnp.tensordot(a, b, 0), V3, R(2, 2)),
+    Row("tensordot pairs", lambda a, b: jnp.tensordot(a, b, ([1, 0], [0, 1])), A23, R(3, 2)),
+    Row("tensordot negative", lambda a, b: jnp.tensordot(a, b, [[-1], [0]]), R(2, 6), R(6, 3)),
+    Row("tensordot scalar", lambda a, b: jnp.tensordot(a, b, 0), V4, R()),
+    Row("dot vectors", jnp.dot, V3, R(3)),
+    Row("dot matrix vector", jnp.dot, A23, V3),
+    Row("dot N-d", jnp.dot, R(2, 3, 4), R(2, 4, 3)),
+    Row("dot vector N-d", jnp.dot, V3, R(2, 3, 4)),
+    Row("dot scalar", lambda a, b: jnp.dot(a, b), R(), A23),
+    Row("dot python scalar", lambda a: jnp.dot(a, 2.0), X32),
+    Row("inner", jnp.inner, A23, R(4, 3)),
+    Row("inner vectors", jnp.inner, V3, R(3)),
+    Row("inner scalar", jnp.inner, R(), V3),
+    Row("vdot matrices", jnp.vdot, A23, R(3, 2)),
+    Row("outer", jnp.outer, A23, V3),
+    Row("kron", jnp.kron, A23, R(2, 2)),
+    Row("kron ranks", jnp.kron, V3, A23),
+    Row("matmul vector vector", jnp.matmul, V3, R(3)),
+    Row("matmul batch vector", jnp.matmul, R(2, 3, 4), V4),
+    Row("matmul vector batch", jnp.matmul, V3, R(2, 3, 4)),
+    # --- at least N-d and stacking ---------------------------------------------------------------
+    Row("atleast_1d", lambda a: jnp.atleast_1d(a), R()),
+    Row("atleast_2d", lambda a, b: jnp.atleast_2d(a, b), V3, R()),
+    Row("atleast_3d", lambda a, b, c: jnp.atleast_3d(a, b, c), V3, A23, R(2, 4, 3, 5)),
+    Row("vstack", lambda a, b: jnp.vstack([a, b]), V3, A23),
+    Row("hstack", lambda a, b: jnp.hstack((a, b)), A23, R(2, 2)),
+    Row("hstack vectors", lambda a, b: jnp.hstack([a, b]), V3, R()),
+    Row("dstack", lambda a, b: jnp.dstack([a, b]), A23, A23 * 2),
+    Row("column_stack", lambda a, b: jnp.column_stack([a, b]), V3, R(3, 2)),
+    Row("row_stack", lambda a, b: jnp.row_stack([a, b]), V3, A23),
+    Row("append flat", lambda a, b: jnp.append(a, b), A23, V3),
+    Row("append axis", lambda a, b: jnp.append(a, b, axis=0), A23, R(1, 3)),
+    # --- splitting -----------------------------------------------------------------------------
+    Row("array_split sections", lambda x: jnp.array_split(x, 3, axis=1), R(2, 5)),
+    Row("array_split indices", lambda x: jnp.array_split(x, [1, -1, 7]), R(5)),
+    Row("split negative", lambda x: jnp.split(x, [-2, 1]), R(5)),
+    Row("vsplit", lambda x: jnp.vsplit(x, 2), R(4, 3)),
+    Row("hsplit", lambda x: jnp.hsplit(x, [1]), R(2, 3)),
+    Row("hsplit vector", lambda x: jnp.hsplit(x, 2), R(4)),
+    Row("dsplit", lambda x: jnp.dsplit(x, 2), R(2, 1, 4)),
+    # --- repeat, tile, meshgrid ----------------------------------------------------------------
+    Row("repeat scalar", lambda x: jnp.repeat(x, 2, axis=1), A23),
+    Row("repeat flat", lambda x: jnp.repeat(x, 3), A23),
+    Row("repeat per element", lambda x: jnp.repeat(x, [1, 0, 2], axis=-1), A23),
+    Row("repeat many", lambda x: jnp.repeat(x, np.arange(12) % 3), R(12)),
+    Row("repeat zero", lambda x: jnp.repeat(x, 0, axis=0), A23),
+    Row("tile", lambda x: jnp.tile(x, (2, 3)), R(1, 2)),
+    Row("tile more reps", lambda x: jnp.tile(x, (3, 2, 1)), R(1, 2)),
+    Row("tile int", lambda x: jnp.tile(x, 2), V3),
+    Row("tile fewer reps", lambda x: jnp.tile(x, (1, 4, 1, 2)), R(2, 1, 3, 1)),
+    Row("meshgrid xy", lambda x, y: jnp.meshgrid(x, y), V3, R(2)),
+    Row("meshgrid ij 3", lambda x, y, z: jnp.meshgrid(x, y, z, indexing="ij"), V3, R(2), R(4)),
+    Row("meshgrid sparse", lambda x, y: jnp.meshgrid(x, y, sparse=True), V3, R(2)),
+    # --- roll, flip, rot90, rollaxis -------------------------------------------------------------
+    Row("roll flat", lambda x: jnp.roll(x, 2), A23),
+    Row("roll axis", lambda x: jnp.roll(x, -1, axis=1), A23),
+    Row("roll multi-axis", lambda x: jnp.roll(x, (1, 2), axis=(0, -1)), T234),
+    Row("roll same axis twice", lambda x: jnp.roll(x, (1, 1), axis=(1, 1)), T234),
+    Row("roll size 0", lambda x: jnp.roll(x, 3, axis=0), R(0, 2)),
+    Row("flip", lambda x: jnp.flip(x), T234),
+    Row("flip axis", lambda x: jnp.flip(x, (0, 2)), T234),
+    Row("fliplr", jnp.fliplr, A23),
+    Row("flipud", jnp.flipud, A23),
+    Row("rot90", lambda x: jnp.rot90(x), A23),
+    Row("rot90 k", lambda x: jnp.rot90(x, -1, axes=(2, 0)), T234),
+    Row("rot90 2", lambda x: jnp.rot90(x, 2), A23),
+    Row("rollaxis", lambda x: jnp.rollaxis(x, 2), T234),
+    Row("rollaxis start", lambda x: jnp.rollaxis(x, 0, 3), T234),
+    # --- pad -----------------------------------------------------------------------------------
+    Row("pad constant", lambda x: jnp.pad(x, 1), A23),
+    Row("pad constant values", lambda x: jnp.pad(x, ((1, 0), (2, 1)),
+                                                 constant_values=((1, 2), (3, 4))), A23),
+    Row("pad traced constant", lambda x, c: jnp.pad(x, (1, 2), constant_values=c), A23, R()),
+    Row("pad edge", lambda x: jnp.pad(x, ((2, 1), (0, 3)), mode="edge"), A23),
+    Row("pad reflect", lambda x: jnp.pad(x, (5, 4), mode="reflect"), V3),
+    Row("pad symmetric", lambda x: jnp.pad(x, ((1, 2), (3, 0)), mode="symmetric"), A23),
+    Row("pad wrap", lambda x: jnp.pad(x, (4, 2), mode="wrap"), A23),
+    # --- diagonals and triangles ---------------------------------------------------------------
+    Row("trace", jnp.trace, SQ),
+    Row("trace offset", lambda x: jnp.trace(x, -1), R(4, 5)),
+    Row("trace axes", lambda x: jnp.trace(x, 1, 2, 0), R(3, 4, 5)),
+    Row("trace int", jnp.trace, np.arange(9, dtype=np.int32).reshape(3, 3), grad=False),
+    Row("diagonal", lambda x: jnp.diagonal(x, 1), R(3, 4)),
+    Row("diagonal axes", lambda x: jnp.diagonal(x, -1, 2, 0), R(3, 4, 5)),
+    Row("diagonal empty", lambda x: jnp.diagonal(x, 5), R(3, 4)),
+    Row("diag of matrix", lambda x: jnp.diag(x, -1), SQ),
+    Row("diag of vector", lambda x: jnp.diag(x), V3),
+    Row("diag of vector k", lambda x: jnp.diag(x, -2), V3),
+    Row("diagflat", lambda x: jnp.diagflat(x, 1), R(2, 2)),
+    Row("triu", lambda x: jnp.triu(x), R(3, 4)),
+    Row("tril k", lambda x: jnp.tril(x, -1), T234),
+    Row("tril vector", lambda x: jnp.tril(x, 1), V3),
+    # --- take, take_along_axis, put_along_axis -------------------------------------------------
+    Row("take flat", lambda x: jnp.take(x, [5, 0, -1]), A23),
+    Row("take axis", lambda x: jnp.take(x, IDX, axis=1), A23),
+    Row("take scalar index", lambda x: jnp.take(x, 1, axis=0), A23),
+    Row("take wrap", lambda x: jnp.take(x, [7, -4], axis=1, mode="wrap"), A23),
+    Row("take clip", lambda x: jnp.take(x, [7, -4], axis=1, mode="clip"), A23),
+    Row("take traced indices", lambda x, i: jnp.take(x, i, axis=1), A23, np.array([2, -1, 0]),
+        batch=[0, 1]),
+    Row("take traced wrap", lambda x, i: jnp.take(x, i, axis=1, mode="wrap"), A23,
+        np.array([5, -4, 1]), batch=[0, 1]),
+    Row("take traced clip", lambda x, i: jnp.take(x, i, axis=0, mode="clip"), A23,
+        np.array([[3, -1], [0, 1]])),
+    Row("take_along_axis", lambda x: jnp.take_along_axis(x, IDX, axis=1), R(2, 3)),
+    Row("take_along_axis broadcast", lambda x: jnp.take_along_axis(
+        x, np.array([[0, -1]]), axis=1), R(3, 4)),
+    Row("take_along_axis axis 0", lambda x: jnp.take_along_axis(
+        x, ORDER, axis=0), R(3, 2)),
+    Row("take_along_axis None", lambda x: jnp.take_along_axis(x, np.array([4, 0]), axis=None),
+        A23),
+    Row("take_along_axis traced", lambda x, i: jnp.take_along_axis(x, i, axis=-1), A23,
+        np.array([[2, 0], [-1, 1]]), batch=[0, 1]),
+    Row("put_along_axis", lambda x, v: jnp.put_along_axis(x, IDX, v, axis=1, inplace=False),
+        R(2, 3), R(2, 2)),
+    Row("put_along_axis duplicates", lambda x, v: jnp.put_along_axis(
+        x, np.array([[1, 1, 0]]), v, axis=1, inplace=False), R(2, 3), R(2, 3)),
+    Row("put_along_axis scalar", lambda x, v: jnp.put_along_axis(
+        x, np.array([[0], [2]]), v, axis=1, inplace=False), R(2, 3), R()),
+    # --- diff, gradient, cross -----------------------------------------------------------------
+    Row("array methods", lambda x: x.repeat(2, axis=0).take([0, 3], axis=0).trace()
+        + x.diagonal(1).sum(), SQ),
+    Row("diff", lambda x: jnp.diff(x), A23),
+    Row("diff n axis", lambda x: jnp.diff(x, n=2, axis=0), R(5, 3)),
+    Row("diff prepend append", lambda x: jnp.diff(x, prepend=0.5, append=x[:, :1]), A23),
+    Row("diff int", lambda x: jnp.diff(x, axis=0), np.arange(6).reshape(3, 2) ** 2, grad=False),
+    Row("diff bool", lambda x: jnp.diff(x > 1.0), R(6), grad=False),
+    Row("diff size 1", lambda x: jnp.diff(x, axis=1), R(3, 1)),
+    Row("gradient", lambda x: jnp.gradient(x), R(5, 4)),
+    Row("gradient axis spacing", lambda x: jnp.gradient(x, 0.5, axis=-1, edge_order=2), R(5, 4)),
+    Row("gradient coordinates", lambda x: jnp.gradient(x, np.array([0.0, 0.5, 1.5, 1.7, 3.0]),
+                                                       axis=0), R(5, 4)),
+    Row("gradient coordinates 2", lambda x: jnp.gradient(
+        x, np.array([0.0, 0.5, 1.5, 1.7, 3.0]), 2.0, edge_order=2), R(5, 4)),
+    Row("gradient traced coordinates", lambda x, c: jnp.gradient(x, jnp.cumsum(c)), R(5),
+        R(5)),
+    Row("gradient float32", lambda x: jnp.gradient(x, axis=(0, 1)), R(3, 3, dtype=np.float32)),
+    Row("cross", jnp.cross, R(4, 3), R(3)),
+    Row("cross axes", lambda a, b: jnp.cross(a, b, axisa=0, axisb=1, axisc=0), R(3, 2),
+        R(2, 3)),
+    Row("cross 2 and 3", jnp.cross, R(2, 2), R(2, 3)),
+    # --- select, where, nan_to_num, clip -------------------------------------------------------
+    Row("select", lambda x, y: jnp.select([x > 1, y > 1], [x, y * 2], 0.5), A23, V3),
+    Row("select default array", lambda x, d: jnp.select([x > 1.2], [x], d), A23, R(2, 1)),
+    Row("where scalars", lambda x: jnp.where(x > 1, 1.0, 0.0), A23, grad=False),
+    Row("where scalar branch", lambda x: jnp.where(x > 1, x, 0.0), X32),
+    Row("where broadcast", lambda x, y: jnp.where(x > 1, x, y), A23, R(2, 1)),
+    Row("where int condition", lambda x: jnp.where(np.array([1, 0, 2]), x, -x), A23),
+    Row("where nested", lambda x: jnp.where(x < 0.8, -x, jnp.where(x > 1.2, x * x, 1.0)), A23),
+    Row("nan_to_num", lambda x: jnp.nan_to_num(jnp.log(x - 1.0) / (x - x[0, 0])), A23),
+    Row("nan_to_num values", lambda x: jnp.nan_to_num(jnp.log(x - 1.0) / (x - x[0, 0]),
+                                                      nan=-1.0, posinf=9.0), X32),
+    Row("clip arrays", lambda x, lo, hi: jnp.clip(x, lo, hi), A23, R(3) - 0.2, R(2, 1) + 0.2),
+    Row("clip one side", lambda x, hi: jnp.clip(x, None, hi), A23, V3),
+    Row("clip min max keywords", lambda x: jnp.clip(x, min=0.8, max=1.2), A23),
+    Row("clip int", lambda x: jnp.clip(x, 1, 3), np.arange(5), grad=False),
+    # --- dtypes (integers and booleans stay so), size 0, 0-d, negative axes --------------------
+    Row("einsum int8 sum", lambda a: jnp.einsum("ij->", a), INT.astype(np.int8), grad=False),
+    Row("einsum bool sum", lambda a: jnp.einsum("ij->i", a), INT % 3 == 0, grad=False),
+    Row("einsum size 0 broadcast", lambda a, b: jnp.einsum("ij,jk", a, b), R(0, 1), R(3, 2)),
+    Row("einsum 0-d ellipsis", lambda a, b: jnp.einsum("...,...", a, b), R(), V3),
+    Row("kron int", lambda a: jnp.kron(a, a[:1]), INT, grad=False),
+    Row("tile 0-d", lambda a: jnp.tile(a, ()), R()),
+    Row("tile zero", lambda a: jnp.tile(a, (0, 2)), X32),
+    Row("pad int constant", lambda a: jnp.pad(a, 1, constant_values=1.7), INT, grad=False),
+    Row("pad bool edge", lambda a: jnp.pad(a, 1, mode="edge"), INT % 3 == 0, grad=False),
+    Row("pad reflect length 1", lambda a: jnp.pad(a, 3, mode="reflect"), R(1)),
+    Row("roll int negative", lambda a: jnp.roll(a, (-5, 1), (0, -1)), INT, grad=False),
+    Row("roll 0-d", lambda a: jnp.roll(a, 1), R()),
+    Row("flip negative axis", lambda a: jnp.flip(a, -1), X32),
+    Row("triu bool", lambda a: jnp.triu(a, 1), INT % 3 == 0, grad=False),
+    Row("diag empty", lambda a: jnp.diag(a[:0], 2), V3),
+    Row("trace bool", jnp.trace, INT % 3 == 0, grad=False),
+    Row("take empty", lambda a: jnp.take(a, np.array([], int), axis=-1), X32),
+    Row("take_along_axis size 0", lambda a: jnp.take_along_axis(a, np.zeros((3, 0), int), 1),
+        X32),
+    Row("put_along_axis int", lambda a: jnp.put_along_axis(a, np.array([[0], [1], [2]]), 2.7, 1,
+                                                           inplace=False), INT, grad=False),
+    Row("put_along_axis None", lambda a, v: jnp.put_along_axis(a, np.array([4, 0, 4]), v, None,
+                                                               inplace=False), X32,
+        R(3, dtype=np.float32)),
+    Row("select int", lambda a: jnp.select([a > 3], [a], 7), INT, grad=False),
+    Row("nan_to_num int", jnp.nan_to_num, INT, grad=False),
+    Row("gradient int", lambda a: jnp.gradient(a, axis=-2), INT, grad=False),
+    Row("cross int", lambda a: jnp.cross(a[:, :3], a[:, 1:]), INT, grad=False),
+    Row("hstack mixed dtypes", lambda a: jnp.hstack([a, np.ones((3, 1), np.int32)]), X32),
+    Row("append python scalar", lambda a: jnp.append(a, 1.0), X32),
+    Row("array_split negative axis", lambda a: jnp.array_split(a, 3, axis=-1), INT * 1.0),
+    Row("linspace int dtype", lambda a: jnp.linspace(a, 10.0, 4, dtype=int), R(), grad=False),
+    Row("linspace empty", lambda a: jnp.linspace(a, 1.0, 0), R()),
+    # --- lists and tuples of traced arrays; linspace -----------------------------------------
+    Row("mean of list", lambda a, b: jnp.mean([a, b + 2]), R(), R()),
+    Row("std of tuple", lambda a: jnp.std((a, a + 2)), R()),
+    Row("sum of tuple axis", lambda a, b: jnp.sum((a, b), axis=0), A23, A23 * 3),
+    Row("array of list", lambda x: jnp.array([x, x * 1.0, x + 2.5]), R()),
+    Row("array nested", lambda x: jnp.array([[x, x * 1.0, x + 2.5], [x ** 2, x, x / 2.0]]), R()),
+    Row("max of array list", lambda x: jnp.max(jnp.array([[x, x], [x, 0.5]]), axis=1), R()),
+    Row("maximum of lists", lambda x: jnp.maximum([x, x, 0.5], [[x, 0.5, x], [x, x, 0.5]]),
+        R()),
+    Row("asarray mixed", lambda x: jnp.asarray([x, 1.0]), R(dtype=np.float32)),
+    Row("concatenate nested lists", lambda x, y: jnp.concatenate([[x, y], [y]]), R(), R()),
+    Row("where of lists", lambda x, y: jnp.where([True, False], [x, y], [y, x]), R(), R()),
+    Row("linspace traced", lambda a, b: jnp.linspace(a, b, 5), R(), R() + 1),
+    Row("linspace arrays", lambda a, b: jnp.linspace(a, b, 4, endpoint=False, axis=-1), V3,
+        R(2, 1)),
+    Row("linspace retstep", lambda a: jnp.linspace(0.0, a, 3, retstep=True), R()),
+    Row("linspace one", lambda a, b: jnp.linspace(a, b, 1), R(), R()),
+    Row("linspace float32", lambda a: jnp.linspace(a, 2.0, 3), R(dtype=np.float32)),
+]
+
+
+def _numpy(row):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # row_stack, cross of 2-vectors
+        return row.f(*row.args)
+
+
+def _traced(f, *args):
+    ir = jg.make_ir(f)(*args)
+    return eval_ir(ir, *tree_leaves(args))
+
+
+def _assert_same(got, expected, rtol=1e-12):
+    got, expected = tree_leaves(got), tree_leaves(expected)
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        g, e = np.asarray(g), np.asarray(e)
+        assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, g.dtype, e.shape, e.dtype)
+        tol = 1e-5 if e.dtype == np.float32 else rtol
+        np.testing.assert_allclose(g, e, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=repr)
+def test_values_match_numpy(row):
+    _assert_same(_traced(row.f, *row.args), _numpy(row))
+
+
+def _cotangent(out):
+    return jg.tree_util.tree_map(lambda y: np.cos(np.arange(np.size(y))).reshape(np.shape(y))
+                                 .astype(np.asarray(y).dtype), out)
+
+
+def _float_args(row):
+    diff = [i for i, a in enumerate(row.args) if is_float(np.asarray(a).dtype)]
+
+    def f(*xs):
+        full = list(row.args)
+        for i, x in zip(diff, xs, strict=True):
+            full[i] = x
+        return row.f(*full)
+
+    return f, [row.args[i] for i in diff]
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r.jit], ids=repr)
+def test_jit_forward_and_reverse(row):
+    """One compiled program per row: the value and (where differentiable) its vjp."""
+    expected = _numpy(row)
+    if not row.grad:
+        _assert_same(jg.jit(row.f)(*row.args), expected)
+        return
+    ct = _cotangent(expected)
+    f, args = _float_args(row)
+
+    def value_and_vjp(*args):
+        out, f_vjp = jg.vjp(f, *args)
+        return out, f_vjp(ct)
+
+    out, grads = jg.jit(value_and_vjp)(*args)
+    _assert_same(out, expected)
+    _, f_vjp = jg.vjp(f, *args)
+    _assert_same(grads, f_vjp(ct), rtol=1e-10)
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r.grad], ids=repr)
+def test_derivatives(row):
+    f, args = _float_args(row)
+    jg.check_grads(f, args, order=row.order)
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r.batch], ids=repr)
+def test_vmap_matches_a_loop(row):
+    examples = [list(row.args) for _ in range(3)]
+    for k, ex in enumerate(examples):
+        for i in row.batch:
+            a = np.asarray(ex[i])
+            ex[i] = (a * (1 + 0.25 * k) + 0.1 * k).astype(a.dtype) if is_float(a.dtype) else \
+                np.roll(a, k)
+    in_axes = tuple(0 if i in row.batch else None for i in range(len(row.args)))
+    stacked = [np.stack([ex[i] for ex in examples]) if i in row.batch else row.args[i]
+               for i in range(len(row.args))]
+    got = jg.vmap(row.f, in_axes=in_axes)(*stacked)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        per = [row.f(*ex) for ex in examples]
+    expected = [np.stack(leaves) for leaves in zip(*[tree_leaves(p) for p in per], strict=True)]
+    _assert_same(tree_leaves(got), expected)
+
+
+def test_two_operand_einsum_is_one_matmul():
+    """A contraction with free axes on both sides reaches the matmul kernel: one matmul
+    equation, the transposes folded into its flags where the layout allows."""
+    cases = [("ij,jk->ik", A23, B34), ("ij,kj->ik", A23, R(4, 3)), ("ji,jk->ik", R(3, 2), B34),
+             ("bij,bjk->bik", R(2, 2, 3), R(2, 3, 4)),
+             ("bhqd,bhkd->bhqk", R(2, 2, 3, 4), R(2, 2, 5, 4)), ("ij,jk->ki", A23, B34)]
+    for spec, a, b in cases:
+        ir = jg.make_ir(lambda a, b, spec=spec: jnp.einsum(spec, a, b))(a, b)
+        assert [e.prim.name for e in ir.eqns] == ["matmul"], (spec, str(ir))
+    ir = jg.make_ir(lambda a, b: jnp.tensordot(a, b, 2))(R(2, 3, 4), R(3, 4, 5))
+    assert [e.prim.name for e in ir.eqns].count("matmul") == 1
+
+
+def test_structural_functions_need_no_gather():
+    """Flips, rolls, reflect/wrap/edge padding, repeats, tiles and diagonals are slices,
+    broadcasts and reshapes (index maps in compiled kernels), not gathers."""
+    fs = [lambda x: jnp.flip(x), lambda x: jnp.roll(x, 1, 1), lambda x: jnp.rot90(x),
+          lambda x: jnp.pad(x, 2, mode="reflect"), lambda x: jnp.pad(x, 1, mode="wrap"),
+          lambda x: jnp.pad(x, 1, mode="edge"), lambda x: jnp.repeat(x, 2, 0),
+          lambda x: jnp.tile(x, 2), lambda x: jnp.diagonal(x), lambda x: jnp.trace(x),
+          lambda x: jnp.diag(x[0]), lambda x: jnp.einsum("ii->i", x)]
+    for f in fs:
+        names = {e.prim.name for e in jg.make_ir(f)(SQ).eqns}
+        assert "gather" not in names and "scatter_add" not in names, names
+
+
+def test_numpy_functions_on_traced_arrays_dispatch_here():
+    """numpy's own functions called on traced arrays run jitgrad's (and an in-place numpy
+    update of a traced array is refused, not silently dropped)."""
+    def f(a, b):
+        c = np.einsum("ij,jk->ik", a, b) + np.kron(np.eye(1), np.tensordot(a, b, 1))
+        d = np.pad(np.roll(c, 1, axis=0), 1, mode="reflect")
+        return np.sum(np.diff(d, axis=1)) + np.trace(np.tril(c)) + np.sum(np.stack(
+            np.meshgrid(a[0], b[0]), axis=0).ravel()[:3])
+    _assert_same(_traced(f, A23, B34)[0], f(A23, B34))
+    jg.check_grads(f, (A23, B34), order=1)
+    with pytest.raises(UnsupportedError, match="inplace=False"):
+        jg.grad(lambda x: np.put_along_axis(x, IDX, 0.0, 1))(R(2, 3))
+
+
+ERRORS = [
+    (lambda a, b: jnp.einsum("ij,jk", a, b), (A23, R(4, 4)), ShapeError, "label 'j'"),
+    (lambda a, b: jnp.einsum("ij,jk", a, b, optimize=["einsum_path"]), (A23, B34), ShapeError,
+     "uncontracted"),
+    (lambda a, b: jnp.einsum("ij,jk", a, b, optimize=["einsum_path", (0, 2)]), (A23, B34),
+     ShapeError, "beyond"),
+    (lambda a: jnp.einsum("ij,jk", a), (A23,), ShapeError, "2 operands"),
+    (lambda a: jnp.einsum("ijk", a), (A23,), ShapeError, "subscripts"),
+    (lambda a: jnp.einsum("ii", a), (A23,), ShapeError, "label 'i' has size 3"),
+    (lambda a: jnp.einsum("i.j", a), (A23,), ShapeError, "ellipsis"),
+    (lambda a: jnp.einsum("i1", a), (A23,), ShapeError, "invalid subscript '1'"),
+    (lambda a: jnp.einsum("ij->ii", a), (A23,), ShapeError, "more than once"),
+    (lambda a: jnp.einsum("ij->k", a), (A23,), ShapeError, "never appears"),
+    (lambda a: jnp.einsum("...i->i", a), (A23,), ShapeError, "'...'"),
+    (lambda a: jnp.einsum("ij", a, dtype=np.float32), (A23,), JitgradTypeError, "cast"),
+    (lambda a, b: jnp.tensordot(a, b, 1), (A23, R(4, 3)), ShapeError, "shape-mismatch"),
+    (lambda a, b: jnp.dot(a, b), (A23, R(4, 3)), ShapeError, "not aligned"),
+    (lambda a, b: jnp.inner(a, b), (A23, R(3, 2)), ShapeError, "last dimensions"),
+    (lambda a, b: jnp.vdot(a, b), (A23, R(5)), ShapeError, "different sizes"),
+    (lambda a: jnp.repeat(a, [1, 2], axis=1), (A23,), ShapeError, "2 repeats"),
+    (lambda a, r: jnp.repeat(a, r), (A23, np.int64(2)), TracerError, "concrete"),
+    (lambda a: jnp.split(a, 2, axis=1), (A23,), ShapeError, "equal division"),
+    (lambda a: jnp.array_split(a, 0), (A23,), ShapeError, "larger than 0"),
+    (lambda a: jnp.vsplit(a, 1), (V3,), ShapeError, "2 or more dimensions"),
+    (lambda a: jnp.pad(a, -1), (A23,), ShapeError, "negative"),
+    (lambda a: jnp.pad(a, 1, mode="mean"), (A23,), UnsupportedError, "'mean'"),
+    (lambda a: jnp.pad(a, 1, mode="reflect", reflect_type="odd"), (A23,), UnsupportedError,
+     "odd"),
+    (lambda a: jnp.rot90(a, axes=(0, 0)), (A23,), ShapeError, "different axes"),
+    (lambda a: jnp.diagonal(a), (V3,), ShapeError, "two dimensions"),
+    (lambda a: jnp.diag(a), (T234,), ShapeError, "1- or 2-d"),
+    (lambda a: jnp.take(a, [6]), (A23,), IndexError, "out of bounds"),
+    (lambda a: jnp.take_along_axis(a, np.array([[3]]), 1), (A23,), IndexError, "out of bounds"),
+    (lambda a: jnp.take_along_axis(a, np.array([1]), 1), (A23,), ShapeError, "dimensions"),
+    (lambda a, v: jnp.put_along_axis(a, np.array([[0]]), v, 1), (A23, R()), UnsupportedError,
+     "inplace=False"),
+    (lambda a, i: jnp.put_along_axis(a, i, 0.0, 1, inplace=False), (A23, np.array([[0]])),
+     UnsupportedError, "traced indices"),
+    (lambda a: jnp.diff(a, n=-1), (A23,), ShapeError, "non-negative"),
+    (lambda a: jnp.gradient(a[:1]), (A23,), ShapeError, "too small"),
+    (lambda a: jnp.gradient(a, 1.0, 2.0, 3.0), (A23,), ShapeError, "spacing"),
+    (lambda a, b: jnp.cross(a, b), (R(4), R(3)), ShapeError, "dimension must be 2 or 3"),
+    (lambda a: jnp.select([a], [a]), (A23,), JitgradTypeError, "boolean"),
+    (lambda a: jnp.clip(a, 0.0, a_max=1.0, max=2.0), (A23,), JitgradTypeError, "not both"),
+    (lambda a: jnp.linspace(0.0, a, 3.5), (R(),), TypeError, "integer"),
+    (lambda a: jnp.arange(a), (R(),), TracerError, "jnp.arange"),
+    (lambda a, n: jnp.linspace(0.0, a, n), (R(), np.int64(3)), TracerError, "num"),
+    (lambda a: jnp.array([a, np.ones(2)]), (V3,), ShapeError, "same shape"),
+]
+
+
+@pytest.mark.parametrize("f,args,error,match", ERRORS, ids=[str(i) for i in range(len(ERRORS))])
+def test_errors_are_raised_at_trace_time(f, args, error, match):
+    with pytest.raises(error, match=match):
+        jg.make_ir(f)(*args)
