@@ -8,15 +8,31 @@ array([2., 4., 6.])
 from jitgrad import lax, nn, numpy, tree_util
 from jitgrad._version import __version__
 from jitgrad.api import (
+    Tracer,
+    deriv,
+    elementwise_grad,
     eval_shape,
     grad,
+    grad_and_aux,
+    grad_named,
     hessian,
+    hessian_tensor_product,
+    hessian_vector_product,
+    is_tracer,
     jacfwd,
+    jacobian,
     jacrev,
     jvp,
     linearize,
+    make_ggnvp,
+    make_hvp,
     make_ir,
+    make_jvp,
+    make_vjp,
+    multigrad_dict,
+    tensor_jacobian_product,
     value_and_grad,
+    vector_jacobian_product,
     vjp,
     vmap,
 )
@@ -38,8 +54,12 @@ from jitgrad.testing import check_grads
 
 __all__ = [
     "__version__", "BatchError", "CompileError", "IR", "JitgradError", "JitgradIndexError",
-    "JitgradTypeError", "ShapeError", "TracerError", "UnsupportedError", "check_grads",
-    "checkpoint", "clear_caches", "config", "custom_jvp", "custom_vjp", "eval_shape", "grad",
-    "hessian", "jacfwd", "jacrev", "jit", "jvp", "lax", "linearize", "make_ir", "nn", "numpy",
-    "remat", "show_kernels", "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap",
+    "JitgradTypeError", "ShapeError", "Tracer", "TracerError", "UnsupportedError",
+    "check_grads", "checkpoint", "clear_caches", "config", "custom_jvp", "custom_vjp", "deriv",
+    "elementwise_grad", "eval_shape", "grad", "grad_and_aux", "grad_named", "hessian",
+    "hessian_tensor_product", "hessian_vector_product", "is_tracer", "jacfwd", "jacobian",
+    "jacrev", "jit", "jvp", "lax", "linearize", "make_ggnvp", "make_hvp", "make_ir",
+    "make_jvp", "make_vjp", "multigrad_dict", "nn", "numpy", "remat", "show_kernels",
+    "stop_gradient", "tensor_jacobian_product", "tree_util", "value_and_grad",
+    "vector_jacobian_product", "vjp", "vmap",
 ]

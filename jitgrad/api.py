@@ -1,13 +1,17 @@
 """The public transformations: grad, value_and_grad, vjp, jvp, linearize, vmap, jacfwd, jacrev,
-hessian, make_ir, eval_shape (JAX's names and semantics)."""
+hessian, make_ir, eval_shape (JAX's names and semantics); autograd's names for the same
+operations (make_vjp, elementwise_grad, jacobian, ...); the tracer predicate."""
 
 from __future__ import annotations
 
+import inspect
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from jitgrad import numpy as jnp
 from jitgrad.api_util import (
     Store,
     Transformed,
@@ -29,10 +33,13 @@ from jitgrad.transforms.partial_eval import partial_eval_ir
 from jitgrad.transforms.stage import trace
 from jitgrad.transforms.vjp import vjp_ir
 from jitgrad.transforms.vmap import batch_eval, check_sizes, move_axis
-from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_leaves, tree_unflatten
+from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_leaves, tree_map, tree_unflatten
 
-__all__ = ["eval_shape", "grad", "hessian", "jacfwd", "jacrev", "jvp", "linearize", "make_ir",
-           "value_and_grad", "vjp", "vmap"]
+__all__ = ["Tracer", "deriv", "elementwise_grad", "eval_shape", "grad", "grad_and_aux",
+           "grad_named", "hessian", "hessian_tensor_product", "hessian_vector_product",
+           "is_tracer", "jacfwd", "jacobian", "jacrev", "jvp", "linearize", "make_ggnvp",
+           "make_hvp", "make_ir", "make_jvp", "make_vjp", "multigrad_dict",
+           "tensor_jacobian_product", "value_and_grad", "vector_jacobian_product", "vjp", "vmap"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -113,13 +120,15 @@ def _value_and_grad(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums
     check_float_inputs(leaves, "grad")
     joint, n_out, aux_tree = _vjp_core(flat_f, leaves, has_aux, store, "grad")
     out_aval = joint.outvars[0].aval if n_out else None
-    if n_out != 1 or out_aval.shape != () or not is_float(out_aval.dtype):
+    # NB: an output with one element of any shape ((1,), (1, 1)) is accepted, as autograd
+    # does (JAX requires shape ()); the value is returned with its shape.
+    if n_out != 1 or out_aval.size != 1 or not is_float(out_aval.dtype):
         shown = store.val if n_out != 1 else out_aval
         raise JitgradTypeError(
-            f"grad requires a scalar floating-point output (shape ()), but the function "
+            f"grad requires a scalar floating-point output (one element), but the function "
             f"returned {shown}. Reduce it first (e.g. jnp.sum), or use jg.vjp / jg.jacrev "
             f"for non-scalar outputs.")
-    outs = eval_ir(joint, *leaves, np.ones((), out_aval.dtype))
+    outs = eval_ir(joint, *leaves, np.ones(out_aval.shape, out_aval.dtype))
     n_fwd = len(joint.outvars) - len(leaves)
     per_arg = tree_unflatten(in_tree, [as_output(g) for g in outs[n_fwd:]])
     grads = tuple(per_arg[k] for k in where)
@@ -136,15 +145,26 @@ def _single(argnums: Any) -> bool:
     return isinstance(argnums, int | np.integer)
 
 
+def _either(argnums: Any, argnum: Any, name: str) -> Any:
+    """``argnums``, or autograd's spelling of it, ``argnum`` (an int, tuple or list)."""
+    if argnum is None:
+        return argnums
+    if argnums != 0:
+        raise JitgradTypeError(f"{name}: pass argnums (or autograd's spelling argnum), not both")
+    return argnum
+
+
 def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-                   has_aux: bool = False) -> Callable[..., Any]:
-    """``(f(*args), grad)`` in one pass; with ``has_aux`` ``((f, aux), grad)``.
+                   has_aux: bool = False, *, argnum: Any = None) -> Callable[..., Any]:
+    """``(f(*args), grad)`` in one pass; with ``has_aux`` ``((f, aux), grad)``. ``argnum``
+    is autograd's spelling of ``argnums``.
 
     >>> import jitgrad.numpy as jnp
     >>> value_and_grad(lambda x: jnp.sum(x ** 2))(np.array([1.0, 2.0]))
     (array(5.), array([2., 4.]))
     """
-    return Transformed(_value_and_grad, f, argnums=argnums, has_aux=has_aux)
+    return Transformed(_value_and_grad, f, argnums=_either(argnums, argnum, "value_and_grad"),
+                       has_aux=has_aux)
 
 
 def _grad(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any, has_aux: bool
@@ -154,8 +174,9 @@ def _grad(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any, has
 
 
 def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-         has_aux: bool = False) -> Callable[..., Any]:
-    """Gradient of a scalar-valued ``f`` with respect to the ``argnums`` arguments (pytrees).
+         has_aux: bool = False, *, argnum: Any = None) -> Callable[..., Any]:
+    """Gradient of a scalar-valued ``f`` with respect to the ``argnums`` arguments (pytrees;
+    ``argnum`` is autograd's spelling: ``grad(f, argnum=[3, 1])`` returns a tuple).
 
     >>> import jitgrad.numpy as jnp
     >>> grad(lambda x: jnp.sum(jnp.sin(x)))(np.array([0.0, np.pi]))
@@ -163,7 +184,7 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     >>> grad(lambda x, y: x * y, argnums=(0, 1))(2.0, 3.0)
     (array(3.), array(2.))
     """
-    return Transformed(_grad, f, argnums=argnums, has_aux=has_aux)
+    return Transformed(_grad, f, argnums=_either(argnums, argnum, "grad"), has_aux=has_aux)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,7 +390,7 @@ def _jacfwd(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any, h
 
 
 def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-           has_aux: bool = False) -> Callable[..., Any]:
+           has_aux: bool = False, *, argnum: Any = None) -> Callable[..., Any]:
     """Jacobian by forward mode: one batched jvp over the input basis.
 
     >>> import jitgrad.numpy as jnp
@@ -377,7 +398,8 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     array([[2., 0.],
            [0., 4.]])
     """
-    return Transformed(_jacfwd, f, argnums=argnums, has_aux=has_aux)
+    return Transformed(_jacfwd, f, argnums=_either(argnums, argnum, "jacfwd"),
+                       has_aux=has_aux)
 
 
 def _jacrev(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any, has_aux: bool
@@ -408,7 +430,7 @@ def _jacrev(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any, h
 
 
 def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-           has_aux: bool = False) -> Callable[..., Any]:
+           has_aux: bool = False, *, argnum: Any = None) -> Callable[..., Any]:
     """Jacobian by reverse mode: one batched vjp over the output basis.
 
     >>> import jitgrad.numpy as jnp
@@ -416,11 +438,12 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     array([[4., 1.],
            [2., 5.]])
     """
-    return Transformed(_jacrev, f, argnums=argnums, has_aux=has_aux)
+    return Transformed(_jacrev, f, argnums=_either(argnums, argnum, "jacrev"),
+                       has_aux=has_aux)
 
 
 def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-            has_aux: bool = False) -> Callable[..., Any]:
+            has_aux: bool = False, *, argnum: Any = None) -> Callable[..., Any]:
     """``jacfwd(jacrev(f))``: the Hessian of a scalar function.
 
     >>> import jitgrad.numpy as jnp
@@ -428,11 +451,310 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
+    argnums = _either(argnums, argnum, "hessian")
     return jacfwd(jacrev(f, argnums, has_aux=has_aux), argnums, has_aux=has_aux)
 
 
 # ---------------------------------------------------------------------------------------------
+# autograd's names: each is one of the transformations above, with autograd's signature
+# (``argnum`` an int, or a tuple/list meaning a tuple of arguments) and return conventions, so
+# that porting an autograd program is one import line.
+
+
+def _unary(f: Callable[..., Any], args: tuple, kwargs: dict, argnum: Any, name: str
+           ) -> tuple[Callable[[Any], Any], Any]:
+    """``f`` as a function of one value ``x`` (the argument at ``argnum``, or the tuple of
+    the arguments at a tuple/list of argnums), the others fixed, and that ``x``."""
+    nums = normalize_argnums(argnum, len(args), name, "argnum")
+    if len(set(nums)) != len(nums):
+        raise JitgradTypeError(f"{name}: argnum {argnum!r} names an argument twice")
+    partial, dyn = argnums_partial(f, args, nums)
+    if _single(argnum):
+        return (lambda x: partial(x, **kwargs)), dyn[0]
+    return (lambda x: partial(*x, **kwargs)), tuple(dyn)
+
+
+def _make_vjp(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnum: Any) -> tuple:
+    fun, x = _unary(f, args, kwargs, argnum, "make_vjp")
+    check_float_inputs(tree_leaves(x), "make_vjp")
+    ans, f_vjp = vjp(fun, x)
+    return (lambda g: f_vjp(g)[0]), ans
+
+
+def make_vjp(f: Callable[..., Any], argnum: int | Sequence[int] = 0) -> Callable[..., tuple]:
+    """autograd's ``make_vjp``: ``make_vjp(f, argnum)(*args)`` is ``(vjp_fn, f(*args))``
+    (in that order), where ``vjp_fn(g)`` is the cotangent of the ``argnum`` argument. The
+    forward pass runs once; ``jitgrad.vjp`` is JAX's spelling.
+
+    >>> import jitgrad.numpy as jnp
+    >>> f_vjp, ans = make_vjp(lambda x, y: x * y, 1)(2.0, 3.0)
+    >>> ans, f_vjp(1.0)
+    (array(6.), array(2.))
+    """
+    return Transformed(_make_vjp, f, argnum=argnum)
+
+
+def _make_jvp(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnum: Any
+              ) -> Callable[[Any], tuple]:
+    fun, x = _unary(f, args, kwargs, argnum, "make_jvp")
+    check_float_inputs(tree_leaves(x), "make_jvp")
+    ans, f_jvp = linearize(fun, x)
+    return lambda v: (ans, f_jvp(v))
+
+
+def make_jvp(f: Callable[..., Any], argnum: int | Sequence[int] = 0
+             ) -> Callable[..., Callable[[Any], tuple]]:
+    """autograd's ``make_jvp``: ``make_jvp(f, argnum)(*args)`` is a function of a tangent
+    ``v`` of the ``argnum`` argument returning ``(f(*args), J v)``. The forward pass runs
+    once, here (as ``linearize``); each call then runs only the linear part.
+
+    >>> import jitgrad.numpy as jnp
+    >>> make_jvp(jnp.sin)(0.0)(2.0)
+    (array(0.), array(2.))
+    """
+    return Transformed(_make_jvp, f, argnum=argnum)
+
+
+def _ones_like(x: Any) -> Any:
+    aval = aval_of(x)
+    return np.ones(aval.shape, aval.dtype)
+
+
+def _elementwise_grad(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnum: Any) -> Any:
+    f_vjp, ans = _make_vjp(f, args, kwargs, argnum=argnum)
+    return f_vjp(tree_map(_ones_like, ans))
+
+
+def elementwise_grad(f: Callable[..., Any], argnum: int | Sequence[int] = 0
+                     ) -> Callable[..., Any]:
+    """autograd's ``elementwise_grad``: the vjp of ``f`` with a cotangent of ones, i.e. the
+    sum of the Jacobian's rows; for an elementwise ``f``, its derivative at every element.
+
+    >>> import jitgrad.numpy as jnp
+    >>> elementwise_grad(jnp.sin)(np.array([0.0, np.pi]))
+    array([ 1., -1.])
+    """
+    return Transformed(_elementwise_grad, f, argnum=argnum)
+
+
+def _deriv(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnum: Any) -> Any:
+    fun, x = _unary(f, args, kwargs, argnum, "deriv")
+    check_float_inputs(tree_leaves(x), "deriv")
+    return jvp(fun, (x,), (tree_map(_ones_like, x),))[1]
+
+
+def deriv(f: Callable[..., Any], argnum: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """autograd's ``deriv``: the jvp of ``f`` with a tangent of ones (forward mode); for a
+    function of one scalar, its derivative.
+
+    >>> import jitgrad.numpy as jnp
+    >>> deriv(lambda x: x ** 3)(2.0)
+    array(12.)
+    """
+    return Transformed(_deriv, f, argnum=argnum)
+
+
+def jacobian(f: Callable[..., Any], argnum: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """autograd's ``jacobian``: ``jacrev`` with respect to the ``argnum`` argument; for an
+    output of shape ``(m...)`` and an input of shape ``(n...)`` the result has shape
+    ``(m..., n...)``.
+
+    >>> import jitgrad.numpy as jnp
+    >>> jacobian(lambda x: x[::-1] * 2.0)(np.array([1.0, 2.0]))
+    array([[0., 2.],
+           [2., 0.]])
+    """
+    return jacrev(f, argnum)
+
+
+def _hessian_tensor_product(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnum: Any
+                            ) -> Any:
+    if not args:
+        raise JitgradTypeError("hessian_tensor_product: call it as hvp(*args, tensor)")
+    *args, v = args
+    fun, x = _unary(f, tuple(args), kwargs, argnum, "hessian_tensor_product")
+    check_float_inputs(tree_leaves(x), "hessian_tensor_product")
+    # Forward over reverse: the derivative of the gradient along v is H v (H is symmetric).
+    return jvp(grad(fun), (x,), (v,))[1]
+
+
+def hessian_tensor_product(f: Callable[..., Any], argnum: int | Sequence[int] = 0
+                           ) -> Callable[..., Any]:
+    """autograd's ``hessian_tensor_product`` (also ``hessian_vector_product``):
+    ``hvp(*args, v)`` is the Hessian of scalar ``f`` with respect to the ``argnum``
+    argument, contracted with ``v`` of that argument's shape; by forward-over-reverse mode,
+    without forming the Hessian.
+
+    >>> import jitgrad.numpy as jnp
+    >>> hvp = hessian_tensor_product(lambda x: jnp.sum(x ** 3))
+    >>> hvp(np.array([1.0, 2.0]), np.array([1.0, 1.0]))
+    array([ 6., 12.])
+    """
+    return Transformed(_hessian_tensor_product, f, argnum=argnum)
+
+
+hessian_vector_product = hessian_tensor_product
+
+
+def _contract_leading(t: Any, y: Any) -> Any:
+    """``tensordot(t, y, t.ndim)``: ``t`` contracted with the leading axes of ``y``."""
+    k, ys = np.ndim(t), aval_of(y).shape
+    if ys[:k] != np.shape(t):
+        raise JitgradTypeError(f"tensor_jacobian_product: a tensor of shape {np.shape(t)} does "
+                               f"not match the leading axes of the output's shape {ys}")
+    return jnp.sum(jnp.reshape(t, np.shape(t) + (1,) * (len(ys) - k)) * y,
+                   axis=tuple(range(k)))
+
+
+def _tensor_jacobian_product(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnum: Any
+                             ) -> Any:
+    if not args:
+        raise JitgradTypeError("tensor_jacobian_product: call it as vjp(*args, tensor)")
+    *args, t = args
+    fun, x = _unary(f, tuple(args), kwargs, argnum, "tensor_jacobian_product")
+    return jacrev(lambda x: _contract_leading(t, fun(x)))(x)
+
+
+def tensor_jacobian_product(f: Callable[..., Any], argnum: int | Sequence[int] = 0
+                            ) -> Callable[..., Any]:
+    """autograd's ``tensor_jacobian_product`` (also ``vector_jacobian_product``):
+    ``tjp(*args, t)`` contracts ``t`` with the leading axes of the Jacobian of ``f`` with
+    respect to the ``argnum`` argument (``tensordot(t, J, t.ndim)``); when ``t`` has the
+    output's shape, this is the vjp.
+
+    >>> import jitgrad.numpy as jnp
+    >>> tjp = tensor_jacobian_product(lambda x: x[::-1] * 2.0)
+    >>> tjp(np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+    array([0., 2.])
+    """
+    return Transformed(_tensor_jacobian_product, f, argnum=argnum)
+
+
+vector_jacobian_product = tensor_jacobian_product
+
+
+def _make_hvp(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnum: Any) -> tuple:
+    fun, x = _unary(f, args, kwargs, argnum, "make_hvp")
+    check_float_inputs(tree_leaves(x), "make_hvp")
+    g, f_jvp = linearize(grad(fun), x)
+    return f_jvp, g
+
+
+def make_hvp(f: Callable[..., Any], argnum: int | Sequence[int] = 0) -> Callable[..., tuple]:
+    """autograd's ``make_hvp``: ``make_hvp(f, argnum)(*args)`` is ``(hvp_fn, gradient)``,
+    where ``hvp_fn(v)`` is the Hessian-vector product at ``args``; the gradient is computed
+    once, and each call runs only the linear part (forward over reverse).
+
+    >>> import jitgrad.numpy as jnp
+    >>> hvp, g = make_hvp(lambda x: jnp.sum(x ** 3))(np.array([1.0, 2.0]))
+    >>> g, hvp(np.array([1.0, 0.0]))
+    (array([ 3., 12.]), array([6., 0.]))
+    """
+    return Transformed(_make_hvp, f, argnum=argnum)
+
+
+def _half_sum_squares(y: Any) -> Any:
+    return 0.5 * jnp.sum(y ** 2, axis=-1)
+
+
+def make_ggnvp(f: Callable[..., Any], g: Callable[[Any], Any] = _half_sum_squares,
+               f_argnum: int = 0) -> Callable[..., Callable[[Any], Any]]:
+    """autograd's ``make_ggnvp``: ``make_ggnvp(f, g)(*args)`` is ``v -> J^T H J v``, the
+    generalised Gauss-Newton matrix of ``g(f(x))`` (``J`` the Jacobian of ``f`` at ``x``,
+    the ``f_argnum`` argument, ``H`` the Hessian of ``g`` at ``f(x)``) times ``v``;
+    ``g`` defaults to half the sum of squares over the last axis.
+
+    >>> import jitgrad.numpy as jnp
+    >>> ggnvp = make_ggnvp(lambda x: 2.0 * x)(np.array([1.0, 2.0]))
+    >>> ggnvp(np.array([1.0, 0.0]))
+    array([4., 0.])
+    """
+    return Transformed(_make_ggnvp, f, g=g, f_argnum=f_argnum)
+
+
+def _make_ggnvp(f: Callable[..., Any], args: tuple, kwargs: dict, *, g: Callable[[Any], Any],
+                f_argnum: int) -> Callable[[Any], Any]:
+    fun, x = _unary(f, args, kwargs, f_argnum, "make_ggnvp")
+    check_float_inputs(tree_leaves(x), "make_ggnvp")
+    y, f_jvp = linearize(fun, x)
+    _, f_vjp = vjp(fun, x)
+    _, g_hvp = linearize(grad(g), y)
+    return lambda v: f_vjp(g_hvp(f_jvp(v)))[0]
+
+
+def grad_and_aux(f: Callable[..., Any], argnum: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """autograd's ``grad_and_aux``: for ``f`` returning ``(value, aux)``, ``(gradient of
+    value, aux)``; ``grad(f, has_aux=True)`` in JAX's spelling.
+
+    >>> import jitgrad.numpy as jnp
+    >>> grad_and_aux(lambda x: (x ** 2, x + 1.0))(3.0)
+    (array(6.), array(4.))
+    """
+    return grad(f, argnum, has_aux=True)
+
+
+def grad_named(f: Callable[..., Any], argname: str) -> Callable[..., Any]:
+    """autograd's ``grad_named``: the gradient with respect to the parameter named
+    ``argname`` (passed positionally or by keyword: keyword arguments are bound to their
+    positions first).
+
+    >>> grad_named(lambda x, y: x * y, "y")(2.0, 3.0)
+    array(2.)
+    """
+    params = list(inspect.signature(f).parameters)
+    if argname not in params:
+        raise JitgradTypeError(f"grad_named: {getattr(f, '__name__', f)} has no parameter "
+                               f"{argname!r} (its parameters: {params})")
+    sig = inspect.signature(f)
+
+    def bound(*args: Any, **kwargs: Any) -> Any:
+        ba = sig.bind(*args, **kwargs)
+        ba.apply_defaults()
+        return grad(f, params.index(argname))(*ba.args, **ba.kwargs)
+
+    return bound
+
+
+def multigrad_dict(f: Callable[..., Any]) -> Callable[..., OrderedDict]:
+    """autograd's ``multigrad_dict``: the gradient with respect to every argument at once,
+    as an ordered dict from parameter name to gradient (defaults included).
+
+    >>> dict(multigrad_dict(lambda x, y=2.0: x * y)(3.0))
+    {'x': array(2.), 'y': array(3.)}
+    """
+    sig = inspect.signature(f)
+
+    def gradfun(*args: Any, **kwargs: Any) -> OrderedDict:
+        ba = sig.bind(*args, **kwargs)
+        ba.apply_defaults()
+        values = dict(ba.arguments)
+
+        def of_dict(d: dict) -> Any:
+            b = inspect.BoundArguments(sig, OrderedDict((k, d[k]) for k in values))
+            return f(*b.args, **b.kwargs)
+
+        grads = grad(of_dict)(values)
+        return OrderedDict((k, grads[k]) for k in values)
+
+    return gradfun
+
+
+# ---------------------------------------------------------------------------------------------
 # Inspection
+
+
+def is_tracer(x: Any) -> bool:
+    """Whether ``x`` is a value being traced or differentiated by a jitgrad transformation
+    (a ``jitgrad.Tracer``, as JAX's ``jax.core.Tracer``), rather than a concrete array: so
+    that code wrapping jitgrad can branch on it, as autograd's ``isbox``.
+
+    >>> is_tracer(np.ones(2))
+    False
+    >>> grad(lambda x: x * 3.0 if is_tracer(x) else x)(2.0)
+    array(3.)
+    """
+    return isinstance(x, Tracer)
+
 
 
 def _make_ir(f: Callable[..., Any], args: tuple, kwargs: dict, *, static_argnums: Any) -> IR:

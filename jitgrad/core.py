@@ -633,7 +633,9 @@ class Tracer:
         raise TracerError(
             f"cannot convert a traced array {self.aval} to a numpy array. Inside a function "
             f"transformed by jitgrad, use jitgrad.numpy (jnp) functions instead of numpy's, "
-            f"and do not call np.asarray/float()/.item() on traced values.")
+            f"and do not call np.asarray/float()/.item() on traced values. (To index a numpy "
+            f"array with a traced index, write jnp.asarray(table)[i]: numpy's own indexing "
+            f"cannot take traced values.)")
 
     def __hash__(self) -> int:
         raise TypeError(f"traced array {self.aval} is unhashable")

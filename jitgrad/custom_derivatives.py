@@ -36,6 +36,7 @@ from jitgrad.subprogram import (
 )
 from jitgrad.transforms.jvp import jvp_flat
 from jitgrad.transforms.partial_eval import partial_eval_ir
+from jitgrad.transforms.stage import trace
 from jitgrad.transforms.vjp import vjp_ir
 from jitgrad.transforms.vmap import vmap_ir
 from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
@@ -266,10 +267,12 @@ def _cjvp_linear_parts(ins: list[Any], params: dict) -> tuple[IR, IR]:
         return list(outs) + list(ts)
 
     avals = [aval_of(x) for x in ins]
-    ir = trace_closed(joint, avals + avals)[0]
+    # The rule's constants (arrays it closes over) stay constants of the known part, which
+    # computes from them whatever the tangent-linear part needs, as residuals.
+    ir = trace(joint, avals + avals)
     k = len(params["fun"].outvars)
     known, unknown, _ = partial_eval_ir(ir, [False] * n + [True] * n, [False] * k + [True] * k)
-    return closure_convert(known)[0], closure_convert(unknown)[0]
+    return known, unknown
 
 
 def _cjvp_fwd(ins: list[Any], **params: Any) -> tuple[list[Any], Any]:
@@ -298,9 +301,12 @@ def _cjvp_batch(args: list[Any], dims: list[Any], /, *, fun: IR, rule: Callable,
                 ) -> tuple[list[Any], list[int]]:
     size = batch_size(args, dims)
     args = [at_front(a, d, size) for a, d in zip(args, dims, strict=True)]
-    batched = closure_convert(vmap_ir(fun, [0] * len(args), size)[0])[0]
-    outs = custom_jvp_call_p.bind(*args, fun=batched, rule=vmap(rule), n_consts=n_consts,
-                                  in_tree=in_tree, out_tree=out_tree)
+    # Batching may introduce constants (e.g. the offsets of a batched gather): they become
+    # leading operands, which the rule never sees.
+    batched, consts = closure_convert(vmap_ir(fun, [0] * len(args), size)[0])
+    outs = custom_jvp_call_p.bind(*consts, *args, fun=batched, rule=vmap(rule),
+                                  n_consts=len(consts) + n_consts, in_tree=in_tree,
+                                  out_tree=out_tree)
     return outs, [0] * len(outs)
 
 

@@ -1,14 +1,17 @@
 """Control flow (cond, scan, fori_loop, while_loop): primitives holding sub-programs,
-differentiated and batched by transforming those sub-programs; and lax's names of jitgrad's
+differentiated and batched by transforming those sub-programs; switch and map on top of them;
+slices at traced positions (dynamic_slice and its relatives); and lax's names of jitgrad's
 functions that JAX programs import from ``jax.lax``."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+import jitgrad.numpy as jnp
 from jitgrad.api_util import as_output
 from jitgrad.core import (
     IR,
@@ -27,6 +30,7 @@ from jitgrad.prims import (
     add,
     broadcast_in_dim,
     convert_element_type,
+    gather,
     ne,
     reduce_max,
     select,
@@ -42,10 +46,12 @@ from jitgrad.subprogram import (
     trace_fun,
 )
 from jitgrad.transforms.vmap import vmap_ir
-from jitgrad.tree_util import tree_flatten, tree_leaves, tree_unflatten
+from jitgrad.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 
-__all__ = ["checkpoint", "cond", "custom_jvp", "fori_loop", "remat", "scan", "stop_gradient",
-           "while_loop"]
+__all__ = ["Precision", "checkpoint", "cond", "custom_jvp", "dynamic_index_in_dim",
+           "dynamic_slice", "dynamic_slice_in_dim", "dynamic_update_index_in_dim",
+           "dynamic_update_slice", "dynamic_update_slice_in_dim", "fori_loop", "map", "remat",
+           "scan", "stop_gradient", "switch", "while_loop"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -556,3 +562,395 @@ def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any], i
     outs = while_p.bind(*c_consts, *b_consts, *leaves, cond_ir=c_ir, body=b_ir,
                         n_cc=len(c_consts), n_bc=len(b_consts))
     return tree_unflatten(tree, outs)
+
+
+# ---------------------------------------------------------------------------------------------
+# switch and map: control flow built on cond and scan
+
+
+def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -> Any:
+    """``branches[index](*operands)``, ``index`` clamped to the branches (JAX's
+    ``lax.switch``): a balanced tree of ``cond``s, so every branch is traced and must return
+    the same shapes and dtypes, and the result is differentiable and batchable.
+
+    >>> switch(5, [lambda x: x + 1.0, lambda x: x * 10.0], np.array(2.0))
+    array(20.)
+    """
+    branches = list(branches)
+    if not branches:
+        raise JitgradTypeError("switch: needs at least one branch")
+    if aval_of(index).shape != () or not np.issubdtype(aval_of(index).dtype, np.integer):
+        raise JitgradTypeError(f"switch: the index must be an integer scalar, got "
+                               f"{aval_of(index)}")
+    n = len(branches)
+    if isinstance(index, Tracer):
+        index = jnp.clip(index, 0, n - 1)
+    else:
+        index = min(max(int(index), 0), n - 1)
+
+    def pick(lo: int, hi: int) -> Callable[..., Any]:
+        if hi - lo == 1:
+            return branches[lo]
+        mid = (lo + hi) // 2
+        return lambda *ops: cond(index < mid, pick(lo, mid), pick(mid, hi), *ops)
+
+    return tree_map(as_output, pick(0, n)(*operands))
+
+
+def map(f: Callable[[Any], Any], xs: Any, *, batch_size: int | None = None) -> Any:  # noqa: A001
+    """``f`` applied to each slice of ``xs`` along its leading axis (a pytree), the results
+    stacked: a ``scan`` (JAX's ``lax.map``). With ``batch_size``, ``batch_size`` slices at a
+    time go through ``vmap(f)``.
+
+    >>> import jitgrad.numpy as jnp
+    >>> map(lambda x: jnp.sum(x ** 2), np.arange(6.0).reshape(3, 2))
+    array([ 1., 13., 41.])
+    """
+    from jitgrad.api import vmap
+    if batch_size is None:
+        return scan(lambda _, x: ((), f(x)), (), xs)[1]
+    k = int(batch_size)
+    if k < 1:
+        raise JitgradTypeError(f"map: batch_size must be a positive integer, got {batch_size}")
+    leaves, tree = tree_flatten(xs)
+    n = aval_of(leaves[0]).shape[0] if leaves else 0
+    full = n // k * k
+
+    def chunks(x: Any) -> Any:
+        return jnp.reshape(x[:full], (n // k, k) + aval_of(x).shape[1:])
+
+    parts = []
+    if full:
+        body = scan(lambda _, c: ((), vmap(f)(c)), (),
+                    tree_unflatten(tree, [chunks(x) for x in leaves]))[1]
+        parts.append(tree_map(lambda y: jnp.reshape(y, (full,) + aval_of(y).shape[2:]), body))
+    if full < n:
+        parts.append(vmap(f)(tree_unflatten(tree, [x[full:] for x in leaves])))
+    if len(parts) == 1:
+        return parts[0]
+    return tree_map(lambda a, b: jnp.concatenate([a, b]), *parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Slices at traced positions: two primitives run as numpy slicing (Host), with start positions
+# as integer scalar operands, clamped so that the window fits (as XLA's dynamic slices).
+
+
+def _window(starts: Sequence[Any], shape: tuple[int, ...], sizes: tuple[int, ...]
+            ) -> tuple[slice, ...]:
+    """The clamped window of ``sizes`` at ``starts`` in an array of ``shape``."""
+    out = []
+    for s, n, k in zip(starts, shape, sizes, strict=True):
+        c = min(max(int(s), 0), n - k)
+        out.append(slice(c, c + k))
+    return tuple(out)
+
+
+def _check_window(name: str, x: ShapedArray, starts: Sequence[ShapedArray],
+                  sizes: tuple[int, ...]) -> None:
+    if len(starts) != x.ndim or len(sizes) != x.ndim:
+        raise ShapeError(f"{name}: an operand {x} needs {x.ndim} start indices and sizes, got "
+                         f"{len(starts)} and {len(sizes)}")
+    for s in starts:
+        if s.shape != () or not np.issubdtype(s.dtype, np.integer):
+            raise JitgradTypeError(f"{name}: start indices must be integer scalars, got {s}")
+    for d, (n, k) in enumerate(zip(x.shape, sizes, strict=True)):
+        if not 0 <= k <= n:
+            raise ShapeError(f"{name}: slice size {k} does not fit axis {d} of an operand "
+                             f"{x}")
+
+
+def _ds_rule(x: ShapedArray, *starts: ShapedArray, sizes: tuple[int, ...]) -> ShapedArray:
+    _check_window("dynamic_slice", x, starts, sizes)
+    return ShapedArray(sizes, x.dtype)
+
+
+def _ds_impl(x: Any, *starts: Any, sizes: tuple[int, ...]) -> np.ndarray:
+    x = np.asarray(x)
+    return np.array(x[_window(starts, x.shape, sizes)])
+
+
+def _ds_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, sizes: tuple[int, ...]
+            ) -> list[Any]:
+    x, *starts = ins
+    ct = instantiate_zeros(cts, outs)[0]
+    return [dynamic_update_slice_p.bind(zeros(aval_of(x)), ct, *starts)] + [None] * len(starts)
+
+
+def _clamped_starts(starts: Sequence[Any], shape: tuple[int, ...], sizes: Sequence[int]
+                    ) -> list[Any]:
+    return [jnp.clip(s, 0, n - k) for s, n, k in zip(starts, shape, sizes, strict=True)]
+
+
+def _per_example_positions(starts: list[Any], sizes: Sequence[int], shape: tuple[int, ...],
+                           b: int) -> Any:
+    """Flat positions, in ``b`` examples of ``shape`` laid end to end, of each example's
+    window of ``sizes`` at its (clamped, shape ``(b,)``) ``starts``: shape ``(b, *sizes)``."""
+    nd = len(shape)
+    n = int(np.prod(shape, dtype=np.int64))
+    flat = jnp.reshape(np.arange(b, dtype=np.int64) * n, (b,) + (1,) * nd)
+    stride = n
+    for d, (s, k, m) in enumerate(zip(starts, sizes, shape, strict=True)):
+        stride //= max(m, 1)
+        pos = jnp.reshape(s, (b,) + (1,) * nd) + jnp.reshape(
+            np.arange(k, dtype=np.int64), (1,) * (d + 1) + (k,) + (1,) * (nd - d - 1))
+        flat = flat + pos * stride
+    return flat
+
+
+def _ds_batch(args: list[Any], dims: list[Any], /, *, sizes: tuple[int, ...]
+              ) -> tuple[Any, int]:
+    b = batch_size(args, dims)
+    x = at_front(args[0], dims[0], b)
+    if all(d is None for d in dims[1:]):  # one window for every example
+        return dynamic_slice_p.bind(x, np.int64(0), *args[1:], sizes=(b,) + sizes), 0
+    # A window per example: one gather of their flat positions.
+    shape = aval_of(x).shape[1:]
+    starts = _clamped_starts([at_front(s, d, b) for s, d in zip(args[1:], dims[1:],
+                                                                  strict=True)], shape, sizes)
+    flat = jnp.reshape(x, (aval_of(x).size,))
+    return gather(flat, _per_example_positions(starts, sizes, shape, b), 0), 0
+
+
+def _window_cases(rng: np.random.Generator, dtype: Any) -> list:
+    def starts(n: int) -> list[np.int64]:
+        return [np.int64(v) for v in rng.integers(-2, 6, n)]
+
+    x45, x6, x234 = (rng.uniform(-2, 2, s).astype(dtype) for s in ((4, 5), (6,), (2, 3, 4)))
+    return [((x45, *starts(2)), {"sizes": (2, 3)}), ((x6, *starts(1)), {"sizes": (3,)}),
+            ((x234, *starts(3)), {"sizes": (1, 3, 2)}), ((x45, *starts(2)), {"sizes": (0, 5)})]
+
+
+dynamic_slice_p = register(Primitive(
+    "dynamic_slice", _ds_rule, _ds_impl, Host(), linear=True, vjp=_ds_vjp, batch=_ds_batch,
+    test_cases=_window_cases))
+
+
+def _dus_rule(x: ShapedArray, u: ShapedArray, *starts: ShapedArray) -> ShapedArray:
+    if u.ndim != x.ndim or u.dtype != x.dtype:
+        raise ShapeError(f"dynamic_update_slice: the update {u} must have the rank and dtype "
+                         f"of the operand {x}")
+    _check_window("dynamic_update_slice", x, starts, u.shape)
+    return x
+
+
+def _dus_impl(x: Any, u: Any, *starts: Any) -> np.ndarray:
+    out = np.array(x, copy=True)
+    out[_window(starts, out.shape, np.shape(u))] = u
+    return out
+
+
+def _dus_vjp(cts: list[Any], ins: list[Any], outs: list[Any]) -> list[Any]:
+    _, u, *starts = ins
+    ct = instantiate_zeros(cts, outs)[0]
+    return [dynamic_update_slice_p.bind(ct, zeros(aval_of(u)), *starts),
+            dynamic_slice_p.bind(ct, *starts, sizes=aval_of(u).shape)] + [None] * len(starts)
+
+
+def _dus_batch(args: list[Any], dims: list[Any], /) -> tuple[Any, int]:
+    b = batch_size(args, dims)
+    x, u = at_front(args[0], dims[0], b), at_front(args[1], dims[1], b)
+    if all(d is None for d in dims[2:]):
+        return dynamic_update_slice_p.bind(x, u, np.int64(0), *args[2:]), 0
+    # A window per example: where(inside it, the update gathered to the operand's shape, x).
+    shape, sizes = aval_of(x).shape[1:], aval_of(u).shape[1:]
+    nd = len(shape)
+    starts = _clamped_starts([at_front(s, d, b) for s, d in zip(args[2:], dims[2:],
+                                                                  strict=True)], shape, sizes)
+    inside = None
+    offsets = []  # where each position falls in the update (clamped into it)
+    for d, (s, n, k) in enumerate(zip(starts, shape, sizes, strict=True)):
+        pos = jnp.reshape(np.arange(n, dtype=np.int64), (1,) * (d + 1) + (n,) +
+                          (1,) * (nd - d - 1)) - jnp.reshape(s, (b,) + (1,) * nd)
+        hit = jnp.logical_and(pos >= 0, pos < k)
+        inside = hit if inside is None else jnp.logical_and(inside, hit)
+        offsets.append(jnp.clip(pos, 0, max(k - 1, 0)))
+    flat = jnp.reshape(np.arange(b, dtype=np.int64) * int(np.prod(sizes, dtype=np.int64)),
+                       (b,) + (1,) * nd)
+    stride = int(np.prod(sizes, dtype=np.int64))
+    for off, k in zip(offsets, sizes, strict=True):
+        stride //= max(k, 1)
+        flat = flat + off * stride
+    placed = gather(jnp.reshape(u, (aval_of(u).size,)), jnp.broadcast_to(flat, (b,) + shape), 0)
+    return jnp.where(inside, placed, x), 0
+
+
+def _dus_cases(rng: np.random.Generator, dtype: Any) -> list:
+    cases = []
+    for (args, params) in _window_cases(rng, dtype):
+        x, *starts = args
+        u = rng.uniform(-2, 2, params["sizes"]).astype(dtype)
+        cases.append(((x, u, *starts), {}))
+    return cases
+
+
+dynamic_update_slice_p = register(Primitive(
+    "dynamic_update_slice", _dus_rule, _dus_impl, Host(), linear=True, vjp=_dus_vjp,
+    batch=_dus_batch, test_cases=_dus_cases))
+
+
+def _start(s: Any, n: int, size: int, allow_negative: bool, name: str) -> Any:
+    """A start position: a Python int clamped so that ``size`` elements from it fit in ``n``
+    if ``s`` is concrete, else an int64 scalar tracer (the primitives clamp it); a negative
+    start first counts from the end with ``allow_negative`` (as JAX)."""
+    if aval_of(s).shape != () or not np.issubdtype(aval_of(s).dtype, np.integer):
+        raise JitgradTypeError(f"{name}: start indices must be integer scalars, got "
+                               f"{aval_of(s)}")
+    if not isinstance(s, Tracer):
+        s = int(s)
+        if allow_negative and s < 0:
+            s += n
+        return min(max(s, 0), n - size)
+    s = jnp.astype(s, np.int64)
+    return jnp.where(s < 0, s + n, s) if allow_negative else s
+
+
+def _starts(operand: Any, start_indices: Any, sizes: Sequence[int], allow_negative: Any,
+            name: str) -> list[Any]:
+    shape = aval_of(operand).shape
+    if isinstance(start_indices, Tracer | np.ndarray):
+        if aval_of(start_indices).ndim != 1:
+            raise ShapeError(f"{name}: start_indices must be a sequence of scalars or a 1-D "
+                             f"array, got {aval_of(start_indices)}")
+        start_indices = [start_indices[i] for i in range(aval_of(start_indices).shape[0])]
+    starts = list(start_indices)
+    _check_window(name, aval_of(operand), [aval_of(s) for s in starts], tuple(sizes))
+    neg = allow_negative if isinstance(allow_negative, Sequence) else \
+        [allow_negative] * len(shape)
+    return [_start(s, n, k, bool(a), name)
+            for s, n, k, a in zip(starts, shape, sizes, neg, strict=True)]
+
+
+def dynamic_slice(operand: Any, start_indices: Any, slice_sizes: Sequence[int], *,
+                  allow_negative_indices: bool | Sequence[bool] = True) -> Any:
+    """The slice of ``slice_sizes`` at ``start_indices`` (JAX's ``lax.dynamic_slice``): the
+    starts may be traced; each is clamped so that the slice fits (after counting a negative
+    start from the end). Concrete starts make a static slice; traced ones a ``dynamic_slice``
+    step (numpy slicing), differentiable (its transpose writes into zeros) and batchable.
+
+    >>> import jitgrad as jg
+    >>> jg.jit(lambda x, i: dynamic_slice(x, (i,), (2,)))(np.arange(5.0), 4)
+    array([3., 4.])
+    """
+    sizes = tuple(int(k) for k in slice_sizes)
+    starts = _starts(operand, start_indices, sizes, allow_negative_indices, "dynamic_slice")
+    if any(isinstance(s, Tracer) for s in starts):
+        return dynamic_slice_p.bind(operand, *[s if isinstance(s, Tracer) else np.int64(s)
+                                               for s in starts], sizes=sizes)
+    window = tuple(slice(s, s + k) for s, k in zip(starts, sizes, strict=True))
+    return operand[window] if isinstance(operand, Tracer) else np.array(operand[window])
+
+
+def dynamic_slice_in_dim(operand: Any, start_index: Any, slice_size: int, axis: int = 0, *,
+                         allow_negative_indices: bool = True) -> Any:
+    """``dynamic_slice`` along one axis (the others whole).
+
+    >>> dynamic_slice_in_dim(np.arange(6.0).reshape(2, 3), 2, 2, axis=1)
+    array([[1., 2.],
+           [4., 5.]])
+    """
+    shape = aval_of(operand).shape
+    axis = _axis(axis, len(shape), "dynamic_slice_in_dim")
+    starts = [0] * len(shape)
+    sizes = list(shape)
+    starts[axis], sizes[axis] = start_index, slice_size
+    return dynamic_slice(operand, starts, sizes, allow_negative_indices=allow_negative_indices)
+
+
+def dynamic_index_in_dim(operand: Any, index: Any, axis: int = 0, keepdims: bool = True, *,
+                         allow_negative_indices: bool = True) -> Any:
+    """The element ``index`` along ``axis`` (clamped), keeping that axis with length 1 if
+    ``keepdims``.
+
+    >>> dynamic_index_in_dim(np.arange(6.0).reshape(2, 3), 1, axis=1, keepdims=False)
+    array([1., 4.])
+    """
+    axis = _axis(axis, aval_of(operand).ndim, "dynamic_index_in_dim")
+    out = dynamic_slice_in_dim(operand, index, 1, axis,
+                               allow_negative_indices=allow_negative_indices)
+    return out if keepdims else jnp.squeeze(out, axis)
+
+
+def dynamic_update_slice(operand: Any, update: Any, start_indices: Any, *,
+                         allow_negative_indices: bool | Sequence[bool] = True) -> Any:
+    """``operand`` with the block ``update`` written at ``start_indices`` (JAX's
+    ``lax.dynamic_update_slice``), the starts clamped as in ``dynamic_slice``; ``update``
+    must have ``operand``'s rank and dtype. A ``dynamic_update_slice`` step (a numpy copy and
+    assignment), differentiable in both and batchable.
+
+    >>> import jitgrad as jg
+    >>> jg.jit(lambda x, i: dynamic_update_slice(x, np.ones(2), (i,)))(np.zeros(4), 3)
+    array([0., 0., 1., 1.])
+    """
+    oa, ua = aval_of(operand), aval_of(update)
+    if oa.ndim != ua.ndim or oa.dtype != ua.dtype:
+        raise ShapeError(f"dynamic_update_slice: the update {ua} must have the rank and dtype "
+                         f"of the operand {oa}")
+    starts = _starts(operand, start_indices, ua.shape, allow_negative_indices,
+                     "dynamic_update_slice")
+    return dynamic_update_slice_p.bind(operand, update, *[
+        s if isinstance(s, Tracer) else np.int64(s) for s in starts])
+
+
+def dynamic_update_slice_in_dim(operand: Any, update: Any, start_index: Any, axis: int, *,
+                                allow_negative_indices: bool = True) -> Any:
+    """``dynamic_update_slice`` along one axis (``update`` spans the others).
+
+    >>> dynamic_update_slice_in_dim(np.zeros((2, 3)), np.ones((2, 1)), 1, axis=1)
+    array([[0., 1., 0.],
+           [0., 1., 0.]])
+    """
+    nd = aval_of(operand).ndim
+    axis = _axis(axis, nd, "dynamic_update_slice_in_dim")
+    starts = [0] * nd
+    starts[axis] = start_index
+    return dynamic_update_slice(operand, update, starts,
+                                allow_negative_indices=allow_negative_indices)
+
+
+def dynamic_update_index_in_dim(operand: Any, update: Any, index: Any, axis: int, *,
+                                allow_negative_indices: bool = True) -> Any:
+    """``update`` (of rank one less than ``operand``, or with a length-1 ``axis``) written at
+    position ``index`` along ``axis``.
+
+    >>> dynamic_update_index_in_dim(np.zeros((2, 3)), np.ones(2), 2, axis=1)
+    array([[0., 0., 1.],
+           [0., 0., 1.]])
+    """
+    nd = aval_of(operand).ndim
+    axis = _axis(axis, nd, "dynamic_update_index_in_dim")
+    if aval_of(update).ndim == nd - 1:
+        update = jnp.expand_dims(update, axis)
+    return dynamic_update_slice_in_dim(operand, update, index, axis,
+                                       allow_negative_indices=allow_negative_indices)
+
+
+def _axis(axis: int, nd: int, name: str) -> int:
+    if not -nd <= axis < nd:
+        raise ShapeError(f"{name}: axis {axis} is out of bounds for an operand of rank {nd}")
+    return axis % nd
+
+
+# ---------------------------------------------------------------------------------------------
+# Precision
+
+
+class Precision(enum.Enum):
+    """JAX's ``lax.Precision`` for contractions (``jnp.dot(..., precision=...)``). Accepted
+    and ignored: jitgrad computes float32 and float64 contractions in their own precision on
+    the CPU, which is ``HIGHEST``.
+
+    >>> Precision("highest")
+    <Precision.HIGHEST: 2>
+    """
+
+    DEFAULT = 0
+    HIGH = 1
+    HIGHEST = 2
+
+    @classmethod
+    def _missing_(cls, value: object) -> Precision | None:
+        names = {"default": cls.DEFAULT, "fastest": cls.DEFAULT, "bfloat16": cls.DEFAULT,
+                 "high": cls.HIGH, "tensorfloat32": cls.HIGH, "bfloat16_3x": cls.HIGH,
+                 "highest": cls.HIGHEST, "float32": cls.HIGHEST}
+        return names.get(value.lower()) if isinstance(value, str) else None

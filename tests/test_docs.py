@@ -6,12 +6,16 @@ import inspect
 import pytest
 
 import jitgrad
+import jitgrad.example_libraries.optimizers
+import jitgrad.flatten_util
 import jitgrad.lax
+import jitgrad.misc.optimizers
 import jitgrad.nn
 import jitgrad.numpy as jnp
 import jitgrad.tree_util
 
-MODULES = [jitgrad, jnp, jnp.linalg, jitgrad.nn, jitgrad.lax, jitgrad.tree_util]
+MODULES = [jitgrad, jnp, jnp.linalg, jitgrad.nn, jitgrad.lax, jitgrad.tree_util,
+           jitgrad.flatten_util, jitgrad.example_libraries.optimizers, jitgrad.misc.optimizers]
 
 
 def public_functions():

@@ -13,7 +13,11 @@ ROOT = pathlib.Path(jitgrad.__file__).parent
 
 # Lower layers first; a module may import from its own layer and the ones before it.
 LAYERS = [
-    ["jitgrad.errors", "jitgrad.tree_util", "jitgrad._version"],
+    # Leaves: they import nothing of jitgrad but each other. The scalar math that kernels
+    # inline (and numpy references of special functions run) and the disk cache live with
+    # the backend, yet any layer may use them.
+    ["jitgrad.errors", "jitgrad.tree_util", "jitgrad._version", "jitgrad.backend.vmath",
+     "jitgrad.backend.scalar", "jitgrad.backend.cache", "jitgrad.special_math"],
     ["jitgrad.core"],
     ["jitgrad.prims"],
     ["jitgrad.transforms", "jitgrad.backend"],
@@ -41,7 +45,7 @@ def layer_of(name: str) -> int:
     best = None
     for i, layer in enumerate(LAYERS):
         for prefix in layer:
-            if name == prefix or name.startswith(prefix + "."):
+            if name == prefix or (prefix != "jitgrad" and name.startswith(prefix + ".")):
                 if best is None or len(prefix) > len(best[1]):
                     best = (i, prefix)
     assert best is not None, f"module {name} is in no layer: add it to LAYERS"

@@ -284,7 +284,9 @@ def test_derivative_formulas_against_scipy():
                                                 / np.sqrt(2 * np.pi)), 1e-14)
     # log_ndtr' = ndtr'/ndtr without cancellation far in the tail (where it is ~ -x)
     x = np.array([-1000.0, -40.0, -5.0, 0.0, 3.0])
-    mills = np.exp(-x ** 2 / 2 - sc.log_ndtr(x)) / np.sqrt(2 * np.pi)
+    # The reference as phi(x)/Phi(x) = sqrt(2/pi)/erfcx(-x/sqrt2): exp(-x^2/2 - log_ndtr(x))
+    # cancels 5e5 against 5e5 at x = -1000 and is itself only good to ~1e-10 there.
+    mills = np.sqrt(2 / np.pi) / sc.erfcx(-x / np.sqrt(2))
     assert_close(_grad(jsp.log_ndtr, x), mills, 1e-12)
     assert_close(_grad(jsp.i0, X), sc.i1(X), 1e-14)
     assert_close(_grad(jsp.i1, X), sc.i0(X) - sc.i1(X) / X, 1e-14)
@@ -410,4 +412,5 @@ def test_import_does_not_load_numba():
             "assert 'numba' not in sys.modules; print(s.erf(0.5))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
-    assert out.stdout.strip() == repr(sc.erf(0.5)).replace("np.float64(", "").rstrip(")")
+    # Within an ulp of scipy's: the last bit of libm's exp differs between machines.
+    np.testing.assert_allclose(float(out.stdout), sc.erf(0.5), rtol=3e-16, atol=0)

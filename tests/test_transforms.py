@@ -233,3 +233,12 @@ def test_typecheck_catches_malformed_ir(dtype):
     ir.eqns[0].outputs[0].aval = jg.core.ShapedArray((4,), dtype)
     with pytest.raises(jg.core.IRTypeError):
         jg.core.typecheck(ir)
+
+
+def test_rules_given_python_scalars_of_different_types():
+    """pow's derivative rule compares a Python-float exponent with the integer 0: under jit
+    the two Python scalars must meet in a common dtype (a ShapeError before)."""
+    x, t = np.array([1.0, 2.0]), np.ones(2)
+    f = lambda x, t: jg.jvp(lambda x: x ** 3.0, (x,), (t,))  # noqa: E731
+    np.testing.assert_allclose(jg.jit(f)(x, t)[1], 3 * x ** 2)
+    np.testing.assert_allclose(f(x, t)[1], 3 * x ** 2)

@@ -25,8 +25,6 @@ from jitgrad.backend.codegen import (
     dt_name,
     kernel_flags,
     loop_extents,
-    needs_init,
-    reduce_init,
     render_kernel,
 )
 from jitgrad.backend.fuse import (
@@ -193,22 +191,14 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
     buffers = Buffers(ir, steps)
     glob["buffers"] = buffers
 
-    def allocate(v: Var, init: Any = None) -> None:
-        """The line creating ``v``'s buffer: reused scratch, a recycled output, or fresh."""
-        if init is not None:
-            key = f"I{next(counter)}"
-            glob[key] = init
+    def allocate(v: Var) -> None:
+        """The line creating ``v``'s buffer: reused scratch, a recycled output, or fresh (kernels
+        write every element of their outputs)."""
         slot, out = buffers.slot(v), buffers.output_slot(v)
         reused = f"ws[{slot}]" if slot is not None else \
             f"buffers.output({out})" if out is not None else None
-        if reused is not None:
-            body.append(f"{name(v)} = {reused}")
-            if init is not None:
-                body.append(f"{name(v)}.fill({key})")
-            return
-        shape, dt = v.aval.shape, dt_name(v.aval.dtype)
-        body.append(f"{name(v)} = np.full({shape}, {key}, {dt})" if init is not None
-                    else f"{name(v)} = np.empty({shape}, {dt})")
+        body.append(f"{name(v)} = {reused}" if reused is not None else
+                    f"{name(v)} = np.empty({v.aval.shape}, {dt_name(v.aval.dtype)})")
 
     for step in steps:
         if isinstance(step, LoopKernel):
@@ -218,9 +208,7 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
             glob[kname] = cache.load(src).kernel
             outs = []
             for o in step.outputs:
-                init = reduce_init(o, o.var.aval.dtype) if needs_init(o, len(step.shape)) \
-                    else None
-                allocate(o.var, init)
+                allocate(o.var)
                 outs.append(name(o.var))
             # (a trailing ... keeps a view whose every axis is fixed a 0-d array, not a scalar)
             ins = [atom(x) if view is None else
@@ -257,9 +245,8 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
                 body.append(f"{name(outs[0])} = np.asarray({res})")
             else:
                 body.append(f"{', '.join(name(v) for v in outs)}, = {res}")
-    results = []
-    for x in ir.outvars:
-        results.append(f"{atom(x)}.copy()" if isinstance(x, Lit) else name(x))
+    results = _results(ir, steps, [atom(x) for x in ir.outvars])
+    glob["owned"] = _owned
     params = ", ".join(f"x{i}" for i in range(len(ir.invars)))
     # Scratch buffers come from a free list (each concurrent call gets its own set) and go
     # back only after a successful call.
@@ -273,6 +260,46 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
     glob["compile_error"] = functools.partial(_compile_error, ir=ir, sources=sources)
     exec(compile(caller, "<jitgrad program>", "exec"), glob)
     return Compiled(glob["run"], caller, sources, steps, ir)
+
+
+def _results(ir: IR, steps: list[Step], outs: list[str]) -> list[str]:
+    """The caller's expressions for the program's results, given their names. As in JAX, a
+    result never shares memory with an argument, a constant or another result (the caller
+    may mutate any of them): such results are copied. A result is a fresh buffer when a
+    kernel or matmul wrote it; a view step's result shares its operand's buffer; what a host
+    step returns is checked when the program runs (it may be an operand or a view of one)."""
+    fresh: set[Var] = set()
+    base: dict[Var, Any] = {}  # a view step's result -> the atom whose buffer it views
+    for step in steps:
+        if isinstance(step, LoopKernel):
+            fresh.update(o.var for o in step.outputs)
+        elif isinstance(step, MatmulStep):
+            fresh.add(step.out)
+        elif isinstance(step, ViewStep):
+            src = step.eqn.inputs[0]
+            base[step.eqn.outputs[0]] = base.get(src, src) if isinstance(src, Var) else src
+    args = [f"x{i}" for i in range(len(ir.invars))] + [f"c{i}" for i in range(len(ir.consts))]
+    seen: set[Var] = set()
+    results = []
+    for p, (x, out) in enumerate(zip(ir.outvars, outs, strict=True)):
+        root = base.get(x, x) if isinstance(x, Var) else x
+        if isinstance(root, Lit) or root in seen or root in ir.invars or root in ir.constvars:
+            results.append(f"{out}.copy()")
+        elif root in fresh:
+            results.append(out)
+        else:
+            others = args + outs[:p] + outs[p + 1:]
+            results.append(f"owned({out}, ({''.join(o + ', ' for o in others)}))")
+        if isinstance(root, Var):
+            seen.add(root)
+    return results
+
+
+def _owned(a: Any, others: tuple) -> np.ndarray:
+    """``a`` if it is an array owning its memory and none of ``others``, else a copy."""
+    if type(a) is np.ndarray and a.base is None and not any(a is o for o in others):
+        return a
+    return np.array(a)
 
 
 class Buffers:

@@ -1,5 +1,6 @@
 """Scalar helpers called by generated kernels (inlined by Numba): numpy's NaN-propagating
-maximum and minimum, and the reassociable addition that lets reductions vectorise."""
+maximum and minimum, the reassociable addition that lets reductions vectorise, and a promise
+that a loop index is not negative."""
 
 from llvmlite import ir
 from numba import njit, types
@@ -32,6 +33,23 @@ def radd(typingctx, a, b):
         return builder.fadd(args[0], args[1], flags=("reassoc", "contract"))
 
     return a(a, b), codegen
+
+
+@intrinsic
+def nonneg(typingctx, i):
+    """``i``, promising LLVM that it is not negative. Numba wraps negative indices around; for
+    an index LLVM cannot bound below (``c + j`` in a blocked loop) that check stays in the
+    loop and turns its vector loads into gathers."""
+    if not isinstance(i, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        assume = builder.module.declare_intrinsic(
+            "llvm.assume", fnty=ir.FunctionType(ir.VoidType(), [ir.IntType(1)]))
+        builder.call(assume, [builder.icmp_signed(">=", args[0], args[0].type(0))])
+        return args[0]
+
+    return i(i), codegen
 
 
 def _nan_propagating(name: str):

@@ -13,34 +13,60 @@ from typing import Any
 
 import numpy as np
 
-# Re-exported numpy names: dtypes and constants behave exactly as in numpy.
+# Re-exported numpy names: dtypes, type queries and constants behave exactly as in numpy.
 from numpy import (  # noqa: F401  (re-exports)
+    __version__,
     bool_,
+    can_cast,
+    clongdouble,
+    complex64,
+    complex128,
+    complexfloating,
     e,
+    euler_gamma,
     finfo,
     float16,
     float32,
     float64,
     floating,
+    generic,
     iinfo,
+    inexact,
     inf,
     int8,
     int16,
     int32,
     int64,
+    int_,
     integer,
+    intp,
+    isdtype,
+    isscalar,
     issubdtype,
+    iterable,
+    longdouble,
     nan,
     ndarray,
     newaxis,
+    number,
     pi,
+    promote_types,
+    signedinteger,
+    uint,
     uint8,
+    uint16,
+    uint32,
+    uint64,
+    uintp,
+    unsignedinteger,
 )
 
 from jitgrad import prims as P
+from jitgrad.core import EvalInterpreter as _EvalInterpreter
 from jitgrad.core import Lit as _Lit
 from jitgrad.core import Tracer as _Tracer
 from jitgrad.core import aval_of as _aval_of
+from jitgrad.core import current_interpreter as _current_interpreter
 from jitgrad.core import is_float as _is_float
 from jitgrad.core import is_python_scalar as _is_python_scalar
 from jitgrad.errors import (
@@ -376,9 +402,15 @@ def isfinite(x: ArrayLike) -> Any:
     return equal(subtract(x, x), 0)
 
 
-@_numpy_when_concrete(np.where)
+def _numpy_where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any:
+    # numpy's where takes its arguments positionally only; JAX and autograd accept keywords
+    return np.where(condition, *[a for a in (x, y) if a is not None])
+
+
+@_numpy_when_concrete(_numpy_where)
 def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any:
-    """``numpy.where(condition, x, y)`` (the one-argument form has a data-dependent shape)."""
+    """``numpy.where(condition, x, y)``, also with keywords (the one-argument form has a
+    data-dependent shape: concrete arrays only)."""
     if x is None or y is None:
         raise UnsupportedError("jnp.where(condition) with one argument has a data-dependent "
                                "shape; use jnp.where(condition, x, y)")
@@ -501,8 +533,18 @@ def var(a: ArrayLike, axis: Any = None, dtype: Any = None, ddof: int = 0,
 @_numpy_when_concrete(np.std)
 def std(a: ArrayLike, axis: Any = None, dtype: Any = None, ddof: int = 0,
         keepdims: bool = False) -> Any:
-    """``numpy.std``."""
-    return sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+    """``numpy.std``. Its derivative is 0 where the variance is 0 (NB: the square root is not
+    differentiable there; autograd and JAX give nan, except autograd for one element, where
+    std is identically 0), as ``d|x|/dx`` is 0 at 0.
+
+    >>> import jitgrad
+    >>> jitgrad.grad(std)(np.array([2.0, 2.0]))
+    array([0., 0.])
+    """
+    v = var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+    zero = equal(v, 0)
+    # The branch not taken stays finite, so that no 0 * inf reaches the derivative.
+    return where(zero, 0, sqrt(where(zero, 1, v)))
 
 
 @_numpy_when_concrete(np.cumsum)
@@ -710,10 +752,21 @@ def _peel_transpose(x: Any) -> tuple[Any, bool]:
     return _StageTracer(x.interp, src), True
 
 
-@_numpy_when_concrete(np.matmul)
-def matmul(a: ArrayLike, b: ArrayLike) -> Any:
+def _ignoring_precision(np_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``np_fn`` accepting JAX's ``precision=`` (a ``lax.Precision``, a string or a pair):
+    ignored, since numpy and jitgrad compute contractions in the operands' own dtype on the
+    CPU (``HIGHEST``)."""
+    @functools.wraps(np_fn)
+    def fn(*args: Any, precision: Any = None, **kwargs: Any) -> Any:
+        return np_fn(*args, **kwargs)
+    return fn
+
+
+@_numpy_when_concrete(_ignoring_precision(np.matmul))
+def matmul(a: ArrayLike, b: ArrayLike, *, precision: Any = None) -> Any:
     """``numpy.matmul``: batched, with broadcast batch dimensions; transposes of the operands
-    are folded into the primitive's flags."""
+    are folded into the primitive's flags. ``precision`` (JAX's) is accepted and ignored:
+    contractions compute in the operands' dtype (``lax.Precision.HIGHEST``)."""
     sa, sb = _aval_of(a).shape, _aval_of(b).shape
     if not sa or not sb:
         raise ShapeError(f"matmul: operands must be at least 1-D, got shapes {sa} and {sb}; "
@@ -858,20 +911,45 @@ def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = 
     return (y, step) if retstep else y
 
 
+class _Constant(np.ndarray):
+    """A concrete array made by ``jnp.asarray``/``jnp.array`` inside a transformation:
+    numpy's array in every respect, except that an index holding traced values goes through
+    ``jnp.getitem`` (numpy's own indexing cannot take them), so ``jnp.asarray(table)[i]``
+    works with a traced ``i``, as in JAX."""
+
+    def __getitem__(self, index: Any) -> Any:
+        if _contains_tracer(index if isinstance(index, tuple) else (index,)):
+            return getitem(self.view(np.ndarray), index)
+        return np.ndarray.__getitem__(self, index)
+
+    def __repr__(self) -> str:
+        return repr(self.view(np.ndarray))
+
+
+def _constant(arr: np.ndarray) -> np.ndarray:
+    """``arr`` as a ``_Constant`` inside a transformation (where traced indices can occur);
+    outside, eager results stay plain numpy arrays."""
+    if arr.ndim and not isinstance(_current_interpreter(), _EvalInterpreter):
+        return arr.view(_Constant)
+    return arr
+
+
 def asarray(a: Any, dtype: Any = None) -> Any:
-    """``numpy.asarray``; traced arrays (and lists of them) stay traced."""
+    """``numpy.asarray``; traced arrays (and lists of them) stay traced, and a concrete array
+    made inside a transformation can be indexed by traced values."""
     if isinstance(a, _Tracer):
         return a if dtype is None else _cast(a, np.dtype(dtype))
     if isinstance(a, list | tuple) and _contains_tracer(a):
         return stack([asarray(x, dtype) for x in a])
-    return np.asarray(a, dtype=dtype)
+    return _constant(np.asarray(a, dtype=dtype))
 
 
 def array(a: Any, dtype: Any = None, copy: bool = True) -> Any:
-    """``numpy.array``; traced arrays (and lists of them) stay traced."""
+    """``numpy.array``; traced arrays (and lists of them) stay traced, and a concrete array
+    made inside a transformation can be indexed by traced values."""
     if isinstance(a, _Tracer) or (isinstance(a, list | tuple) and _contains_tracer(a)):
         return asarray(a, dtype)
-    return np.array(a, dtype=dtype, copy=copy)
+    return _constant(np.array(a, dtype=dtype, copy=copy))
 
 
 def astype(x: ArrayLike, dtype: Any) -> Any:
@@ -1248,14 +1326,105 @@ def _install_tracer_methods() -> None:
 _install_tracer_methods()
 
 
-from jitgrad.numpy import _examples, linalg  # noqa: E402  (they use the functions above)
+# numpy's helpers for concrete values, which programs call around their computations (error
+# handling, printing, files, index and shape arithmetic, concrete creation): numpy's own, so
+# that `import jitgrad.numpy as np` replaces `import numpy as np` (or autograd.numpy).
+from numpy import (  # noqa: E402, F401  (re-exports)
+    array2string,
+    array_repr,
+    array_str,
+    broadcast_shapes,
+    diag_indices,
+    errstate,
+    fromfunction,
+    fromiter,
+    genfromtxt,
+    geomspace,
+    get_printoptions,
+    geterr,
+    geterrcall,
+    histogram,
+    histogram_bin_edges,
+    index_exp,
+    indices,
+    ix_,
+    load,
+    loadtxt,
+    logspace,
+    mgrid,
+    ndenumerate,
+    ndindex,
+    ogrid,
+    printoptions,
+    ravel_multi_index,
+    s_,
+    save,
+    savetxt,
+    savez,
+    savez_compressed,
+    set_printoptions,
+    seterr,
+    seterrcall,
+    testing,
+    tri,
+    tril_indices,
+    tril_indices_from,
+    triu_indices,
+    triu_indices_from,
+    unravel_index,
+)
 
+from jitgrad.numpy import _examples, linalg, random  # noqa: E402, F401  (they use the above)
+from jitgrad.numpy._index_tricks import c_, r_  # noqa: E402, F401  (re-exports)
+from jitgrad.numpy._ufuncs import (  # noqa: E402, F401  (re-exports)
+    UFUNCS as _MORE_UFUNCS,
+)
+from jitgrad.numpy._ufuncs import (  # noqa: E402, F401  (re-exports)
+    all,
+    allclose,
+    angle,
+    any,
+    array_equal,
+    conj,
+    conjugate,
+    copysign,
+    deg2rad,
+    degrees,
+    fabs,
+    fix,
+    float_power,
+    fmax,
+    fmin,
+    heaviside,
+    hypot,
+    imag,
+    isclose,
+    iscomplex,
+    iscomplexobj,
+    isreal,
+    isrealobj,
+    logaddexp,
+    logaddexp2,
+    logical_xor,
+    positive,
+    rad2deg,
+    radians,
+    real,
+    real_if_close,
+    signbit,
+    sinc,
+    trunc,
+)
+
+_UFUNCS.update(_MORE_UFUNCS)
 _examples.attach(globals())
 
 dtype = np.dtype  # numpy's dtype constructor, re-exported (bound last: parameters use the name)
 
 
 def __getattr__(name: str) -> Any:
+    if name == "bool":  # numpy's bool type, not a global here: the module uses Python's bool
+        return np.bool_
     if hasattr(np, name):
         raise AttributeError(
             f"jitgrad.numpy does not provide numpy.{name} (yet). Compute it with the supported "

@@ -12,7 +12,15 @@ import numpy as np
 
 from jitgrad import prims as P
 from jitgrad.errors import JitgradTypeError, ShapeError, UnsupportedError
-from jitgrad.numpy import _aval_of, _cast, _examples, _numpy_when_concrete, _Tracer, not_equal
+from jitgrad.numpy import (
+    _aval_of,
+    _cast,
+    _examples,
+    _ignoring_precision,
+    _numpy_when_concrete,
+    _Tracer,
+    not_equal,
+)
 
 __all__ = ["dot", "einsum", "inner", "kron", "outer", "tensordot", "vdot"]
 
@@ -314,9 +322,9 @@ def _expand(specs: list[list[Any]], out: list[Any] | None, operands: list[Any]
     return full, out
 
 
-@_numpy_when_concrete(np.einsum)
+@_numpy_when_concrete(_ignoring_precision(np.einsum))
 def einsum(*operands: Any, out: Any = None, optimize: Any = False, dtype: Any = None,
-           casting: str = "safe") -> Any:
+           casting: str = "safe", precision: Any = None) -> Any:
     """``numpy.einsum``, both calling forms, with ``...`` broadcasting, repeated labels
     (diagonals, traces), size-1 broadcasting and ``optimize`` (an ``einsum_path`` list, or
     anything else numpy accepts: a greedy pairwise order). Each pair of operands becomes one
@@ -350,8 +358,8 @@ def _axis_list(axes: Any, nd: int, op: str) -> list[int]:
     return [int(a) % nd for a in axes]
 
 
-@_numpy_when_concrete(np.tensordot)
-def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
+@_numpy_when_concrete(_ignoring_precision(np.tensordot))
+def tensordot(a: Any, b: Any, axes: Any = 2, *, precision: Any = None) -> Any:
     """``numpy.tensordot``: ``axes`` an int N (a's last N axes with b's first N) or a pair of
     axis lists."""
     a, b = _operand(a), _operand(b)
@@ -373,8 +381,8 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
     return contract([a, b], [la, lb], out, "tensordot", broadcast=False)
 
 
-@_numpy_when_concrete(np.dot)
-def dot(a: Any, b: Any) -> Any:
+@_numpy_when_concrete(_ignoring_precision(np.dot))
+def dot(a: Any, b: Any, *, precision: Any = None) -> Any:
     """``numpy.dot``: a product with a scalar, an inner product of vectors, and otherwise a sum
     over a's last axis and b's second-to-last (its last if b is a vector)."""
     a, b = _operand(a), _operand(b)
@@ -388,8 +396,8 @@ def dot(a: Any, b: Any) -> Any:
     return tensordot(a, b, ([len(sa) - 1], [jb]))
 
 
-@_numpy_when_concrete(np.inner)
-def inner(a: Any, b: Any) -> Any:
+@_numpy_when_concrete(_ignoring_precision(np.inner))
+def inner(a: Any, b: Any, *, precision: Any = None) -> Any:
     """``numpy.inner``: a sum over the last axes (a product if either is a scalar)."""
     a, b = _operand(a), _operand(b)
     sa, sb = _aval_of(a).shape, _aval_of(b).shape
@@ -400,8 +408,8 @@ def inner(a: Any, b: Any) -> Any:
     return tensordot(a, b, ([len(sa) - 1], [len(sb) - 1]))
 
 
-@_numpy_when_concrete(np.vdot)
-def vdot(a: Any, b: Any) -> Any:
+@_numpy_when_concrete(_ignoring_precision(np.vdot))
+def vdot(a: Any, b: Any, *, precision: Any = None) -> Any:
     """``numpy.vdot`` for real arrays: the inner product of the flattened operands."""
     a, b = _operand(a), _operand(b)
     if _aval_of(a).size != _aval_of(b).size:

@@ -40,9 +40,10 @@ def coerce(args: Sequence[Any]) -> list[Any]:
     scalar whose own dtype already is that dtype stays a Python scalar: staged, it becomes a
     weakly typed literal, as it would be outside the IR."""
     ref = next((a for a in args if not is_python_scalar(a)), None)
-    if ref is None:
-        return list(args)
-    dtype = ref.dtype if isinstance(ref, Tracer) else np.asarray(ref).dtype
+    if ref is None:  # Python scalars only: their common type (3.0 and 0 are both float64)
+        dtype = np.result_type(*args)
+    else:
+        dtype = ref.dtype if isinstance(ref, Tracer) else np.asarray(ref).dtype
     return [np.asarray(a, dtype=dtype)[()] if is_python_scalar(a) and _aval(a).dtype != dtype
             else a for a in args]
 
@@ -325,7 +326,10 @@ div_p = defelementwise("div", np.divide, [lambda g, out, x, y: div(g, y),
 
 def _dpow_dx(g: Any, out: Any, x: Any, y: Any) -> Any:
     # y * x**(y-1), defined as 0 where y == 0 (NB: so 0**0.0 has derivative 0; JAX: nan).
-    return mul(g, select(eq(y, 0), 0, mul(y, pow(x, sub(y, 1)))))
+    # The branch not taken must stay finite where y == 0, or its derivatives (0 * inf from
+    # x**-1 at x = 0) would make higher derivatives nan: there it computes x**0.
+    zero = eq(y, 0)
+    return mul(g, select(zero, 0, mul(y, pow(x, sub(select(zero, 1, y), 1)))))
 
 
 def _dpow_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
