@@ -1,6 +1,6 @@
 """Partition an IR into steps: fused loop kernels (elementwise work with broadcasts,
 transposes and slices folded into index arithmetic, plus reductions of it), matmuls (with a
-bias + tanh epilogue), zero-copy views, and a few host operations run by numpy."""
+bias-row epilogue), zero-copy views, and a few host operations run by numpy."""
 
 from __future__ import annotations
 
@@ -225,9 +225,11 @@ class _Group:
     shape: tuple[int, ...]
     roots: list[_Root]
     node: int
-    # Stored values this kernel computes itself rather than loading: it was planned computing
-    # them, before another kernel's need made them stored.
-    inline: set[Var] = field(default_factory=set)
+    # The stored values this kernel loads: exactly those the planner made it read (and so
+    # ordered it after). A value stored only after a root of this kernel was planned
+    # computing it goes on being computed here, unless ``_Planner._share`` made this kernel
+    # read it instead.
+    loads: set[Var] = field(default_factory=set)
 
 
 class _Planner:
@@ -488,6 +490,7 @@ class _Planner:
         grp.roots.append(r)
         self.node_of[r.var] = grp.node
         self._read({self.node_of[v] for v in reads if v in self.node_of}, grp.node)
+        grp.loads.update(reads)
         for key in [v for v in reads if v in self.node_of] + list(args):
             self.read_by[key] = self.read_by.get(key, 0) | (1 << gi)
         if r.reduce is not None:
@@ -515,11 +518,11 @@ class _Planner:
         before = self.anc[src] | self.bit[src]
         stale = None if before & (1 << gi) else self._stale(grp.node, before)
         if stale is None:
-            grp.inline.add(v)
             return
         for n in stale:
             self.anc[n] |= before
         self._read([src], grp.node)
+        grp.loads.add(v)
 
 
 def partition(ir: IR) -> list[Step]:
@@ -541,7 +544,10 @@ class _KernelBuilder:
     def __init__(self, g: _Graph, materialized: set[Var], grp: _Group):
         self.g = g
         self.m = materialized
-        self.inline = grp.inline
+        self.loads = grp.loads
+        # Its own values: read at its own loop position once computed, else recomputed (a
+        # kernel never loads what it stores, which may not be computed yet at that position).
+        self.own = {r.var for r in grp.roots}
         self.k = LoopKernel(grp.shape)
         self.ident = _identity(grp.shape)
         self.memo: dict[tuple, int] = {}
@@ -554,9 +560,8 @@ class _KernelBuilder:
         self.memo[key] = len(self.k.nodes) - 1
         return self.memo[key]
 
-    def build(self, x: Atom, index: tuple[Affine, ...], root: bool = False) -> int:
-        """The node computing ``x`` at ``index``; ``root`` computes a materialised var here
-        instead of loading it."""
+    def build(self, x: Atom, index: tuple[Affine, ...]) -> int:
+        """The node computing (or loading) ``x`` at ``index``."""
         if isinstance(x, Lit):
             key = ("lit", x.val.item(), x.aval.dtype.str)
             if key in self.memo:
@@ -569,8 +574,7 @@ class _KernelBuilder:
             return self.local[x]
         eqn = self.g.producer.get(x)
         low = self.g.low[eqn] if eqn is not None else None
-        if (x in self.m and x not in self.inline and not root) or \
-                not isinstance(low, Elementwise | Index):
+        if not self.g.fusible(x) or (x in self.loads and x not in self.own):
             return self._load(x, index, key)
         self.eqns[eqn] = None
         if isinstance(low, Elementwise):
@@ -610,7 +614,7 @@ def _kernel(g: _Graph, m: set[Var], grp: _Group) -> LoopKernel:
     # In program order: a root stored for another kernel comes before the roots reading it.
     for r in sorted(grp.roots, key=lambda r: g.pos[r.eqn]):
         if r.reduce is None:
-            node = b.build(r.var, b.ident, root=True)
+            node = b.build(r.var, b.ident)
             b.local[r.var] = node
             b.k.outputs.append(KernelOut(r.var, node))
         else:
@@ -763,7 +767,7 @@ def _schedule(g: _Graph, m: set[Var], groups: list[_Group],
     for grp in groups:
         steps.append(_kernel(g, m, grp))
     for i, s in enumerate(steps):
-        for v in _step_outputs(s):
+        for v in step_outputs(s):
             produces[v] = i
     order = _toposort(steps, produces)
     return [steps[i] for i in order]
@@ -777,7 +781,7 @@ def step_inputs(s: Step) -> list[Atom]:
     return list(s.eqn.inputs)
 
 
-def _step_outputs(s: Step) -> Iterable[Var]:
+def step_outputs(s: Step) -> Iterable[Var]:
     if isinstance(s, LoopKernel):
         return [o.var for o in s.outputs]
     if isinstance(s, MatmulStep):
