@@ -263,7 +263,9 @@ def _program(ops):
     return f
 
 
-@settings(max_examples=20, deadline=None, derandomize=True,
+# NB: few examples: each compiles its own kernels (the plans of many more random programs are
+# checked without compiling in test_plans_of_random_programs_are_valid).
+@settings(max_examples=8, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_op, min_size=1, max_size=8), st.integers(0, 2 ** 31 - 1))
 def test_random_programs_with_matmuls_slices_and_keepdims_reductions(ops, seed):
@@ -364,16 +366,18 @@ def _matmuls_of_shared_values(a, b):
     return sum(jnp.sum(jnp.tanh(v)) for v in (v0, v1, v2, v3, v4, v6, v7, -v6, v7 * v3, v10))
 
 
-@pytest.mark.parametrize("f", [_recomputed_after_stored, _matmuls_of_shared_values])
-def test_values_stored_after_other_kernels_recomputed_them(f):
+def test_values_stored_after_other_kernels_recomputed_them():
     """Found by fuzzing the planner: a value that several kernels recompute becomes stored
     later (one more reader made recomputing it too long); a kernel that was planned computing
     it then loaded it: before it was computed, or from its own output at another position.
-    jit(value_and_grad) returned wrong values (a difference of 4.0 in the loss)."""
+    jit(value_and_grad) returned wrong values for both programs (the first by 4.0 in the
+    loss, the second by 0.28); the plans are checked for both, the values (which cost a
+    compilation) for the first."""
     r = np.random.default_rng(1)
     args = r.standard_normal((4, 4)), r.standard_normal((4, 4))
-    _check_plan(optimize_ir(jg.make_ir(jg.value_and_grad(f, argnums=(0, 1)))(*args)))
-    g = jg.value_and_grad(f, argnums=(0, 1))
+    for f in (_recomputed_after_stored, _matmuls_of_shared_values):
+        _check_plan(optimize_ir(jg.make_ir(jg.value_and_grad(f, argnums=(0, 1)))(*args)))
+    g = jg.value_and_grad(_recomputed_after_stored, argnums=(0, 1))
     (val, grads), (val_ref, grads_ref) = jg.jit(g)(*args), g(*args)
     np.testing.assert_allclose(val, val_ref, rtol=1e-12)
     for x, y in zip(grads, grads_ref, strict=True):
