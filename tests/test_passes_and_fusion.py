@@ -265,7 +265,7 @@ def _program(ops):
 
 # NB: few examples: each compiles its own kernels (the plans of many more random programs are
 # checked without compiling in test_plans_of_random_programs_are_valid).
-@settings(max_examples=8, deadline=None, derandomize=True,
+@settings(max_examples=6, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_op, min_size=1, max_size=8), st.integers(0, 2 ** 31 - 1))
 def test_random_programs_with_matmuls_slices_and_keepdims_reductions(ops, seed):

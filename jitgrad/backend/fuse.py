@@ -535,15 +535,14 @@ def partition(ir: IR) -> list[Step]:
             g.absorbed |= eaten
     m = _materialized(g, matmuls)
     groups = _Planner(g, m, matmuls).run()
-    return _schedule(g, m, groups, matmuls)
+    return _schedule(g, groups, matmuls)
 
 
 class _KernelBuilder:
     """Builds the scalar body of one loop kernel by walking cones of fusible equations."""
 
-    def __init__(self, g: _Graph, materialized: set[Var], grp: _Group):
+    def __init__(self, g: _Graph, grp: _Group):
         self.g = g
-        self.m = materialized
         self.loads = grp.loads
         # Its own values: read at its own loop position once computed, else recomputed (a
         # kernel never loads what it stores, which may not be computed yet at that position).
@@ -609,8 +608,8 @@ def _view(x: Atom, index: tuple[Affine, ...]
             tuple(t for t, f in zip(index, fixed, strict=True) if not f))
 
 
-def _kernel(g: _Graph, m: set[Var], grp: _Group) -> LoopKernel:
-    b = _KernelBuilder(g, m, grp)
+def _kernel(g: _Graph, grp: _Group) -> LoopKernel:
+    b = _KernelBuilder(g, grp)
     # In program order: a root stored for another kernel comes before the roots reading it.
     for r in sorted(grp.roots, key=lambda r: g.pos[r.eqn]):
         if r.reduce is None:
@@ -749,7 +748,7 @@ def _matmul_step(g: _Graph, eqn: Eqn) -> tuple[MatmulStep, set[Eqn]]:
     return step, absorbed
 
 
-def _schedule(g: _Graph, m: set[Var], groups: list[_Group],
+def _schedule(g: _Graph, groups: list[_Group],
               matmuls: dict[Eqn, MatmulStep]) -> list[Step]:
     """Build the steps and order them so every step runs after what it reads."""
     steps: list[Step] = []
@@ -765,7 +764,7 @@ def _schedule(g: _Graph, m: set[Var], groups: list[_Group],
         elif isinstance(low, Host):
             steps.append(HostStep(eqn))
     for grp in groups:
-        steps.append(_kernel(g, m, grp))
+        steps.append(_kernel(g, grp))
     for i, s in enumerate(steps):
         for v in step_outputs(s):
             produces[v] = i
