@@ -29,10 +29,16 @@ def _inputs(program: str) -> tuple[Any, list]:
 
     from perf import programs
 
+    rng = np.random.default_rng(0)
     if program == "mlp":
-        params, x, y = programs.mlp_data(np.random.default_rng(0))
+        params, x, y = programs.mlp_data(rng)
         return programs.mlp_loss, [params, x, y]
-    return programs.small, [np.random.default_rng(0).standard_normal(16)]
+    if program == "lstm":
+        return programs.lstm_loss, list(programs.lstm_data(rng, programs.LSTM_STEPS))
+    if program == "fluid":
+        n = programs.FLUID_SIZE
+        return programs.fluid_loss, [0.3 * rng.standard_normal((n, n)) for _ in range(4)]
+    return programs.small, [rng.standard_normal(16)]
 
 
 def startup(lib_name: str, program: str) -> dict[str, float]:
@@ -89,7 +95,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     p = sub.add_parser("startup")
     p.add_argument("lib")
-    p.add_argument("program", choices=("small", "mlp"))
+    p.add_argument("program", choices=("small", "mlp", "lstm", "fluid"))
     p = sub.add_parser("memory")
     p.add_argument("lib")
     p.add_argument("n", type=int)

@@ -140,3 +140,117 @@ def layernorm_grad_numpy(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, g: 
     dx = rstd * (dxhat - dxhat.mean(axis=-1, keepdims=True)
                  - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))
     return dx, (g * xhat).sum(axis=0), g.sum(axis=0)
+
+
+# -- lstm: an unrolled LSTM character model, as autograd's examples/lstm.py ------------------
+
+LSTM_SIZES = (32, 24, 32)  # input (alphabet), state, output
+LSTM_BATCH = 8
+LSTM_STEPS = 30  # the unrolled length the compile workload measures
+
+
+def lstm_data(rng: np.random.Generator, steps: int, dtype: Any = np.float64
+              ) -> tuple[dict, np.ndarray]:
+    """Parameters (a dict, as in autograd's example) and one-hot inputs of ``steps`` steps."""
+    n_in, n_state, n_out = LSTM_SIZES
+
+    def rp(*shape: int) -> np.ndarray:
+        return (0.1 * rng.standard_normal(shape)).astype(dtype)
+
+    params = {"init cells": rp(1, n_state), "init hiddens": rp(1, n_state),
+              **{gate: rp(n_in + n_state + 1, n_state)
+                 for gate in ("change", "forget", "ingate", "outgate")},
+              "predict": rp(n_state + 1, n_out)}
+    inputs = np.eye(n_in, dtype=dtype)[rng.integers(0, n_in, (steps, LSTM_BATCH))]
+    return params, inputs
+
+
+def lstm_loss(lib: Lib, params: dict, inputs: Any) -> Any:
+    """Negative log-likelihood of predicting each step's input from the previous steps; the
+    loop over time steps is unrolled by tracing."""
+    xp = lib.np
+    batch = inputs.shape[1]
+
+    def sigmoid(x: Any) -> Any:
+        return 0.5 * (xp.tanh(x) + 1.0)
+
+    def concat_and_multiply(weights: Any, *args: Any) -> Any:
+        ones = xp.ones((args[0].shape[0], 1), dtype=weights.dtype)
+        return xp.concatenate(args + (ones,), axis=1) @ weights
+
+    def log_probs(hiddens: Any) -> Any:
+        out = concat_and_multiply(params["predict"], hiddens)
+        top = xp.max(out, axis=1, keepdims=True)
+        return out - (top + xp.log(xp.sum(xp.exp(out - top), axis=1, keepdims=True)))
+
+    hiddens = xp.broadcast_to(params["init hiddens"], (batch, LSTM_SIZES[1]))
+    cells = xp.broadcast_to(params["init cells"], (batch, LSTM_SIZES[1]))
+    loglik = xp.sum(log_probs(hiddens) * inputs[0])
+    for t in range(inputs.shape[0] - 1):
+        x = inputs[t]
+        change = xp.tanh(concat_and_multiply(params["change"], x, hiddens))
+        forget = sigmoid(concat_and_multiply(params["forget"], x, hiddens))
+        ingate = sigmoid(concat_and_multiply(params["ingate"], x, hiddens))
+        outgate = sigmoid(concat_and_multiply(params["outgate"], x, hiddens))
+        cells = cells * forget + ingate * change
+        hiddens = outgate * xp.tanh(cells)
+        loglik = loglik + xp.sum(log_probs(hiddens) * inputs[t + 1])
+    return -loglik / (inputs.shape[0] * batch)
+
+
+# -- fluid: a smoke simulation unrolled over time steps, as autograd's examples/fluidsim ------
+
+def _roll(xp: Any, x: Any, shift: int, axis: int) -> Any:
+    """``numpy.roll`` by a constant, from slices and a concatenation."""
+    n = x.shape[axis]
+    k = shift % n
+    head = [slice(None)] * x.ndim
+    tail = [slice(None)] * x.ndim
+    head[axis], tail[axis] = slice(n - k, None), slice(None, n - k)
+    return xp.concatenate([x[tuple(head)], x[tuple(tail)]], axis=axis)
+
+
+def _project(xp: Any, vx: Any, vy: Any, iters: int) -> tuple[Any, Any]:
+    """Make the velocity field approximately mass-conserving (Gauss-Seidel iterations)."""
+    h = 1.0 / vx.shape[0]
+    div = -0.5 * h * (_roll(xp, vx, -1, 0) - _roll(xp, vx, 1, 0)
+                      + _roll(xp, vy, -1, 1) - _roll(xp, vy, 1, 1))
+    p = xp.zeros(vx.shape, dtype=vx.dtype)
+    for _ in range(iters):
+        p = (div + _roll(xp, p, 1, 0) + _roll(xp, p, -1, 0)
+             + _roll(xp, p, 1, 1) + _roll(xp, p, -1, 1)) / 4.0
+    vx = vx - 0.5 * (_roll(xp, p, -1, 0) - _roll(xp, p, 1, 0)) / h
+    vy = vy - 0.5 * (_roll(xp, p, -1, 1) - _roll(xp, p, 1, 1)) / h
+    return vx, vy
+
+
+def _advect(xp: Any, f: Any, vx: Any, vy: Any) -> Any:
+    """Move ``f`` along the velocity field (implicit Euler, bilinear interpolation)."""
+    rows, cols = f.shape
+    cell_xs = xp.broadcast_to(xp.arange(cols, dtype=f.dtype)[:, None], (rows, cols))
+    cell_ys = xp.broadcast_to(xp.arange(rows, dtype=f.dtype)[None, :], (rows, cols))
+    center_xs = xp.reshape(cell_xs - vx, (-1,))
+    center_ys = xp.reshape(cell_ys - vy, (-1,))
+    left = xp.floor(center_xs)
+    top = xp.floor(center_ys)
+    rw, bw = center_xs - left, center_ys - top
+    # Wrap around the edges (in floating point: exact for these integral values).
+    left, right = (xp.mod(i, rows).astype(np.int64) for i in (left, left + 1))
+    top, bottom = (xp.mod(i, cols).astype(np.int64) for i in (top, top + 1))
+    flat = (1 - rw) * ((1 - bw) * f[left, top] + bw * f[left, bottom]) \
+        + rw * ((1 - bw) * f[right, top] + bw * f[right, bottom])
+    return xp.reshape(flat, (rows, cols))
+
+
+FLUID_SIZE = 16  # grid side
+
+
+def fluid_loss(lib: Lib, vx: Any, vy: Any, smoke: Any, target: Any, steps: int = 20,
+               iters: int = 10) -> Any:
+    """Distance to a target image after ``steps`` steps of the simulation."""
+    xp = lib.np
+    for _ in range(steps):
+        vx_new, vy_new = _advect(xp, vx, vx, vy), _advect(xp, vy, vx, vy)
+        vx, vy = _project(xp, vx_new, vy_new, iters)
+        smoke = _advect(xp, smoke, vx, vy)
+    return xp.mean((target - smoke) ** 2)

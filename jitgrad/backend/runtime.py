@@ -211,9 +211,12 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
             for o in step.outputs:
                 allocate(o.var)
                 outs.append(name(o.var))
+            # (a trailing ... keeps a view whose every axis is fixed a 0-d array, not a scalar)
+            ins = [atom(x) if view is None else
+                   f"{atom(x)}[{''.join(':, ' if i is None else f'{i}, ' for i in view)}...]"
+                   for x, view in zip(step.inputs, step.in_views, strict=True)]
             arrays = [a if shape is None else f"{a}.reshape({shape})"
-                      for a, shape in zip([atom(x) for x in step.inputs] + outs,
-                                          step.arg_shapes, strict=True)]
+                      for a, shape in zip(ins + outs, step.arg_shapes, strict=True)]
             extents = [str(n) for n, src in zip(step.shape, loop_extents(step), strict=True)
                        if src is None]
             axes = parallel.split_axes(step)

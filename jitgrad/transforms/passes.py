@@ -130,9 +130,22 @@ def _key(x: Any) -> Any:
         return ("id", id(x))
 
 
+# Constants up to this many elements are compared by value (larger ones only by identity).
+CSE_CONST_SIZE = 4096
+
+
 def cse_ir(ir: IR) -> IR:
-    """Reuse the outputs of an identical earlier equation (same primitive, operands, params)."""
+    """Reuse the outputs of an identical earlier equation (same primitive, operands, params).
+    Small constants with equal values are one constant (a function that builds the same
+    ``np.ones(...)`` in several places gets one, and the equations using it merge)."""
     env: dict[Var, Atom] = {}
+    first: dict[tuple, Var] = {}
+    for v, c in zip(ir.constvars, ir.consts, strict=True):
+        arr = np.asarray(c)
+        if arr.size <= CSE_CONST_SIZE:
+            same = first.setdefault((arr.dtype.str, arr.shape, arr.tobytes()), v)
+            if same is not v:
+                env[v] = same
     seen: dict[Any, Eqn] = {}
     eqns: list[Eqn] = []
     for eqn in ir.eqns:

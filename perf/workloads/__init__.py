@@ -15,6 +15,7 @@ NAMES = {
     "gp": "gp:run",
     "conv": "conv:run",
     "compile": "startup:run",
+    "unrolled": "unrolled:run",
     "memory": "memory:run",
     "distributed": "distributed:run",
 }

@@ -1,0 +1,60 @@
+"""unrolled: first-call latency of long unrolled programs (an LSTM of 30 steps, a 20-step fluid
+simulation) in fresh processes, against JAX: compile work that grows with the program."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from perf import programs
+from perf.child import spawn
+from perf.harness import Context
+from perf.report import Row, Section
+from perf.workloads.startup import caches, probe
+
+PEERS = ["jitgrad", "jax"]
+PROGRAMS = {
+    "lstm": f"LSTM of {programs.LSTM_STEPS} steps (autograd's examples/lstm.py), "
+            f"jit(grad) w.r.t. its parameters",
+    "fluid": f"fluid simulation of 20 steps on a {programs.FLUID_SIZE}² grid (autograd's "
+             f"examples/fluidsim), jit(grad) w.r.t. the initial x velocity",
+}
+
+
+def run(ctx: Context) -> Section:
+    section = Section("unrolled", "seconds to the first gradient of a long unrolled program in "
+                      "a fresh process", PEERS)
+    with tempfile.TemporaryDirectory(prefix="jitgrad-perf-") as tmp:
+        for program in ("lstm",) if ctx.quick else ("lstm", "fluid"):
+            warm = caches(Path(tmp) / f"warm-{program}")
+
+            def new_program(warm: dict = warm) -> dict[str, str]:
+                fresh = caches(Path(tempfile.mkdtemp(dir=tmp)))
+                return {**fresh, "NUMBA_CACHE_DIR": warm["NUMBA_CACHE_DIR"]}
+
+            def fill(warm: dict = warm, program: str = program) -> None:
+                if not Path(warm["JITGRAD_CACHE_DIR"]).exists():
+                    spawn("startup", "jitgrad", program, env=warm)
+
+            first = {"jax": probe("jax", program, "first")} if "jax" in ctx.libs else {}
+            name = PROGRAMS[program]
+            rows = {
+                f"{name}: first call, new program (built-in kernels cached)":
+                    {"jitgrad": probe("jitgrad", program, "first", new_program, fill), **first},
+                f"{name}: first call, caches warm":
+                    {"jitgrad": probe("jitgrad", program, "first", lambda w=warm: w, fill),
+                     **first},
+            }
+            for case, samplers in rows.items():
+                results = ctx.measure(case, samplers, rounds=1 if ctx.quick else 3)
+                section.rows.append(Row(case, results, lambda t: f"{t:.2f} s",
+                                        {"program": program}))
+    section.notes += [
+        "each sample is a fresh `python -m perf.child` process, as in the compile workload; "
+        "\"first call\" covers tracing, compiling (or loading) and running the gradient "
+        "(jax: jax.jit(jax.grad(f)), its persistent compilation cache off, so it always "
+        "compiles).",
+        "new program: a new JITGRAD_CACHE_DIR with a warm NUMBA_CACHE_DIR (every generated "
+        "kernel compiles; identical kernels, e.g. one per loop step, compile once); caches "
+        "warm: both directories after one earlier process."]
+    return section

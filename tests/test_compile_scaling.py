@@ -1,0 +1,65 @@
+"""Compile work grows linearly with the program: planning (IR passes, fusion, kernel source and
+caller generation; no Numba compile) takes about as long per equation for programs of 1k, 4k and
+16k equations. The programs are unrolled loops, so they also check that nothing recurses once
+per step (a 16k-equation program is far deeper than Python's recursion limit)."""
+
+import gc
+import time
+from types import SimpleNamespace
+
+import numpy as np
+
+import jitgrad as jg
+import jitgrad.numpy as jnp
+from jitgrad.backend import cache, runtime
+from jitgrad.transforms.passes import optimize_ir
+
+EQNS_PER_STEP = 47  # of the traced gradient of ``loss``, per loop step
+
+
+def loss(x, w, h0):
+    """Per step: a row of the input (a slice), a concatenation, a matmul, elementwise gates,
+    keepdims and plain reductions, slices of the state, and a running scalar sum."""
+    h, total = h0, 0.0
+    for t in range(x.shape[0]):
+        h = jnp.tanh(jnp.concatenate([x[t], h], axis=1) @ w) * 0.5 + h * 0.5
+        total = total + jnp.sum(jnp.max(h, axis=1, keepdims=True) - h[:, 1:] * h[:, :-1])
+    return total
+
+
+def program(eqns):
+    steps = round(eqns / EQNS_PER_STEP)
+    r = np.random.default_rng(0)
+    args = (r.standard_normal((steps, 3, 4)), r.standard_normal((9, 5)),
+            r.standard_normal((3, 5)))
+    return jg.make_ir(jg.value_and_grad(loss, argnums=(1, 2)))(*args)
+
+
+def plan_seconds(ir, repeats):
+    """The least CPU time of ``repeats`` plannings of ``ir`` (CPU time of this process: other
+    processes on a busy machine barely disturb it)."""
+    best = float("inf")
+    for _ in range(repeats):
+        gc.collect()
+        start = time.process_time()
+        compiled = runtime.compile_ir(optimize_ir(ir), lambda sub: None)
+        best = min(best, time.process_time() - start)
+    return best, compiled
+
+
+def test_planning_time_per_equation_is_flat(monkeypatch):
+    # Planning only: kernels are generated but neither written to the cache nor compiled.
+    monkeypatch.setattr(cache, "load", lambda source: SimpleNamespace(kernel=None))
+    per_eqn, distinct = {}, {}
+    for size, repeats in ((1000, 3), (4000, 2), (16000, 1)):
+        ir = program(size)
+        assert abs(len(ir.eqns) - size) < 0.05 * size
+        seconds, compiled = plan_seconds(ir, repeats)
+        per_eqn[size] = seconds / len(ir.eqns)
+        distinct[size] = len(set(compiled.kernel_sources))
+    # NB: a ratio of two times measured in this test, with generous slack (a quadratic stage
+    # would make it 16), never an absolute time.
+    assert per_eqn[16000] <= 3 * per_eqn[1000], per_eqn
+    assert per_eqn[4000] <= 3 * per_eqn[1000], per_eqn
+    # Longer loops run the same kernels more often; they do not need more distinct kernels.
+    assert distinct[16000] == distinct[4000] == distinct[1000], distinct
