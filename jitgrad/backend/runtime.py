@@ -4,9 +4,11 @@ proportional to the number of IR equations."""
 
 from __future__ import annotations
 
+import builtins
 import functools
 import importlib.abc
 import importlib.util
+import keyword
 import logging
 import math
 import re
@@ -22,6 +24,7 @@ import numpy as np
 
 from jitgrad.backend import cache, parallel
 from jitgrad.backend.codegen import (
+    display_kernel,
     dt_name,
     kernel_flags,
     loop_extents,
@@ -36,7 +39,7 @@ from jitgrad.backend.fuse import (
     partition,
     step_inputs,
 )
-from jitgrad.core import IR, Lit, Var, config, pp_ir
+from jitgrad.core import IR, Lit, Var, config, pp_eqn_short, pp_ir, var_names
 from jitgrad.errors import CompileError
 
 log = logging.getLogger("jitgrad")
@@ -76,20 +79,46 @@ class Compiled:
 
     fn: Callable[..., list]
     caller_source: str
-    kernel_sources: list[str]
+    kernel_sources: list[str]  # the modules compiled (positional names, shared by programs)
+    kernel_bodies: list[str]  # their functions, without the module's preamble
     steps: list[Step]
     ir: IR
 
     def describe(self) -> str:
+        """The program, its caller, then the kernels' shared imports once and each kernel
+        under a header naming the equations it computes and its loop space, all named after
+        the IR's variables (see ``display_kernel``)."""
+        names = var_names(self.ir)
+        pos = {e: i for i, e in enumerate(self.ir.eqns)}
         parts = ["# program", pp_ir(self.ir), "", "# caller", self.caller_source]
-        for i, src in enumerate(self.kernel_sources):
-            parts += [f"# kernel K{i}", src]
-        return "\n".join(parts)
+        kernels = [s for s in self.steps if isinstance(s, LoopKernel)]
+        if kernels:
+            parts += ["# kernels", kernel_imports("".join(self.kernel_bodies))]
+        for i, (k, body) in enumerate(zip(kernels, self.kernel_bodies, strict=True)):
+            eqns = "; ".join(pp_eqn_short(e, names) for e in sorted(k.eqns, key=pos.__getitem__))
+            parts += ["", f"# K{i}: {eqns}   loop {k.shape}",
+                      display_kernel(k, body, f"K{i}", names).rstrip("\n")]
+        return "\n".join(parts) + "\n"
 
 
-def kernel_module_source(k: LoopKernel) -> str:
-    body = render_kernel(k, [o.var.aval.dtype for o in k.outputs])
-    return cache.module_source(f"@njit({kernel_flags()})\n{body}", kernel_imports(body))
+def kernel_body(k: LoopKernel) -> str:
+    """A kernel's decorated functions (positional names: see ``display_kernel``)."""
+    return f"@njit({kernel_flags()})\n{render_kernel(k, [o.var.aval.dtype for o in k.outputs])}"
+
+
+def kernel_module_source(body: str) -> str:
+    return cache.module_source(body, kernel_imports(body))
+
+
+# Names the caller uses besides the program's variables; a variable named so (or after a
+# keyword or builtin) is renamed with a trailing underscore.
+_CALLER_WORDS = {"np", "ws", "res", "exc", "buffers", "owned", "run", "run_matmul", "run_split",
+                 "compile_error"}
+
+
+def _caller_name(name: str) -> str:
+    taken = name in _CALLER_WORDS or keyword.iskeyword(name) or hasattr(builtins, name)
+    return name + "_" if taken else name
 
 
 class _DeferSciPyLinalg(importlib.abc.MetaPathFinder):
@@ -164,29 +193,24 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
     ``compile_sub(ir)`` compiles the sub-programs of host steps (loop bodies, branches)."""
     start_numba()
     steps = partition(ir)
-    names: dict[Var, str] = {}
+    # The caller's variables are the program's (as ``pp_ir`` prints them).
+    names = {v: _caller_name(n) for v, n in var_names(ir).items()}
     glob: dict[str, Any] = {"np": np, "run_matmul": run_matmul,
                             "run_split": parallel.run_split}
-    for i, v in enumerate(ir.invars):
-        names[v] = f"x{i}"
-    for i, (v, c) in enumerate(zip(ir.constvars, ir.consts, strict=True)):
-        names[v] = f"c{i}"
-        glob[f"c{i}"] = np.asarray(c)
+    for v, c in zip(ir.constvars, ir.consts, strict=True):
+        glob[names[v]] = np.asarray(c)
     body: list[str] = []
     sources: list[str] = []
-    counter = iter(range(1 << 30))
-
-    def name(v: Var) -> str:
-        if v not in names:
-            names[v] = f"t{next(counter)}"
-        return names[v]
+    bodies: list[str] = []
+    lits = iter(range(1 << 30))
+    hosts = iter(range(1 << 30))
 
     def atom(x: Any) -> str:
         if isinstance(x, Lit):
-            key = f"L{next(counter)}"
+            key = f"L{next(lits)}"
             glob[key] = np.asarray(x.val)
             return key
-        return name(x)
+        return names[x]
 
     buffers = Buffers(ir, steps)
     glob["buffers"] = buffers
@@ -197,19 +221,20 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
         slot, out = buffers.slot(v), buffers.output_slot(v)
         reused = f"ws[{slot}]" if slot is not None else \
             f"buffers.output({out})" if out is not None else None
-        body.append(f"{name(v)} = {reused}" if reused is not None else
-                    f"{name(v)} = np.empty({v.aval.shape}, {dt_name(v.aval.dtype)})")
+        body.append(f"{names[v]} = {reused}" if reused is not None else
+                    f"{names[v]} = np.empty({v.aval.shape}, {dt_name(v.aval.dtype)})")
 
     for step in steps:
         if isinstance(step, LoopKernel):
-            src = kernel_module_source(step)
+            bodies.append(kernel_body(step))
+            src = kernel_module_source(bodies[-1])
             kname = f"K{len(sources)}"
             sources.append(src)
             glob[kname] = cache.load(src).kernel
             outs = []
             for o in step.outputs:
                 allocate(o.var)
-                outs.append(name(o.var))
+                outs.append(names[o.var])
             # (a trailing ... keeps a view whose every axis is fixed a 0-d array, not a scalar)
             ins = [atom(x) if view is None else
                    f"{atom(x)}[{''.join(':, ' if i is None else f'{i}, ' for i in view)}...]"
@@ -229,43 +254,46 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
             body.append(
                 f"run_matmul({atom(step.a)}, {atom(step.b)}, {step.transpose_a}, "
                 f"{step.transpose_b}, {step.a_batch}, {step.b_batch}, "
-                f"{atom(step.bias) if step.bias is not None else None}, {name(step.out)})")
+                f"{atom(step.bias) if step.bias is not None else None}, {names[step.out]})")
         elif isinstance(step, ViewStep):
             src = step.eqn.inputs[0]
-            body.append(f"{name(step.eqn.outputs[0])} = np.reshape({atom(src)}, "
+            body.append(f"{names[step.eqn.outputs[0]]} = np.reshape({atom(src)}, "
                         f"{step.eqn.params['shape']})")
         else:
-            hname = f"H{next(counter)}"
+            hname = f"H{next(hosts)}"
             build = lowering_of(step.eqn).compiled
             glob[hname] = build(compile_sub, **step.eqn.params) if build else \
                 functools.partial(step.eqn.prim.impl, **step.eqn.params)
             res = f"{hname}({', '.join(atom(x) for x in step.eqn.inputs)})"
             outs = step.eqn.outputs
             if len(outs) == 1 and not step.eqn.prim.multiple_results:
-                body.append(f"{name(outs[0])} = np.asarray({res})")
+                body.append(f"{names[outs[0]]} = np.asarray({res})")
             else:
-                body.append(f"{', '.join(name(v) for v in outs)}, = {res}")
-    results = _results(ir, steps, [atom(x) for x in ir.outvars])
+                body.append(f"{', '.join(names[v] for v in outs)}, = {res}")
+    args = [names[v] for v in ir.invars]
+    results = _results(ir, steps, [atom(x) for x in ir.outvars],
+                       args + [names[v] for v in ir.constvars])
     glob["owned"] = _owned
-    params = ", ".join(f"x{i}" for i in range(len(ir.invars)))
+    params = ", ".join(args)
     # Scratch buffers come from a free list (each concurrent call gets its own set) and go
     # back only after a successful call.
     take, give = (["ws = buffers.take()"], ["buffers.give(ws)"]) if buffers.n_slots else ([], [])
     lines = [f"def run({params}):", "    try:"] + [f"        {b}" for b in take + body] + \
         [f"        res = [{', '.join(results)}]"] + [f"        {b}" for b in give] + \
         ["        return res",
-         "    except Exception as e:",
-         "        raise compile_error(e) from e"]
+         "    except Exception as exc:",
+         "        raise compile_error(exc) from exc"]
     caller = "\n".join(lines) + "\n"
     glob["compile_error"] = functools.partial(_compile_error, ir=ir, sources=sources)
     exec(compile(caller, "<jitgrad program>", "exec"), glob)
-    return Compiled(glob["run"], caller, sources, steps, ir)
+    return Compiled(glob["run"], caller, sources, bodies, steps, ir)
 
 
-def _results(ir: IR, steps: list[Step], outs: list[str]) -> list[str]:
+def _results(ir: IR, steps: list[Step], outs: list[str], args: list[str]) -> list[str]:
     """The caller's expressions for the program's results, given their names. As in JAX, a
     result never shares memory with an argument, a constant or another result (the caller
-    may mutate any of them): such results are copied. A result is a fresh buffer when a
+    may mutate any of them): such results are copied (``args``: the names of the arguments
+    and constants). A result is a fresh buffer when a
     kernel or matmul wrote it; a view step's result shares its operand's buffer; what a host
     step returns is checked when the program runs (it may be an operand or a view of one)."""
     fresh: set[Var] = set()
@@ -278,7 +306,6 @@ def _results(ir: IR, steps: list[Step], outs: list[str]) -> list[str]:
         elif isinstance(step, ViewStep):
             src = step.eqn.inputs[0]
             base[step.eqn.outputs[0]] = base.get(src, src) if isinstance(src, Var) else src
-    args = [f"x{i}" for i in range(len(ir.invars))] + [f"c{i}" for i in range(len(ir.consts))]
     seen: set[Var] = set()
     results = []
     for p, (x, out) in enumerate(zip(ir.outvars, outs, strict=True)):
