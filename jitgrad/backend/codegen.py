@@ -325,15 +325,15 @@ def display_kernel(k: LoopKernel, source: str, label: str, names: dict[Var, str]
     disk cache is keyed by source). Here an array parameter is the upper-case name of the IR
     variable it holds, a scalar the lower-case name of the variable it is an element of
     (``G[i0]`` is ``g``); ``kernel`` is ``label``. A variable read at several positions
-    (or passed as several views) gets ``_1``, ``_2``..., a name taken by the source itself
-    (``np``, ``min``, a keyword) a trailing ``_``."""
+    (or passed as several views) gets ``_1``, ``_2``..., a name the module uses (``np``,
+    ``min``, a keyword) a trailing ``_``."""
     canonical = [f"in{j}" for j in range(len(k.inputs))] + \
         [f"out{j}" for j in range(len(k.outputs))]
     arrays = list(k.inputs) + [o.var for o in k.outputs]
     held = {f"v{i}": n.var for i, n in enumerate(k.nodes) if n.kind != "lit"}
     words = {t.string for t in _tokens(source) if t.type == tokenize.NAME}
     reserved = (words - set(canonical) - held.keys() - {"kernel", "chunk"}) | \
-        set(keyword.kwlist) | set(dir(builtins))
+        {"np", "math", "njit"} | set(keyword.kwlist) | set(dir(builtins))
     taken: set[str] = set()
     unnamed = iter(range(len(k.nodes)))
 
@@ -342,7 +342,7 @@ def display_kernel(k: LoopKernel, source: str, label: str, names: dict[Var, str]
         name, n = base, 0
         while name in taken:
             n += 1
-            name = f"{base}_{n}"
+            name = f"{base}{n}" if base.endswith("_") else f"{base}_{n}"
         taken.add(name)
         return name
 

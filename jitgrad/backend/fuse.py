@@ -44,7 +44,7 @@ class SNode:
     input: int = -1  # kernel input index, for loads
     index: tuple[Affine, ...] = ()
     value: Any = None  # for literals
-    var: Var | None = None  # the IR variable whose element it holds (named so by show_kernels)
+    var: Var | None = None  # the IR variable whose element at the loop position it holds
 
 
 @dataclass(eq=False)
@@ -584,7 +584,10 @@ class _KernelBuilder:
             return self._add(SNode("op", x.aval.dtype, axes, prim=eqn.prim,
                                    params=eqn.params, args=args, var=x), key)
         (src,) = eqn.inputs
-        return self.build(src, low.index_map(index, src.aval, x.aval, **eqn.params))
+        node = self.build(src, low.index_map(index, src.aval, x.aval, **eqn.params))
+        if index == self.ident and self.k.nodes[node].kind == "load":
+            self.k.nodes[node].var = x  # what it is at the loop position (for show_kernels)
+        return node
 
     def _load(self, x: Atom, index: tuple[Affine, ...], key: tuple) -> int:
         view, index = _view(x, index)
