@@ -130,6 +130,14 @@ def test_one_array_passed_as_several_views():
     assert "c = A[i0, i1]\n            e = A_1[i0, i1]\n" in text and "i = A_2[i1]" in text
 
 
+def test_accumulators_and_chunks_are_named_after_their_output():
+    """A float32 sum run in chunks: its accumulator, partial sum and chunk function."""
+    text = jg.show_kernels(lambda x: jnp.sum(jnp.exp(x)))(np.ones(5000, np.float32))
+    assert "        part_c = K0_chunk(A, C, c0, min(2048, n0 - c0))\n" \
+           "        acc_c = acc_c + np.float64(part_c)\n" in text
+    assert "def K0_chunk(A, C, c0, m0):" in text and "part_c = radd(part_c, b)" in text
+
+
 def test_no_op_stop_gradient_costs_no_copy_kernel():
     """A stop_gradient of a reshape feeding a matmul is no kernel in the displayed plan."""
     x, w = np.ones((4, 4)), np.ones((8, 3))

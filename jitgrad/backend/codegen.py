@@ -324,7 +324,8 @@ def display_kernel(k: LoopKernel, source: str, label: str, names: dict[Var, str]
     ``out0``, ``v3``), so that identical kernels of different programs are one module (the
     disk cache is keyed by source). Here an array parameter is the upper-case name of the IR
     variable it holds, a scalar the lower-case name of the variable it is an element of
-    (``G[i0]`` is ``g``); ``kernel`` is ``label``. A variable read at several positions
+    (``G[i0]`` is ``g``); ``kernel`` is ``label``; the accumulator of output ``s`` is
+    ``acc_s``. A variable read at several positions
     (or passed as several views) gets ``_1``, ``_2``..., a name the module uses (``np``,
     ``min``, a keyword) a trailing ``_``."""
     canonical = [f"in{j}" for j in range(len(k.inputs))] + \
@@ -351,6 +352,9 @@ def display_kernel(k: LoopKernel, source: str, label: str, names: dict[Var, str]
         mapping[c] = fresh(names[x].upper()) if x in names else c
     for c, v in held.items():
         mapping[c] = fresh(names[v]) if v in names else fresh(f"v{next(unnamed)}")
+    for j, o in enumerate(k.outputs):  # output j's accumulator, partial sum and float64 row
+        if o.var in names:
+            mapping.update({f"{w}{j}": f"{w}_{names[o.var]}" for w in ("acc", "part", "row")})
     return _rename(source, mapping)
 
 
