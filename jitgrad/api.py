@@ -25,6 +25,7 @@ from jitgrad.api_util import (
     normalize_argnums,
 )
 from jitgrad.core import IR, ShapedArray, Tracer, Zero, aval_of, eval_ir, is_float, zeros
+from jitgrad.eager import is_eager, specialize, vjp_flat
 from jitgrad.errors import BatchError, JitgradTypeError
 from jitgrad.prims import reshape
 from jitgrad.subprogram import instantiate_zeros
@@ -46,29 +47,33 @@ __all__ = ["Tracer", "deriv", "elementwise_grad", "eval_shape", "grad", "grad_an
 # Reverse mode
 
 
-def _vjp_core(flat_f: Callable[..., list], leaves: list[Any], has_aux: bool, store: Store,
-              name: str) -> tuple[IR, int, PyTreeDef | None]:
-    """Trace and transform: returns the joint IR ``(leaves..., cts) -> (outs..., aux...,
-    grads...)``, the number of differentiated outputs and the aux tree (the store is left
-    holding the differentiated outputs' structure)."""
+def _split_aux(tree: PyTreeDef, n: int, has_aux: bool, name: str
+               ) -> tuple[PyTreeDef, int, PyTreeDef | None]:
+    """The structure and number of leaves of the differentiated output (the first ``n_out`` of
+    the function's ``n`` output leaves), and the aux structure (None without ``has_aux``)."""
+    if not has_aux:
+        return tree, n, None
+    if tree is None or tree.node_type not in (tuple, list) or len(tree.children) != 2:
+        raise JitgradTypeError(f"{name}(has_aux=True) requires the function to return a "
+                               f"pair (output, aux), got structure {tree}")
+    out_part, aux_tree = tree.children
+    return out_part, out_part.num_leaves, aux_tree
+
+
+def _vjp_staged(flat_f: Callable[..., list], leaves: list[Any], has_aux: bool, store: Store,
+                name: str) -> tuple[IR, PyTreeDef, int, PyTreeDef | None]:
+    """Trace and transform: the joint IR ``(leaves..., cts) -> (outs..., aux..., grads...)``,
+    the structure and number of the differentiated outputs, and the aux structure."""
     ir = trace(flat_f, [aval_of(x) for x in leaves])
-    tree = store.val
-    aux_tree = None
-    n_out = len(ir.outvars)
-    if has_aux:
-        if tree is None or tree.node_type not in (tuple, list) or len(tree.children) != 2:
-            raise JitgradTypeError(f"{name}(has_aux=True) requires the function to return a "
-                                   f"pair (output, aux), got structure {tree}")
-        out_part, aux_tree = tree.children
-        n_out = out_part.num_leaves
-        store.val = out_part
+    out_tree, n_out, aux_tree = _split_aux(store.val, len(ir.outvars), has_aux, name)
     has_ct = [i < n_out and is_float(v.aval.dtype) for i, v in enumerate(ir.outvars)]
-    return vjp_ir(ir, [True] * len(leaves), has_ct), n_out, aux_tree
+    return vjp_ir(ir, [True] * len(leaves), has_ct), out_tree, n_out, aux_tree
 
 
 def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple:
     """Reverse mode: ``(out, vjp_fn)`` or ``(out, vjp_fn, aux)``; ``vjp_fn(ct)`` returns a
-    tuple with one cotangent per primal. The forward pass runs once, now.
+    tuple with one cotangent per primal. The forward pass runs once, now (outside ``jit`` on
+    a tape of concrete values, so Python control flow on values works).
 
     >>> import jitgrad.numpy as jnp
     >>> out, f_vjp = vjp(lambda x, y: x * y, 2.0, 3.0)
@@ -78,17 +83,31 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple:
     leaves, in_tree = flatten_args(primals, "vjp")
     flat_f, store = flatten_fun_nokwargs(f, in_tree)
     check_float_inputs(leaves, "vjp")
-    joint, n_out, aux_tree = _vjp_core(flat_f, leaves, has_aux, store, "vjp")
-    n_in = len(leaves)
-    n_fwd = len(joint.outvars) - n_in
-    n_ct = len(joint.invars) - n_in
-    known, unknown, n_res = partial_eval_ir(
-        joint, [False] * n_in + [True] * n_ct, [False] * n_fwd + [True] * n_in)
-    fwd = eval_ir(known, *leaves)
-    outs, res = fwd[:n_fwd], fwd[n_fwd:]
-    ct_avals = [v.aval for v in joint.invars[n_in:]]
-    diff_out = [i for i in range(n_out) if is_float(aval_of(outs[i]).dtype)]
-    out_tree = store.val
+    if is_eager():
+        outs, backward = vjp_flat(flat_f, leaves)
+        out_tree, n_out, aux_tree = _split_aux(store.val, len(outs), has_aux, "vjp")
+        diff_out = [i for i in range(n_out) if is_float(aval_of(outs[i]).dtype)]
+
+        def pull(cts: list[Any]) -> list[Any]:
+            full: list[Any] = [None] * len(outs)
+            for i, c in zip(diff_out, cts, strict=True):
+                full[i] = c
+            return backward(full)
+    else:
+        joint, out_tree, n_out, aux_tree = _vjp_staged(flat_f, leaves, has_aux, store, "vjp")
+        n_in = len(leaves)
+        n_fwd = len(joint.outvars) - n_in
+        n_ct = len(joint.invars) - n_in
+        known, unknown, n_res = partial_eval_ir(
+            joint, [False] * n_in + [True] * n_ct, [False] * n_fwd + [True] * n_in)
+        fwd = eval_ir(known, *leaves)
+        outs, res = fwd[:n_fwd], fwd[n_fwd:]
+        diff_out = [i for i in range(n_out) if is_float(aval_of(outs[i]).dtype)]
+
+        def pull(cts: list[Any]) -> list[Any]:
+            return eval_ir(unknown, *res, *cts)
+
+    ct_avals = [aval_of(outs[i]) for i in diff_out]
 
     def vjp_fn(ct: Any) -> tuple:
         ct_leaves, ct_tree = flatten_args(ct, "vjp_fn")
@@ -102,8 +121,7 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple:
                                        f"output of shape {aval.shape}")
         ct_leaves = [c if isinstance(c, Tracer) else np.asarray(c, aval.dtype)
                      for c, aval in zip(ct_leaves, ct_avals, strict=True)]
-        grads = eval_ir(unknown, *res, *ct_leaves)
-        return tuple(tree_unflatten(in_tree, [as_output(g) for g in grads]))
+        return tuple(tree_unflatten(in_tree, [as_output(g) for g in pull(ct_leaves)]))
 
     out = tree_unflatten(out_tree, [as_output(o) for o in outs[:n_out]])
     if has_aux:
@@ -118,31 +136,42 @@ def _value_and_grad(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums
     leaves, in_tree = flatten_args(dyn, "grad")
     flat_f, store = flatten_fun_nokwargs(lambda *d: partial(*d, **kwargs), in_tree)
     check_float_inputs(leaves, "grad")
-    joint, n_out, aux_tree = _vjp_core(flat_f, leaves, has_aux, store, "grad")
-    out_aval = joint.outvars[0].aval if n_out else None
+    if is_eager():
+        outs, backward = vjp_flat(flat_f, leaves)
+        out_tree, n_out, aux_tree = _split_aux(store.val, len(outs), has_aux, "grad")
+        out_aval = aval_of(outs[0]) if n_out == 1 else None
+        _check_scalar_output(out_tree, out_aval)
+        grads = backward([np.ones(out_aval.shape, out_aval.dtype)] + [None] * (len(outs) - 1))
+        aux = outs[1:]
+    else:
+        joint, out_tree, n_out, aux_tree = _vjp_staged(flat_f, leaves, has_aux, store, "grad")
+        out_aval = joint.outvars[0].aval if n_out == 1 else None
+        _check_scalar_output(out_tree, out_aval)
+        outs = eval_ir(joint, *leaves, np.ones(out_aval.shape, out_aval.dtype))
+        n_fwd = len(joint.outvars) - len(leaves)
+        grads, aux = outs[n_fwd:], outs[1:n_fwd]
+    per_arg = tree_unflatten(in_tree, [as_output(g) for g in grads])
+    grads = per_arg[where[0]] if _single(argnums) else tuple([per_arg[k] for k in where])
+    value = as_output(outs[0])
+    if has_aux:
+        return (value, tree_unflatten(aux_tree, [as_output(o) for o in aux])), grads
+    return value, grads
+
+
+def _check_scalar_output(out_tree: PyTreeDef, out_aval: ShapedArray | None) -> None:
     # NB: an output with one element of any shape ((1,), (1, 1)) is accepted, as autograd
     # does (JAX requires shape ()); the value is returned with its shape.
-    if n_out != 1 or out_aval.size != 1 or not is_float(out_aval.dtype):
-        shown = store.val if n_out != 1 else out_aval
+    if out_aval is None or out_aval.size != 1 or not is_float(out_aval.dtype):
+        shown = out_tree if out_aval is None else out_aval
         raise JitgradTypeError(
             f"grad requires a scalar floating-point output (one element), but the function "
             f"returned {shown}. Reduce it first (e.g. jnp.sum), or use jg.vjp / jg.jacrev "
             f"for non-scalar outputs.")
-    outs = eval_ir(joint, *leaves, np.ones(out_aval.shape, out_aval.dtype))
-    n_fwd = len(joint.outvars) - len(leaves)
-    per_arg = tree_unflatten(in_tree, [as_output(g) for g in outs[n_fwd:]])
-    grads = tuple(per_arg[k] for k in where)
-    grads = grads[0] if _single(argnums) else grads
-    value = as_output(outs[0])
-    if has_aux:
-        aux = tree_unflatten(aux_tree, [as_output(o) for o in outs[1:n_fwd]])
-        return (value, aux), grads
-    return value, grads
 
 
 def _single(argnums: Any) -> bool:
     """Whether one derivative is returned bare (``argnums=0``) rather than in a tuple."""
-    return isinstance(argnums, int | np.integer)
+    return isinstance(argnums, (int, np.integer))
 
 
 def _either(argnums: Any, argnum: Any, name: str) -> Any:
@@ -248,6 +277,8 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
     check_float_inputs(leaves, "linearize")
     n = len(leaves)
     flat_f, store = flatten_fun_nokwargs(f, in_tree)
+    if is_eager():  # the function on the control path these values take
+        flat_f = specialize(flat_f, tuple(leaves))
 
     def joint(*xs: Any) -> list[Any]:
         outs, ts = jvp_flat(flat_f, list(xs[:n]), list(xs[n:]))
@@ -367,11 +398,13 @@ def _jacfwd(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any, h
     sizes = [aval_of(x).size for x in leaves]
     n = sum(sizes)
     dtype = np.result_type(*[aval_of(x).dtype for x in leaves])
+    fun = lambda *d: partial(*d, **kwargs)  # noqa: E731
+    if is_eager():  # the function on the control path these values take, batched below
+        fun = specialize(fun, diff)
 
     def push(t_flat: Any) -> Any:
         ts = _split_vector(t_flat, leaves)
-        res = jvp(lambda *d: partial(*d, **kwargs), diff, tree_unflatten(in_tree, ts),
-                  has_aux=has_aux)
+        res = jvp(fun, diff, tree_unflatten(in_tree, ts), has_aux=has_aux)
         return (res[1], res[2]) if has_aux else res[1]
 
     tangents = vmap(push, out_axes=(-1, None) if has_aux else -1)(np.eye(n, dtype=dtype))

@@ -60,6 +60,8 @@ def normalize_argnums(argnums: Any, nargs: int, name: str, what: str = "argnums"
     """``argnums`` (an int or a sequence of ints) as non-negative positions of ``nargs``
     positional arguments (negative ones count from the end, as in JAX), or a clear error:
     out-of-range positions never wrap around."""
+    if type(argnums) is int and -nargs <= argnums < nargs:
+        return (argnums % nargs,)
     nums = (argnums,) if isinstance(argnums, int | np.integer) else argnums
     if not isinstance(nums, Sequence) or isinstance(nums, str) or not all(
             isinstance(i, int | np.integer) and not isinstance(i, bool) for i in nums):
@@ -95,7 +97,7 @@ def argnums_partial(f: Callable[..., Any], args: tuple, nums: tuple[int, ...]
 
 
 def _leaf(x: Any, what: str) -> Any:
-    if isinstance(x, Tracer | np.ndarray | np.generic | float | int | bool):
+    if type(x) is np.ndarray or isinstance(x, (Tracer, np.ndarray, np.generic, float, int)):
         return x
     try:
         aval_of(x)
@@ -114,6 +116,8 @@ def flatten_args(tree: Any, what: str) -> tuple[list[Any], PyTreeDef]:
 
 def check_float_inputs(leaves: Sequence[Any], name: str) -> None:
     for x in leaves:
+        if type(x) is np.ndarray and x.dtype.kind == "f":
+            continue
         aval = aval_of(x)
         if not is_float(aval.dtype):
             raise JitgradTypeError(

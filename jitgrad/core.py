@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import operator
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,23 +92,45 @@ def unsupported_dtype_error(dtype: np.dtype, shape: tuple[int, ...]) -> JitgradT
         f"dtype {dtype.name} (shape {shape}); {fix}")
 
 
+_PY_SCALAR_TYPES = frozenset({bool, int, float, complex})
+
+
 def is_python_scalar(x: Any) -> bool:
     """A Python bool/int/float/complex (numpy scalars subclass some of these: they are not)."""
-    return isinstance(x, bool | int | float | complex) and not isinstance(x, np.generic)
+    t = type(x)
+    if t in _PY_SCALAR_TYPES:
+        return True
+    if t is np.ndarray or isinstance(x, (Tracer, np.generic)):
+        return False
+    return isinstance(x, (bool, int, float, complex))
+
+
+# The avals of concrete arrays, by (shape, dtype): eager transformations ask for them on every
+# operation, and building one costs more than the operation on a small array.
+_array_avals: dict[tuple[tuple[int, ...], np.dtype], ShapedArray] = {}
 
 
 def aval_of(x: Any) -> ShapedArray:
     """The aval of a concrete value or a tracer. Python scalars get numpy's default dtypes."""
     if isinstance(x, Tracer):
         return x.aval
-    if isinstance(x, np.ndarray | np.generic):
-        return ShapedArray(x.shape, x.dtype)
+    if isinstance(x, (np.ndarray, np.generic)):
+        key = (x.shape, x.dtype)
+        aval = _array_avals.get(key)
+        if aval is None:
+            aval = ShapedArray(x.shape, x.dtype)
+            if len(_array_avals) >= 4096:  # a program that sees ever new shapes
+                _array_avals.clear()
+            _array_avals[key] = aval
+        return aval
     if isinstance(x, bool):
         return ShapedArray((), np.bool_, weak=True)
     if isinstance(x, int):
         return ShapedArray((), np.int64, weak=True)
     if isinstance(x, float):
         return ShapedArray((), np.float64, weak=True)
+    if isinstance(x, ShapedArray):  # a value kept only as its aval (a linear rule's residual)
+        return x
     arr = np.asarray(x)
     if arr.dtype == object:
         raise TracerError(f"jitgrad cannot use a value of type {type(x).__name__} as an array")
@@ -353,11 +375,20 @@ class View:
 
 @dataclass(frozen=True)
 class Host:
-    """A step run outside the loop kernels: the numpy reference ``impl``, or the callable
+    """A step run outside the loop kernels: the numpy reference ``impl``; or the callable
     ``compiled(compile, **params)`` builds, where ``compile(ir)`` returns a compiled function
-    of a sub-program (the backend passes its compiler in, so no primitive imports it)."""
+    of a sub-program (the backend passes its compiler in, so no primitive imports it); or,
+    given ``kernel(**params)``, the source of a function ``kernel(*operands)`` returning the
+    outputs (a hand-written loop, such as a scatter), which the backend compiles with Numba
+    and its kernel flags and caches on disk, as it does its generated kernels; or, given
+    ``module``, the function ``build(**params)`` of ``jitgrad.backend.kernels.<module>``
+    (one of jitgrad's hand-written kernels, named here as ``Elementwise.vmath`` names a
+    function, so that no primitive imports the backend) returns, called with the operands and
+    then the output buffers, which it fills like a loop kernel."""
 
     compiled: Callable[..., Callable[..., Any]] | None = None
+    kernel: Callable[..., str] | None = None
+    module: str | None = None
 
 
 @dataclass(frozen=True)
@@ -386,18 +417,22 @@ class Primitive:
     ``impl(*arrays, **params)`` is the numpy reference (the oracle for every other path).
     ``jvp(primals, tangents, **params) -> (out, t_out)``, tangents may be ``Zero``; a
     ``linear`` primitive needs none (its tangent is the primitive applied to the tangents of
-    its float operands). ``vjp(cts, ins, outs, **params) -> list`` of input cotangents
-    (``None`` for zero); ``cts`` entries may be ``Zero``. ``vjp_fwd``/``vjp_bwd`` override
-    how residuals are saved (default: the inputs and outputs); ``reverse_mode=False`` marks a
-    primitive that refuses reverse mode (its ``vjp_fwd`` raises the explanation). ``batch(args,
-    dims, **params) -> (out, out_dim)`` is the vmap rule (``dims``: each operand's batch axis
-    or None). ``lowering`` says how the backend executes it. ``simplify(eqn, consts) -> atom |
-    None`` states identities (``x*1 = x``): given the equation and its operands' constant
-    values (None where not constant), the atom its output equals. ``test_cases(rng, dtype)``
-    yields ``(args, params[, options])`` for the registry-driven tests; ``special_values`` are
-    an elementwise primitive's domain edges, checked with NaN, ±Inf, ±0, subnormals and
-    extremes, in values and derivatives, by the special-values test. Rules given as a
-    ``RuleFactory`` are built from the primitive at registration.
+    its float operands), and its vjp reads its float operands and outputs only through their
+    avals (eager reverse mode keeps just those). ``vjp(cts, ins, outs, **params) -> list`` of
+    input cotangents (``None`` for zero); ``cts`` entries may be ``Zero``; with ``vjp_wrt`` it
+    also takes ``wrt``, which operands need a cotangent (its truthy entries), and computes only
+    those (reverse mode passes it: a matmul by a constant then costs one product, not two).
+    ``vjp_fwd``/``vjp_bwd`` override how residuals are saved (default: the inputs and
+    outputs); ``reverse_mode=False`` marks a primitive that refuses reverse mode (its
+    ``vjp_fwd`` raises the explanation). ``batch(args, dims, **params) -> (out, out_dim)`` is
+    the vmap rule (``dims``: each operand's batch axis or None). ``lowering`` says how the
+    backend executes it. ``simplify(eqn, consts) -> atom | None`` states identities (``x*1 =
+    x``): given the equation and its operands' constant values (None where not constant), the
+    atom its output equals. ``test_cases(rng, dtype)`` yields ``(args, params[, options])``
+    for the registry-driven tests; ``special_values`` are an elementwise primitive's domain
+    edges, checked with NaN, ±Inf, ±0, subnormals and extremes, in values and derivatives, by
+    the special-values test. Rules given as a ``RuleFactory`` are built from the primitive at
+    registration.
     """
 
     name: str
@@ -416,6 +451,7 @@ class Primitive:
     reverse_mode: bool = True
     vjp_fwd: Callable[..., Any] | None = None
     vjp_bwd: Callable[..., Any] | None = None
+    vjp_wrt: bool = False
 
     def __post_init__(self) -> None:
         for name in ("jvp", "vjp", "batch", "vjp_fwd", "vjp_bwd", "simplify"):
@@ -429,7 +465,7 @@ class Primitive:
         return self.name
 
     def bind(self, *args: Any, **params: Any) -> Any:
-        outs = current_interpreter().process(self, args, params)
+        outs = (_current.get() or _EVAL).process(self, args, params)
         return outs if self.multiple_results else outs[0]
 
     def out_avals(self, avals: Sequence[ShapedArray], params: dict) -> list[ShapedArray]:
@@ -571,8 +607,10 @@ class _Config:
         # the packed kernel's 8 x 16/32 register tile is 1.2-3x slower than OpenBLAS when
         # an output side is 16 or less, and packing does not pay below about 128^3. numpy
         # runs a batch as one BLAS call per product: from 2 products of 64^3 up the kernel
-        # takes 0.35-0.84x BLAS's time, at 32^3 about the same, at 24^3 1.4-1.9x.
-        return min(m, n) <= 16 or m * n * k <= (128 if batch == 1 else 32) ** 3
+        # takes 0.35-0.84x BLAS's time, at 32^3 about the same, at 24^3 1.4-1.9x. With a short
+        # contraction (k <= 32: 8-32, as in convolutions' patch matrices) the kernel took
+        # 1.1-1.8x BLAS's time in 10 of 11 shapes measured (m, n 64-2048, batches of 1-32).
+        return min(m, n) <= 16 or k <= 32 or m * n * k <= (128 if batch == 1 else 32) ** 3
 
 
 config = _Config()
@@ -617,32 +655,57 @@ class Tracer:
     def size(self) -> int:
         return self.aval.size
 
+    @property
+    def weak(self) -> bool:
+        return self.aval.weak
+
     def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of a 0-d traced array")
         return self.shape[0]
 
+    def primal_value(self) -> Any:
+        """The value this tracer carries for its interpreter's parent (a concrete-valued
+        interpreter's tracers override this)."""
+        raise NotImplementedError
+
+    def _concrete(self, what: str) -> Any:
+        """The concrete value under eager transformations (whose tracers carry one), or the
+        clear error while ``jit``, ``make_ir``, ``vmap`` or a ``lax`` body traces."""
+        x: Any = self
+        while isinstance(x, Tracer):
+            if not x.interp.concrete:
+                raise self._concrete_error(what)
+            x = x.primal_value()
+        return x
+
     def _concrete_error(self, what: str) -> TracerError:
         return TracerError(
-            f"{what} needs a concrete value, but got a traced array {self.aval} inside a "
-            f"jitgrad transformation. Python control flow cannot depend on traced values: use "
-            f"jnp.where(cond, x, y) (or jnp.maximum/minimum/clip) instead of if/else, and keep "
-            f"the values you branch on outside the function or as static arguments.")
+            f"{what} needs a concrete value, but got a traced array {self.aval} inside jit, "
+            f"make_ir, vmap or a lax control-flow body, which trace abstract values. Python "
+            f"control flow there cannot depend on traced values: use jnp.where(cond, x, y) "
+            f"(or jnp.maximum/minimum/clip, lax.cond, lax.while_loop) instead of if/else, keep "
+            f"the values you branch on outside the function or as static arguments, or call "
+            f"the transformation outside jit (eager grad/jvp carry concrete values).")
 
     def __bool__(self) -> bool:
-        raise self._concrete_error("bool() (an `if`, `while`, `and`/`or` or assert)")
+        return bool(self._concrete("bool() (an `if`, `while`, `and`/`or` or assert)"))
 
     def __float__(self) -> float:
-        raise self._concrete_error("float()")
+        return float(self._concrete("float()"))
 
     def __int__(self) -> int:
-        raise self._concrete_error("int()")
+        return int(self._concrete("int()"))
 
     def __complex__(self) -> complex:
-        raise self._concrete_error("complex()")
+        return complex(self._concrete("complex()"))
 
     def __index__(self) -> int:
-        raise self._concrete_error("using it as an index (__index__)")
+        return operator.index(self._concrete("using it as an index (__index__)"))
+
+    def item(self, *args: Any) -> Any:
+        """The element as a Python scalar (concrete values only), as ``numpy.ndarray.item``."""
+        return np.asarray(self._concrete(".item()")).item(*args)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise TracerError(
@@ -659,11 +722,19 @@ class Tracer:
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
-        return f"Traced<{self.aval}>"
+        try:
+            value = self._concrete("repr")
+        except TracerError:
+            return f"Traced<{self.aval}>"
+        return f"Traced<{self.aval}> with value {np.asarray(value)!r}"
 
 
 class Interpreter:
+    """Gives meaning to bound primitives. ``concrete``: its values carry concrete values
+    (Python control flow on them works), as at top level and under eager transformations."""
+
     parent: Interpreter | None = None
+    concrete: bool = False
 
     def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> list[Any]:
         raise NotImplementedError
@@ -678,10 +749,17 @@ class Interpreter:
 class EvalInterpreter(Interpreter):
     """Runs every primitive's numpy reference implementation on concrete arrays."""
 
+    concrete = True
+
     def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> list[Any]:
         for a in args:
             if isinstance(a, Tracer):
                 raise leaked_tracer_error(a)
+        return self.run(prim, args, params)
+
+    @staticmethod
+    def run(prim: Primitive, args: Sequence[Any], params: dict) -> list[Any]:
+        """The numpy reference on operands that hold no tracer."""
         out = prim.impl(*args, **params)
         return list(out) if prim.multiple_results else [out]
 
@@ -702,14 +780,21 @@ def current_interpreter() -> Interpreter:
     return _current.get() or _EVAL
 
 
-@contextmanager
-def using(interp: Interpreter) -> Iterator[Interpreter]:
-    """Make ``interp`` the current interpreter inside the block."""
-    token = _current.set(interp)
-    try:
-        yield interp
-    finally:
-        _current.reset(token)
+class using:  # noqa: N801 - used as a function: ``with using(interp):``
+    """Make ``interp`` the current interpreter inside the block. (A class, not a generator
+    context manager: eager transformations enter one per operation.)"""
+
+    __slots__ = ("interp", "token")
+
+    def __init__(self, interp: Interpreter):
+        self.interp = interp
+
+    def __enter__(self) -> Interpreter:
+        self.token = _current.set(self.interp)
+        return self.interp
+
+    def __exit__(self, *exc: object) -> None:
+        _current.reset(self.token)
 
 
 def eval_ir(ir: IR, *args: Any) -> list[Any]:

@@ -1,7 +1,8 @@
 """Control flow (cond, scan, fori_loop, while_loop): primitives holding sub-programs,
 differentiated and batched by transforming those sub-programs; switch and map on top of them;
 slices at traced positions (dynamic_slice and its relatives); and lax's names of jitgrad's
-functions that JAX programs import from ``jax.lax``."""
+functions that JAX programs import from ``jax.lax`` (convolutions and reduce_window are in
+``jitgrad.windowed``)."""
 
 from __future__ import annotations
 
@@ -47,11 +48,27 @@ from jitgrad.subprogram import (
 )
 from jitgrad.transforms.vmap import vmap_ir
 from jitgrad.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
+from jitgrad.windowed import (
+    ConvDimensionNumbers,
+    conv,
+    conv_dimension_numbers,
+    conv_general_dilated,
+    conv_general_shape_tuple,
+    conv_transpose,
+    conv_transpose_shape_tuple,
+    conv_with_general_padding,
+    padtype_to_pads,
+    reduce_window,
+    reduce_window_shape_tuple,
+)
 
-__all__ = ["Precision", "checkpoint", "cond", "custom_jvp", "dynamic_index_in_dim",
-           "dynamic_slice", "dynamic_slice_in_dim", "dynamic_update_index_in_dim",
-           "dynamic_update_slice", "dynamic_update_slice_in_dim", "fori_loop", "map", "remat",
-           "scan", "stop_gradient", "switch", "while_loop"]
+__all__ = ["ConvDimensionNumbers", "Precision", "checkpoint", "cond", "conv",
+           "conv_dimension_numbers", "conv_general_dilated", "conv_general_shape_tuple",
+           "conv_transpose", "conv_transpose_shape_tuple", "conv_with_general_padding",
+           "custom_jvp", "dynamic_index_in_dim", "dynamic_slice", "dynamic_slice_in_dim",
+           "dynamic_update_index_in_dim", "dynamic_update_slice", "dynamic_update_slice_in_dim",
+           "fori_loop", "map", "padtype_to_pads", "reduce_window", "reduce_window_shape_tuple",
+           "remat", "scan", "stop_gradient", "switch", "while_loop"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -107,6 +107,17 @@ class PyTreeDef:
 _LEAF = PyTreeDef(None, None, ())
 
 
+_FLAT_TUPLES: dict[int, PyTreeDef] = {}
+
+
+def _flat_tuple(n: int) -> PyTreeDef:
+    """The structure of a tuple of ``n`` leaves (one shared object per ``n``)."""
+    treedef = _FLAT_TUPLES.get(n)
+    if treedef is None:
+        treedef = _FLAT_TUPLES[n] = PyTreeDef(tuple, None, (_LEAF,) * n)
+    return treedef
+
+
 def _node_of(x: Any) -> _NodeType | None:
     node = _registry.get(type(x))
     if node is None and isinstance(x, tuple) and hasattr(x, "_fields"):
@@ -126,18 +137,25 @@ def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tup
     >>> tree_unflatten(treedef, [30, 10, 20])
     {'a': [30, None], 'b': (10, 20)}
     """
+    if is_leaf is None:
+        # Fast paths: one leaf (a function's result), a tuple of leaves (its arguments).
+        if _node_of(tree) is None:
+            return [tree], _LEAF
+        if type(tree) is tuple and all(_node_of(x) is None for x in tree):
+            return list(tree), _flat_tuple(len(tree))
     leaves: list = []
+    return leaves, _flatten(tree, is_leaf, leaves)
 
-    def rec(x: Any) -> PyTreeDef:
-        node = None if (is_leaf is not None and is_leaf(x)) else _node_of(x)
-        if node is None:
-            leaves.append(x)
-            return _LEAF
-        children, aux = node.to_iterable(x)
-        return PyTreeDef(type(x), aux, tuple(rec(c) for c in children))
 
-    treedef = rec(tree)
-    return leaves, treedef
+# (Module-level recursions: a nested recursive function is a reference cycle, which would keep
+# the leaves alive until the garbage collector runs.)
+def _flatten(x: Any, is_leaf: Callable[[Any], bool] | None, leaves: list) -> PyTreeDef:
+    node = None if (is_leaf is not None and is_leaf(x)) else _node_of(x)
+    if node is None:
+        leaves.append(x)
+        return _LEAF
+    children, aux = node.to_iterable(x)
+    return PyTreeDef(type(x), aux, tuple([_flatten(c, is_leaf, leaves) for c in children]))
 
 
 def tree_unflatten(treedef: PyTreeDef, leaves: Any) -> Any:
@@ -146,17 +164,22 @@ def tree_unflatten(treedef: PyTreeDef, leaves: Any) -> Any:
     >>> tree_unflatten(tree_structure((1, [2])), ["a", "b"])
     ('a', ['b'])
     """
+    if _FLAT_TUPLES.get(len(treedef.children)) is treedef:
+        out = tuple(leaves)
+        if len(out) != len(treedef.children):
+            raise ValueError(f"{len(out)} leaves for tree structure {treedef}")
+        return out
     it = iter(leaves)
-
-    def rec(td: PyTreeDef) -> Any:
-        if td.node_type is None:
-            return next(it)
-        return _registry[td.node_type].from_iterable(td.aux, [rec(c) for c in td.children])
-
-    out = rec(treedef)
+    out = _unflatten(treedef, it)
     if next(it, _LEAF) is not _LEAF:
         raise ValueError(f"too many leaves for tree structure {treedef}")
     return out
+
+
+def _unflatten(td: PyTreeDef, it: Iterator[Any]) -> Any:
+    if td.node_type is None:
+        return next(it)
+    return _registry[td.node_type].from_iterable(td.aux, [_unflatten(c, it) for c in td.children])
 
 
 def tree_leaves(tree: Any) -> list:

@@ -7,15 +7,21 @@ import pytest
 
 import jitgrad
 import jitgrad.example_libraries.optimizers
+import jitgrad.example_libraries.stax
 import jitgrad.flatten_util
 import jitgrad.lax
+import jitgrad.misc
 import jitgrad.misc.optimizers
 import jitgrad.nn
 import jitgrad.numpy as jnp
+import jitgrad.random
+import jitgrad.scipy.signal
 import jitgrad.tree_util
 
 MODULES = [jitgrad, jnp, jnp.linalg, jitgrad.nn, jitgrad.lax, jitgrad.tree_util,
-           jitgrad.flatten_util, jitgrad.example_libraries.optimizers, jitgrad.misc.optimizers]
+           jitgrad.flatten_util, jitgrad.example_libraries.optimizers, jitgrad.misc.optimizers,
+           jitgrad.scipy.signal, jitgrad.example_libraries.stax, jitgrad.misc,
+           jitgrad.random]
 
 
 def public_functions():

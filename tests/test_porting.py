@@ -285,8 +285,12 @@ def test_isclose_of_traced_arrays_is_a_traced_bool_array_and_concrete_ones_numpy
     assert jnp.allclose(np.ones(2), np.ones(2)) is True
     assert jnp.array_equal(np.ones(2), np.ones(3)) is False
     assert not jg.jit(lambda x: jnp.array_equal(x, np.ones(3)))(np.ones(2))
+    f = lambda x: jnp.sum(x) if jnp.allclose(x, 1.0) else x[0]  # noqa: E731
+    # eager grad branches on the concrete values (as autograd); jit traces and refuses
+    np.testing.assert_array_equal(jg.grad(f)(np.ones(2)), [1.0, 1.0])
+    np.testing.assert_array_equal(jg.grad(f)(np.array([2.0, 1.0])), [1.0, 0.0])
     with pytest.raises(TracerError):
-        jg.grad(lambda x: jnp.sum(x) if jnp.allclose(x, 1.0) else x[0])(np.ones(2))
+        jg.jit(jg.grad(f))(np.ones(2))
 
 
 def test_complex_predicates_of_traced_arrays_are_concrete():

@@ -103,7 +103,7 @@ def test_names_taken_by_the_module_get_an_underscore():
     (the slices), not after the array it is read from."""
     lowered = jg.jit(lambda x: jnp.exp(x[1:] - x[:-1])).lower(np.arange(8.0))
     (k,) = [s for s in lowered.steps if isinstance(s, LoopKernel)]
-    (body,) = lowered.kernel_bodies
+    ((_, body),) = lowered.kernels
     names = var_names(lowered.ir)
     assert sorted(names.values()) == ["a", "b", "c", "d", "e"]
     renamed = {"a": "np", "b": "if", "c": "min", "e": "range"}

@@ -225,12 +225,12 @@ def test_control_flow_prints_nested_programs():
 
 def saved_bytes(f, *args):
     """Bytes reverse mode stores between the forward and the backward pass."""
-    from jitgrad.api import _vjp_core
+    from jitgrad.api import _vjp_staged
     from jitgrad.api_util import flatten_args, flatten_fun_nokwargs
     from jitgrad.transforms.partial_eval import partial_eval_ir
     leaves, in_tree = flatten_args(args, "t")
     flat_f, store = flatten_fun_nokwargs(f, in_tree)
-    joint, _, _ = _vjp_core(flat_f, leaves, False, store, "t")
+    joint = _vjp_staged(flat_f, leaves, False, store, "t")[0]
     n_in = len(leaves)
     known, _, n_res = partial_eval_ir(joint, [False] * n_in + [True] * (len(joint.invars) - n_in),
                                       [False] * (len(joint.outvars) - n_in) + [True] * n_in)

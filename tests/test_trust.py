@@ -517,3 +517,25 @@ def test_derivative_of_abs_and_of_x_to_the_zero_at_zero():
         assert g(0.0) == 0.0 and g(-2.0) == -1.0
     for f in (lambda x: x ** 0, lambda x: x ** 0.0, lambda x: jnp.power(x, np.zeros(()))):
         assert jg.grad(f)(0.0) == 0.0 and jg.jit(jg.grad(f))(0.0) == 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Bitwise operators on traced arrays (they were logical_and/or/not whatever the dtype)
+
+
+BITWISE = [lambda a, b: a & b, lambda a, b: a | b, lambda a, b: a ^ b, lambda a, b: ~a,
+           lambda a, b: True & a, lambda a, b: b | False, lambda a, b: np.bitwise_xor(a, b),
+           lambda a, b: jnp.invert(b)]
+
+
+@pytest.mark.parametrize("i", range(len(BITWISE)))
+def test_bitwise_operators_on_booleans_are_numpys_and_integers_are_refused(i):
+    f = BITWISE[i]
+    p, q = np.array([True, True, False, False]), np.array([True, False, True, False])
+    np.testing.assert_array_equal(jg.jit(f)(p, q), f(p, q))
+    np.testing.assert_array_equal(jg.vmap(f)(p, q), f(p, q))
+    # ~3 is -4 and 3 & 5 is 1; a logical result (False, True) would be silently wrong
+    m, n = np.array([3, 4]), np.array([5, 6])
+    with pytest.raises(jg.UnsupportedError, match=r"bitwise.*int64") as e:
+        jg.jit(f)(m, n)
+    assert HERE in str(e.value)

@@ -27,7 +27,8 @@ log = logging.getLogger("jitgrad")
 
 # Helper modules generated kernels call into: their source is part of every kernel's key,
 # because Numba's cache keeps inlined copies of them (a changed helper must not be replayed).
-HELPER_MODULES = ("jitgrad.backend.scalar", "jitgrad.backend.vmath", "jitgrad.special_math")
+HELPER_MODULES = ("jitgrad.backend.scalar", "jitgrad.backend.vmath", "jitgrad.special_math",
+                  "jitgrad.backend.bits")
 
 _KERNEL_DIR_ADVICE = ("To cache kernels across processes, set JITGRAD_CACHE_DIR to a directory "
                       "that you alone can write (a new one is created with mode 0700).")

@@ -355,14 +355,14 @@ def display_kernel(k: LoopKernel, source: str, label: str, names: dict[Var, str]
     for j, o in enumerate(k.outputs):  # output j's accumulator, partial sum and float64 row
         if o.var in names:
             mapping.update({f"{w}{j}": f"{w}_{names[o.var]}" for w in ("acc", "part", "row")})
-    return _rename(source, mapping)
+    return rename_names(source, mapping)
 
 
 def _tokens(source: str) -> list[tokenize.TokenInfo]:
     return list(tokenize.generate_tokens(io.StringIO(source).readline))
 
 
-def _rename(source: str, mapping: dict[str, str]) -> str:
+def rename_names(source: str, mapping: dict[str, str]) -> str:
     """``source`` with every name token in ``mapping`` replaced (never inside a string
     literal or a comment)."""
     lines = source.splitlines(keepends=True)

@@ -28,9 +28,11 @@ from jitgrad.backend.codegen import (
     dt_name,
     kernel_flags,
     loop_extents,
+    rename_names,
     render_kernel,
 )
 from jitgrad.backend.fuse import (
+    HostStep,
     LoopKernel,
     MatmulStep,
     Step,
@@ -80,7 +82,7 @@ class Compiled:
     fn: Callable[..., list]
     caller_source: str
     kernel_sources: list[str]  # the modules compiled (positional names, shared by programs)
-    kernel_bodies: list[str]  # their functions, without the module's preamble
+    kernels: list[tuple[Step, str]]  # each's step and functions (without the preamble)
     steps: list[Step]
     ir: IR
 
@@ -91,13 +93,17 @@ class Compiled:
         names = var_names(self.ir)
         pos = {e: i for i, e in enumerate(self.ir.eqns)}
         parts = ["# program", pp_ir(self.ir), "", "# caller", self.caller_source]
-        kernels = [s for s in self.steps if isinstance(s, LoopKernel)]
-        if kernels:
-            parts += ["# kernels", kernel_imports("".join(self.kernel_bodies))]
-        for i, (k, body) in enumerate(zip(kernels, self.kernel_bodies, strict=True)):
-            eqns = "; ".join(pp_eqn_short(e, names) for e in sorted(k.eqns, key=pos.__getitem__))
-            parts += ["", f"# K{i}: {eqns}   loop {k.shape}",
-                      display_kernel(k, body, f"K{i}", names).rstrip("\n")]
+        if self.kernels:
+            parts += ["# kernels", kernel_imports("".join(body for _, body in self.kernels))]
+        for i, (k, body) in enumerate(self.kernels):
+            if isinstance(k, LoopKernel):
+                eqns = sorted(k.eqns, key=pos.__getitem__)
+                space, body = f"loop {k.shape}", display_kernel(k, body, f"K{i}", names)
+            else:  # a host step's hand-written kernel
+                eqns, space = [k.eqn], "host kernel"
+                body = rename_names(body, {"kernel": f"K{i}"})
+            parts += ["", f"# K{i}: {'; '.join(pp_eqn_short(e, names) for e in eqns)}   {space}",
+                      body.rstrip("\n")]
         return "\n".join(parts) + "\n"
 
 
@@ -201,7 +207,7 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
         glob[names[v]] = np.asarray(c)
     body: list[str] = []
     sources: list[str] = []
-    bodies: list[str] = []
+    kernels: list[tuple[Step, str]] = []
     lits = iter(range(1 << 30))
     hosts = iter(range(1 << 30))
 
@@ -226,8 +232,8 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
 
     for step in steps:
         if isinstance(step, LoopKernel):
-            bodies.append(kernel_body(step))
-            src = kernel_module_source(bodies[-1])
+            kernels.append((step, kernel_body(step)))
+            src = kernel_module_source(kernels[-1][1])
             kname = f"K{len(sources)}"
             sources.append(src)
             glob[kname] = cache.load(src).kernel
@@ -261,9 +267,24 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
                         f"{step.eqn.params['shape']})")
         else:
             hname = f"H{next(hosts)}"
-            build = lowering_of(step.eqn).compiled
-            glob[hname] = build(compile_sub, **step.eqn.params) if build else \
-                functools.partial(step.eqn.prim.impl, **step.eqn.params)
+            low = lowering_of(step.eqn)
+            if low.module is not None:  # a kernel of ours: it writes into our buffers
+                module = importlib.import_module(f"jitgrad.backend.kernels.{low.module}")
+                glob[hname] = module.build(**step.eqn.params)
+                for v in step.eqn.outputs:
+                    allocate(v)
+                args = [atom(x) for x in step.eqn.inputs] + [names[v] for v in step.eqn.outputs]
+                body.append(f"{hname}({', '.join(args)})")
+                continue
+            if low.kernel is not None:  # named as show_kernels lists it
+                hname = f"K{len(sources)}"
+                kernels.append((step, f"@njit({kernel_flags()})\n{low.kernel(**step.eqn.params)}"))
+                sources.append(kernel_module_source(kernels[-1][1]))
+                glob[hname] = cache.load(sources[-1]).kernel
+            elif low.compiled is not None:
+                glob[hname] = low.compiled(compile_sub, **step.eqn.params)
+            else:
+                glob[hname] = functools.partial(step.eqn.prim.impl, **step.eqn.params)
             res = f"{hname}({', '.join(atom(x) for x in step.eqn.inputs)})"
             outs = step.eqn.outputs
             if len(outs) == 1 and not step.eqn.prim.multiple_results:
@@ -286,16 +307,23 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
     caller = "\n".join(lines) + "\n"
     glob["compile_error"] = functools.partial(_compile_error, ir=ir, sources=sources)
     exec(compile(caller, "<jitgrad program>", "exec"), glob)
-    return Compiled(glob["run"], caller, sources, bodies, steps, ir)
+    return Compiled(glob["run"], caller, sources, kernels, steps, ir)
+
+
+def _fills_buffers(step: Step) -> bool:
+    """A host step run by one of jitgrad's kernel modules: like a loop kernel, it writes its
+    results into buffers the caller gives it and keeps no reference to its operands."""
+    return isinstance(step, HostStep) and lowering_of(step.eqn).module is not None
 
 
 def _results(ir: IR, steps: list[Step], outs: list[str], args: list[str]) -> list[str]:
     """The caller's expressions for the program's results, given their names. As in JAX, a
     result never shares memory with an argument, a constant or another result (the caller
     may mutate any of them): such results are copied (``args``: the names of the arguments
-    and constants). A result is a fresh buffer when a
-    kernel or matmul wrote it; a view step's result shares its operand's buffer; what a host
-    step returns is checked when the program runs (it may be an operand or a view of one)."""
+    and constants). A result is a fresh buffer when a kernel, a matmul or one of jitgrad's
+    kernel modules wrote it; a view step's result shares its operand's buffer; what any other
+    host step returns is checked when the program runs (it may be an operand or a view of
+    one)."""
     fresh: set[Var] = set()
     base: dict[Var, Any] = {}  # a view step's result -> the atom whose buffer it views
     for step in steps:
@@ -303,6 +331,8 @@ def _results(ir: IR, steps: list[Step], outs: list[str], args: list[str]) -> lis
             fresh.update(o.var for o in step.outputs)
         elif isinstance(step, MatmulStep):
             fresh.add(step.out)
+        elif _fills_buffers(step):
+            fresh.update(step.eqn.outputs)
         elif isinstance(step, ViewStep):
             src = step.eqn.inputs[0]
             base[step.eqn.outputs[0]] = base.get(src, src) if isinstance(src, Var) else src
@@ -352,9 +382,11 @@ class Buffers:
                 kernel_out.update(o.var for o in step.outputs)
             elif isinstance(step, MatmulStep):
                 kernel_out.add(step.out)
+            elif _fills_buffers(step):
+                kernel_out.update(step.eqn.outputs)
             for x in step_inputs(step):
                 if isinstance(x, Var):
-                    ok = isinstance(step, LoopKernel | MatmulStep)
+                    ok = isinstance(step, LoopKernel | MatmulStep) or _fills_buffers(step)
                     readers_ok[x] = readers_ok.get(x, True) and ok
         outputs = {x for x in ir.outvars if isinstance(x, Var)}
         self._slots: dict[Var, int] = {}
@@ -425,18 +457,20 @@ class Buffers:
 
 class _Retained:
     """The memory compiled programs keep between calls, over all programs: at most
-    ``config.scratch_mb`` MiB, counted as pools allocate. When a pool allocates past the
-    bound, the pools that allocated longest ago are released first (never the one
-    allocating, so a single program larger than the bound still keeps its own memory)."""
+    ``config.scratch_mb`` MiB, counted as pools allocate. A pool is a program's ``Buffers``
+    or the scratch of a step run by one of jitgrad's kernel modules: anything with a
+    ``release()`` method. When a pool allocates past the bound, the pools that allocated
+    longest ago are released first (never the one allocating, so a single program larger
+    than the bound still keeps its own memory)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         # id(pool) -> (weak reference, bytes counted), oldest allocation first
-        self._pools: OrderedDict[int, tuple[weakref.ref[Buffers], int]] = OrderedDict()
+        self._pools: OrderedDict[int, tuple[weakref.ref[Any], int]] = OrderedDict()
         self.nbytes = 0
         self._purge_at = 64
 
-    def add(self, pool: Buffers, nbytes: int) -> None:
+    def add(self, pool: Any, nbytes: int) -> None:
         with self._lock:
             ref, counted = self._pools.pop(id(pool), (None, 0))
             if ref is None or ref() is not pool:
@@ -468,6 +502,12 @@ class _Retained:
 
 
 _retained = _Retained()
+
+
+def retain(pool: Any, nbytes: int) -> None:
+    """Count ``nbytes`` more memory that ``pool`` (an object with ``release()``, which drops
+    it) keeps between calls, within ``config.scratch_mb`` over all compiled programs."""
+    _retained.add(pool, nbytes)
 
 
 def release_scratch() -> None:

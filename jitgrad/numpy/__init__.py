@@ -88,11 +88,23 @@ ArrayLike = Any
 def _contains_tracer(a: Any) -> bool:
     if isinstance(a, _Tracer):
         return True
-    return isinstance(a, list | tuple) and builtins.any(_contains_tracer(x) for x in a)
+    return isinstance(a, (list, tuple)) and builtins.any(_contains_tracer(x) for x in a)
+
+
+def _has_sequence(args: Any) -> bool:
+    """Whether a list or tuple is among ``args`` (the common traced call has none: nothing
+    to stack)."""
+    for a in args:
+        if isinstance(a, (list, tuple)):
+            return True
+    return False
 
 
 def _has_tracer(args: Sequence[Any]) -> bool:
-    return builtins.any(_contains_tracer(a) for a in args)
+    for a in args:
+        if isinstance(a, _Tracer) or (isinstance(a, (list, tuple)) and _contains_tracer(a)):
+            return True
+    return False
 
 
 def _array_like(a: Any) -> Any:
@@ -118,8 +130,11 @@ def _numpy_when_concrete(np_fn: Callable[..., Any], sequences: int = 0
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not (_has_tracer(args) or _has_tracer(tuple(kwargs.values()))):
                 return np_fn(*args, **kwargs)
-            args = tuple(each(a) if i < sequences else _array_like(a) for i, a in enumerate(args))
-            kwargs = {k: each(v) if k in names else _array_like(v) for k, v in kwargs.items()}
+            if _has_sequence(args) or _has_sequence(kwargs.values()):
+                args = tuple(each(a) if i < sequences else _array_like(a)
+                             for i, a in enumerate(args))
+                kwargs = {k: each(v) if k in names else _array_like(v)
+                          for k, v in kwargs.items()}
             return traced_fn(*args, **kwargs)
         return wrapper
 
@@ -187,20 +202,66 @@ def _promote_broadcast(op: str, *xs: Any, dtype: Any = None) -> list[Any]:
 def _to_float(x: Any) -> Any:
     """Float functions of integer or boolean arrays compute in float64."""
     # NB: numpy gives float16 for bool inputs and float64 for ints; we use float64 for both.
+    if isinstance(x, (_Tracer, np.ndarray)) and x.dtype.kind == "f":
+        return x
     if _is_float(_aval_of(x).dtype):
         return x
     return _cast(x, np.float64)
 
 
+def _binder(prim_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``bind`` of the primitive behind a ``jitgrad.prims`` wrapper (whose coercion of
+    Python scalars the functions here have done already), or the function itself."""
+    prim = getattr(prim_fn, "primitive", None)
+    return prim_fn if prim is None else prim.bind
+
+
+def _named(fn: Callable[..., Any], np_fn: Callable[..., Any], doc: str) -> Callable[..., Any]:
+    fn.__name__ = fn.__qualname__ = np_fn.__name__
+    fn.__doc__ = doc
+    return fn
+
+
 def _unary(prim_fn: Callable[[Any], Any], np_fn: Callable[..., Any], float_fn: bool = True
            ) -> Callable[[ArrayLike], Any]:
+    bind = _binder(prim_fn)
+
     @_numpy_when_concrete(np_fn)
-    def fn(x: ArrayLike) -> Any:
-        return prim_fn(_to_float(x) if float_fn else x)
-    fn.__name__ = np_fn.__name__
-    fn.__qualname__ = np_fn.__name__
-    fn.__doc__ = f"``numpy.{np_fn.__name__}`` on traced or concrete arrays."
-    return fn
+    def general(x: ArrayLike) -> Any:
+        return bind(_to_float(x) if float_fn else x)
+
+    def fn(x: ArrayLike, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(x, _Tracer) and not args and not kwargs:  # the traced case, directly
+            return bind(_to_float(x) if float_fn else x)
+        return general(x, *args, **kwargs)
+
+    return _named(fn, np_fn, f"``numpy.{np_fn.__name__}`` on traced or concrete arrays.")
+
+
+_PY_NUMBER = (float, int)
+_F64 = np.dtype(np.float64)
+
+
+def _strong_float(x: Any) -> np.dtype | None:
+    """The dtype of a float array or traced array that is not weakly typed, else None."""
+    if type(x) is np.ndarray or (isinstance(x, _Tracer) and not x.weak):
+        dtype = x.dtype
+        return dtype if dtype.kind == "f" else None
+    return None
+
+
+def _same_float(x: Any, y: Any) -> tuple[Any, Any] | None:
+    """The common case of a binary function, with nothing to promote or broadcast: two float
+    (traced) arrays of one dtype and shape, or one and a Python float or int (which takes its
+    dtype, as ``_promote_broadcast`` would give it). None for every other case."""
+    dx, dy = _strong_float(x), _strong_float(y)
+    if dx is not None and dy is not None:
+        return (x, y) if dx == dy and x.shape == y.shape else None
+    if dx is not None and type(y) in _PY_NUMBER:
+        return x, y if type(y) is float and dx == _F64 else dx.type(y)
+    if dy is not None and type(x) in _PY_NUMBER:
+        return x if type(x) is float and dy == _F64 else dy.type(x), y
+    return None
 
 
 def _binary(prim_fn: Callable[[Any, Any], Any], np_fn: Callable[..., Any],
@@ -208,18 +269,29 @@ def _binary(prim_fn: Callable[[Any, Any], Any], np_fn: Callable[..., Any],
     """A binary function with broadcasting and promotion. ``float_fn``: integer operands
     compute in float64; ``loop``: in the dtype of numpy's own loop for the promoted type
     (integers stay integers, booleans compute in int8)."""
+    bind = _binder(prim_fn)
+
     @_numpy_when_concrete(np_fn)
-    def fn(x: ArrayLike, y: ArrayLike) -> Any:
+    def general(x: ArrayLike, y: ArrayLike) -> Any:
+        same = _same_float(x, y)
+        if same is not None:
+            return bind(*same)
         dtype = result_type(x, y)
         if float_fn and not _is_float(dtype):
             dtype = np.dtype(np.float64)
         if loop:
             dtype = np_fn.resolve_dtypes((dtype, dtype, None))[2]
-        return prim_fn(*_promote_broadcast(np_fn.__name__, x, y, dtype=dtype))
-    fn.__name__ = np_fn.__name__
-    fn.__qualname__ = np_fn.__name__
-    fn.__doc__ = f"``numpy.{np_fn.__name__}`` with broadcasting and NumPy 2 promotion."
-    return fn
+        return bind(*_promote_broadcast(np_fn.__name__, x, y, dtype=dtype))
+
+    def fn(x: ArrayLike, y: ArrayLike, *args: Any, **kwargs: Any) -> Any:
+        if (isinstance(x, _Tracer) or isinstance(y, _Tracer)) and not args and not kwargs:
+            same = _same_float(x, y)
+            if same is not None:  # the common traced case, directly
+                return bind(*same)
+        return general(x, y, *args, **kwargs)
+
+    return _named(fn, np_fn, f"``numpy.{np_fn.__name__}`` with broadcasting and NumPy 2 "
+                             f"promotion.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,10 +402,35 @@ def logical_not(x: ArrayLike) -> Any:
     return P.not_(_cast(x, np.dtype(np.bool_)))
 
 
+def _bitwise(np_fn: Callable[..., Any], logical: Callable[..., Any]) -> Callable[..., Any]:
+    """numpy's bitwise ``np_fn``: on booleans it is ``logical`` (as in numpy); traced integers
+    are refused rather than given a logical result (``3 & 5`` is 1, not True)."""
+    @_numpy_when_concrete(np_fn)
+    def fn(*xs: ArrayLike) -> Any:
+        dtypes = [_aval_of(x).dtype for x in xs]
+        if builtins.any(d != np.bool_ for d in dtypes):
+            raise UnsupportedError(
+                f"{np_fn.__name__}: bitwise operations are supported on boolean traced arrays "
+                f"only (got {', '.join(str(d) for d in dtypes)})")
+        return logical(*xs)
+    fn.__name__ = np_fn.__name__
+    fn.__doc__ = (f"``numpy.{np_fn.__name__}`` (``{logical.__name__}`` on booleans; traced "
+                  "integers are refused).\n\n    >>> import jitgrad\n"
+                  f"    >>> jitgrad.jit({np_fn.__name__})(*[np.array([True, False])] * "
+                  f"{np_fn.nin})\n    {np_fn(*[np.array([True, False])] * np_fn.nin)!r}\n")
+    return fn
+
+
+bitwise_and = _bitwise(np.bitwise_and, logical_and)
+bitwise_or = _bitwise(np.bitwise_or, logical_or)
+bitwise_xor = _bitwise(np.bitwise_xor, not_equal)
+invert = bitwise_not = _bitwise(np.invert, logical_not)
+
+
 @_numpy_when_concrete(np.power)
 def power(x: ArrayLike, y: ArrayLike) -> Any:
     """``x ** y``; a Python integer exponent uses exact repeated multiplication."""
-    if isinstance(y, int | np.integer) and not isinstance(y, bool) and not isinstance(x, int):
+    if isinstance(y, (int, np.integer)) and not isinstance(y, bool) and not isinstance(x, int):
         if not isinstance(x, _Tracer):
             x = np.asarray(x)
         if not _is_float(_aval_of(x).dtype) and y < 0:
@@ -458,7 +555,7 @@ def _axes(axis: int | Sequence[int] | None, ndim: int, op: str, sort: bool = Tru
     if axis is None:
         return tuple(range(ndim))
     try:
-        axes = (operator.index(axis),) if not isinstance(axis, tuple | list) else \
+        axes = (operator.index(axis),) if not isinstance(axis, (tuple, list)) else \
             tuple(operator.index(a) for a in axis)
     except TypeError:
         raise JitgradTypeError(f"{op}: axis must be an integer or a tuple of integers, got "
@@ -483,6 +580,8 @@ def _sum_dtype(x: Any, dtype: Any) -> np.dtype:
     if dtype is not None:
         return np.dtype(dtype)
     dt = _aval_of(x).dtype
+    if dt.kind == "f":
+        return dt
     if dt == np.bool_ or (np.issubdtype(dt, np.integer) and dt.itemsize < 8):
         return np.dtype(np.int64 if np.issubdtype(dt, np.signedinteger) or dt == np.bool_
                         else np.uint64)
@@ -771,10 +870,12 @@ def matmul(a: ArrayLike, b: ArrayLike, *, precision: Any = None) -> Any:
     if not sa or not sb:
         raise ShapeError(f"matmul: operands must be at least 1-D, got shapes {sa} and {sb}; "
                          f"use * for scalars")
-    dtype = result_type(a, b)
-    if dtype == np.bool_:
-        dtype = np.dtype(np.int64)
-    a, b = _cast(a, dtype), _cast(b, dtype)
+    dtype = _strong_float(a)
+    if dtype is None or dtype != _strong_float(b):  # else nothing to promote
+        dtype = result_type(a, b)
+        if dtype == np.bool_:
+            dtype = np.dtype(np.int64)
+        a, b = _cast(a, dtype), _cast(b, dtype)
     if len(sa) == 1:
         a = P.reshape(a, (1,) + sa)
     if len(sb) == 1:
@@ -785,16 +886,17 @@ def matmul(a: ArrayLike, b: ArrayLike, *, precision: Any = None) -> Any:
                          f"({ka} != {kb})")
     a, ta = _peel_transpose(a)
     b, tb = _peel_transpose(b)
-    ba, bb = _aval_of(a).shape[:-2], _aval_of(b).shape[:-2]
+    (*ba, ra, ca), (*bb, rb, cb) = _aval_of(a).shape, _aval_of(b).shape
+    ba, bb = tuple(ba), tuple(bb)
     try:
-        batch = tuple(np.broadcast_shapes(ba, bb))
+        batch = ba if ba == bb else tuple(np.broadcast_shapes(ba, bb))
     except ValueError:
         raise ShapeError(f"matmul: batch dimensions do not broadcast: shapes {sa} and {sb} "
                          f"(batch dimensions {ba} and {bb})") from None
-    a = _broadcast_to_shape(a, batch + _aval_of(a).shape[-2:])
-    b = _broadcast_to_shape(b, batch + _aval_of(b).shape[-2:])
+    a = a if ba == batch else _broadcast_to_shape(a, batch + (ra, ca))
+    b = b if bb == batch else _broadcast_to_shape(b, batch + (rb, cb))
     out = P.matmul(a, b, ta, tb)
-    shape = _aval_of(out).shape
+    shape = batch + (ca if ta else ra, rb if tb else cb)
     if len(sa) == 1:
         shape = shape[:-2] + shape[-1:]
     if len(sb) == 1:
@@ -1193,6 +1295,8 @@ def _advanced_getitem(x: Any, items: list[Any]) -> Any:
 # ---------------------------------------------------------------------------------------------
 # Submodules: their functions use the ones above, and the methods below use theirs
 
+from jitgrad.numpy import _at, _sorting  # noqa: E402  (ufunc methods, below)
+from jitgrad.numpy._at import at  # noqa: E402, F401  (re-exports)
 from jitgrad.numpy._calculus import cross, diff, gradient  # noqa: E402, F401  (re-exports)
 from jitgrad.numpy._contract import (  # noqa: E402, F401  (re-exports)
     dot,
@@ -1242,6 +1346,19 @@ from jitgrad.numpy._shape import (  # noqa: E402, F401  (re-exports)
     vsplit,
     vstack,
 )
+from jitgrad.numpy._sorting import (  # noqa: E402, F401  (re-exports)
+    argpartition,
+    argsort,
+    cumprod,
+    median,
+    nanmedian,
+    nanpercentile,
+    nanquantile,
+    partition,
+    percentile,
+    quantile,
+    sort,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Array methods and operators on traced values
@@ -1256,23 +1373,30 @@ def _method_sum(self: Any, axis: Any = None, dtype: Any = None, keepdims: bool =
 
 
 _UFUNCS = {
-    "add": add, "subtract": subtract, "multiply": multiply, "true_divide": divide,
-    "divide": divide, "power": power, "negative": negative, "exp": exp, "log": log, "sin": sin,
-    "cos": cos, "tan": tan, "tanh": tanh, "sqrt": sqrt, "absolute": abs, "sign": sign,
-    "log1p": log1p, "expm1": expm1, "maximum": maximum, "minimum": minimum, "less": less,
-    "less_equal": less_equal, "greater": greater, "greater_equal": greater_equal,
-    "equal": equal, "not_equal": not_equal, "square": square, "reciprocal": reciprocal,
-    "matmul": matmul, "logical_and": logical_and, "logical_or": logical_or,
-    "logical_not": logical_not, "log2": log2, "log10": log10, "exp2": exp2, "sinh": sinh,
-    "cosh": cosh, "arcsin": arcsin, "arccos": arccos, "arctan": arctan, "arcsinh": arcsinh,
-    "arccosh": arccosh, "arctanh": arctanh, "floor": floor, "ceil": ceil, "rint": rint,
-    "arctan2": arctan2, "remainder": remainder, "floor_divide": floor_divide, "fmod": fmod,
-    "divmod": divmod,
+    "add": add, "subtract": subtract, "multiply": multiply, "true_divide": divide, "divide": divide,
+    "power": power, "negative": negative, "exp": exp, "log": log, "sin": sin, "cos": cos,
+    "tan": tan, "tanh": tanh, "sqrt": sqrt, "absolute": abs, "sign": sign, "log1p": log1p,
+    "expm1": expm1, "maximum": maximum, "minimum": minimum, "less": less, "less_equal": less_equal,
+    "greater": greater, "greater_equal": greater_equal, "equal": equal, "not_equal": not_equal,
+    "square": square, "reciprocal": reciprocal, "matmul": matmul, "logical_and": logical_and,
+    "logical_or": logical_or, "logical_not": logical_not, "bitwise_and": bitwise_and,
+    "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor, "invert": invert, "log2": log2,
+    "log10": log10, "exp2": exp2, "sinh": sinh, "cosh": cosh, "arcsin": arcsin, "arccos": arccos,
+    "arctan": arctan, "arcsinh": arcsinh, "arccosh": arccosh, "arctanh": arctanh, "floor": floor,
+    "ceil": ceil, "rint": rint, "arctan2": arctan2, "remainder": remainder,
+    "floor_divide": floor_divide, "fmod": fmod, "divmod": divmod,
 }
 
 
 def _array_ufunc(self: Any, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
     fn = _UFUNCS.get(ufunc.__name__)
+    if method == "at":  # numpy's in-place update would be lost silently on a traced array
+        raise UnsupportedError(
+            f"numpy.{ufunc.__name__}.at updates its argument in place, which a traced array "
+            f"cannot be: use x.at[indices] (x.at[i].add(v)) or jnp.{ufunc.__name__}.at(x, i, v, "
+            f"inplace=False), which return the updated array")
+    if method == "accumulate" and hasattr(fn, "accumulate"):
+        return fn.accumulate(*inputs, **kwargs)
     if method != "__call__" or fn is None or kwargs:
         raise UnsupportedError(
             f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method} is not "
@@ -1304,8 +1428,10 @@ def _install_tracer_methods() -> None:
         "__rdivmod__": _swap(divmod),
         "__neg__": negative, "__pos__": lambda self: self, "__abs__": abs,
         "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
-        "__eq__": equal, "__ne__": not_equal, "__and__": logical_and, "__or__": logical_or,
-        "__invert__": logical_not, "__getitem__": getitem,
+        "__eq__": equal, "__ne__": not_equal, "__and__": bitwise_and,
+        "__rand__": _swap(bitwise_and), "__or__": bitwise_or, "__ror__": _swap(bitwise_or),
+        "__xor__": bitwise_xor, "__rxor__": _swap(bitwise_xor), "__invert__": invert,
+        "__getitem__": getitem,
         "__array_ufunc__": _array_ufunc, "__array_function__": _array_function,
         "reshape": lambda self, *shape, order="C": reshape(
             self, shape[0] if len(shape) == 1 else shape, order),
@@ -1318,12 +1444,27 @@ def _install_tracer_methods() -> None:
                 axes[0], int) else axes),
         "T": property(lambda self: transpose(self)),
         "mT": property(lambda self: swapaxes(self, -1, -2)),
+        # JAX's array methods: .sort returns the sorted array (numpy's sorts in place)
+        "at": property(at), "sort": sort, "argsort": argsort, "cumsum": cumsum,
+        "cumprod": cumprod,
     }
     for name, fn in methods.items():
         setattr(_Tracer, name, fn)
 
 
+def _install_ufunc_methods() -> None:
+    """JAX's ufunc methods on jnp's ufuncs: ``.at`` (an updated copy) and ``.accumulate``."""
+    for fn, method in ((add, "add"), (subtract, "subtract"), (multiply, "multiply"),
+                       (divide, "divide"), (power, "power"), (minimum, "min"),
+                       (maximum, "max")):
+        fn.at = _at.ufunc_at(method)
+    for fn, prim_fn in ((add, P.cumsum), (multiply, P.cumprod), (maximum, P.cummax),
+                        (minimum, P.cummin)):
+        fn.accumulate = _sorting.accumulate(fn.__name__, prim_fn)
+
+
 _install_tracer_methods()
+_install_ufunc_methods()
 
 
 # numpy's helpers for concrete values, which programs call around their computations (error

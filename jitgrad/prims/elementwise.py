@@ -35,17 +35,37 @@ from jitgrad.prims.testcases import elementwise_cases
 DerivRule = Callable[..., Any]
 
 
-def coerce(args: Sequence[Any]) -> list[Any]:
+def coerce(args: Sequence[Any]) -> Sequence[Any]:
     """Give Python scalars the dtype of the array arguments (rules write ``sub(1, out)``). A
     scalar whose own dtype already is that dtype stays a Python scalar: staged, it becomes a
     weakly typed literal, as it would be outside the IR."""
-    ref = next((a for a in args if not is_python_scalar(a)), None)
+    ref = None
+    scalars = False
+    for a in args:
+        if type(a) is np.ndarray or isinstance(a, Tracer):
+            if ref is None:
+                ref = a
+        elif is_python_scalar(a):
+            scalars = True
+        elif ref is None:
+            ref = a
+    if not scalars:
+        return args
     if ref is None:  # Python scalars only: their common type (3.0 and 0 are both float64)
         dtype = np.result_type(*args)
     else:
-        dtype = ref.dtype if isinstance(ref, Tracer) else np.asarray(ref).dtype
-    return [np.asarray(a, dtype=dtype)[()] if is_python_scalar(a) and _aval(a).dtype != dtype
-            else a for a in args]
+        dtype = ref.dtype if isinstance(ref, (Tracer, np.ndarray)) else np.asarray(ref).dtype
+    return [dtype.type(a) if is_python_scalar(a) and _scalar_dtype(a) != dtype else a
+            for a in args]
+
+
+_PY_DTYPES = {bool: np.dtype(np.bool_), int: np.dtype(np.int64), float: np.dtype(np.float64)}
+
+
+def _scalar_dtype(a: Any) -> np.dtype:
+    """numpy's default dtype for a Python scalar (as ``aval_of``)."""
+    dtype = _PY_DTYPES.get(type(a))
+    return _aval(a).dtype if dtype is None else dtype
 
 
 def elementwise_rule(name: str, float_only: bool = False, out_dtype: Any = None,
@@ -104,12 +124,14 @@ def elementwise_batch(prim: Primitive) -> Callable[..., tuple[Any, int]]:
     return rule
 
 
-def _match_shape(ct: Any, aval_in: ShapedArray, aval_out: ShapedArray) -> Any:
-    """A rank-0 operand broadcast by the primitive itself receives the sum of the cotangent."""
-    if aval_in.shape == aval_out.shape:
+def _match_shape(ct: Any, x: Any, out: Any) -> Any:
+    """A rank-0 operand ``x`` broadcast by the primitive itself receives the sum of the
+    cotangent of ``out``."""
+    shape = out.shape if isinstance(out, (np.ndarray, Tracer)) else _aval(out).shape
+    if (x.shape if isinstance(x, (np.ndarray, Tracer)) else _aval(x).shape) == shape:
         return ct
     # Looked up at call time: reductions are declared after (and in terms of) elementwise ops.
-    return REGISTRY["reduce_sum"].bind(ct, axes=tuple(range(aval_out.ndim)))
+    return REGISTRY["reduce_sum"].bind(ct, axes=tuple(range(len(shape))))
 
 
 Domain = tuple[float, float]
@@ -134,11 +156,13 @@ def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRu
                    float_only: bool = True, vmath: str | None = None,
                    inexact: bool = False, cheap: bool = False,
                    simplify: Callable[..., Any] | None = None,
-                   special_values: Sequence[float] = (), allow_bool: bool = True) -> Primitive:
+                   special_values: Sequence[float] = (), allow_bool: bool = True,
+                   linear: bool = False) -> Primitive:
     """Declare a differentiable elementwise primitive; ``None`` in ``derivs`` means the operand's
     derivative is identically zero. ``kernel``, ``vmath``, ``inexact`` and ``cheap`` make its
     ``Elementwise`` lowering (most such primitives are transcendental: not cheap unless
-    declared so); ``simplify`` states its identities, ``special_values`` its domain edges."""
+    declared so); ``simplify`` states its identities, ``special_values`` its domain edges;
+    ``linear``: the primitive is linear (its derivatives read only the cotangent)."""
     nargs = len(derivs)
     domains = [domain] * nargs if isinstance(domain[0], int | float) else list(domain)
 
@@ -152,16 +176,20 @@ def defelementwise(name: str, impl: Callable[..., Any], derivs: Sequence[DerivRu
             t_out = term if t_out is None else add(t_out, term)
         return out, Zero(_aval(out)) if t_out is None else t_out
 
-    def vjp(cts: list[Any], ins: list[Any], outs: list[Any]) -> list[Any]:
+    def vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, wrt: Sequence[Any]
+            ) -> list[Any]:
         (ct,), (out,) = cts, outs
-        return [None if d is None else _match_shape(d(ct, out, *ins), _aval(x), _aval(out))
-                for d, x in zip(derivs, ins, strict=True)]
+        if nargs == 1:  # (the output has the operand's shape; the operand needs its cotangent)
+            return [None if derivs[0] is None else derivs[0](ct, out, *ins)]
+        return [None if d is None or not w else _match_shape(d(ct, out, *ins), x, out)
+                for d, x, w in zip(derivs, ins, wrt, strict=True)]
 
     prim = register(Primitive(
         name, elementwise_rule(name, float_only=float_only, allow_bool=allow_bool), impl,
         Elementwise(kernel, vmath=vmath, inexact=inexact, cheap=cheap), jvp=jvp, vjp=vjp,
+        vjp_wrt=True,
         batch=elementwise_batch, test_cases=elementwise_cases(domains), simplify=simplify,
-        special_values=tuple(special_values)))
+        special_values=tuple(special_values), linear=linear))
     return prim
 
 
@@ -185,9 +213,10 @@ def defnondiff(name: str, impl: Callable[..., Any], kernel: str, nargs: int,
 
 def _bind(prim: Primitive) -> Callable[..., Any]:
     def wrapper(*args: Any) -> Any:
-        return prim.bind(*coerce(args))
+        return prim.bind(*coerce(args)) if len(args) > 1 else prim.bind(*args)
     wrapper.__name__ = prim.name
     wrapper.__doc__ = f"Bind the ``{prim.name}`` primitive (operands of equal shape and dtype)."
+    wrapper.primitive = prim  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -235,7 +264,7 @@ def _min(x: Any, y: Any) -> Any:
 # --- unary: d(g, out, x) = g * F'(x) --------------------------------------------------------
 
 neg_p = defelementwise("neg", np.negative, [lambda g, out, x: neg(g)], "-{0}",
-                       float_only=False, cheap=True)
+                       float_only=False, cheap=True, linear=True)
 exp_p = defelementwise("exp", np.exp, [lambda g, out, x: mul(g, out)], "math.exp({0})",
                        vmath="exp", inexact=True,
                        special_values=(709.78, 88.72, -87.33, -103.97, -745.2))
@@ -306,12 +335,12 @@ round_p = defelementwise("round", np.rint, [None], "{dt}(np.rint({0}))",  # half
 # --- binary: d(g, out, x, y) ----------------------------------------------------------------
 
 add_p = defelementwise("add", np.add, [lambda g, out, x, y: g, lambda g, out, x, y: g],
-                       "{0} + {1}", float_only=False, cheap=True,
+                       "{0} + {1}", float_only=False, cheap=True, linear=True,
                        simplify=lambda e, c: e.inputs[1] if is_const(c[0], 0) else
                        e.inputs[0] if is_const(c[1], 0) else None)
 sub_p = defelementwise("sub", np.subtract, [lambda g, out, x, y: g,
                                             lambda g, out, x, y: neg(g)],
-                       "{0} - {1}", float_only=False, cheap=True,
+                       "{0} - {1}", float_only=False, cheap=True, linear=True,
                        simplify=lambda e, c: e.inputs[0] if is_const(c[1], 0) else None)
 mul_p = defelementwise("mul", np.multiply, [lambda g, out, x, y: mul(g, y),
                                             lambda g, out, x, y: mul(g, x)],
@@ -469,17 +498,18 @@ def _select_jvp(primals: list[Any], tangents: list[Any]) -> tuple[Any, Any]:
     return out, select(pred, ta, tb)
 
 
-def _select_vjp(cts: list[Any], ins: list[Any], outs: list[Any]) -> list[Any]:
+def _select_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, wrt: Sequence[bool]
+                ) -> list[Any]:
     (ct,) = cts
     pred, a, b = ins
     out = outs[0]
-    return [None, _match_shape(select(pred, ct, 0), _aval(a), _aval(out)),
-            _match_shape(select(pred, 0, ct), _aval(b), _aval(out))]
+    return [None, _match_shape(select(pred, ct, 0), a, out) if wrt[1] else None,
+            _match_shape(select(pred, 0, ct), b, out) if wrt[2] else None]
 
 
 select_p = register(Primitive(
     "select", elementwise_rule("select", n_pred=1), _select_impl,
-    Elementwise("{1} if {0} else {2}"), jvp=_select_jvp, vjp=_select_vjp,
+    Elementwise("{1} if {0} else {2}"), jvp=_select_jvp, vjp=_select_vjp, vjp_wrt=True,
     batch=elementwise_batch, test_cases=elementwise_cases([(-2, 2)] * 2, pred=True),
     simplify=lambda e, c: e.inputs[1] if e.inputs[1] is e.inputs[2] else None))
 

@@ -3,6 +3,7 @@ cases, emitted as matmuls with flags (never a transposed copy)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -48,17 +49,19 @@ def matmul(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False)
 
 
 def _matmul_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, transpose_a: bool,
-                transpose_b: bool) -> list[Any]:
+                transpose_b: bool, wrt: Sequence[bool]) -> list[Any]:
     # The seed's TensorFlow _MatMulGrad, case by case (G = dE/dC).
     (g,), (a, b) = cts, ins
     if not transpose_a and not transpose_b:
-        return [matmul(g, b, transpose_b=True), matmul(a, g, transpose_a=True)]
-    if not transpose_a and transpose_b:
-        return [matmul(g, b), matmul(g, a, transpose_a=True)]
-    if transpose_a and not transpose_b:
-        return [matmul(b, g, transpose_b=True), matmul(a, g)]
-    return [matmul(b, g, transpose_a=True, transpose_b=True),
-            matmul(g, a, transpose_a=True, transpose_b=True)]
+        cases = (lambda: matmul(g, b, transpose_b=True), lambda: matmul(a, g, transpose_a=True))
+    elif not transpose_a and transpose_b:
+        cases = (lambda: matmul(g, b), lambda: matmul(g, a, transpose_a=True))
+    elif transpose_a and not transpose_b:
+        cases = (lambda: matmul(b, g, transpose_b=True), lambda: matmul(a, g))
+    else:
+        cases = (lambda: matmul(b, g, transpose_a=True, transpose_b=True),
+                 lambda: matmul(g, a, transpose_a=True, transpose_b=True))
+    return [case() if w else None for case, w in zip(cases, wrt, strict=True)]
 
 
 def _matmul_jvp(primals: list[Any], tangents: list[Any], *, transpose_a: bool,
@@ -108,4 +111,4 @@ def _matmul_batch(args: list[Any], dims: list[int | None], /, *, transpose_a: bo
 
 matmul_p = register(Primitive(
     "matmul", _matmul_rule, _matmul_impl, Matmul(bias_add=add_p), jvp=_matmul_jvp, vjp=_matmul_vjp,
-    batch=_matmul_batch, test_cases=_matmul_cases))
+    vjp_wrt=True, batch=_matmul_batch, test_cases=_matmul_cases))

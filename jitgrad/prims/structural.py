@@ -79,7 +79,9 @@ def _broadcast_impl(x: Any, *, shape: tuple[int, ...], dims: tuple[int, ...]) ->
     expanded = [1] * len(shape)
     for i, d in enumerate(dims):
         expanded[d] = x.shape[i]
-    return np.broadcast_to(x.reshape(expanded), shape).copy()
+    out = np.empty(shape, x.dtype)  # a fresh array, filled: cheaper than broadcast_to + copy
+    out[...] = x.reshape(expanded)
+    return out
 
 
 def broadcast_sum_axes(in_shape: tuple[int, ...], shape: tuple[int, ...],
@@ -156,7 +158,7 @@ def _unit_reshape_index(index: tuple[Affine, ...], src: ShapedArray, out: Shaped
 
 
 reshape_p = register(Primitive(
-    "reshape", _reshape_rule, lambda x, *, shape: np.reshape(x, shape),
+    "reshape", _reshape_rule, lambda x, *, shape: np.asarray(x).reshape(shape),
     Index(_unit_reshape_index, applies=_is_unit_reshape, otherwise=View()), linear=True,
     simplify=lambda e, c: e.inputs[0] if e.inputs[0].aval == e.outputs[0].aval else None,
     batch=front_rule(lambda b, shape: {"shape": (b,) + shape}),

@@ -1,5 +1,5 @@
 """jitgrad.scipy: SciPy-named functions on traced or concrete arrays (scipy is not needed)."""
 
-from jitgrad.scipy import linalg, special
+from jitgrad.scipy import integrate, linalg, signal, special, stats
 
-__all__ = ["linalg", "special"]
+__all__ = ["integrate", "linalg", "signal", "special", "stats"]

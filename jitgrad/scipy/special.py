@@ -352,7 +352,10 @@ def _x_log(name: str, log_fn: Any, lo: float, x: ArrayLike, y: ArrayLike) -> Any
     """x * log_fn(y), defined as 0 where x == 0 and y is not nan (even where log_fn(y) is
     -inf, inf or nan), with derivatives that are 0 there as well (JAX's convention)."""
     x, y = _promote(name, x, y)
-    mask = (x == 0) & (y == y) & ~((y > lo) & (y < jnp.inf))
+    # jnp's logical functions, not & and ~: a numpy array on the left of & would hand a
+    # traced right operand to numpy's bitwise_and
+    mask = jnp.logical_and(jnp.logical_and(x == 0, y == y),
+                           jnp.logical_not(jnp.logical_and(y > lo, y < jnp.inf)))
     return x * log_fn(jnp.where(mask, 1.0 if lo == 0 else 0.0, y))
 
 

@@ -29,13 +29,18 @@ class JVPTracer(Tracer):
     def aval(self) -> ShapedArray:
         return aval_of(self.primal)
 
+    def primal_value(self) -> Any:
+        return self.primal
+
 
 class JVPInterpreter(Interpreter):
     """Dual numbers. Values of other interpreters are primals with a zero tangent, so nested
-    jvps never confuse each other's perturbations; rules run under the parent interpreter."""
+    jvps never confuse each other's perturbations; rules run under the parent interpreter.
+    Its values are concrete when its parent's are."""
 
     def __init__(self, parent: Interpreter):
         self.parent = parent
+        self.concrete = parent.concrete
 
     def lift(self, x: Any) -> tuple[Any, Any]:
         if isinstance(x, JVPTracer) and x.interp is self:

@@ -30,12 +30,17 @@ def vjp_fwd(prim: Primitive, ins: list[Any], params: dict) -> tuple[list[Any], A
     return outs, (ins, outs)
 
 
-def vjp_bwd(prim: Primitive, res: Any, cts: list[Any], params: dict) -> list[Any]:
+def vjp_bwd(prim: Primitive, res: Any, cts: list[Any], params: dict, wrt: Sequence[Any]
+            ) -> list[Any]:
+    """The cotangents of ``prim``'s operands (at least those whose entry in ``wrt`` is truthy)
+    from its residuals ``res`` and the cotangents ``cts`` of its outputs."""
     if prim.vjp_bwd is not None:
         return prim.vjp_bwd(res, cts, **params)
     if prim.vjp is None:
         raise NotImplementedError(f"no vjp rule for primitive {prim.name}")
     ins, outs = res
+    if prim.vjp_wrt:
+        return prim.vjp(cts, ins, outs, wrt=wrt, **params)
     return prim.vjp(cts, ins, outs, **params)
 
 
@@ -91,7 +96,8 @@ def vjp_ir(ir: IR, wrt: Sequence[bool], has_ct: Sequence[bool]) -> IR:
             if all(c is None for c in cts):
                 continue
             cts = [Zero(v.aval) if c is None else c for c, v in zip(cts, eqn.outputs, strict=True)]
-            cts_in = vjp_bwd(eqn.prim, res, cts, eqn.params)
+            need = [isinstance(x, Var) and x in active for x in eqn.inputs]
+            cts_in = vjp_bwd(eqn.prim, res, cts, eqn.params, need)
             for x, ct in zip(eqn.inputs, cts_in, strict=True):
                 if ct is not None and not isinstance(ct, Zero) and isinstance(x, Var) \
                         and x in active:

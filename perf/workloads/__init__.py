@@ -5,12 +5,15 @@ from collections.abc import Callable
 
 NAMES = {
     "dispatch": "dispatch:run",
+    "eager": "eager:run",
     "chain": "chain:run",
     "matmul": "matmul:run",
     "einsum": "einsum:run",
     "mlp": "mlp:run",
     "attention": "nets:attention",
     "layernorm": "nets:layernorm",
+    "gp": "gp:run",
+    "conv": "conv:run",
     "compile": "startup:run",
     "unrolled": "unrolled:run",
     "memory": "memory:run",
