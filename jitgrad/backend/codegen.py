@@ -325,9 +325,8 @@ def display_kernel(k: LoopKernel, source: str, label: str, names: dict[Var, str]
     disk cache is keyed by source). Here an array parameter is the upper-case name of the IR
     variable it holds, a scalar the lower-case name of the variable it is an element of
     (``G[i0]`` is ``g``); ``kernel`` is ``label``; the accumulator of output ``s`` is
-    ``acc_s``. A variable read at several positions
-    (or passed as several views) gets ``_1``, ``_2``..., a name the module uses (``np``,
-    ``min``, a keyword) a trailing ``_``."""
+    ``acc_s``. A variable read at several positions (or passed as several views) gets
+    ``_1``, ``_2``..., a name the module uses (``np``, ``min``, a keyword) a trailing ``_``."""
     canonical = [f"in{j}" for j in range(len(k.inputs))] + \
         [f"out{j}" for j in range(len(k.outputs))]
     arrays = list(k.inputs) + [o.var for o in k.outputs]

@@ -266,8 +266,9 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
             body.append(f"{names[step.eqn.outputs[0]]} = np.reshape({atom(src)}, "
                         f"{step.eqn.params['shape']})")
         else:
-            hname = f"H{next(hosts)}"
             low = lowering_of(step.eqn)
+            hname = f"K{len(sources)}" if low.module is None and low.kernel is not None else \
+                f"H{next(hosts)}"  # a hand-written kernel is named as show_kernels lists it
             if low.module is not None:  # a kernel of ours: it writes into our buffers
                 module = importlib.import_module(f"jitgrad.backend.kernels.{low.module}")
                 glob[hname] = module.build(**step.eqn.params)
@@ -276,8 +277,7 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
                 args = [atom(x) for x in step.eqn.inputs] + [names[v] for v in step.eqn.outputs]
                 body.append(f"{hname}({', '.join(args)})")
                 continue
-            if low.kernel is not None:  # named as show_kernels lists it
-                hname = f"K{len(sources)}"
+            if low.kernel is not None:
                 kernels.append((step, f"@njit({kernel_flags()})\n{low.kernel(**step.eqn.params)}"))
                 sources.append(kernel_module_source(kernels[-1][1]))
                 glob[hname] = cache.load(sources[-1]).kernel
