@@ -32,13 +32,30 @@ def test_primitive_compiled_matches_reference(name, dt, i):
     assert_same(f(*args), expected)
 
 
+def _float32_runs_float64_code(name: str) -> bool:
+    """Whether the primitive's float32 kernel converts its operands to float64, calls the
+    float64 scalar function and rounds once (the special functions): its float32 derivative
+    programs then run code the float64 ones test, and each takes minutes to compile. Read off
+    the declared template itself."""
+    prim = REGISTRY[name]
+    template = getattr(prim.lowering, "template", None)
+    if not callable(template):
+        return False
+    args, params = prim.test_cases(np.random.default_rng(0), np.float32)[0][:2]
+    ops = [f"x{i}" for i in range(len(args))]
+    return all(f"np.float64({o})" in template(ops, "np.float32", **params) for o in ops)
+
+
 def _first_cases():
     seen, out = set(), []
     for p in _cases():
         name, dt, _ = p.values
-        if (name, dt) not in seen and REGISTRY[name].differentiable:
-            seen.add((name, dt))
-            out.append(p)
+        if (name, dt) in seen or not REGISTRY[name].differentiable:
+            continue
+        if dt == np.float32 and _float32_runs_float64_code(name):
+            continue
+        seen.add((name, dt))
+        out.append(p)
     return out
 
 
