@@ -296,6 +296,21 @@ def pp_ir(ir: IR) -> str:
     return _pp(ir, _Namer(), 0)
 
 
+def var_names(ir: IR) -> dict[Var, str]:
+    """The name ``pp_ir`` prints for each variable of ``ir`` (and of its sub-programs)."""
+    namer = _Namer()
+    _pp(ir, namer, 0)
+    return namer.names
+
+
+def pp_eqn_short(eqn: Eqn, names: dict[Var, str]) -> str:
+    """One equation as ``outputs = primitive inputs`` (without params), with ``names``."""
+    def atom(x: Atom) -> str:
+        return _format_lit(x) if isinstance(x, Lit) else names[x]
+    ins = "".join(f" {atom(x)}" for x in eqn.inputs)
+    return f"{' '.join(names[v] for v in eqn.outputs)} = {eqn.prim.name}{ins}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Primitives
 

@@ -296,20 +296,34 @@ def jit(f: Callable[..., Any] | None = None, *, static_argnums: int | Sequence[i
 def show_kernels(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
                  ) -> Callable[..., str]:
     """The optimised IR, the plan's Python caller and every generated kernel's source, for
-    these arguments (also compiles them).
+    these arguments (also compiles them), named after the IR's variables: the caller's arrays
+    as the IR prints them, a kernel's array parameters in upper case and the scalars it
+    computes (elements of those variables) in lower case. The kernels' shared imports come
+    once, then each kernel under a header naming the equations it computes and its loop
+    space. (The modules compiled use positional names, so that identical kernels of
+    different programs compile once.)
 
     >>> import jitgrad as jg, jitgrad.numpy as jnp
     >>> text = jg.show_kernels(jg.grad(lambda x: jnp.sum(jnp.sin(x))))(np.ones(3))
-    >>> print(text[text.index("# caller"):text.index("# kernel")].strip())
+    >>> print(text[text.index("# caller"):text.index("# kernels")].strip())
     # caller
-    def run(x0):
+    def run(a):
         try:
-            t0 = np.empty((3,), np.float64)
-            K0(x0, t0)
-            res = [t0]
+            b = np.empty((3,), np.float64)
+            K0(a, b)
+            res = [b]
             return res
-        except Exception as e:
-            raise compile_error(e) from e
+        except Exception as exc:
+            raise compile_error(exc) from exc
+    >>> print(text[text.index("# K0"):].strip())
+    # K0: b = cos a   loop (3,)
+    @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+    def K0(A, B):
+        n0 = B.shape[0]
+        for i0 in range(n0):
+            a = A[i0]
+            b = cos_f64(a)  # cos
+            B[i0] = b
     """
     jitted = f if isinstance(f, Jitted) else jit(f, static_argnums=static_argnums)
 

@@ -105,7 +105,7 @@ def test_broadcast_gradient_reduction_is_fused():
     assert kinds == ["None", "sum"]  # dx stored, db accumulated row-wise in the same loop
     source = jg.show_kernels(jg.grad(lambda x, b: jnp.sum(jnp.sin(x + b)), argnums=(0, 1)))(
         x, b)
-    assert "broadcast_to" not in source and source.count("def kernel(") == 1
+    assert "broadcast_to" not in source and "def K0(" in source and "def K1(" not in source
 
 
 def test_value_and_grad_of_elementwise_loss_is_one_kernel():

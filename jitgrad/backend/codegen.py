@@ -5,13 +5,17 @@ transposes as index arithmetic, reductions accumulated row-wise or in local accu
 
 from __future__ import annotations
 
+import builtins
+import io
+import keyword
 import math
+import tokenize
 from dataclasses import dataclass
 
 import numpy as np
 
 from jitgrad.backend.fuse import Affine, KernelOut, LoopKernel, SNode
-from jitgrad.core import config
+from jitgrad.core import Var, config
 
 
 def kernel_flags() -> str:
@@ -312,3 +316,57 @@ def _kept(out: KernelOut, rank: int) -> list[int]:
 def _loop_index(axes: object) -> str:
     axes = list(axes)  # type: ignore[call-overload]
     return "[" + ", ".join(f"i{a}" for a in axes) + "]" if axes else "[()]"
+
+
+def display_kernel(k: LoopKernel, source: str, label: str, names: dict[Var, str]) -> str:
+    """``source``, a kernel rendered by ``render_kernel``, as ``show_kernels`` prints it: named
+    after the IR variables it holds. The compiled source keeps positional names (``in0``,
+    ``out0``, ``v3``), so that identical kernels of different programs are one module (the
+    disk cache is keyed by source). Here an array parameter is the upper-case name of the IR
+    variable it holds, a scalar the lower-case name of the variable it is an element of
+    (``G[i0]`` is ``g``); ``kernel`` is ``label``; the accumulator of output ``s`` is
+    ``acc_s``. A variable read at several positions (or passed as several views) gets
+    ``_1``, ``_2``..., a name the module uses (``np``, ``min``, a keyword) a trailing ``_``."""
+    canonical = [f"in{j}" for j in range(len(k.inputs))] + \
+        [f"out{j}" for j in range(len(k.outputs))]
+    arrays = list(k.inputs) + [o.var for o in k.outputs]
+    held = {f"v{i}": n.var for i, n in enumerate(k.nodes) if n.kind != "lit"}
+    words = {t.string for t in _tokens(source) if t.type == tokenize.NAME}
+    reserved = (words - set(canonical) - held.keys() - {"kernel", "chunk"}) | \
+        {"np", "math", "njit"} | set(keyword.kwlist) | set(dir(builtins))
+    taken: set[str] = set()
+    unnamed = iter(range(len(k.nodes)))
+
+    def fresh(base: str) -> str:
+        base = base + "_" if base in reserved else base
+        name, n = base, 0
+        while name in taken:
+            n += 1
+            name = f"{base}{n}" if base.endswith("_") else f"{base}_{n}"
+        taken.add(name)
+        return name
+
+    mapping = {"kernel": label, "chunk": f"{label}_chunk"}
+    for c, x in zip(canonical, arrays, strict=True):
+        mapping[c] = fresh(names[x].upper()) if x in names else c
+    for c, v in held.items():
+        mapping[c] = fresh(names[v]) if v in names else fresh(f"v{next(unnamed)}")
+    for j, o in enumerate(k.outputs):  # output j's accumulator, partial sum and float64 row
+        if o.var in names:
+            mapping.update({f"{w}{j}": f"{w}_{names[o.var]}" for w in ("acc", "part", "row")})
+    return rename_names(source, mapping)
+
+
+def _tokens(source: str) -> list[tokenize.TokenInfo]:
+    return list(tokenize.generate_tokens(io.StringIO(source).readline))
+
+
+def rename_names(source: str, mapping: dict[str, str]) -> str:
+    """``source`` with every name token in ``mapping`` replaced (never inside a string
+    literal or a comment)."""
+    lines = source.splitlines(keepends=True)
+    for t in reversed(_tokens(source)):
+        if t.type == tokenize.NAME and t.string in mapping:
+            (row, col), (_, end) = t.start, t.end
+            lines[row - 1] = lines[row - 1][:col] + mapping[t.string] + lines[row - 1][end:]
+    return "".join(lines)

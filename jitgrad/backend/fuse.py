@@ -44,6 +44,7 @@ class SNode:
     input: int = -1  # kernel input index, for loads
     index: tuple[Affine, ...] = ()
     value: Any = None  # for literals
+    var: Var | None = None  # the IR variable whose element at the loop position it holds
 
 
 @dataclass(eq=False)
@@ -581,9 +582,12 @@ class _KernelBuilder:
                     for a in eqn.inputs]
             axes = frozenset().union(*(self.k.nodes[a].axes for a in args))
             return self._add(SNode("op", x.aval.dtype, axes, prim=eqn.prim,
-                                   params=eqn.params, args=args), key)
+                                   params=eqn.params, args=args, var=x), key)
         (src,) = eqn.inputs
-        return self.build(src, low.index_map(index, src.aval, x.aval, **eqn.params))
+        node = self.build(src, low.index_map(index, src.aval, x.aval, **eqn.params))
+        if index == self.ident and self.k.nodes[node].kind == "load":
+            self.k.nodes[node].var = x  # what it is at the loop position (for show_kernels)
+        return node
 
     def _load(self, x: Atom, index: tuple[Affine, ...], key: tuple) -> int:
         view, index = _view(x, index)
@@ -594,7 +598,8 @@ class _KernelBuilder:
             self.k.inputs.append(x)
             self.k.in_views.append(view)
         axes = frozenset(a for a, c, _ in index if a is not None and c != 0)
-        return self._add(SNode("load", x.aval.dtype, axes, input=slot, index=index), key)
+        return self._add(SNode("load", x.aval.dtype, axes, input=slot, index=index,
+                               var=x if isinstance(x, Var) else None), key)
 
 
 def _view(x: Atom, index: tuple[Affine, ...]

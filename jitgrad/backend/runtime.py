@@ -4,9 +4,11 @@ proportional to the number of IR equations."""
 
 from __future__ import annotations
 
+import builtins
 import functools
 import importlib.abc
 import importlib.util
+import keyword
 import logging
 import math
 import re
@@ -22,9 +24,11 @@ import numpy as np
 
 from jitgrad.backend import cache, parallel
 from jitgrad.backend.codegen import (
+    display_kernel,
     dt_name,
     kernel_flags,
     loop_extents,
+    rename_names,
     render_kernel,
 )
 from jitgrad.backend.fuse import (
@@ -37,7 +41,7 @@ from jitgrad.backend.fuse import (
     partition,
     step_inputs,
 )
-from jitgrad.core import IR, Lit, Var, config, pp_ir
+from jitgrad.core import IR, Lit, Var, config, pp_eqn_short, pp_ir, var_names
 from jitgrad.errors import CompileError
 
 log = logging.getLogger("jitgrad")
@@ -77,20 +81,50 @@ class Compiled:
 
     fn: Callable[..., list]
     caller_source: str
-    kernel_sources: list[str]
+    kernel_sources: list[str]  # the modules compiled (positional names, shared by programs)
+    kernels: list[tuple[Step, str]]  # each's step and functions (without the preamble)
     steps: list[Step]
     ir: IR
 
     def describe(self) -> str:
+        """The program, its caller, then the kernels' shared imports once and each kernel
+        under a header naming the equations it computes and its loop space, all named after
+        the IR's variables (see ``display_kernel``)."""
+        names = var_names(self.ir)
+        pos = {e: i for i, e in enumerate(self.ir.eqns)}
         parts = ["# program", pp_ir(self.ir), "", "# caller", self.caller_source]
-        for i, src in enumerate(self.kernel_sources):
-            parts += [f"# kernel K{i}", src]
-        return "\n".join(parts)
+        if self.kernels:
+            parts += ["# kernels", kernel_imports("".join(body for _, body in self.kernels))]
+        for i, (k, body) in enumerate(self.kernels):
+            if isinstance(k, LoopKernel):
+                eqns = sorted(k.eqns, key=pos.__getitem__)
+                space, body = f"loop {k.shape}", display_kernel(k, body, f"K{i}", names)
+            else:  # a host step's hand-written kernel
+                eqns, space = [k.eqn], "host kernel"
+                body = rename_names(body, {"kernel": f"K{i}"})
+            parts += ["", f"# K{i}: {'; '.join(pp_eqn_short(e, names) for e in eqns)}   {space}",
+                      body.rstrip("\n")]
+        return "\n".join(parts) + "\n"
 
 
-def kernel_module_source(k: LoopKernel) -> str:
-    body = render_kernel(k, [o.var.aval.dtype for o in k.outputs])
-    return cache.module_source(f"@njit({kernel_flags()})\n{body}", kernel_imports(body))
+def kernel_body(k: LoopKernel) -> str:
+    """A kernel's decorated functions (positional names: see ``display_kernel``)."""
+    return f"@njit({kernel_flags()})\n{render_kernel(k, [o.var.aval.dtype for o in k.outputs])}"
+
+
+def kernel_module_source(body: str) -> str:
+    return cache.module_source(body, kernel_imports(body))
+
+
+# Names the caller uses besides the program's variables; a variable named so (or after a
+# keyword or builtin) is renamed with a trailing underscore.
+_CALLER_WORDS = {"np", "ws", "res", "exc", "buffers", "owned", "run", "run_matmul", "run_split",
+                 "compile_error"}
+
+
+def _caller_name(name: str) -> str:
+    taken = name in _CALLER_WORDS or keyword.iskeyword(name) or hasattr(builtins, name)
+    return name + "_" if taken else name
 
 
 class _DeferSciPyLinalg(importlib.abc.MetaPathFinder):
@@ -165,29 +199,24 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
     ``compile_sub(ir)`` compiles the sub-programs of host steps (loop bodies, branches)."""
     start_numba()
     steps = partition(ir)
-    names: dict[Var, str] = {}
+    # The caller's variables are the program's (as ``pp_ir`` prints them).
+    names = {v: _caller_name(n) for v, n in var_names(ir).items()}
     glob: dict[str, Any] = {"np": np, "run_matmul": run_matmul,
                             "run_split": parallel.run_split}
-    for i, v in enumerate(ir.invars):
-        names[v] = f"x{i}"
-    for i, (v, c) in enumerate(zip(ir.constvars, ir.consts, strict=True)):
-        names[v] = f"c{i}"
-        glob[f"c{i}"] = np.asarray(c)
+    for v, c in zip(ir.constvars, ir.consts, strict=True):
+        glob[names[v]] = np.asarray(c)
     body: list[str] = []
     sources: list[str] = []
-    counter = iter(range(1 << 30))
-
-    def name(v: Var) -> str:
-        if v not in names:
-            names[v] = f"t{next(counter)}"
-        return names[v]
+    kernels: list[tuple[Step, str]] = []
+    lits = iter(range(1 << 30))
+    hosts = iter(range(1 << 30))
 
     def atom(x: Any) -> str:
         if isinstance(x, Lit):
-            key = f"L{next(counter)}"
+            key = f"L{next(lits)}"
             glob[key] = np.asarray(x.val)
             return key
-        return name(x)
+        return names[x]
 
     buffers = Buffers(ir, steps)
     glob["buffers"] = buffers
@@ -198,19 +227,20 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
         slot, out = buffers.slot(v), buffers.output_slot(v)
         reused = f"ws[{slot}]" if slot is not None else \
             f"buffers.output({out})" if out is not None else None
-        body.append(f"{name(v)} = {reused}" if reused is not None else
-                    f"{name(v)} = np.empty({v.aval.shape}, {dt_name(v.aval.dtype)})")
+        body.append(f"{names[v]} = {reused}" if reused is not None else
+                    f"{names[v]} = np.empty({v.aval.shape}, {dt_name(v.aval.dtype)})")
 
     for step in steps:
         if isinstance(step, LoopKernel):
-            src = kernel_module_source(step)
+            kernels.append((step, kernel_body(step)))
+            src = kernel_module_source(kernels[-1][1])
             kname = f"K{len(sources)}"
             sources.append(src)
             glob[kname] = cache.load(src).kernel
             outs = []
             for o in step.outputs:
                 allocate(o.var)
-                outs.append(name(o.var))
+                outs.append(names[o.var])
             # (a trailing ... keeps a view whose every axis is fixed a 0-d array, not a scalar)
             ins = [atom(x) if view is None else
                    f"{atom(x)}[{''.join(':, ' if i is None else f'{i}, ' for i in view)}...]"
@@ -230,28 +260,27 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
             body.append(
                 f"run_matmul({atom(step.a)}, {atom(step.b)}, {step.transpose_a}, "
                 f"{step.transpose_b}, {step.a_batch}, {step.b_batch}, "
-                f"{atom(step.bias) if step.bias is not None else None}, {name(step.out)})")
+                f"{atom(step.bias) if step.bias is not None else None}, {names[step.out]})")
         elif isinstance(step, ViewStep):
             src = step.eqn.inputs[0]
-            body.append(f"{name(step.eqn.outputs[0])} = np.reshape({atom(src)}, "
+            body.append(f"{names[step.eqn.outputs[0]]} = np.reshape({atom(src)}, "
                         f"{step.eqn.params['shape']})")
         else:
-            hname = f"H{next(counter)}"
             low = lowering_of(step.eqn)
+            hname = f"K{len(sources)}" if low.module is None and low.kernel is not None else \
+                f"H{next(hosts)}"  # a hand-written kernel is named as show_kernels lists it
             if low.module is not None:  # a kernel of ours: it writes into our buffers
                 module = importlib.import_module(f"jitgrad.backend.kernels.{low.module}")
                 glob[hname] = module.build(**step.eqn.params)
                 for v in step.eqn.outputs:
                     allocate(v)
-                args = [atom(x) for x in step.eqn.inputs] + [name(v) for v in step.eqn.outputs]
+                args = [atom(x) for x in step.eqn.inputs] + [names[v] for v in step.eqn.outputs]
                 body.append(f"{hname}({', '.join(args)})")
                 continue
-            if low.kernel is not None:  # named as show_kernels lists it
-                hname = f"K{len(sources)}"
-                src = f"@njit({kernel_flags()})\n{low.kernel(**step.eqn.params)}"
-                src = cache.module_source(src, kernel_imports(src))
-                sources.append(src)
-                glob[hname] = cache.load(src).kernel
+            if low.kernel is not None:
+                kernels.append((step, f"@njit({kernel_flags()})\n{low.kernel(**step.eqn.params)}"))
+                sources.append(kernel_module_source(kernels[-1][1]))
+                glob[hname] = cache.load(sources[-1]).kernel
             elif low.compiled is not None:
                 glob[hname] = low.compiled(compile_sub, **step.eqn.params)
             else:
@@ -259,24 +288,26 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
             res = f"{hname}({', '.join(atom(x) for x in step.eqn.inputs)})"
             outs = step.eqn.outputs
             if len(outs) == 1 and not step.eqn.prim.multiple_results:
-                body.append(f"{name(outs[0])} = np.asarray({res})")
+                body.append(f"{names[outs[0]]} = np.asarray({res})")
             else:
-                body.append(f"{', '.join(name(v) for v in outs)}, = {res}")
-    results = _results(ir, steps, [atom(x) for x in ir.outvars])
+                body.append(f"{', '.join(names[v] for v in outs)}, = {res}")
+    args = [names[v] for v in ir.invars]
+    results = _results(ir, steps, [atom(x) for x in ir.outvars],
+                       args + [names[v] for v in ir.constvars])
     glob["owned"] = _owned
-    params = ", ".join(f"x{i}" for i in range(len(ir.invars)))
+    params = ", ".join(args)
     # Scratch buffers come from a free list (each concurrent call gets its own set) and go
     # back only after a successful call.
     take, give = (["ws = buffers.take()"], ["buffers.give(ws)"]) if buffers.n_slots else ([], [])
     lines = [f"def run({params}):", "    try:"] + [f"        {b}" for b in take + body] + \
         [f"        res = [{', '.join(results)}]"] + [f"        {b}" for b in give] + \
         ["        return res",
-         "    except Exception as e:",
-         "        raise compile_error(e) from e"]
+         "    except Exception as exc:",
+         "        raise compile_error(exc) from exc"]
     caller = "\n".join(lines) + "\n"
     glob["compile_error"] = functools.partial(_compile_error, ir=ir, sources=sources)
     exec(compile(caller, "<jitgrad program>", "exec"), glob)
-    return Compiled(glob["run"], caller, sources, steps, ir)
+    return Compiled(glob["run"], caller, sources, kernels, steps, ir)
 
 
 def _fills_buffers(step: Step) -> bool:
@@ -285,13 +316,14 @@ def _fills_buffers(step: Step) -> bool:
     return isinstance(step, HostStep) and lowering_of(step.eqn).module is not None
 
 
-def _results(ir: IR, steps: list[Step], outs: list[str]) -> list[str]:
+def _results(ir: IR, steps: list[Step], outs: list[str], args: list[str]) -> list[str]:
     """The caller's expressions for the program's results, given their names. As in JAX, a
     result never shares memory with an argument, a constant or another result (the caller
-    may mutate any of them): such results are copied. A result is a fresh buffer when a
-    kernel, a matmul or one of jitgrad's kernel modules wrote it; a view step's result shares
-    its operand's buffer; what any other host step returns is checked when the program runs
-    (it may be an operand or a view of one)."""
+    may mutate any of them): such results are copied (``args``: the names of the arguments
+    and constants). A result is a fresh buffer when a kernel, a matmul or one of jitgrad's
+    kernel modules wrote it; a view step's result shares its operand's buffer; what any other
+    host step returns is checked when the program runs (it may be an operand or a view of
+    one)."""
     fresh: set[Var] = set()
     base: dict[Var, Any] = {}  # a view step's result -> the atom whose buffer it views
     for step in steps:
@@ -304,7 +336,6 @@ def _results(ir: IR, steps: list[Step], outs: list[str]) -> list[str]:
         elif isinstance(step, ViewStep):
             src = step.eqn.inputs[0]
             base[step.eqn.outputs[0]] = base.get(src, src) if isinstance(src, Var) else src
-    args = [f"x{i}" for i in range(len(ir.invars))] + [f"c{i}" for i in range(len(ir.consts))]
     seen: set[Var] = set()
     results = []
     for p, (x, out) in enumerate(zip(ir.outvars, outs, strict=True)):
