@@ -1,7 +1,6 @@
 """Batched GEMM kernel in Numba: out[i] = act(op(a[i]) @ op(b[i]) + bias), blocked and packed."""
 
 import contextlib
-import math
 
 import llvmlite.ir as llvmir
 import numba
@@ -14,11 +13,8 @@ from numba.np.arrayobj import load_item
 
 from jitgrad.backend.cache import disk_cache
 
-__all__ = ["ACT_NONE", "ACT_RELU", "ACT_TANH", "matmul", "njit_matmul"]
+__all__ = ["matmul", "njit_matmul"]
 
-ACT_NONE = 0
-ACT_RELU = 1
-ACT_TANH = 2
 
 # Register tile: _MR rows by NR columns, NR * itemsize = 128 bytes, i.e. every tile row is two
 # 512-bit vectors, so the tile is 16 of the 32 zmm registers (8x16 f64, 8x32 f32) and each k
@@ -295,19 +291,11 @@ def _pack_b(blk, bpack):
 
 
 @numba.njit(**_JIT_INLINE)
-def _epilogue(c, i0, j0, mr, nr, bias, has_bias, activation):
-    """Apply bias and activation to c[i0:i0+mr, j0:j0+nr] in place."""
+def _epilogue(c, i0, j0, mr, nr, bias):
+    """Add bias to the rows of c[i0:i0+mr, j0:j0+nr] in place."""
     for i in range(i0, i0 + mr):
         for j in range(j0, j0 + nr):
-            v = c[i, j]
-            if has_bias:
-                v += bias[j]
-            if activation == ACT_RELU:
-                # Written so that NaN propagates, as with np.maximum(v, 0).
-                v = _zero(c) if v < 0 else v
-            elif activation == ACT_TANH:
-                v = math.tanh(v)
-            c[i, j] = v
+            c[i, j] += bias[j]
 
 
 @numba.njit(**_JIT_INLINE)
@@ -407,12 +395,11 @@ def _gemm_direct(a2, b2, c, mode):
 
 
 @numba.njit(**_JIT_INLINE)
-def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, activation):
-    """c = act(a2 @ b2 + bias) through packed panels and the register-tile micro-kernel."""
+def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias):
+    """c = a2 @ b2 + bias through packed panels and the register-tile micro-kernel."""
     m, k = a2.shape
     n = b2.shape[1]
     nrt = _nr(c)
-    fused = has_bias or activation != ACT_NONE
     # Operands are read in place (only partial slivers, which need zero padding, are packed)
     # where packing would not pay: with a single B sliver (n <= NR) every A sliver is read
     # once, with a single A sliver (m <= _MR) every B sliver is (if its rows are contiguous, as
@@ -446,9 +433,9 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, a
                             q = (ir - mc_full) * kc
                             ablk = apack[q:q + kc * _MR].reshape(kc, _MR).T
                         _micro(ablk, bblk, kc, c, ic + ir, jc + jr, mr, nr, pc > 0, edge)
-                        if last and fused:
+                        if last and has_bias:
                             # While the tile is still in L1.
-                            _epilogue(c, ic + ir, jc + jr, mr, nr, bias, has_bias, activation)
+                            _epilogue(c, ic + ir, jc + jr, mr, nr, bias)
 
 
 @numba.njit(**_JIT_INLINE)
@@ -465,8 +452,8 @@ def _op(x, transpose):
     return x.T if transpose else x
 
 
-def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias, activation):
-    """njit entry: out[i] = act(op(a[i]) @ op(b[i]) + bias); see matmul() for the contract.
+def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
+    """njit entry: out[i] = op(a[i]) @ op(b[i]) + bias; see matmul() for the contract.
 
     bias must be a 1-D array of out's dtype even when has_bias is False (any length then).
     """
@@ -479,7 +466,6 @@ def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias, activation):
         raise ValueError("matmul: operand shapes do not match out")
     if has_bias and bias.shape[0] != n:
         raise ValueError("matmul: bias length must equal n")
-    fused = has_bias or activation != ACT_NONE
     if batch == 0 or m == 0 or n == 0:
         return
     # Batch items differ only in their base address, so one choice of path serves them all.
@@ -497,15 +483,14 @@ def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias, activation):
         b2 = _op(b[bi], transpose_b)
         c = out[bi]
         if packed:
-            _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias,
-                         activation)
+            _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias)
             continue
         if k == 0:
             c[:] = 0
         else:
             _gemm_direct(a2, b2, c, mode)
-        if fused:
-            _epilogue(c, 0, 0, m, n, bias, has_bias, activation)
+        if has_bias:
+            _epilogue(c, 0, 0, m, n, bias)
 
 
 _DTYPES = (np.float32, np.float64)
@@ -557,7 +542,7 @@ def njit_matmul(dtype):
     """Return the njit entry point, compiled for dtype (float32 or float64).
 
     The returned dispatcher has the signature
-    ``(a, b, out, transpose_a, transpose_b, bias, has_bias, activation) -> None`` with the
+    ``(a, b, out, transpose_a, transpose_b, bias, has_bias) -> None`` with the
     semantics of matmul(); from njit code pass a 1-D array of out's dtype as bias and
     has_bias=False when there is no bias. It is the same dispatcher for both dtypes, but each
     dtype must have been requested here (from Python) before njit code calling it with that dtype
@@ -588,7 +573,7 @@ def njit_matmul(dtype):
             _driver = disk_cache(numba.njit(**_JIT)(_matmul_nb))
         ro3 = types.Array(nb, 3, "A", readonly=True)
         driver_sig = (ro3, ro3, types.Array(nb, 3, "C"), types.boolean, types.boolean,
-                      types.Array(nb, 1, "A", readonly=True), types.boolean, types.intp)
+                      types.Array(nb, 1, "A", readonly=True), types.boolean)
         _compile_exclusively(_driver, driver_sig)
         _ready.add(dtype)
     return _driver
@@ -598,8 +583,8 @@ _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in _DTYPES}
 _kernels = {}
 
 
-def matmul(a, b, out, transpose_a, transpose_b, bias=None, activation=0):
-    """out[i] = act(op(a[i]) @ op(b[i]) + bias)  for each batch index i.
+def matmul(a, b, out, transpose_a, transpose_b, bias=None):
+    """out[i] = op(a[i]) @ op(b[i]) + bias  for each batch index i.
 
     a: 3-D array (batch, m, k) if not transpose_a else (batch, k, m); any strides, including
        negative strides and stride 0 on the batch axis (from np.broadcast_to).
@@ -607,27 +592,24 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, activation=0):
     out: 3-D C-contiguous array (batch, m, n), same dtype as a and b, written (not accumulated).
     op(x) = x.swapaxes(-1, -2) when the flag is set.
     bias: None or 1-D array of length n (added to every row), same dtype.
-    activation: ACT_NONE (0), ACT_RELU (1) or ACT_TANH (2).
     dtypes: float32 or float64 for all arrays; accumulation is in that dtype. k == 0 gives
-    out = act(bias or 0).
+    out = bias or 0.
     """
-    if activation not in (ACT_NONE, ACT_RELU, ACT_TANH):
-        raise ValueError(f"matmul: unknown activation {activation!r}")
     kernel = _kernels.get(out.dtype)
     if kernel is None:
         kernel = _kernels[out.dtype] = njit_matmul(out.dtype)
     has_bias = bias is not None
     if not has_bias:
         bias = _NO_BIAS[out.dtype]
-    transpose_a, transpose_b, activation = bool(transpose_a), bool(transpose_b), int(activation)
+    transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
     if a.ndim == b.ndim == out.ndim == 3 and b.strides[0] == 0:
         a, b, out, transpose_a = _fold_shared_b(a, b, out, transpose_a)
     try:
-        kernel(a, b, out, transpose_a, transpose_b, bias, has_bias, activation)
+        kernel(a, b, out, transpose_a, transpose_b, bias, has_bias)
     except TypeError:
         # Numba refused the argument types: explain why, or retry with aligned copies.
         a, b, bias = _checked(a, b, out, bias)
-        kernel(a, b, out, transpose_a, transpose_b, bias, has_bias, activation)
+        kernel(a, b, out, transpose_a, transpose_b, bias, has_bias)
 
 
 def _fold_shared_b(a, b, out, transpose_a):
