@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import jitgrad as jg
 import jitgrad.numpy as jnp
@@ -188,6 +189,7 @@ def test_clear_caches_forgets_programs_and_releases_scratch():
     assert f.trace_count == 2
 
 
+@pytest.mark.slow  # ~3 CPU minutes: outside the default run (CI's 20 minutes); README
 def test_many_distinct_programs_compile_in_one_process(tmp_path):
     """tests/long_run.py: 500 random programs, each value and gradient against numpy, RSS
     bounded, with an empty kernel cache (a new process, so nothing is loaded already)."""
