@@ -316,6 +316,16 @@ def _fills_buffers(step: Step) -> bool:
     return isinstance(step, HostStep) and lowering_of(step.eqn).module is not None
 
 
+def _written(step: Step) -> list[Var]:
+    """The values ``step`` writes into buffers the caller allocates for it (a loop kernel's
+    outputs, a matmul's, a kernel module's); none for other steps."""
+    if isinstance(step, LoopKernel):
+        return [o.var for o in step.outputs]
+    if isinstance(step, MatmulStep):
+        return [step.out]
+    return list(step.eqn.outputs) if _fills_buffers(step) else []
+
+
 def _results(ir: IR, steps: list[Step], outs: list[str], args: list[str]) -> list[str]:
     """The caller's expressions for the program's results, given their names. As in JAX, a
     result never shares memory with an argument, a constant or another result (the caller
@@ -327,13 +337,8 @@ def _results(ir: IR, steps: list[Step], outs: list[str], args: list[str]) -> lis
     fresh: set[Var] = set()
     base: dict[Var, Any] = {}  # a view step's result -> the atom whose buffer it views
     for step in steps:
-        if isinstance(step, LoopKernel):
-            fresh.update(o.var for o in step.outputs)
-        elif isinstance(step, MatmulStep):
-            fresh.add(step.out)
-        elif _fills_buffers(step):
-            fresh.update(step.eqn.outputs)
-        elif isinstance(step, ViewStep):
+        fresh.update(_written(step))
+        if isinstance(step, ViewStep):
             src = step.eqn.inputs[0]
             base[step.eqn.outputs[0]] = base.get(src, src) if isinstance(src, Var) else src
     seen: set[Var] = set()
@@ -378,12 +383,7 @@ class Buffers:
         kernel_out: set[Var] = set()
         readers_ok: dict[Var, bool] = {}  # False once a view or host step reads the value
         for step in steps:
-            if isinstance(step, LoopKernel):
-                kernel_out.update(o.var for o in step.outputs)
-            elif isinstance(step, MatmulStep):
-                kernel_out.add(step.out)
-            elif _fills_buffers(step):
-                kernel_out.update(step.eqn.outputs)
+            kernel_out.update(_written(step))
             for x in step_inputs(step):
                 if isinstance(x, Var):
                     ok = isinstance(step, LoopKernel | MatmulStep) or _fills_buffers(step)
