@@ -156,6 +156,31 @@ def _kernel_shape(rhs_spec: str, lhs_spec: str, out_chan: int, filter_shape: Seq
             next(sizes) for c in rhs_spec]
 
 
+def _conv_layer(dimension_numbers: tuple[str, str, str], out_chan: int,
+                filter_shape: Sequence[int], strides: Sequence[int] | None, padding: Any,
+                W_init: Callable[..., Any] | None, b_init: Callable[..., Any],
+                out_shape_of: Callable[..., tuple], conv: Callable[..., Any]) -> Layer:
+    """A convolution layer (weights and a per-channel bias) of ``conv(inputs, W, strides,
+    padding)``, whose output shape ``out_shape_of(input_shape, kernel, strides, padding,
+    dimension_numbers)`` gives."""
+    lhs_spec, rhs_spec, out_spec = dimension_numbers
+    strides = tuple(strides) if strides else (1,) * len(filter_shape)
+    W_init = W_init or glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
+
+    def init_fun(rng: Any, input_shape: Sequence[int]) -> tuple[tuple, tuple]:
+        kernel = _kernel_shape(rhs_spec, lhs_spec, out_chan, filter_shape, input_shape)
+        out_shape = out_shape_of(input_shape, kernel, strides, padding, dimension_numbers)
+        k1, k2 = _split(rng)
+        bias = [out_chan if c == "C" else 1 for c in out_spec]
+        return out_shape, (W_init(k1, kernel), b_init(k2, bias))
+
+    def apply_fun(params: Any, inputs: Any, **kwargs: Any) -> Any:
+        W, b = params
+        return conv(inputs, W, strides, padding) + b
+
+    return init_fun, apply_fun
+
+
 def GeneralConv(dimension_numbers: tuple[str, str, str], out_chan: int,
                 filter_shape: Sequence[int], strides: Sequence[int] | None = None,
                 padding: Any = "VALID", W_init: Callable[..., Any] | None = None,
@@ -168,25 +193,12 @@ def GeneralConv(dimension_numbers: tuple[str, str, str], out_chan: int,
     >>> shape, apply_fun(params, np.ones((2, 3, 8, 8), np.float32)).shape
     ((2, 4, 8, 8), (2, 4, 8, 8))
     """
-    lhs_spec, rhs_spec, out_spec = dimension_numbers
     one = (1,) * len(filter_shape)
-    strides = tuple(strides) if strides else one
-    W_init = W_init or glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
-
-    def init_fun(rng: Any, input_shape: Sequence[int]) -> tuple[tuple, tuple]:
-        kernel = _kernel_shape(rhs_spec, lhs_spec, out_chan, filter_shape, input_shape)
-        out_shape = conv_general_shape_tuple(input_shape, kernel, strides, padding,
-                                             dimension_numbers)
-        k1, k2 = _split(rng)
-        bias = [out_chan if c == "C" else 1 for c in out_spec]
-        return out_shape, (W_init(k1, kernel), b_init(k2, bias))
-
-    def apply_fun(params: Any, inputs: Any, **kwargs: Any) -> Any:
-        W, b = params
-        return conv_general_dilated(inputs, W, strides, padding, one, one,
-                                    dimension_numbers=dimension_numbers) + b
-
-    return init_fun, apply_fun
+    return _conv_layer(
+        dimension_numbers, out_chan, filter_shape, strides, padding, W_init, b_init,
+        conv_general_shape_tuple,
+        lambda x, W, strides, padding: conv_general_dilated(
+            x, W, strides, padding, one, one, dimension_numbers=dimension_numbers))
 
 
 Conv = functools.partial(GeneralConv, ("NHWC", "HWIO", "NHWC"))
@@ -211,25 +223,11 @@ def GeneralConvTranspose(dimension_numbers: tuple[str, str, str], out_chan: int,
     >>> shape, apply_fun(params, np.ones((1, 4, 3), np.float32)).shape
     ((1, 9, 2), (1, 9, 2))
     """
-    lhs_spec, rhs_spec, out_spec = dimension_numbers
-    one = (1,) * len(filter_shape)
-    strides = tuple(strides) if strides else one
-    W_init = W_init or glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
-
-    def init_fun(rng: Any, input_shape: Sequence[int]) -> tuple[tuple, tuple]:
-        kernel = _kernel_shape(rhs_spec, lhs_spec, out_chan, filter_shape, input_shape)
-        out_shape = conv_transpose_shape_tuple(input_shape, kernel, strides, padding,
-                                               dimension_numbers)
-        k1, k2 = _split(rng)
-        bias = [out_chan if c == "C" else 1 for c in out_spec]
-        return out_shape, (W_init(k1, kernel), b_init(k2, bias))
-
-    def apply_fun(params: Any, inputs: Any, **kwargs: Any) -> Any:
-        W, b = params
-        return conv_transpose(inputs, W, strides, padding,
-                              dimension_numbers=dimension_numbers) + b
-
-    return init_fun, apply_fun
+    return _conv_layer(
+        dimension_numbers, out_chan, filter_shape, strides, padding, W_init, b_init,
+        conv_transpose_shape_tuple,
+        lambda x, W, strides, padding: conv_transpose(
+            x, W, strides, padding, dimension_numbers=dimension_numbers))
 
 
 Conv1DTranspose = functools.partial(GeneralConvTranspose, ("NHC", "HIO", "NHC"))
