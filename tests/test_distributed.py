@@ -85,6 +85,27 @@ def test_weighted_mean_and_dask_array_shards(client):
     np.testing.assert_allclose(grad, parts[0][1] + parts[1][1], rtol=1e-5)
 
 
+def scaled_error(w, xy, scale):
+    return scale * squared_error(w, xy)
+
+
+def test_extra_arguments_and_argnums(client):
+    """``*args`` travel with each task; ``argnums`` counts f's positions (params 0, the shard
+    1, the extra arguments from 2), and each gradient is summed over the shards."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((6, 3))
+    y = rng.standard_normal(6)
+    w, scale = np.array([0.5, -1.0, 0.25]), np.array(1.5)
+    shards = [client.scatter((x[:4], y[:4])), client.scatter((x[4:], y[4:]))]
+    value, (gw, gscale) = value_and_grad_sum(client, scaled_error, w, shards, scale,
+                                             argnums=(0, 2), timeout=TIMEOUT)
+    parts = [jg.value_and_grad(scaled_error, argnums=(0, 2))(w, (x[i:j], y[i:j]), scale)
+             for i, j in ((0, 4), (4, 6))]
+    np.testing.assert_allclose(value, parts[0][0] + parts[1][0], rtol=1e-12)
+    np.testing.assert_allclose(gw, parts[0][1][0] + parts[1][1][0], rtol=1e-12)
+    np.testing.assert_allclose(gscale, parts[0][1][1] + parts[1][1][1], rtol=1e-12)
+
+
 def test_persist_shards_rejects_misaligned_chunks(client):
     x = da.zeros((6, 2), chunks=(3, 1))
     with pytest.raises(ValueError, match="one chunk along the others"):
