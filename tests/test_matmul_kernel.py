@@ -112,6 +112,19 @@ def test_bias(dtype, has_bias, m, n, k):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("batch", (1, 5))
+def test_small_b_read_in_place(dtype, batch):
+    """A B small enough to be read in place (no packing) with m over one tile: rows farther
+    apart than n (a column slice), n not a multiple of the tile width, with a bias."""
+    rng = np.random.default_rng(batch)
+    m, n, k = 45, 40, 20
+    a = operand(rng, dtype, batch, m, k, False)
+    b = operand(rng, dtype, batch, k, 2 * n + 3, False)[:, :, 3:n + 3]
+    assert b.strides[1] != n * b.itemsize
+    check(a, b, False, False, rng.standard_normal(n).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("has_bias", (False, True))
 def test_empty_k(dtype, has_bias):
     """k == 0: out = bias or 0, and out is still written."""
