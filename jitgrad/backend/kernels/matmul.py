@@ -456,11 +456,9 @@ def _op(x, transpose):
     return x.T if transpose else x
 
 
-def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
-    """njit entry: out[i] = op(a[i]) @ op(b[i]) + bias; see matmul() for the contract.
-
-    bias must be a 1-D array of out's dtype even when has_bias is False (any length then).
-    """
+@numba.njit(**_JIT_INLINE)
+def _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias):
+    """The contraction length of a call, after checking that a, b and bias fit out."""
     batch, m, n = out.shape
     k = a.shape[1] if transpose_a else a.shape[2]
     am = a.shape[2] if transpose_a else a.shape[1]
@@ -470,35 +468,66 @@ def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
         raise ValueError("matmul: operand shapes do not match out")
     if has_bias and bias.shape[0] != n:
         raise ValueError("matmul: bias length must equal n")
-    if batch == 0 or m == 0 or n == 0:
+    return k
+
+
+@numba.njit(**_JIT_INLINE)
+def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k):
+    """Every batch item through the packed path (out = bias or 0 when k == 0)."""
+    batch, m, n = out.shape
+    if k == 0:
+        for bi in range(batch):
+            out[bi][:] = 0
+            if has_bias:
+                _epilogue(out[bi], 0, 0, m, n, bias)
         return
-    # Batch items differ only in their base address, so one choice of path serves them all.
-    mode = _PACKED if k == 0 else _direct_mode(_op(a[0], transpose_a), _op(b[0], transpose_b))
     nrt = _nr(out)
     kcb = _split(k, _KC, 1)
     mcb = _split(m, max(_MR, _MC_BYTES // (kcb * out.itemsize)), _MR)
     ncb = _split(n, max(nrt, _NC_BYTES // (kcb * out.itemsize)), nrt)
-    packed = mode == _PACKED and k > 0
-    apack = np.empty(mcb * kcb if packed else 0, out.dtype)
-    bpack = np.empty(ncb * kcb if packed else 0, out.dtype)
+    apack = np.empty(mcb * kcb, out.dtype)
+    bpack = np.empty(ncb * kcb, out.dtype)
     edge = np.empty(_MR * nrt, out.dtype)
     for bi in range(batch):
-        a2 = _op(a[bi], transpose_a)
-        b2 = _op(b[bi], transpose_b)
+        _gemm_packed(_op(a[bi], transpose_a), _op(b[bi], transpose_b), out[bi], apack, bpack,
+                     edge, kcb, mcb, ncb, bias, has_bias)
+
+
+def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
+    """njit entry: out[i] = op(a[i]) @ op(b[i]) + bias; see matmul() for the contract.
+
+    bias must be a 1-D array of out's dtype even when has_bias is False (any length then).
+    """
+    k = _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias)
+    batch, m, n = out.shape
+    if batch == 0 or m == 0 or n == 0:
+        return
+    # Batch items differ only in their base address, so one choice of path serves them all.
+    mode = _PACKED if k == 0 else _direct_mode(_op(a[0], transpose_a), _op(b[0], transpose_b))
+    if mode == _PACKED:
+        _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k)
+        return
+    for bi in range(batch):
         c = out[bi]
-        if packed:
-            _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias)
-            continue
-        if k == 0:
-            c[:] = 0
-        else:
-            _gemm_direct(a2, b2, c, mode)
+        _gemm_direct(_op(a[bi], transpose_a), _op(b[bi], transpose_b), c, mode)
         if has_bias:
             _epilogue(c, 0, 0, m, n, bias)
 
 
+def _matmul_packed_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
+    """_matmul_nb without the direct paths, for the calls that cannot take one
+    (_may_go_direct): it compiles in about 60% of the time (the direct loops' typing and
+    lowering are the rest), and a program whose products are all larger never needs more."""
+    k = _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias)
+    batch, m, n = out.shape
+    if batch == 0 or m == 0 or n == 0:
+        return
+    _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k)
+
+
 _DTYPES = (np.float32, np.float64)
-_driver = None
+_ENTRIES = {True: _matmul_nb, False: _matmul_packed_nb}  # by whether direct paths are in
+_drivers = {}
 _ready = set()
 
 
@@ -553,10 +582,15 @@ def njit_matmul(dtype):
     is compiled: implicit compilation is disabled so the micro-kernel can never be built without
     its vectoriser settings.
     """
-    global _driver
+    return _compiled(dtype, True)
+
+
+def _compiled(dtype, direct):
+    """The entry with (direct=True: _matmul_nb) or without (_matmul_packed_nb) the direct
+    paths, compiled (or loaded from the disk cache) for dtype."""
     dtype = np.dtype(dtype).type
-    if dtype in _ready:
-        return _driver
+    if (dtype, direct) in _ready:
+        return _drivers[direct]
     if dtype not in _DTYPES:
         raise TypeError(f"matmul: unsupported dtype {np.dtype(dtype)}")
     from numba.core.compiler_lock import global_compiler_lock
@@ -565,22 +599,22 @@ def njit_matmul(dtype):
     # lock anyway, and a second lock taken in the other order by a thread that calls this from
     # inside a compile could deadlock.
     with global_compiler_lock:
-        if dtype in _ready:
-            return _driver
+        if (dtype, direct) in _ready:
+            return _drivers[direct]
         nb = numba.from_dtype(dtype)
         ro2 = types.Array(nb, 2, "A", readonly=True)
         micro_sig = (ro2, ro2, types.intp, types.Array(nb, 2, "C"), types.intp, types.intp,
                      types.intp, types.intp, types.boolean, types.Array(nb, 1, "C"))
         with _vectorising_config():
             _compile_exclusively(_micro, micro_sig)
-        if _driver is None:
-            _driver = disk_cache(numba.njit(**_JIT)(_matmul_nb))
+        if direct not in _drivers:
+            _drivers[direct] = disk_cache(numba.njit(**_JIT)(_ENTRIES[direct]))
         ro3 = types.Array(nb, 3, "A", readonly=True)
         driver_sig = (ro3, ro3, types.Array(nb, 3, "C"), types.boolean, types.boolean,
                       types.Array(nb, 1, "A", readonly=True), types.boolean)
-        _compile_exclusively(_driver, driver_sig)
-        _ready.add(dtype)
-    return _driver
+        _compile_exclusively(_drivers[direct], driver_sig)
+        _ready.add((dtype, direct))
+    return _drivers[direct]
 
 
 _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in _DTYPES}
@@ -599,21 +633,32 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None):
     dtypes: float32 or float64 for all arrays; accumulation is in that dtype. k == 0 gives
     out = bias or 0.
     """
-    kernel = _kernels.get(out.dtype)
-    if kernel is None:
-        kernel = _kernels[out.dtype] = njit_matmul(out.dtype)
-    has_bias = bias is not None
-    if not has_bias:
-        bias = _NO_BIAS[out.dtype]
     transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
     if a.ndim == b.ndim == out.ndim == 3 and b.strides[0] == 0:
         a, b, out, transpose_a = _fold_shared_b(a, b, out, transpose_a)
+    key = out.dtype, _may_go_direct(a, out, transpose_a)
+    kernel = _kernels.get(key)
+    if kernel is None:
+        kernel = _kernels[key] = _compiled(*key)
+    has_bias = bias is not None
+    if not has_bias:
+        bias = _NO_BIAS[out.dtype]
     try:
         kernel(a, b, out, transpose_a, transpose_b, bias, has_bias)
     except TypeError:
         # Numba refused the argument types: explain why, or retry with aligned copies.
         a, b, bias = _checked(a, b, out, bias)
         kernel(a, b, out, transpose_a, transpose_b, bias, has_bias)
+
+
+def _may_go_direct(a, out, transpose_a):
+    """Whether _direct_mode may choose a direct path for this call (tiny, or an output side of
+    at most _DIRECT_MN); arrays that are not 3-D go to the full entry too, which rejects them."""
+    if a.ndim != 3 or out.ndim != 3:
+        return True
+    m, n = out.shape[1:]
+    k = a.shape[1] if transpose_a else a.shape[2]
+    return min(m, n) <= _DIRECT_MN or m * n * k <= _TINY_MACS
 
 
 def _fold_shared_b(a, b, out, transpose_a):
