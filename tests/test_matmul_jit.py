@@ -92,3 +92,27 @@ def test_bias_tanh_epilogue_and_gradients(backend, dtype):
 def test_integer_matmul_uses_numpy():
     a, b = np.arange(6).reshape(2, 3), np.arange(12).reshape(3, 4)
     np.testing.assert_array_equal(jg.jit(jnp.matmul)(a, b), a @ b)
+
+
+@pytest.mark.parametrize("b_batch", [(3,), ()], ids=["batched_b", "shared_b"])
+def test_two_threads_split_batches_into_whole_products(monkeypatch, b_batch):
+    """With two threads a batch of large products is split into whole products (so no B is
+    packed on both threads); a B shared by the batch is folded within each thread's part."""
+    from jitgrad.backend import parallel
+    extents = []
+    split_rows = parallel.split_rows
+
+    def spy(fn, m):
+        extents.append(m)
+        split_rows(fn, m)
+
+    monkeypatch.setattr(parallel, "split_rows", spy)
+    monkeypatch.setattr(jg.config, "threads", 2)
+    monkeypatch.setattr(jg.config, "matmul", "jitgrad")
+    a = rng.standard_normal((3, 180, 170))
+    b = rng.standard_normal(b_batch + (170, 190))
+    c = rng.standard_normal(190)
+    assert 2 * 3 * 180 * 170 * 190 >= parallel.MIN_MATMUL_FLOPS
+    got = jg.jit(lambda a, b, c: a @ b + c)(a, b, c)
+    assert extents == [3]
+    np.testing.assert_allclose(got, a @ b + c, rtol=1e-12, atol=1e-12)

@@ -560,7 +560,12 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
     a3 = a.reshape((batch,) + a.shape[-2:]) if a.ndim != 3 else a
     b3 = b.reshape((batch,) + b.shape[-2:]) if b.ndim != 3 else b
     out3 = out.reshape((batch, m, n))
-    if config.threads > 1 and 2 * batch * m * n * k >= parallel.MIN_MATMUL_FLOPS and m > 1:
+    if config.threads > 1 and 2 * batch * m * n * k >= parallel.MIN_MATMUL_FLOPS and batch > 1:
+        # Whole products per thread: a split of the rows would pack every B on every thread.
+        def items(lo: int, hi: int) -> None:
+            mm.matmul(a3[lo:hi], b3[lo:hi], out3[lo:hi], ta, tb, bias)
+        parallel.split_rows(items, batch)
+    elif config.threads > 1 and 2 * batch * m * n * k >= parallel.MIN_MATMUL_FLOPS and m > 1:
         def rows(lo: int, hi: int) -> None:
             part = a3[:, :, lo:hi] if ta else a3[:, lo:hi, :]
             mm.matmul(part, b3, out3[:, lo:hi, :], ta, tb, bias)
