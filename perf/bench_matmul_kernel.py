@@ -40,13 +40,15 @@ def operands(n, dtype, ta, tb, rng):
 
 
 def time_call(fn, min_seconds):
-    """Seconds per call, averaged over enough calls to last min_seconds."""
+    """CPU seconds per call, averaged over enough calls to take min_seconds. Both sides run on
+    this one thread, so its CPU time is their cost; unlike wall time it leaves out the slices in
+    which other processes ran (this machine is shared)."""
     calls = 0
-    start = time.perf_counter()
+    start = time.process_time()
     while True:
         fn()
         calls += 1
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         if elapsed >= min_seconds:
             return elapsed / calls
 

@@ -88,6 +88,7 @@ def run(ctx: Context) -> Section:
         "numpy: `a.T @ b` on views (OpenBLAS); jax: jax.jit of the same function on device "
         "arrays; torch: the same on tensors.",
         "FMA peak: GFLOP/s of one core measured at the start of this workload by a "
-        "Horner-polynomial FMA probe (ANCHORS.md: ≈ 58 f64, ≈ 116 f32 on this machine kind).",
+        "Horner-polynomial FMA probe (≈ 95 f64, ≈ 190 f32 on the project's Zen 5 machine; "
+        "≈ 58 and ≈ 116 on the Zen 4 one of ANCHORS.md).",
         "(×) compares times, so for GFLOP/s it is the peer's GFLOP/s ÷ jitgrad's."]
     return section
