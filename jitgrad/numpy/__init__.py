@@ -570,6 +570,14 @@ def _axes(axis: int | Sequence[int] | None, ndim: int, op: str, sort: bool = Tru
     return tuple(sorted(out)) if sort else tuple(out)
 
 
+def _axis(axis: int, ndim: int, op: str) -> int:
+    """One axis in ``range(ndim)``, for functions that take a single axis (as numpy's do)."""
+    if isinstance(axis, (tuple, list)):
+        raise JitgradTypeError(f"{op}: axis must be a single integer, got {axis!r}")
+    (ax,) = _axes(axis, ndim, op)
+    return ax
+
+
 def _keep(y: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> Any:
     if not keepdims:
         return y
@@ -651,7 +659,7 @@ def cumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None) -> Any:
     """``numpy.cumsum``."""
     if axis is None:
         a, axis = ravel(a), 0
-    (ax,) = _axes(axis, _aval_of(a).ndim, "cumsum")
+    ax = _axis(axis, _aval_of(a).ndim, "cumsum")
     return P.cumsum(_cast(a, _sum_dtype(a, dtype)), ax)
 
 
@@ -679,7 +687,7 @@ def _arg(prim: Any, np_fn: Callable[..., Any], name: str) -> Callable[..., Any]:
     def fn(a: ArrayLike, axis: int | None = None) -> Any:
         if axis is None:
             a, axis = ravel(a), 0
-        (ax,) = _axes(axis, _aval_of(a).ndim, name)
+        ax = _axis(axis, _aval_of(a).ndim, name)
         return prim.bind(a, axis=ax)
     fn.__name__ = name
     fn.__doc__ = f"``numpy.{name}`` (integer result, no gradient)."
@@ -764,7 +772,7 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
 def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
     """``numpy.swapaxes``."""
     nd = _aval_of(a).ndim
-    (i,), (j,) = _axes(axis1, nd, "swapaxes"), _axes(axis2, nd, "swapaxes")
+    i, j = _axis(axis1, nd, "swapaxes"), _axis(axis2, nd, "swapaxes")
     perm = list(range(nd))
     perm[i], perm[j] = perm[j], perm[i]
     return P.transpose(a, perm)
@@ -810,7 +818,7 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     avals = [_aval_of(a) for a in arrays]
     if not avals or avals[0].ndim == 0:
         raise ShapeError("concatenate: zero-dimensional arrays cannot be concatenated")
-    (ax,) = _axes(axis, avals[0].ndim, "concatenate")
+    ax = _axis(axis, avals[0].ndim, "concatenate")
     ref = avals[0].shape[:ax] + avals[0].shape[ax + 1:]
     for av in avals:
         if av.ndim != avals[0].ndim or av.shape[:ax] + av.shape[ax + 1:] != ref:
@@ -828,7 +836,7 @@ def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
         raise ShapeError(f"stack: all input arrays must have the same shape, got "
                          f"{', '.join(str(_aval_of(a).shape) for a in arrays)}")
     nd = _aval_of(arrays[0]).ndim + 1
-    (ax,) = _axes(axis, nd, "stack")
+    ax = _axis(axis, nd, "stack")
     return concatenate([expand_dims(a, ax) for a in arrays], axis=ax)
 
 

@@ -12,6 +12,7 @@ from jitgrad import prims as P
 from jitgrad.errors import JitgradTypeError, ShapeError, UnsupportedError
 from jitgrad.numpy import (
     _aval_of,
+    _axis,
     _broadcast_shapes,
     _broadcast_to_shape,
     _cast,
@@ -24,7 +25,7 @@ from jitgrad.numpy import (
     where,
 )
 from jitgrad.numpy import sum as _sum
-from jitgrad.numpy._shape import _axis, take_static
+from jitgrad.numpy._shape import take_static
 
 __all__ = ["diag", "diagflat", "diagonal", "nan_to_num", "put_along_axis", "select",
            "take", "take_along_axis", "trace", "tril", "triu"]
