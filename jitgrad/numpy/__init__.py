@@ -13,38 +13,25 @@ from typing import Any
 
 import numpy as np
 
-# Re-exported numpy names: dtypes, type queries and constants behave exactly as in numpy.
+# Re-exported numpy names: dtypes, type queries and constants behave as in numpy (the scalar
+# types are wrapped below so that calling one casts a traced value).
 from numpy import (  # noqa: F401  (re-exports)
     __version__,
-    bool_,
     can_cast,
-    clongdouble,
-    complex64,
-    complex128,
     complexfloating,
     e,
     euler_gamma,
     finfo,
-    float16,
-    float32,
-    float64,
     floating,
     generic,
     iinfo,
     inexact,
     inf,
-    int8,
-    int16,
-    int32,
-    int64,
-    int_,
     integer,
-    intp,
     isdtype,
     isscalar,
     issubdtype,
     iterable,
-    longdouble,
     nan,
     ndarray,
     newaxis,
@@ -52,12 +39,6 @@ from numpy import (  # noqa: F401  (re-exports)
     pi,
     promote_types,
     signedinteger,
-    uint,
-    uint8,
-    uint16,
-    uint32,
-    uint64,
-    uintp,
     unsignedinteger,
 )
 
@@ -80,6 +61,40 @@ from jitgrad.transforms.stage import StageTracer as _StageTracer
 from jitgrad.transforms.stage import producer as _producer
 
 ArrayLike = Any
+
+
+class _ScalarType(type):
+    """The scalar types (``jnp.float32``, ``jnp.int64``, ...) are numpy's, except that calling
+    one on a traced value casts it, as ``jnp.float32(x)`` does in JAX and ``np.int64(x)`` in
+    autograd (numpy's own would try to convert the tracer). Each is a subclass of numpy's type
+    that compares and hashes equal to it, so ``np.dtype(jnp.float32)``, ``x.dtype ==
+    jnp.float32`` and ``isinstance(np.float32(1), jnp.float32)`` behave as in numpy."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if args and _contains_tracer(args[0]):
+            return asarray(args[0], dtype=cls.__base__)
+        return cls.__base__(*args, **kwargs)
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        return isinstance(instance, cls.__base__)
+
+    def __eq__(cls, other: Any) -> bool:
+        return cls is other or cls.__base__ is other
+
+    def __hash__(cls) -> int:
+        return hash(cls.__base__)
+
+
+def _scalar_type(t: type) -> type:
+    return _ScalarType(t.__name__, (t,), {"__module__": __name__, "__doc__": t.__doc__})
+
+
+# Every concrete numpy scalar type under each of numpy's names for it (float32, single, int_,
+# ...); ``bool`` is served by __getattr__, since the module itself uses Python's bool.
+_SCALAR_TYPES = {t: _scalar_type(t) for t in set(np.sctypeDict.values())
+                 if issubclass(t, np.number | np.bool_) and not issubclass(t, np.timedelta64)}
+globals().update({name: _SCALAR_TYPES[t] for name, t in vars(np).items()
+                  if isinstance(t, type) and t in _SCALAR_TYPES and name != "bool"})
 
 # ---------------------------------------------------------------------------------------------
 # Plumbing: eager fallback, promotion, broadcasting
@@ -1573,7 +1588,7 @@ dtype = np.dtype  # numpy's dtype constructor, re-exported (bound last: paramete
 
 def __getattr__(name: str) -> Any:
     if name == "bool":  # numpy's bool type, not a global here: the module uses Python's bool
-        return np.bool_
+        return _SCALAR_TYPES[np.bool_]
     if hasattr(np, name):
         raise AttributeError(
             f"jitgrad.numpy does not provide numpy.{name} (yet). Compute it with the supported "
