@@ -442,6 +442,20 @@ def test_autograd_name_errors():
         jg.elementwise_grad(jnp.sin)(np.arange(3))
 
 
+def test_make_diagonal_is_the_inverse_of_diagonal():
+    d = np.random.default_rng(0).standard_normal((3, 4))
+    d[0, 1] = np.inf  # off-diagonal entries stay 0, not inf * 0
+    expected = np.zeros((3, 4, 4))
+    expected[:, np.arange(4), np.arange(4)] = d
+    for f in (jnp.make_diagonal, jg.jit(jnp.make_diagonal)):
+        np.testing.assert_array_equal(f(d), expected)
+    np.testing.assert_array_equal(jg.jit(jnp.make_diagonal)(np.arange(2, dtype=np.int32)),
+                                  np.diag(np.arange(2, dtype=np.int32)))
+    jg.check_grads(lambda x: jnp.sin(jnp.make_diagonal(x)), (d[1:],), order=2)
+    with pytest.raises(jg.UnsupportedError, match="offset=0"):
+        jnp.make_diagonal(d, axis1=0, axis2=1)
+
+
 def test_grad_accepts_an_output_with_one_element_as_autograd():
     x = R(3)
     for f in (lambda x: jnp.sum(x ** 2, keepdims=True), lambda x: (x @ x)[None, None]):

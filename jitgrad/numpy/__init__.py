@@ -1334,6 +1334,7 @@ from jitgrad.numpy._index import (  # noqa: E402, F401  (re-exports)
     diag,
     diagflat,
     diagonal,
+    make_diagonal,
     nan_to_num,
     put_along_axis,
     select,

@@ -20,6 +20,7 @@ from jitgrad.numpy import (
     _index_array,
     _numpy_when_concrete,
     _Tracer,
+    expand_dims,
     ravel,
     result_type,
     where,
@@ -27,8 +28,8 @@ from jitgrad.numpy import (
 from jitgrad.numpy import sum as _sum
 from jitgrad.numpy._shape import take_static
 
-__all__ = ["diag", "diagflat", "diagonal", "nan_to_num", "put_along_axis", "select",
-           "take", "take_along_axis", "trace", "tril", "triu"]
+__all__ = ["diag", "diagflat", "diagonal", "make_diagonal", "nan_to_num", "put_along_axis",
+           "select", "take", "take_along_axis", "trace", "tril", "triu"]
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -223,6 +224,21 @@ def diagflat(v: Any, k: int = 0) -> Any:
     return diag(ravel(v), k)
 
 
+def make_diagonal(D: Any, offset: int = 0, axis1: int = -1, axis2: int = -2) -> Any:
+    """autograd's ``numpy.make_diagonal``, the inverse of ``diagonal(x, 0, -1, -2)``: a stack
+    of square matrices with ``D``'s last axis on their diagonals (shape ``D.shape + (n,)``);
+    like autograd's, only for ``offset=0, axis1=-1, axis2=-2``."""
+    if (offset, axis1, axis2) != (0, -1, -2):
+        raise UnsupportedError(f"make_diagonal: only offset=0, axis1=-1, axis2=-2 are supported "
+                               f"(as in autograd), got offset={offset}, axis1={axis1}, "
+                               f"axis2={axis2}")
+    shape = _shape(D)
+    if not shape:
+        raise ShapeError("make_diagonal: D must have at least one dimension, got a scalar")
+    on = np.eye(shape[-1], dtype=bool)
+    return where(on, expand_dims(D, -1), np.zeros((), _aval_of(D).dtype))
+
+
 def _triangle(m: Any, keep: np.ndarray) -> Any:
     return where(keep, m, np.zeros((), _aval_of(m).dtype))
 
@@ -318,6 +334,10 @@ _examples.attach(globals(), {
         'array(5.)'),
     'diag': (
         'jnp.diag',
+        'np.array([1.0, 2.0])',
+        'array([[1., 0.],\n       [0., 2.]])'),
+    'make_diagonal': (
+        'jnp.make_diagonal',
         'np.array([1.0, 2.0])',
         'array([[1., 0.],\n       [0., 2.]])'),
     'diagflat': (
