@@ -142,22 +142,33 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: Any, inplace: bool
                    ) -> Any:
     """``numpy.put_along_axis`` as JAX has it: ``inplace=False`` returns the updated array
     (traced arrays cannot be updated in place; concrete ones with ``inplace=True`` are
-    numpy's call). Indices must be concrete; where several hit one position, the last
-    value wins, as in numpy."""
+    numpy's call). Where several indices hit one position, the last value wins, as in
+    numpy; traced indices out of range drop their value, as ``x.at[...].set`` does."""
     if inplace:
         raise UnsupportedError("put_along_axis on traced arrays: they cannot be updated in "
                                "place; pass inplace=False and use the returned array")
-    if isinstance(indices, _Tracer):
-        raise UnsupportedError("put_along_axis with traced indices (which of several values "
-                               "for one position wins is decided on concrete indices)")
     flat_arr, flat = _positions(arr, indices, axis, "put_along_axis")
     dtype = _aval_of(arr).dtype
     vals = _cast(values if isinstance(values, _Tracer) else np.asarray(values), dtype)
-    if _broadcast_shapes("put_along_axis", vals, flat) != flat.shape:
+    shape = _shape(flat)
+    if _broadcast_shapes("put_along_axis", vals, flat) != shape:
         raise ShapeError(f"put_along_axis: values of shape {_shape(vals)} do not broadcast to "
-                         f"the indexed shape {flat.shape}")
-    vals = P.reshape(P.broadcast_in_dim(vals, flat.shape, range(
-        flat.ndim - _aval_of(vals).ndim, flat.ndim)), (flat.size,))
+                         f"the indexed shape {shape}")
+    size = int(np.prod(shape, dtype=np.int64))
+    vals = P.reshape(P.broadcast_in_dim(vals, shape, range(
+        len(shape) - _aval_of(vals).ndim, len(shape))), (size,))
+    if isinstance(indices, _Tracer):
+        # Positions known only at run time: the scatter primitive's "set" keeps the last
+        # write to each position; -1 (an index out of range) drops its value.
+        n = _shape(arr)[_axis(axis, len(_shape(arr)), "put_along_axis")] if axis is not None \
+            else _aval_of(flat_arr).size
+        idx = _cast(indices, np.dtype(np.int64))
+        inside = P.broadcast_in_dim(P.and_(P.ge(idx, np.int64(-n)), P.lt(idx, np.int64(n))),
+                                    shape, range(len(shape) - _aval_of(indices).ndim,
+                                                 len(shape)))
+        out = P.scatter(flat_arr, P.reshape(P.select(inside, flat, np.int64(-1)), (size,)),
+                        vals, "set")
+        return P.reshape(out, _shape(arr))
     # The last write to each position wins: keep each position's last occurrence.
     positions, last = np.unique(flat.ravel()[::-1], return_index=True)
     picked = P.gather(vals, flat.size - 1 - last, 0)
