@@ -158,7 +158,7 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: Any, inplace: bool
     vals = P.reshape(P.broadcast_in_dim(vals, shape, range(
         len(shape) - _aval_of(vals).ndim, len(shape))), (size,))
     if isinstance(indices, _Tracer):
-        # Positions known only at run time: the scatter primitive's "set" keeps the last
+        # NB: positions known only at run time: the scatter primitive's "set" keeps the last
         # write to each position; -1 (an index out of range) drops its value.
         n = _shape(arr)[_axis(axis, len(_shape(arr)), "put_along_axis")] if axis is not None \
             else _aval_of(flat_arr).size
