@@ -858,3 +858,24 @@ def test_constant_arrays_made_by_jnp_are_indexable_by_traced_values():
     assert repr(jg.jit(lambda x: x)(jnp.asarray(table))).startswith("array(")
     with pytest.raises(TracerError, match=r"jnp.asarray\(table\)\[i\]"):
         jg.jit(lambda i: table[i])(1)
+
+
+def test_config_update_takes_jitgrads_switches_and_jaxs_meaningful_options():
+    saved = vars(jg.config).copy()
+    try:
+        jg.config.update("jax_enable_x64", True)  # what jitgrad always does
+        jg.config.update("jax_platform_name", "cpu")
+        jg.config.update("jax_disable_jit", True)
+        assert jg.config.disable_jit
+        jg.config.update("matmul", "blas")
+        assert jg.config.matmul == "blas"
+        with pytest.warns(UserWarning, match="ignores"):
+            jg.config.update("jax_default_matmul_precision", "highest")
+        with pytest.raises(jg.UnsupportedError, match="jax_enable_x64 can only be True"):
+            jg.config.update("jax_enable_x64", False)
+        with pytest.warns(UserWarning, match="not checked"):
+            jg.config.update("jax_debug_nans", True)
+        with pytest.raises(jg.UnsupportedError, match="no such option"):
+            jg.config.update("jax_no_such_option", True)
+    finally:
+        vars(jg.config).update(saved)
