@@ -9,7 +9,7 @@ NAMES = {
     "chain": "chain:run",
     "matmul": "matmul:run",
     "einsum": "einsum:run",
-    "mlp": "mlp:run",
+    "mlp": "train:mlp",
     "mnist": "train:mnist",
     "attention": "nets:attention",
     "layernorm": "nets:layernorm",
