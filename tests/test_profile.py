@@ -59,7 +59,7 @@ def test_rows_name_every_step_in_program_order(lowered):
     assert sum(t for t, _, _ in prof.rows) <= prof.total
     text = str(prof)
     assert text.splitlines()[0].startswith("jitgrad profile of run(a:f64[4,3], b:f64[3]")
-    assert all(label in text for _, label, _ in prof.rows)
+    assert all(label[:90] in text for _, label, _ in prof.rows)
     assert "Python glue" in text and "by kind: " in text
 
 

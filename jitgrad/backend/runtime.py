@@ -374,6 +374,10 @@ def _matmul_kind(step: MatmulStep) -> str:
         else "jitgrad matmul"
 
 
+def _clip(label: str, width: int = 100) -> str:
+    return label if len(label) <= width else label[:width - 1] + "…"
+
+
 @dataclass
 class Profile:
     """The time of one call of a compiled program, per step of its caller in program order
@@ -392,7 +396,7 @@ class Profile:
         pct = 100 / self.total if self.total > 0 else 0.0
         lines = [f"jitgrad profile of {self.signature}: {self.total * 1e3:.3f} ms",
                  f"{'ms':>9} {'%':>6}  step (program order)"]
-        lines += [f"{t * 1e3:9.3f} {t * pct:6.1f}  {label}" for t, label, _ in self.rows]
+        lines += [f"{t * 1e3:9.3f} {t * pct:6.1f}  {_clip(label)}" for t, label, _ in self.rows]
         lines.append(f"{self.glue * 1e3:9.3f} {self.glue * pct:6.1f}  Python glue (the caller "
                      f"between steps)")
         kinds: dict[str, float] = {}
