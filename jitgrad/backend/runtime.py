@@ -208,8 +208,9 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
     for v, c in zip(ir.constvars, ir.consts, strict=True):
         glob[names[v]] = np.asarray(c)
     body: list[str] = []
-    rows: list[tuple[int, str]] = []  # (index in body after the row's lines, its profile label)
-    kinds: dict[int, Any] = {}
+    # the profile's rows: (index in body after the row's lines, label, kind: a string, or a
+    # matmul's step, whose kernel, BLAS or jitgrad's, is chosen when it runs)
+    rows: list[tuple[int, str, Any]] = []
     sources: list[str] = []
     kernels: list[tuple[Step, str]] = []
     lits = iter(range(1 << 30))
@@ -223,14 +224,18 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
         return names[x]
 
     def row(label: str, kind: Any) -> None:
-        """The body lines since the previous row are one step of the profile, of ``kind``
-        (a matmul's step: which kernel runs it is decided when it runs)."""
-        kinds[len(rows)] = kind
-        rows.append((len(body), label))
+        """The body lines since the previous row are one step of the profile."""
+        rows.append((len(body), label, kind))
 
     buffers = Buffers(ir, steps)
     glob["buffers"] = buffers
     order = {e: i for i, e in enumerate(ir.eqns)}
+    # Scratch buffers come from a free list (each concurrent call gets its own set) and go
+    # back only after a successful call.
+    give = ["buffers.give(ws)"] if buffers.n_slots else []
+    if buffers.n_slots:
+        body.append("ws = buffers.take()")
+        row(f"alloc workspace ({buffers.n_slots} buffers)", "allocation")
 
     def allocate(v: Var) -> None:
         """The line creating ``v``'s buffer: reused scratch, a recycled output, or fresh (kernels
@@ -317,21 +322,13 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
     results = _results(ir, steps, [atom(x) for x in ir.outvars],
                        args + [names[v] for v in ir.constvars])
     glob["owned"] = _owned
-    # Scratch buffers come from a free list (each concurrent call gets its own set) and go
-    # back only after a successful call.
-    take, give = (["ws = buffers.take()"], ["buffers.give(ws)"]) if buffers.n_slots else ([], [])
-    if take:
-        body.insert(0, take[0])
-        rows = [(1, f"alloc workspace ({buffers.n_slots} buffers)")] + \
-            [(i + 1, label) for i, label in rows]
-        kinds = {0: "allocation"} | {i + 1: kind for i, kind in kinds.items()}
     body.append(f"res = [{', '.join(results)}]")
     row("results (copies of aliased results)", "results")
     glob["compile_error"] = functools.partial(_compile_error, ir=ir, sources=sources)
     caller = _caller(args, body + give)
     exec(compile(caller, "<jitgrad program>", "exec"), glob)
     compiled = Compiled(glob["run"], caller, sources, kernels, steps, ir)
-    compiled.profiler = _Profiler(args, body, give, rows, glob, ir, kinds)
+    compiled.profiler = _Profiler(args, body, give, rows, glob, ir)
     if config.profile:
         compiled.fn = compiled.profiler.wrap(compiled.fn)
     return compiled
@@ -413,17 +410,16 @@ class _Profiler:
     profile is asked for: the caller programs run by default has no timing code."""
 
     def __init__(self, params: list[str], body: list[str], give: list[str],
-                 rows: list[tuple[int, str]], glob: dict[str, Any], ir: IR,
-                 kinds: dict[int, Any]):
+                 rows: list[tuple[int, str, Any]], glob: dict[str, Any], ir: IR):
         self._params, self._body, self._give, self._rows = params, body, give, rows
-        self._glob, self._kinds = glob, kinds
+        self._glob = glob
         names = var_names(ir)
         self.signature = f"run({', '.join(f'{names[v]}:{_aval_str(v)}' for v in ir.invars)})"
 
     @functools.cached_property
     def _run(self) -> Callable[..., tuple[list, list[float]]]:
         lines, start = ["_t = [_clock()]"], 0
-        for end, _ in self._rows:
+        for end, _, _ in self._rows:
             lines += self._body[start:end] + ["_t.append(_clock())"]
             start = end
         glob = dict(self._glob, _clock=time.perf_counter)
@@ -438,10 +434,10 @@ class _Profiler:
         res, t = run(*args)
         total = time.perf_counter() - start
         rows = []
-        for i, (_, label) in enumerate(self._rows):
-            kind = self._kinds.get(i, "")
-            if not isinstance(kind, str):  # a matmul: BLAS or not as configured now
-                label, kind = f"{label}  {_matmul_kind(kind)}", _matmul_kind(kind)
+        for i, (_, label, kind) in enumerate(self._rows):
+            if isinstance(kind, MatmulStep):  # BLAS or jitgrad's kernel, as configured now
+                kind = _matmul_kind(kind)
+                label = f"{label}  {kind}"
             rows.append((t[i + 1] - t[i], label, kind))
         return res, Profile(self.signature, rows, total)
 
