@@ -743,6 +743,23 @@ def test_schedules_and_gradient_utilities():
         optimizers.piecewise_constant([1, 2], [1.0])
 
 
+def test_flatten_func_is_autograds_and_differentiable():
+    from jitgrad.misc import flatten
+    from jitgrad.misc.flatten import flatten_func
+    example = {"w": np.array([[1.0, 2.0], [3.0, 4.0]]), "b": (np.array([0.5]), 2.0)}
+
+    def f(p, scale):
+        return {"out": scale * jnp.tanh(p["w"] @ p["b"][0].repeat(2)), "c": p["b"][1] ** 2}
+
+    flat_f, unflatten, x0 = flat = flatten_func(f, example)
+    assert len(flat) == 3
+    np.testing.assert_array_equal(x0, flatten(example)[0])
+    np.testing.assert_allclose(flat_f(x0, 3.0), flatten(f(example, 3.0))[0])
+    np.testing.assert_array_equal(unflatten(x0)["w"], example["w"])
+    jg.check_grads(lambda x: flat_f(x, 3.0), (x0,), order=2)
+    np.testing.assert_allclose(jg.jit(flat_f)(x0, 3.0), flat_f(x0, 3.0))
+
+
 def test_autograd_style_optimizers_run_on_pytrees():
     from jitgrad.misc import flatten
     from jitgrad.misc.optimizers import adam, rmsprop, sgd
@@ -858,3 +875,24 @@ def test_constant_arrays_made_by_jnp_are_indexable_by_traced_values():
     assert repr(jg.jit(lambda x: x)(jnp.asarray(table))).startswith("array(")
     with pytest.raises(TracerError, match=r"jnp.asarray\(table\)\[i\]"):
         jg.jit(lambda i: table[i])(1)
+
+
+def test_config_update_takes_jitgrads_switches_and_jaxs_meaningful_options():
+    saved = vars(jg.config).copy()
+    try:
+        jg.config.update("jax_enable_x64", True)  # what jitgrad always does
+        jg.config.update("jax_platform_name", "cpu")
+        jg.config.update("jax_disable_jit", True)
+        assert jg.config.disable_jit
+        jg.config.update("matmul", "blas")
+        assert jg.config.matmul == "blas"
+        with pytest.warns(UserWarning, match="ignores"):
+            jg.config.update("jax_default_matmul_precision", "highest")
+        with pytest.raises(jg.UnsupportedError, match="jax_enable_x64 can only be True"):
+            jg.config.update("jax_enable_x64", False)
+        with pytest.warns(UserWarning, match="not checked"):
+            jg.config.update("jax_debug_nans", True)
+        with pytest.raises(jg.UnsupportedError, match="no such option"):
+            jg.config.update("jax_no_such_option", True)
+    finally:
+        vars(jg.config).update(saved)
