@@ -258,21 +258,30 @@ def _pack_a(blk, apack):
 @disk_cache
 @numba.njit(**_JIT)
 def _pack_b(blk, bpack):
-    """Pack blk (kc x nc) as NR-column slivers, k-major inside a sliver, zero padded; copies
-    are organised as in _pack_a."""
+    """Pack blk (kc x nc) as NR-column slivers, k-major inside a sliver, zero padded.
+
+    With contiguous rows, the full slivers are filled row by row: each source row is read
+    front to back, so the hardware prefetcher streams it. Filling one sliver at a time instead
+    read kc rows a whole row stride apart, each on a page of its own when rows are >= 4 KiB
+    (a 784 x 1024 f32 W: 2.5x slower, 12% of the dense layer's X @ W). Other layouts are
+    copied as in _pack_a.
+    """
     kc, nc = blk.shape
     nrt = _nr(bpack)
-    for s in range(0, nc, nrt):
+    s0 = 0
+    if blk.strides[1] == blk.itemsize:
+        s0 = nc - nc % nrt
+        for p in range(kc):
+            row = _unit(blk[p])
+            for s in range(0, s0, nrt):
+                d = bpack[s * kc + p * nrt:]
+                for j in range(nrt):
+                    d[j] = row[s + j]
+    for s in range(s0, nc, nrt):
         cols = min(nrt, nc - s)
         src = blk[:, s:s + cols]
         dst = bpack[s * kc:]
-        if cols == nrt and blk.strides[1] == blk.itemsize:
-            for p in range(kc):
-                row = _unit(src[p])
-                d = dst[p * nrt:]
-                for j in range(nrt):
-                    d[j] = row[j]
-        elif cols == nrt:
+        if cols == nrt:
             p0 = 0
             while p0 + _KSTEP <= kc:
                 chunk = src[p0:p0 + _KSTEP]
