@@ -13,12 +13,14 @@ FLAGS = ((False, False), (False, True), (True, False), (True, True))
 # (m, n, k): edges of the 8 x NR tile; the direct paths (tiny, or m or n <= 4 in each loop
 # order the flags select) and the packed one, with A read in place (small A, or a large one
 # with short contiguous rows: 4200 x 32 unless transposed) or packed (A over 512 KiB: 520 x
-# 260); k split into several cache blocks (600), m into several row blocks; a packed B of
-# whole slivers only (n = 64, a multiple of both tile widths) and with a partial one (130).
+# 260, and 1030 x 130 whose last row block ends in a partial sliver); k split into several
+# cache blocks (600), m into several row blocks; a packed B of whole slivers only (n = 64, a
+# multiple of both tile widths) and with a partial one (130).
 SHAPES = (
     (0, 7, 33), (7, 0, 33), (1, 1, 1), (3, 3, 3), (7, 33, 130), (33, 130, 7), (130, 7, 1),
     (1, 130, 33), (2, 130, 40), (130, 3, 70), (130, 33, 130), (33, 17, 600), (300, 40, 70),
     (130, 130, 130), (520, 40, 260), (4200, 20, 32), (33, 64, 600),
+    (1030, 40, 130),
 )
 
 

@@ -150,52 +150,69 @@ def _at_row(typingctx, arr, i, j):
     return arr.dtype(arr, i, j), codegen
 
 
+@numba.njit(**_JIT_INLINE)
+def _epilogue(c, i0, j0, mr, nr, bias):
+    """Add bias to the rows of c[i0:i0+mr, j0:j0+nr] in place."""
+    for i in range(i0, i0 + mr):
+        for j in range(j0, j0 + nr):
+            c[i, j] += bias[j]
+
+
 @disk_cache
 @numba.njit(**_JIT)
-def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge):
-    """c[i0:i0+mr, j0:j0+nr] (+)= ablk @ bblk, ablk (_MR x kc) and bblk (kc x NR).
+def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias):
+    """c[i0:i0+mr, j0:j0+nr] (+)= (slivers of ablk) @ bblk (+ bias), one register tile per sliver.
 
-    ablk may have any strides (a packed sliver or rows of op(a) itself); bblk must have
-    contiguous rows (a packed sliver or rows of op(b)). Compiled only inside
-    _vectorising_config(): the fully unrolled tile loops become scalar accumulator chains that
-    the SLP vectoriser packs into zmm FMAs; the loop vectoriser must be off or it vectorises the
-    k loop with gathers instead.
+    ablk (s x _MR x kc) holds s A slivers of _MR rows for the mr rows from i0 on (the last one
+    may be partly padding), with any strides (packed slivers or rows of op(a) itself); bblk
+    (kc x NR) must have contiguous rows (a packed sliver or rows of op(b)). Looping over the
+    slivers here rather than in the driver amortises the call and its argument set-up over
+    several tiles (it matters for short k). Compiled only inside _vectorising_config(): the
+    fully unrolled tile loops become scalar accumulator chains that the SLP vectoriser packs
+    into zmm FMAs; the loop vectoriser must be off or it vectorises the k loop with gathers.
     """
     nrt = _nr(c)
-    # The C tile is read (or written) only after the k loop; its rows are far apart in memory
-    # and would miss cache then. Fetching them now overlaps that latency with the FMAs.
-    for i in range(mr):
-        _prefetch(c, i0 + i, j0)
-        _prefetch(c, i0 + i, j0 + nr - 1)
     t = numba.carray(_tile_buffer(c), (_MR * nrt,))
-    for q in range(_MR * nrt):
-        t[q] = 0
-    for p in range(kc):
-        for i in range(_MR):
-            ai = _at(ablk, i, p)
-            for j in range(nrt):
-                t[i * nrt + j] += ai * _at_row(bblk, p, j)
-    if mr == _MR and nr == nrt:
-        for i in range(_MR):
-            row = c[i0 + i][j0:]
-            if accumulate:
+    for r in range(ablk.shape[0]):
+        a1 = ablk[r]
+        i1 = i0 + r * _MR
+        mr1 = min(_MR, mr - r * _MR)
+        # The C tile is read (or written) only after the k loop; its rows are far apart in
+        # memory and would miss cache then. Fetching them now overlaps that latency with the FMAs.
+        for i in range(mr1):
+            _prefetch(c, i1 + i, j0)
+            _prefetch(c, i1 + i, j0 + nr - 1)
+        for q in range(_MR * nrt):
+            t[q] = 0
+        for p in range(kc):
+            for i in range(_MR):
+                ai = _at(a1, i, p)
                 for j in range(nrt):
-                    row[j] += t[i * nrt + j]
-            else:
-                for j in range(nrt):
-                    row[j] = t[i * nrt + j]
-    else:
-        # Variable bounds on t would force it out of registers: spill it whole, then copy.
-        for i in range(_MR):
-            for j in range(nrt):
-                edge[i * nrt + j] = t[i * nrt + j]
-        for i in range(mr):
-            row = c[i0 + i][j0:]
-            for j in range(nr):
+                    t[i * nrt + j] += ai * _at_row(bblk, p, j)
+        if mr1 == _MR and nr == nrt:
+            for i in range(_MR):
+                row = c[i1 + i][j0:]
                 if accumulate:
-                    row[j] += edge[i * nrt + j]
+                    for j in range(nrt):
+                        row[j] += t[i * nrt + j]
                 else:
-                    row[j] = edge[i * nrt + j]
+                    for j in range(nrt):
+                        row[j] = t[i * nrt + j]
+        else:
+            # Variable bounds on t would force it out of registers: spill it whole, then copy.
+            for i in range(_MR):
+                for j in range(nrt):
+                    edge[i * nrt + j] = t[i * nrt + j]
+            for i in range(mr1):
+                row = c[i1 + i][j0:]
+                for j in range(nr):
+                    if accumulate:
+                        row[j] += edge[i * nrt + j]
+                    else:
+                        row[j] = edge[i * nrt + j]
+        if add_bias:
+            # While the tile is still in L1.
+            _epilogue(c, i1, j0, mr1, nr, bias)
 
 
 @intrinsic
@@ -301,14 +318,6 @@ def _pack_b(blk, bpack):
                     d[j] = src[p, j]
                 for j in range(cols, nrt):
                     d[j] = 0
-
-
-@numba.njit(**_JIT_INLINE)
-def _epilogue(c, i0, j0, mr, nr, bias):
-    """Add bias to the rows of c[i0:i0+mr, j0:j0+nr] in place."""
-    for i in range(i0, i0 + mr):
-        for j in range(j0, j0 + nr):
-            c[i, j] += bias[j]
 
 
 @numba.njit(**_JIT_INLINE)
@@ -443,17 +452,19 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias):
                     else:
                         q = (jr - nc_full) * kc
                         bblk = bpack[q:q + kc * nrt].reshape(kc, nrt)
-                    for ir in range(0, mc, _MR):
-                        mr = min(_MR, mc - ir)
-                        if ir < mc_full:
-                            ablk = a2[ic + ir:ic + ir + _MR, pc:pc + kc]
-                        else:
-                            q = (ir - mc_full) * kc
-                            ablk = apack[q:q + kc * _MR].reshape(kc, _MR).T
-                        _micro(ablk, bblk, kc, c, ic + ir, jc + jr, mr, nr, pc > 0, edge)
-                        if last and has_bias:
-                            # While the tile is still in L1.
-                            _epilogue(c, ic + ir, jc + jr, mr, nr, bias)
+                    add_bias = last and has_bias
+                    if mc_full > 0:
+                        blk = a2[ic:ic + mc_full, pc:pc + kc]
+                        rs, cs = blk.strides
+                        slivers = np.lib.stride_tricks.as_strided(
+                            blk, (mc_full // _MR, _MR, kc), (_MR * rs, rs, cs))
+                        _micro(slivers, bblk, kc, c, ic, jc + jr, mc_full, nr, pc > 0, edge,
+                               bias, add_bias)
+                    if mc > mc_full:
+                        s = -(-(mc - mc_full) // _MR)
+                        slivers = apack[:s * kc * _MR].reshape(s, kc, _MR).transpose((0, 2, 1))
+                        _micro(slivers, bblk, kc, c, ic + mc_full, jc + jr, mc - mc_full, nr,
+                               pc > 0, edge, bias, add_bias)
 
 
 @numba.njit(**_JIT_INLINE)
@@ -617,8 +628,10 @@ def _compiled(dtype, direct):
             return _drivers[direct]
         nb = numba.from_dtype(dtype)
         ro2 = types.Array(nb, 2, "A", readonly=True)
-        micro_sig = (ro2, ro2, types.intp, types.Array(nb, 2, "C"), types.intp, types.intp,
-                     types.intp, types.intp, types.boolean, types.Array(nb, 1, "C"))
+        micro_sig = (types.Array(nb, 3, "A", readonly=True), ro2, types.intp,
+                     types.Array(nb, 2, "C"), types.intp, types.intp, types.intp, types.intp,
+                     types.boolean, types.Array(nb, 1, "C"), types.Array(nb, 1, "A", readonly=True),
+                     types.boolean)
         with _vectorising_config():
             _compile_exclusively(_micro, micro_sig)
         if direct not in _drivers:
