@@ -9,7 +9,7 @@ from numba import types
 from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
-from numba.np.arrayobj import load_item
+from numba.np.arrayobj import load_item, populate_array
 
 from jitgrad.backend.cache import disk_cache
 
@@ -226,6 +226,27 @@ def _unit(typingctx, vec):
         return impl_ret_borrowed(context, builder, sig.return_type, args[0])
 
     return vec.copy(layout="C")(vec), codegen
+
+
+@intrinsic
+def _slivers(typingctx, arr, count, kc, sliver_stride, row_stride, col_stride):
+    """A (count, _MR, kc) view of arr's data with the given strides in bytes: the A slivers of a
+    row block for _micro. (np.lib.stride_tricks.as_strided and a 3-D transpose did the same but
+    doubled the driver's cold compile time.)"""
+    if not isinstance(arr, types.Array):
+        return None
+    retty = types.Array(arr.dtype, 3, "A", readonly=not arr.mutable)
+
+    def codegen(context, builder, sig, args):
+        src = context.make_array(sig.args[0])(context, builder, args[0])
+        view = context.make_array(retty)(context, builder)
+        populate_array(view, data=src.data,
+                       shape=[args[1], context.get_constant(types.intp, _MR), args[2]],
+                       strides=list(args[3:6]), itemsize=src.itemsize, meminfo=src.meminfo,
+                       parent=src.parent)
+        return impl_ret_borrowed(context, builder, retty, view._getvalue())
+
+    return retty(arr, *(types.intp,) * 5), codegen
 
 
 @disk_cache
@@ -454,17 +475,16 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias):
                         bblk = bpack[q:q + kc * nrt].reshape(kc, nrt)
                     add_bias = last and has_bias
                     if mc_full > 0:
-                        blk = a2[ic:ic + mc_full, pc:pc + kc]
+                        blk = a2[ic:, pc:]
                         rs, cs = blk.strides
-                        slivers = np.lib.stride_tricks.as_strided(
-                            blk, (mc_full // _MR, _MR, kc), (_MR * rs, rs, cs))
-                        _micro(slivers, bblk, kc, c, ic, jc + jr, mc_full, nr, pc > 0, edge,
-                               bias, add_bias)
+                        _micro(_slivers(blk, mc_full // _MR, kc, _MR * rs, rs, cs), bblk, kc, c,
+                               ic, jc + jr, mc_full, nr, pc > 0, edge, bias, add_bias)
                     if mc > mc_full:
-                        s = -(-(mc - mc_full) // _MR)
-                        slivers = apack[:s * kc * _MR].reshape(s, kc, _MR).transpose((0, 2, 1))
-                        _micro(slivers, bblk, kc, c, ic + mc_full, jc + jr, mc - mc_full, nr,
-                               pc > 0, edge, bias, add_bias)
+                        unit = apack.itemsize
+                        _micro(_slivers(apack, -(-(mc - mc_full) // _MR), kc, kc * _MR * unit,
+                                        unit, _MR * unit),
+                               bblk, kc, c, ic + mc_full, jc + jr, mc - mc_full, nr, pc > 0, edge,
+                               bias, add_bias)
 
 
 @numba.njit(**_JIT_INLINE)
