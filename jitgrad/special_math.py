@@ -27,9 +27,11 @@ Design (why this shape):
 """
 
 import math
+import types
 
 import numpy as np
 from numba import njit
+from numba.core.dispatcher import Dispatcher
 
 from jitgrad.backend.cache import disk_cache
 from jitgrad.backend.vmath import _fma, exp_f64, log1p_f64, log_f64
@@ -38,9 +40,30 @@ from jitgrad.backend.vmath import _fma, exp_f64, log1p_f64, log_f64
 # called ones are cached through jitgrad's checks (backend.cache.disk_cache).
 _hot = njit(inline="always", error_model="numpy", fastmath={"contract"})
 
+# The globals cold functions run with: this module's, except that every inlined function is
+# its called twin (filled in at the end of the module, before anything compiles). Numba inlines
+# ``inline="always"`` functions by re-translating and re-processing the callee at every call
+# site, nested callees included: inlined into the loops of the cold functions (which do not
+# vectorise), gammaln and digamma made betainc's first compile take ~30 s (COMPILE_NOTES.md).
+_COLD_GLOBALS: dict = {}
+
 
 def _cold(fn):
+    fn = types.FunctionType(fn.__code__, _COLD_GLOBALS, fn.__name__, fn.__defaults__,
+                            fn.__closure__)
+    fn.__module__ = __name__
     return disk_cache(njit(error_model="numpy")(fn))
+
+
+def _called_twins(namespace):
+    """``namespace`` with each inlined Numba function replaced by the same function compiled
+    on its own (once per process, when a cold function calling it compiles: a cold function
+    loaded from the disk cache brings its callees' machine code along) and called."""
+    twins = dict(namespace)
+    for name, value in namespace.items():
+        if isinstance(value, Dispatcher) and value.targetoptions.get("inline") == "always":
+            twins[name] = njit(error_model="numpy", fastmath={"contract"})(value.py_func)
+    return twins
 
 
 _NAN = np.nan
@@ -1242,6 +1265,9 @@ def _ref_betainc_da(x, y, z, out):
 def _ref_betainc_db(x, y, z, out):
     for i in range(out.size):
         out[i] = betainc_db_f64(x[i], y[i], z[i])
+
+
+_COLD_GLOBALS.update(_called_twins(globals()))
 
 
 def evaluate(name, *args):
