@@ -27,43 +27,25 @@ Design (why this shape):
 """
 
 import math
-import types
 
 import numpy as np
 from numba import njit
-from numba.core.dispatcher import Dispatcher
 
 from jitgrad.backend.cache import disk_cache
 from jitgrad.backend.vmath import _fma, exp_f64, log1p_f64, log_f64
 
 # Inlined functions need no disk cache of their own (the kernels that inline them have one);
-# called ones are cached through jitgrad's checks (backend.cache.disk_cache).
-_hot = njit(inline="always", error_model="numpy", fastmath={"contract"})
-
-# The globals cold functions run with: this module's, except that every inlined function is
-# its called twin (filled in at the end of the module, before anything compiles). Numba inlines
-# ``inline="always"`` functions by re-translating and re-processing the callee at every call
-# site, nested callees included: inlined into the loops of the cold functions (which do not
-# vectorise), gammaln and digamma made betainc's first compile take ~30 s (COMPILE_NOTES.md).
-_COLD_GLOBALS: dict = {}
+# called ones are cached through jitgrad's checks (backend.cache.disk_cache). Hot functions are
+# inlined by LLVM (``forceinline``: compiled once per process and signature, then inlined into
+# each caller's machine code, where its loop vectorises them), not by Numba
+# (``inline="always"`` re-translates and re-types the callee and its callees at every call
+# site: betainc's first compile took ~30 s, COMPILE_NOTES.md).
+_hot = njit(forceinline=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, error_model="numpy",
+            fastmath={"contract"})
 
 
 def _cold(fn):
-    fn = types.FunctionType(fn.__code__, _COLD_GLOBALS, fn.__name__, fn.__defaults__,
-                            fn.__closure__)
-    fn.__module__ = __name__
     return disk_cache(njit(error_model="numpy")(fn))
-
-
-def _called_twins(namespace):
-    """``namespace`` with each inlined Numba function replaced by the same function compiled
-    on its own (once per process, when a cold function calling it compiles: a cold function
-    loaded from the disk cache brings its callees' machine code along) and called."""
-    twins = dict(namespace)
-    for name, value in namespace.items():
-        if isinstance(value, Dispatcher) and value.targetoptions.get("inline") == "always":
-            twins[name] = njit(error_model="numpy", fastmath={"contract"})(value.py_func)
-    return twins
 
 
 _NAN = np.nan
@@ -90,7 +72,7 @@ def _clenshaw(name, c):
     lines.append(f"    return {c[0]!r} + u * b1 - b2")
     namespace = {}
     exec("\n".join(lines), namespace)  # noqa: S102 - source built from the tables below
-    return njit(inline="always", error_model="numpy", fastmath={"contract"})(namespace[name])
+    return _hot(namespace[name])
 
 
 # --- error function family --------------------------------------------------------------------
@@ -1265,9 +1247,6 @@ def _ref_betainc_da(x, y, z, out):
 def _ref_betainc_db(x, y, z, out):
     for i in range(out.size):
         out[i] = betainc_db_f64(x[i], y[i], z[i])
-
-
-_COLD_GLOBALS.update(_called_twins(globals()))
 
 
 def evaluate(name, *args):

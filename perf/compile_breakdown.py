@@ -37,7 +37,7 @@ class Breakdown(event.Listener):
     def on_start(self, ev):
         if ev.kind == "numba:compile":
             disp = ev.data["dispatcher"]
-            fn = f"{disp.py_func.__module__.split('.')[-1][:18]}.{disp.py_func.__name__}"
+            fn = f"{str(disp.py_func.__module__).split('.')[-1][:18]}.{disp.py_func.__name__}"
             self.stack.append([fn, "other", time.process_time(), 0.0])
             return
         fn = next((e[0] for e in reversed(self.stack) if e[1] == "other"), "?")
