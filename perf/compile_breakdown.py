@@ -4,7 +4,8 @@ Runs each case's first ``jit`` call with empty kernel and Numba caches (temporar
 unless JITGRAD_CACHE_DIR / NUMBA_CACHE_DIR are set: set them to measure warm loads) and splits
 every Numba compile it triggers, from Numba's event API, into its compiler passes (typing,
 lowering, ...) and the LLVM work (optimisation and machine code, under Numba's LLVM lock),
-each in CPU seconds, exclusive of nested compiles (a kernel compiles the special functions it calls first).
+each in CPU seconds, exclusive of nested compiles (a kernel compiles the special functions it
+calls first).
 """
 
 import os
@@ -79,6 +80,11 @@ def special():
                    + jsp.digamma(b)), _args((8, 0), (8, 1), (8, 2)))
 
 
+def elementwise_again():
+    """Another small kernel of the same functions: what each further kernel costs."""
+    return jg.jit(lambda x, y: jnp.exp(x) - jnp.tanh(y) * x), _args((8, 0), (8, 1))
+
+
 def gammaln():
     return jg.jit(lambda x: jsp.gammaln(x) * x), _args((8, 0))
 
@@ -88,8 +94,8 @@ def t_cdf_grad():
     return jg.jit(f), _args((8, 0), (8, 1))
 
 
-CASES = {"elementwise": elementwise, "gammaln": gammaln, "special": special,
-         "t_cdf_grad": t_cdf_grad}
+CASES = {"elementwise": elementwise, "elementwise_again": elementwise_again, "gammaln": gammaln,
+         "special": special, "t_cdf_grad": t_cdf_grad}
 
 
 def main(names):

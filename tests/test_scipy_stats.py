@@ -2,8 +2,8 @@
 with special points, invalid parameters and points outside the support; float32; integers;
 broadcasting, 0-d and size-0), jvp against finite differences and vjp against jvp on every
 method, finite derivatives outside the support, vmap against a Python loop, and every method
-with its gradient compiled (one program per distribution) against eager; then multivariate_normal and dirichlet with scipy's
-argument conventions and input checks."""
+with its gradient compiled (one program per distribution) against eager; then
+multivariate_normal and dirichlet with scipy's argument conventions and input checks."""
 
 import warnings
 

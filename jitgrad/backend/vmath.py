@@ -16,7 +16,8 @@ from numba.extending import intrinsic
 # copies, so they need no disk cache.  (Numba's own inline='always' gives the same machine code
 # but re-translates and re-types the callee at every call site: several times the compile
 # time, COMPILE_NOTES.md.)
-_OPTS = dict(forceinline=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, error_model='numpy', fastmath={'contract'})
+_OPTS = dict(forceinline=True, no_cpython_wrapper=True, no_cfunc_wrapper=True,
+             error_model='numpy', fastmath={'contract'})
 _jit = numba.njit(**_OPTS)
 
 
