@@ -39,7 +39,7 @@ from jitgrad.backend.vmath import _fma, exp_f64, log1p_f64, log_f64
 # inlined by LLVM (``forceinline``: compiled once per process and signature, then inlined into
 # each caller's machine code, where its loop vectorises them), not by Numba
 # (``inline="always"`` re-translates and re-types the callee and its callees at every call
-# site: betainc's first compile took ~30 s, COMPILE_NOTES.md).
+# site: betainc's first compile took ~30 s, backend/COMPILE_NOTES.md).
 _hot = njit(forceinline=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, error_model="numpy",
             fastmath={"contract"})
 
