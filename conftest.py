@@ -1,4 +1,7 @@
-"""Test-suite set-up: typecheck every IR after every transform; numpy in every doctest."""
+"""Test-suite set-up: typecheck every IR after every transform; compile before the first call
+returns (the numpy reference is the oracle the compiled code is compared with, so a test of
+jit against eager must run compiled code; tests/test_tiered.py tests background compiles in
+subprocesses); numpy in every doctest."""
 
 import numpy as np
 import pytest
@@ -6,6 +9,7 @@ import pytest
 import jitgrad as jg
 
 jg.config.check_ir = True
+jg.config.compile = "blocking"
 
 
 @pytest.fixture(autouse=True)

@@ -48,7 +48,7 @@ from jitgrad.errors import (
     TracerError,
     UnsupportedError,
 )
-from jitgrad.jit import clear_caches, jit, show_kernels
+from jitgrad.jit import clear_caches, jit, show_kernels, wait_for_compiles
 from jitgrad.numpy import stop_gradient
 from jitgrad.testing import check_grads
 
@@ -61,5 +61,5 @@ __all__ = [
     "jacrev", "jit", "jvp", "lax", "linearize", "make_ggnvp", "make_hvp", "make_ir",
     "make_jvp", "make_vjp", "multigrad_dict", "nn", "numpy", "remat", "show_kernels",
     "stop_gradient", "tensor_jacobian_product", "tree_util", "value_and_grad",
-    "vector_jacobian_product", "vjp", "vmap",
+    "vector_jacobian_product", "vjp", "vmap", "wait_for_compiles",
 ]
