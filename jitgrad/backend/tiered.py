@@ -259,13 +259,22 @@ class _Pool:
     def _run(self, job: Job, proc: subprocess.Popen | None) -> subprocess.Popen | None:
         worker_s: float | None = None
         try:
-            if proc is None or proc.poll() is not None:
-                proc = self._start()
-            _send(proc.stdin, (_config_snapshot(), job.ir, job.args))
-            status, detail = _recv(proc.stdout)
+            request = pickle.dumps((_config_snapshot(), job.ir, job.args),
+                                   protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as e:  # noqa: BLE001 - e.g. a host callback's closure
+            _log(f"{job.name} cannot be sent to a worker ({e!r}); compiling in the caller")
+            request = None
+        try:
+            if request is None:
+                status = "unsent"
+            else:
+                if proc is None or proc.poll() is not None:
+                    proc = self._start()
+                _write(proc.stdin, request)
+                status, detail = _recv(proc.stdout)
             if status == "ok":
                 worker_s = time.perf_counter() - job.started
-            else:
+            elif status == "error":
                 _log(f"worker failed to compile {job.name} ({detail}); compiling in the caller")
         except (OSError, EOFError, struct.error, pickle.PickleError, ValueError) as e:
             if self._closing:
@@ -364,10 +373,13 @@ def _log(msg: str) -> None:
 # The wire: length-prefixed pickles over the worker's stdin and stdout
 
 
-def _send(f: Any, obj: Any) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+def _write(f: Any, data: bytes) -> None:
     f.write(struct.pack("<Q", len(data)) + data)
     f.flush()
+
+
+def _send(f: Any, obj: Any) -> None:
+    _write(f, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _recv(f: Any) -> Any:
