@@ -4,8 +4,8 @@ loaded from that cache, takes over between calls.
 
 Why processes: Numba's compile is mostly GIL-bound Python, so a compiling thread would slow
 the caller down; a worker compiles on another core and shares the machine code through the
-disk cache (kernels are modules named by their source hash, compiled with ``cache=True``).
-A worker is given the optimised IR and a copy of the first call's arguments, and compiles
+disk cache (kernels are modules named by their source hash, whose machine code Numba caches
+on disk). A worker is given the optimised IR and a copy of the first call's arguments, and compiles
 by running the program once (that types every kernel exactly as the caller will call it,
 including layouts and the branches and loops the arguments take). The caller then builds
 the same program (cheap: planning and code generation) and runs it once, on a thread of its
@@ -148,8 +148,10 @@ def marker_path(ir: IR) -> Path:
 
 def write_marker(ir: IR) -> None:
     from jitgrad.backend import cache
+    if _cache_problem() is not None:  # (also: no cache directory at all)
+        return
     path = marker_path(ir)
-    if path.exists() or _cache_problem() is not None:
+    if path.exists():
         return
     with contextlib.suppress(OSError):
         path.parent.mkdir(mode=0o700, exist_ok=True)
