@@ -656,6 +656,37 @@ class _Config:
         # 1.1-1.8x BLAS's time in 10 of 11 shapes measured (m, n 64-2048, batches of 1-32).
         return min(m, n) <= 16 or k <= 32 or m * n * k <= (128 if batch == 1 else 32) ** 3
 
+    def update(self, name: str, value: Any) -> None:
+        """JAX's ``config.update(name, value)``, for ported programs: jitgrad's own switches
+        by name, and the JAX options that mean something here. ``jax_enable_x64=True`` is
+        what jitgrad always does (numpy's dtypes: float64 stays float64); ``False`` (JAX's
+        default, computing in float32) cannot be had and raises, as does any other unknown
+        name.
+
+        >>> config.update("jax_enable_x64", True)
+        >>> config.update("jax_log_compiles", False); config.log_compiles
+        False
+        """
+        import warnings
+        jax_names = {"jax_disable_jit": "disable_jit", "jax_log_compiles": "log_compiles"}
+        if name in jax_names or (not name.startswith("_") and name in vars(self)):
+            setattr(self, jax_names.get(name, name), value)
+        elif name == "jax_enable_x64" and value:
+            return
+        elif name in ("jax_platform_name", "jax_platforms") and value in ("cpu", "", None):
+            return
+        elif name in ("jax_default_matmul_precision", "jax_numpy_rank_promotion",
+                      "jax_debug_nans", "jax_debug_infs"):
+            warnings.warn(f"jitgrad ignores {name}={value!r} (matmuls are exact to their dtype; "
+                          f"broadcasting follows numpy; NaNs and infinities are not checked)",
+                          stacklevel=2)
+        else:
+            from jitgrad.errors import UnsupportedError
+            raise UnsupportedError(
+                f"config.update({name!r}, {value!r}): no such option in jitgrad (its switches: "
+                f"{', '.join(sorted(k for k in vars(self) if not k.startswith('_')))}; "
+                f"jax_enable_x64 can only be True: jitgrad keeps numpy's dtypes)")
+
 
 config = _Config()
 

@@ -113,3 +113,17 @@ def test_index_out_of_bounds():
 def test_reshape_error():
     with pytest.raises(jg.ShapeError, match=r"\(2, 3\).*\(4,\)"):
         jg.grad(lambda x: jnp.sum(x.reshape(4)))(np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("op", [
+    lambda x: jnp.cumsum(x, axis=(0, 1)),
+    lambda x: jnp.argmax(x, axis=(0, 1)),
+    lambda x: jnp.take(x, np.array([0]), axis=(0, 1)),
+    lambda x: jnp.swapaxes(x, (0,), 1),
+    lambda x: jnp.concatenate([x, x], axis=(0,)),
+    lambda x: jnp.sort(x, axis=(0, 1)),
+])
+def test_tuple_axis_to_a_single_axis_function_is_type_error(op):
+    # These took numpy's TypeError eagerly but raised a raw unpacking ValueError when traced.
+    with pytest.raises(jg.JitgradTypeError, match="axis must be a single integer"):
+        jg.make_ir(op)(np.ones((2, 3)))

@@ -415,6 +415,14 @@ def test_invalid_norm_orders():
         jg.jit(lambda x: jla.norm(x, 2))(np.ones((2, 2, 2)))
 
 
+def test_linalg_of_a_list_of_traced_values_stacks_it():
+    # norm([x, x + 2]) raised TracerError: the list reached the dtype check unstacked.
+    for o in (None, 1, np.inf):
+        assert jg.grad(lambda x, o=o: jla.norm([x, x + 2.0], o))(0.0) == 1.0
+        assert jg.grad(lambda x, o=o: jla.norm((x, x + 2.0), o))(0.0) == 1.0
+    np.testing.assert_allclose(jg.grad(lambda x: jla.det([[x, 1.0], [2.0, x]]))(3.0), 6.0)
+
+
 def test_pinv_derivative_at_repeated_singular_values():
     """Golub-Pereyra's rule is defined where the SVD's derivative is not (an orthogonal
     matrix: every singular value is 1)."""

@@ -211,6 +211,11 @@ ROWS = [
         R(2, 3), R(2, 2)),
     Row("put_along_axis duplicates", lambda x, v: jnp.put_along_axis(
         x, np.array([[1, 1, 0]]), v, axis=1, inplace=False), R(2, 3), R(2, 3)),
+    Row("put_along_axis traced", lambda x, i, v: jnp.put_along_axis(
+        x, i, v, axis=1, inplace=False), R(2, 3), np.array([[2, 0], [-1, 2]]), R(2, 2),
+        batch=[0, 1, 2]),
+    Row("put_along_axis traced None", lambda x, i, v: jnp.put_along_axis(
+        x, i, v, axis=None, inplace=False), R(2, 3), np.array([4, -6, 4], np.int32), R(3)),
     Row("put_along_axis scalar", lambda x, v: jnp.put_along_axis(
         x, np.array([[0], [2]]), v, axis=1, inplace=False), R(2, 3), R()),
     # --- diff, gradient, cross -----------------------------------------------------------------
@@ -393,6 +398,17 @@ def test_vmap_matches_a_loop(row):
     _assert_same(tree_leaves(got), expected)
 
 
+def test_put_along_axis_drops_traced_indices_out_of_range():
+    """As x.at[...].set does (JAX's default); in-range duplicates: the last value wins."""
+    x, v = np.zeros((2, 3)), np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    i = np.array([[3, 0, -4], [1, 1, -3]])
+    expected = np.array([[2.0, 0.0, 0.0], [6.0, 5.0, 0.0]])
+    def f(x, i, v):
+        return jnp.put_along_axis(x, i, v, 1, inplace=False)
+    np.testing.assert_array_equal(jg.jit(f)(x, i, v), expected)
+    np.testing.assert_array_equal(_traced(f, x, i, v)[0], expected)
+
+
 def test_two_operand_einsum_is_one_matmul():
     """A contraction with free axes on both sides reaches the matmul kernel: one matmul
     equation, the transposes folded into its flags where the layout allows."""
@@ -469,8 +485,6 @@ ERRORS = [
     (lambda a: jnp.take_along_axis(a, np.array([1]), 1), (A23,), ShapeError, "dimensions"),
     (lambda a, v: jnp.put_along_axis(a, np.array([[0]]), v, 1), (A23, R()), UnsupportedError,
      "inplace=False"),
-    (lambda a, i: jnp.put_along_axis(a, i, 0.0, 1, inplace=False), (A23, np.array([[0]])),
-     UnsupportedError, "traced indices"),
     (lambda a: jnp.diff(a, n=-1), (A23,), ShapeError, "non-negative"),
     (lambda a: jnp.gradient(a[:1]), (A23,), ShapeError, "too small"),
     (lambda a: jnp.gradient(a, 1.0, 2.0, 3.0), (A23,), ShapeError, "spacing"),

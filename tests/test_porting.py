@@ -442,6 +442,20 @@ def test_autograd_name_errors():
         jg.elementwise_grad(jnp.sin)(np.arange(3))
 
 
+def test_make_diagonal_is_the_inverse_of_diagonal():
+    d = np.random.default_rng(0).standard_normal((3, 4))
+    d[0, 1] = np.inf  # off-diagonal entries stay 0, not inf * 0
+    expected = np.zeros((3, 4, 4))
+    expected[:, np.arange(4), np.arange(4)] = d
+    for f in (jnp.make_diagonal, jg.jit(jnp.make_diagonal)):
+        np.testing.assert_array_equal(f(d), expected)
+    np.testing.assert_array_equal(jg.jit(jnp.make_diagonal)(np.arange(2, dtype=np.int32)),
+                                  np.diag(np.arange(2, dtype=np.int32)))
+    jg.check_grads(lambda x: jnp.sin(jnp.make_diagonal(x)), (d[1:],), order=2)
+    with pytest.raises(jg.UnsupportedError, match="offset=0"):
+        jnp.make_diagonal(d, axis1=0, axis2=1)
+
+
 def test_grad_accepts_an_output_with_one_element_as_autograd():
     x = R(3)
     for f in (lambda x: jnp.sum(x ** 2, keepdims=True), lambda x: (x @ x)[None, None]):
@@ -729,6 +743,23 @@ def test_schedules_and_gradient_utilities():
         optimizers.piecewise_constant([1, 2], [1.0])
 
 
+def test_flatten_func_is_autograds_and_differentiable():
+    from jitgrad.misc import flatten
+    from jitgrad.misc.flatten import flatten_func
+    example = {"w": np.array([[1.0, 2.0], [3.0, 4.0]]), "b": (np.array([0.5]), 2.0)}
+
+    def f(p, scale):
+        return {"out": scale * jnp.tanh(p["w"] @ p["b"][0].repeat(2)), "c": p["b"][1] ** 2}
+
+    flat_f, unflatten, x0 = flat = flatten_func(f, example)
+    assert len(flat) == 3
+    np.testing.assert_array_equal(x0, flatten(example)[0])
+    np.testing.assert_allclose(flat_f(x0, 3.0), flatten(f(example, 3.0))[0])
+    np.testing.assert_array_equal(unflatten(x0)["w"], example["w"])
+    jg.check_grads(lambda x: flat_f(x, 3.0), (x0,), order=2)
+    np.testing.assert_allclose(jg.jit(flat_f)(x0, 3.0), flat_f(x0, 3.0))
+
+
 def test_autograd_style_optimizers_run_on_pytrees():
     from jitgrad.misc import flatten
     from jitgrad.misc.optimizers import adam, rmsprop, sgd
@@ -754,9 +785,36 @@ def test_concrete_numpy_helpers_are_numpys_own():
                  "ndindex", "ndenumerate", "unravel_index", "ravel_multi_index", "indices",
                  "tril_indices", "triu_indices", "tri", "logspace", "geomspace", "histogram",
                  "isscalar", "iterable", "promote_types", "can_cast", "broadcast_shapes",
-                 "testing", "__version__", "int_", "uint", "complex128", "number", "inexact"):
+                 "testing", "__version__", "number", "inexact"):
         assert getattr(jnp, name) is getattr(np, name), name
-    assert jnp.bool is np.bool_
+    with jnp.errstate(divide="ignore"):
+        assert np.isinf(np.float64(1.0) / np.float64(0.0))
+
+
+@pytest.mark.parametrize("name", ["bool", "bool_", "int_", "uint", "int8", "int64", "uint8",
+                                  "float16", "float32", "float64", "single", "double",
+                                  "complex128"])
+def test_scalar_types_are_numpys_and_cast_traced_values(name):
+    t, nt = getattr(jnp, name), getattr(np, name)
+    assert t == nt and hash(t) == hash(nt) and np.dtype(t) == np.dtype(nt)
+    assert issubclass(t, nt) and isinstance(nt(1), t) and type(t(1)) is nt
+    assert np.zeros(2, t).dtype == nt and np.asarray(np.arange(3), t).dtype == nt
+    if name.startswith("complex"):
+        return  # traced complex values do not exist
+    # np.int64(x) inside a differentiated function (autograd) or jnp.float32(x) (JAX) casts.
+    x = np.array([0.0, 1.5, 2.5])  # not negative: casting those to unsigned is undefined
+    for transform in [jg.vmap] + ([jg.jit] if name != "float16" else []):  # (no float16 jit)
+        got = transform(lambda v: t(v))(x)
+        assert got.dtype == np.dtype(nt)
+        np.testing.assert_array_equal(got, x.astype(nt))
+
+
+def test_scalar_type_cast_inside_grad():
+    # autograd's test_cast_to_int: an index cast from the differentiated array itself.
+    def f(w):
+        return jnp.sum(w[:, :-1][jnp.int64(w[:, -1])])
+    w = np.array([[1.0, 2.0, 0.0], [3.0, 4.0, 1.0]])
+    np.testing.assert_array_equal(jg.grad(f)(w), [[1, 1, 0], [1, 1, 0]])
     with jnp.errstate(divide="ignore"):
         assert np.isinf(np.float64(1.0) / np.float64(0.0))
 
@@ -817,3 +875,24 @@ def test_constant_arrays_made_by_jnp_are_indexable_by_traced_values():
     assert repr(jg.jit(lambda x: x)(jnp.asarray(table))).startswith("array(")
     with pytest.raises(TracerError, match=r"jnp.asarray\(table\)\[i\]"):
         jg.jit(lambda i: table[i])(1)
+
+
+def test_config_update_takes_jitgrads_switches_and_jaxs_meaningful_options():
+    saved = vars(jg.config).copy()
+    try:
+        jg.config.update("jax_enable_x64", True)  # what jitgrad always does
+        jg.config.update("jax_platform_name", "cpu")
+        jg.config.update("jax_disable_jit", True)
+        assert jg.config.disable_jit
+        jg.config.update("matmul", "blas")
+        assert jg.config.matmul == "blas"
+        with pytest.warns(UserWarning, match="ignores"):
+            jg.config.update("jax_default_matmul_precision", "highest")
+        with pytest.raises(jg.UnsupportedError, match="jax_enable_x64 can only be True"):
+            jg.config.update("jax_enable_x64", False)
+        with pytest.warns(UserWarning, match="not checked"):
+            jg.config.update("jax_debug_nans", True)
+        with pytest.raises(jg.UnsupportedError, match="no such option"):
+            jg.config.update("jax_no_such_option", True)
+    finally:
+        vars(jg.config).update(saved)

@@ -13,38 +13,25 @@ from typing import Any
 
 import numpy as np
 
-# Re-exported numpy names: dtypes, type queries and constants behave exactly as in numpy.
+# Re-exported numpy names: dtypes, type queries and constants behave as in numpy (the scalar
+# types are wrapped below so that calling one casts a traced value).
 from numpy import (  # noqa: F401  (re-exports)
     __version__,
-    bool_,
     can_cast,
-    clongdouble,
-    complex64,
-    complex128,
     complexfloating,
     e,
     euler_gamma,
     finfo,
-    float16,
-    float32,
-    float64,
     floating,
     generic,
     iinfo,
     inexact,
     inf,
-    int8,
-    int16,
-    int32,
-    int64,
-    int_,
     integer,
-    intp,
     isdtype,
     isscalar,
     issubdtype,
     iterable,
-    longdouble,
     nan,
     ndarray,
     newaxis,
@@ -52,12 +39,6 @@ from numpy import (  # noqa: F401  (re-exports)
     pi,
     promote_types,
     signedinteger,
-    uint,
-    uint8,
-    uint16,
-    uint32,
-    uint64,
-    uintp,
     unsignedinteger,
 )
 
@@ -80,6 +61,40 @@ from jitgrad.transforms.stage import StageTracer as _StageTracer
 from jitgrad.transforms.stage import producer as _producer
 
 ArrayLike = Any
+
+
+class _ScalarType(type):
+    """The scalar types (``jnp.float32``, ``jnp.int64``, ...) are numpy's, except that calling
+    one on a traced value casts it, as ``jnp.float32(x)`` does in JAX and ``np.int64(x)`` in
+    autograd (numpy's own would try to convert the tracer). Each is a subclass of numpy's type
+    that compares and hashes equal to it, so ``np.dtype(jnp.float32)``, ``x.dtype ==
+    jnp.float32`` and ``isinstance(np.float32(1), jnp.float32)`` behave as in numpy."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if args and _contains_tracer(args[0]):
+            return asarray(args[0], dtype=cls.__base__)
+        return cls.__base__(*args, **kwargs)
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        return isinstance(instance, cls.__base__)
+
+    def __eq__(cls, other: Any) -> bool:
+        return cls is other or cls.__base__ is other
+
+    def __hash__(cls) -> int:
+        return hash(cls.__base__)
+
+
+def _scalar_type(t: type) -> type:
+    return _ScalarType(t.__name__, (t,), {"__module__": __name__, "__doc__": t.__doc__})
+
+
+# Every concrete numpy scalar type under each of numpy's names for it (float32, single, int_,
+# ...); ``bool`` is served by __getattr__, since the module itself uses Python's bool.
+_SCALAR_TYPES = {t: _scalar_type(t) for t in set(np.sctypeDict.values())
+                 if issubclass(t, np.number | np.bool_) and not issubclass(t, np.timedelta64)}
+globals().update({name: _SCALAR_TYPES[t] for name, t in vars(np).items()
+                  if isinstance(t, type) and t in _SCALAR_TYPES and name != "bool"})
 
 # ---------------------------------------------------------------------------------------------
 # Plumbing: eager fallback, promotion, broadcasting
@@ -570,6 +585,14 @@ def _axes(axis: int | Sequence[int] | None, ndim: int, op: str, sort: bool = Tru
     return tuple(sorted(out)) if sort else tuple(out)
 
 
+def _axis(axis: int, ndim: int, op: str) -> int:
+    """One axis in ``range(ndim)``, for functions that take a single axis (as numpy's do)."""
+    if isinstance(axis, (tuple, list)):
+        raise JitgradTypeError(f"{op}: axis must be a single integer, got {axis!r}")
+    (ax,) = _axes(axis, ndim, op)
+    return ax
+
+
 def _keep(y: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> Any:
     if not keepdims:
         return y
@@ -651,7 +674,7 @@ def cumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None) -> Any:
     """``numpy.cumsum``."""
     if axis is None:
         a, axis = ravel(a), 0
-    (ax,) = _axes(axis, _aval_of(a).ndim, "cumsum")
+    ax = _axis(axis, _aval_of(a).ndim, "cumsum")
     return P.cumsum(_cast(a, _sum_dtype(a, dtype)), ax)
 
 
@@ -679,7 +702,7 @@ def _arg(prim: Any, np_fn: Callable[..., Any], name: str) -> Callable[..., Any]:
     def fn(a: ArrayLike, axis: int | None = None) -> Any:
         if axis is None:
             a, axis = ravel(a), 0
-        (ax,) = _axes(axis, _aval_of(a).ndim, name)
+        ax = _axis(axis, _aval_of(a).ndim, name)
         return prim.bind(a, axis=ax)
     fn.__name__ = name
     fn.__doc__ = f"``numpy.{name}`` (integer result, no gradient)."
@@ -764,7 +787,7 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
 def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
     """``numpy.swapaxes``."""
     nd = _aval_of(a).ndim
-    (i,), (j,) = _axes(axis1, nd, "swapaxes"), _axes(axis2, nd, "swapaxes")
+    i, j = _axis(axis1, nd, "swapaxes"), _axis(axis2, nd, "swapaxes")
     perm = list(range(nd))
     perm[i], perm[j] = perm[j], perm[i]
     return P.transpose(a, perm)
@@ -810,7 +833,7 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     avals = [_aval_of(a) for a in arrays]
     if not avals or avals[0].ndim == 0:
         raise ShapeError("concatenate: zero-dimensional arrays cannot be concatenated")
-    (ax,) = _axes(axis, avals[0].ndim, "concatenate")
+    ax = _axis(axis, avals[0].ndim, "concatenate")
     ref = avals[0].shape[:ax] + avals[0].shape[ax + 1:]
     for av in avals:
         if av.ndim != avals[0].ndim or av.shape[:ax] + av.shape[ax + 1:] != ref:
@@ -828,7 +851,7 @@ def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
         raise ShapeError(f"stack: all input arrays must have the same shape, got "
                          f"{', '.join(str(_aval_of(a).shape) for a in arrays)}")
     nd = _aval_of(arrays[0]).ndim + 1
-    (ax,) = _axes(axis, nd, "stack")
+    ax = _axis(axis, nd, "stack")
     return concatenate([expand_dims(a, ax) for a in arrays], axis=ax)
 
 
@@ -1311,6 +1334,7 @@ from jitgrad.numpy._index import (  # noqa: E402, F401  (re-exports)
     diag,
     diagflat,
     diagonal,
+    make_diagonal,
     nan_to_num,
     put_along_axis,
     select,
@@ -1565,7 +1589,7 @@ dtype = np.dtype  # numpy's dtype constructor, re-exported (bound last: paramete
 
 def __getattr__(name: str) -> Any:
     if name == "bool":  # numpy's bool type, not a global here: the module uses Python's bool
-        return np.bool_
+        return _SCALAR_TYPES[np.bool_]
     if hasattr(np, name):
         raise AttributeError(
             f"jitgrad.numpy does not provide numpy.{name} (yet). Compute it with the supported "

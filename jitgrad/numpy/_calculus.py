@@ -11,6 +11,7 @@ from jitgrad import prims as P
 from jitgrad.errors import ShapeError
 from jitgrad.numpy import (
     _aval_of,
+    _axis,
     _examples,
     _is_float,
     _numpy_when_concrete,
@@ -25,7 +26,7 @@ from jitgrad.numpy import (
     stack,
     subtract,
 )
-from jitgrad.numpy._shape import _axis, _slice_axis
+from jitgrad.numpy._shape import _slice_axis
 
 __all__ = ["cross", "diff", "gradient"]
 

@@ -12,6 +12,7 @@ from jitgrad import prims as P
 from jitgrad.errors import JitgradTypeError, ShapeError, UnsupportedError
 from jitgrad.numpy import (
     _aval_of,
+    _axis,
     _broadcast_shapes,
     _broadcast_to_shape,
     _cast,
@@ -19,15 +20,16 @@ from jitgrad.numpy import (
     _index_array,
     _numpy_when_concrete,
     _Tracer,
+    expand_dims,
     ravel,
     result_type,
     where,
 )
 from jitgrad.numpy import sum as _sum
-from jitgrad.numpy._shape import _axis, take_static
+from jitgrad.numpy._shape import take_static
 
-__all__ = ["diag", "diagflat", "diagonal", "nan_to_num", "put_along_axis", "select",
-           "take", "take_along_axis", "trace", "tril", "triu"]
+__all__ = ["diag", "diagflat", "diagonal", "make_diagonal", "nan_to_num", "put_along_axis",
+           "select", "take", "take_along_axis", "trace", "tril", "triu"]
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -140,22 +142,33 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: Any, inplace: bool
                    ) -> Any:
     """``numpy.put_along_axis`` as JAX has it: ``inplace=False`` returns the updated array
     (traced arrays cannot be updated in place; concrete ones with ``inplace=True`` are
-    numpy's call). Indices must be concrete; where several hit one position, the last
-    value wins, as in numpy."""
+    numpy's call). Where several indices hit one position, the last value wins, as in
+    numpy; traced indices out of range drop their value, as ``x.at[...].set`` does."""
     if inplace:
         raise UnsupportedError("put_along_axis on traced arrays: they cannot be updated in "
                                "place; pass inplace=False and use the returned array")
-    if isinstance(indices, _Tracer):
-        raise UnsupportedError("put_along_axis with traced indices (which of several values "
-                               "for one position wins is decided on concrete indices)")
     flat_arr, flat = _positions(arr, indices, axis, "put_along_axis")
     dtype = _aval_of(arr).dtype
     vals = _cast(values if isinstance(values, _Tracer) else np.asarray(values), dtype)
-    if _broadcast_shapes("put_along_axis", vals, flat) != flat.shape:
+    shape = _shape(flat)
+    if _broadcast_shapes("put_along_axis", vals, flat) != shape:
         raise ShapeError(f"put_along_axis: values of shape {_shape(vals)} do not broadcast to "
-                         f"the indexed shape {flat.shape}")
-    vals = P.reshape(P.broadcast_in_dim(vals, flat.shape, range(
-        flat.ndim - _aval_of(vals).ndim, flat.ndim)), (flat.size,))
+                         f"the indexed shape {shape}")
+    size = int(np.prod(shape, dtype=np.int64))
+    vals = P.reshape(P.broadcast_in_dim(vals, shape, range(
+        len(shape) - _aval_of(vals).ndim, len(shape))), (size,))
+    if isinstance(indices, _Tracer):
+        # NB: positions known only at run time: the scatter primitive's "set" keeps the last
+        # write to each position; -1 (an index out of range) drops its value.
+        n = _shape(arr)[_axis(axis, len(_shape(arr)), "put_along_axis")] if axis is not None \
+            else _aval_of(flat_arr).size
+        idx = _cast(indices, np.dtype(np.int64))
+        inside = P.broadcast_in_dim(P.and_(P.ge(idx, np.int64(-n)), P.lt(idx, np.int64(n))),
+                                    shape, range(len(shape) - _aval_of(indices).ndim,
+                                                 len(shape)))
+        out = P.scatter(flat_arr, P.reshape(P.select(inside, flat, np.int64(-1)), (size,)),
+                        vals, "set")
+        return P.reshape(out, _shape(arr))
     # The last write to each position wins: keep each position's last occurrence.
     positions, last = np.unique(flat.ravel()[::-1], return_index=True)
     picked = P.gather(vals, flat.size - 1 - last, 0)
@@ -220,6 +233,21 @@ def diag(v: Any, k: int = 0) -> Any:
 def diagflat(v: Any, k: int = 0) -> Any:
     """``numpy.diagflat``: ``diag`` of the flattened input."""
     return diag(ravel(v), k)
+
+
+def make_diagonal(D: Any, offset: int = 0, axis1: int = -1, axis2: int = -2) -> Any:
+    """autograd's ``numpy.make_diagonal``, the inverse of ``diagonal(x, 0, -1, -2)``: a stack
+    of square matrices with ``D``'s last axis on their diagonals (shape ``D.shape + (n,)``);
+    like autograd's, only for ``offset=0, axis1=-1, axis2=-2``."""
+    if (offset, axis1, axis2) != (0, -1, -2):
+        raise UnsupportedError(f"make_diagonal: only offset=0, axis1=-1, axis2=-2 are supported "
+                               f"(as in autograd), got offset={offset}, axis1={axis1}, "
+                               f"axis2={axis2}")
+    shape = _shape(D)
+    if not shape:
+        raise ShapeError("make_diagonal: D must have at least one dimension, got a scalar")
+    on = np.eye(shape[-1], dtype=bool)
+    return where(on, expand_dims(D, -1), np.zeros((), _aval_of(D).dtype))
 
 
 def _triangle(m: Any, keep: np.ndarray) -> Any:
@@ -317,6 +345,10 @@ _examples.attach(globals(), {
         'array(5.)'),
     'diag': (
         'jnp.diag',
+        'np.array([1.0, 2.0])',
+        'array([[1., 0.],\n       [0., 2.]])'),
+    'make_diagonal': (
+        'jnp.make_diagonal',
         'np.array([1.0, 2.0])',
         'array([[1., 0.],\n       [0., 2.]])'),
     'diagflat': (

@@ -14,6 +14,7 @@ from jitgrad.errors import ShapeError, TracerError, UnsupportedError
 from jitgrad.numpy import (
     _aval_of,
     _axes,
+    _axis,
     _cast,
     _examples,
     _numpy_when_concrete,
@@ -39,11 +40,6 @@ def _concrete(value: Any, what: str) -> Any:
         raise TracerError(f"{what} determines the result's shape, so it must be concrete "
                           f"(Python numbers or numpy arrays), not a traced value")
     return value
-
-
-def _axis(axis: Any, nd: int, op: str) -> int:
-    (ax,) = _axes(operator.index(axis), nd, op)
-    return ax
 
 
 def _slice_axis(x: Any, axis: int, start: int, size: int, step: int = 1) -> Any:

@@ -13,6 +13,7 @@ from jitgrad.errors import JitgradIndexError, JitgradTypeError, ShapeError, Unsu
 from jitgrad.numpy import (
     _aval_of,
     _axes,
+    _axis,
     _cast,
     _examples,
     _is_float,
@@ -34,7 +35,7 @@ from jitgrad.numpy import (
     where,
 )
 from jitgrad.numpy._index import take
-from jitgrad.numpy._shape import _axis, flip
+from jitgrad.numpy._shape import flip
 
 __all__ = ["argpartition", "argsort", "cumprod", "median", "nanmedian", "nanpercentile",
            "nanquantile", "partition", "percentile", "quantile", "sort"]

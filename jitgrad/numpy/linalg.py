@@ -13,6 +13,7 @@ import numpy as np
 from jitgrad.core import aval_of as _aval_of
 from jitgrad.errors import ShapeError, UnsupportedError
 from jitgrad.numpy import (
+    _array_like,
     _axes,
     _has_tracer,
     _numpy_when_concrete,
@@ -67,7 +68,9 @@ class SlogdetResult(NamedTuple):
 
 
 def _real(name: str, a: Any) -> Any:
-    """``a`` as a float array (integers compute in float64; complex arrays are refused)."""
+    """``a`` as a float array (integers compute in float64; complex arrays are refused; a list
+    of traced values is stacked)."""
+    a = _array_like(a)
     L.check_real(name, _aval_of(a))
     return _to_float(a)
 
