@@ -78,9 +78,14 @@ def _compile(ir: IR) -> Any:
     return compile_optimised(_optimised(ir))
 
 
+_numba_start = threading.Lock()
+
+
 def compile_optimised(ir: IR) -> Any:
     """The compiled program of an optimised IR (kernels loaded or compiled on first call)."""
-    from jitgrad.backend.runtime import compile_ir  # imports Numba: only when compiling
+    from jitgrad.backend.runtime import compile_ir, start_numba  # imports Numba
+    with _numba_start:  # a background compile's thread and the caller's may both start it
+        start_numba()
     return compile_ir(ir, lambda sub: _compile(sub).fn)
 
 
