@@ -613,8 +613,9 @@ class _Config:
     oracle the compiled code is tested against; results agree to the suite's tolerances, not
     bitwise) while a worker process compiles its kernels into the disk cache; the compiled
     program takes over between calls. ``Jitted.wait()`` and ``jitgrad.wait_for_compiles()``
-    block until it does. A program waits for its compile anyway when it is already in the
-    disk cache, when the cache cannot be shared between processes, when its reference
+    block until it does (a program in the disk cache is loaded by a thread instead). A first
+    call waits for compiled code when the cache cannot be shared between processes, when
+    Numba already runs and the program is in the disk cache, when its reference
     execution is estimated slower than compiling (long ``scan`` loops, very large arrays;
     every ``while_loop``), and under ``precise_math``, whose users want the same results from
     the first call on. Only top-level calls are tiered: a ``jit`` function called inside

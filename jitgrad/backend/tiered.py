@@ -12,15 +12,19 @@ the same program (cheap: planning and code generation) and runs it once, on a th
 own, with the saved arguments (loading each kernel from the cache, milliseconds each), before
 swapping it in: the caller's own calls never wait for it.
 
-When the first call waits instead (``decide``): ``config.compile == "blocking"``,
-``config.precise_math`` (its users want identical results from the first call on, and the
-reference's reductions and matmuls round differently from the kernels'), a kernel cache that
-cannot be shared between processes (an insecure or unusable directory: kernels then compile
-in memory, per process), a program already compiled into the disk cache (loading it is as
-fast as it was before tiering), and a program whose reference execution is estimated to
-cost more than compiling it (``reference_seconds`` vs ``compile_seconds``, both from
-measurements on this project's machine; a ``while_loop``, whose trip count is unknown, always
-waits)."""
+A program already in the disk cache (a marker file is written after its compiled program
+first ran) needs no worker: a thread of this process loads it while the reference serves
+the first calls, which then do not wait for Numba's start-up (≈0.7 s) either; once Numba
+runs in this process, such a program is loaded before its first call returns (milliseconds).
+
+When the first call waits for compiled code instead (``decide``): ``config.compile ==
+"blocking"``, ``config.precise_math`` (its users want identical results from the first call
+on, and the reference's reductions and matmuls round differently from the kernels'), a
+kernel cache that cannot be shared between processes (an insecure or unusable directory:
+kernels then compile in memory, per process), and a program whose reference execution is
+estimated to cost more than compiling it (``reference_seconds`` vs ``compile_seconds``,
+both from measurements on this project's machine; a ``while_loop``, whose trip count is
+unknown, always waits)."""
 
 from __future__ import annotations
 
@@ -93,7 +97,8 @@ def compile_seconds(ir: IR) -> float:
 
 def decide(ir: IR) -> str | None:
     """Why the first call of the optimised ``ir`` compiles before returning, or None if it
-    runs on the reference path while a worker compiles it."""
+    runs on the reference path while its kernels are compiled by a worker (or, when they
+    are in the disk cache, loaded by a thread of this process)."""
     if config.compile not in MODES:
         raise ValueError(f"jitgrad.config.compile must be one of {MODES}, got "
                          f"{config.compile!r}")
@@ -104,8 +109,8 @@ def decide(ir: IR) -> str | None:
     problem = _cache_problem()
     if problem is not None:
         return f"the kernel cache cannot be shared with a worker ({problem})"
-    if marker_path(ir).exists():
-        return "already in the disk cache"
+    if "jitgrad.backend.runtime" in sys.modules and marker_path(ir).exists():
+        return "it is in the disk cache and Numba is running (loading takes milliseconds)"
     ref, comp = reference_seconds(ir), compile_seconds(ir)
     if ref > comp:
         return f"its reference execution (≈{ref:.2g} s) would be slower than compiling " \
@@ -200,6 +205,7 @@ class Job:
     def __init__(self, name: str, ir: IR, args: list[np.ndarray],
                  compile_fn: Callable[[IR], Any]):
         self.name, self.ir, self.compile_fn = name, ir, compile_fn
+        self.cached = marker_path(ir).exists()  # then it is only loaded, here: no worker
         self.reference = reference(ir)
         self.install: Callable[[Any], None] = lambda compiled: None
         self.args = [np.array(a) for a in args]  # the caller may mutate its arrays
@@ -261,31 +267,13 @@ class _Pool:
                     self._pending.discard(job)
 
     def _run(self, job: Job, proc: subprocess.Popen | None) -> subprocess.Popen | None:
-        worker_s: float | None = None
-        try:
-            request = pickle.dumps((_config_snapshot(), job.ir, job.args),
-                                   protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as e:  # noqa: BLE001 - e.g. a host callback's closure
-            _log(f"{job.name} cannot be sent to a worker ({e!r}); compiling in the caller")
-            request = None
-        try:
-            if request is None:
-                status = "unsent"
-            else:
-                if proc is None or proc.poll() is not None:
-                    proc = self._start()
-                _write(proc.stdin, request)
-                status, detail = _recv(proc.stdout)
-            if status == "ok":
-                worker_s = time.perf_counter() - job.started
-            elif status == "error":
-                _log(f"worker failed to compile {job.name} ({detail}); compiling in the caller")
-        except (OSError, EOFError, struct.error, pickle.PickleError, ValueError) as e:
+        """Have a worker compile ``job`` (unless its kernels are cached), then load and
+        install its program here; the lane's worker afterwards (None if it was lost)."""
+        how = "its kernels were in the disk cache"
+        if not job.cached:
+            proc, how = self._compile_in_worker(job, proc)
             if self._closing:
-                job.error = e
                 return None
-            self._lost(proc, e)
-            proc = None
         try:
             loaded = time.perf_counter()
             compiled = job.compile_fn(job.ir)
@@ -293,15 +281,35 @@ class _Pool:
             write_marker(job.ir)
             job.install(compiled)
             now = time.perf_counter()
-            how = f"compiled in a worker in {worker_s:.2f} s" if worker_s is not None else \
-                f"compiled in the caller in {now - job.started:.2f} s"
-            _log(f"tier switch: {job.name} now runs compiled code ({how}, loaded in "
-                 f"{now - loaded:.2f} s; {job.reference.calls} call(s) served by the "
-                 f"reference path meanwhile)")
+            _log(f"tier switch: {job.name} now runs compiled code after "
+                 f"{now - job.started:.2f} s ({how}; loaded in {now - loaded:.2f} s; "
+                 f"{job.reference.calls} call(s) served by the reference path meanwhile)")
         except BaseException as e:  # noqa: BLE001 - reported by wait(); the reference serves
             job.error = e
             _log(f"compiling {job.name} failed ({e!r}); it keeps running on the reference path")
         return proc
+
+    def _compile_in_worker(self, job: Job, proc: subprocess.Popen | None
+                           ) -> tuple[subprocess.Popen | None, str]:
+        try:
+            request = pickle.dumps((_config_snapshot(), job.ir, job.args),
+                                   protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as e:  # noqa: BLE001 - e.g. a host callback's closure
+            return proc, f"it cannot be sent to a worker ({e!r}): compiled in the caller"
+        try:
+            if proc is None or proc.poll() is not None:
+                proc = self._start()
+            _write(proc.stdin, request)
+            status, detail = _recv(proc.stdout)
+        except (OSError, EOFError, struct.error, pickle.PickleError, ValueError) as e:
+            if self._closing:
+                job.error = e
+            else:
+                self._lost(proc, e)
+            return None, "its worker was lost: compiled in the caller"
+        if status == "ok":
+            return proc, f"compiled in a worker in {time.perf_counter() - job.started:.2f} s"
+        return proc, f"the worker failed ({detail}): compiled in the caller"
 
     def _start(self) -> subprocess.Popen:
         root = str(Path(__file__).resolve().parents[2])
