@@ -5,12 +5,12 @@ loaded from that cache, takes over between calls.
 Why processes: Numba's compile is mostly GIL-bound Python, so a compiling thread would slow
 the caller down; a worker compiles on another core and shares the machine code through the
 disk cache (kernels are modules named by their source hash, whose machine code Numba caches
-on disk). A worker is given the optimised IR and a copy of the first call's arguments, and compiles
-by running the program once (that types every kernel exactly as the caller will call it,
-including layouts and the branches and loops the arguments take). The caller then builds
-the same program (cheap: planning and code generation) and runs it once, on a thread of its
-own, with the saved arguments (loading each kernel from the cache, milliseconds each), before
-swapping it in: the caller's own calls never wait for it.
+on disk). A worker is given the optimised IR and a copy of the first call's arguments, and
+compiles by running the program once (that types every kernel exactly as the caller will
+call it, including layouts and the branches and loops the arguments take). The caller then
+builds the same program (cheap: planning and code generation) and runs it once, on a thread
+of its own, with the saved arguments (loading each kernel from the cache, milliseconds
+each), before swapping it in: the caller's own calls never wait for it.
 
 A program already in the disk cache (a marker file is written after its compiled program
 first ran) needs no worker: a thread of this process loads it while the reference serves
@@ -31,7 +31,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import hashlib
-import logging
 import os
 import pickle
 import queue
@@ -48,8 +47,6 @@ from typing import Any
 import numpy as np
 
 from jitgrad.core import IR, config, pp_ir, sub_irs
-
-log = logging.getLogger("jitgrad")
 
 MODES = ("background", "blocking")
 
@@ -87,8 +84,9 @@ def reference_seconds(ir: IR) -> float:
 
 
 def compile_seconds(ir: IR) -> float:
-    """Estimated seconds for a worker to compile ``ir``: a kernel per equation at worst
-    (fusion makes fewer), plus a new worker's start."""
+    """Estimated seconds for a worker to compile ``ir``: a new worker's start, and a kernel
+    per equation, counting at most 8 (fusion makes few kernels of many equations, and
+    identical kernels, e.g. of unrolled steps, compile once)."""
     def eqns(ir: IR) -> int:
         return sum(1 + sum(eqns(s) for s in sub_irs(e)) for e in ir.eqns)
 
@@ -127,7 +125,10 @@ def _cache_problem() -> str | None:
     problem = cache._kernel_dir_problem(str(d))
     numba_dir = os.environ.get("NUMBA_CACHE_DIR")
     if problem is None and numba_dir:
-        os.makedirs(numba_dir, mode=0o700, exist_ok=True)
+        try:
+            os.makedirs(numba_dir, mode=0o700, exist_ok=True)
+        except OSError as e:
+            return f"NUMBA_CACHE_DIR unusable ({e})"
         problem = cache.distrust(os.path.abspath(numba_dir))
     return problem
 
