@@ -81,11 +81,18 @@ def _compile(ir: IR) -> Any:
 _numba_start = threading.Lock()
 
 
+def start_numba() -> None:
+    """Import and initialise Numba, once (a background compile's thread and the caller's may
+    both ask at the same time)."""
+    from jitgrad.backend import runtime  # imports Numba
+    with _numba_start:
+        runtime.start_numba()
+
+
 def compile_optimised(ir: IR) -> Any:
     """The compiled program of an optimised IR (kernels loaded or compiled on first call)."""
-    from jitgrad.backend.runtime import compile_ir, start_numba  # imports Numba
-    with _numba_start:  # a background compile's thread and the caller's may both start it
-        start_numba()
+    from jitgrad.backend.runtime import compile_ir
+    start_numba()
     return compile_ir(ir, lambda sub: _compile(sub).fn)
 
 

@@ -301,6 +301,7 @@ class _Pool:
             if proc is None or proc.poll() is not None:
                 proc = self._start()
             _write(proc.stdin, request)
+            _start_numba()  # here, while the worker compiles (it answers through the pipe)
             status, detail = _recv(proc.stdout)
         except (OSError, EOFError, struct.error, pickle.PickleError, ValueError) as e:
             if self._closing:
@@ -375,6 +376,11 @@ def wait(jobs: list[Job] | None = None) -> None:
 def stats() -> dict[str, int]:
     """How many worker processes this process started."""
     return {"workers_started": _pool.workers_started}
+
+
+def _start_numba() -> None:
+    from jitgrad.jit import start_numba
+    start_numba()
 
 
 def _log(msg: str) -> None:
