@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any, NamedTuple
 
 __all__ = [
+    "Partial",
     "PyTreeDef",
     "register_pytree_node",
     "register_pytree_node_class",
+    "tree_all",
     "tree_flatten",
     "tree_leaves",
     "tree_map",
+    "tree_reduce",
     "tree_structure",
+    "tree_transpose",
     "tree_unflatten",
 ]
 
@@ -182,35 +187,125 @@ def _unflatten(td: PyTreeDef, it: Iterator[Any]) -> Any:
     return _registry[td.node_type].from_iterable(td.aux, [_unflatten(c, it) for c in td.children])
 
 
-def tree_leaves(tree: Any) -> list:
-    """The leaves of a pytree, in flattening order.
+def tree_leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list:
+    """The leaves of a pytree, in flattening order (``is_leaf(x)`` true stops at ``x``).
 
     >>> tree_leaves([1, {"x": 2}, (None, 3)])
     [1, 2, 3]
+    >>> tree_leaves([(1, 2), (3,)], is_leaf=lambda x: isinstance(x, tuple))
+    [(1, 2), (3,)]
     """
-    return tree_flatten(tree)[0]
+    return tree_flatten(tree, is_leaf)[0]
 
 
-def tree_structure(tree: Any) -> PyTreeDef:
+def tree_structure(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> PyTreeDef:
     """The structure of a pytree.
 
     >>> tree_structure({"w": 1, "b": (2, 3)})
     PyTreeDef(dict[PyTreeDef(tuple[*, *]), *])
     """
-    return tree_flatten(tree)[1]
+    return tree_flatten(tree, is_leaf)[1]
 
 
-def tree_map(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
-    """Apply ``f`` leaf-wise; ``rest`` are trees of the same structure.
+def tree_map(f: Callable[..., Any], tree: Any, *rest: Any,
+             is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """Apply ``f`` leaf-wise; ``rest`` are trees of the same structure (``is_leaf`` as in
+    ``tree_flatten``, applied to ``tree``).
 
     >>> tree_map(lambda a, b: a + b, (1, [2]), (10, [20]))
     (11, [22])
+    >>> tree_map(sum, {"a": (1, 2), "b": (3,)}, is_leaf=lambda x: isinstance(x, tuple))
+    {'a': 3, 'b': 3}
     """
-    leaves, treedef = tree_flatten(tree)
+    leaves, treedef = tree_flatten(tree, is_leaf)
     others = []
     for r in rest:
-        r_leaves, r_def = tree_flatten(r)
+        r_leaves, r_def = tree_flatten(r, is_leaf)
         if r_def != treedef:
             raise ValueError(f"tree_map: structures differ: {treedef} and {r_def}")
         others.append(r_leaves)
     return tree_unflatten(treedef, [f(*xs) for xs in zip(leaves, *others, strict=True)])
+
+
+_NO_INITIALIZER = object()
+
+
+def tree_reduce(function: Callable[[Any, Any], Any], tree: Any,
+                initializer: Any = _NO_INITIALIZER,
+                is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """``functools.reduce`` over the leaves of ``tree``.
+
+    >>> tree_reduce(lambda a, b: a + b, {"x": 1, "y": (2, 3)}, 10)
+    16
+    """
+    leaves = tree_leaves(tree, is_leaf)
+    if initializer is _NO_INITIALIZER:
+        return functools.reduce(function, leaves)
+    return functools.reduce(function, leaves, initializer)
+
+
+def tree_all(tree: Any, *, is_leaf: Callable[[Any], bool] | None = None) -> bool:
+    """Whether every leaf of ``tree`` is true (``all`` of the leaves; a traced leaf needs a
+    concrete value, as ``bool()`` of it does).
+
+    >>> tree_all([True, {"a": 1}]), tree_all((True, 0))
+    (True, False)
+    """
+    return all(tree_leaves(tree, is_leaf))
+
+
+def tree_transpose(outer_treedef: PyTreeDef, inner_treedef: PyTreeDef | None,
+                   pytree_to_transpose: Any) -> Any:
+    """A tree of structure ``outer(inner)`` as one of structure ``inner(outer)``;
+    ``inner_treedef=None`` takes the structure of the subtree at ``outer``'s first leaf
+    (as ``jax.tree.transpose``).
+
+    >>> outer, inner = tree_structure([0, 0]), tree_structure((0, 0))
+    >>> tree_transpose(outer, inner, [(1, 2), (3, 4)])
+    ([1, 3], [2, 4])
+    >>> tree_transpose(outer, None, [{"a": 1, "b": 2}, {"a": 3, "b": 4}])
+    {'a': [1, 3], 'b': [2, 4]}
+    """
+    if inner_treedef is None:
+        subtrees: list = []
+        _flatten_up_to(outer_treedef, pytree_to_transpose, subtrees)
+        inner_treedef = tree_structure(subtrees[0])
+    leaves, treedef = tree_flatten(pytree_to_transpose)
+    n_inner, n_outer = inner_treedef.num_leaves, outer_treedef.num_leaves
+    if len(leaves) != n_inner * n_outer or treedef != _compose(outer_treedef, inner_treedef):
+        raise ValueError(f"tree_transpose: expected a tree of structure {outer_treedef} of "
+                         f"{inner_treedef}, got {treedef}")
+    columns = [tree_unflatten(outer_treedef, leaves[i::n_inner]) for i in range(n_inner)]
+    return tree_unflatten(inner_treedef, columns)
+
+
+def _flatten_up_to(td: PyTreeDef, x: Any, out: list) -> None:
+    """Append the subtrees of ``x`` at the leaves of ``td`` (a prefix of ``x``'s structure)."""
+    node = _node_of(x)
+    if td.node_type is None or node is None:
+        out.append(x)
+        return
+    for c_td, c in zip(td.children, node.to_iterable(x)[0], strict=False):
+        _flatten_up_to(c_td, c, out)
+
+
+def _compose(outer: PyTreeDef, inner: PyTreeDef) -> PyTreeDef:
+    """``outer`` with every leaf replaced by ``inner``."""
+    if outer.node_type is None:
+        return inner
+    return PyTreeDef(outer.node_type, outer.aux, tuple(_compose(c, inner) for c in outer.children))
+
+
+class Partial(functools.partial):
+    """``functools.partial`` as a pytree: the bound arguments are its leaves and the function
+    its static structure, so a ``Partial`` can be passed to and returned from transformed
+    functions (JAX's ``tree_util.Partial``).
+
+    >>> add = Partial(lambda a, b: a + b, 1.0)
+    >>> tree_leaves(add), tree_map(lambda x: x * 10, add)(2.0)
+    ([1.0], 12.0)
+    """
+
+
+register_pytree_node(Partial, lambda p: ((p.args, p.keywords), p.func),
+                     lambda func, c: Partial(func, *c[0], **c[1]))
