@@ -90,8 +90,8 @@ def normal(stddev: float = 1e-2, dtype: Any = np.float32) -> Callable[..., Any]:
     return _seeded(initializers.normal(stddev), dtype)
 
 
-def glorot_normal(in_axis: int = -2, out_axis: int = -1, dtype: Any = np.float32
-                  ) -> Callable[..., Any]:
+def glorot_normal(in_axis: int = -2, out_axis: int = -1, batch_axis: Any = (),
+                  dtype: Any = np.float32) -> Callable[..., Any]:
     """``jitgrad.nn.initializers.glorot_normal`` (float32 by default): a normal truncated at
     two standard deviations, of variance 2 / (fan_in + fan_out), the fans counted along
     ``in_axis``/``out_axis`` times the receptive field (the other axes), as JAX's.
@@ -101,7 +101,7 @@ def glorot_normal(in_axis: int = -2, out_axis: int = -1, dtype: Any = np.float32
     >>> round(float(w.std() * np.sqrt(250)), 2), bool(np.abs(w).max() <= bound)
     (1.0, True)
     """
-    return _seeded(initializers.glorot_normal(in_axis, out_axis), dtype)
+    return _seeded(initializers.glorot_normal(in_axis, out_axis, batch_axis), dtype)
 
 
 def zeros(rng: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
