@@ -611,6 +611,9 @@ class _Config:
     ``log_compiles``: log every trace and compile with its reason (JITGRAD_LOG_COMPILES).
     ``matmul``: "auto" (jitgrad's kernel, or numpy's BLAS where measured faster), "jitgrad"
     or "blas" (JITGRAD_MATMUL).
+    ``profile``: each program compiled while it is on prints, to stderr, the time of each
+    step of one warm call (kernels, matmuls, host steps, allocations, the Python between them)
+    on its first call; off (the default), no timing code runs (JITGRAD_PROFILE).
     ``precise_math``: transcendental functions are numpy's own (computed outside the fused
     kernels) and kernels do not contract a*b+c into FMAs, so elementwise results are identical
     to numpy's; by default kernels use jitgrad's vectorised math, within 1 ulp of numpy
@@ -624,6 +627,7 @@ class _Config:
         self.log_compiles = _env_flag("JITGRAD_LOG_COMPILES")
         self.matmul = os.environ.get("JITGRAD_MATMUL", "auto")
         self.precise_math = _env_flag("JITGRAD_PRECISE_MATH")
+        self.profile = _env_flag("JITGRAD_PROFILE")
         self.threads = max(1, int(os.environ.get("JITGRAD_NUM_THREADS", "1") or 1))
         self.reuse_buffers = os.environ.get("JITGRAD_REUSE_BUFFERS", "1") != "0"
         self.scratch_mb = float(os.environ.get("JITGRAD_SCRATCH_MB", "256") or 256)

@@ -13,7 +13,7 @@ from jitgrad.core import Tracer
 from jitgrad.errors import ShapeError
 from jitgrad.tree_util import tree_flatten, tree_unflatten
 
-__all__ = ["flatten", "ravel_pytree"]
+__all__ = ["flatten", "flatten_func", "ravel_pytree"]
 
 
 def _dtype(x: Any) -> np.dtype:
@@ -63,3 +63,20 @@ def flatten(value: Any) -> tuple[Any, Callable[[Any], Any]]:
     array([1., 2., 3.])
     """
     return ravel_pytree(value)
+
+
+def flatten_func(func: Callable[..., Any], example: Any
+                 ) -> tuple[Callable[..., Any], Callable[[Any], Any], Any]:
+    """autograd's ``flatten_func``: ``func`` of a pytree (shaped as ``example``) as a function
+    of one flat vector whose result is flattened too; returns it, the ``unflatten`` for
+    ``example``'s structure, and ``example`` flattened. Further arguments pass through.
+
+    >>> f, unflatten, x0 = flatten_func(lambda p, s: {"y": p["a"] * s}, {"a": np.ones(2)})
+    >>> f(x0 + 1.0, 3.0), unflatten(x0)["a"]
+    (array([6., 6.]), array([1., 1.]))
+    """
+    flat_example, unflatten = ravel_pytree(example)
+
+    def flat_func(flat: Any, *args: Any, **kwargs: Any) -> Any:
+        return ravel_pytree(func(unflatten(flat), *args, **kwargs))[0]
+    return flat_func, unflatten, flat_example

@@ -99,7 +99,14 @@ def main() -> None:
     p = sub.add_parser("memory")
     p.add_argument("lib")
     p.add_argument("n", type=int)
+    p = sub.add_parser("step")
+    p.add_argument("key", choices=("mlp", "mnist", "cnn"))
+    p.add_argument("peer")
     args = parser.parse_args()
+    if args.what == "step":  # a server of timings: see perf.workloads.train.Separate
+        from perf.workloads.train import serve
+        serve(args.key, args.peer)
+        return
     if args.what == "startup":
         result = startup(args.lib, args.program)
     else:

@@ -13,6 +13,7 @@ from perf.peers import Lib
 LR = 0.01  # SGD step of the MLP workload
 MLP_SIZES = (784, 256, 256, 10)
 MLP_BATCH = 128
+MNIST_SIZES = (784, 1024, 1024, 10)  # JAX's examples/mnist_classifier_fromscratch.py
 
 
 def bind(program: Callable, lib: Lib) -> Callable:
@@ -52,13 +53,14 @@ def chain_grad_numpy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 # -- mlp: one SGD step of a 784-256-256-10 tanh network with softmax cross-entropy ------------
 
-def mlp_data(rng: np.random.Generator, dtype: Any = np.float32) -> tuple[list, Any, Any]:
+def mlp_data(rng: np.random.Generator, dtype: Any = np.float32, sizes: tuple = MLP_SIZES
+             ) -> tuple[list, Any, Any]:
     """Parameters ``[W1, b1, W2, b2, W3, b3]``, a batch of inputs and one-hot labels."""
     params = []
-    for m, n in zip(MLP_SIZES[:-1], MLP_SIZES[1:], strict=True):
+    for m, n in zip(sizes[:-1], sizes[1:], strict=True):
         params += [(rng.standard_normal((m, n)) / np.sqrt(m)).astype(dtype), np.zeros(n, dtype)]
-    x = rng.standard_normal((MLP_BATCH, MLP_SIZES[0])).astype(dtype)
-    y = np.eye(MLP_SIZES[-1], dtype=dtype)[rng.integers(0, MLP_SIZES[-1], MLP_BATCH)]
+    x = rng.standard_normal((MLP_BATCH, sizes[0])).astype(dtype)
+    y = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], MLP_BATCH)]
     return params, x, y
 
 
@@ -71,9 +73,9 @@ def mlp_loss(lib: Lib, params: list, x: Any, y: Any) -> Any:
     return -xp.mean(xp.sum(y * lib.log_softmax(logits, axis=-1), axis=-1))
 
 
-def mlp_step(lib: Lib) -> Callable:
-    """The peer's compiled ``step(params, x, y) -> (loss, params - LR * grad)``."""
-    loss_and_grad = lib.value_and_grad(bind(mlp_loss, lib))
+def mlp_step(lib: Lib, loss: Callable = mlp_loss) -> Callable:
+    """The peer's compiled ``step(params, x, y) -> (loss, params - LR * grad)`` of ``loss``."""
+    loss_and_grad = lib.value_and_grad(bind(loss, lib))
 
     def step(params: list, x: Any, y: Any) -> tuple[Any, list]:
         loss, grads = loss_and_grad(params, x, y)
@@ -98,6 +100,89 @@ def mlp_step_numpy(params: list, x: np.ndarray, y: np.ndarray) -> tuple[Any, lis
         if i:
             delta = (delta @ params[i].T) * (1 - hs[i // 2] ** 2)
     return loss, [p - LR * g for p, g in zip(params, grads[::-1], strict=True)]
+
+
+# -- cnn: a two-layer convolutional network's SGD step ----------------------------------------
+
+CNN_BATCH, CNN_SIZE, CNN_CHANNELS, CNN_K = 32, 28, (1, 8, 16), 3
+
+
+def cnn_data(rng: np.random.Generator) -> tuple[list, Any, Any]:
+    """Parameters ``[W1, b1, W2, b2, Wd, bd]`` (OIHW kernels, a dense head over the flattened
+    second layer), a batch of NCHW images and one-hot labels, float32."""
+    params = []
+    for c_in, c_out in zip(CNN_CHANNELS[:-1], CNN_CHANNELS[1:], strict=True):
+        scale = 1 / np.sqrt(c_in * CNN_K * CNN_K)
+        params += [rng.standard_normal((c_out, c_in, CNN_K, CNN_K)) * scale, np.zeros(c_out)]
+    flat = CNN_CHANNELS[-1] * CNN_SIZE * CNN_SIZE
+    params += [rng.standard_normal((flat, 10)) / np.sqrt(flat), np.zeros(10)]
+    x = rng.standard_normal((CNN_BATCH, CNN_CHANNELS[0], CNN_SIZE, CNN_SIZE))
+    y = np.eye(10)[rng.integers(0, 10, CNN_BATCH)]
+    return [p.astype(np.float32) for p in params], x.astype(np.float32), y.astype(np.float32)
+
+
+def conv(lib: Lib, x: Any, w: Any) -> Any:
+    """Each peer's own 2-d cross-correlation, stride 1, zero padding keeping the size
+    ('SAME'), NCHW images and OIHW kernels."""
+    if lib.name in ("jitgrad", "jax"):
+        lax = __import__(f"{lib.name}.lax", fromlist=["lax"])
+        return lax.conv_general_dilated(x, w, (1, 1), "SAME")
+    if lib.name == "torch":
+        import torch
+        return torch.nn.functional.conv2d(x, w, padding=w.shape[-1] // 2)
+    # autograd: its convolve flips the kernel, and has no padding of its own.
+    from autograd.scipy.signal import convolve
+    p = w.shape[-1] // 2
+    xp = lib.np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), mode="constant")
+    return convolve(xp, w[:, :, ::-1, ::-1], axes=([2, 3], [2, 3]), dot_axes=([1], [1]),
+                    mode="valid")
+
+
+def cnn_loss(lib: Lib, params: list, x: Any, y: Any) -> Any:
+    xp = lib.np
+    h = x
+    for i in range(0, len(params) - 2, 2):
+        h = xp.tanh(conv(lib, h, params[i]) + params[i + 1][:, None, None])
+    logits = h.reshape((h.shape[0], -1)) @ params[-2] + params[-1]
+    return -xp.mean(xp.sum(y * lib.log_softmax(logits, axis=-1), axis=-1))
+
+
+def windows(x: np.ndarray, k: int) -> np.ndarray:
+    """(N, C, H, W, k, k) patches of ``x`` zero-padded by k // 2."""
+    p = k // 2
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    return np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(2, 3))
+
+
+def conv_numpy(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """'SAME' cross-correlation by im2col: the patches contracted with the kernel."""
+    return np.tensordot(windows(x, w.shape[-1]), w, axes=([1, 4, 5], [1, 2, 3])
+                        ).transpose(0, 3, 1, 2)
+
+
+def cnn_step_numpy(params: list, x: np.ndarray, y: np.ndarray) -> tuple[Any, list]:
+    """The CNN step with backpropagation written out: a kernel's gradient contracts the
+    cotangent with the layer input's patches; the input's gradient correlates the cotangent
+    with the flipped, transposed kernel (not needed for the first layer)."""
+    hs = [x]
+    for i in range(0, len(params) - 2, 2):
+        hs.append(np.tanh(conv_numpy(hs[-1], params[i]) + params[i + 1][:, None, None]))
+    flat = hs[-1].reshape(len(x), -1)
+    logits = flat @ params[-2] + params[-1]
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    loss = -(y * log_p).sum(axis=-1).mean()
+    delta = (np.exp(log_p) - y) / len(x)
+    grads = [delta.sum(axis=0), flat.T @ delta]
+    g = (delta @ params[-2].T).reshape(hs[-1].shape)
+    for i in range(len(params) - 4, -1, -2):
+        g = g * (1 - hs[i // 2 + 1] ** 2)
+        w = params[i]
+        grads += [g.sum(axis=(0, 2, 3)),
+                  np.tensordot(g, windows(hs[i // 2], w.shape[-1]), axes=([0, 2, 3], [0, 2, 3]))]
+        if i:
+            g = conv_numpy(g, np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)))
+    return loss, [p - LR * d for p, d in zip(params, grads[::-1], strict=True)]
 
 
 # -- attention: softmax attention forward and backward (a fixed random cotangent g) -----------

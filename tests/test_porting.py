@@ -743,6 +743,23 @@ def test_schedules_and_gradient_utilities():
         optimizers.piecewise_constant([1, 2], [1.0])
 
 
+def test_flatten_func_is_autograds_and_differentiable():
+    from jitgrad.misc import flatten
+    from jitgrad.misc.flatten import flatten_func
+    example = {"w": np.array([[1.0, 2.0], [3.0, 4.0]]), "b": (np.array([0.5]), 2.0)}
+
+    def f(p, scale):
+        return {"out": scale * jnp.tanh(p["w"] @ p["b"][0].repeat(2)), "c": p["b"][1] ** 2}
+
+    flat_f, unflatten, x0 = flat = flatten_func(f, example)
+    assert len(flat) == 3
+    np.testing.assert_array_equal(x0, flatten(example)[0])
+    np.testing.assert_allclose(flat_f(x0, 3.0), flatten(f(example, 3.0))[0])
+    np.testing.assert_array_equal(unflatten(x0)["w"], example["w"])
+    jg.check_grads(lambda x: flat_f(x, 3.0), (x0,), order=2)
+    np.testing.assert_allclose(jg.jit(flat_f)(x0, 3.0), flat_f(x0, 3.0))
+
+
 def test_autograd_style_optimizers_run_on_pytrees():
     from jitgrad.misc import flatten
     from jitgrad.misc.optimizers import adam, rmsprop, sgd

@@ -14,6 +14,7 @@ import math
 import re
 import sys
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
@@ -85,6 +86,7 @@ class Compiled:
     kernels: list[tuple[Step, str]]  # each's step and functions (without the preamble)
     steps: list[Step]
     ir: IR
+    profiler: _Profiler | None = None
 
     def describe(self) -> str:
         """The program, its caller, then the kernels' shared imports once and each kernel
@@ -206,6 +208,9 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
     for v, c in zip(ir.constvars, ir.consts, strict=True):
         glob[names[v]] = np.asarray(c)
     body: list[str] = []
+    # the profile's rows: (index in body after the row's lines, label, kind: a string, or a
+    # matmul's step, whose kernel, BLAS or jitgrad's, is chosen when it runs)
+    rows: list[tuple[int, str, Any]] = []
     sources: list[str] = []
     kernels: list[tuple[Step, str]] = []
     lits = iter(range(1 << 30))
@@ -218,17 +223,32 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
             return key
         return names[x]
 
+    def row(label: str, kind: Any) -> None:
+        """The body lines since the previous row are one step of the profile."""
+        rows.append((len(body), label, kind))
+
     buffers = Buffers(ir, steps)
     glob["buffers"] = buffers
+    order = {e: i for i, e in enumerate(ir.eqns)}
+    # Scratch buffers come from a free list (each concurrent call gets its own set) and go
+    # back only after a successful call.
+    give = ["buffers.give(ws)"] if buffers.n_slots else []
+    if buffers.n_slots:
+        body.append("ws = buffers.take()")
+        row(f"alloc workspace ({buffers.n_slots} buffers)", "allocation")
 
     def allocate(v: Var) -> None:
         """The line creating ``v``'s buffer: reused scratch, a recycled output, or fresh (kernels
-        write every element of their outputs)."""
+        write every element of their outputs). Fresh and recycled buffers are a profile row of
+        their own; taking a workspace slot counts with the step."""
         slot, out = buffers.slot(v), buffers.output_slot(v)
-        reused = f"ws[{slot}]" if slot is not None else \
-            f"buffers.output({out})" if out is not None else None
-        body.append(f"{names[v]} = {reused}" if reused is not None else
+        if slot is not None:
+            body.append(f"{names[v]} = ws[{slot}]")
+            return
+        body.append(f"{names[v]} = buffers.output({out})" if out is not None else
                     f"{names[v]} = np.empty({v.aval.shape}, {dt_name(v.aval.dtype)})")
+        row(f"alloc {names[v]}:{_aval_str(v)}" + (" (recycled output)" if out is not None
+                                                  else ""), "allocation")
 
     for step in steps:
         if isinstance(step, LoopKernel):
@@ -255,16 +275,21 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
                             f"{tuple(axes)}, ({''.join(e + ', ' for e in extents)}))")
             else:
                 body.append(f"{kname}({', '.join(arrays + extents)})")
+            eqns = sorted(step.eqns, key=order.__getitem__)
+            row(f"{kname} loop {step.shape}: " + "; ".join(pp_eqn_short(e, names) for e in eqns),
+                "loop kernels")
         elif isinstance(step, MatmulStep):
             allocate(step.out)
             body.append(
                 f"run_matmul({atom(step.a)}, {atom(step.b)}, {step.transpose_a}, "
                 f"{step.transpose_b}, {step.a_batch}, {step.b_batch}, "
                 f"{atom(step.bias) if step.bias is not None else None}, {names[step.out]})")
+            row(_matmul_label(step, names), step)
         elif isinstance(step, ViewStep):
             src = step.eqn.inputs[0]
             body.append(f"{names[step.eqn.outputs[0]]} = np.reshape({atom(src)}, "
                         f"{step.eqn.params['shape']})")
+            row(f"view {pp_eqn_short(step.eqn, names)}", "views")
         else:
             low = lowering_of(step.eqn)
             hname = f"K{len(sources)}" if low.module is None and low.kernel is not None else \
@@ -276,6 +301,7 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
                     allocate(v)
                 args = [atom(x) for x in step.eqn.inputs] + [names[v] for v in step.eqn.outputs]
                 body.append(f"{hname}({', '.join(args)})")
+                row(f"{hname} host: {pp_eqn_short(step.eqn, names)}", "host steps")
                 continue
             if low.kernel is not None:
                 kernels.append((step, f"@njit({kernel_flags()})\n{low.kernel(**step.eqn.params)}"))
@@ -291,23 +317,147 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
                 body.append(f"{names[outs[0]]} = np.asarray({res})")
             else:
                 body.append(f"{', '.join(names[v] for v in outs)}, = {res}")
+            row(f"{hname} host: {pp_eqn_short(step.eqn, names)}", "host steps")
     args = [names[v] for v in ir.invars]
     results = _results(ir, steps, [atom(x) for x in ir.outvars],
                        args + [names[v] for v in ir.constvars])
     glob["owned"] = _owned
-    params = ", ".join(args)
-    # Scratch buffers come from a free list (each concurrent call gets its own set) and go
-    # back only after a successful call.
-    take, give = (["ws = buffers.take()"], ["buffers.give(ws)"]) if buffers.n_slots else ([], [])
-    lines = [f"def run({params}):", "    try:"] + [f"        {b}" for b in take + body] + \
-        [f"        res = [{', '.join(results)}]"] + [f"        {b}" for b in give] + \
-        ["        return res",
+    body.append(f"res = [{', '.join(results)}]")
+    row("results (copies of aliased results)", "results")
+    glob["compile_error"] = functools.partial(_compile_error, ir=ir, sources=sources)
+    caller = _caller(args, body + give)
+    exec(compile(caller, "<jitgrad program>", "exec"), glob)
+    compiled = Compiled(glob["run"], caller, sources, kernels, steps, ir)
+    compiled.profiler = _Profiler(args, body, give, rows, glob, ir)
+    if config.profile:
+        compiled.fn = compiled.profiler.wrap(compiled.fn)
+    return compiled
+
+
+def _caller(params: list[str], body: list[str], ret: str = "res") -> str:
+    """The source of a caller ``run(params)`` running ``body`` and returning ``ret``; a
+    Numba failure inside becomes a ``CompileError``."""
+    lines = [f"def run({', '.join(params)}):", "    try:"] + [f"        {b}" for b in body] + \
+        [f"        return {ret}",
          "    except Exception as exc:",
          "        raise compile_error(exc) from exc"]
-    caller = "\n".join(lines) + "\n"
-    glob["compile_error"] = functools.partial(_compile_error, ir=ir, sources=sources)
-    exec(compile(caller, "<jitgrad program>", "exec"), glob)
-    return Compiled(glob["run"], caller, sources, kernels, steps, ir)
+    return "\n".join(lines) + "\n"
+
+
+def _aval_str(v: Var) -> str:
+    return f"{dt_name(v.aval.dtype).removeprefix('np.').replace('float', 'f')}" \
+        f"{list(v.aval.shape)}".replace(" ", "")
+
+
+def _matmul_label(step: MatmulStep, names: dict[Var, str]) -> str:
+    """``matmul e = c @ a + b  f32[128,784]@[784,256]``: the product as the caller computes
+    it (``.T`` marks a transposed operand) and its operands' shapes."""
+    def side(x: Any, t: bool) -> str:
+        return (names[x] if isinstance(x, Var) else "lit") + (".T" if t else "")
+    bias = f" + {names[step.bias]}" if isinstance(step.bias, Var) else \
+        " + bias" if step.bias is not None else ""
+    shapes = "@".join(str(list(x.aval.shape)).replace(" ", "") for x in (step.a, step.b))
+    return f"matmul {names[step.out]} = {side(step.a, step.transpose_a)} @ " \
+        f"{side(step.b, step.transpose_b)}{bias}  {_aval_str(step.out).split('[')[0]}{shapes}"
+
+
+def _matmul_kind(step: MatmulStep) -> str:
+    """Which kernel ``run_matmul`` picks for this step under the current configuration."""
+    out = step.out.aval
+    m, n = out.shape[-2:]
+    a = step.a.aval.shape
+    k = a[-2] if step.transpose_a else a[-1]
+    return "BLAS" if config.use_blas(out.dtype, m, n, k, math.prod(out.shape[:-2])) \
+        else "jitgrad matmul"
+
+
+def _clip(label: str, width: int = 100) -> str:
+    return label if len(label) <= width else label[:width - 1] + "…"
+
+
+@dataclass
+class Profile:
+    """The time of one call of a compiled program, per step of its caller in program order
+    (``rows``: (seconds, label, kind)), and of the whole call (``total``); ``glue`` is the rest
+    of the call: the caller's Python between steps, argument passing, clock reads."""
+
+    signature: str
+    rows: list[tuple[float, str, str]]
+    total: float
+
+    @property
+    def glue(self) -> float:
+        return self.total - sum(t for t, _, _ in self.rows)
+
+    def __str__(self) -> str:
+        pct = 100 / self.total if self.total > 0 else 0.0
+        lines = [f"jitgrad profile of {self.signature}: {self.total * 1e3:.3f} ms",
+                 f"{'ms':>9} {'%':>6}  step (program order)"]
+        lines += [f"{t * 1e3:9.3f} {t * pct:6.1f}  {_clip(label)}" for t, label, _ in self.rows]
+        lines.append(f"{self.glue * 1e3:9.3f} {self.glue * pct:6.1f}  Python glue (the caller "
+                     f"between steps)")
+        kinds: dict[str, float] = {}
+        for t, _, kind in self.rows:
+            kinds[kind] = kinds.get(kind, 0.0) + t
+        kinds["Python glue"] = self.glue
+        lines.append("by kind: " + ", ".join(
+            f"{kind} {t * pct:.1f} %" for kind, t in sorted(kinds.items(), key=lambda kv: -kv[1])))
+        return "\n".join(lines)
+
+
+class _Profiler:
+    """A program's caller with a clock read after each step, compiled the first time a
+    profile is asked for: the caller programs run by default has no timing code."""
+
+    def __init__(self, params: list[str], body: list[str], give: list[str],
+                 rows: list[tuple[int, str, Any]], glob: dict[str, Any], ir: IR):
+        self._params, self._body, self._give, self._rows = params, body, give, rows
+        self._glob = glob
+        names = var_names(ir)
+        self.signature = f"run({', '.join(f'{names[v]}:{_aval_str(v)}' for v in ir.invars)})"
+
+    @functools.cached_property
+    def _run(self) -> Callable[..., tuple[list, list[float]]]:
+        lines, start = ["_t = [_clock()]"], 0
+        for end, _, _ in self._rows:
+            lines += self._body[start:end] + ["_t.append(_clock())"]
+            start = end
+        glob = dict(self._glob, _clock=time.perf_counter)
+        exec(compile(_caller(self._params, lines + self._give, "res, _t"),
+                     "<jitgrad program, profiled>", "exec"), glob)
+        return glob["run"]
+
+    def profile(self, *args: Any) -> tuple[list, Profile]:
+        """Run the program once on ``args``: its results and the call's profile."""
+        run = self._run
+        start = time.perf_counter()
+        res, t = run(*args)
+        total = time.perf_counter() - start
+        rows = []
+        for i, (_, label, kind) in enumerate(self._rows):
+            if isinstance(kind, MatmulStep):  # BLAS or jitgrad's kernel, as configured now
+                kind = _matmul_kind(kind)
+                label = f"{label}  {kind}"
+            rows.append((t[i + 1] - t[i], label, kind))
+        return res, Profile(self.signature, rows, total)
+
+    def wrap(self, fn: Callable[..., list]) -> Callable[..., list]:
+        """``fn``, except that its first call prints to stderr the profile of a warm call: the
+        program (pure) runs once untimed, so that one-time costs (loading the kernels from the
+        disk cache, first-touch page faults of new buffers) stay out of the profile, then once
+        profiled, whose results it returns."""
+        done = []
+
+        def run(*args: Any) -> list:
+            if done:
+                return fn(*args)
+            done.append(True)
+            fn(*args)
+            res, prof = self.profile(*args)
+            print(f"{prof}\n", file=sys.stderr)
+            return res
+
+        return run
 
 
 def _fills_buffers(step: Step) -> bool:

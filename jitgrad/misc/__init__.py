@@ -1,8 +1,8 @@
-"""autograd's ``autograd.misc`` names (``flatten``, ``fixed_point``, also in ``fixed_points`` as
-in autograd; ``optimizers`` in the submodule), so that an autograd program's ``from autograd.misc
-import ...`` is one changed import line."""
+"""autograd's ``autograd.misc`` names (``flatten``, ``flatten_func``, also in ``flatten`` as in
+autograd; ``fixed_point``, also in ``fixed_points``; ``optimizers`` in the submodule), so that
+an autograd program's ``from autograd.misc import ...`` is one changed import line."""
 
-from jitgrad.flatten_util import flatten
 from jitgrad.misc.fixed_points import fixed_point
+from jitgrad.misc.flatten import flatten, flatten_func
 
-__all__ = ["fixed_point", "flatten"]
+__all__ = ["fixed_point", "flatten", "flatten_func"]

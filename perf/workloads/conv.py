@@ -8,51 +8,30 @@ from typing import Any
 import numpy as np
 
 from perf.harness import Context
-from perf.programs import bind
+from perf.programs import bind, conv, windows
 from perf.report import Row, Section
 
 PEERS = ["jitgrad", "jax", "numpy", "torch", "autograd"]
 BATCH, C_IN, C_OUT, SIZE, K = 32, 3, 32, 32, 3
 
 
-def _conv(lib: Any, x: Any, w: Any) -> Any:
-    """Each peer's own 2-d cross-correlation with zero padding 1 (stride 1), NCHW/OIHW."""
-    if lib.name in ("jitgrad", "jax"):
-        lax = __import__(f"{lib.name}.lax", fromlist=["lax"])
-        return lax.conv_general_dilated(x, w, (1, 1), "SAME")
-    if lib.name == "torch":
-        import torch
-        return torch.nn.functional.conv2d(x, w, padding=K // 2)
-    # autograd: its convolve flips the kernel, and has no padding of its own.
-    from autograd.scipy.signal import convolve
-    xp = lib.np.pad(x, ((0, 0), (0, 0), (K // 2, K // 2), (K // 2, K // 2)), mode="constant")
-    return convolve(xp, w[:, :, ::-1, ::-1], axes=([2, 3], [2, 3]), dot_axes=([1], [1]),
-                    mode="valid")
-
-
 def layer(lib: Any, x: Any, w: Any, g: Any) -> Any:
     """sum(conv(x, w) * g): its gradients are the layer's vector-Jacobian product."""
-    return lib.np.sum(_conv(lib, x, w) * g)
-
-
-def _windows(x: np.ndarray) -> np.ndarray:
-    """(N, C, H, W, K, K) patches of the zero-padded input."""
-    xp = np.pad(x, ((0, 0), (0, 0), (K // 2, K // 2), (K // 2, K // 2)))
-    return np.lib.stride_tricks.sliding_window_view(xp, (K, K), axis=(2, 3))
+    return lib.np.sum(conv(lib, x, w) * g)
 
 
 def layer_numpy(x: np.ndarray, w: np.ndarray, g: np.ndarray, wrt_x: bool = True
                 ) -> tuple[np.ndarray, ...]:
     """im2col by hand: the value from the patches and the kernel; dW contracts the patches
     with g; dx is g correlated with the flipped, transposed kernel."""
-    patches = _windows(x)
+    patches = windows(x, K)
     value = np.sum(np.tensordot(patches, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
                    * g)
     dw = np.tensordot(g, patches, axes=([0, 2, 3], [0, 2, 3]))
     if not wrt_x:
         return value, dw
     wt = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-    dx = np.tensordot(_windows(g), wt, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
+    dx = np.tensordot(windows(g, K), wt, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
     return value, dx, dw
 
 
