@@ -355,9 +355,6 @@ INITS = {  # name: (initializer of a module of initializers, shape, dtype)
     "normal": (lambda m: m.normal(0.5), (5, 3), np.float64),
     "uniform": (lambda m: m.uniform(3.0), (5, 3), np.float32),
     "glorot_normal": (lambda m: m.glorot_normal(), (5, 3), np.float64),
-    "geo_uniform": (lambda m: m.variance_scaling(0.5, "fan_geo_avg", "uniform", batch_axis=0),
-                    (2, 5, 3), np.float32),
-    "orthogonal_wide": (lambda m: m.orthogonal(2.0, column_axis=0), (2, 6), np.float64),
 }
 INIT_KEY = np.array([17, 2024], np.uint32)
 
@@ -365,8 +362,7 @@ INIT_KEY = np.array([17, 2024], np.uint32)
 def _stax_net(stax):
     """A stax network in float64 (so that JAX, with x64, draws in the same dtype)."""
     f64 = {"W_init": stax.glorot_normal(dtype=np.float64), "b_init": stax.normal(dtype=np.float64)}
-    return stax.serial(stax.Dense(4, **f64), stax.Relu, stax.Dense(3, **f64),
-                       stax.serial(stax.Dense(2, **f64)))
+    return stax.serial(stax.Dense(4, **f64), stax.Relu, stax.serial(stax.Dense(2, **f64)))
 
 
 @pytest.fixture(scope="module")
@@ -413,6 +409,8 @@ VARIANCE_SCALING = [  # initializer, shape, variance, distribution
      (2, 5, 3), 1 / 10, "normal"),
     (initializers.truncated_normal(2.0), (5, 3), 4.0 * 0.87962566103423978 ** 2,
      "truncated_normal"),
+    (initializers.variance_scaling(0.5, "fan_geo_avg", "uniform", batch_axis=0), (2, 5, 3),
+     0.5 / 15 ** 0.5, "uniform"),
 ]
 
 
@@ -427,6 +425,21 @@ def test_variance_scaling_fans_and_distributions(case):
                 "truncated_normal": lambda: random.truncated_normal(INIT_KEY, -2, 2, shape) *
                 std / 0.87962566103423978}[distribution]()
     np.testing.assert_allclose(init(INIT_KEY, shape), expected, rtol=1e-15)
+
+
+def test_orthogonal_is_the_sign_fixed_q_of_a_normal_draw():
+    """JAX's definition: the Q of a normal sample's QR, each column's sign that of R's
+    diagonal (unique, so any QR gives it); wide matrices are the transposes of tall ones."""
+    z = random.normal(INIT_KEY, (2, 6, 4))
+    q, r = np.linalg.qr(z)
+    expected = q * np.sign(np.diagonal(r, axis1=-2, axis2=-1))[..., None, :]
+    np.testing.assert_allclose(random.orthogonal(INIT_KEY, 6, (2,), m=4), expected,
+                               rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(random.orthogonal(INIT_KEY, 4, (2,), m=6),
+                               np.swapaxes(expected, -1, -2), rtol=1e-13, atol=1e-14)
+    wide = initializers.orthogonal(2.0, column_axis=0)(INIT_KEY, (4, 6))
+    np.testing.assert_allclose(wide, 2 * random.orthogonal(INIT_KEY, 6, (), m=4).T,
+                               rtol=1e-15)
 
 
 def test_initializer_defaults_and_errors():
