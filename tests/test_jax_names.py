@@ -4,6 +4,7 @@ tree_util additions, ``jax.debug.print``, ``jax.nn``'s activations (against thei
 and ``one_hot``, and ``jax.nn.initializers`` and stax's initialisation (the same numbers as
 JAX's from the same key, computed by JAX in one XLA program)."""
 
+import collections
 import math
 import subprocess
 import sys
@@ -164,6 +165,38 @@ def test_is_leaf_and_reduce():
     assert tree_reduce(max, [], 5) == 5
     assert tree_all([]) and tree_all({"a": np.array(True)})
     assert not tree_all([True, np.array(False)], is_leaf=None)
+
+
+def test_tree_map_takes_deeper_trees_after_the_first():
+    """As JAX: the other trees may have subtrees where the first has leaves."""
+    assert tree_map(lambda n, xs: n * len(xs), [1, {"a": 2}], [(0,), {"a": [0, 0]}]) == [
+        1, {"a": 4}]
+    with pytest.raises(ValueError, match="tree_map: structures differ"):
+        tree_map(lambda a, b: a, [1, 2], [1, 2, 3])
+    with pytest.raises(ValueError, match="tree_map: structures differ"):
+        tree_map(lambda a, b: a, {"a": 1}, {"b": 1})
+    with pytest.raises(ValueError, match="tree_map: structures differ"):
+        tree_map(lambda a, b: a, [(1,)], [5])
+
+
+def test_key_paths():
+    Point = collections.namedtuple("Point", ["x", "y"])
+    tree = {"w": [1, Point(2, None)], "b": (3,), "p": Partial(max, 4)}
+    pairs, treedef = jg.tree_util.tree_flatten_with_path(tree)
+    assert [leaf for _, leaf in pairs] == tree_leaves(tree)
+    assert treedef == jg.tree_util.tree_structure(tree)
+    assert [jg.tree_util.keystr(p) for p, _ in pairs] == [
+        "['b'][0]", "['p'][<flat index 0>][0]", "['w'][0]", "['w'][1].x"]
+    assert [jg.tree_util.keystr(p, simple=True, separator="/") for p, _ in pairs] == [
+        "b/0", "p/0/0", "w/0", "w/1/x"]
+    assert pairs[3][0] == (jg.tree_util.DictKey("w"), jg.tree_util.SequenceKey(1),
+                           jg.tree_util.GetAttrKey("x"))
+    assert jg.tree.leaves_with_path(tree) == pairs
+    doubled = jg.tree.map_with_path(lambda p, x, y: (len(p), x + y), tree, tree)
+    assert doubled["w"][1].x == (3, 4) and doubled["b"] == ((2, 6),)
+    tup = lambda v: isinstance(v, tuple)  # noqa: E731
+    assert jg.tree.flatten_with_path(tree, is_leaf=tup)[0][0] == ((jg.tree_util.DictKey("b"),),
+                                                                  (3,))
 
 
 def test_tree_transpose_checks_structures():
