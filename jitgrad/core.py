@@ -639,14 +639,15 @@ class _Config:
             return True
         if self.matmul == "jitgrad":
             return False
-        # "auto", measured on this project's machine (single-threaded, see the matmul notes):
-        # the packed kernel's 8 x 16/32 register tile is 1.2-3x slower than OpenBLAS when
-        # an output side is 16 or less, and packing does not pay below about 128^3. numpy
-        # runs a batch as one BLAS call per product: from 2 products of 64^3 up the kernel
-        # takes 0.35-0.84x BLAS's time, at 32^3 about the same, at 24^3 1.4-1.9x. With a short
-        # contraction (k <= 32: 8-32, as in convolutions' patch matrices) the kernel took
-        # 1.1-1.8x BLAS's time in 10 of 11 shapes measured (m, n 64-2048, batches of 1-32).
-        return min(m, n) <= 16 or k <= 32 or m * n * k <= (128 if batch == 1 else 32) ** 3
+        # "auto", measured on this project's machine (AMD Zen 5, single-threaded, interleaved
+        # against numpy's OpenBLAS, see the matmul notes): the kernel took 0.5-0.7x BLAS's
+        # time from 96^3 up and about the same at 48^3-64^3 (numpy runs a batch as one BLAS
+        # call per product, so batches of 32^3 already favour the kernel); its 8 x 16/32
+        # register tile lost with an output side of 16 (f32) or 8 (f64) or less, and with a
+        # contraction of 16 (f32) or 32 (f64) or less (4096x27 @ 27x64: 0.8x in f32, 1.1x f64).
+        f32 = dtype == np.float32
+        return (min(m, n) <= (16 if f32 else 8) or k <= (16 if f32 else 32)
+                or m * n * k < (64 if batch == 1 else 32) ** 3)
 
     def update(self, name: str, value: Any) -> None:
         """JAX's ``config.update(name, value)``, for ported programs: jitgrad's own switches
