@@ -367,7 +367,7 @@ def _switch(entry: _Entry, compiled: Any) -> None:
 
 
 def tiered() -> Any:
-    from jitgrad.backend import tiered as module  # imports neither Numba nor the runtime
+    from jitgrad import tiered as module  # imports neither Numba nor the runtime
     return module
 
 

@@ -20,8 +20,7 @@ import pytest
 
 import jitgrad as jg
 import jitgrad.numpy as jnp
-from jitgrad import lax
-from jitgrad.backend import tiered
+from jitgrad import lax, tiered
 from jitgrad.core import REGISTRY
 from jitgrad.jit import _optimised, compile_optimised
 from tests.test_jit import assert_same
@@ -34,7 +33,7 @@ PRELUDE = """
 import json, os, signal, sys, threading, time, warnings
 import numpy as np
 import jitgrad as jg, jitgrad.numpy as jnp
-from jitgrad.backend import tiered
+from jitgrad import tiered
 from jitgrad.core import REGISTRY
 warnings.simplefilter("always")
 out = {}

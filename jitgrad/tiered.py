@@ -321,7 +321,7 @@ class _Pool:
         from jitgrad.backend import cache
         env["JITGRAD_CACHE_DIR"] = str(cache.cache_dir())
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jitgrad.backend.tiered", str(os.getpid())],
+            [sys.executable, "-m", "jitgrad.tiered", str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, start_new_session=False)
         with self._lock:
             self._procs.add(proc)
