@@ -608,6 +608,18 @@ class _Config:
     calls (scratch workspaces and recycled outputs); past it, the programs that allocated
     longest ago release theirs (JITGRAD_SCRATCH_MB, default 256).
     ``disable_jit``: ``jit`` runs the numpy reference instead of compiling (JITGRAD_DISABLE_JIT).
+    ``compile``: "background" (default) or "blocking" (JITGRAD_COMPILE). In background mode
+    the first calls of a new program run its optimised IR on the numpy reference path (the
+    oracle the compiled code is tested against; results agree to the suite's tolerances, not
+    bitwise) while a worker process compiles its kernels into the disk cache; the compiled
+    program takes over between calls. ``Jitted.wait()`` and ``jitgrad.wait_for_compiles()``
+    block until it does (a program in the disk cache is loaded by a thread instead). A first
+    call waits for compiled code when the cache cannot be shared between processes, when
+    Numba already runs and the program is in the disk cache, when its reference
+    execution is estimated slower than compiling (long ``scan`` loops, very large arrays;
+    every ``while_loop``), and under ``precise_math``, whose users want the same results from
+    the first call on. Only top-level calls are tiered: a ``jit`` function called inside
+    another transformation, or ``grad(jit(f))``, compiles before it runs.
     ``log_compiles``: log every trace and compile with its reason (JITGRAD_LOG_COMPILES).
     ``matmul``: "auto" (jitgrad's kernel, or numpy's BLAS where measured faster), "jitgrad"
     or "blas" (JITGRAD_MATMUL).
@@ -624,6 +636,7 @@ class _Config:
         import os
         self.check_ir = _env_flag("JITGRAD_CHECK_IR")
         self.disable_jit = _env_flag("JITGRAD_DISABLE_JIT")
+        self.compile = os.environ.get("JITGRAD_COMPILE") or "background"
         self.log_compiles = _env_flag("JITGRAD_LOG_COMPILES")
         self.matmul = os.environ.get("JITGRAD_MATMUL", "auto")
         self.precise_math = _env_flag("JITGRAD_PRECISE_MATH")
@@ -639,14 +652,15 @@ class _Config:
             return True
         if self.matmul == "jitgrad":
             return False
-        # "auto", measured on this project's machine (single-threaded, see the matmul notes):
-        # the packed kernel's 8 x 16/32 register tile is 1.2-3x slower than OpenBLAS when
-        # an output side is 16 or less, and packing does not pay below about 128^3. numpy
-        # runs a batch as one BLAS call per product: from 2 products of 64^3 up the kernel
-        # takes 0.35-0.84x BLAS's time, at 32^3 about the same, at 24^3 1.4-1.9x. With a short
-        # contraction (k <= 32: 8-32, as in convolutions' patch matrices) the kernel took
-        # 1.1-1.8x BLAS's time in 10 of 11 shapes measured (m, n 64-2048, batches of 1-32).
-        return min(m, n) <= 16 or k <= 32 or m * n * k <= (128 if batch == 1 else 32) ** 3
+        # "auto", measured on this project's machine (AMD Zen 5, single-threaded, interleaved
+        # against numpy's OpenBLAS, see the matmul notes): the kernel took 0.5-0.7x BLAS's
+        # time from 96^3 up and about the same at 48^3-64^3 (numpy runs a batch as one BLAS
+        # call per product, so batches of 32^3 already favour the kernel); its 8 x 16/32
+        # register tile lost with an output side of 16 (f32) or 8 (f64) or less, and with a
+        # contraction of 16 (f32) or 32 (f64) or less (4096x27 @ 27x64: 0.8x in f32, 1.1x f64).
+        f32 = dtype == np.float32
+        return (min(m, n) <= (16 if f32 else 8) or k <= (16 if f32 else 32)
+                or m * n * k < (64 if batch == 1 else 32) ** 3)
 
     def update(self, name: str, value: Any) -> None:
         """JAX's ``config.update(name, value)``, for ported programs: jitgrad's own switches

@@ -92,3 +92,49 @@ def test_bias_tanh_epilogue_and_gradients(backend, dtype):
 def test_integer_matmul_uses_numpy():
     a, b = np.arange(6).reshape(2, 3), np.arange(12).reshape(3, 4)
     np.testing.assert_array_equal(jg.jit(jnp.matmul)(a, b), a @ b)
+
+
+@pytest.fixture
+def split_extents(monkeypatch):
+    """Two threads, jitgrad's kernel; the extents that parallel.split_rows is asked to split."""
+    from jitgrad.backend import parallel
+    extents = []
+    split_rows = parallel.split_rows
+
+    def spy(fn, m):
+        extents.append(m)
+        split_rows(fn, m)
+
+    monkeypatch.setattr(parallel, "split_rows", spy)
+    monkeypatch.setattr(jg.config, "threads", 2)
+    monkeypatch.setattr(jg.config, "matmul", "jitgrad")
+    return extents
+
+
+@pytest.mark.parametrize("b_batch", [(3,), ()], ids=["batched_b", "shared_b"])
+def test_two_threads_split_batches_into_whole_products(split_extents, b_batch):
+    """With two threads a batch of large products is split into whole products (so no B is
+    packed on both threads); a B shared by the batch is folded within each thread's part."""
+    from jitgrad.backend import parallel
+    a = rng.standard_normal((3, 180, 170))
+    b = rng.standard_normal(b_batch + (170, 190))
+    c = rng.standard_normal(190)
+    assert 2 * 3 * 180 * 170 * 190 >= parallel.MIN_MATMUL_FLOPS
+    got = jg.jit(lambda a, b, c: a @ b + c)(a, b, c)
+    assert split_extents == [3]
+    np.testing.assert_allclose(got, a @ b + c, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("op", ["A@B", "A@B.T"])
+def test_two_threads_split_wide_products_by_columns(split_extents, op):
+    """A product whose B is much larger than its A (a dense layer's forward product) is split
+    into column blocks, each computed into a buffer of its own with its part of the bias."""
+    from jitgrad.backend import parallel
+    from jitgrad.backend.kernels import matmul as mm
+    m, k, n = 56, 300, 1100
+    assert mm.split_columns(m, n, k, 8, 2) and 2 * m * n * k >= parallel.MIN_MATMUL_FLOPS
+    a, b = operands(op, m, k, n, np.float64)
+    c = rng.standard_normal(n)
+    got = jg.jit(lambda a, b, c: OPS[op](a, b) + c)(a, b, c)
+    assert split_extents == [n]
+    np.testing.assert_allclose(got, OPS[op](a, b) + c, rtol=1e-12, atol=1e-12)

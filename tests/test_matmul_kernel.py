@@ -11,12 +11,13 @@ from jitgrad.backend.kernels import matmul as mm
 DTYPES = (np.float32, np.float64)
 FLAGS = ((False, False), (False, True), (True, False), (True, True))
 # (m, n, k): edges of the 8 x NR tile; the direct paths (tiny, or m or n <= 4 in each loop
-# order the flags select) and the packed one, with A read in place (small A) or packed (A over
-# 512 KiB: 520 x 260); k split into several cache blocks (600), m into several row blocks.
+# order the flags select) and the packed one, with A read in place (small A, or a large one
+# with short contiguous rows: 4200 x 32 unless transposed) or packed (A over 512 KiB: 520 x
+# 260); k split into several cache blocks (600), m into several row blocks.
 SHAPES = (
     (0, 7, 33), (7, 0, 33), (1, 1, 1), (3, 3, 3), (7, 33, 130), (33, 130, 7), (130, 7, 1),
     (1, 130, 33), (2, 130, 40), (130, 3, 70), (130, 33, 130), (33, 17, 600), (300, 40, 70),
-    (130, 130, 130), (520, 40, 260),
+    (130, 130, 130), (520, 40, 260), (4200, 20, 32),
 )
 
 
@@ -109,6 +110,19 @@ def test_bias(dtype, has_bias, m, n, k):
     b = operand(rng, dtype, 2, k, n, False)
     bias = rng.standard_normal(2 * n).astype(dtype)[::2] if has_bias else None
     check(a, b, True, False, bias)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("batch", (1, 5))
+def test_small_b_read_in_place(dtype, batch):
+    """A B small enough to be read in place (no packing) with m over one tile: rows farther
+    apart than n (a column slice), n not a multiple of the tile width, with a bias."""
+    rng = np.random.default_rng(batch)
+    m, n, k = 45, 40, 20
+    a = operand(rng, dtype, batch, m, k, False)
+    b = operand(rng, dtype, batch, k, 2 * n + 3, False)[:, :, 3:n + 3]
+    assert b.strides[1] != n * b.itemsize
+    check(a, b, False, False, rng.standard_normal(n).astype(dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)

@@ -710,12 +710,24 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
     a3 = a.reshape((batch,) + a.shape[-2:]) if a.ndim != 3 else a
     b3 = b.reshape((batch,) + b.shape[-2:]) if b.ndim != 3 else b
     out3 = out.reshape((batch, m, n))
-    if config.threads > 1 and 2 * batch * m * n * k >= parallel.MIN_MATMUL_FLOPS and m > 1:
+    if config.threads < 2 or 2 * batch * m * n * k < parallel.MIN_MATMUL_FLOPS:
+        mm.matmul(a3, b3, out3, ta, tb, bias)
+    elif batch > 1:
+        # Whole products per thread: a split of the rows would pack every B on every thread.
+        def items(lo: int, hi: int) -> None:
+            mm.matmul(a3[lo:hi], b3[lo:hi], out3[lo:hi], ta, tb, bias)
+        parallel.split_rows(items, batch)
+    elif mm.split_columns(m, n, k, out.itemsize, config.threads):
+        def columns(lo: int, hi: int) -> None:
+            part = np.empty((1, m, hi - lo), out.dtype)
+            mm.matmul(a3, b3[:, lo:hi, :] if tb else b3[:, :, lo:hi], part, ta, tb,
+                      None if bias is None else bias[lo:hi])
+            out3[:, :, lo:hi] = part
+        parallel.split_rows(columns, n)
+    else:
         def rows(lo: int, hi: int) -> None:
             part = a3[:, :, lo:hi] if ta else a3[:, lo:hi, :]
             mm.matmul(part, b3, out3[:, lo:hi, :], ta, tb, bias)
         parallel.split_rows(rows, m)
-    else:
-        mm.matmul(a3, b3, out3, ta, tb, bias)
     return out
 

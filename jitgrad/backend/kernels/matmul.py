@@ -13,7 +13,7 @@ from numba.np.arrayobj import load_item
 
 from jitgrad.backend.cache import disk_cache
 
-__all__ = ["matmul", "njit_matmul"]
+__all__ = ["matmul", "njit_matmul", "split_columns"]
 
 
 # Register tile: _MR rows by NR columns, NR * itemsize = 128 bytes, i.e. every tile row is two
@@ -30,8 +30,12 @@ _KC = 256
 _MC_BYTES = 128 * 1024
 _NC_BYTES = 2 * 1024 * 1024
 
-# op(a) up to this size is read in place by the micro-kernel rather than packed (see _gemm_packed).
+# op(a) up to this size, or with contiguous rows at most this far apart, and op(b) with
+# contiguous rows up to this size, are read in place by the micro-kernel rather than packed
+# (see _gemm_packed).
 _DIRECT_A_BYTES = 512 * 1024
+_DIRECT_A_ROW_BYTES = 256
+_DIRECT_B_BYTES = 32 * 1024
 
 # k steps per chunk of a transposing pack copy (a 64-byte line of f64).
 _KSTEP = 8
@@ -403,10 +407,15 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias):
     # Operands are read in place (only partial slivers, which need zero padding, are packed)
     # where packing would not pay: with a single B sliver (n <= NR) every A sliver is read
     # once, with a single A sliver (m <= _MR) every B sliver is (if its rows are contiguous, as
-    # the micro-kernel needs), and an A that fits in L2 serves its broadcasts from cache anyway
-    # (3-14% faster up to n = 256; for large A, packing was as fast or faster).
-    direct_a = n <= nrt or m * k * a2.itemsize <= _DIRECT_A_BYTES
-    direct_b = m <= _MR and b2.strides[1] == b2.itemsize
+    # the micro-kernel needs), an A that fits in L2 serves its broadcasts from cache anyway
+    # (3-14% faster up to n = 256; for large A, packing was as fast or faster), as does an A
+    # whose rows are contiguous and short (k <= 32 f64, 64 f32: convolution patches), so that
+    # an A sliver is one block of at most 2 KiB, as compact as a packed one (1.2-1.4x faster
+    # for 4096 x 27 and 8192 x 32 f64 A); and so does a B with contiguous rows that fits in L1
+    # (small batched products: packing it was a fifth of the time of a batch of 64^3 f32).
+    direct_a = (n <= nrt or m * k * a2.itemsize <= _DIRECT_A_BYTES
+                or (a2.strides[1] == a2.itemsize and 0 <= a2.strides[0] <= _DIRECT_A_ROW_BYTES))
+    direct_b = b2.strides[1] == b2.itemsize and (m <= _MR or k * n * b2.itemsize <= _DIRECT_B_BYTES)
     for jc in range(0, n, ncb):
         nc = min(ncb, n - jc)
         nc_full = nc - nc % nrt if direct_b else 0
@@ -452,11 +461,9 @@ def _op(x, transpose):
     return x.T if transpose else x
 
 
-def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
-    """njit entry: out[i] = op(a[i]) @ op(b[i]) + bias; see matmul() for the contract.
-
-    bias must be a 1-D array of out's dtype even when has_bias is False (any length then).
-    """
+@numba.njit(**_JIT_INLINE)
+def _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias):
+    """The contraction length of a call, after checking that a, b and bias fit out."""
     batch, m, n = out.shape
     k = a.shape[1] if transpose_a else a.shape[2]
     am = a.shape[2] if transpose_a else a.shape[1]
@@ -466,35 +473,66 @@ def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
         raise ValueError("matmul: operand shapes do not match out")
     if has_bias and bias.shape[0] != n:
         raise ValueError("matmul: bias length must equal n")
-    if batch == 0 or m == 0 or n == 0:
+    return k
+
+
+@numba.njit(**_JIT_INLINE)
+def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k):
+    """Every batch item through the packed path (out = bias or 0 when k == 0)."""
+    batch, m, n = out.shape
+    if k == 0:
+        for bi in range(batch):
+            out[bi][:] = 0
+            if has_bias:
+                _epilogue(out[bi], 0, 0, m, n, bias)
         return
-    # Batch items differ only in their base address, so one choice of path serves them all.
-    mode = _PACKED if k == 0 else _direct_mode(_op(a[0], transpose_a), _op(b[0], transpose_b))
     nrt = _nr(out)
     kcb = _split(k, _KC, 1)
     mcb = _split(m, max(_MR, _MC_BYTES // (kcb * out.itemsize)), _MR)
     ncb = _split(n, max(nrt, _NC_BYTES // (kcb * out.itemsize)), nrt)
-    packed = mode == _PACKED and k > 0
-    apack = np.empty(mcb * kcb if packed else 0, out.dtype)
-    bpack = np.empty(ncb * kcb if packed else 0, out.dtype)
+    apack = np.empty(mcb * kcb, out.dtype)
+    bpack = np.empty(ncb * kcb, out.dtype)
     edge = np.empty(_MR * nrt, out.dtype)
     for bi in range(batch):
-        a2 = _op(a[bi], transpose_a)
-        b2 = _op(b[bi], transpose_b)
+        _gemm_packed(_op(a[bi], transpose_a), _op(b[bi], transpose_b), out[bi], apack, bpack,
+                     edge, kcb, mcb, ncb, bias, has_bias)
+
+
+def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
+    """njit entry: out[i] = op(a[i]) @ op(b[i]) + bias; see matmul() for the contract.
+
+    bias must be a 1-D array of out's dtype even when has_bias is False (any length then).
+    """
+    k = _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias)
+    batch, m, n = out.shape
+    if batch == 0 or m == 0 or n == 0:
+        return
+    # Batch items differ only in their base address, so one choice of path serves them all.
+    mode = _PACKED if k == 0 else _direct_mode(_op(a[0], transpose_a), _op(b[0], transpose_b))
+    if mode == _PACKED:
+        _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k)
+        return
+    for bi in range(batch):
         c = out[bi]
-        if packed:
-            _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias)
-            continue
-        if k == 0:
-            c[:] = 0
-        else:
-            _gemm_direct(a2, b2, c, mode)
+        _gemm_direct(_op(a[bi], transpose_a), _op(b[bi], transpose_b), c, mode)
         if has_bias:
             _epilogue(c, 0, 0, m, n, bias)
 
 
+def _matmul_packed_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
+    """_matmul_nb without the direct paths, for the calls that cannot take one
+    (_may_go_direct): it compiles in about 60% of the time (the direct loops' typing and
+    lowering are the rest), and a program whose products are all larger never needs more."""
+    k = _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias)
+    batch, m, n = out.shape
+    if batch == 0 or m == 0 or n == 0:
+        return
+    _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k)
+
+
 _DTYPES = (np.float32, np.float64)
-_driver = None
+_ENTRIES = {True: _matmul_nb, False: _matmul_packed_nb}  # by whether direct paths are in
+_drivers = {}
 _ready = set()
 
 
@@ -549,10 +587,15 @@ def njit_matmul(dtype):
     is compiled: implicit compilation is disabled so the micro-kernel can never be built without
     its vectoriser settings.
     """
-    global _driver
+    return _compiled(dtype, True)
+
+
+def _compiled(dtype, direct):
+    """The entry with (direct=True: _matmul_nb) or without (_matmul_packed_nb) the direct
+    paths, compiled (or loaded from the disk cache) for dtype."""
     dtype = np.dtype(dtype).type
-    if dtype in _ready:
-        return _driver
+    if (dtype, direct) in _ready:
+        return _drivers[direct]
     if dtype not in _DTYPES:
         raise TypeError(f"matmul: unsupported dtype {np.dtype(dtype)}")
     from numba.core.compiler_lock import global_compiler_lock
@@ -561,22 +604,22 @@ def njit_matmul(dtype):
     # lock anyway, and a second lock taken in the other order by a thread that calls this from
     # inside a compile could deadlock.
     with global_compiler_lock:
-        if dtype in _ready:
-            return _driver
+        if (dtype, direct) in _ready:
+            return _drivers[direct]
         nb = numba.from_dtype(dtype)
         ro2 = types.Array(nb, 2, "A", readonly=True)
         micro_sig = (ro2, ro2, types.intp, types.Array(nb, 2, "C"), types.intp, types.intp,
                      types.intp, types.intp, types.boolean, types.Array(nb, 1, "C"))
         with _vectorising_config():
             _compile_exclusively(_micro, micro_sig)
-        if _driver is None:
-            _driver = disk_cache(numba.njit(**_JIT)(_matmul_nb))
+        if direct not in _drivers:
+            _drivers[direct] = disk_cache(numba.njit(**_JIT)(_ENTRIES[direct]))
         ro3 = types.Array(nb, 3, "A", readonly=True)
         driver_sig = (ro3, ro3, types.Array(nb, 3, "C"), types.boolean, types.boolean,
                       types.Array(nb, 1, "A", readonly=True), types.boolean)
-        _compile_exclusively(_driver, driver_sig)
-        _ready.add(dtype)
-    return _driver
+        _compile_exclusively(_drivers[direct], driver_sig)
+        _ready.add((dtype, direct))
+    return _drivers[direct]
 
 
 _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in _DTYPES}
@@ -595,21 +638,45 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None):
     dtypes: float32 or float64 for all arrays; accumulation is in that dtype. k == 0 gives
     out = bias or 0.
     """
-    kernel = _kernels.get(out.dtype)
-    if kernel is None:
-        kernel = _kernels[out.dtype] = njit_matmul(out.dtype)
-    has_bias = bias is not None
-    if not has_bias:
-        bias = _NO_BIAS[out.dtype]
     transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
     if a.ndim == b.ndim == out.ndim == 3 and b.strides[0] == 0:
         a, b, out, transpose_a = _fold_shared_b(a, b, out, transpose_a)
+    key = out.dtype, _may_go_direct(a, out, transpose_a)
+    kernel = _kernels.get(key)
+    if kernel is None:
+        kernel = _kernels[key] = _compiled(*key)
+    has_bias = bias is not None
+    if not has_bias:
+        bias = _NO_BIAS[out.dtype]
     try:
         kernel(a, b, out, transpose_a, transpose_b, bias, has_bias)
     except TypeError:
         # Numba refused the argument types: explain why, or retry with aligned copies.
         a, b, bias = _checked(a, b, out, bias)
         kernel(a, b, out, transpose_a, transpose_b, bias, has_bias)
+
+
+def split_columns(m, n, k, itemsize, parts):
+    """Whether `parts` threads computing one m x k by k x n product should each take a block of
+    out's columns (into a buffer of their own, then copied) rather than a block of its rows.
+
+    A row block packs all of B on every thread; a column block packs only its part of B but
+    copies its part of out, and packs all of A unless A is read in place. Summed CPU time over
+    both threads (interleaved, 2026-12-02) followed this count: columns took 0.80-0.86x the
+    rows' CPU time for the dense layer's X @ W, 0.84-0.98x for G @ W.T; rows were cheaper for
+    X.T @ G and 512^2 squares (1.06-1.34x and 1.05-1.22x with columns)."""
+    a_packed = m * k * itemsize > _DIRECT_A_BYTES
+    return m * n // parts + (m * k if a_packed else 0) < k * n
+
+
+def _may_go_direct(a, out, transpose_a):
+    """Whether _direct_mode may choose a direct path for this call (tiny, or an output side of
+    at most _DIRECT_MN); arrays that are not 3-D go to the full entry too, which rejects them."""
+    if a.ndim != 3 or out.ndim != 3:
+        return True
+    m, n = out.shape[1:]
+    k = a.shape[1] if transpose_a else a.shape[2]
+    return min(m, n) <= _DIRECT_MN or m * n * k <= _TINY_MACS
 
 
 def _fold_shared_b(a, b, out, transpose_a):
