@@ -1,11 +1,19 @@
-"""Test-suite set-up: typecheck every IR after every transform; numpy in every doctest."""
+"""Test-suite set-up: typecheck every IR after every transform; compile before the first call
+returns (the numpy reference is the oracle the compiled code is compared with, so a test of
+jit against eager must run compiled code; tests/test_tiered.py tests background compiles in
+subprocesses, which set JITGRAD_COMPILE themselves); numpy in every doctest."""
+
+import os
 
 import numpy as np
 import pytest
 
 import jitgrad as jg
 
+os.environ["JITGRAD_COMPILE"] = "blocking"  # and in the suite's subprocesses
+
 jg.config.check_ir = True
+jg.config.compile = "blocking"
 
 
 @pytest.fixture(autouse=True)

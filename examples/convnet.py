@@ -48,7 +48,7 @@ def main():
     rng = np.random.default_rng(0)
     x_train, y_train = bars(rng, 1024)
     x_test, y_test = bars(rng, 256)
-    _, params = init_net(rng, (-1, 12, 12, 1))
+    _, params = init_net(jg.random.key(0), (-1, 12, 12, 1))
     velocity = tree_map(np.zeros_like, params)
     onehot = np.eye(2, dtype=np.float32)
 

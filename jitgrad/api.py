@@ -4,6 +4,7 @@ operations (make_vjp, elementwise_grad, jacobian, ...); the tracer predicate."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -814,9 +815,13 @@ def make_ir(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
     return Transformed(_make_ir, f, static_argnums=static_argnums)
 
 
+make_jaxpr = make_ir  # JAX's name for it
+
+
 def eval_shape(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """The shapes and dtypes ``f`` would return, by tracing only (nothing is computed).
-    Arguments may be arrays or anything with ``shape`` and ``dtype``.
+    Arguments may be arrays or anything with ``shape`` and ``dtype`` (``ShapeDtypeStruct``);
+    the results are ``ShapeDtypeStruct`` s (``ShapedArray``).
 
     >>> import jitgrad.numpy as jnp
     >>> eval_shape(lambda x: jnp.sum(x, axis=0), ShapedArray((3, 4), np.float32))
@@ -831,3 +836,92 @@ def eval_shape(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     flat_f, store = flatten_fun(f, in_tree)
     ir = trace(flat_f, [as_aval(x) for x in leaves])
     return tree_unflatten(store.val, [x.aval for x in ir.outvars])
+
+
+ShapeDtypeStruct = ShapedArray  # JAX's name for an abstract array: ShapedArray(shape, dtype)
+
+
+class _ArrayType(type):
+    def __instancecheck__(cls, x: Any) -> bool:
+        return isinstance(x, np.ndarray | np.generic | Tracer)
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return issubclass(sub, np.ndarray | np.generic | Tracer)
+
+
+class Array(metaclass=_ArrayType):
+    """The type of jitgrad's arrays, for annotations and ``isinstance(x, jitgrad.Array)``
+    (JAX's ``jax.Array``): numpy arrays and scalars, and the traced values of transformations.
+
+    NB: true for numpy arrays and scalars, since they are jitgrad's arrays (in JAX a numpy
+    array is not a ``jax.Array``); false for Python scalars and lists, as in JAX.
+
+    >>> import jitgrad as jg
+    >>> isinstance(np.ones(2), Array), isinstance(2.0, Array)
+    (True, False)
+    >>> jg.grad(lambda x: x * isinstance(x, Array))(1.0)
+    array(1.)
+    """
+
+
+@contextlib.contextmanager
+def disable_jit(disable: bool = True) -> Any:
+    """Within the block, ``jit`` runs functions as plain Python on their arguments instead of
+    tracing and compiling them (``config.disable_jit``), so ``print``, ``float(x)`` and
+    debuggers see concrete values; the previous setting is restored afterwards.
+
+    >>> import jitgrad as jg
+    >>> with disable_jit():
+    ...     jg.jit(lambda x: (print(type(x).__name__), x + 1)[1])(np.ones(2))
+    ndarray
+    array([2., 2.])
+    """
+    from jitgrad.core import config
+    before = config.disable_jit
+    config.disable_jit = bool(disable)
+    try:
+        yield
+    finally:
+        config.disable_jit = before
+
+
+@contextlib.contextmanager
+def ensure_compile_time_eval() -> Any:
+    """JAX's block of eagerly computed values inside ``jit``: already how jitgrad works, where
+    operations on concrete (non-traced) arrays always run at once in numpy, in and out of
+    transformations, so this has nothing to change.
+
+    >>> import jitgrad as jg, jitgrad.numpy as jnp
+    >>> def f(x):
+    ...     with ensure_compile_time_eval():
+    ...         table = jnp.sin(jnp.arange(3.0))  # a numpy array: computed now
+    ...     return x + table[2]
+    >>> print(jg.make_ir(f)(1.0))
+    { lambda a:f64[] .
+      let b:f64[] = add a 0.9092974268256817
+      in ( b ) }
+    """
+    yield
+
+
+def named_call(fun: Callable[..., Any], *, name: str | None = None) -> Callable[..., Any]:
+    """``fun`` itself: JAX names the call in its IR and profiles; jitgrad's IR keeps no call
+    names, so there is nothing to attach it to.
+
+    >>> named_call(abs, name="magnitude")(-2)
+    2
+    """
+    return fun
+
+
+@contextlib.contextmanager
+def named_scope(name: str) -> Any:
+    """A block named for JAX's profiles; jitgrad keeps no names, so it has no effect.
+
+    >>> with named_scope("layer1"):
+    ...     print("inside")
+    inside
+    """
+    if not isinstance(name, str):
+        raise JitgradTypeError(f"named_scope: the name must be a string, got {name!r}")
+    yield

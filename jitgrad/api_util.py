@@ -5,6 +5,7 @@ are made of."""
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,8 +17,29 @@ from jitgrad.errors import JitgradTypeError
 from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
 __all__ = ["Store", "argnums_partial", "as_output", "check_float_inputs", "distinct_argnums",
-           "flatten_args", "flatten_fun", "flatten_fun_nokwargs", "normalize_argnums",
-           "reduce_wrapper", "Transformed"]
+           "flatten_args", "flatten_fun", "flatten_fun_nokwargs", "lazy_submodules",
+           "normalize_argnums", "reduce_wrapper", "Transformed"]
+
+
+def lazy_submodules(package: str, names: Sequence[str]
+                    ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's module-level ``__getattr__`` and ``__dir__`` that import the submodules
+    ``names`` on first access, so that ``package.name`` works without ``import package.name``
+    (as JAX's ``jax.random``) while importing the package stays cheap.
+
+    >>> getattr_, _ = lazy_submodules("jitgrad", ["random"])
+    >>> getattr_("random").__name__
+    'jitgrad.random'
+    """
+    def __getattr__(name: str) -> Any:
+        if name in names:
+            return importlib.import_module(f"{package}.{name}")
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(names))
+
+    return __getattr__, __dir__
 
 
 class Store:

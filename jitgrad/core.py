@@ -608,6 +608,18 @@ class _Config:
     calls (scratch workspaces and recycled outputs); past it, the programs that allocated
     longest ago release theirs (JITGRAD_SCRATCH_MB, default 256).
     ``disable_jit``: ``jit`` runs the numpy reference instead of compiling (JITGRAD_DISABLE_JIT).
+    ``compile``: "background" (default) or "blocking" (JITGRAD_COMPILE). In background mode
+    the first calls of a new program run its optimised IR on the numpy reference path (the
+    oracle the compiled code is tested against; results agree to the suite's tolerances, not
+    bitwise) while a worker process compiles its kernels into the disk cache; the compiled
+    program takes over between calls. ``Jitted.wait()`` and ``jitgrad.wait_for_compiles()``
+    block until it does (a program in the disk cache is loaded by a thread instead). A first
+    call waits for compiled code when the cache cannot be shared between processes, when
+    Numba already runs and the program is in the disk cache, when its reference
+    execution is estimated slower than compiling (long ``scan`` loops, very large arrays;
+    every ``while_loop``), and under ``precise_math``, whose users want the same results from
+    the first call on. Only top-level calls are tiered: a ``jit`` function called inside
+    another transformation, or ``grad(jit(f))``, compiles before it runs.
     ``log_compiles``: log every trace and compile with its reason (JITGRAD_LOG_COMPILES).
     ``matmul``: "auto" (jitgrad's kernel, or numpy's BLAS where measured faster), "jitgrad"
     or "blas" (JITGRAD_MATMUL).
@@ -624,6 +636,7 @@ class _Config:
         import os
         self.check_ir = _env_flag("JITGRAD_CHECK_IR")
         self.disable_jit = _env_flag("JITGRAD_DISABLE_JIT")
+        self.compile = os.environ.get("JITGRAD_COMPILE") or "background"
         self.log_compiles = _env_flag("JITGRAD_LOG_COMPILES")
         self.matmul = os.environ.get("JITGRAD_MATMUL", "auto")
         self.precise_math = _env_flag("JITGRAD_PRECISE_MATH")

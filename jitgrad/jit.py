@@ -9,6 +9,7 @@ import logging
 import operator
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ from jitgrad.transforms.vjp import vjp_ir
 from jitgrad.transforms.vmap import vmap_ir
 from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 
-__all__ = ["clear_caches", "jit", "show_kernels"]
+__all__ = ["clear_caches", "jit", "show_kernels", "wait_for_compiles"]
 
 log = logging.getLogger("jitgrad")
 
@@ -67,12 +68,32 @@ def _log(msg: str) -> None:
         log.info(msg)
 
 
-def _compile(ir: IR) -> Any:
-    from jitgrad.backend.runtime import compile_ir  # imports Numba: only when compiling
+def _optimised(ir: IR) -> IR:
     _check_compilable(ir)
     consts = [_as_array(c) for c in ir.consts]
-    return compile_ir(optimize_ir(IR(ir.constvars, ir.invars, ir.eqns, ir.outvars, consts)),
-                      lambda sub: _compile(sub).fn)
+    return optimize_ir(IR(ir.constvars, ir.invars, ir.eqns, ir.outvars, consts))
+
+
+def _compile(ir: IR) -> Any:
+    return compile_optimised(_optimised(ir))
+
+
+_numba_start = threading.Lock()
+
+
+def start_numba() -> None:
+    """Import and initialise Numba, once (a background compile's thread and the caller's may
+    both ask at the same time)."""
+    from jitgrad.backend import runtime  # imports Numba
+    with _numba_start:
+        runtime.start_numba()
+
+
+def compile_optimised(ir: IR) -> Any:
+    """The compiled program of an optimised IR (kernels loaded or compiled on first call)."""
+    from jitgrad.backend.runtime import compile_ir
+    start_numba()
+    return compile_ir(ir, lambda sub: _compile(sub).fn)
 
 
 def _check_compilable(ir: IR) -> None:
@@ -91,9 +112,19 @@ def _check_compilable(ir: IR) -> None:
 
 @dataclass
 class _Entry:
+    """One signature's program: ``fn`` runs the compiled program, or the reference path
+    until a background compile (``job``) swaps the compiled one in."""
+
     fn: Callable[..., list]
     out_tree: PyTreeDef
     compiled: Any
+    job: Any = None  # the background compile, while there is one
+    marker: IR | None = None  # the program to record as cached after its first call
+
+    def install(self, compiled: Any) -> None:
+        """Serve calls with ``compiled`` from now on (one attribute store: atomic)."""
+        self.compiled = compiled
+        self.fn = compiled.fn
 
     def __post_init__(self) -> None:
         tree = self.out_tree
@@ -217,11 +248,15 @@ class Jitted:
                             f"{[type(v).__name__ for _, v in static]}") from None
         entry = self._entries.get(key)
         if entry is None:
-            entry = self._entry(key, args, kwargs, leaves, in_tree)
+            entry = self._entry(key, args, kwargs, leaves, in_tree, arrays)
             if not kwargs and not static and len(arrays) == len(args) and \
                     all(type(a) is np.ndarray for a in args):
                 self._fast[tuple((np.ndarray, a.shape, a.dtype) for a in arrays)] = entry
-        return entry.unflatten(entry.fn(*arrays))
+        out = entry.unflatten(entry.fn(*arrays))
+        if entry.marker is not None:  # its kernels are now in the disk cache
+            tiered().write_marker(entry.marker)
+            entry.marker = None
+        return out
 
     def _reason(self, key: Any) -> str:
         if not self._entries:
@@ -238,20 +273,59 @@ class Jitted:
         return f"new shapes {shapes}"
 
     def _entry(self, key: Any, args: tuple, kwargs: dict, leaves: list,
-               in_tree: PyTreeDef) -> _Entry:
-        """The compiled program for ``key``, traced and compiled once even when several
-        threads ask for it at the same time."""
+               in_tree: PyTreeDef, arrays: list | None = None) -> _Entry:
+        """The program for ``key``, traced once even when several threads ask for it at the
+        same time: compiled, or (given the first call's ``arrays``, see ``config.compile``)
+        running on the reference path while a worker compiles it."""
         def make() -> _Entry:
             flat_f, out_tree = self._flat_fun(args, in_tree)
             _log(f"tracing {self.__name__} ({self._reason(key)})")
             self.trace_count += 1
-            ir = trace(flat_f, [aval_of(x) for x in leaves])
-            compiled = _compile(ir)
+            start = time.perf_counter()
+            opt = _optimised(trace(flat_f, [aval_of(x) for x in leaves]))
+            tiers = tiered()
+            why = "compiling ahead (lower)" if arrays is None else tiers.decide(opt)
+            if why is None:
+                job = tiers.Job(self.__name__, opt, arrays, compile_optimised)
+                entry = _Entry(job.reference, out_tree.val, None, job)
+                job.install = functools.partial(_switch, entry)
+                tiers.submit(job)
+                _log(f"running {self.__name__} on the reference path while a worker compiles "
+                     f"it (traced in {time.perf_counter() - start:.2f} s)")
+                return entry
+            compiled = compile_optimised(opt)
             _log(f"compiled {self.__name__}: {len(compiled.kernel_sources)} kernel(s), "
-                 f"{len(compiled.steps)} step(s)")
-            return _Entry(compiled.fn, out_tree.val, compiled)
+                 f"{len(compiled.steps)} step(s); waited because {why}")
+            return _Entry(compiled.fn, out_tree.val, compiled, marker=opt)
 
         return self._once.get(self._entries, key, make)
+
+    def wait(self) -> None:
+        """Block until every signature of this function called so far runs compiled code
+        (see ``jitgrad.config.compile``); raises the error of a compile that failed.
+
+        >>> import jitgrad as jg, jitgrad.numpy as jnp
+        >>> f = jg.jit(lambda x: jnp.sin(x) * 2.0)
+        >>> _ = f(np.zeros(3)); f.wait(); f.serving(np.zeros(3))
+        'compiled'
+        """
+        jobs = [e.job for e in list(self._entries.values()) if e.job is not None]
+        if jobs:
+            tiered().wait(jobs)
+
+    def serving(self, *args: Any, **kwargs: Any) -> str | None:
+        """Which tier runs calls with these arguments' signature: "compiled", "reference"
+        (a background compile is under way), or None (not called with it yet).
+
+        >>> import jitgrad as jg, jitgrad.numpy as jnp
+        >>> f = jg.jit(lambda x: x + 1.0)
+        >>> print(f.serving(np.zeros(2)))
+        None
+        """
+        entry = self._entries.get(self._key(args, kwargs)[0])
+        if entry is None:
+            return None
+        return "compiled" if entry.compiled is not None else "reference"
 
     def _call_traced(self, args: tuple, kwargs: dict, leaves: list, in_tree: PyTreeDef,
                      static: tuple) -> Any:
@@ -269,14 +343,44 @@ class Jitted:
         outs = jit_call_p.bind(*consts, *leaves, fun=ir, name=self.__name__)
         return tree_unflatten(tree, outs)
 
-    def lower(self, *args: Any, **kwargs: Any) -> Any:
-        """The compiled program for these arguments (kernels, caller, plan)."""
+    def _key(self, args: tuple, kwargs: dict) -> tuple[Any, list, PyTreeDef]:
         dyn, static = self._split(args)
         leaves, in_tree = tree_flatten((dyn, kwargs))
         arrays = [_as_array(x) for x in leaves]
         key = (in_tree, static, tuple((a.shape, a.dtype, aval_of(x).weak)
                                       for a, x in zip(arrays, leaves, strict=True)))
-        return self._entry(key, args, kwargs, leaves, in_tree).compiled
+        return key, leaves, in_tree
+
+    def lower(self, *args: Any, **kwargs: Any) -> Any:
+        """The compiled program for these arguments (kernels, caller, plan); waits for a
+        background compile of them."""
+        key, leaves, in_tree = self._key(args, kwargs)
+        entry = self._entry(key, args, kwargs, leaves, in_tree)
+        if entry.job is not None:
+            tiered().wait([entry.job])
+        return entry.compiled
+
+
+def _switch(entry: _Entry, compiled: Any) -> None:
+    entry.install(compiled)
+    entry.job = None
+
+
+def tiered() -> Any:
+    from jitgrad import tiered as module  # imports neither Numba nor the runtime
+    return module
+
+
+def wait_for_compiles() -> None:
+    """Block until every background compile started so far has finished and its program
+    serves calls (see ``jitgrad.config.compile``); benchmarks call it before timing.
+
+    >>> import jitgrad as jg, jitgrad.numpy as jnp
+    >>> f = jg.jit(lambda x: jnp.cos(x))
+    >>> _ = f(np.zeros(3)); jg.wait_for_compiles(); f.serving(np.zeros(3))
+    'compiled'
+    """
+    tiered().wait()
 
 
 def jit(f: Callable[..., Any] | None = None, *, static_argnums: int | Sequence[int] = ()

@@ -27,7 +27,7 @@ from jitgrad.scipy import special
 __all__ = ["PRNGKey", "bernoulli", "beta", "bits", "categorical", "cauchy", "chisquare",
            "choice", "dirichlet", "exponential", "f", "fold_in", "gamma", "gumbel", "key",
            "key_data", "laplace", "loggamma", "logistic", "lognormal", "multivariate_normal",
-           "normal", "pareto", "permutation", "rademacher", "randint", "split", "t",
+           "normal", "orthogonal", "pareto", "permutation", "rademacher", "randint", "split", "t",
            "truncated_normal", "uniform", "wrap_key_data"]
 
 ArrayLike = Any
@@ -390,6 +390,26 @@ def truncated_normal(key: ArrayLike, lower: ArrayLike, upper: ArrayLike,
     inf = np.asarray(np.inf, dtype)
     return jnp.clip(out, P.nextafter(jnp.stop_gradient(lower), inf),
                     P.nextafter(jnp.stop_gradient(upper), -inf))
+
+
+def orthogonal(key: ArrayLike, n: int, shape: int | Shape = (), dtype: Any = None,
+               m: int | None = None) -> Any:
+    """Matrices of shape ``(*shape, n, m)`` (``m`` defaults to ``n``) with orthonormal columns
+    (or rows, when ``n < m``), uniformly distributed (Haar): the Q of the QR decomposition of
+    a normal sample, its columns' signs fixed by R's diagonal, as JAX (same normal draws;
+    the QR itself agrees to rounding).
+
+    >>> q = orthogonal(key(0), 3)
+    >>> np.allclose(q @ q.T, np.eye(3))
+    True
+    """
+    n, m = operator.index(n), operator.index(n if m is None else m)
+    words = _words(_check_key("orthogonal", key))
+    dtype = _dtype("orthogonal", dtype, "f", np.float64)
+    z = _normal(words, _shape("orthogonal", shape) + (max(n, m), min(n, m)), dtype)
+    q, r = jnp.linalg.qr(z)
+    x = q * jnp.expand_dims(jnp.sign(jnp.diagonal(r, axis1=-2, axis2=-1)), -2)
+    return jnp.swapaxes(x, -1, -2) if n < m else x
 
 
 def multivariate_normal(key: ArrayLike, mean: ArrayLike, cov: ArrayLike,

@@ -35,8 +35,13 @@ from jitgrad.backend.cache import disk_cache
 from jitgrad.backend.vmath import _fma, exp_f64, log1p_f64, log_f64
 
 # Inlined functions need no disk cache of their own (the kernels that inline them have one);
-# called ones are cached through jitgrad's checks (backend.cache.disk_cache).
-_hot = njit(inline="always", error_model="numpy", fastmath={"contract"})
+# called ones are cached through jitgrad's checks (backend.cache.disk_cache). Hot functions are
+# inlined by LLVM (``forceinline``: compiled once per process and signature, then inlined into
+# each caller's machine code, where its loop vectorises them), not by Numba
+# (``inline="always"`` re-translates and re-types the callee and its callees at every call
+# site: betainc's first compile took ~30 s, backend/COMPILE_NOTES.md).
+_hot = njit(forceinline=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, error_model="numpy",
+            fastmath={"contract"})
 
 
 def _cold(fn):
@@ -67,7 +72,7 @@ def _clenshaw(name, c):
     lines.append(f"    return {c[0]!r} + u * b1 - b2")
     namespace = {}
     exec("\n".join(lines), namespace)  # noqa: S102 - source built from the tables below
-    return njit(inline="always", error_model="numpy", fastmath={"contract"})(namespace[name])
+    return _hot(namespace[name])
 
 
 # --- error function family --------------------------------------------------------------------

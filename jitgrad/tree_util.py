@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any, NamedTuple
 
 __all__ = [
+    "DictKey",
+    "FlattenedIndexKey",
+    "GetAttrKey",
+    "Partial",
     "PyTreeDef",
     "register_pytree_node",
     "register_pytree_node_class",
+    "SequenceKey",
+    "keystr",
+    "tree_all",
     "tree_flatten",
+    "tree_flatten_with_path",
     "tree_leaves",
+    "tree_leaves_with_path",
     "tree_map",
+    "tree_map_with_path",
+    "tree_reduce",
     "tree_structure",
+    "tree_transpose",
     "tree_unflatten",
 ]
 
@@ -182,35 +196,251 @@ def _unflatten(td: PyTreeDef, it: Iterator[Any]) -> Any:
     return _registry[td.node_type].from_iterable(td.aux, [_unflatten(c, it) for c in td.children])
 
 
-def tree_leaves(tree: Any) -> list:
-    """The leaves of a pytree, in flattening order.
+def tree_leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list:
+    """The leaves of a pytree, in flattening order (``is_leaf(x)`` true stops at ``x``).
 
     >>> tree_leaves([1, {"x": 2}, (None, 3)])
     [1, 2, 3]
+    >>> tree_leaves([(1, 2), (3,)], is_leaf=lambda x: isinstance(x, tuple))
+    [(1, 2), (3,)]
     """
-    return tree_flatten(tree)[0]
+    return tree_flatten(tree, is_leaf)[0]
 
 
-def tree_structure(tree: Any) -> PyTreeDef:
+def tree_structure(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> PyTreeDef:
     """The structure of a pytree.
 
     >>> tree_structure({"w": 1, "b": (2, 3)})
     PyTreeDef(dict[PyTreeDef(tuple[*, *]), *])
     """
-    return tree_flatten(tree)[1]
+    return tree_flatten(tree, is_leaf)[1]
 
 
-def tree_map(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
-    """Apply ``f`` leaf-wise; ``rest`` are trees of the same structure.
+def tree_map(f: Callable[..., Any], tree: Any, *rest: Any,
+             is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """Apply ``f`` leaf-wise; ``rest`` are trees of ``tree``'s structure, or deeper (as in
+    JAX, ``f`` then gets their subtrees at ``tree``'s leaves); ``is_leaf`` as in
+    ``tree_flatten``, applied to ``tree``.
 
     >>> tree_map(lambda a, b: a + b, (1, [2]), (10, [20]))
     (11, [22])
+    >>> tree_map(sum, {"a": (1, 2), "b": (3,)}, is_leaf=lambda x: isinstance(x, tuple))
+    {'a': 3, 'b': 3}
+    >>> tree_map(lambda n, xs: n * len(xs), [1, 2], [(0,), (0, 0)])
+    [1, 4]
     """
-    leaves, treedef = tree_flatten(tree)
-    others = []
-    for r in rest:
-        r_leaves, r_def = tree_flatten(r)
-        if r_def != treedef:
-            raise ValueError(f"tree_map: structures differ: {treedef} and {r_def}")
-        others.append(r_leaves)
+    leaves, treedef = tree_flatten(tree, is_leaf)
+    others = [_subtrees(treedef, r, "tree_map") for r in rest]
     return tree_unflatten(treedef, [f(*xs) for xs in zip(leaves, *others, strict=True)])
+
+
+def _subtrees(treedef: PyTreeDef, tree: Any, op: str) -> list:
+    """The subtrees of ``tree`` at the leaves of ``treedef``, which must be a prefix of its
+    structure."""
+    out: list = []
+    _flatten_up_to(treedef, tree, out, op)
+    return out
+
+
+_NO_INITIALIZER = object()
+
+
+def tree_reduce(function: Callable[[Any, Any], Any], tree: Any,
+                initializer: Any = _NO_INITIALIZER,
+                is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """``functools.reduce`` over the leaves of ``tree``.
+
+    >>> tree_reduce(lambda a, b: a + b, {"x": 1, "y": (2, 3)}, 10)
+    16
+    """
+    leaves = tree_leaves(tree, is_leaf)
+    if initializer is _NO_INITIALIZER:
+        return functools.reduce(function, leaves)
+    return functools.reduce(function, leaves, initializer)
+
+
+def tree_all(tree: Any, *, is_leaf: Callable[[Any], bool] | None = None) -> bool:
+    """Whether every leaf of ``tree`` is true (``all`` of the leaves; a traced leaf needs a
+    concrete value, as ``bool()`` of it does).
+
+    >>> tree_all([True, {"a": 1}]), tree_all((True, 0))
+    (True, False)
+    """
+    return all(tree_leaves(tree, is_leaf))
+
+
+def tree_transpose(outer_treedef: PyTreeDef, inner_treedef: PyTreeDef | None,
+                   pytree_to_transpose: Any) -> Any:
+    """A tree of structure ``outer(inner)`` as one of structure ``inner(outer)``;
+    ``inner_treedef=None`` takes the structure of the subtree at ``outer``'s first leaf
+    (as ``jax.tree.transpose``).
+
+    >>> outer, inner = tree_structure([0, 0]), tree_structure((0, 0))
+    >>> tree_transpose(outer, inner, [(1, 2), (3, 4)])
+    ([1, 3], [2, 4])
+    >>> tree_transpose(outer, None, [{"a": 1, "b": 2}, {"a": 3, "b": 4}])
+    {'a': [1, 3], 'b': [2, 4]}
+    """
+    if inner_treedef is None:
+        inner_treedef = tree_structure(_subtrees(outer_treedef, pytree_to_transpose,
+                                                 "tree_transpose")[0])
+    leaves, treedef = tree_flatten(pytree_to_transpose)
+    n_inner, n_outer = inner_treedef.num_leaves, outer_treedef.num_leaves
+    if len(leaves) != n_inner * n_outer or treedef != _compose(outer_treedef, inner_treedef):
+        raise ValueError(f"tree_transpose: expected a tree of structure {outer_treedef} of "
+                         f"{inner_treedef}, got {treedef}")
+    columns = [tree_unflatten(outer_treedef, leaves[i::n_inner]) for i in range(n_inner)]
+    return tree_unflatten(inner_treedef, columns)
+
+
+def _flatten_up_to(td: PyTreeDef, x: Any, out: list, op: str) -> None:
+    """Append the subtrees of ``x`` at the leaves of ``td`` (a prefix of ``x``'s structure)."""
+    if td.node_type is None:
+        out.append(x)
+        return
+    node = _node_of(x)
+    children, aux = node.to_iterable(x) if node is not None else (None, None)
+    if type(x) is not td.node_type or aux != td.aux or len(children) != len(td.children):
+        raise ValueError(f"{op}: structures differ: expected {td}, got {tree_structure(x)}")
+    for c_td, c in zip(td.children, children, strict=True):
+        _flatten_up_to(c_td, c, out, op)
+
+
+def _compose(outer: PyTreeDef, inner: PyTreeDef) -> PyTreeDef:
+    """``outer`` with every leaf replaced by ``inner``."""
+    if outer.node_type is None:
+        return inner
+    return PyTreeDef(outer.node_type, outer.aux, tuple(_compose(c, inner) for c in outer.children))
+
+
+class Partial(functools.partial):
+    """``functools.partial`` as a pytree: the bound arguments are its leaves and the function
+    its static structure, so a ``Partial`` can be passed to and returned from transformed
+    functions (JAX's ``tree_util.Partial``).
+
+    >>> add = Partial(lambda a, b: a + b, 1.0)
+    >>> tree_leaves(add), tree_map(lambda x: x * 10, add)(2.0)
+    ([1.0], 12.0)
+    """
+
+
+register_pytree_node(Partial, lambda p: ((p.args, p.keywords), p.func),
+                     lambda func, c: Partial(func, *c[0], **c[1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Key paths: where each leaf sits
+
+
+@dataclasses.dataclass(frozen=True)
+class DictKey:
+    """The entry of a dict under ``key`` (prints as ``['key']``)."""
+
+    key: Hashable
+
+    def __str__(self) -> str:
+        return f"[{self.key!r}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceKey:
+    """The entry of a tuple or list at ``idx`` (prints as ``[0]``)."""
+
+    idx: int
+
+    def __str__(self) -> str:
+        return f"[{self.idx}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class GetAttrKey:
+    """The field ``name`` of a namedtuple (prints as ``.name``)."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return f".{self.name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class FlattenedIndexKey:
+    """The ``key``-th child of a registered node (prints as ``[<flat index 0>]``)."""
+
+    key: int
+
+    def __str__(self) -> str:
+        return f"[<flat index {self.key}>]"
+
+
+def _child_keys(x: Any, n: int) -> list:
+    if isinstance(x, dict):
+        return [DictKey(k) for k in sorted(x)]
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        return [GetAttrKey(f) for f in x._fields]
+    if type(x) in (tuple, list):
+        return [SequenceKey(i) for i in range(n)]
+    return [FlattenedIndexKey(i) for i in range(n)]
+
+
+def _flatten_with_path(x: Any, is_leaf: Callable[[Any], bool] | None, path: tuple,
+                       out: list) -> None:
+    node = None if (is_leaf is not None and is_leaf(x)) else _node_of(x)
+    if node is None:
+        out.append((path, x))
+        return
+    children = node.to_iterable(x)[0]
+    for key, child in zip(_child_keys(x, len(children)), children, strict=True):
+        _flatten_with_path(child, is_leaf, path + (key,), out)
+
+
+def tree_flatten_with_path(tree: Any, is_leaf: Callable[[Any], bool] | None = None
+                           ) -> tuple[list[tuple[tuple, Any]], PyTreeDef]:
+    """``tree_flatten`` with each leaf's key path: ``([(path, leaf), ...], treedef)``, a path
+    being a tuple of ``DictKey``, ``SequenceKey``, ``GetAttrKey`` (namedtuple fields) and
+    ``FlattenedIndexKey`` (other registered nodes) entries.
+
+    >>> pairs, _ = tree_flatten_with_path({"w": [1, 2], "b": 3})
+    >>> [(keystr(path), leaf) for path, leaf in pairs]
+    [("['b']", 3), ("['w'][0]", 1), ("['w'][1]", 2)]
+    """
+    out: list = []
+    _flatten_with_path(tree, is_leaf, (), out)
+    return out, tree_structure(tree, is_leaf)
+
+
+def tree_leaves_with_path(tree: Any, is_leaf: Callable[[Any], bool] | None = None
+                          ) -> list[tuple[tuple, Any]]:
+    """The ``(path, leaf)`` pairs of ``tree_flatten_with_path``.
+
+    >>> tree_leaves_with_path((5, None, [6]))
+    [((SequenceKey(idx=0),), 5), ((SequenceKey(idx=2), SequenceKey(idx=0)), 6)]
+    """
+    return tree_flatten_with_path(tree, is_leaf)[0]
+
+
+def tree_map_with_path(f: Callable[..., Any], tree: Any, *rest: Any,
+                       is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """``tree_map`` whose ``f`` also gets each leaf's key path first: ``f(path, leaf, *rest)``.
+
+    >>> tree_map_with_path(lambda p, x: keystr(p) if x is None else x * 2, {"a": 1, "b": [0]})
+    {'a': 2, 'b': [0]}
+    """
+    pairs, treedef = tree_flatten_with_path(tree, is_leaf)
+    others = [_subtrees(treedef, r, "tree_map_with_path") for r in rest]
+    return tree_unflatten(treedef, [f(path, x, *xs) for (path, x), *xs in
+                                    zip(pairs, *others, strict=True)])
+
+
+def keystr(keys: tuple, *, simple: bool = False, separator: str = "") -> str:
+    """A key path as a string: its entries printed and joined by ``separator``; ``simple``
+    prints each entry's bare key (``w/0`` rather than ``['w'][0]``).
+
+    >>> path = tree_leaves_with_path({"w": [7]})[0][0]
+    >>> keystr(path), keystr(path, simple=True, separator="/")
+    ("['w'][0]", 'w/0')
+    """
+    def entry(k: Any) -> str:
+        if not simple:
+            return str(k)
+        return str(next(iter(dataclasses.astuple(k)))) if dataclasses.is_dataclass(k) else str(k)
+    return separator.join(map(entry, keys))

@@ -1,4 +1,4 @@
-"""Measurements that need a fresh process (``python -m perf.child startup|memory ...``, which
+"""Measurements that need a fresh process (``python -m perf.child startup|many|memory ...``, which
 prints one JSON line), and the parent's side that spawns it."""
 
 from __future__ import annotations
@@ -41,9 +41,19 @@ def _inputs(program: str) -> tuple[Any, list]:
     return programs.small, [rng.standard_normal(16)]
 
 
+def _tiered(lib: Any) -> None:
+    """Let jitgrad's first calls run on the reference tier (its default; ``perf.peers`` makes
+    benchmarks compile first), unless JITGRAD_COMPILE says otherwise."""
+    if lib.name == "jitgrad":
+        import jitgrad
+        jitgrad.config.compile = os.environ.get("JITGRAD_COMPILE") or "background"
+
+
 def startup(lib_name: str, program: str) -> dict[str, float]:
-    """Seconds to import the library, and for the first call of its gradient of ``program``
-    (with jit where the library has one), numpy being already imported."""
+    """Seconds to import the library, for the first call of its gradient of ``program``
+    (with jit where the library has one), numpy being already imported, and from the import
+    until compiled code serves calls (jitgrad's first calls may run on the reference tier
+    while a worker compiles; for the others, the first call compiles)."""
     from perf.peers import load, tree_map
     from perf.programs import bind
 
@@ -51,9 +61,36 @@ def startup(lib_name: str, program: str) -> dict[str, float]:
     start = time.perf_counter()
     lib = load(lib_name)
     imported = time.perf_counter()
+    _tiered(lib)
     grad = lib.jit(lib.grad(bind(fn, lib)))
     lib.block(grad(*tree_map(lib.put, args)))
-    return {"import": imported - start, "first": time.perf_counter() - imported}
+    first = time.perf_counter()
+    lib.wait()
+    return {"import": imported - start, "first": first - imported,
+            "compiled": time.perf_counter() - imported}
+
+
+def many(lib_name: str, count: int) -> dict[str, float]:
+    """Seconds (after the import) to jit ``count`` distinct small random programs and call
+    each 3 times, until the last result, and until every program runs compiled code."""
+    import numpy as np
+
+    from perf.peers import load, tree_map
+    from perf.programs import bind, random_programs
+
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal((4, 8)), rng.standard_normal((4, 8))]
+    lib = load(lib_name)
+    _tiered(lib)
+    start = time.perf_counter()
+    native = tree_map(lib.put, args)
+    for program in random_programs(count):
+        f = lib.jit(bind(program, lib))
+        for _ in range(3):
+            lib.block(f(*native))
+    results = time.perf_counter()
+    lib.wait()
+    return {"results": results - start, "compiled": time.perf_counter() - start}
 
 
 def _status(field: str) -> int:
@@ -96,6 +133,9 @@ def main() -> None:
     p = sub.add_parser("startup")
     p.add_argument("lib")
     p.add_argument("program", choices=("small", "mlp", "lstm", "fluid"))
+    p = sub.add_parser("many")
+    p.add_argument("lib")
+    p.add_argument("count", type=int)
     p = sub.add_parser("memory")
     p.add_argument("lib")
     p.add_argument("n", type=int)
@@ -109,6 +149,8 @@ def main() -> None:
         return
     if args.what == "startup":
         result = startup(args.lib, args.program)
+    elif args.what == "many":
+        result = many(args.lib, args.count)
     else:
         result = memory(args.lib, args.n)
     print(json.dumps(result))

@@ -339,3 +339,44 @@ def fluid_loss(lib: Lib, vx: Any, vy: Any, smoke: Any, target: Any, steps: int =
         vx, vy = _project(xp, vx_new, vy_new, iters)
         smoke = _advect(xp, smoke, vx, vy)
     return xp.mean((target - smoke) ** 2)
+
+
+# -- many: small random programs, each new to the compiler --------------------------------------
+
+RANDOM_OPS: dict[str, Callable] = {  # (namespace, a, b) -> value
+    "sin": lambda xp, a, b: xp.sin(a),
+    "tanh": lambda xp, a, b: xp.tanh(a),
+    "gauss": lambda xp, a, b: xp.exp(-a * a),
+    "square": lambda xp, a, b: a * a,
+    "add": lambda xp, a, b: a + b,
+    "sub": lambda xp, a, b: a - b,
+    "mul": lambda xp, a, b: a * b,
+    "max": lambda xp, a, b: xp.maximum(a, b),
+    "sum": lambda xp, a, b: a + xp.sum(b, axis=-1, keepdims=True),
+}
+
+
+def random_programs(count: int, seed: int = 0, length: int = 6) -> list[Callable]:
+    """``count`` distinct random programs of two (4, 8) arrays to a scalar: ``length``
+    operations from ``RANDOM_OPS``, each reading earlier values, drawn by a fixed generator."""
+    rng = np.random.default_rng(seed)
+    names = sorted(RANDOM_OPS)
+    seen: set[tuple] = set()
+    out = []
+    while len(out) < count:
+        ops = tuple((names[rng.integers(len(names))], int(rng.integers(100)),
+                     int(rng.integers(100))) for _ in range(length))
+        if ops not in seen:
+            seen.add(ops)
+            out.append(_random_program(ops))
+    return out
+
+
+def _random_program(ops: tuple) -> Callable:
+    def program(lib: Lib, x: Any, y: Any) -> Any:
+        vals = [x, y]
+        for name, i, j in ops:
+            vals.append(RANDOM_OPS[name](lib.np, vals[i % len(vals)], vals[j % len(vals)]))
+        return lib.np.sum(vals[-1])
+
+    return program

@@ -157,6 +157,29 @@ def test_salt_covers_helper_sources(tmp_path, monkeypatch):
     assert cache._salt() != before
 
 
+def test_disk_cached_helpers_are_keyed_by_the_salt(tmp_path, monkeypatch):
+    """A Numba function cached through ``disk_cache`` (special_math's inline vmath's, which
+    live in another file) is replayed from the disk cache only while the salt, the hash of
+    every helper module, is unchanged: Numba's own key (the function's bytecode and its own
+    file's time stamp) would replay machine code built from a helper's old source."""
+    private = open_dir(tmp_path / "private", 0o700)
+    (private / "jg_salted_mod.py").write_text("def f(x):\n    return x + 1\n")
+    monkeypatch.syspath_prepend(str(private))
+    monkeypatch.setattr(numba.core.config, "CACHE_DIR", "")
+    py_func = importlib.import_module("jg_salted_mod").f
+
+    def compiles():
+        f = cache.disk_cache(numba.njit(py_func))
+        assert f(1) == 2
+        return sum(f.stats.cache_misses.values())
+
+    assert compiles() == 1
+    assert compiles() == 0  # replayed from the disk cache
+    monkeypatch.setattr(cache, "_SALT", "a changed helper")
+    assert compiles() == 1
+    assert compiles() == 0
+
+
 def test_numba_start_up_leaves_scipy_and_numba_blas_working(tmp_path):
     """jitgrad initialises Numba without its eager SciPy import; BLAS in the user's own Numba
     code and SciPy itself must still work afterwards."""

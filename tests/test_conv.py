@@ -717,12 +717,16 @@ def test_stax_network_trains_under_jit_and_vmaps():
 
 
 def test_stax_rng():
+    """rng: a jitgrad.random key, an integer seed (its key) or a numpy Generator (reproducible
+    from the Generator's seed)."""
     init_fun, _ = stax.serial(stax.Dense(3), stax.Dense(2))
     a = tree_leaves(init_fun(7, (1, 4))[1])
-    b = tree_leaves(init_fun(np.random.default_rng(7), (1, 4))[1])
+    b = tree_leaves(init_fun(jg.random.key(7), (1, 4))[1])
     c = tree_leaves(init_fun(8, (1, 4))[1])
-    for p, q in zip(a, b, strict=True):
+    d, e = (tree_leaves(init_fun(np.random.default_rng(7), (1, 4))[1]) for _ in range(2))
+    for p, q, r, s in zip(a, b, d, e, strict=True):
         np.testing.assert_array_equal(p, q)
+        np.testing.assert_array_equal(r, s)
     assert not np.array_equal(a[0], c[0])
     with pytest.raises(JitgradTypeError, match="rng"):
         init_fun("seed", (1, 4))

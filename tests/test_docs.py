@@ -6,6 +6,8 @@ import inspect
 import pytest
 
 import jitgrad
+import jitgrad.debug
+import jitgrad.devices
 import jitgrad.example_libraries.optimizers
 import jitgrad.example_libraries.stax
 import jitgrad.flatten_util
@@ -13,15 +15,18 @@ import jitgrad.lax
 import jitgrad.misc
 import jitgrad.misc.optimizers
 import jitgrad.nn
+import jitgrad.nn.initializers
 import jitgrad.numpy as jnp
 import jitgrad.random
 import jitgrad.scipy.signal
+import jitgrad.tree
 import jitgrad.tree_util
 
 MODULES = [jitgrad, jnp, jnp.linalg, jitgrad.nn, jitgrad.lax, jitgrad.tree_util,
            jitgrad.flatten_util, jitgrad.example_libraries.optimizers, jitgrad.misc.optimizers,
            jitgrad.scipy.signal, jitgrad.example_libraries.stax, jitgrad.misc,
-           jitgrad.random]
+           jitgrad.random, jitgrad.nn.initializers, jitgrad.tree, jitgrad.debug,
+           jitgrad.devices]
 
 
 def public_functions():

@@ -25,7 +25,8 @@ LAYERS = [
      "jitgrad.jit", "jitgrad.lax", "jitgrad.windowed", "jitgrad.numpy", "jitgrad.nn",
      "jitgrad.scipy",
      "jitgrad.random", "jitgrad.example_libraries", "jitgrad.flatten_util", "jitgrad.misc",
-     "jitgrad.distributed", "jitgrad.eager"],
+     "jitgrad.distributed", "jitgrad.eager", "jitgrad.tree", "jitgrad.debug", "jitgrad.devices",
+     "jitgrad.tiered"],
     ["jitgrad.testing"],
     ["jitgrad"],
 ]

@@ -1,9 +1,9 @@
 """jitgrad.scipy.stats, table-driven: every distribution x method against scipy.stats (float64
 with special points, invalid parameters and points outside the support; float32; integers;
 broadcasting, 0-d and size-0), jvp against finite differences and vjp against jvp on every
-method, finite derivatives outside the support, vmap against a Python loop and jit against
-eager on a representative subset; then multivariate_normal and dirichlet with scipy's
-argument conventions and input checks."""
+method, finite derivatives outside the support, vmap against a Python loop, and every method
+with its gradient compiled (one program per distribution) against eager; then
+multivariate_normal and dirichlet with scipy's argument conventions and input checks."""
 
 import warnings
 
@@ -243,36 +243,33 @@ def test_derivatives_finite_wherever_the_value_is(name, method):
         np.testing.assert_array_equal(np.isfinite(np.asarray(t))[finite], True, err_msg=str(i))
 
 
-# jit on one program holding the elementary distributions and one built on gammaln, xlogy and
-# digamma: kernels of special functions compile slowly (jit of t.cdf's value and gradient
-# takes minutes), so the other distributions are covered by the eager and vmap checks, which
-# run the same IR through the same rules.
-JIT_GROUPS = {
-    "elementary": [("norm", "logpdf"), ("laplace", "logpdf"), ("logistic", "logcdf"),
-                   ("cauchy", "logpdf"), ("expon", "logsf"), ("uniform", "logpdf")],
-    "gamma": [("gamma", "logpdf")],
-}
+def jit_matches_eager(fn, args, argnums):
+    """``fn``'s values and the gradient of their total with respect to ``argnums``, computed by
+    one compiled program, equal the eager ones."""
+    def values_and_grads(*a):
+        def total(*b):
+            return sum(jnp.sum(v) for v in fn(*b))
+        return fn(*a), jg.grad(total, argnums=argnums)(*a)
 
-
-@pytest.mark.parametrize("group", list(JIT_GROUPS))
-def test_jit_value_and_grad_match_eager(group):
-    def f(x, loc, scale, mu):
-        total = 0.0
-        for name, method in JIT_GROUPS[group]:
-            if SPECS[name].shapes:
-                total = total + jnp.sum(ours(name, method, x, mu, loc, scale))
-            else:
-                total = total + jnp.sum(ours(name, method, x, loc, scale))
-        return total
-
-    args = (np.array([0.6, 1.1, 1.7]), np.array([0.1, -0.1, 0.0]), np.array([1.0, 1.2, 0.8]),
-            np.array([1.5, 2.0, 3.0]))
-    vg = jg.value_and_grad(f, argnums=(0, 1, 2, 3))
-    val, grads = jg.jit(vg)(*args)
-    ref_val, ref_grads = vg(*args)
-    assert_close(val, ref_val, 1e-12)
-    for g, r in zip(grads, ref_grads, strict=True):
+    got, ref = jg.jit(values_and_grads)(*args), values_and_grads(*args)
+    for g, r in zip(jg.tree_util.tree_leaves(got), jg.tree_util.tree_leaves(ref), strict=True):
         assert_close(g, r, 1e-12, 1e-14)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_jit_matches_eager(name):
+    """Every method of the distribution and the gradient of their sum with respect to every
+    continuous argument, compiled as one program (one per distribution, so each compiles
+    once), at points inside and outside the support."""
+    spec = SPECS[name]
+    args, fixed = grad_args(name)
+    args = [np.concatenate([args[0], [-0.5, 1e3]])] + \
+        [np.concatenate([a, a[:2]]) for a in args[1:]]  # a point below, one above the support
+
+    def all_methods(*a):
+        return tuple(ours(name, method, *a) for method in spec.methods)
+
+    jit_matches_eager(all_methods, args, tuple(range(fixed, len(args))))
 
 
 @pytest.mark.parametrize("name", list(SPECS))
@@ -366,14 +363,11 @@ def test_multivariate_normal_derivatives():
 
 
 def test_multivariate_normal_jit_and_vmap():
-    def loss(mean, cov):
-        return jnp.sum(js.multivariate_normal.logpdf(MVN_X, mean, cov))
+    def methods(x, mean, cov):
+        mvn = js.multivariate_normal
+        return mvn.logpdf(x, mean, cov), mvn.pdf(x, mean, cov), mvn.entropy(mean, cov)
 
-    vg = jg.value_and_grad(loss, argnums=(0, 1))
-    got, ref = jg.jit(vg)(MVN_MEAN, MVN_COV), vg(MVN_MEAN, MVN_COV)
-    assert_close(got[0], ref[0], 1e-12)
-    for g, r in zip(got[1], ref[1], strict=True):
-        assert_close(g, r, 1e-12, 1e-14)
+    jit_matches_eager(methods, (MVN_X, MVN_MEAN, MVN_COV), (0, 1, 2))
     means = np.stack([MVN_MEAN, -MVN_MEAN])
     mapped = jg.vmap(lambda m: js.multivariate_normal.logpdf(MVN_X, m, MVN_COV))(means)
     assert_close(mapped, [ss.multivariate_normal.logpdf(MVN_X, m, MVN_COV) for m in means],
@@ -415,6 +409,14 @@ def test_dirichlet_input_checks_as_scipy(x, alpha):
         js.dirichlet.logpdf(x, alpha)
     assert str(got.value).split(",")[0].split(" but")[0] == str(ref.value).split(",")[0].split(
         " but")[0]
+
+
+def test_dirichlet_jit_matches_eager():
+    def methods(x, alpha):
+        return js.dirichlet.logpdf(x, alpha), js.dirichlet.pdf(x, alpha), \
+            js.dirichlet.entropy(alpha)
+
+    jit_matches_eager(methods, (DIR_X, ALPHA), (0, 1))
 
 
 def test_dirichlet_derivatives_and_vmap():

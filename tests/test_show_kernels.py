@@ -65,10 +65,10 @@ def K0(G, D, N):
         h = tanh_f64(g)  # tanh
         d = D[i0]
         i = h - d  # sub
-        j = np.float64(2.0) * i  # mul
-        k = np.float64(0.06666666666666667) * j  # mul
+        j = 2.0 * i  # mul
+        k = 0.06666666666666667 * j  # mul
         l = h * h  # mul
-        m = np.float64(1.0) - l  # sub
+        m = 1.0 - l  # sub
         n = k * m  # mul
         N[i0] = n
 '''

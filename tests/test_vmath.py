@@ -2,6 +2,7 @@
 
 import functools
 import itertools
+import sys
 
 import numba
 import numpy as np
@@ -259,3 +260,32 @@ def test_trig_hardest_float64_reduction():
     x = np.array([float.fromhex('0x1.6ac5b262ca1ffp+849')])
     assert _run('cos', x)[0] == float.fromhex('-0x1.14ae72e6ba22fp-61')
     assert _run('tan', x)[0] == float.fromhex('-0x1.d9ba9a7975636p+60')
+
+
+def test_kernels_stay_straight_line_for_numba():
+    """A kernel's selects, NaN-propagating maxima and vectorised helpers (vmath's and the hot
+    special functions) add no basic block to the function Numba compiles: selects are one LLVM
+    select and the helpers are inlined by LLVM. (Conditional expressions and Numba's own
+    inlining added blocks, and Numba's SSA reconstruction grows with blocks x variables: the
+    value and gradient of t.cdf took 59 s of CPU to compile, backend/COMPILE_NOTES.md)."""
+    import jitgrad as jg
+    import jitgrad.numpy as jnp
+    import jitgrad.scipy.special as jsp
+    from jitgrad.backend import cache
+
+    def blocks(f):
+        """Basic blocks of the kernel of ``f`` (one input, one output), compiled afresh."""
+        x = np.linspace(-2.0, 2.0, 7)
+        (source,) = jg.jit(f).lower(x).kernel_sources
+        name = f"jg_test_blocks_{len(source)}"
+        try:
+            kernel = cache._exec_module(name, source.replace("cache=True", "cache=False"),
+                                        f"<{name}>").kernel
+        finally:
+            sys.modules.pop(name, None)
+        kernel(x, np.empty_like(x))
+        return len(kernel.overloads[kernel.signatures[0]].type_annotation.blocks)
+
+    plain = blocks(lambda x: x * 3.0 + 1.0)
+    assert blocks(lambda x: jnp.where(x > 0, x, -x) * jnp.where(x > 1, 2 * x, 1.5)
+                  + jnp.maximum(x, 0.25) + jnp.tanh(x) + jsp.gammaln(x)) == plain

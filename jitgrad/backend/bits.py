@@ -1,12 +1,14 @@
 """The Threefry-2x32 hash (Salmon et al., SC 2011; 20 rounds, as JAX's) as scalar helpers that
-generated kernels call and Numba inlines and vectorises: the counter-based generator behind
+generated kernels call and LLVM inlines and vectorises: the counter-based generator behind
 ``jitgrad.random``."""
 
 import numpy as np
 from numba import njit
 
-# Inlined into kernels, never compiled on their own: no disk cache of their own.
-_opts = {"inline": "always", "error_model": "numpy"}
+# Inlined into kernels by LLVM (see vmath._OPTS; Numba's inline='always' doubled the compile
+# time of a kernel drawing normal and uniform numbers): no disk cache of their own.
+_opts = {"forceinline": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True,
+         "error_model": "numpy"}
 _u32 = np.uint32
 
 # Numba computes on 32-bit integers in 64 bits (as Python would, without wrapping): every sum,

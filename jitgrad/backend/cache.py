@@ -294,7 +294,17 @@ def disk_cache(dispatcher: Any) -> Any:
         _warn_once(f"no directory for Numba's cache ({e}); compiling in memory. "
                    f"{_NUMBA_DIR_ADVICE}")
         return dispatcher
+    _salt_index(dispatcher._cache)
     return _guard(dispatcher)
+
+
+def _salt_index(inner: Any) -> None:
+    """Key the entries of a Numba function's cache index by the salt too. Numba keys them by
+    the function's own bytecode and invalidates them when its own file changes, but the machine
+    code also holds every helper it inlines or calls from other modules (special_math's
+    functions inline vmath's): without the salt, a changed helper would replay stale code."""
+    key = inner._index_key
+    inner._index_key = lambda sig, codegen: (*key(sig, codegen), salt())
 
 
 def _warn_once(message: str) -> None:

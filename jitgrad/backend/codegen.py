@@ -50,8 +50,10 @@ def _literal(value: np.generic, dtype: np.dtype) -> str:
     v = value.item()
     if isinstance(v, float) and not np.isfinite(v):
         v = "np.inf" if v > 0 else "-np.inf" if v < 0 else "np.nan"
-        return f"{dt_name(dtype)}({v})"
-    return f"{dt_name(dtype)}({v!r})"
+        return v if dtype == np.float64 else f"{dt_name(dtype)}({v})"
+    # A float constant is a float64 for Numba already; the cast would be one more call to
+    # type (t.cdf's value and gradient: 340 of them).
+    return repr(v) if dtype == np.float64 else f"{dt_name(dtype)}({v!r})"
 
 
 def _expr(node: SNode, names: list[str]) -> str:

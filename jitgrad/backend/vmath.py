@@ -10,10 +10,14 @@ from numba import types
 from numba.extending import intrinsic
 
 # 'contract' lets LLVM fuse a*b+c into FMAs; no other fast-math flag is allowed because
-# NaN/Inf/signed-zero behaviour must stay exact.  inline='always' inlines at Numba-IR level so
-# the caller's loop body is one straight-line block that the loop vectoriser accepts; inlined,
-# these are never compiled on their own, so they need no disk cache (kernels cache them).
-_OPTS = dict(inline='always', error_model='numpy', fastmath={'contract'})
+# NaN/Inf/signed-zero behaviour must stay exact.  forceinline marks each function 'alwaysinline'
+# for LLVM, so the caller's loop body becomes one straight-line block that the loop vectoriser
+# accepts; each is compiled once per process and signature, and kernels cache the inlined
+# copies, so they need no disk cache.  (Numba's own inline='always' gives the same machine code
+# but re-translates and re-types the callee at every call site: several times the compile
+# time, COMPILE_NOTES.md.)
+_OPTS = dict(forceinline=True, no_cpython_wrapper=True, no_cfunc_wrapper=True,
+             error_model='numpy', fastmath={'contract'})
 _jit = numba.njit(**_OPTS)
 
 

@@ -10,11 +10,11 @@ network is one pair whose ``apply_fun`` can be differentiated, jitted and vmappe
     >>> out_shape, apply_fun(params, np.ones((2, 4), np.float32)).shape
     ((-1, 3), (2, 3))
 
-Deliberate departures: ``rng`` is a numpy ``Generator`` or an integer seed (NB: jitgrad has
-no PRNG keys yet); a combinator hands each of its layers a generator of its own
-(``Generator.spawn``), so initialisation is reproducible from the seed. ``Dropout`` is not
-provided: its mask needs random numbers drawn inside the compiled program, which wait for
-jitgrad's own PRNG. Parameters are float32, as JAX makes them."""
+``rng`` is a ``jitgrad.random`` key, split among the layers as JAX's stax splits it, so a
+network gets JAX's initial parameters from the same key (the initialisers are
+``jitgrad.nn.initializers``'). NB: an integer seed (as ``key(seed)``) or a numpy
+``Generator`` (the key of a seed drawn from it) is accepted too. Parameters are float32, as
+JAX makes them."""
 
 from __future__ import annotations
 
@@ -26,8 +26,10 @@ from typing import Any
 import numpy as np
 
 import jitgrad.numpy as jnp
-from jitgrad import nn
+from jitgrad import nn, random
+from jitgrad.core import Tracer
 from jitgrad.errors import JitgradTypeError
+from jitgrad.nn import initializers
 from jitgrad.windowed import (
     conv_general_dilated,
     conv_general_shape_tuple,
@@ -38,8 +40,8 @@ from jitgrad.windowed import (
     reduce_window_shape_tuple,
 )
 
-__all__ = ["AvgPool", "BatchNorm", "Conv", "Conv1DTranspose", "ConvTranspose", "Dense", "Elu",
-           "Exp", "FanInConcat", "FanInSum", "FanOut", "Flatten", "GeneralConv",
+__all__ = ["AvgPool", "BatchNorm", "Conv", "Conv1DTranspose", "ConvTranspose", "Dense",
+           "Dropout", "Elu", "Exp", "FanInConcat", "FanInSum", "FanOut", "Flatten", "GeneralConv",
            "GeneralConvTranspose", "Identity", "LeakyRelu", "LogSoftmax", "MaxPool", "Relu",
            "Selu", "Sigmoid", "Softmax", "Softplus", "SumPool", "Tanh", "elementwise",
            "glorot", "glorot_normal", "logsoftmax", "normal", "ones", "parallel", "randn",
@@ -52,72 +54,72 @@ Layer = tuple[Callable[..., Any], Callable[..., Any]]
 # Random generators and initialisers
 
 
-def _generator(rng: Any) -> np.random.Generator:
+def _key(rng: Any) -> Any:
+    """``rng`` as a ``jitgrad.random`` key: a key as it is; an integer seed as ``key(seed)``;
+    a numpy ``Generator`` as the key of a seed drawn from it."""
     if isinstance(rng, np.random.Generator):
-        return rng
+        return random.key(int(rng.integers(2 ** 63)))
     if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise JitgradTypeError(f"stax: rng must be a numpy Generator or an integer seed, got "
-                           f"{type(rng).__name__}")
+        return random.key(int(rng))
+    if isinstance(rng, Tracer) or (isinstance(rng, np.ndarray) and rng.shape == (2,)
+                                   and rng.dtype == np.uint32):
+        return rng
+    raise JitgradTypeError(f"stax: rng must be a jitgrad.random key, an integer seed or a "
+                           f"numpy Generator, got {type(rng).__name__}")
 
 
-def _split(rng: Any, n: int = 2) -> list[np.random.Generator]:
-    return _generator(rng).spawn(n)
+def _split(rng: Any, n: int = 2) -> Any:
+    return random.split(_key(rng), n)
 
 
-def normal(stddev: float = 1e-2, dtype: Any = np.float32) -> Callable[..., np.ndarray]:
-    """An initialiser drawing from a normal distribution of mean 0 and ``stddev``.
+def _seeded(init: Callable[..., Any], dtype: Any) -> Callable[..., Any]:
+    """``init(key, shape, dtype)`` of ``jitgrad.nn.initializers`` taking any ``rng`` stax
+    takes, and ``dtype`` (float32) by default."""
+    def seeded(rng: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
+        return init(_key(rng), tuple(shape), dtype)
+    return seeded
+
+
+def normal(stddev: float = 1e-2, dtype: Any = np.float32) -> Callable[..., Any]:
+    """``jitgrad.nn.initializers.normal`` (float32 by default): a normal distribution of mean
+    0 and ``stddev``.
 
     >>> normal(0.5)(0, (2, 3)).shape
     (2, 3)
     """
-    def init(rng: Any, shape: Sequence[int]) -> np.ndarray:
-        return (_generator(rng).standard_normal(tuple(shape)) * stddev).astype(dtype)
-    return init
+    return _seeded(initializers.normal(stddev), dtype)
 
 
-def glorot_normal(in_axis: int = -2, out_axis: int = -1, dtype: Any = np.float32
-                  ) -> Callable[..., np.ndarray]:
-    """Glorot (Xavier) initialiser: a normal truncated at two standard deviations, of variance
-    2 / (fan_in + fan_out), the fans counted along ``in_axis``/``out_axis`` times the
-    receptive field (the other axes), as JAX's ``glorot_normal``.
+def glorot_normal(in_axis: int = -2, out_axis: int = -1, batch_axis: Any = (),
+                  dtype: Any = np.float32) -> Callable[..., Any]:
+    """``jitgrad.nn.initializers.glorot_normal`` (float32 by default): a normal truncated at
+    two standard deviations, of variance 2 / (fan_in + fan_out), the fans counted along
+    ``in_axis``/``out_axis`` times the receptive field (the other axes), as JAX's.
 
     >>> w = glorot_normal()(0, (300, 200))
     >>> bound = np.sqrt(1 / 250) * 2 / 0.87962566103423978  # two truncated deviations
     >>> round(float(w.std() * np.sqrt(250)), 2), bool(np.abs(w).max() <= bound)
     (1.0, True)
     """
-    def init(rng: Any, shape: Sequence[int]) -> np.ndarray:
-        shape = tuple(shape)
-        field = math.prod(shape) / (shape[in_axis] * shape[out_axis])
-        fan_avg = (shape[in_axis] + shape[out_axis]) * field / 2
-        gen = _generator(rng)
-        x = gen.standard_normal(shape)
-        out = np.abs(x) > 2
-        while out.any():  # resample until every draw lies within two standard deviations
-            x[out] = gen.standard_normal(int(out.sum()))
-            out = np.abs(x) > 2
-        # 0.8796... is the standard deviation of a standard normal truncated to [-2, 2].
-        return (x * (np.sqrt(1 / fan_avg) / 0.87962566103423978)).astype(dtype)
-    return init
+    return _seeded(initializers.glorot_normal(in_axis, out_axis, batch_axis), dtype)
 
 
-def zeros(rng: Any, shape: Sequence[int], dtype: Any = np.float32) -> np.ndarray:
+def zeros(rng: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
     """An initialiser of zeros.
 
     >>> zeros(0, (2,))
     array([0., 0.], dtype=float32)
     """
-    return np.zeros(tuple(shape), dtype)
+    return initializers.zeros(rng, shape, dtype)
 
 
-def ones(rng: Any, shape: Sequence[int], dtype: Any = np.float32) -> np.ndarray:
+def ones(rng: Any, shape: Sequence[int], dtype: Any = np.float32) -> Any:
     """An initialiser of ones.
 
     >>> ones(0, (2,))
     array([1., 1.], dtype=float32)
     """
-    return np.ones(tuple(shape), dtype)
+    return initializers.ones(rng, shape, dtype)
 
 
 glorot = glorot_normal
@@ -282,6 +284,33 @@ def BatchNorm(axis: Any = (0, 1, 2), epsilon: float = 1e-5, center: bool = True,
 # Layers without parameters
 
 
+def Dropout(rate: float, mode: str = "train") -> Layer:
+    """Dropout, as JAX's stax: in ``mode="train"`` each input is kept with probability
+    ``rate`` (JAX's meaning: the keep rate) and scaled by ``1 / rate``, the others set to 0,
+    from the key passed as ``apply_fun(..., rng=key)``; in any other mode, the identity.
+
+    >>> init_fun, apply_fun = Dropout(0.5)
+    >>> out = apply_fun((), np.ones(1000), rng=random.key(0))
+    >>> sorted(set(out.tolist())), bool(400 < np.count_nonzero(out) < 600)
+    ([0.0, 2.0], True)
+    """
+    def init_fun(rng: Any, input_shape: Sequence[int]) -> tuple[Any, tuple]:
+        return input_shape, ()
+
+    def apply_fun(params: Any, inputs: Any, **kwargs: Any) -> Any:
+        if mode != "train":
+            return inputs
+        rng = kwargs.get("rng")
+        if rng is None:
+            raise JitgradTypeError("stax.Dropout: call apply_fun(params, inputs, rng=key) with "
+                                   "a jitgrad.random key in mode='train'")
+        keep = random.bernoulli(_key(rng), rate, jnp.shape(inputs))
+        return jnp.where(keep, inputs / rate, 0)
+
+    return init_fun, apply_fun
+
+
+
 def elementwise(fun: Callable[..., Any], **fun_kwargs: Any) -> Layer:
     """A layer applying ``fun(inputs, **fun_kwargs)``.
 
@@ -443,7 +472,9 @@ def serial(*layers: Layer) -> Layer:
 
     def init_fun(rng: Any, input_shape: Any) -> tuple[Any, list]:
         params = []
-        for init, layer_rng in zip(init_funs, _split(rng, len(init_funs)), strict=True):
+        rng = _key(rng)
+        for init in init_funs:
+            rng, layer_rng = random.split(rng)  # as JAX's stax, for the same parameters
             input_shape, param = init(layer_rng, input_shape)
             params.append(param)
         return input_shape, params

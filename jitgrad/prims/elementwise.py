@@ -509,7 +509,7 @@ def _select_vjp(cts: list[Any], ins: list[Any], outs: list[Any], *, wrt: Sequenc
 
 select_p = register(Primitive(
     "select", elementwise_rule("select", n_pred=1), _select_impl,
-    Elementwise("{1} if {0} else {2}"), jvp=_select_jvp, vjp=_select_vjp, vjp_wrt=True,
+    Elementwise("select({0}, {1}, {2})"), jvp=_select_jvp, vjp=_select_vjp, vjp_wrt=True,
     batch=elementwise_batch, test_cases=elementwise_cases([(-2, 2)] * 2, pred=True),
     simplify=lambda e, c: e.inputs[1] if e.inputs[1] is e.inputs[2] else None))
 
