@@ -53,11 +53,15 @@ class Timed:
 
     def warmup(self) -> Any:
         out = self.fn()  # compilation, caches, lazy imports
+        self.calibrate()
+        return out
+
+    def calibrate(self) -> None:
+        """Double ``number`` (or scale it) until one sample lasts ``min_time``."""
         while (elapsed := self._run(self.number)) < self.min_time:
             self.number = max(self.number * 2, int(self.number * 1.2 * self.min_time / elapsed))
         self.cost = elapsed
         self.cores.clear()
-        return out
 
     def sample(self) -> float:
         return self._run(self.number) / self.number

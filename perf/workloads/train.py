@@ -80,13 +80,13 @@ def trainer(key: str, peer: str, lib: Lib | None) -> Callable[[], Any]:
     return train
 
 
-class Separate:
+class Separate(Timed):
     """Samples a peer's step in a child process of its own (``python -m perf.child step``),
     which runs ``number`` calls per sample, calibrated at warm-up as ``Timed`` does."""
 
     def __init__(self, key: str, peer: str, min_time: float):
-        self.key, self.peer, self.min_time, self.number, self.cost = key, peer, min_time, 1, 0.0
-        self.cores: list[float] = []
+        super().__init__(lambda: None, min_time)
+        self.key, self.peer = key, peer
         self.proc: subprocess.Popen | None = None
 
     def _ask(self, line: str) -> dict[str, Any]:
@@ -113,14 +113,8 @@ class Separate:
             self._ask(path)
             with np.load(path) as first:
                 out = [first[f"arr_{i}"] for i in range(len(first.files))]
-        while (elapsed := self._run(self.number)) < self.min_time:
-            self.number = max(self.number * 2, int(self.number * 1.2 * self.min_time / elapsed))
-        self.cost = elapsed
-        self.cores.clear()
+        self.calibrate()
         return out
-
-    def sample(self) -> float:
-        return self._run(self.number) / self.number
 
     def close(self) -> None:
         if self.proc is not None:
