@@ -22,6 +22,32 @@ def caches(root: Path) -> dict[str, str]:
     return {"JITGRAD_CACHE_DIR": str(root / "jitgrad"), "NUMBA_CACHE_DIR": str(root / "numba")}
 
 
+def cache_states(tmp: Path, program: str
+                 ) -> dict[str, tuple[Callable[[], dict], Callable[[], None] | None]]:
+    """The cache states a fresh process of ``program`` can start in, each as (a function
+    giving its environment, a preparation to run before timing it): caches empty (the first
+    sample fills the warm directories), a new program (a fresh kernel cache, Numba's warm)
+    and caches warm, all under ``tmp``."""
+    warm = caches(tmp / f"warm-{program}")
+
+    def cold() -> dict[str, str]:
+        if not Path(warm["JITGRAD_CACHE_DIR"]).exists():
+            return warm
+        return caches(Path(tempfile.mkdtemp(dir=tmp)))
+
+    def new_program() -> dict[str, str]:
+        return {**caches(Path(tempfile.mkdtemp(dir=tmp))),
+                "NUMBA_CACHE_DIR": warm["NUMBA_CACHE_DIR"]}
+
+    def fill() -> None:
+        if not Path(warm["JITGRAD_CACHE_DIR"]).exists():
+            spawn("startup", "jitgrad", program, env=warm)
+
+    return {"caches empty": (cold, None),
+            "new program (built-in kernels cached)": (new_program, fill),
+            "caches warm": (lambda: warm, fill)}
+
+
 def probe(lib: str, program: str, metric: str, env: Callable[[], dict] | None = None,
           prepare: Callable[[], None] | None = None, record: list | None = None) -> Probe:
     """Samples ``metric`` ("first", "compiled" or "import+first") of a fresh process of
@@ -60,26 +86,9 @@ def run(ctx: Context) -> Section:
 
     with tempfile.TemporaryDirectory(prefix="jitgrad-perf-") as tmp:
         for program in ("mlp",) if ctx.quick else ("mlp", "small"):
-            warm = caches(Path(tmp) / f"warm-{program}")
-
-            def cold(warm: dict = warm) -> dict[str, str]:  # the first one fills `warm`
-                if not Path(warm["JITGRAD_CACHE_DIR"]).exists():
-                    return warm
-                return caches(Path(tempfile.mkdtemp(dir=tmp)))
-
-            def new_program(warm: dict = warm) -> dict[str, str]:
-                fresh = caches(Path(tempfile.mkdtemp(dir=tmp)))
-                return {**fresh, "NUMBA_CACHE_DIR": warm["NUMBA_CACHE_DIR"]}
-
-            def fill(warm: dict = warm, program: str = program) -> None:
-                if not Path(warm["JITGRAD_CACHE_DIR"]).exists():
-                    spawn("startup", "jitgrad", program, env=warm)
-
+            states = cache_states(Path(tmp), program)
             name = PROGRAMS[program]
-            for state, env, prepare in (("caches empty", cold, None),
-                                        ("new program (built-in kernels cached)", new_program,
-                                         fill),
-                                        ("caches warm", lambda w=warm: w, fill)):
+            for state, (env, prepare) in states.items():
                 records: dict[str, list] = {"jitgrad": [], "jax": []}
                 first = {"jitgrad": probe("jitgrad", program, "first", env, prepare,
                                           records["jitgrad"])}
@@ -89,7 +98,7 @@ def run(ctx: Context) -> Section:
                 measure(f"{name}: compiled code serves calls, {state}",
                         {lib: replay(records[lib], "compiled") for lib in first}, program)
             measure(f"{name}: import + first call, caches warm",
-                    {lib: probe(lib, program, "import+first", lambda w=warm: w, fill)
+                    {lib: probe(lib, program, "import+first", *states["caches warm"])
                      for lib in PEERS if lib in ctx.libs}, program)
         if not ctx.quick:
             def fresh() -> dict[str, str]:

@@ -7,10 +7,9 @@ import tempfile
 from pathlib import Path
 
 from perf import programs
-from perf.child import spawn
 from perf.harness import Context
 from perf.report import Row, Section
-from perf.workloads.startup import caches, probe
+from perf.workloads.startup import cache_states, probe
 
 PEERS = ["jitgrad", "jax"]
 PROGRAMS = {
@@ -26,30 +25,16 @@ def run(ctx: Context) -> Section:
                       "a fresh process", PEERS)
     with tempfile.TemporaryDirectory(prefix="jitgrad-perf-") as tmp:
         for program in ("lstm",) if ctx.quick else ("lstm", "fluid"):
-            warm = caches(Path(tmp) / f"warm-{program}")
-
-            def new_program(warm: dict = warm) -> dict[str, str]:
-                fresh = caches(Path(tempfile.mkdtemp(dir=tmp)))
-                return {**fresh, "NUMBA_CACHE_DIR": warm["NUMBA_CACHE_DIR"]}
-
-            def fill(warm: dict = warm, program: str = program) -> None:
-                if not Path(warm["JITGRAD_CACHE_DIR"]).exists():
-                    spawn("startup", "jitgrad", program, env=warm)
-
+            states = cache_states(Path(tmp), program)
             # NB: JAX is timed on the LSTM only: its compile of the fluid program took over 7
             # CPU minutes and 5.9 GB per sample here (issue 14's goal for it is absolute).
             first = {"jax": probe("jax", program, "compiled")} \
                 if "jax" in ctx.libs and program == "lstm" else {}
             name = PROGRAMS[program]
-            rows = {
-                f"{name}: compiled code serves calls, new program (built-in kernels cached)":
-                    {"jitgrad": probe("jitgrad", program, "compiled", new_program, fill),
-                     **first},
-                f"{name}: compiled code serves calls, caches warm":
-                    {"jitgrad": probe("jitgrad", program, "compiled", lambda w=warm: w, fill),
-                     **first},
-            }
-            for case, samplers in rows.items():
+            for state in ("new program (built-in kernels cached)", "caches warm"):
+                case = f"{name}: compiled code serves calls, {state}"
+                samplers = {"jitgrad": probe("jitgrad", program, "compiled", *states[state]),
+                            **first}
                 results = ctx.measure(case, samplers, rounds=1 if ctx.quick else 3)
                 section.rows.append(Row(case, results, lambda t: f"{t:.2f} s",
                                         {"program": program}))
