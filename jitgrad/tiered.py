@@ -118,11 +118,7 @@ def decide(ir: IR) -> str | None:
 
 def _cache_problem() -> str | None:
     from jitgrad.backend import cache
-    try:
-        d = cache.cache_dir()
-    except RuntimeError as e:
-        return str(e)
-    problem = cache._kernel_dir_problem(str(d))
+    _, problem = cache.kernel_cache_problem()
     numba_dir = os.environ.get("NUMBA_CACHE_DIR")
     if problem is None and numba_dir:
         try:

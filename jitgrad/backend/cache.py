@@ -86,16 +86,20 @@ def load(source: str) -> ModuleType:
     return mod
 
 
+def kernel_cache_problem() -> tuple[Path, str | None]:
+    """The kernel cache directory, and why it cannot be used (None if it can)."""
+    try:
+        d = cache_dir()
+    except RuntimeError as e:  # no HOME, nor a home directory in the password database
+        return Path("~/.cache/jitgrad"), str(e)
+    return d, _kernel_dir_problem(str(d))
+
+
 def _from_disk(name: str, source: str) -> ModuleType | None:
     """``source`` executed as a module backed by ``<cache>/<name>.py``, so that Numba caches
     its machine code in ``<cache>/__pycache__``; None (after the warning) if the cache
     directory cannot be used."""
-    try:
-        d = cache_dir()
-    except RuntimeError as e:  # no HOME, nor a home directory in the password database
-        d, problem = Path("~/.cache/jitgrad"), str(e)
-    else:
-        problem = _kernel_dir_problem(str(d))
+    d, problem = kernel_cache_problem()
     if problem is not None:
         _warn_once(f"kernel cache {d} not used: {problem}; compiling in memory. "
                    f"{_KERNEL_DIR_ADVICE}")
