@@ -122,9 +122,11 @@ class _Entry:
     marker: IR | None = None  # the program to record as cached after its first call
 
     def install(self, compiled: Any) -> None:
-        """Serve calls with ``compiled`` from now on (one attribute store: atomic)."""
+        """Serve calls with ``compiled`` from now on (one attribute store: atomic); the
+        background compile is over."""
         self.compiled = compiled
         self.fn = compiled.fn
+        self.job = None
 
     def __post_init__(self) -> None:
         tree = self.out_tree
@@ -288,7 +290,7 @@ class Jitted:
             if why is None:
                 job = tiers.Job(self.__name__, opt, arrays, compile_optimised)
                 entry = _Entry(job.reference, out_tree.val, None, job)
-                job.install = functools.partial(_switch, entry)
+                job.install = entry.install
                 tiers.submit(job)
                 _log(f"running {self.__name__} on the reference path while a worker compiles "
                      f"it (traced in {time.perf_counter() - start:.2f} s)")
@@ -359,11 +361,6 @@ class Jitted:
         if entry.job is not None:
             tiered().wait([entry.job])
         return entry.compiled
-
-
-def _switch(entry: _Entry, compiled: Any) -> None:
-    entry.install(compiled)
-    entry.job = None
 
 
 def tiered() -> Any:
