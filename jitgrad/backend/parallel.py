@@ -1,13 +1,14 @@
 """Multi-threaded execution without a Numba threading layer: kernels release the GIL, so a
 large loop kernel (or matmul) is split along its outermost loop into blocks that a small pool
-of Python threads runs at once. Nothing spins while waiting, and any number of Python threads
-may call compiled programs concurrently."""
+of Python threads runs at once. A worker waits for its next block by reading a flag without
+the GIL for about a tenth of a millisecond (the next split kernel of a program usually comes
+sooner), then sleeps; any number of Python threads may call compiled programs concurrently."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -22,19 +23,151 @@ MIN_ELEMENTS = 1 << 16
 MIN_ELEMENTS_TRANSCENDENTAL = 1 << 13
 MIN_MATMUL_FLOPS = 2 * 256 ** 3
 
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
+# Reads of a flag (about 0.5 ns each) before a waiting thread sleeps: waking a sleeping thread
+# took 15-90 us on the project's (virtual) machine. GRACE: see _Pool._work.
+SPINS = 100_000
+GRACE = 4_000
+
+
+class _Pool:
+    """``workers`` threads, each running the blocks posted to its slot; the caller runs the
+    first block itself. Flags are sequence numbers in int64 arrays (``posted``: the last block
+    given to a worker, ``done``: the last one it finished), read by ``spin.spin_until`` without
+    the GIL; the Python objects (blocks, errors) are handed over under the GIL."""
+
+    def __init__(self, workers: int):
+        from jitgrad.backend import spin
+        self.spin_until = spin.spin_until
+        self.workers = workers
+        self.posted = np.zeros(workers, np.int64)
+        self.done = np.zeros(workers, np.int64)
+        self.started = [0] * workers
+        self.blocks: list[Callable[[], None] | None] = [None] * workers
+        self.errors: list[BaseException | None] = [None] * workers
+        self.sleeping = [False] * workers
+        self.caller_sleeping = False
+        self.wake = threading.Condition()
+        self.busy = threading.Lock()  # one caller at a time; the others run serially
+        self.seq = 0
+        self.threads = [threading.Thread(target=self._work, args=(w,), name=f"jitgrad-{w}",
+                                         daemon=True) for w in range(workers)]
+        for t in self.threads:
+            t.start()
+
+    def _wait(self, flags: np.ndarray, w: int, seq: int, spins: int,
+              sleeping: Callable[[bool], None]) -> bool:
+        """Until flags[w] >= seq: spin ``spins`` reads, then sleep on ``wake``; whether the
+        spin was enough. (Every flag write and every ``sleeping`` read is Python code under
+        the GIL, so a waiter either sees the flag or is seen sleeping and notified.)"""
+        if self.spin_until(flags, w, seq, spins):
+            return True
+        with self.wake:
+            sleeping(True)
+            while flags[w] < seq:
+                self.wake.wait()
+            sleeping(False)
+        return False
+
+    def _work(self, w: int) -> None:
+        seen = 0
+        spins = SPINS
+        never = np.full(1, np.iinfo(np.int64).max, np.int64)
+
+        def sleeping(on: bool) -> None:
+            self.sleeping[w] = on
+
+        while True:
+            # Fewer reads after each wait the spin did not end (the posts come further apart
+            # than it lasts, or another process holds the other core), more after each it did.
+            if self._wait(self.posted, w, seen + 1, spins, sleeping):
+                spins = min(SPINS, 2 * spins)
+                # The caller still holds the GIL for a microsecond or two after posting (until
+                # its own block releases it); asking for it now would sleep (Python's GIL
+                # waits on a condition variable) and wake up 10-15 us later.
+                self.spin_until(never, 0, 0, GRACE)
+            else:
+                spins = max(SPINS // 64, spins // 2)
+            seq = seen = int(self.posted[w])
+            self.started[w] = seq
+            block = self.blocks[w]
+            self.blocks[w] = None
+            if block is None:  # the pool was replaced
+                return
+            try:
+                block()
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+                self.errors[w] = e
+            self.done[w] = seq
+            if self.caller_sleeping:
+                with self.wake:
+                    self.wake.notify_all()
+
+    def _post(self, w: int, block: Callable[[], None] | None, seq: int) -> None:
+        self.blocks[w] = block
+        self.posted[w] = seq
+        if self.sleeping[w]:
+            with self.wake:
+                self.wake.notify_all()
+
+    def run(self, blocks: Sequence[Callable[[], None]]) -> None:
+        """Call every block, ``blocks[0]`` in this thread, the rest on the workers (serially
+        here if another caller has the pool)."""
+        if len(blocks) > self.workers + 1 or not self.busy.acquire(blocking=False):
+            for block in blocks:
+                block()
+            return
+        try:
+            self.seq += 1
+            seq = self.seq
+            rest = blocks[1:]
+            for w, block in enumerate(rest):
+                self._post(w, block, seq)
+            try:
+                blocks[0]()
+            finally:
+                for w in range(len(rest)):
+                    # A worker that has not started yet is asleep or off its core: no spin.
+                    self._wait(self.done, w, seq, SPINS if self.started[w] == seq else 0,
+                               self._caller_sleeping)
+            errors = [e for e in self.errors if e is not None]
+            self.errors = [None] * self.workers
+            if errors:
+                raise errors[0]
+        finally:
+            self.busy.release()
+
+    def _caller_sleeping(self, on: bool) -> None:
+        self.caller_sleeping = on
+
+    def close(self) -> None:
+        """End the workers (after the current caller, if any, is done)."""
+        with self.busy:
+            self.seq += 1
+            for w in range(self.workers):
+                self._post(w, None, self.seq)
+
+
+_pool: _Pool | None = None
 _lock = threading.Lock()
 
 
-def _executor(threads: int) -> ThreadPoolExecutor:
-    global _pool, _pool_size
+def _executor(threads: int) -> _Pool:
+    global _pool
     with _lock:
-        if _pool is None or _pool_size != threads - 1:
-            _pool = ThreadPoolExecutor(max_workers=threads - 1,
-                                       thread_name_prefix="jitgrad")
-            _pool_size = threads - 1
+        if _pool is None or _pool.workers != threads - 1:
+            if _pool is not None:
+                _pool.close()
+            _pool = _Pool(threads - 1)
         return _pool
+
+
+def _forget_pool() -> None:
+    """A forked child has none of the parent's threads: it starts a pool of its own."""
+    global _pool, _lock
+    _pool, _lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def split_axes(k: LoopKernel) -> list[int | None] | None:
@@ -92,23 +225,13 @@ def run_split(kernel: Callable[..., Any], n0: int, args: Sequence[np.ndarray],
     if threads <= 1:
         kernel(*args, *extra)
         return
-    blocks = _blocks(n0, threads)
-    pool = _executor(threads)
-
-    def call(lo: int, hi: int) -> None:
-        kernel(*[_take(a, ax, lo, hi) for a, ax in zip(args, axes, strict=True)], *extra)
-
-    futures = [pool.submit(call, lo, hi) for lo, hi in blocks[1:]]
-    call(*blocks[0])
-    for f in futures:
-        f.result()
+    # Every block's arguments are sliced here, so a worker needs the GIL only to call.
+    calls = [[_take(a, ax, lo, hi) for a, ax in zip(args, axes, strict=True)]
+             for lo, hi in _blocks(n0, threads)]
+    _executor(threads).run([lambda c=c: kernel(*c, *extra) for c in calls])
 
 
 def split_rows(fn: Callable[[int, int], None], m: int) -> None:
     """Run ``fn(lo, hi)`` over row blocks of ``range(m)`` on the threads."""
-    blocks = _blocks(m, config.threads)
-    pool = _executor(config.threads)
-    futures = [pool.submit(fn, lo, hi) for lo, hi in blocks[1:]]
-    fn(*blocks[0])
-    for f in futures:
-        f.result()
+    _executor(config.threads).run(
+        [lambda lo=lo, hi=hi: fn(lo, hi) for lo, hi in _blocks(m, config.threads)])

@@ -1,0 +1,115 @@
+"""The thread pool behind split kernels and matmuls (jitgrad/backend/parallel.py): every block
+runs once, errors reach the caller, concurrent callers, a resized pool and a forked child."""
+
+import multiprocessing
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import jitgrad as jg
+from jitgrad.backend import parallel
+
+rng = np.random.default_rng(0)
+
+
+@pytest.fixture
+def threads(monkeypatch):
+    def use(n):
+        monkeypatch.setattr(jg.config, "threads", n)
+        return parallel._executor(n)
+
+    return use
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_every_block_runs_once_on_its_own_thread(threads, n):
+    pool = threads(n)
+    for k in range(50):  # posts that find the workers spinning, and some that find them asleep
+        if k % 10 == 0:
+            time.sleep(0.005)
+        seen = []
+        pool.run([lambda i=i, s=seen: s.append((i, threading.get_ident())) for i in range(n)])
+        assert sorted(i for i, _ in seen) == list(range(n))
+        assert len({t for _, t in seen}) == n
+        assert dict(seen)[0] == threading.get_ident()
+
+
+def test_split_rows_covers_the_range_in_blocks(threads):
+    threads(2)
+    for m in (1, 2, 7, 1000):
+        hits = np.zeros(m, int)
+
+        def fill(lo, hi, hits=hits):
+            hits[lo:hi] += 1
+
+        parallel.split_rows(fill, m)
+        np.testing.assert_array_equal(hits, 1)
+
+
+@pytest.mark.parametrize("failing", [0, 1], ids=["caller", "worker"])
+def test_an_error_in_a_block_reaches_the_caller_after_all_blocks(threads, failing):
+    pool = threads(2)
+    finished = []
+
+    def block(i):
+        if i == failing:
+            raise ZeroDivisionError(f"block {i}")
+        finished.append(i)
+
+    with pytest.raises(ZeroDivisionError, match=f"block {failing}"):
+        pool.run([lambda: block(0), lambda: block(1)])
+    assert finished == [1 - failing]
+    seen = []
+    pool.run([lambda: seen.append(0), lambda: seen.append(1)])  # the pool still works
+    assert sorted(seen) == [0, 1]
+
+
+def test_concurrent_callers_and_a_resized_pool(threads):
+    """Callers that find the pool taken run their blocks themselves; a new thread count
+    replaces the pool and ends the old workers."""
+    old = threads(3)
+    x = rng.standard_normal((400, 300))
+    f = jg.jit(lambda x: jg.numpy.sin(x) * 2.0)
+    assert "run_split" in f.lower(x).caller_source
+    results = [None] * 6
+
+    def call(i):
+        results[i] = f(x + i)
+
+    callers = [threading.Thread(target=call, args=(i,)) for i in range(6)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    for i, r in enumerate(results):
+        np.testing.assert_allclose(r, np.sin(x + i) * 2.0, rtol=1e-14)
+    new = threads(2)
+    assert new is not old and new.workers == 1
+    np.testing.assert_allclose(f(x), np.sin(x) * 2.0, rtol=1e-14)
+    for t in old.threads:
+        t.join(10)
+        assert not t.is_alive()
+
+
+def _child_sum(queue):
+    jg.config.threads = 2
+    blocks = [0, 0]
+
+    def block(i):
+        blocks[i] += 1
+
+    parallel._executor(2).run([lambda: block(0), lambda: block(1)])
+    queue.put(blocks)
+
+
+def test_a_forked_child_starts_its_own_pool(threads):
+    threads(2).run([lambda: None, lambda: None])  # the parent's workers exist
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_sum, args=(queue,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert queue.get(timeout=1) == [1, 1]
