@@ -96,16 +96,20 @@ def test_integer_matmul_uses_numpy():
 
 @pytest.fixture
 def split_extents(monkeypatch):
-    """Two threads, jitgrad's kernel; the extents that parallel.split_rows is asked to split."""
+    """Two threads, jitgrad's kernel; the extents that run_matmul asks parallel.blocks to
+    split (split loop kernels ask too)."""
+    import sys
+
     from jitgrad.backend import parallel
     extents = []
-    split_rows = parallel.split_rows
+    blocks = parallel.blocks
 
-    def spy(fn, m):
-        extents.append(m)
-        split_rows(fn, m)
+    def spy(n, parts):
+        if sys._getframe(1).f_code.co_name == "run_matmul":
+            extents.append(n)
+        return blocks(n, parts)
 
-    monkeypatch.setattr(parallel, "split_rows", spy)
+    monkeypatch.setattr(parallel, "blocks", spy)
     monkeypatch.setattr(jg.config, "threads", 2)
     monkeypatch.setattr(jg.config, "matmul", "jitgrad")
     return extents

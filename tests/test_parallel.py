@@ -36,16 +36,15 @@ def test_every_block_runs_once_on_its_own_thread(threads, n):
         assert dict(seen)[0] == threading.get_ident()
 
 
-def test_split_rows_covers_the_range_in_blocks(threads):
-    threads(2)
-    for m in (1, 2, 7, 1000):
-        hits = np.zeros(m, int)
-
-        def fill(lo, hi, hits=hits):
-            hits[lo:hi] += 1
-
-        parallel.split_rows(fill, m)
-        np.testing.assert_array_equal(hits, 1)
+def test_blocks_cover_the_range_once():
+    for n in (1, 2, 7, 1000):
+        for parts in (1, 2, 3):
+            hits = np.zeros(n, int)
+            cut = parallel.blocks(n, parts)
+            for lo, hi in cut:
+                hits[lo:hi] += 1
+            np.testing.assert_array_equal(hits, 1)
+            assert len(cut) == min(n, parts)
 
 
 @pytest.mark.parametrize("failing", [0, 1], ids=["caller", "worker"])

@@ -6,6 +6,7 @@ sooner), then sleeps; any number of Python threads may call compiled programs co
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -23,10 +24,11 @@ MIN_ELEMENTS = 1 << 16
 MIN_ELEMENTS_TRANSCENDENTAL = 1 << 13
 MIN_MATMUL_FLOPS = 2 * 256 ** 3
 
-# Reads of a flag (about 0.5 ns each) before a waiting thread sleeps: waking a sleeping thread
-# took 15-90 us on the project's (virtual) machine. GRACE: see _Pool._work.
-SPINS = 100_000
-GRACE = 4_000
+# Rounds of reads of a flag and a yield of the core (spin.spin_until, about 0.5 us each) before
+# a waiting thread sleeps: waking a sleeping thread took 15-90 us on the project's (virtual)
+# machine. GRACE: see _Pool._wait.
+SPINS = 400
+GRACE = 8
 
 
 class _Pool:
@@ -42,6 +44,7 @@ class _Pool:
         self.posted = np.zeros(workers, np.int64)
         self.done = np.zeros(workers, np.int64)
         self.started = [0] * workers
+        self.never = np.zeros(1, np.int64)  # a flag that stays 0
         self.blocks: list[Callable[[], None] | None] = [None] * workers
         self.errors: list[BaseException | None] = [None] * workers
         self.sleeping = [False] * workers
@@ -56,10 +59,14 @@ class _Pool:
 
     def _wait(self, flags: np.ndarray, w: int, seq: int, spins: int,
               sleeping: Callable[[bool], None]) -> bool:
-        """Until flags[w] >= seq: spin ``spins`` reads, then sleep on ``wake``; whether the
+        """Until flags[w] >= seq: spin ``spins`` rounds, then sleep on ``wake``; whether the
         spin was enough. (Every flag write and every ``sleeping`` read is Python code under
         the GIL, so a waiter either sees the flag or is seen sleeping and notified.)"""
         if self.spin_until(flags, w, seq, spins):
+            # The thread that set the flag holds the GIL for a microsecond or two more (until
+            # its kernel, or its own wait, releases it); asking for the GIL now would sleep
+            # (Python's GIL waits on a condition variable) and wake up 10-15 us later.
+            self.spin_until(self.never, 0, 1, GRACE)
             return True
         with self.wake:
             sleeping(True)
@@ -71,7 +78,6 @@ class _Pool:
     def _work(self, w: int) -> None:
         seen = 0
         spins = SPINS
-        never = np.full(1, np.iinfo(np.int64).max, np.int64)
 
         def sleeping(on: bool) -> None:
             self.sleeping[w] = on
@@ -81,10 +87,6 @@ class _Pool:
             # than it lasts, or another process holds the other core), more after each it did.
             if self._wait(self.posted, w, seen + 1, spins, sleeping):
                 spins = min(SPINS, 2 * spins)
-                # The caller still holds the GIL for a microsecond or two after posting (until
-                # its own block releases it); asking for it now would sleep (Python's GIL
-                # waits on a condition variable) and wake up 10-15 us later.
-                self.spin_until(never, 0, 0, GRACE)
             else:
                 spins = max(SPINS // 64, spins // 2)
             seq = seen = int(self.posted[w])
@@ -205,7 +207,8 @@ def worth_splitting(k: LoopKernel) -> bool:
     return size >= (MIN_ELEMENTS_TRANSCENDENTAL if heavy else MIN_ELEMENTS)
 
 
-def _blocks(n: int, parts: int) -> list[tuple[int, int]]:
+def blocks(n: int, parts: int) -> list[tuple[int, int]]:
+    """``range(n)`` cut into at most ``parts`` contiguous, non-empty (lo, hi) blocks."""
     edges = [n * i // parts for i in range(parts + 1)]
     return [(lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True) if hi > lo]
 
@@ -218,6 +221,12 @@ def _take(a: np.ndarray, axis: int | None, lo: int, hi: int) -> np.ndarray:
     return a[tuple(index)]
 
 
+def run_blocks(calls: Sequence[Callable[[], None]]) -> None:
+    """Call each of ``calls`` (at most ``config.threads`` of them), the first in this thread,
+    the others on the pool's threads at the same time."""
+    _executor(config.threads).run(calls)
+
+
 def run_split(kernel: Callable[..., Any], n0: int, args: Sequence[np.ndarray],
               axes: Sequence[int | None], extra: Sequence[int]) -> None:
     """``kernel(*args, *extra)`` with loop axis 0 (extent ``n0``) split over the threads."""
@@ -227,11 +236,6 @@ def run_split(kernel: Callable[..., Any], n0: int, args: Sequence[np.ndarray],
         return
     # Every block's arguments are sliced here, so a worker needs the GIL only to call.
     calls = [[_take(a, ax, lo, hi) for a, ax in zip(args, axes, strict=True)]
-             for lo, hi in _blocks(n0, threads)]
-    _executor(threads).run([lambda c=c: kernel(*c, *extra) for c in calls])
+             for lo, hi in blocks(n0, threads)]
+    _executor(threads).run([functools.partial(kernel, *c, *extra) for c in calls])
 
-
-def split_rows(fn: Callable[[int, int], None], m: int) -> None:
-    """Run ``fn(lo, hi)`` over row blocks of ``range(m)`` on the threads."""
-    _executor(config.threads).run(
-        [lambda lo=lo, hi=hi: fn(lo, hi) for lo, hi in _blocks(m, config.threads)])

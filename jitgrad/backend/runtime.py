@@ -710,24 +710,33 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
     a3 = a.reshape((batch,) + a.shape[-2:]) if a.ndim != 3 else a
     b3 = b.reshape((batch,) + b.shape[-2:]) if b.ndim != 3 else b
     out3 = out.reshape((batch, m, n))
-    if config.threads < 2 or 2 * batch * m * n * k < parallel.MIN_MATMUL_FLOPS:
+    threads = config.threads
+    if threads < 2 or 2 * batch * m * n * k < parallel.MIN_MATMUL_FLOPS:
         mm.matmul(a3, b3, out3, ta, tb, bias)
-    elif batch > 1:
+        return out
+    # Each block's operands are sliced (and column blocks' buffers allocated) before the
+    # blocks are handed over, so that a worker needs the GIL only to call the kernel.
+    calls = []
+    if batch > 1:
         # Whole products per thread: a split of the rows would pack every B on every thread.
-        def items(lo: int, hi: int) -> None:
-            mm.matmul(a3[lo:hi], b3[lo:hi], out3[lo:hi], ta, tb, bias)
-        parallel.split_rows(items, batch)
-    elif mm.split_columns(m, n, k, out.itemsize, config.threads):
-        def columns(lo: int, hi: int) -> None:
-            part = np.empty((1, m, hi - lo), out.dtype)
-            mm.matmul(a3, b3[:, lo:hi, :] if tb else b3[:, :, lo:hi], part, ta, tb,
-                      None if bias is None else bias[lo:hi])
-            out3[:, :, lo:hi] = part
-        parallel.split_rows(columns, n)
+        for lo, hi in parallel.blocks(batch, threads):
+            calls.append((a3[lo:hi], b3[lo:hi], out3[lo:hi], bias, None))
+    elif mm.split_columns(m, n, k, out.itemsize, threads):
+        for lo, hi in parallel.blocks(n, threads):
+            calls.append((a3, b3[:, lo:hi, :] if tb else b3[:, :, lo:hi],
+                          np.empty((1, m, hi - lo), out.dtype),
+                          None if bias is None else bias[lo:hi], out3[:, :, lo:hi]))
     else:
-        def rows(lo: int, hi: int) -> None:
-            part = a3[:, :, lo:hi] if ta else a3[:, lo:hi, :]
-            mm.matmul(part, b3, out3[:, lo:hi, :], ta, tb, bias)
-        parallel.split_rows(rows, m)
+        for lo, hi in parallel.blocks(m, threads):
+            calls.append((a3[:, :, lo:hi] if ta else a3[:, lo:hi, :], b3, out3[:, lo:hi, :],
+                          bias, None))
+
+    def block(a: np.ndarray, b: np.ndarray, part: np.ndarray, bias: np.ndarray | None,
+              into: np.ndarray | None) -> None:
+        mm.matmul(a, b, part, ta, tb, bias)
+        if into is not None:  # a column block of out is not C-contiguous: computed aside
+            into[...] = part
+
+    parallel.run_blocks([functools.partial(block, *c) for c in calls])
     return out
 
