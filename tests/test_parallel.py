@@ -24,16 +24,43 @@ def threads(monkeypatch):
 
 
 @pytest.mark.parametrize("n", [2, 3])
-def test_every_block_runs_once_on_its_own_thread(threads, n):
+def test_every_block_runs_once_and_workers_take_them(threads, n):
     pool = threads(n)
-    for k in range(50):  # posts that find the workers spinning, and some that find them asleep
+    helped = 0
+    for k in range(40):  # posts that find the workers spinning, and some that find them asleep
         if k % 10 == 0:
             time.sleep(0.005)
         seen = []
-        pool.run([lambda i=i, s=seen: s.append((i, threading.get_ident())) for i in range(n)])
+        pool.run([lambda i=i, s=seen: (time.sleep(0.002 * (i == 0)),
+                                        s.append((i, threading.get_ident())))
+                  for i in range(n)])
         assert sorted(i for i, _ in seen) == list(range(n))
-        assert len({t for _, t in seen}) == n
         assert dict(seen)[0] == threading.get_ident()
+        helped += any(t != threading.get_ident() for _, t in seen)
+    assert helped > 0
+
+
+def test_the_caller_runs_the_blocks_no_worker_took(threads):
+    """A worker that cannot run (here: the caller keeps the GIL) is not waited for."""
+    import sys
+    pool = threads(2)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(10.0)
+    try:
+        seen = []
+
+        def hold_the_gil():
+            end = time.perf_counter() + 0.02
+            while time.perf_counter() < end:
+                pass
+
+        pool.run([hold_the_gil, lambda: seen.append(threading.get_ident())])
+    finally:
+        sys.setswitchinterval(interval)
+    assert seen == [threading.get_ident()]
+    later = []
+    pool.run([lambda: time.sleep(0.01), lambda: later.append(1)])  # the worker is still there
+    assert later == [1]
 
 
 def test_blocks_cover_the_range_once():
@@ -48,13 +75,19 @@ def test_blocks_cover_the_range_once():
 
 
 @pytest.mark.parametrize("failing", [0, 1], ids=["caller", "worker"])
-def test_an_error_in_a_block_reaches_the_caller_after_all_blocks(threads, failing):
+def test_an_error_in_a_block_reaches_the_caller_after_the_blocks_taken(threads, failing):
     pool = threads(2)
+    taken = threading.Event()
     finished = []
 
     def block(i):
+        if i == 1:
+            taken.set()
+        else:
+            assert taken.wait(10)  # the worker has the other block
         if i == failing:
             raise ZeroDivisionError(f"block {i}")
+        time.sleep(0.01 * i)
         finished.append(i)
 
     with pytest.raises(ZeroDivisionError, match=f"block {failing}"):

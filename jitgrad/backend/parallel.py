@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,25 +18,31 @@ import numpy as np
 from jitgrad.backend.fuse import LoopKernel
 from jitgrad.core import config
 
-# Work (elements of the iteration space) below which splitting does not pay: measured on this
-# project's 2-core machine, for loops of cheap arithmetic and for loops that evaluate
-# transcendental functions (several ns per element).
-MIN_ELEMENTS = 1 << 16
-MIN_ELEMENTS_TRANSCENDENTAL = 1 << 13
-MIN_MATMUL_FLOPS = 2 * 256 ** 3
+# Work below which splitting does not pay: a hand-off to the pool costs 5-30 us (waking the
+# worker, the GIL passing between the threads), so a kernel is split only when its serial time
+# is several times that. Single-threaded on the project's machine (vectorised vmath): about
+# 0.12 ns per element for a loop of cheap arithmetic (memory-bound: two threads gain less
+# than 2x), 0.5 ns for tanh or exp; a matmul of 2*128*256*256 flops took 80-105 us.
+MIN_ELEMENTS = 1 << 18
+MIN_ELEMENTS_TRANSCENDENTAL = 1 << 16
+MIN_MATMUL_FLOPS = 2 * 128 * 256 * 256
 
 # Rounds of reads of a flag and a yield of the core (spin.spin_until, about 0.5 us each) before
 # a waiting thread sleeps: waking a sleeping thread took 15-90 us on the project's (virtual)
 # machine. GRACE: see _Pool._wait.
 SPINS = 400
 GRACE = 8
+# A worker that sees a post later than this (seconds) did not have a core of its own.
+LATE = 20e-6
 
 
 class _Pool:
-    """``workers`` threads, each running the blocks posted to its slot; the caller runs the
-    first block itself. Flags are sequence numbers in int64 arrays (``posted``: the last block
-    given to a worker, ``done``: the last one it finished), read by ``spin.spin_until`` without
-    the GIL; the Python objects (blocks, errors) are handed over under the GIL."""
+    """``workers`` threads that take blocks of the caller's work; the caller runs the first
+    block itself, then every block no worker has taken yet (so a worker without a core of its
+    own, on a busy machine, costs a hand-off rather than the wait for it), then waits for the
+    blocks taken. Flags are sequence numbers in int64 arrays (``posted``: the last work posted
+    to a worker, ``done``: the last it finished), read by ``spin.spin_until`` without the GIL;
+    blocks are taken with ``dict.pop``, one step under the GIL, by a worker or the caller."""
 
     def __init__(self, workers: int):
         from jitgrad.backend import spin
@@ -43,15 +50,16 @@ class _Pool:
         self.workers = workers
         self.posted = np.zeros(workers, np.int64)
         self.done = np.zeros(workers, np.int64)
-        self.started = [0] * workers
         self.never = np.zeros(1, np.int64)  # a flag that stays 0
-        self.blocks: list[Callable[[], None] | None] = [None] * workers
-        self.errors: list[BaseException | None] = [None] * workers
+        self.spin_until(self.never, 0, 0, 0)  # compiled (or loaded) before a worker needs it
+        # (sequence number, blocks not yet taken by worker index, errors); blocks None: stop
+        self.work: tuple[int, dict[int, Callable[[], None]] | None, list[BaseException]] = \
+            (0, {}, [])
         self.sleeping = [False] * workers
         self.caller_sleeping = False
         self.wake = threading.Condition()
         self.busy = threading.Lock()  # one caller at a time; the others run serially
-        self.seq = 0
+        self.posted_at = 0.0  # perf_counter at the last post
         self.threads = [threading.Thread(target=self._work, args=(w,), name=f"jitgrad-{w}",
                                          daemon=True) for w in range(workers)]
         for t in self.threads:
@@ -76,63 +84,77 @@ class _Pool:
         return False
 
     def _work(self, w: int) -> None:
-        seen = 0
+        seen = waits = 0
         spins = SPINS
 
         def sleeping(on: bool) -> None:
             self.sleeping[w] = on
 
         while True:
-            # Fewer reads after each wait the spin did not end (the posts come further apart
-            # than it lasts, or another process holds the other core), more after each it did.
-            if self._wait(self.posted, w, seen + 1, spins, sleeping):
+            # A spin pays only on a core of its own. A worker that shares its core with another
+            # process sees the post late (when the scheduler gets round to it), while a
+            # sleeping one is woken at once (the scheduler favours threads that slept); so
+            # after a wait whose spin ended late, or did not end, it spins less (every 64th
+            # wait tries a full spin again), and after a prompt one, more.
+            waits += 1
+            if self._wait(self.posted, w, seen + 1, SPINS if waits % 64 == 0 else spins,
+                          sleeping) and time.perf_counter() - self.posted_at < LATE:
                 spins = min(SPINS, 2 * spins)
             else:
-                spins = max(SPINS // 64, spins // 2)
-            seq = seen = int(self.posted[w])
-            self.started[w] = seq
-            block = self.blocks[w]
-            self.blocks[w] = None
-            if block is None:  # the pool was replaced
+                spins = max(SPINS // 64, spins // 4)
+            seq, blocks, errors = self.work
+            if blocks is None:  # the pool was replaced
                 return
-            try:
-                block()
-            except BaseException as e:  # noqa: BLE001 - re-raised in the caller
-                self.errors[w] = e
+            block = blocks.pop(w, None)  # None: the caller took it
+            if block is not None:
+                try:
+                    block()
+                except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+                    errors.append(e)
+            seen = seq
             self.done[w] = seq
             if self.caller_sleeping:
                 with self.wake:
                     self.wake.notify_all()
 
-    def _post(self, w: int, block: Callable[[], None] | None, seq: int) -> None:
-        self.blocks[w] = block
-        self.posted[w] = seq
-        if self.sleeping[w]:
+    def _post(self, work: tuple, count: int) -> None:
+        """Hand ``work`` to the first ``count`` workers."""
+        self.work = work
+        self.posted_at = time.perf_counter()
+        self.posted[:count] = work[0]
+        if any(self.sleeping[:count]):
             with self.wake:
                 self.wake.notify_all()
 
     def run(self, blocks: Sequence[Callable[[], None]]) -> None:
-        """Call every block, ``blocks[0]`` in this thread, the rest on the workers (serially
-        here if another caller has the pool)."""
+        """Call every block, ``blocks[0]`` in this thread, the others on the workers if they
+        come in time (all here if another caller has the pool)."""
         if len(blocks) > self.workers + 1 or not self.busy.acquire(blocking=False):
             for block in blocks:
                 block()
             return
         try:
-            self.seq += 1
-            seq = self.seq
-            rest = blocks[1:]
-            for w, block in enumerate(rest):
-                self._post(w, block, seq)
+            seq = self.work[0] + 1
+            count = len(blocks) - 1
+            rest = dict(enumerate(blocks[1:]))  # workers take theirs out
+            errors: list[BaseException] = []
+            self._post((seq, rest, errors), count)
+            failed: BaseException | None = None
             try:
                 blocks[0]()
-            finally:
-                for w in range(len(rest)):
-                    # A worker that has not started yet is asleep or off its core: no spin.
-                    self._wait(self.done, w, seq, SPINS if self.started[w] == seq else 0,
-                               self._caller_sleeping)
-            errors = [e for e in self.errors if e is not None]
-            self.errors = [None] * self.workers
+            except BaseException as e:  # noqa: BLE001 - re-raised once the workers are done
+                failed = e
+            for w in range(count):
+                block = rest.pop(w, None)
+                if block is None:  # a worker runs it
+                    self._wait(self.done, w, seq, SPINS, self._caller_sleeping)
+                elif failed is None and not errors:
+                    try:
+                        block()
+                    except BaseException as e:  # noqa: BLE001
+                        errors.append(e)
+            if failed is not None:
+                raise failed
             if errors:
                 raise errors[0]
         finally:
@@ -144,9 +166,7 @@ class _Pool:
     def close(self) -> None:
         """End the workers (after the current caller, if any, is done)."""
         with self.busy:
-            self.seq += 1
-            for w in range(self.workers):
-                self._post(w, None, self.seq)
+            self._post((self.work[0] + 1, None, []), self.workers)
 
 
 _pool: _Pool | None = None
