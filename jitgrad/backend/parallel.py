@@ -1,8 +1,9 @@
 """Multi-threaded execution without a Numba threading layer: kernels release the GIL, so a
 large loop kernel (or matmul) is split along its outermost loop into blocks that a small pool
-of Python threads runs at once. A worker waits for its next block by reading a flag without
-the GIL for about a tenth of a millisecond (the next split kernel of a program usually comes
-sooner), then sleeps; any number of Python threads may call compiled programs concurrently."""
+of Python threads runs at once. Between blocks a worker reads a flag without the GIL for up to
+about 0.2 ms (the next split kernel of a program usually comes sooner), yielding its core
+between reads, then sleeps; the caller runs the blocks no worker has taken in time. Any number
+of Python threads may call compiled programs concurrently."""
 
 from __future__ import annotations
 
