@@ -116,6 +116,14 @@ def decide(ir: IR) -> str | None:
     return None
 
 
+def usable_cpus() -> int:
+    """How many CPUs this process may run on (its affinity mask, where the platform has
+    one: a process pinned to one CPU gains nothing from a worker process)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _cache_problem() -> str | None:
     from jitgrad.backend import cache
     _, problem = cache.kernel_cache_problem()
@@ -267,14 +275,20 @@ class _Pool:
         """Have a worker compile ``job`` (unless its kernels are cached), then load and
         install its program here; the lane's worker afterwards (None if it was lost)."""
         how = "its kernels were in the disk cache"
-        if not job.cached:
+        if not job.cached and usable_cpus() < 2:
+            # NB: a worker could only take turns with the caller on its one CPU, and would
+            # repeat the caller's work (Python and Numba start-up, planning, code
+            # generation): this thread compiles instead, as the caller would.
+            how = "compiled by a thread of the caller (it may use one CPU only)"
+        elif not job.cached:
             proc, how = self._compile_in_worker(job, proc)
             if self._closing:
                 return None
         try:
             loaded = time.perf_counter()
-            compiled = job.compile_fn(job.ir)
-            compiled.fn(*job.args)  # loads (or, after a failure, compiles) each kernel
+            with _gc_paused():
+                compiled = job.compile_fn(job.ir)
+                compiled.fn(*job.args)  # loads (or compiles) each kernel
             write_marker(job.ir)
             job.install(compiled)
             now = time.perf_counter()
@@ -379,6 +393,11 @@ def _start_numba() -> None:
     start_numba()
 
 
+def _gc_paused() -> Any:
+    from jitgrad.jit import gc_paused
+    return gc_paused()
+
+
 def _log(msg: str) -> None:
     from jitgrad.jit import _log as log_compile
     log_compile(msg)
@@ -427,7 +446,7 @@ def worker_main(parent: int) -> None:
     """A compile worker: read (config, IR, arguments) requests from stdin until it closes;
     for each, build and run the program (compiling its kernels into the disk cache) and
     answer ("ok", seconds) or ("error", message)."""
-    from jitgrad.jit import compile_optimised
+    from jitgrad.jit import compile_optimised, gc_paused
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     inp = sys.stdin.buffer
     out = os.fdopen(os.dup(1), "wb")
@@ -441,7 +460,8 @@ def worker_main(parent: int) -> None:
             setattr(config, k, v)
         start = time.perf_counter()
         try:
-            compile_optimised(ir).fn(*args)
+            with gc_paused():
+                compile_optimised(ir).fn(*args)
             write_marker(ir)
             answer: tuple[str, Any] = ("ok", time.perf_counter() - start)
         except Exception as e:  # noqa: BLE001 - the caller compiles it itself and reports it
