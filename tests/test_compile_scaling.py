@@ -8,6 +8,7 @@ import time
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 import jitgrad as jg
 import jitgrad.numpy as jnp
@@ -63,3 +64,27 @@ def test_planning_time_per_equation_is_flat(monkeypatch):
     assert per_eqn[4000] <= 3 * per_eqn[1000], per_eqn
     # Longer loops run the same kernels more often; they do not need more distinct kernels.
     assert distinct[16000] == distinct[4000] == distinct[1000], distinct
+
+
+def test_garbage_collector_paused_while_compiling_and_resumed():
+    """The cyclic collector is off while a program is traced and compiled (a long program's
+    objects would be traversed by every full collection), and back on afterwards, also after
+    a failed trace; a collector the user turned off stays off."""
+    seen = []
+
+    def f(x):
+        seen.append(gc.isenabled())
+        return jnp.sin(x) * 23.0
+
+    assert gc.isenabled()
+    jg.jit(f)(np.ones(3))
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(AttributeError):
+        jg.jit(lambda x: x.no_such_attribute)(np.ones(3))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        jg.jit(lambda x: f(x) + 1.0)(np.ones(3))
+        assert seen == [False, False] and not gc.isenabled()
+    finally:
+        gc.enable()
