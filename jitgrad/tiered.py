@@ -12,6 +12,11 @@ builds the same program (cheap: planning and code generation) and runs it once, 
 of its own, with the saved arguments (loading each kernel from the cache, milliseconds
 each), before swapping it in: the caller's own calls never wait for it.
 
+A process that may run on one CPU only (its affinity mask) starts no worker: the worker
+would only take turns with the caller on that CPU while repeating its start-up, planning and
+code generation, so the caller's background thread compiles the kernels itself (the first
+calls still run on the reference meanwhile).
+
 A program already in the disk cache (a marker file is written after its compiled program
 first ran) needs no worker: a thread of this process loads it while the reference serves
 the first calls, which then do not wait for Numba's start-up (≈0.7 s) either; once Numba
