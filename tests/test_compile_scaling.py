@@ -88,3 +88,22 @@ def test_garbage_collector_paused_while_compiling_and_resumed():
         assert seen == [False, False] and not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_unrolled_fluid_steps_share_their_kernels(monkeypatch):
+    """The per-step kernels of autograd's fluid simulation (rolls made of slices and
+    concatenations, bilinear gathers, and their scatter-add gradients) are the same sources in
+    every step: 6 steps need no more distinct kernels than 3 (only the first and last steps'
+    kernels run once)."""
+    from perf.programs import fluid_loss
+
+    monkeypatch.setattr(cache, "load", lambda source: SimpleNamespace(kernel=None))
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal((6, 6)) for _ in range(4)]
+    sources = {}
+    for steps in (3, 6):
+        ir = jg.make_ir(jg.grad(lambda *a, steps=steps: fluid_loss(
+            SimpleNamespace(np=jnp), *a, steps=steps, iters=2)))(*args)
+        sources[steps] = runtime.compile_ir(optimize_ir(ir), lambda sub: None).kernel_sources
+    short, long = sources[3], sources[6]
+    assert len(long) > len(short) and set(long) == set(short)
