@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import inspect
 import itertools
 import logging
@@ -69,6 +71,38 @@ def _log(msg: str) -> None:
         log.info(msg)
 
 
+class _GCPause:
+    """Pauses Python's cyclic garbage collector while a program is traced, optimised, planned
+    and its kernels compiled: a long program is hundreds of thousands of small objects
+    (variables, equations, plan and Numba IR nodes) that every full collection traverses
+    again, for no garbage (measured on the 13.5k-equation fluid simulation: 40 % of the CPU
+    of its first call). Reference counting still frees what is not in a cycle; the
+    collector resumes (if it was running) when the last compile in any thread ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._resume = False
+
+    @contextlib.contextmanager
+    def __call__(self) -> Any:
+        with self._lock:
+            if self._depth == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._resume:
+                    gc.enable()
+
+
+gc_paused = _GCPause()
+
+
 def _optimised(ir: IR) -> IR:
     _check_compilable(ir)
     consts = [_as_array(c) for c in ir.consts]
@@ -94,7 +128,8 @@ def compile_optimised(ir: IR) -> Any:
     """The compiled program of an optimised IR (kernels loaded or compiled on first call)."""
     from jitgrad.backend.runtime import compile_ir
     start_numba()
-    return compile_ir(ir, lambda sub: _compile(sub).fn)
+    with gc_paused():
+        return compile_ir(ir, lambda sub: _compile(sub).fn)
 
 
 def _check_compilable(ir: IR) -> None:
@@ -276,11 +311,14 @@ class Jitted:
                             f"{[type(v).__name__ for _, v in static]}") from None
         entry = self._entries.get(key)
         if entry is None:
-            entry = self._entry(key, args, kwargs, leaves, in_tree, arrays)
-            if not kwargs and not static and len(arrays) == len(args) and \
-                    all(type(a) is np.ndarray for a in args):
-                self._fast[tuple((np.ndarray, a.shape, a.dtype) for a in arrays)] = entry
-        out = entry.unflatten(entry.fn(*arrays))
+            with gc_paused():  # the first run of a compiled program compiles its kernels
+                entry = self._entry(key, args, kwargs, leaves, in_tree, arrays)
+                if not kwargs and not static and len(arrays) == len(args) and \
+                        all(type(a) is np.ndarray for a in args):
+                    self._fast[tuple((np.ndarray, a.shape, a.dtype) for a in arrays)] = entry
+                out = entry.unflatten(entry.fn(*arrays))
+        else:
+            out = entry.unflatten(entry.fn(*arrays))
         if entry.marker is not None:  # its kernels are now in the disk cache
             tiered().write_marker(entry.marker)
             entry.marker = None
@@ -318,8 +356,8 @@ class Jitted:
                 entry = _Entry(job.reference, out_tree.val, None, job)
                 job.install = entry.install
                 tiers.submit(job)
-                _log(f"running {self.__name__} on the reference path while a worker compiles "
-                     f"it (traced in {time.perf_counter() - start:.2f} s)")
+                _log(f"running {self.__name__} on the reference path while its kernels "
+                     f"compile in the background (traced in {time.perf_counter() - start:.2f} s)")
                 return entry
             compiled = compile_optimised(opt)
             _log(f"compiled {self.__name__}: {len(compiled.kernel_sources)} kernel(s), "
@@ -383,7 +421,8 @@ class Jitted:
         """The compiled program for these arguments (kernels, caller, plan); waits for a
         background compile of them."""
         key, leaves, in_tree = self._key(args, kwargs)
-        entry = self._entry(key, args, kwargs, leaves, in_tree)
+        with gc_paused():
+            entry = self._entry(key, args, kwargs, leaves, in_tree)
         if entry.job is not None:
             tiered().wait([entry.job])
         return entry.compiled
