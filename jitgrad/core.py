@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import itertools
 import operator
 from collections.abc import Callable, Iterator, Sequence
@@ -28,7 +29,9 @@ _SHORT = {"float64": "f64", "float32": "f32", "float16": "f16", "int64": "i64", 
           "uint64": "u64", "bool": "bool", "complex128": "c128", "complex64": "c64"}
 
 
+@functools.cache
 def short_dtype(dtype: np.dtype) -> str:
+    # (cached: numpy's dtype.name is slow, and printing a long program asks once per value)
     return _SHORT.get(np.dtype(dtype).name, np.dtype(dtype).name)
 
 

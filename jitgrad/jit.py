@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
+import inspect
 import itertools
 import logging
 import operator
@@ -11,7 +14,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +44,7 @@ from jitgrad.core import (
     sub_irs,
     using,
 )
-from jitgrad.errors import UnsupportedError
+from jitgrad.errors import JitgradTypeError, UnsupportedError
 from jitgrad.prims import zeros
 from jitgrad.prims.structural import batch_size
 from jitgrad.subprogram import closure_convert
@@ -66,6 +69,38 @@ def _log(msg: str) -> None:
             log.addHandler(handler)
             log.setLevel(logging.INFO)
         log.info(msg)
+
+
+class _GCPause:
+    """Pauses Python's cyclic garbage collector while a program is traced, optimised, planned
+    and its kernels compiled: a long program is hundreds of thousands of small objects
+    (variables, equations, plan and Numba IR nodes) that every full collection traverses
+    again, for no garbage (measured on the 13.5k-equation fluid simulation: 40 % of the CPU
+    of its first call). Reference counting still frees what is not in a cycle; the
+    collector resumes (if it was running) when the last compile in any thread ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._resume = False
+
+    @contextlib.contextmanager
+    def __call__(self) -> Any:
+        with self._lock:
+            if self._depth == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._resume:
+                    gc.enable()
+
+
+gc_paused = _GCPause()
 
 
 def _optimised(ir: IR) -> IR:
@@ -93,7 +128,8 @@ def compile_optimised(ir: IR) -> Any:
     """The compiled program of an optimised IR (kernels loaded or compiled on first call)."""
     from jitgrad.backend.runtime import compile_ir
     start_numba()
-    return compile_ir(ir, lambda sub: _compile(sub).fn)
+    with gc_paused():
+        return compile_ir(ir, lambda sub: _compile(sub).fn)
 
 
 def _check_compilable(ir: IR) -> None:
@@ -182,12 +218,26 @@ _live: weakref.WeakSet[Jitted] = weakref.WeakSet()  # for clear_caches
 class Jitted:
     """A function compiled per (pytree structure, shapes, dtypes, static arguments)."""
 
-    def __init__(self, f: Callable[..., Any], static_argnums: int | Sequence[int] = ()):
+    def __init__(self, f: Callable[..., Any], static_argnums: int | Sequence[int] = (),
+                 static_argnames: str | Sequence[str] = (),
+                 donate_argnums: int | Sequence[int] = (),
+                 donate_argnames: str | Sequence[str] = ()):
         functools.update_wrapper(self, f, updated=())
         # partials and callable objects have no __name__ of their own
         self.__name__ = getattr(f, "__name__", type(f).__name__)
         self.f = f
-        self.static_argnums = static_argnums  # checked against each call's arguments
+        self.static_argnums, self.static_argnames = _static_args(
+            f, self.__name__, static_argnums, static_argnames)
+        # NB: donation is accepted (JAX programs pass it) and changes nothing: donated arrays
+        # are not overwritten. Programs already reuse their large outputs' memory across calls
+        # (runtime.Buffers), and writing new parameters over the donated ones measured about
+        # 1% of a training step.
+        self.donate_argnums, self.donate_argnames = _static_args(
+            f, self.__name__, donate_argnums, donate_argnames, "donate")
+        both = set(self.static_argnums) & set(self.donate_argnums)
+        if both:
+            raise JitgradTypeError(f"jit({self.__name__}): arguments {sorted(both)} are both "
+                                   f"static and donated")
         self._entries: dict[Any, _Entry] = {}
         self._fast: dict[Any, _Entry] = {}
         self._irs: dict[Any, tuple[IR, list, PyTreeDef]] = {}
@@ -198,7 +248,8 @@ class Jitted:
     def __reduce__(self) -> str | tuple:
         # The function and its static configuration only: the process that unpickles it
         # traces and compiles on its first call (kernels come from its own disk cache).
-        return reduce_wrapper(self, Jitted, self.f, self.static_argnums)
+        return reduce_wrapper(self, Jitted, self.f, self.static_argnums, self.static_argnames,
+                              self.donate_argnums, self.donate_argnames)
 
     def clear_cache(self) -> None:
         """Forget every traced and compiled signature (the next call traces again)."""
@@ -206,19 +257,29 @@ class Jitted:
         self._entries.clear()
         self._irs.clear()
 
-    def _split(self, args: tuple) -> tuple[tuple, tuple]:
-        static = set(normalize_argnums(self.static_argnums, len(args), f"jit({self.__name__})",
-                                       "static_argnums"))
+    def _split(self, args: tuple, kwargs: dict) -> tuple[tuple, dict, tuple]:
+        """The dynamic positional and keyword arguments, and the static ones as a key:
+        ((position, value), ..., (name, value), ...). A static position beyond the call's
+        positional arguments is not an error: that argument came by name or has a default."""
+        nums = tuple(i for i in self.static_argnums if i < len(args))
+        static = set(normalize_argnums(nums, len(args), f"jit({self.__name__})",
+                                       "static_argnums")) if nums else set()
+        names = [k for k in kwargs if k in self.static_argnames]
         return (tuple(a for i, a in enumerate(args) if i not in static),
-                tuple((i, args[i]) for i in sorted(static)))
+                {k: v for k, v in kwargs.items() if k not in self.static_argnames},
+                tuple((i, args[i]) for i in sorted(static)) +
+                tuple((k, kwargs[k]) for k in sorted(names)))
 
-    def _flat_fun(self, args: tuple, in_tree: PyTreeDef) -> tuple[Callable[..., list], Store]:
+    def _flat_fun(self, args: tuple, kwargs: dict, in_tree: PyTreeDef
+                  ) -> tuple[Callable[..., list], Store]:
         """``self.f`` flattened over its dynamic arguments and keyword arguments (the static
         ones fixed), and the store of its output structure."""
-        static = {i for i, _ in self._split(args)[1]}
+        static = self._split(args, kwargs)[2]
+        fixed = {i for i, _ in static if isinstance(i, int)}
         partial, _ = argnums_partial(self.f, args, tuple(i for i in range(len(args))
-                                                         if i not in static))
-        return flatten_fun(partial, in_tree)
+                                                         if i not in fixed))
+        named = {k: v for k, v in static if isinstance(k, str)}
+        return flatten_fun(functools.partial(partial, **named) if named else partial, in_tree)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Fast path: positional arrays whose (shape, dtype) signature was compiled, at top
@@ -235,8 +296,8 @@ class Jitted:
     def _call(self, args: tuple, kwargs: dict) -> Any:
         if config.disable_jit:
             return self.f(*args, **kwargs)
-        dyn, static = self._split(args)
-        leaves, in_tree = tree_flatten((dyn, kwargs))
+        dyn, dyn_kwargs, static = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn, dyn_kwargs))
         if current_interpreter() is not EVAL or any(isinstance(x, Tracer) for x in leaves):
             return self._call_traced(args, kwargs, leaves, in_tree, static)
         arrays = [_as_array(x) for x in leaves]
@@ -250,11 +311,14 @@ class Jitted:
                             f"{[type(v).__name__ for _, v in static]}") from None
         entry = self._entries.get(key)
         if entry is None:
-            entry = self._entry(key, args, kwargs, leaves, in_tree, arrays)
-            if not kwargs and not static and len(arrays) == len(args) and \
-                    all(type(a) is np.ndarray for a in args):
-                self._fast[tuple((np.ndarray, a.shape, a.dtype) for a in arrays)] = entry
-        out = entry.unflatten(entry.fn(*arrays))
+            with gc_paused():  # the first run of a compiled program compiles its kernels
+                entry = self._entry(key, args, kwargs, leaves, in_tree, arrays)
+                if not kwargs and not static and len(arrays) == len(args) and \
+                        all(type(a) is np.ndarray for a in args):
+                    self._fast[tuple((np.ndarray, a.shape, a.dtype) for a in arrays)] = entry
+                out = entry.unflatten(entry.fn(*arrays))
+        else:
+            out = entry.unflatten(entry.fn(*arrays))
         if entry.marker is not None:  # its kernels are now in the disk cache
             tiered().write_marker(entry.marker)
             entry.marker = None
@@ -280,7 +344,7 @@ class Jitted:
         same time: compiled, or (given the first call's ``arrays``, see ``config.compile``)
         running on the reference path while a worker compiles it."""
         def make() -> _Entry:
-            flat_f, out_tree = self._flat_fun(args, in_tree)
+            flat_f, out_tree = self._flat_fun(args, kwargs, in_tree)
             _log(f"tracing {self.__name__} ({self._reason(key)})")
             self.trace_count += 1
             start = time.perf_counter()
@@ -292,8 +356,8 @@ class Jitted:
                 entry = _Entry(job.reference, out_tree.val, None, job)
                 job.install = entry.install
                 tiers.submit(job)
-                _log(f"running {self.__name__} on the reference path while a worker compiles "
-                     f"it (traced in {time.perf_counter() - start:.2f} s)")
+                _log(f"running {self.__name__} on the reference path while its kernels "
+                     f"compile in the background (traced in {time.perf_counter() - start:.2f} s)")
                 return entry
             compiled = compile_optimised(opt)
             _log(f"compiled {self.__name__}: {len(compiled.kernel_sources)} kernel(s), "
@@ -336,7 +400,7 @@ class Jitted:
         key = (in_tree, static, tuple((aval_of(x), aval_of(x).weak) for x in leaves))
 
         def make() -> tuple[IR, list, PyTreeDef]:
-            flat_f, out_tree = self._flat_fun(args, in_tree)
+            flat_f, out_tree = self._flat_fun(args, kwargs, in_tree)
             self.trace_count += 1
             ir, consts = closure_convert(trace(flat_f, [aval_of(x) for x in leaves]))
             return ir, consts, out_tree.val
@@ -346,8 +410,8 @@ class Jitted:
         return tree_unflatten(tree, outs)
 
     def _key(self, args: tuple, kwargs: dict) -> tuple[Any, list, PyTreeDef]:
-        dyn, static = self._split(args)
-        leaves, in_tree = tree_flatten((dyn, kwargs))
+        dyn, dyn_kwargs, static = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn, dyn_kwargs))
         arrays = [_as_array(x) for x in leaves]
         key = (in_tree, static, tuple((a.shape, a.dtype, aval_of(x).weak)
                                       for a, x in zip(arrays, leaves, strict=True)))
@@ -357,10 +421,54 @@ class Jitted:
         """The compiled program for these arguments (kernels, caller, plan); waits for a
         background compile of them."""
         key, leaves, in_tree = self._key(args, kwargs)
-        entry = self._entry(key, args, kwargs, leaves, in_tree)
+        with gc_paused():
+            entry = self._entry(key, args, kwargs, leaves, in_tree)
         if entry.job is not None:
             tiered().wait([entry.job])
         return entry.compiled
+
+
+def _static_args(f: Callable[..., Any], name: str, argnums: Any, argnames: Any,
+                 what: str = "static") -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """``{what}_argnums`` and ``{what}_argnames`` checked, each completed from the other by
+    ``f``'s signature when only one is given (as JAX does): a positional-or-keyword argument
+    may then be passed either way."""
+    def as_tuple(x: Any, one: type | tuple[type, ...]) -> tuple:
+        if x is None:
+            return ()
+        if isinstance(x, one):
+            return (x,)
+        return tuple(x) if isinstance(x, Iterable) else (x,)
+
+    nums = as_tuple(argnums, (int, np.integer))
+    names = as_tuple(argnames, str)
+    if not all(isinstance(i, int | np.integer) and not isinstance(i, bool) for i in nums):
+        raise JitgradTypeError(f"jit({name}): {what}_argnums must be an int or a tuple of "
+                               f"ints, got {argnums!r}")
+    if not all(isinstance(k, str) for k in names):
+        raise JitgradTypeError(f"jit({name}): {what}_argnames must be a str or a tuple of "
+                               f"str, got {argnames!r}")
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):  # builtins and some callables have none
+        return tuple(int(i) for i in nums), names
+    positional = [p for p in params
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    if not any(p.kind is p.VAR_POSITIONAL for p in params):
+        bad = [i for i in nums if not -len(positional) <= i < len(positional)]
+        if bad:
+            raise JitgradTypeError(f"jit({name}): {what}_argnums {bad[0]} is out of range for "
+                                   f"a function of {len(positional)} positional argument(s)")
+        nums = tuple(i % len(positional) for i in nums)
+    both = bool(nums) and bool(names)
+    if not both:
+        nums += tuple(i for i, p in enumerate(positional)
+                      if p.name in names and p.kind is keyword)
+        names += tuple(positional[i].name for i in nums if 0 <= i < len(positional)
+                       and positional[i].kind is keyword
+                       and positional[i].name not in names)
+    return tuple(sorted({int(i) for i in nums})), names
 
 
 def tiered() -> Any:
@@ -380,18 +488,35 @@ def wait_for_compiles() -> None:
     tiered().wait()
 
 
-def jit(f: Callable[..., Any] | None = None, *, static_argnums: int | Sequence[int] = ()
-        ) -> Any:
-    """Compile ``f`` to Numba kernels, once per argument signature.
+def jit(f: Callable[..., Any] | None = None, *, static_argnums: int | Sequence[int] = (),
+        static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = (),
+        donate_argnames: str | Sequence[str] = (), keep_unused: bool = False,
+        device: Any = None, backend: str | None = None, inline: bool = False) -> Any:
+    """Compile ``f`` to Numba kernels, once per argument signature (and value of its static
+    arguments, which must be hashable).
+
+    JAX's signature: ``static_argnames`` and ``static_argnums`` each imply the other where
+    ``f``'s signature names a positional argument (when only one of them is given); donation
+    is accepted and has no effect (jitgrad never overwrites its inputs); ``keep_unused`` and
+    ``inline`` change nothing here; ``device``/``backend`` may only name the CPU.
 
     >>> import jitgrad as jg, jitgrad.numpy as jnp
     >>> step = jg.jit(jg.grad(lambda x: jnp.sum(jnp.tanh(x) * x)))
     >>> step(np.zeros(3))
     array([0., 0., 0.])
+    >>> power = jg.jit(lambda x, n: x ** n, static_argnames="n")
+    >>> power(np.full(2, 3.0), n=2)
+    array([9., 9.])
     """
-    if f is None:
-        return lambda g: Jitted(g, static_argnums)
-    return Jitted(f, static_argnums)
+    if backend not in (None, "cpu") or (device is not None and
+                                        getattr(device, "platform", device) != "cpu"):
+        raise JitgradTypeError(f"jit: jitgrad runs on the CPU only, got device={device!r}, "
+                               f"backend={backend!r}")
+
+    def make(g: Callable[..., Any]) -> Jitted:
+        return Jitted(g, static_argnums, static_argnames, donate_argnums, donate_argnames)
+
+    return make if f is None else make(f)
 
 
 def show_kernels(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()

@@ -17,7 +17,7 @@ Design (why this shape):
   elements then take milliseconds (SPECIAL_NOTES.md).
 * The hot functions (erf, erfc, ndtr, log_ndtr, gammaln, digamma, and i0e/i1e) are
   branch-free: range reductions, Chebyshev series (Clenshaw), and ``exp``/``log`` from
-  ``jitgrad.backend.vmath`` (a leaf module that imports no other part of jitgrad), all
+  ``jitgrad.backend.vmath`` (which imports only jitgrad.backend.cache), all
   combined with selects, so LLVM vectorises the loop that calls them. The others (inverse
   functions, incomplete gamma/beta, Bessel functions of general order) use loops (series,
   continued fractions, recurrences) and are called, not inlined.
@@ -31,17 +31,15 @@ import math
 import numpy as np
 from numba import njit
 
-from jitgrad.backend.cache import disk_cache
+from jitgrad.backend.cache import disk_cache, inline_helper
 from jitgrad.backend.vmath import _fma, exp_f64, log1p_f64, log_f64
 
-# Inlined functions need no disk cache of their own (the kernels that inline them have one);
-# called ones are cached through jitgrad's checks (backend.cache.disk_cache). Hot functions are
-# inlined by LLVM (``forceinline``: compiled once per process and signature, then inlined into
-# each caller's machine code, where its loop vectorises them), not by Numba
-# (``inline="always"`` re-translates and re-types the callee and its callees at every call
-# site: betainc's first compile took ~30 s, backend/COMPILE_NOTES.md).
-_hot = njit(forceinline=True, no_cpython_wrapper=True, no_cfunc_wrapper=True, error_model="numpy",
-            fastmath={"contract"})
+# Every function here is cached on disk through jitgrad's checks (backend.cache). Hot functions
+# are inlined by LLVM (``inline_helper``: compiled once, then inlined into each caller's
+# machine code, where its loop vectorises them), not by Numba (``inline="always"``
+# re-translates and re-types the callee and its callees at every call site: betainc's first
+# compile took ~30 s, backend/COMPILE_NOTES.md); the others are called.
+_hot = inline_helper(error_model="numpy", fastmath={"contract"})
 
 
 def _cold(fn):
@@ -70,8 +68,9 @@ def _clenshaw(name, c):
     lines = [f"def {name}(u):", "    u2 = u + u", "    b1 = 0.0", "    b2 = 0.0"]
     lines += [f"    b1, b2 = {ck!r} + u2 * b1 - b2, b1" for ck in reversed(c[1:])]
     lines.append(f"    return {c[0]!r} + u * b1 - b2")
-    namespace = {}
-    exec("\n".join(lines), namespace)  # noqa: S102 - source built from the tables below
+    # This module's name and file, so that Numba's disk cache can place and key the function.
+    namespace = {"__name__": __name__}
+    exec(compile("\n".join(lines), __file__, "exec"), namespace)  # noqa: S102 - built below
     return _hot(namespace[name])
 
 

@@ -12,6 +12,11 @@ builds the same program (cheap: planning and code generation) and runs it once, 
 of its own, with the saved arguments (loading each kernel from the cache, milliseconds
 each), before swapping it in: the caller's own calls never wait for it.
 
+A process that may run on one CPU only (its affinity mask) starts no worker: the worker
+would only take turns with the caller on that CPU while repeating its start-up, planning and
+code generation, so the caller's background thread compiles the kernels itself (the first
+calls still run on the reference meanwhile).
+
 A program already in the disk cache (a marker file is written after its compiled program
 first ran) needs no worker: a thread of this process loads it while the reference serves
 the first calls, which then do not wait for Numba's start-up (≈0.7 s) either; once Numba
@@ -114,6 +119,14 @@ def decide(ir: IR) -> str | None:
         return f"its reference execution (≈{ref:.2g} s) would be slower than compiling " \
                f"(≈{comp:.2g} s)"
     return None
+
+
+def usable_cpus() -> int:
+    """How many CPUs this process may run on (its affinity mask, where the platform has
+    one: a process pinned to one CPU gains nothing from a worker process)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _cache_problem() -> str | None:
@@ -267,14 +280,20 @@ class _Pool:
         """Have a worker compile ``job`` (unless its kernels are cached), then load and
         install its program here; the lane's worker afterwards (None if it was lost)."""
         how = "its kernels were in the disk cache"
-        if not job.cached:
+        if not job.cached and usable_cpus() < 2:
+            # NB: a worker could only take turns with the caller on its one CPU, and would
+            # repeat the caller's work (Python and Numba start-up, planning, code
+            # generation): this thread compiles instead, as the caller would.
+            how = "compiled by a thread of the caller (it may use one CPU only)"
+        elif not job.cached:
             proc, how = self._compile_in_worker(job, proc)
             if self._closing:
                 return None
         try:
             loaded = time.perf_counter()
-            compiled = job.compile_fn(job.ir)
-            compiled.fn(*job.args)  # loads (or, after a failure, compiles) each kernel
+            with _gc_paused():
+                compiled = job.compile_fn(job.ir)
+                compiled.fn(*job.args)  # loads (or compiles) each kernel
             write_marker(job.ir)
             job.install(compiled)
             now = time.perf_counter()
@@ -379,6 +398,11 @@ def _start_numba() -> None:
     start_numba()
 
 
+def _gc_paused() -> Any:
+    from jitgrad.jit import gc_paused
+    return gc_paused()
+
+
 def _log(msg: str) -> None:
     from jitgrad.jit import _log as log_compile
     log_compile(msg)
@@ -427,7 +451,7 @@ def worker_main(parent: int) -> None:
     """A compile worker: read (config, IR, arguments) requests from stdin until it closes;
     for each, build and run the program (compiling its kernels into the disk cache) and
     answer ("ok", seconds) or ("error", message)."""
-    from jitgrad.jit import compile_optimised
+    from jitgrad.jit import compile_optimised, gc_paused
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     inp = sys.stdin.buffer
     out = os.fdopen(os.dup(1), "wb")
@@ -441,7 +465,8 @@ def worker_main(parent: int) -> None:
             setattr(config, k, v)
         start = time.perf_counter()
         try:
-            compile_optimised(ir).fn(*args)
+            with gc_paused():
+                compile_optimised(ir).fn(*args)
             write_marker(ir)
             answer: tuple[str, Any] = ("ok", time.perf_counter() - start)
         except Exception as e:  # noqa: BLE001 - the caller compiles it itself and reports it

@@ -443,6 +443,30 @@ def test_failed_writes_leave_no_temporary_files(tmp_path):
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
 
 
+HELPERS = textwrap.dedent("""
+    import numpy as np
+    import jitgrad as jg, jitgrad.numpy as jnp
+    from jitgrad.backend import vmath
+    jg.config.compile = "blocking"
+    f = jg.jit(lambda x: jnp.tanh(x) * 2.0 + jnp.exp(x))
+    assert np.allclose(f(np.ones(3)), np.tanh(1.0) * 2 + np.exp(1.0))
+    stats = [vmath.tanh_f64.stats, vmath.exp_f64.stats]
+    print(sum(sum(s.cache_hits.values()) for s in stats),
+          sum(sum(s.cache_misses.values()) for s in stats))
+""")
+
+
+def test_inlined_helpers_load_from_the_disk_cache(tmp_path):
+    """A process compiling a new kernel (here: with an empty kernel cache) loads the vmath
+    functions the kernel inlines from Numba's disk cache instead of typing and lowering them
+    again, which was half of the first kernel's compile in every process."""
+    numba_dir = str(tmp_path / "numba")
+    out, _ = run(tmp_path / "first", HELPERS, NUMBA_CACHE_DIR=numba_dir)
+    assert out == "0 2"
+    out, _ = run(tmp_path / "second", HELPERS, NUMBA_CACHE_DIR=numba_dir)
+    assert out == "2 0"
+
+
 def test_numba_functions_of_jitgrad_cache_only_through_the_checks():
     """``cache=True`` would let Numba load pickles from wherever its locators point, unchecked
     (and fail at import where none is writable): jitgrad's own Numba functions use

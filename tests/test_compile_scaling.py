@@ -8,6 +8,7 @@ import time
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 import jitgrad as jg
 import jitgrad.numpy as jnp
@@ -63,3 +64,46 @@ def test_planning_time_per_equation_is_flat(monkeypatch):
     assert per_eqn[4000] <= 3 * per_eqn[1000], per_eqn
     # Longer loops run the same kernels more often; they do not need more distinct kernels.
     assert distinct[16000] == distinct[4000] == distinct[1000], distinct
+
+
+def test_garbage_collector_paused_while_compiling_and_resumed():
+    """The cyclic collector is off while a program is traced and compiled (a long program's
+    objects would be traversed by every full collection), and back on afterwards, also after
+    a failed trace; a collector the user turned off stays off."""
+    seen = []
+
+    def f(x):
+        seen.append(gc.isenabled())
+        return jnp.sin(x) * 23.0
+
+    assert gc.isenabled()
+    jg.jit(f)(np.ones(3))
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(AttributeError):
+        jg.jit(lambda x: x.no_such_attribute)(np.ones(3))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        jg.jit(lambda x: f(x) + 1.0)(np.ones(3))
+        assert seen == [False, False] and not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_unrolled_fluid_steps_share_their_kernels(monkeypatch):
+    """The per-step kernels of autograd's fluid simulation (rolls made of slices and
+    concatenations, bilinear gathers, and their scatter-add gradients) are the same sources in
+    every step: 6 steps need no more distinct kernels than 3 (only the first and last steps'
+    kernels run once)."""
+    from perf.programs import fluid_loss
+
+    monkeypatch.setattr(cache, "load", lambda source: SimpleNamespace(kernel=None))
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal((6, 6)) for _ in range(4)]
+    sources = {}
+    for steps in (3, 6):
+        ir = jg.make_ir(jg.grad(lambda *a, steps=steps: fluid_loss(
+            SimpleNamespace(np=jnp), *a, steps=steps, iters=2)))(*args)
+        sources[steps] = runtime.compile_ir(optimize_ir(ir), lambda sub: None).kernel_sources
+    short, long = sources[3], sources[6]
+    assert len(long) > len(short) and set(long) == set(short)

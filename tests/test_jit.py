@@ -2,6 +2,9 @@
 float32 and float64, 0-d, size-0, non-contiguous and reversed inputs), broadcasting pairs,
 compositions of jit with grad/jvp/vjp in both orders, NaN/Inf propagation, no re-tracing."""
 
+import functools
+import pickle
+
 import numpy as np
 import pytest
 
@@ -214,6 +217,51 @@ def test_no_retrace_for_same_signature():
     assert g.trace_count == 4
     g(np.ones(3), 2)
     assert g.trace_count == 4
+
+
+def test_static_argnames_and_argnums_imply_each_other():
+    """JAX's jit signature: a static argument named or numbered may come either way, its
+    value is part of the cache key, and keyword-only static arguments work too."""
+    def f(x, n, *, scale=1.0):
+        return jnp.sum(x ** n) * scale
+
+    x = np.full(3, 2.0)
+    by_name = jg.jit(f, static_argnames=("n", "scale"))
+    assert by_name.static_argnums == (1,) and by_name.static_argnames == ("n", "scale")
+    assert by_name(x, 2) == by_name(x, n=2) == 12.0
+    assert by_name(x, n=3, scale=0.5) == 12.0
+    assert by_name(x, n=3, scale=0.5) == 12.0 and by_name.trace_count == 3
+    by_num = jg.jit(f, static_argnums=1)
+    assert by_num.static_argnames == ("n",)
+    assert by_num(x, n=3) == by_num(x, 3) == 24.0
+    # Python control flow on a static argument, under grad, and through functools.partial
+    step = functools.partial(jg.jit, static_argnames="training")(
+        lambda w, training: jnp.sum(w * w) * (2.0 if training else 1.0))
+    np.testing.assert_allclose(jg.grad(lambda w: step(w, training=True))(x), 4 * x)
+    again = pickle.loads(pickle.dumps(jg.jit(_power, static_argnames="n")))
+    assert again.static_argnums == (1,) and again(x, n=3)[0] == 8.0
+
+
+def _power(x, n):
+    return x ** n
+
+
+def test_jit_takes_jax_keywords_with_clear_errors():
+    def upd(p, g):
+        return p - 0.5 * g
+
+    p = np.ones(3)
+    out = jg.jit(upd, donate_argnums=0, keep_unused=True, inline=True, backend="cpu")(p, p)
+    np.testing.assert_array_equal(out, 0.5)
+    np.testing.assert_array_equal(p, 1.0)  # NB: donated inputs are never overwritten
+    assert jg.jit(upd, donate_argnames="p").donate_argnums == (0,)
+    for kwargs, message in [
+            (dict(static_argnames=1), "static_argnames must be a str"),
+            (dict(static_argnums="p"), "static_argnums must be an int"),
+            (dict(static_argnums=0, donate_argnums=0), "both static and donated"),
+            (dict(device="gpu"), "CPU only")]:
+        with pytest.raises(jg.errors.JitgradTypeError, match=message):
+            jg.jit(upd, **kwargs)
 
 
 def test_log_compiles_reports_reasons(caplog):

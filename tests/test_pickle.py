@@ -112,7 +112,7 @@ def test_jitted_pickles_without_compiled_state(mod):
 def test_jitted_keeps_static_argnums(mod):
     f = jg.jit(scale, static_argnums=1)
     copy = roundtrip(mod, f)
-    assert copy.static_argnums == 1
+    assert copy.static_argnums == (1,)
     assert_same(copy(X, 3), scale(X, 3))
     assert copy.trace_count == 1
     copy(X, 3)

@@ -228,6 +228,23 @@ def test_killed_caller_leaves_no_worker(cache):
     assert wait_gone(json.loads(proc.stdout.strip().splitlines()[-1])["pid"])
 
 
+def test_one_cpu_compiles_on_the_callers_thread(first_run, cache):
+    """Pinned to one CPU, a worker could only take turns with the caller: the caller's
+    background thread compiles, and the first call still returns from the reference."""
+    out, err = run("""
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        f = jg.jit(lambda v: jnp.sum(jnp.sin(v) * 19.0 + 2.0))
+        r = f(np.arange(3.0))
+        out["first"] = f.serving(np.arange(3.0))
+        f.wait()
+        out["waited"] = f.serving(np.arange(3.0))
+        out["close"] = bool(np.isclose(f(np.arange(3.0)), r, rtol=1e-13))
+        out["workers"] = tiered.stats()["workers_started"]
+    """, cache)
+    assert out == {"first": "reference", "waited": "compiled", "close": True, "workers": 0}
+    assert "(compiled by a thread of the caller (it may use one CPU only);" in err
+
+
 def test_unshareable_cache_compiles_before_returning(tmp_path):
     open_dir = tmp_path / "open"
     open_dir.mkdir()

@@ -3,12 +3,12 @@ generated kernels call and LLVM inlines and vectorises: the counter-based genera
 ``jitgrad.random``."""
 
 import numpy as np
-from numba import njit
 
-# Inlined into kernels by LLVM (see vmath._OPTS; Numba's inline='always' doubled the compile
-# time of a kernel drawing normal and uniform numbers): no disk cache of their own.
-_opts = {"forceinline": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True,
-         "error_model": "numpy"}
+from jitgrad.backend.cache import inline_helper
+
+# Inlined into kernels by LLVM (see vmath._jit; Numba's inline='always' doubled the compile
+# time of a kernel drawing normal and uniform numbers).
+_helper = inline_helper(error_model="numpy")
 _u32 = np.uint32
 
 # Numba computes on 32-bit integers in 64 bits (as Python would, without wrapping): every sum,
@@ -16,12 +16,12 @@ _u32 = np.uint32
 # 32-bit arithmetic.
 
 
-@njit(**_opts)
+@_helper
 def _rotl(x, r):
     return _u32((x << _u32(r)) | (x >> _u32(32 - r)))
 
 
-@njit(**_opts)
+@_helper
 def _four_rounds(a, b, r0, r1, r2, r3):
     a = _u32(a + b)
     b = _u32(_rotl(b, r0) ^ a)
@@ -34,7 +34,7 @@ def _four_rounds(a, b, r0, r1, r2, r3):
     return a, b
 
 
-@njit(**_opts)
+@_helper
 def _threefry2x32(k0, k1, x0, x1):
     """The pair (y0, y1) that key (k0, k1) hashes the counter (x0, x1) to."""
     k0, k1 = _u32(k0), _u32(k1)
@@ -57,14 +57,14 @@ def _threefry2x32(k0, k1, x0, x1):
     return _u32(a + k2), _u32(b + k0 + _u32(5))
 
 
-@njit(**_opts)
+@_helper
 def threefry_xor(k0, k1, x0, x1):
     """32 random bits: the two words of the hash xor-ed (JAX's partitionable bits)."""
     y0, y1 = _threefry2x32(k0, k1, x0, x1)
     return _u32(y0 ^ y1)
 
 
-@njit(**_opts)
+@_helper
 def threefry_cat(k0, k1, x0, x1):
     """64 random bits: the two words of the hash, the first one high."""
     y0, y1 = _threefry2x32(k0, k1, x0, x1)

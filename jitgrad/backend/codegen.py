@@ -6,6 +6,7 @@ transposes as index arithmetic, reductions accumulated row-wise or in local accu
 from __future__ import annotations
 
 import builtins
+import functools
 import io
 import keyword
 import math
@@ -27,6 +28,7 @@ def kernel_flags() -> str:
 _SHORT = {"float64": "f64", "float32": "f32"}
 
 
+@functools.cache  # (numpy's dtype.name is slow; a long program asks once per argument)
 def dt_name(dtype: np.dtype) -> str:
     return "np.bool_" if dtype == np.bool_ else f"np.{np.dtype(dtype).name}"
 

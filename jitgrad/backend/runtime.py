@@ -114,7 +114,9 @@ def kernel_body(k: LoopKernel) -> str:
     return f"@njit({kernel_flags()})\n{render_kernel(k, [o.var.aval.dtype for o in k.outputs])}"
 
 
+@functools.lru_cache(maxsize=1024)
 def kernel_module_source(body: str) -> str:
+    # (cached: an unrolled loop's steps render the same body many times)
     return cache.module_source(body, kernel_imports(body))
 
 
@@ -202,7 +204,8 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
     start_numba()
     steps = partition(ir)
     # The caller's variables are the program's (as ``pp_ir`` prints them).
-    names = {v: _caller_name(n) for v, n in var_names(ir).items()}
+    ir_names = var_names(ir)
+    names = {v: _caller_name(n) for v, n in ir_names.items()}
     glob: dict[str, Any] = {"np": np, "run_matmul": run_matmul,
                             "run_split": parallel.run_split}
     for v, c in zip(ir.constvars, ir.consts, strict=True):
@@ -328,7 +331,7 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
     caller = _caller(args, body + give)
     exec(compile(caller, "<jitgrad program>", "exec"), glob)
     compiled = Compiled(glob["run"], caller, sources, kernels, steps, ir)
-    compiled.profiler = _Profiler(args, body, give, rows, glob, ir)
+    compiled.profiler = _Profiler(args, body, give, rows, glob, ir, ir_names)
     if config.profile:
         compiled.fn = compiled.profiler.wrap(compiled.fn)
     return compiled
@@ -410,10 +413,10 @@ class _Profiler:
     profile is asked for: the caller programs run by default has no timing code."""
 
     def __init__(self, params: list[str], body: list[str], give: list[str],
-                 rows: list[tuple[int, str, Any]], glob: dict[str, Any], ir: IR):
+                 rows: list[tuple[int, str, Any]], glob: dict[str, Any], ir: IR,
+                 names: dict[Var, str]):
         self._params, self._body, self._give, self._rows = params, body, give, rows
         self._glob = glob
-        names = var_names(ir)
         self.signature = f"run({', '.join(f'{names[v]}:{_aval_str(v)}' for v in ir.invars)})"
 
     @functools.cached_property

@@ -3,12 +3,13 @@ NaN-propagating maximum and minimum, the reassociable addition that lets reducti
 and a promise that a loop index is not negative."""
 
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic
 
-# Inlined into kernels by LLVM (see vmath._OPTS): no disk cache of their own.
-_opts = {"forceinline": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True,
-         "error_model": "numpy"}
+from jitgrad.backend.cache import inline_helper
+
+# Inlined into kernels by LLVM (see vmath._jit).
+_helper = inline_helper(error_model="numpy")
 
 
 @intrinsic
@@ -26,13 +27,13 @@ def select(typingctx, c, a, b):
     return ty(types.boolean, ty, ty), codegen
 
 
-@njit(**_opts)
+@_helper
 def max_nan(a, b):
     # numpy.maximum: NaN if either is NaN; on equality the second operand (as numpy).
     return select((a > b) | (a != a), a, b)
 
 
-@njit(**_opts)
+@_helper
 def min_nan(a, b):
     return select((a < b) | (a != a), a, b)
 

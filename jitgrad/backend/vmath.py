@@ -3,22 +3,21 @@
 from collections import namedtuple
 from fractions import Fraction
 
-import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from jitgrad.backend.cache import inline_helper
+
 # 'contract' lets LLVM fuse a*b+c into FMAs; no other fast-math flag is allowed because
 # NaN/Inf/signed-zero behaviour must stay exact.  forceinline marks each function 'alwaysinline'
 # for LLVM, so the caller's loop body becomes one straight-line block that the loop vectoriser
-# accepts; each is compiled once per process and signature, and kernels cache the inlined
-# copies, so they need no disk cache.  (Numba's own inline='always' gives the same machine code
-# but re-translates and re-types the callee at every call site: several times the compile
-# time, COMPILE_NOTES.md.)
-_OPTS = dict(forceinline=True, no_cpython_wrapper=True, no_cfunc_wrapper=True,
-             error_model='numpy', fastmath={'contract'})
-_jit = numba.njit(**_OPTS)
+# accepts; each is compiled once per signature and cached on disk with the bitcode callers
+# inline (cache.inline_helper).  (Numba's own inline='always' gives the same machine code but
+# re-translates and re-types the callee at every call site: several times the compile time,
+# COMPILE_NOTES.md.)
+_jit = inline_helper(error_model='numpy', fastmath={'contract'})
 
 
 # --------------------------------------------------------------------------------------------

@@ -118,8 +118,9 @@ def run(ctx: Context) -> Section:
         "the disk cache. \"compiled code serves calls\": until then (jitgrad: "
         "Jitted.wait() returned; jax compiles before its first result, so the same "
         "processes' first-call times are its column), from the same processes as the row "
-        "above. With --threads 1 the suite is pinned to one CPU and so is jitgrad's compile "
-        "worker, which then shares the caller's core.",
+        "above. With --threads 1 the suite is pinned to one CPU: jitgrad then starts no "
+        "compile worker (it could only share the caller's core) and compiles on a "
+        "background thread of the caller.",
         f"{MANY} random programs: {MANY} distinct programs of two (4, 8) float64 arrays "
         f"(6 random elementwise/reduction operations each, perf.programs.random_programs, "
         f"seed 0), each jitted and called 3 times in one fresh process with empty caches; "

@@ -42,7 +42,8 @@ def run(ctx: Context) -> Section:
         "each sample is a fresh `python -m perf.child` process, as in the compile workload; "
         "\"compiled code serves calls\" covers tracing, compiling (or loading) and running "
         "the gradient until compiled code serves it (jitgrad: its first result may come from "
-        "the reference tier while a worker compiles, then Jitted.wait(); jax: "
+        "the reference tier while its kernels compile (pinned to one CPU, as with "
+        "--threads 1: on a background thread of the caller), then Jitted.wait(); jax: "
         "jax.jit(jax.grad(f)), its persistent compilation cache off, so it always compiles "
         "before its first result).",
         "new program: a new JITGRAD_CACHE_DIR with a warm NUMBA_CACHE_DIR (every generated "

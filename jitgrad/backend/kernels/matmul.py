@@ -151,10 +151,10 @@ def _at_row(typingctx, arr, i, j):
 
 
 @numba.njit(**_JIT_INLINE)
-def _epilogue(c, i0, j0, mr, nr, bias):
-    """Add bias to the rows of c[i0:i0+mr, j0:j0+nr] in place."""
-    for i in range(i0, i0 + mr):
-        for j in range(j0, j0 + nr):
+def _epilogue(c, bias):
+    """Add bias to the rows of c in place (the paths that do not run the micro-kernel)."""
+    for i in range(c.shape[0]):
+        for j in range(c.shape[1]):
             c[i, j] += bias[j]
 
 
@@ -162,6 +162,9 @@ def _epilogue(c, i0, j0, mr, nr, bias):
 @numba.njit(**_JIT)
 def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias):
     """c[i0:i0+mr, j0:j0+nr] (+)= (slivers of ablk) @ bblk (+ bias), one register tile per sliver.
+
+    With add_bias, the tile starts from bias[j0:j0+NR] rather than 0 (bias is zero-padded to
+    whole tiles), so the caller sets it for the first k block only.
 
     ablk (s x _MR x kc) holds s A slivers of _MR rows for the mr rows from i0 on (the last one
     may be partly padding), with any strides (packed slivers or rows of op(a) itself); bblk
@@ -182,8 +185,15 @@ def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias):
         for i in range(mr1):
             _prefetch(c, i1 + i, j0)
             _prefetch(c, i1 + i, j0 + nr - 1)
-        for q in range(_MR * nrt):
-            t[q] = 0
+        # Starting from the bias costs nothing; adding it after the k loop, in a pass over the
+        # stored tile, cost a dense layer's forward product 5-10%.
+        if add_bias:
+            for i in range(_MR):
+                for j in range(nrt):
+                    t[i * nrt + j] = bias[j0 + j]
+        else:
+            for q in range(_MR * nrt):
+                t[q] = 0
         for p in range(kc):
             for i in range(_MR):
                 ai = _at(a1, i, p)
@@ -210,9 +220,6 @@ def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias):
                         row[j] += edge[i * nrt + j]
                     else:
                         row[j] = edge[i * nrt + j]
-        if add_bias:
-            # While the tile is still in L1.
-            _epilogue(c, i1, j0, mr1, nr, bias)
 
 
 @intrinsic
@@ -460,7 +467,6 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias):
         nc_full = nc - nc % nrt if direct_b else 0
         for pc in range(0, k, kcb):
             kc = min(kcb, k - pc)
-            last = pc + kc == k
             _pack_b(b2[pc:pc + kc, jc + nc_full:jc + nc], bpack)
             for ic in range(0, m, mcb):
                 mc = min(mcb, m - ic)
@@ -473,7 +479,7 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias):
                     else:
                         q = (jr - nc_full) * kc
                         bblk = bpack[q:q + kc * nrt].reshape(kc, nrt)
-                    add_bias = last and has_bias
+                    add_bias = pc == 0 and has_bias
                     if mc_full > 0:
                         blk = a2[ic:, pc:]
                         rs, cs = blk.strides
@@ -524,7 +530,7 @@ def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k):
         for bi in range(batch):
             out[bi][:] = 0
             if has_bias:
-                _epilogue(out[bi], 0, 0, m, n, bias)
+                _epilogue(out[bi], bias)
         return
     nrt = _nr(out)
     kcb = _split(k, _KC, 1)
@@ -533,9 +539,13 @@ def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k):
     apack = np.empty(mcb * kcb, out.dtype)
     bpack = np.empty(ncb * kcb, out.dtype)
     edge = np.empty(_MR * nrt, out.dtype)
+    # Contiguous and zero-padded to whole tiles, for _micro's vector loads.
+    bias_c = np.zeros(-(-n // nrt) * nrt if has_bias else 0, out.dtype)
+    if has_bias:
+        bias_c[:n] = bias
     for bi in range(batch):
         _gemm_packed(_op(a[bi], transpose_a), _op(b[bi], transpose_b), out[bi], apack, bpack,
-                     edge, kcb, mcb, ncb, bias, has_bias)
+                     edge, kcb, mcb, ncb, bias_c, has_bias)
 
 
 def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
@@ -556,7 +566,7 @@ def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
         c = out[bi]
         _gemm_direct(_op(a[bi], transpose_a), _op(b[bi], transpose_b), c, mode)
         if has_bias:
-            _epilogue(c, 0, 0, m, n, bias)
+            _epilogue(c, bias)
 
 
 def _matmul_packed_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
@@ -650,7 +660,7 @@ def _compiled(dtype, direct):
         ro2 = types.Array(nb, 2, "A", readonly=True)
         micro_sig = (types.Array(nb, 3, "A", readonly=True), ro2, types.intp,
                      types.Array(nb, 2, "C"), types.intp, types.intp, types.intp, types.intp,
-                     types.boolean, types.Array(nb, 1, "C"), types.Array(nb, 1, "A", readonly=True),
+                     types.boolean, types.Array(nb, 1, "C"), types.Array(nb, 1, "C"),
                      types.boolean)
         with _vectorising_config():
             _compile_exclusively(_micro, micro_sig)
