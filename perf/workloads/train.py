@@ -45,9 +45,10 @@ NOTES = [
     "every peer trains its own copy from the same initial parameters; the first step of "
     "each is checked against numpy's."]
 SEPARATE = ("with more than one thread, each peer runs in a process of its own (`python -m "
-            "perf.child step`), one process busy at a time after a 50 ms pause: in one process, "
-            "the thread pools of the peer measured before (OpenMP, Eigen, OpenBLAS) still spin "
-            "and take cores from the next.")
+            "perf.child step`), one process busy at a time after a 250 ms pause: in one "
+            "process, the thread pools of the peer measured before (OpenMP, Eigen, OpenBLAS) "
+            "still spin and take cores from the next; OpenBLAS's threads kept spinning for "
+            "0.07-0.1 s after a product here.")
 
 # each step's data (parameters, inputs, labels), loss and numpy-by-hand step
 STEPS: dict[str, tuple[Callable[[], tuple[list, Any, Any]], Callable, Callable]] = {
@@ -99,7 +100,7 @@ class Separate(Timed):
         return json.loads(reply)
 
     def _run(self, number: int) -> float:
-        time.sleep(0.05)  # the other processes' spinning threads go idle
+        time.sleep(0.25)  # the other processes' spinning threads go idle (see SEPARATE)
         reply = self._ask(str(number))
         self.cores.append(reply["cpu"] / reply["wall"])
         return reply["wall"]
