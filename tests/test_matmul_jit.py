@@ -110,6 +110,7 @@ def split_extents(monkeypatch):
         return blocks(n, parts)
 
     monkeypatch.setattr(parallel, "blocks", spy)
+    monkeypatch.setattr(parallel, "helpful", lambda threads: threads > 1)  # split every time
     monkeypatch.setattr(jg.config, "threads", 2)
     monkeypatch.setattr(jg.config, "matmul", "jitgrad")
     return extents

@@ -63,6 +63,28 @@ def test_the_caller_runs_the_blocks_no_worker_took(threads):
     assert later == [1]
 
 
+def test_splitting_stops_while_no_worker_helps_and_resumes_when_one_does(threads):
+    import sys
+    pool = threads(2)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(10.0)
+
+    def hold_the_gil():
+        end = time.perf_counter() + 0.005
+        while time.perf_counter() < end:
+            pass
+
+    try:
+        for _ in range(parallel.UNHELPED):
+            pool.run([hold_the_gil, lambda: None])
+    finally:
+        sys.setswitchinterval(interval)
+    assert sum(parallel.helpful(2) for _ in range(parallel.PROBE)) == 1  # the probe
+    taken = threading.Event()
+    pool.run([lambda: taken.wait(10), taken.set])  # a worker takes the second block
+    assert taken.is_set() and parallel.helpful(2)
+
+
 def test_blocks_cover_the_range_once():
     for n in (1, 2, 7, 1000):
         for parts in (1, 2, 3):

@@ -35,6 +35,9 @@ SPINS = 400
 GRACE = 8
 # A worker that sees a post later than this (seconds) did not have a core of its own.
 LATE = 20e-6
+# See _Pool.helps: a split costs 5-15 % even when the caller ends up running every block.
+UNHELPED = 4
+PROBE = 16
 
 
 class _Pool:
@@ -61,6 +64,8 @@ class _Pool:
         self.wake = threading.Condition()
         self.busy = threading.Lock()  # one caller at a time; the others run serially
         self.posted_at = 0.0  # perf_counter at the last post
+        self.unhelped = 0  # runs in a row in which the caller ran every block itself
+        self.asked = 0  # calls of helps()
         self.threads = [threading.Thread(target=self._work, args=(w,), name=f"jitgrad-{w}",
                                          daemon=True) for w in range(workers)]
         for t in self.threads:
@@ -145,21 +150,31 @@ class _Pool:
                 blocks[0]()
             except BaseException as e:  # noqa: BLE001 - re-raised once the workers are done
                 failed = e
+            helped = False
             for w in range(count):
                 block = rest.pop(w, None)
                 if block is None:  # a worker runs it
+                    helped = True
                     self._wait(self.done, w, seq, SPINS, self._caller_sleeping)
                 elif failed is None and not errors:
                     try:
                         block()
                     except BaseException as e:  # noqa: BLE001
                         errors.append(e)
+            self.unhelped = 0 if helped else self.unhelped + 1
             if failed is not None:
                 raise failed
             if errors:
                 raise errors[0]
         finally:
             self.busy.release()
+
+    def helps(self) -> bool:
+        """Whether splitting work pays: not after UNHELPED runs in a row in which no worker
+        took a block in time (no free core, or blocks shorter than a worker's wake-up), except
+        for every PROBE-th call, which tries again."""
+        self.asked += 1
+        return self.unhelped < UNHELPED or self.asked % PROBE == 0
 
     def _caller_sleeping(self, on: bool) -> None:
         self.caller_sleeping = on
@@ -242,6 +257,11 @@ def _take(a: np.ndarray, axis: int | None, lo: int, hi: int) -> np.ndarray:
     return a[tuple(index)]
 
 
+def helpful(threads: int) -> bool:
+    """Whether to split work over ``threads`` threads now (see _Pool.helps)."""
+    return threads > 1 and _executor(threads).helps()
+
+
 def run_blocks(calls: Sequence[Callable[[], None]]) -> None:
     """Call each of ``calls`` (at most ``config.threads`` of them), the first in this thread,
     the others on the pool's threads at the same time."""
@@ -252,7 +272,7 @@ def run_split(kernel: Callable[..., Any], n0: int, args: Sequence[np.ndarray],
               axes: Sequence[int | None], extra: Sequence[int]) -> None:
     """``kernel(*args, *extra)`` with loop axis 0 (extent ``n0``) split over the threads."""
     threads = config.threads
-    if threads <= 1:
+    if not helpful(threads):
         kernel(*args, *extra)
         return
     # Every block's arguments are sliced here, so a worker needs the GIL only to call.

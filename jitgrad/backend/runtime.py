@@ -714,7 +714,7 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
     b3 = b.reshape((batch,) + b.shape[-2:]) if b.ndim != 3 else b
     out3 = out.reshape((batch, m, n))
     threads = config.threads
-    if threads < 2 or 2 * batch * m * n * k < parallel.MIN_MATMUL_FLOPS:
+    if 2 * batch * m * n * k < parallel.MIN_MATMUL_FLOPS or not parallel.helpful(threads):
         mm.matmul(a3, b3, out3, ta, tb, bias)
         return out
     # Each block's operands are sliced (and column blocks' buffers allocated) before the
