@@ -1,5 +1,6 @@
 """The thread pool behind split kernels and matmuls (jitgrad/backend/parallel.py): every block
-runs once, errors reach the caller, concurrent callers, a resized pool and a forked child."""
+runs once, blocks no worker took run in the caller, splitting pauses while no worker helps,
+errors reach the caller, concurrent callers, a resized pool and a forked child."""
 
 import multiprocessing
 import threading
