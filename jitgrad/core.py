@@ -653,7 +653,11 @@ class _Config:
         on numpy's BLAS instead of jitgrad's own kernel (which handles float32 and float64)."""
         if dtype not in (np.float32, np.float64) or self.matmul == "blas":
             return True
-        if self.matmul == "jitgrad":
+        if self.matmul == "jitgrad" or self.threads > 1:
+            # NB: with jitgrad's own threads, never numpy's OpenBLAS: its threads spin ~0.1 s
+            # after each call and took the core jitgrad's pool runs on (JITGRAD_NUM_THREADS=2,
+            # OpenBLAS's default threads, 2 cores: the mnist step 10.1 ms with the narrow
+            # products on BLAS, 7.0 ms with OpenBLAS limited to one thread).
             return False
         # "auto", measured on this project's machine (AMD Zen 5, single-threaded, interleaved
         # against numpy's OpenBLAS, see the matmul notes): the kernel took 0.5-0.7x BLAS's
