@@ -20,13 +20,16 @@ from jitgrad.backend.fuse import LoopKernel
 from jitgrad.core import config
 
 # Work below which splitting does not pay: a hand-off to the pool costs 5-30 us (waking the
-# worker, the GIL passing between the threads), so a kernel is split only when its serial time
-# is several times that. Single-threaded on the project's machine (vectorised vmath): about
-# 0.12 ns per element for a loop of cheap arithmetic (memory-bound: two threads gain less
-# than 2x), 0.5 ns for tanh or exp; a matmul of 2*128*256*256 flops took 80-105 us.
-MIN_ELEMENTS = 1 << 18
-MIN_ELEMENTS_TRANSCENDENTAL = 1 << 16
-MIN_MATMUL_FLOPS = 2 * 128 * 256 * 256
+# worker, the GIL passing between the threads), more when the worker slept. Measured on the
+# project's machine (2 cores, idle; one thread against a forced split over two, medians):
+# a loop of cheap arithmetic is memory-bound and gained nothing from a second thread at any
+# size (a - 0.01*b over 2^18, 2^20, 2^22 float32: 34 / 37, 110 / 113, 851 / 972 us), so it
+# is split only beyond any cache; tanh lost up to 2^18 elements (63 / 96 us at 2^17, 125 /
+# 147 at 2^18) and gained at 2^20 (502 / 288); a matmul of 2*128*256*256 flops lost (87 / 94
+# us) and one of 2*128*784*256 gained (287 / 228).
+MIN_ELEMENTS = 1 << 23
+MIN_ELEMENTS_TRANSCENDENTAL = 1 << 19
+MIN_MATMUL_FLOPS = 2 * 128 * 512 * 256
 
 # Rounds of reads of a flag and a yield of the core (spin.spin_until, about 0.5 us each) before
 # a waiting thread sleeps: waking a sleeping thread took 15-90 us on the project's (virtual)
