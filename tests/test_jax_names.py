@@ -284,6 +284,7 @@ ACTIVATIONS = {  # name: (jitgrad's, reference)
                    lambda x: x / 2 * np.vectorize(math.erfc)(-x / np.sqrt(2))),
     "silu": (nn.silu, lambda x: x * _sig(x)), "swish": (nn.swish, lambda x: x * _sig(x)),
     "log_sigmoid": (nn.log_sigmoid, lambda x: -np.logaddexp(0, -x)),
+    "relu": (nn.relu, lambda x: np.maximum(x, 0)),
     "relu6": (nn.relu6, lambda x: np.clip(x, 0, 6)),
     "hard_tanh": (nn.hard_tanh, lambda x: np.clip(x, -1, 1)),
     "hard_sigmoid": (nn.hard_sigmoid, lambda x: np.clip(x + 3, 0, 6) / 6),
@@ -326,6 +327,7 @@ def test_activation_derivatives(name):
 
 KINKS = np.array([-3.0, -1.0, 0.0, 1.0, 3.0, 6.0])
 KINK_DERIVATIVES = {  # JAX's (checked against jax.vmap(jax.grad(jax.nn.*)) at these points)
+    "relu": [0, 0, 0, 1, 1, 1],
     "relu6": [0, 0, 0, 1, 1, 0],
     "hard_tanh": [0, 1, 1, 1, 0, 0],
     "hard_sigmoid": [0, 1 / 6, 1 / 6, 1 / 6, 0, 0],
@@ -351,8 +353,10 @@ def test_activations_jit():
 
 def test_activations_keep_nan_and_take_integers():
     nan = np.array([np.nan])
-    for name in ("relu6", "hard_tanh", "hard_sigmoid", "gelu", "silu", "celu", "soft_sign"):
+    for name in ("relu", "relu6", "hard_tanh", "hard_sigmoid", "gelu", "silu", "celu",
+                 "soft_sign"):
         assert np.isnan(ACTIVATIONS[name][0](nan)).all(), name
+        assert np.isnan(jg.jit(ACTIVATIONS[name][0])(nan)).all(), name
     np.testing.assert_allclose(nn.gelu(np.array([1, 2])), nn.gelu(np.array([1.0, 2.0])))
     assert nn.relu6(np.array([7, -1, 3])).tolist() == [6, 0, 3]
 

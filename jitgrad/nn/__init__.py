@@ -61,12 +61,13 @@ def softmax(x: Any, axis: int = -1) -> Any:
 
 
 def relu(x: Any) -> Any:
-    """``max(x, 0)``, with derivative 0 at 0 (as JAX).
+    """``max(x, 0)``, with derivative 0 at 0 (as JAX); NaN stays NaN.
 
-    >>> relu(np.array([-1.0, 0.0, 2.0]))
-    array([0., 0., 2.])
+    >>> relu(np.array([-1.0, 0.0, 2.0, np.nan]))
+    array([ 0.,  0.,  2., nan])
     """
-    return jnp.where(x > 0, x, 0)
+    # Where x > 0 fails the value is maximum's, which keeps NaN (a 0 there hid NaNs).
+    return jnp.where(x > 0, x, jnp.stop_gradient(jnp.maximum(x, 0)))
 
 
 def sigmoid(x: Any) -> Any:
