@@ -471,7 +471,12 @@ def worker_main(parent: int) -> None:
             answer: tuple[str, Any] = ("ok", time.perf_counter() - start)
         except Exception as e:  # noqa: BLE001 - the caller compiles it itself and reports it
             answer = ("error", f"{type(e).__name__}: {str(e)[:500]}")
-        _send(out, answer)
+        try:
+            _send(out, answer)
+        except BrokenPipeError:
+            # The caller exited while this compile ran: leave without a traceback (and without
+            # flushing the answer again at exit, which would raise once more).
+            os._exit(0)
 
 
 if __name__ == "__main__":

@@ -212,6 +212,22 @@ def test_exit_during_a_compile_leaves_no_worker(cache):
     assert wait_gone(out["pid"])
 
 
+def test_eager_numba_import_while_numba_starts_in_the_background(tmp_path):
+    """The caller's eager special functions import Numba while tiered execution starts it on
+    a background thread: the two imports must not deadlock (Python's detector failed one of
+    them: "module 'numba' has no attribute 'core'" in the caller, three runs in three)."""
+    out, err = run("""
+        import jitgrad.scipy.special as jsp
+        v = np.linspace(-3, 3, 20)
+        for name in ["expit", "erf", "erfc", "gammaln", "digamma"]:
+            f = getattr(jsp, name)
+            f(v), jg.jit(f)(v)
+        jg.wait_for_compiles()
+        out["ok"] = True
+    """, tmp_path)
+    assert out["ok"] and "Error" not in err and "Traceback" not in err, err[-3000:]
+
+
 def test_killed_caller_leaves_no_worker(cache):
     """No atexit runs: the worker notices that its parent is gone and exits."""
     code = PRELUDE + textwrap.dedent("""

@@ -147,6 +147,12 @@ def start_numba() -> None:
     it is deferred during initialisation and the flag is set from where SciPy would be found
     (without importing it). Numba imports SciPy itself, as before, when code uses BLAS.
     Also keeps Numba's block labels bounded (``_bound_block_labels``)."""
+    # The package first: a thread that imports a submodule first takes that submodule's
+    # import lock, then waits for the package's, which another thread importing Numba holds
+    # while it waits for the submodule's. (Tiered execution starts Numba on a background
+    # thread while the caller's eager special functions import it: Python's deadlock
+    # detector then failed one of the two imports.)
+    import numba  # noqa: F401
     from numba.core.registry import cpu_target
     if "scipy.linalg" in sys.modules:
         cpu_target.target_context.refresh()
