@@ -153,21 +153,26 @@ def start_numba() -> None:
     # thread while the caller's eager special functions import it: Python's deadlock
     # detector then failed one of the two imports.)
     import numba  # noqa: F401
+    from numba.core.compiler_lock import global_compiler_lock
     from numba.core.registry import cpu_target
-    if "scipy.linalg" in sys.modules:
-        cpu_target.target_context.refresh()
-    else:
-        blocker = _DeferSciPyLinalg()
-        sys.meta_path.insert(0, blocker)
-        try:
+    # Under Numba's compiler lock: a compile in another thread (the caller's eager special
+    # functions, while this runs on tiered execution's background thread) typed against
+    # half-loaded registries ("Unknown attribute 'size' of type array(float64, 1d, C)").
+    with global_compiler_lock:
+        if "scipy.linalg" in sys.modules:
             cpu_target.target_context.refresh()
-        finally:
-            sys.meta_path.remove(blocker)
-        try:
-            import numba.np.arraymath as arraymath
-            arraymath._HAVE_BLAS = importlib.util.find_spec("scipy.linalg") is not None
-        except (ImportError, AttributeError, ValueError):
-            pass
+        else:
+            blocker = _DeferSciPyLinalg()
+            sys.meta_path.insert(0, blocker)
+            try:
+                cpu_target.target_context.refresh()
+            finally:
+                sys.meta_path.remove(blocker)
+            try:
+                import numba.np.arraymath as arraymath
+                arraymath._HAVE_BLAS = importlib.util.find_spec("scipy.linalg") is not None
+            except (ImportError, AttributeError, ValueError):
+                pass
     _bound_block_labels()
 
 
