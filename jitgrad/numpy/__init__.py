@@ -534,23 +534,16 @@ def _hyperbolic() -> tuple[Any, Any]:
     return sinh_, cosh_
 
 
-def _hyperbolic_input(x: ArrayLike, ufunc: Any) -> Any:
-    """x in the dtype numpy's ``ufunc`` computes in (integers become floats)."""
-    x = asarray(x)
-    dtype = ufunc(np.zeros((), x.dtype)).dtype
-    return x if x.dtype == dtype else x.astype(dtype)
-
-
 @_numpy_when_concrete(np.sinh)
 def sinh(x: ArrayLike) -> Any:
     """``numpy.sinh``."""
-    return _hyperbolic()[0](_hyperbolic_input(x, np.sinh))
+    return _hyperbolic()[0](_to_float(x))
 
 
 @_numpy_when_concrete(np.cosh)
 def cosh(x: ArrayLike) -> Any:
     """``numpy.cosh``."""
-    return _hyperbolic()[1](_hyperbolic_input(x, np.cosh))
+    return _hyperbolic()[1](_to_float(x))
 
 
 @_numpy_when_concrete(np.isnan)
