@@ -349,6 +349,25 @@ def test_xlogy_xlog1py_zero_convention():
     assert jsp.entr(0.0) == 0 and _grad(jsp.entr, np.array([0.0]))[0] == 0
 
 
+def test_rel_entr_far_apart_and_close_ratios():
+    """x log(x/y) where x/y overflows, underflows or is subnormal (it was inf or -inf), and
+    where x/y is near 1 (log of the rounded ratio lost 6 digits): SciPy's values, finite
+    derivatives log(x/y) + 1 and -x/y, and entr's signed zeros."""
+    x = np.array([0.5, 1e-300, 1e300, 1.0, 1.0, 3.0, 1e-5, 1e5])
+    y = np.array([1e-310, 1e300, 1e-300, 1 + 1e-10, 1 - 1e-12, 3.0000001, 3e-2, 0.2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow inside, either
+        got = jsp.rel_entr(x, y)
+    assert_close(got, sc.rel_entr(x, y), 2e-16)
+    assert_close(jg.jit(jsp.rel_entr)(x, y), sc.rel_entr(x, y), 2e-16)
+    gx, gy = jg.grad(lambda x, y: jnp.sum(jsp.rel_entr(x, y)), argnums=(0, 1))(x[3:], y[3:])
+    assert_close(gx, np.log(x[3:] / y[3:]) + 1, 1e-9)  # (the reference rounds x/y)
+    assert_close(gy, -x[3:] / y[3:], 1e-15)
+    gx = jg.grad(lambda x: jnp.sum(jsp.rel_entr(x, y[:3])))(x[:3])
+    assert_close(gx, np.log(x[:3]) - np.log(y[:3]) + 1, 1e-15)
+    np.testing.assert_array_equal(np.signbit(jsp.entr(np.array([0.0, 1.0]))), [False, True])
+
+
 @pytest.mark.parametrize("axis", [None, 0, 1, (0, 1), -1])
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_logsumexp_matches_scipy(axis, keepdims):

@@ -385,7 +385,8 @@ def entr(x: ArrayLike) -> Any:
     """
     x = _float(x)
     xs = jnp.where(x < 0, 1.0, x)
-    return jnp.where(x < 0, -jnp.inf, 0.0 - xlogy(xs, xs))
+    # (-0.0 at 1, +0.0 at 0: SciPy's signs)
+    return jnp.where(x < 0, -jnp.inf, jnp.where(x == 0, 0.0, -xlogy(xs, xs)))
 
 
 def rel_entr(x: ArrayLike, y: ArrayLike) -> Any:
@@ -400,7 +401,20 @@ def rel_entr(x: ArrayLike, y: ArrayLike) -> Any:
     xs, ys = jnp.where(pos, x, 1.0), jnp.where(pos, y, 1.0)
     edge = jnp.where((x == 0) & (y >= 0), jnp.zeros_like(x), jnp.full_like(x, jnp.inf))
     edge = jnp.where(jnp.isnan(x) | jnp.isnan(y), jnp.nan, edge)
-    return jnp.where(pos, xs * jnp.log(xs / ys), edge)
+    # log(x / y) loses the digits of a ratio near 1 (its rounding error is then most of
+    # log's small result): log1p((x - y) / y) keeps them (x - y is exact there). Where x / y
+    # would overflow, underflow or be subnormal, log x - log y (finite) is the value. Each
+    # branch sees harmless inputs where it is not taken (no overflow, and derivatives that
+    # stay finite: 0 times an overflowed derivative would be nan).
+    log_gap = jnp.log(xs) - jnp.log(ys)
+    near = (xs > 0.5 * ys) & (0.5 * xs < ys)
+    far = jnp.abs(log_gap) > 0.99 * -math.log(np.finfo(log_gap.dtype).tiny)
+    xn, yn = jnp.where(near, xs, 1.0), jnp.where(near, ys, 1.0)
+    mid = jnp.logical_not(near | far)
+    xm, ym = jnp.where(mid, xs, 1.0), jnp.where(mid, ys, 1.0)
+    value = jnp.where(near, xn * jnp.log1p((xn - yn) / yn),
+                      jnp.where(far, xs * log_gap, xm * jnp.log(xm / ym)))
+    return jnp.where(pos, value, edge)
 
 
 # --- reductions --------------------------------------------------------------------------------
