@@ -103,6 +103,30 @@ def test_auto_policy_keeps_off_openblas_with_jitgrad_threads(monkeypatch):
     assert config.use_blas(np.dtype(np.int64), 128, 10, 256)  # integers: numpy always
 
 
+def test_products_run_on_blas_while_the_matmul_kernel_is_deferred(monkeypatch):
+    """In a process where jitgrad's matmul kernel is not loaded yet and its compile has gone
+    to the background (tiered execution), a compiled program's product is numpy's own, and
+    jitgrad's kernel takes over once it is loaded, with no new trace or compile."""
+    from jitgrad.backend import runtime
+    from jitgrad.backend.kernels import matmul as mm
+
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((72, 80)), rng.standard_normal((80, 96))
+    f = jg.jit(lambda a, b: (a @ b) * 2.0)
+    expected = (a @ b) * 2.0
+    np.testing.assert_allclose(f(a, b), expected, rtol=1e-13)  # compiled, kernel loaded
+    key = mm.entry(a[None], b[None], np.empty((1, 72, 96)), False)
+    asked = []
+    monkeypatch.setattr(runtime, "defer_matmul_kernel", lambda k: asked.append(k) or True)
+    monkeypatch.setattr(mm, "_kernels", {})  # as in a process that has not loaded it yet
+    np.testing.assert_array_equal(f(a, b), np.matmul(a, b) * 2.0)  # BLAS's, bit for bit
+    assert asked == [key]
+    mm.load(key)  # what the background compile does when it is done
+    asked.clear()
+    np.testing.assert_allclose(f(a, b), expected, rtol=1e-13)
+    assert asked == [] and mm.ready(key) and f.trace_count == 1
+
+
 def test_integer_matmul_uses_numpy():
     a, b = np.arange(6).reshape(2, 3), np.arange(12).reshape(3, 4)
     np.testing.assert_array_equal(jg.jit(jnp.matmul)(a, b), a @ b)

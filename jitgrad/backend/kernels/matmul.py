@@ -13,7 +13,7 @@ from numba.np.arrayobj import load_item, populate_array
 
 from jitgrad.backend.cache import disk_cache
 
-__all__ = ["matmul", "njit_matmul", "split_columns"]
+__all__ = ["entry", "load", "matmul", "njit_matmul", "ready", "split_columns"]
 
 
 # Register tile: _MR rows by NR columns, NR * itemsize = 128 bytes, i.e. every tile row is two
@@ -691,12 +691,11 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None):
     out = bias or 0.
     """
     transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
-    if a.ndim == b.ndim == out.ndim == 3 and b.strides[0] == 0:
-        a, b, out, transpose_a = _fold_shared_b(a, b, out, transpose_a)
+    a, b, out, transpose_a = _folded(a, b, out, transpose_a)
     key = out.dtype, _may_go_direct(a, out, transpose_a)
     kernel = _kernels.get(key)
     if kernel is None:
-        kernel = _kernels[key] = _compiled(*key)
+        kernel = load(key)
     has_bias = bias is not None
     if not has_bias:
         bias = _NO_BIAS[out.dtype]
@@ -706,6 +705,25 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None):
         # Numba refused the argument types: explain why, or retry with aligned copies.
         a, b, bias = _checked(a, b, out, bias)
         kernel(a, b, out, transpose_a, transpose_b, bias, has_bias)
+
+
+def entry(a, b, out, transpose_a):
+    """The key of the compiled entry that matmul() runs these operands with, for ready() and
+    load()."""
+    a, b, out, transpose_a = _folded(a, b, out, bool(transpose_a))
+    return out.dtype, _may_go_direct(a, out, transpose_a)
+
+
+def ready(key):
+    """Whether the entry ``key`` is compiled or loaded in this process (matmul() with operands
+    of that key then runs at once instead of compiling for seconds)."""
+    return key in _kernels
+
+
+def load(key):
+    """Compile the entry ``key`` (or load it from the disk cache) for this process."""
+    kernel = _kernels[key] = _compiled(*key)
+    return kernel
 
 
 def split_columns(m, n, k, itemsize, parts):
@@ -729,6 +747,12 @@ def _may_go_direct(a, out, transpose_a):
     m, n = out.shape[1:]
     k = a.shape[1] if transpose_a else a.shape[2]
     return min(m, n) <= _DIRECT_MN or m * n * k <= _TINY_MACS
+
+
+def _folded(a, b, out, transpose_a):
+    if a.ndim == b.ndim == out.ndim == 3 and b.strides[0] == 0:
+        return _fold_shared_b(a, b, out, transpose_a)
+    return a, b, out, transpose_a
 
 
 def _fold_shared_b(a, b, out, transpose_a):
