@@ -24,11 +24,13 @@ from jitgrad.errors import JitgradTypeError, ShapeError, UnsupportedError
 from jitgrad.prims import special as S
 from jitgrad.scipy import special
 
-__all__ = ["PRNGKey", "bernoulli", "beta", "bits", "categorical", "cauchy", "chisquare",
-           "choice", "dirichlet", "exponential", "f", "fold_in", "gamma", "gumbel", "key",
-           "key_data", "laplace", "loggamma", "logistic", "lognormal", "multivariate_normal",
-           "normal", "orthogonal", "pareto", "permutation", "rademacher", "randint", "split", "t",
-           "truncated_normal", "uniform", "wrap_key_data"]
+__all__ = ["PRNGKey", "ball", "bernoulli", "beta", "bits", "categorical", "cauchy", "chisquare",
+           "choice", "clone", "dirichlet", "double_sided_maxwell", "exponential", "f", "fold_in",
+           "gamma", "generalized_normal", "geometric", "gumbel", "key", "key_data", "laplace",
+           "loggamma", "logistic", "lognormal", "maxwell", "multivariate_normal", "normal",
+           "orthogonal", "pareto", "permutation", "rademacher", "randint", "rayleigh", "split",
+           "t", "triangular", "truncated_normal", "uniform", "wald", "weibull_min",
+           "wrap_key_data"]
 
 ArrayLike = Any
 Shape = Sequence[int]
@@ -778,6 +780,171 @@ def rademacher(key: ArrayLike, shape: int | Shape = (), dtype: Any = None) -> An
     dtype = _dtype("rademacher", dtype, "iu", np.int64)
     b = bernoulli(key, 0.5, _shape("rademacher", shape))
     return jnp.astype(2 * jnp.astype(b, dtype) - 1, dtype)
+
+
+def _signs(key: ArrayLike, shape: tuple[int, ...], dtype: np.dtype) -> Any:
+    """``rademacher`` in a float dtype (as JAX's samplers built on it draw it)."""
+    return 2 * jnp.astype(bernoulli(key, 0.5, shape), dtype) - 1
+
+
+def maxwell(key: ArrayLike, shape: int | Shape = (), dtype: Any = None) -> Any:
+    """Maxwell samples: the norm of 3 standard normals, as JAX.
+
+    >>> maxwell(key(0), (2,)).shape
+    (2,)
+    """
+    words = _words(_check_key("maxwell", key))
+    dtype = _dtype("maxwell", dtype, "f", np.float64)
+    z = _normal(words, _shape("maxwell", shape) + (3,), dtype)
+    return jnp.sqrt(jnp.sum(z * z, axis=-1))
+
+
+def double_sided_maxwell(key: ArrayLike, loc: ArrayLike, scale: ArrayLike,
+                         shape: int | Shape = (), dtype: Any = None) -> Any:
+    """Double-sided Maxwell samples ``sign * maxwell * scale + loc`` of shape ``shape +``
+    the parameters' broadcast shape (``shape`` defaults to it), as JAX. Differentiable in
+    ``loc`` and ``scale``.
+
+    >>> double_sided_maxwell(key(0), 0.0, 1.0, (3,)).shape
+    (3,)
+    """
+    _check_key("double_sided_maxwell", key)
+    dtype = _dtype("double_sided_maxwell", dtype, "f", np.float64)
+    params = _broadcast("double_sided_maxwell", jnp.shape(loc), jnp.shape(scale))
+    shape = _shape("double_sided_maxwell", shape) or params
+    shape = shape + params
+    maxwell_key, sign_key = split(key)
+    return (_signs(sign_key, shape, dtype) * maxwell(maxwell_key, shape, dtype)
+            * jnp.asarray(scale, dtype) + jnp.asarray(loc, dtype))
+
+
+def weibull_min(key: ArrayLike, scale: ArrayLike, concentration: ArrayLike,
+                shape: int | Shape = (), dtype: Any = None) -> Any:
+    """Weibull samples by the inverse CDF, ``(-log1p(-u))**(1/concentration) * scale``, as
+    JAX. Differentiable in ``scale`` and ``concentration``.
+
+    >>> bool((weibull_min(key(0), 2.0, 1.5, (3,)) > 0).all())
+    True
+    """
+    words = _words(_check_key("weibull_min", key))
+    dtype = _dtype("weibull_min", dtype, "f", np.float64)
+    u = _uniform("weibull_min", words, _shape("weibull_min", shape), dtype, 0.0, 1.0)
+    return (jnp.power(jnp.negative(jnp.log1p(jnp.negative(u))),
+                      1.0 / jnp.asarray(concentration, dtype)) * jnp.asarray(scale, dtype))
+
+
+def generalized_normal(key: ArrayLike, p: ArrayLike, shape: int | Shape = (),
+                       dtype: Any = None) -> Any:
+    """Generalized normal samples (density proportional to ``exp(-|x|**p)``): a random sign
+    times ``gamma(1/p)**(1/p)``, as JAX. Differentiable in ``p``.
+
+    >>> generalized_normal(key(0), 1.5, (3,)).shape
+    (3,)
+    """
+    _check_key("generalized_normal", key)
+    dtype = _dtype("generalized_normal", dtype, "f", np.float64)
+    shape = _shape("generalized_normal", shape)
+    gamma_key, sign_key = split(key)
+    inv = 1 / jnp.asarray(p, dtype)
+    return _signs(sign_key, shape, dtype) * gamma(gamma_key, inv, shape, dtype) ** inv
+
+
+def ball(key: ArrayLike, d: int, p: float = 2, shape: int | Shape = (),
+         dtype: Any = None) -> Any:
+    """Points uniform in the unit ``p``-norm ball of dimension ``d`` (shape ``shape + (d,)``),
+    from generalized normals and an exponential, as JAX.
+
+    >>> bool((np.linalg.norm(ball(key(0), 3, shape=(5,)), axis=-1) <= 1).all())
+    True
+    """
+    _check_key("ball", key)
+    dtype = _dtype("ball", dtype, "f", np.float64)
+    shape = _shape("ball", shape)
+    d = _concrete_int("ball", d)
+    normal_key, exp_key = split(key)
+    g = generalized_normal(normal_key, p, shape + (d,), dtype)
+    e = exponential(exp_key, shape, dtype)
+    return g / ((jnp.sum(jnp.abs(g) ** p, axis=-1) + e) ** (1 / p))[..., None]
+
+
+def rayleigh(key: ArrayLike, scale: ArrayLike, shape: int | Shape | None = None,
+             dtype: Any = None) -> Any:
+    """Rayleigh samples ``scale * sqrt(-2 log u)``, as JAX. Differentiable in ``scale``.
+
+    >>> bool((rayleigh(key(0), 2.0, (3,)) >= 0).all())
+    True
+    """
+    words = _words(_check_key("rayleigh", key))
+    dtype, shape = _dtype_and_shape("rayleigh", dtype, shape, scale)
+    u = _unit_float("rayleigh", words, shape, dtype)
+    return jnp.broadcast_to(jnp.asarray(scale, dtype), shape) * jnp.sqrt(jnp.log(u) * -2.0)
+
+
+def wald(key: ArrayLike, mean: ArrayLike, shape: int | Shape | None = None,
+         dtype: Any = None) -> Any:
+    """Wald (inverse Gaussian, unit shape) samples by Michael, Schucany and Haas' method
+    (1976), as JAX. Differentiable in ``mean``.
+
+    >>> bool((wald(key(0), 1.5, (3,)) > 0).all())
+    True
+    """
+    _check_key("wald", key)
+    dtype, shape = _dtype_and_shape("wald", dtype, shape, mean)
+    normal_key, uniform_key = split(key)
+    mean = jnp.broadcast_to(jnp.asarray(mean, dtype), shape)
+    v = normal(normal_key, shape, dtype)
+    z = uniform(uniform_key, shape, dtype)
+    y = v * v
+    x = mean + mean * mean * y / 2 - mean / 2 * jnp.sqrt(4 * mean * y + mean * mean * y * y)
+    return jnp.where(z <= mean / (mean + x), x, mean * mean / x)
+
+
+def geometric(key: ArrayLike, p: ArrayLike, shape: int | Shape | None = None,
+              dtype: Any = None) -> Any:
+    """Geometric samples (trials up to the first success, >= 1): ``floor(log u /
+    log1p(-p)) + 1``, as JAX (integers, default int64).
+
+    >>> bool((geometric(key(0), 0.3, (5,)) >= 1).all())
+    True
+    """
+    words = _words(_check_key("geometric", key))
+    out = _dtype("geometric", dtype, "iu", np.int64)
+    p = jnp.asarray(p)
+    pdt = aval_of(p).dtype if aval_of(p).dtype.kind == "f" else np.dtype(np.float64)
+    full = _broadcast("geometric", jnp.shape(p))
+    shape = full if shape is None else _shape("geometric", shape)
+    _check_shapes("geometric", shape, full)
+    u = _unit_float("geometric", words, shape, pdt)
+    u = jnp.where(u == 0, np.asarray(1, pdt), u)
+    log_q = jnp.broadcast_to(jnp.log1p(jnp.negative(jnp.astype(p, pdt))), shape)
+    return jnp.astype(jnp.floor(jnp.log(u) / log_q) + 1, out)
+
+
+def triangular(key: ArrayLike, left: ArrayLike, mode: ArrayLike, right: ArrayLike,
+               shape: int | Shape | None = None, dtype: Any = None) -> Any:
+    """Triangular samples on ``[left, right]`` peaking at ``mode``, by the inverse CDF, as
+    JAX. Differentiable in the three parameters.
+
+    >>> x = triangular(key(0), 0.0, 0.5, 2.0, (100,))
+    >>> bool((x >= 0).all() and (x <= 2).all())
+    True
+    """
+    words = _words(_check_key("triangular", key))
+    dtype, shape = _dtype_and_shape("triangular", dtype, shape, left, mode, right)
+    lo, md, hi = (jnp.broadcast_to(jnp.asarray(v, dtype), shape) for v in (left, mode, right))
+    u = _unit_float("triangular", words, shape, dtype)
+    rising = lo + jnp.sqrt(u * (hi - lo) * (md - lo))
+    falling = hi - jnp.sqrt((1 - u) * (hi - lo) * (hi - md))
+    return jnp.where(u < (md - lo) / (hi - lo), rising, falling)
+
+
+def clone(key: ArrayLike) -> Any:
+    """The same key (JAX's ``clone``, for its key-reuse checks, which jitgrad has not).
+
+    >>> bool((clone(key(0)) == key(0)).all())
+    True
+    """
+    return key
 
 
 def _clip_to(x: Any, dtype: np.dtype) -> Any:

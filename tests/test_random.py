@@ -258,6 +258,36 @@ CASES += [
          jax=lambda r, k, n: __import__("jax").vmap(
              lambda kk: r.choice(kk, 4, (2,), False, PROBS))(r.split(k, n // 2))),
 ]
+GEOMETRIC_P = 0.3
+GEOMETRIC_PMF = np.array([0.0] + [GEOMETRIC_P * (1 - GEOMETRIC_P) ** (k - 1) for k in range(1, 15)]
+                         + [(1 - GEOMETRIC_P) ** 14])  # 0, 1..14, then 15 and above
+CASES += [
+    Case("maxwell", lambda k, n: jr.maxwell(k, (n,)), np.float64, lambda n: (n,),
+         dist=st.maxwell(), jax=lambda r, k, n: r.maxwell(k, (n,))),
+    Case("double_sided_maxwell", lambda k, n: jr.double_sided_maxwell(k, 0.5, 2.0, (n,)),
+         np.float64, lambda n: (n,), dist=st.maxwell(), transform=lambda x: abs(x - 0.5) / 2,
+         jax=lambda r, k, n: r.double_sided_maxwell(k, 0.5, 2.0, (n,))),
+    Case("weibull_min", lambda k, n: jr.weibull_min(k, 2.0, 1.5, (n,)), np.float64,
+         lambda n: (n,), dist=st.weibull_min(1.5, scale=2.0),
+         jax=lambda r, k, n: r.weibull_min(k, 2.0, 1.5, (n,))),
+    Case("generalized_normal", lambda k, n: jr.generalized_normal(k, 1.5, (n,)), np.float64,
+         lambda n: (n,), dist=st.gennorm(1.5),
+         jax=lambda r, k, n: r.generalized_normal(k, 1.5, (n,))),
+    Case("ball", lambda k, n: jr.ball(k, 3, 2, (n,)), np.float64, lambda n: (n, 3),
+         dist=st.uniform(), transform=lambda x: np.linalg.norm(x, axis=-1) ** 3,
+         jax=lambda r, k, n: r.ball(k, 3, 2, (n,))),
+    Case("rayleigh_f32", lambda k, n: jr.rayleigh(k, np.float32(2.0), (n,), np.float32),
+         np.float32, lambda n: (n,), dist=st.rayleigh(scale=2.0),
+         jax=lambda r, k, n: r.rayleigh(k, np.float32(2.0), (n,), np.float32)),
+    Case("wald", lambda k, n: jr.wald(k, 1.5, (n,)), np.float64, lambda n: (n,),
+         dist=st.invgauss(1.5), jax=lambda r, k, n: r.wald(k, 1.5, (n,))),
+    Case("geometric", lambda k, n: jr.geometric(k, GEOMETRIC_P, (n,)), np.int64,
+         lambda n: (n,), pmf=GEOMETRIC_PMF, exact=True, transform=lambda x: np.minimum(x, 15),
+         jax=lambda r, k, n: r.geometric(k, GEOMETRIC_P, (n,))),
+    Case("triangular", lambda k, n: jr.triangular(k, 0.0, 0.5, 2.0, (n,)), np.float64,
+         lambda n: (n,), dist=st.triang(0.25, scale=2.0),
+         jax=lambda r, k, n: r.triangular(k, 0.0, 0.5, 2.0, (n,))),
+]
 IDS = [c.name for c in CASES]
 
 
