@@ -480,6 +480,59 @@ or_p = defnondiff("or", np.logical_or, "{0} | {1}", 2, kinds="bool")
 not_p = defnondiff("not", np.logical_not, "not {0}", 1, kinds="bool")
 
 
+
+# --- bitwise operations on integers (zero derivative; booleans use the logical ones) ---------
+
+
+def _int_cases(nargs: int) -> Callable[..., list]:
+    """Integer operands for the registry's float32/float64 runs: int8 (whose arithmetic Numba
+    widens, so wrap-around is exercised) and int64."""
+    base = elementwise_cases([(-2, 2)] * nargs, kinds="int")
+    return lambda rng, dtype: base(rng, np.int8 if dtype == np.float32 else np.int64)
+
+
+def _bits(dt: str) -> int:
+    return np.dtype(dt.removeprefix("np.")).itemsize * 8
+
+
+def _shift_kernel(right: bool) -> Callable[..., str]:
+    # numpy's shifts: an amount outside [0, bits) gives 0 (a right shift of a negative
+    # number: -1) instead of C's undefined result. The shift itself takes the amount modulo
+    # the width, so that the branch not taken is defined too.
+    def kernel(ops: list[str], dt: str) -> str:
+        x, y = ops
+        bits = _bits(dt)
+        inside = f"({y} < {dt}({bits}))" if dt.startswith("np.uint") else \
+            f"(({y} >= {dt}(0)) & ({y} < {dt}({bits})))"
+        shifted = f"({x} {'>>' if right else '<<'} ({y} & {dt}({bits - 1})))"
+        outside = f"select({x} < {dt}(0), {dt}(-1), {dt}(0))" \
+            if right and dt.startswith("np.int") else f"{dt}(0)"
+        return f"select({inside}, {shifted}, {outside})"
+    return kernel
+
+
+def _defbitwise(name: str, impl: Callable[..., Any], kernel: str | Callable[..., str],
+                nargs: int, out_dtype: Any = None) -> Primitive:
+    def rule(*avals: ShapedArray) -> ShapedArray:
+        if any(a.dtype.kind not in "iu" for a in avals):
+            raise ShapeError(f"{name}: needs integer operands, got "
+                             f"{' and '.join(str(a) for a in avals)}")
+        return elementwise_rule(name, out_dtype=out_dtype)(*avals)
+    return register(Primitive(name, rule, impl, Elementwise(kernel), differentiable=False,
+                              batch=elementwise_batch, test_cases=_int_cases(nargs)))
+
+
+bitwise_and_p = _defbitwise("bitwise_and", np.bitwise_and, "{0} & {1}", 2)
+bitwise_or_p = _defbitwise("bitwise_or", np.bitwise_or, "{0} | {1}", 2)
+bitwise_xor_p = _defbitwise("bitwise_xor", np.bitwise_xor, "{0} ^ {1}", 2)
+bitwise_not_p = _defbitwise("bitwise_not", np.invert, "~{0}", 1)
+shift_left_p = _defbitwise("shift_left", np.left_shift, _shift_kernel(False), 2)
+shift_right_p = _defbitwise("shift_right", np.right_shift, _shift_kernel(True), 2)
+# numpy.bitwise_count: the 1 bits of the absolute value, as uint8.
+population_count_p = _defbitwise("population_count", np.bitwise_count, "popcount(abs({0}))", 1,
+                                 out_dtype=np.uint8)
+
+
 # --- select ---------------------------------------------------------------------------------
 
 
@@ -586,6 +639,9 @@ add, sub, mul, div, pow, max_, min_ = map(_bind, (add_p, sub_p, mul_p, div_p, po
 lt, le, gt, ge, eq, ne, and_, or_, not_ = map(_bind, (lt_p, le_p, gt_p, ge_p, eq_p, ne_p, and_p,
                                                       or_p, not_p))
 stop_gradient = _bind(stop_gradient_p)
+bitwise_and, bitwise_or, bitwise_xor, bitwise_not, shift_left, shift_right, population_count = \
+    map(_bind, (bitwise_and_p, bitwise_or_p, bitwise_xor_p, bitwise_not_p, shift_left_p,
+                shift_right_p, population_count_p))
 
 
 def select(pred: Any, on_true: Any, on_false: Any) -> Any:
