@@ -307,6 +307,33 @@ ROWS = [
     Row("linspace retstep", lambda a: jnp.linspace(0.0, a, 3, retstep=True), R()),
     Row("linspace one", lambda a, b: jnp.linspace(a, b, 1), R(), R()),
     Row("linspace float32", lambda a: jnp.linspace(a, 2.0, 3), R(dtype=np.float32)),
+    # --- NumPy 2 / array-API names ---------------------------------------------------------------
+    Row("acos asin atan", lambda x: jnp.acos(x - 1.0) + jnp.asin(x - 1.0) * jnp.atan(x), A23),
+    Row("acosh asinh atanh", lambda x: jnp.acosh(x + 1.0) + jnp.asinh(x) * jnp.atanh(x - 1.0),
+        A23),
+    Row("atan2 pow", lambda x, y: jnp.atan2(x, y) + jnp.pow(x, y), A23, V3),
+    Row("concat", lambda a, b: jnp.concat([a, b], axis=1), A23, R(2, 2)),
+    Row("concat None", lambda a, b: jnp.concat((a, b), axis=None), A23, V3),
+    Row("permute_dims", lambda x: jnp.permute_dims(x, (2, 0, 1)), T234),
+    Row("matrix_transpose", jnp.matrix_transpose, T234),
+    Row("cumulative_sum", lambda x: jnp.cumulative_sum(x), V4),
+    Row("cumulative_sum initial", lambda x: jnp.cumulative_sum(x, axis=0, include_initial=True),
+        A23),
+    Row("cumulative_sum int8", lambda x: jnp.cumulative_sum(x, axis=-1), INT.astype(np.int8),
+        grad=False),
+    Row("cumulative_prod initial", lambda x: jnp.cumulative_prod(x, axis=1,
+                                                                 include_initial=True), A23),
+    Row("unstack", lambda x: jnp.unstack(x, axis=1), A23),
+    Row("vecdot", jnp.vecdot, A23, V3),
+    Row("vecdot axis", lambda a, b: jnp.vecdot(a, b, axis=0), R(3, 2), R(3, 1)),
+    Row("vecdot int", jnp.vecdot, INT, INT[0], grad=False),
+    Row("matvec", jnp.matvec, R(2, 3, 4), R(2, 4)),
+    Row("vecmat", jnp.vecmat, V3, R(2, 3, 4)),
+    Row("copy", lambda x: jnp.copy(x) * 2.0, A23),
+    Row("empty_like", lambda x: jnp.where(x > 0, x, jnp.empty_like(x, dtype=np.float32)), A23),
+    Row("isposinf isneginf", lambda x: (jnp.isposinf(1.0 / (x - x[0, 0])),
+                                        jnp.isneginf(-1.0 / (x - x[0, 0]))), A23, grad=False),
+    Row("isposinf int", jnp.isposinf, INT, grad=False),
 ]
 
 
@@ -495,6 +522,10 @@ ERRORS = [
     (lambda a: jnp.arange(a), (R(),), TracerError, "jnp.arange"),
     (lambda a, n: jnp.linspace(0.0, a, n), (R(), np.int64(3)), TracerError, "num"),
     (lambda a: jnp.array([a, np.ones(2)]), (V3,), ShapeError, "same shape"),
+    (lambda a: jnp.matrix_transpose(a), (V3,), ShapeError, "at least 2-dimensional"),
+    (lambda a: jnp.cumulative_sum(a), (A23,), ShapeError, "axis="),
+    (lambda a, b: jnp.vecdot(a, b), (A23, V4), ShapeError, "differ in length"),
+    (lambda a: jnp.left_shift(a, 1), (A23,), JitgradTypeError, "integer or boolean"),
 ]
 
 

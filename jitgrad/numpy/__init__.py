@@ -1682,9 +1682,29 @@ from jitgrad.numpy._ufuncs import (  # noqa: E402, F401  (re-exports)
 )
 
 _UFUNCS.update(_MORE_UFUNCS)
+from jitgrad.numpy import _array_api  # noqa: E402  (it uses the above)
+from jitgrad.numpy._array_api import (  # noqa: E402, F401  (re-exports)
+    concat,
+    cumulative_prod,
+    cumulative_sum,
+    empty_like,
+    isneginf,
+    isposinf,
+    matrix_transpose,
+    matvec,
+    permute_dims,
+    unstack,
+    vecdot,
+    vecmat,
+)
+
+# NumPy 2's array-API names of ufuncs (numpy's own are the same objects: np.acos is np.arccos).
+acos, acosh, asin, asinh, atan, atanh = arccos, arccosh, arcsin, arcsinh, arctan, arctanh
+atan2, pow = arctan2, power  # noqa: A001
 _examples.attach(globals())
 
 dtype = np.dtype  # numpy's dtype constructor, re-exported (bound last: parameters use the name)
+copy = _array_api.copy  # (bound last too)
 
 
 def __getattr__(name: str) -> Any:
