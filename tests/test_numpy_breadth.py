@@ -44,6 +44,8 @@ X32 = R(3, 2, dtype=np.float32)
 IDX = np.array([[2, 0], [1, 1]])
 ORDER = np.argsort(R(3, 2), axis=0)
 INT = np.arange(12).reshape(3, 4)
+NANS = np.where(np.arange(12).reshape(3, 4) % 5 == 1, np.nan, R(3, 4))  # a NaN in each row
+ALL_NAN_ROW = np.vstack([NANS[:2], np.full((1, 4), np.nan)])
 
 ROWS = [
     # --- einsum: every subscript form ---------------------------------------------------------
@@ -334,6 +336,30 @@ ROWS = [
     Row("isposinf isneginf", lambda x: (jnp.isposinf(1.0 / (x - x[0, 0])),
                                         jnp.isneginf(-1.0 / (x - x[0, 0]))), A23, grad=False),
     Row("isposinf int", jnp.isposinf, INT, grad=False),
+    # --- NaN-ignoring reductions (the NaNs get no gradient) ------------------------------------
+    Row("nansum", lambda x: jnp.nansum(x), NANS),
+    Row("nansum axis keepdims", lambda x: jnp.nansum(x, axis=0, keepdims=True), NANS),
+    Row("nansum all-NaN row", lambda x: jnp.nansum(x, axis=1), ALL_NAN_ROW),
+    Row("nansum int", lambda x: jnp.nansum(x, axis=1), INT.astype(np.int8), grad=False),
+    Row("nanprod", lambda x: jnp.nanprod(x, axis=1), NANS),
+    Row("nanmean", lambda x: jnp.nanmean(x, axis=1), NANS),
+    Row("nanmean all-NaN row", lambda x: jnp.nanmean(x, axis=1), ALL_NAN_ROW, grad=False),
+    Row("nanmean float32", lambda x: jnp.nanmean(x), NANS.astype(np.float32)),
+    Row("nanmean int", jnp.nanmean, INT, grad=False),
+    Row("nanvar", lambda x: jnp.nanvar(x, axis=0), NANS),
+    Row("nanvar ddof all-NaN", lambda x: jnp.nanvar(x, axis=1, ddof=3, keepdims=True),
+        ALL_NAN_ROW, grad=False),
+    Row("nanstd", lambda x: jnp.nanstd(x, axis=1, ddof=1), NANS),
+    Row("nanmax", lambda x: jnp.nanmax(x, axis=1), NANS),
+    Row("nanmin keepdims", lambda x: jnp.nanmin(x, axis=0, keepdims=True), NANS),
+    Row("nanmax all-NaN row", lambda x: jnp.nanmax(x, axis=1), ALL_NAN_ROW, grad=False),
+    Row("nanmin int", jnp.nanmin, INT, grad=False),
+    Row("nanargmax", lambda x: jnp.nanargmax(x, axis=1), NANS, grad=False),
+    Row("nanargmin", lambda x: jnp.nanargmin(x), NANS, grad=False),
+    Row("nanargmin keepdims", lambda x: jnp.nanargmin(x, axis=0, keepdims=True), NANS,
+        grad=False),
+    Row("nancumsum", lambda x: jnp.nancumsum(x, axis=1), NANS),
+    Row("nancumprod", lambda x: jnp.nancumprod(x), NANS),
 ]
 
 
@@ -533,3 +559,11 @@ ERRORS = [
 def test_errors_are_raised_at_trace_time(f, args, error, match):
     with pytest.raises(error, match=match):
         jg.make_ir(f)(*args)
+
+
+def test_nan_reductions_give_no_gradient_to_nans_and_minus_one_for_nan_slices():
+    g = jg.grad(lambda x: jnp.nanmean(x) + jnp.nanstd(x) + jnp.nanmax(x))(NANS)
+    assert np.all(g[np.isnan(NANS)] == 0) and np.all(g[~np.isnan(NANS)] != 0)
+    # NB: numpy raises for a slice of NaNs; traced, its index is -1 (as JAX).
+    got = jg.jit(lambda x: jnp.nanargmax(x, axis=1))(ALL_NAN_ROW)
+    np.testing.assert_array_equal(got, [np.nanargmax(r) for r in ALL_NAN_ROW[:2]] + [-1])

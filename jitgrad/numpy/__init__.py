@@ -1641,6 +1641,19 @@ from numpy import (  # noqa: E402, F401  (re-exports)
 
 from jitgrad.numpy import _examples, linalg, random  # noqa: E402, F401  (they use the above)
 from jitgrad.numpy._index_tricks import c_, r_  # noqa: E402, F401  (re-exports)
+from jitgrad.numpy._nanfunctions import (  # noqa: E402, F401  (re-exports)
+    nanargmax,
+    nanargmin,
+    nancumprod,
+    nancumsum,
+    nanmax,
+    nanmean,
+    nanmin,
+    nanprod,
+    nanstd,
+    nansum,
+    nanvar,
+)
 from jitgrad.numpy._ufuncs import (  # noqa: E402, F401  (re-exports)
     UFUNCS as _MORE_UFUNCS,
 )
