@@ -360,6 +360,42 @@ ROWS = [
         grad=False),
     Row("nancumsum", lambda x: jnp.nancumsum(x, axis=1), NANS),
     Row("nancumprod", lambda x: jnp.nancumprod(x), NANS),
+    # --- more elementwise functions ------------------------------------------------------------
+    Row("cbrt", lambda x: jnp.cbrt(x - 1.0), A23),
+    Row("cbrt exact", lambda x: jnp.cbrt(x), np.array([-8.0, 27.0, -0.0, -np.inf, 1e-310]),
+        grad=False),
+    Row("cbrt float32", jnp.cbrt, X32),
+    Row("i0", lambda x: jnp.i0(x * 4.0 - 3.0), A23),
+    Row("i0 large", jnp.i0, np.array([-30.0, 0.0, 700.0]), grad=False),
+    Row("modf", lambda x: jnp.modf(x * 4.0 - 4.0), A23),
+    Row("modf special", jnp.modf, np.array([-3.0, -0.0, np.inf, -np.inf, np.nan]), grad=False),
+    Row("ldexp", lambda x: jnp.ldexp(x, np.array([3, -2, 0])), A23),
+    Row("ldexp range", jnp.ldexp, np.array([1e-300, 5e-324, 1.5, 1.0, -2.0]),
+        np.array([1100, 2000, -1080, 10 ** 6, -10 ** 6]), grad=False),
+    Row("ldexp float32", lambda x: jnp.ldexp(x, 2), X32),
+    Row("gcd", jnp.gcd, INT - 5, np.int64(6), grad=False),
+    Row("gcd int8 extremes", jnp.gcd, np.array([-128, 0, 0, 12, -9], np.int8),
+        np.array([0, 0, 7, -8, 6], np.int8), grad=False),
+    Row("lcm", jnp.lcm, INT - 5, np.array([4, 0, -6, 9]), grad=False),
+    # --- counting and weighting ----------------------------------------------------------------
+    Row("count_nonzero", lambda x: jnp.count_nonzero(x > 1.0, axis=1), A23, grad=False),
+    Row("count_nonzero all", jnp.count_nonzero, INT - 3, grad=False),
+    Row("ptp", lambda x: jnp.ptp(x, axis=0), A23),
+    Row("ptp int8 wraps", jnp.ptp, np.array([127, -128, 3], np.int8), grad=False),
+    Row("average", jnp.average, A23),
+    Row("average weights", lambda x, w: jnp.average(x, weights=w), A23, R(2, 3)),
+    Row("average axis weights returned", lambda x, w: jnp.average(
+        x, axis=1, weights=w, returned=True, keepdims=True), A23, V3),
+    Row("average int", lambda x: jnp.average(x, axis=0, weights=np.arange(3)), INT,
+        grad=False),
+    Row("bincount", lambda x: jnp.bincount(x, length=5), np.array([0, 2, 2, 4, 1, 2]),
+        grad=False, batch=[0]),
+    Row("bincount weights minlength", lambda w: jnp.bincount(np.array([3, 0, 3]), w,
+                                                             minlength=6), V3),
+    Row("bincount traced weights", lambda x, w: jnp.bincount(x, w, length=4),
+        np.array([1, 1, 3]), V3, batch=[0, 1]),
+    Row("ediff1d", lambda x: jnp.ediff1d(x, to_begin=-9.0, to_end=x[0]), A23),
+    Row("ediff1d int", lambda x: jnp.ediff1d(x, to_end=[1, 2]), INT.astype(np.int8), grad=False),
 ]
 
 
@@ -552,6 +588,14 @@ ERRORS = [
     (lambda a: jnp.cumulative_sum(a), (A23,), ShapeError, "axis="),
     (lambda a, b: jnp.vecdot(a, b), (A23, V4), ShapeError, "differ in length"),
     (lambda a: jnp.left_shift(a, 1), (A23,), JitgradTypeError, "integer or boolean"),
+    (lambda a: jnp.bincount(a), (np.array([1, 2]),), TracerError, "length="),
+    (lambda a: jnp.bincount(a, length=3), (V3,), JitgradTypeError, "non-negative integers"),
+    (lambda a: jnp.ldexp(a, 1.5), (V3,), JitgradTypeError, "exponent must be an integer"),
+    (lambda a: jnp.gcd(a, 2), (V3,), JitgradTypeError, "integer"),
+    (lambda a: jnp.average(a, weights=np.ones(3)), (A23,), ShapeError, "axis must be given"),
+    (lambda a: jnp.average(a, axis=1, weights=np.ones(2)), (A23,), ShapeError, "along axis"),
+    (lambda a: jnp.ptp(a > 1), (A23,), JitgradTypeError, "boolean"),
+    (lambda a: jnp.ediff1d(a, to_begin=1.5), (INT,), JitgradTypeError, "to_begin"),
 ]
 
 

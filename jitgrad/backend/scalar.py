@@ -1,6 +1,6 @@
 """Scalar helpers called by generated kernels (inlined): a branch-free select, numpy's
-NaN-propagating maximum and minimum, a population count, the reassociable addition that lets
-reductions vectorise, and a promise that a loop index is not negative."""
+NaN-propagating maximum and minimum, a population count, integer gcd, the reassociable
+addition that lets reductions vectorise, and a promise that a loop index is not negative."""
 
 from llvmlite import ir
 from numba import types
@@ -67,6 +67,15 @@ def nonneg(typingctx, i):
         return args[0]
 
     return i(i), codegen
+
+
+@_helper
+def gcd_int(a, b):
+    # Euclid's algorithm on the absolute values (numpy.gcd; gcd(0, 0) is 0).
+    a, b = abs(a), abs(b)
+    while b != 0:
+        a, b = b, a % b
+    return a
 
 
 @intrinsic

@@ -13,9 +13,11 @@ import numpy as np
 from jitgrad import prims as P
 from jitgrad.core import aval_of as _aval_of
 from jitgrad.core import is_float as _is_float
+from jitgrad.errors import JitgradTypeError
 from jitgrad.numpy import (
     _axes,
     _binary,
+    _bitwise,
     _cast,
     _keep,
     _numpy_when_concrete,
@@ -31,9 +33,11 @@ from jitgrad.numpy import (
     exp,
     expm1,
     floor,
+    floor_divide,
     greater,
     greater_equal,
     isfinite,
+    isinf,
     isnan,
     less,
     less_equal,
@@ -60,7 +64,8 @@ __all__ = ["all", "allclose", "angle", "any", "array_equal", "conj", "conjugate"
            "deg2rad", "degrees", "fabs", "fix", "float_power", "fmax", "fmin", "heaviside",
            "hypot", "imag", "iscomplex", "iscomplexobj", "isclose", "isreal", "isrealobj",
            "logaddexp", "logaddexp2", "logical_xor", "positive", "rad2deg", "radians", "real",
-           "real_if_close", "signbit", "sinc", "trunc"]
+           "real_if_close", "signbit", "sinc", "trunc", "cbrt", "i0", "modf", "ldexp", "gcd",
+           "lcm"]
 
 ArrayLike = Any
 
@@ -552,8 +557,75 @@ def array_equal(a1: ArrayLike, a2: ArrayLike, equal_nan: bool = False) -> Any:
     return all(same)
 
 
+cbrt = _unary(P.cbrt, np.cbrt)
+
+
+@_numpy_when_concrete(np.i0)
+def i0(x: ArrayLike) -> Any:
+    """``numpy.i0``, the modified Bessel function of order 0: ``i0e(x) * exp(|x|)``. Its
+    derivative is ``i1`` (Abramowitz & Stegun 9.6.27), which the product rule through
+    ``i0e``'s derivative gives.
+
+    >>> import jitgrad
+    >>> float(jitgrad.grad(i0)(1.0))  # i1(1)
+    0.5651591039924849
+    """
+    x = _to_float(x)
+    return multiply(P.i0e_p.bind(x), exp(abs(x)))
+
+
+@_numpy_when_concrete(np.modf)
+def modf(x: ArrayLike) -> tuple[Any, Any]:
+    """``numpy.modf``: the fractional and integral parts, each with ``x``'s sign (``modf(inf)``
+    is ``(0.0, inf)``); the fractional part has derivative 1.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(modf)(np.array([-2.5, np.inf]))
+    (array([-0.5,  0. ]), array([-2., inf]))
+    """
+    x = _to_float(x)
+    whole = trunc(x)
+    return copysign(where(isinf(x), 0.0, subtract(x, whole)), x), whole
+
+
+@_numpy_when_concrete(np.ldexp)
+def ldexp(x1: ArrayLike, x2: ArrayLike) -> Any:
+    """``numpy.ldexp``: ``x1 * 2**x2`` rounded once, for an integer ``x2``; linear in ``x1``.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(ldexp)(np.array([1.5, 1e-300]), np.array([3, 1100]))
+    array([1.20000000e+01, 1.35829853e+31])
+    """
+    if _aval_of(x2).dtype.kind not in "biu":
+        raise JitgradTypeError(f"ldexp: the exponent must be an integer, got "
+                               f"{_aval_of(x2).dtype} (numpy refuses it too)")
+    x1 = _to_float(x1)
+    # Clipped as the primitive does, the exponent is exact in any float dtype.
+    n = P.max_(P.min_(_cast(x2, np.dtype(np.int64)), 2200), -2200)
+    return P.ldexp_p.bind(*_promote_broadcast("ldexp", x1, n, dtype=_aval_of(x1).dtype))
+
+
+gcd = _bitwise(P.gcd_p, np.gcd, None)
+
+
+@_numpy_when_concrete(np.lcm)
+def lcm(x1: ArrayLike, x2: ArrayLike) -> Any:
+    """``numpy.lcm``: ``|x1 // gcd(x1, x2) * x2|``, 0 where either is 0.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(lcm)(np.array([4, 0, -4]), np.array([6, 5, 6]))
+    array([12,  0, 12])
+    """
+    g = gcd(x1, x2)
+    a, b = _promote_broadcast("lcm", x1, x2, dtype=_aval_of(g).dtype)
+    zero = equal(g, 0)
+    return where(zero, np.zeros((), _aval_of(g).dtype),
+                 abs(multiply(floor_divide(a, where(zero, np.ones((), _aval_of(g).dtype), g)), b)))
+
+
 # Names of numpy ufuncs whose calls on traced arrays (np.hypot(x, y)) dispatch here.
 UFUNCS = {f.__name__: f for f in (
     logaddexp, logaddexp2, hypot, fmax, fmin, fabs, signbit, copysign, heaviside, sinc,
-    deg2rad, radians, rad2deg, degrees, trunc, float_power, positive, conjugate, logical_xor)}
+    deg2rad, radians, rad2deg, degrees, trunc, float_power, positive, conjugate, logical_xor,
+    cbrt, modf, ldexp, gcd, lcm)}
 UFUNCS["conj"] = conjugate
