@@ -1681,6 +1681,7 @@ from jitgrad.numpy._ufuncs import (  # noqa: E402, F401  (re-exports)
     float_power,
     fmax,
     fmin,
+    frexp,
     gcd,
     heaviside,
     hypot,
@@ -1697,6 +1698,7 @@ from jitgrad.numpy._ufuncs import (  # noqa: E402, F401  (re-exports)
     logaddexp2,
     logical_xor,
     modf,
+    nextafter,
     positive,
     rad2deg,
     radians,
@@ -1704,6 +1706,7 @@ from jitgrad.numpy._ufuncs import (  # noqa: E402, F401  (re-exports)
     real_if_close,
     signbit,
     sinc,
+    spacing,
     trunc,
 )
 

@@ -42,6 +42,7 @@ from jitgrad.numpy import (
     less,
     less_equal,
     log1p,
+    log2,
     logical_and,
     logical_not,
     logical_or,
@@ -65,7 +66,7 @@ __all__ = ["all", "allclose", "angle", "any", "array_equal", "conj", "conjugate"
            "hypot", "imag", "iscomplex", "iscomplexobj", "isclose", "isreal", "isrealobj",
            "logaddexp", "logaddexp2", "logical_xor", "positive", "rad2deg", "radians", "real",
            "real_if_close", "signbit", "sinc", "trunc", "cbrt", "i0", "modf", "ldexp", "gcd",
-           "lcm"]
+           "lcm", "frexp", "nextafter", "spacing"]
 
 ArrayLike = Any
 
@@ -623,9 +624,85 @@ def lcm(x1: ArrayLike, x2: ArrayLike) -> Any:
                  abs(multiply(floor_divide(a, where(zero, np.ones((), _aval_of(g).dtype), g)), b)))
 
 
+@_numpy_when_concrete(np.frexp)
+def frexp(x: ArrayLike) -> tuple[Any, Any]:
+    """``numpy.frexp``: ``x = mantissa * 2**exponent`` with ``0.5 <= |mantissa| < 1`` (an
+    int32 exponent; zeros, infinities and NaNs are their own mantissa, exponent 0). The
+    mantissa's derivative is ``2**-exponent``.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(frexp)(np.array([-3.0, 5e-324, np.inf]))
+    (array([-0.75,  0.5 ,   inf]), array([    2, -1073,     0], dtype=int32))
+    """
+    x = _to_float(x)
+    special = logical_or(equal(x, 0), logical_not(isfinite(x)))
+    safe = where(special, 1.0, x)
+    # log2 may be off by one next to a power of two: the exact ldexp below corrects it.
+    e = _cast(add(floor(log2(abs(safe))), 1.0), np.dtype(np.int32))
+    m = ldexp(safe, negative(e))
+    big, small = greater_equal(abs(m), 1.0), less(abs(m), 0.5)
+    e = where(big, add(e, 1), where(small, subtract(e, 1), e))
+    m = ldexp(safe, negative(e))
+    return where(special, x, m), where(special, np.int32(0), e)
+
+
+def _ulp_exponent(e: Any, dtype: np.dtype, below: Any = False) -> Any:
+    """log2 of the gap between floats of ``dtype`` with frexp exponent ``e`` (where ``below``:
+    the gap under the binade's lowest value), never below the smallest subnormal's."""
+    info = np.finfo(dtype)
+    lowest = int(np.log2(info.smallest_subnormal))
+    return maximum(subtract(subtract(e, info.nmant + 1), _cast(below, np.dtype(np.int32))),
+                   lowest)
+
+
+@_numpy_when_concrete(np.nextafter)
+def nextafter(x1: ArrayLike, x2: ArrayLike) -> Any:
+    """``numpy.nextafter``: the next float after ``x1`` toward ``x2``. NB: no derivative (a
+    step function of the float grid; JAX defines none either).
+
+    >>> import jitgrad
+    >>> jitgrad.jit(nextafter)(np.array([1.0, 0.0, np.inf]), np.array([2.0, -1.0, 0.0]))
+    array([ 1.00000000e+000, -4.94065646e-324,  1.79769313e+308])
+    """
+    dtype = result_type(x1, x2)
+    dtype = dtype if _is_float(dtype) else np.dtype(np.float64)
+    x, y = (stop_gradient(v) for v in _promote_broadcast("nextafter", x1, x2, dtype=dtype))
+    info = np.finfo(dtype)
+    m, e = frexp(x)
+    one = np.ones((), dtype)
+    ax = abs(x)
+    away = logical_or(logical_and(greater(y, x), greater(x, 0)),
+                      logical_and(less(y, x), less(x, 0)))
+    up = add(ax, ldexp(one, _ulp_exponent(e, dtype)))
+    bottom = equal(abs(m), 0.5)
+    down = subtract(ax, ldexp(one, _ulp_exponent(e, dtype, bottom)))
+    mag = where(away, up, down)
+    step = where(less(x, 0), negative(mag), mag)
+    tiny = np.asarray(info.smallest_subnormal, dtype)
+    big = np.asarray(info.max, dtype)
+    out = where(equal(x, 0), where(greater(y, x), tiny, negative(tiny)),
+                where(isinf(x), where(greater(x, 0), big, negative(big)), step))
+    out = where(equal(x, y), y, out)
+    return where(logical_or(isnan(x), isnan(y)), add(x, y), out)
+
+
+@_numpy_when_concrete(np.spacing)
+def spacing(x: ArrayLike) -> Any:
+    """``numpy.spacing``: the gap from ``x`` to the next float away from zero (signed as
+    ``x``; +0 and -0 give the smallest subnormal; NaN for infinities). NB: no derivative.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(spacing)(np.array([1.0, -1.0, 0.0]))
+    array([ 2.22044605e-016, -2.22044605e-016,  4.94065646e-324])
+    """
+    x = stop_gradient(_to_float(x))
+    inf = np.asarray(np.inf, _aval_of(x).dtype)
+    return subtract(nextafter(x, where(less(x, 0), negative(inf), inf)), x)
+
+
 # Names of numpy ufuncs whose calls on traced arrays (np.hypot(x, y)) dispatch here.
 UFUNCS = {f.__name__: f for f in (
     logaddexp, logaddexp2, hypot, fmax, fmin, fabs, signbit, copysign, heaviside, sinc,
     deg2rad, radians, rad2deg, degrees, trunc, float_power, positive, conjugate, logical_xor,
-    cbrt, modf, ldexp, gcd, lcm)}
+    cbrt, modf, ldexp, gcd, lcm, frexp, nextafter, spacing)}
 UFUNCS["conj"] = conjugate
