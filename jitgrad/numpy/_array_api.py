@@ -161,7 +161,12 @@ def vecmat(x1: ArrayLike, x2: ArrayLike, /) -> Any:
 
 @_numpy_when_concrete(np.copy)
 def copy(a: ArrayLike, order: str = "K", subok: bool = False) -> Any:
-    """``numpy.copy``: a traced array is a value, so its copy is itself (gradient 1)."""
+    """``numpy.copy``: a traced array is a value, so its copy is itself (gradient 1).
+
+    >>> import jitgrad
+    >>> jitgrad.jit(copy)(np.array([0.5, 0.25]))
+    array([0.5 , 0.25])
+    """
     return asarray(a)
 
 
