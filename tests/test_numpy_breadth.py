@@ -602,6 +602,7 @@ ERRORS = [
     (lambda a: jnp.bincount(a, length=3), (V3,), JitgradTypeError, "non-negative integers"),
     (lambda a: jnp.ldexp(a, 1.5), (V3,), JitgradTypeError, "exponent must be an integer"),
     (lambda a: jnp.gcd(a, 2), (V3,), JitgradTypeError, "integer"),
+    (lambda a: jnp.gcd(a > 1, a > 1), (V3,), JitgradTypeError, "booleans"),
     (lambda a: jnp.average(a, weights=np.ones(3)), (A23,), ShapeError, "axis must be given"),
     (lambda a: jnp.average(a, axis=1, weights=np.ones(2)), (A23,), ShapeError, "along axis"),
     (lambda a: jnp.ptp(a > 1), (A23,), JitgradTypeError, "boolean"),

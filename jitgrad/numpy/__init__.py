@@ -447,7 +447,11 @@ def _bitwise(prim: Any, np_fn: Callable[..., Any], logical: Callable[..., Any] |
                 f"{np_fn.__name__}: needs integer or boolean operands, got "
                 f"{', '.join(str(_aval_of(x).dtype) for x in xs)} (numpy refuses them too)")
         if dtype == np.bool_:  # (numpy's shifts and bit counts of booleans compute in int8)
-            dtype = np_fn.resolve_dtypes((dtype,) * np_fn.nin + (None,))[0]
+            try:
+                dtype = np_fn.resolve_dtypes((dtype,) * np_fn.nin + (None,))[0]
+            except TypeError:
+                raise JitgradTypeError(f"{np_fn.__name__}: needs integer operands, got "
+                                       f"booleans (numpy refuses them too)") from None
         return prim.bind(*_promote_broadcast(np_fn.__name__, *xs, dtype=dtype))
     fn.__name__ = np_fn.__name__
     args = [np.array([True, False]), np.array([6, -3], np.int8)] if np_fn.nin == 2 else \
