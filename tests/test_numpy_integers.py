@@ -113,3 +113,17 @@ def test_bitwise_operations_refuse_floats():
         jg.make_ir(lambda x: x << 1)(np.ones(3))
     assert tree_leaves(jg.vmap(lambda x: x >> 1)(np.arange(6).reshape(2, 3)))[0].tolist() == \
         [[0, 0, 1], [1, 2, 2]]
+
+
+def test_numpy_ufuncs_on_traced_arrays_dispatch_here():
+    """numpy's own isnan/isinf/isfinite, shifts and NumPy 2's vecdot/matvec/vecmat gufuncs
+    called on traced arrays run jitgrad's (isnan raised UnsupportedError before)."""
+    x = np.array([1.0, np.nan, np.inf])
+    def f(x):
+        return (np.isnan(x), np.isinf(x), np.isfinite(x), np.vecdot(x[:1], x[:1]),
+                np.matvec(np.eye(2), x[:2] * 0 + 1), np.vecmat(x[:2] * 0 + 1, np.eye(2)))
+    for got, want in zip(jg.jit(f)(x), f(x), strict=True):
+        np.testing.assert_array_equal(got, want)
+    n = np.array([1, 2, 3], np.uint8)
+    np.testing.assert_array_equal(jg.jit(lambda a: np.left_shift(a, 2) | np.right_shift(a, 1))(n),
+                                  np.left_shift(n, 2) | np.right_shift(n, 1))

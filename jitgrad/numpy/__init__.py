@@ -1507,6 +1507,7 @@ _UFUNCS = {
     "logical_or": logical_or, "logical_not": logical_not, "bitwise_and": bitwise_and,
     "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor, "invert": invert, "log2": log2,
     "left_shift": left_shift, "right_shift": right_shift, "bitwise_count": bitwise_count,
+    "isnan": isnan, "isinf": isinf, "isfinite": isfinite,
     "log10": log10, "exp2": exp2, "sinh": sinh, "cosh": cosh, "arcsin": arcsin, "arccos": arccos,
     "arctan": arctan, "arcsinh": arcsinh, "arccosh": arccosh, "arctanh": arctanh, "floor": floor,
     "ceil": ceil, "rint": rint, "arctan2": arctan2, "remainder": remainder,
@@ -1730,6 +1731,8 @@ from jitgrad.numpy._array_api import (  # noqa: E402, F401  (re-exports)
     vecdot,
     vecmat,
 )
+
+_UFUNCS.update(matvec=matvec, vecdot=vecdot, vecmat=vecmat)  # (gufuncs in NumPy 2)
 
 # NumPy 2's array-API names of ufuncs (numpy's own are the same objects: np.acos is np.arccos).
 acos, acosh, asin, asinh, atan, atanh = arccos, arccosh, arcsin, arcsinh, arctan, arctanh
