@@ -329,6 +329,7 @@ ROWS = [
     Row("vecdot", jnp.vecdot, A23, V3),
     Row("vecdot axis", lambda a, b: jnp.vecdot(a, b, axis=0), R(3, 2), R(3, 1)),
     Row("vecdot int", jnp.vecdot, INT, INT[0], grad=False),
+    Row("vecdot bool", lambda a: jnp.vecdot(a > 4, a % 2 == 0), INT, grad=False),
     Row("matvec", jnp.matvec, R(2, 3, 4), R(2, 4)),
     Row("vecmat", jnp.vecmat, V3, R(2, 3, 4)),
     Row("copy", lambda x: jnp.copy(x) * 2.0, A23),

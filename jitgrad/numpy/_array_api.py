@@ -30,6 +30,7 @@ from jitgrad.numpy import (
 )
 from jitgrad.numpy._shape import pad
 from jitgrad.numpy._sorting import cumprod
+from jitgrad.numpy._ufuncs import any
 
 __all__ = ["concat", "copy", "cumulative_prod", "cumulative_sum", "empty_like", "isneginf",
            "isposinf", "matrix_transpose", "matvec", "permute_dims", "unstack", "vecdot",
@@ -134,6 +135,8 @@ def vecdot(x1: ArrayLike, x2: ArrayLike, /, *, axis: int = -1) -> Any:
         raise ShapeError(f"vecdot: the vectors along axis {axis} differ in length: "
                          f"{_aval_of(x1)} and {_aval_of(x2)}")
     prod = multiply(x1, x2)
+    if _aval_of(prod).dtype == np.bool_:  # (numpy's boolean dot product: any of the ands)
+        return any(prod, axis=axis)
     return sum(prod, axis=axis, dtype=_aval_of(prod).dtype)
 
 
