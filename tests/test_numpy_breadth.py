@@ -44,6 +44,8 @@ X32 = R(3, 2, dtype=np.float32)
 IDX = np.array([[2, 0], [1, 1]])
 ORDER = np.argsort(R(3, 2), axis=0)
 INT = np.arange(12).reshape(3, 4)
+NANS = np.where(np.arange(12).reshape(3, 4) % 5 == 1, np.nan, R(3, 4))  # a NaN in each row
+ALL_NAN_ROW = np.vstack([NANS[:2], np.full((1, 4), np.nan)])
 
 ROWS = [
     # --- einsum: every subscript form ---------------------------------------------------------
@@ -307,6 +309,104 @@ ROWS = [
     Row("linspace retstep", lambda a: jnp.linspace(0.0, a, 3, retstep=True), R()),
     Row("linspace one", lambda a, b: jnp.linspace(a, b, 1), R(), R()),
     Row("linspace float32", lambda a: jnp.linspace(a, 2.0, 3), R(dtype=np.float32)),
+    # --- NumPy 2 / array-API names ---------------------------------------------------------------
+    Row("acos asin atan", lambda x: jnp.acos(x - 1.0) + jnp.asin(x - 1.0) * jnp.atan(x), A23),
+    Row("acosh asinh atanh", lambda x: jnp.acosh(x + 1.0) + jnp.asinh(x) * jnp.atanh(x - 1.0),
+        A23),
+    Row("atan2 pow", lambda x, y: jnp.atan2(x, y) + jnp.pow(x, y), A23, V3),
+    Row("concat", lambda a, b: jnp.concat([a, b], axis=1), A23, R(2, 2)),
+    Row("concat None", lambda a, b: jnp.concat((a, b), axis=None), A23, V3),
+    Row("permute_dims", lambda x: jnp.permute_dims(x, (2, 0, 1)), T234),
+    Row("matrix_transpose", jnp.matrix_transpose, T234),
+    Row("cumulative_sum", lambda x: jnp.cumulative_sum(x), V4),
+    Row("cumulative_sum initial", lambda x: jnp.cumulative_sum(x, axis=0, include_initial=True),
+        A23),
+    Row("cumulative_sum int8", lambda x: jnp.cumulative_sum(x, axis=-1), INT.astype(np.int8),
+        grad=False),
+    Row("cumulative_prod initial", lambda x: jnp.cumulative_prod(x, axis=1,
+                                                                 include_initial=True), A23),
+    Row("unstack", lambda x: jnp.unstack(x, axis=1), A23),
+    Row("vecdot", jnp.vecdot, A23, V3),
+    Row("vecdot axis", lambda a, b: jnp.vecdot(a, b, axis=0), R(3, 2), R(3, 1)),
+    Row("vecdot int", jnp.vecdot, INT, INT[0], grad=False),
+    Row("vecdot bool", lambda a: jnp.vecdot(a > 4, a % 2 == 0), INT, grad=False),
+    Row("matvec", jnp.matvec, R(2, 3, 4), R(2, 4)),
+    Row("vecmat", jnp.vecmat, V3, R(2, 3, 4)),
+    Row("copy", lambda x: jnp.copy(x) * 2.0, A23),
+    Row("empty_like", lambda x: jnp.where(x > 0, x, jnp.empty_like(x, dtype=np.float32)), A23),
+    Row("isposinf isneginf", lambda x: (jnp.isposinf(1.0 / (x - x[0, 0])),
+                                        jnp.isneginf(-1.0 / (x - x[0, 0]))), A23, grad=False),
+    Row("isposinf int", jnp.isposinf, INT, grad=False),
+    # --- NaN-ignoring reductions (the NaNs get no gradient) ------------------------------------
+    Row("nansum", lambda x: jnp.nansum(x), NANS),
+    Row("nansum axis keepdims", lambda x: jnp.nansum(x, axis=0, keepdims=True), NANS),
+    Row("nansum all-NaN row", lambda x: jnp.nansum(x, axis=1), ALL_NAN_ROW),
+    Row("nansum int", lambda x: jnp.nansum(x, axis=1), INT.astype(np.int8), grad=False),
+    Row("nanprod", lambda x: jnp.nanprod(x, axis=1), NANS),
+    Row("nanmean", lambda x: jnp.nanmean(x, axis=1), NANS),
+    Row("nanmean all-NaN row", lambda x: jnp.nanmean(x, axis=1), ALL_NAN_ROW, grad=False),
+    Row("nanmean float32", lambda x: jnp.nanmean(x), NANS.astype(np.float32)),
+    Row("nanmean int", jnp.nanmean, INT, grad=False),
+    Row("nanvar", lambda x: jnp.nanvar(x, axis=0), NANS),
+    Row("nanvar ddof all-NaN", lambda x: jnp.nanvar(x, axis=1, ddof=3, keepdims=True),
+        ALL_NAN_ROW, grad=False),
+    Row("nanstd", lambda x: jnp.nanstd(x, axis=1, ddof=1), NANS),
+    Row("nanmax", lambda x: jnp.nanmax(x, axis=1), NANS),
+    Row("nanmin keepdims", lambda x: jnp.nanmin(x, axis=0, keepdims=True), NANS),
+    Row("nanmax all-NaN row", lambda x: jnp.nanmax(x, axis=1), ALL_NAN_ROW, grad=False),
+    Row("nanmin int", jnp.nanmin, INT, grad=False),
+    Row("nanargmax", lambda x: jnp.nanargmax(x, axis=1), NANS, grad=False),
+    Row("nanargmin", lambda x: jnp.nanargmin(x), NANS, grad=False),
+    Row("nanargmin keepdims", lambda x: jnp.nanargmin(x, axis=0, keepdims=True), NANS,
+        grad=False),
+    Row("nancumsum", lambda x: jnp.nancumsum(x, axis=1), NANS),
+    Row("nancumprod", lambda x: jnp.nancumprod(x), NANS),
+    # --- more elementwise functions ------------------------------------------------------------
+    Row("cbrt", lambda x: jnp.cbrt(x - 1.0), A23),
+    Row("cbrt exact", lambda x: jnp.cbrt(x), np.array([-8.0, 27.0, -0.0, -np.inf, 1e-310]),
+        grad=False),
+    Row("cbrt float32", jnp.cbrt, X32),
+    Row("i0", lambda x: jnp.i0(x * 4.0 - 3.0), A23),
+    Row("i0 large", jnp.i0, np.array([-30.0, 0.0, 700.0]), grad=False),
+    Row("modf", lambda x: jnp.modf(x * 4.0 - 4.0), A23),
+    Row("modf special", jnp.modf, np.array([-3.0, -0.0, np.inf, -np.inf, np.nan]), grad=False),
+    Row("ldexp", lambda x: jnp.ldexp(x, np.array([3, -2, 0])), A23),
+    Row("ldexp range", jnp.ldexp, np.array([1e-300, 5e-324, 1.5, 1.0, -2.0]),
+        np.array([1100, 2000, -1080, 10 ** 6, -10 ** 6]), grad=False),
+    Row("ldexp float32", lambda x: jnp.ldexp(x, 2), X32),
+    Row("frexp", lambda x: jnp.frexp(x * 40.0 - 41.0), A23),
+    Row("frexp special", jnp.frexp, np.array([0.0, -0.0, np.inf, np.nan, 5e-324, 2.0 ** -1022,
+                                              np.finfo(np.float64).max, 0.5]), grad=False),
+    Row("frexp float32", jnp.frexp, X32),
+    Row("nextafter", jnp.nextafter, np.array([0.0, -0.0, 1.0, 1.0, np.inf, 2.0 ** -1022, 0.5]),
+        np.array([-1.0, 0.0, 0.0, 2.0, 0.0, 0.0, -np.inf]), grad=False),
+    Row("nextafter float32 broadcast", lambda x: jnp.nextafter(x, np.float32(1.0)), X32,
+        grad=False),
+    Row("spacing", jnp.spacing, np.array([0.0, -0.0, 1.0, -1.0, np.inf, 5e-324, 1e300]),
+        grad=False),
+    Row("gcd", jnp.gcd, INT - 5, np.int64(6), grad=False),
+    Row("gcd int8 extremes", jnp.gcd, np.array([-128, 0, 0, 12, -9], np.int8),
+        np.array([0, 0, 7, -8, 6], np.int8), grad=False),
+    Row("lcm", jnp.lcm, INT - 5, np.array([4, 0, -6, 9]), grad=False),
+    # --- counting and weighting ----------------------------------------------------------------
+    Row("count_nonzero", lambda x: jnp.count_nonzero(x > 1.0, axis=1), A23, grad=False),
+    Row("count_nonzero all", jnp.count_nonzero, INT - 3, grad=False),
+    Row("ptp", lambda x: jnp.ptp(x, axis=0), A23),
+    Row("ptp int8 wraps", jnp.ptp, np.array([127, -128, 3], np.int8), grad=False),
+    Row("average", jnp.average, A23),
+    Row("average weights", lambda x, w: jnp.average(x, weights=w), A23, R(2, 3)),
+    Row("average axis weights returned", lambda x, w: jnp.average(
+        x, axis=1, weights=w, returned=True, keepdims=True), A23, V3),
+    Row("average int", lambda x: jnp.average(x, axis=0, weights=np.arange(3)), INT,
+        grad=False),
+    Row("bincount", lambda x: jnp.bincount(x, length=5), np.array([0, 2, 2, 4, 1, 2]),
+        grad=False, batch=[0]),
+    Row("bincount weights minlength", lambda w: jnp.bincount(np.array([3, 0, 3]), w,
+                                                             minlength=6), V3),
+    Row("bincount traced weights", lambda x, w: jnp.bincount(x, w, length=4),
+        np.array([1, 1, 3]), V3, batch=[0, 1]),
+    Row("ediff1d", lambda x: jnp.ediff1d(x, to_begin=-9.0, to_end=x[0]), A23),
+    Row("ediff1d int", lambda x: jnp.ediff1d(x, to_end=[1, 2]), INT.astype(np.int8), grad=False),
 ]
 
 
@@ -495,6 +595,19 @@ ERRORS = [
     (lambda a: jnp.arange(a), (R(),), TracerError, "jnp.arange"),
     (lambda a, n: jnp.linspace(0.0, a, n), (R(), np.int64(3)), TracerError, "num"),
     (lambda a: jnp.array([a, np.ones(2)]), (V3,), ShapeError, "same shape"),
+    (lambda a: jnp.matrix_transpose(a), (V3,), ShapeError, "at least 2-dimensional"),
+    (lambda a: jnp.cumulative_sum(a), (A23,), ShapeError, "axis="),
+    (lambda a, b: jnp.vecdot(a, b), (A23, V4), ShapeError, "differ in length"),
+    (lambda a: jnp.left_shift(a, 1), (A23,), JitgradTypeError, "integer or boolean"),
+    (lambda a: jnp.bincount(a), (np.array([1, 2]),), TracerError, "length="),
+    (lambda a: jnp.bincount(a, length=3), (V3,), JitgradTypeError, "non-negative integers"),
+    (lambda a: jnp.ldexp(a, 1.5), (V3,), JitgradTypeError, "exponent must be an integer"),
+    (lambda a: jnp.gcd(a, 2), (V3,), JitgradTypeError, "integer"),
+    (lambda a: jnp.gcd(a > 1, a > 1), (V3,), JitgradTypeError, "booleans"),
+    (lambda a: jnp.average(a, weights=np.ones(3)), (A23,), ShapeError, "axis must be given"),
+    (lambda a: jnp.average(a, axis=1, weights=np.ones(2)), (A23,), ShapeError, "along axis"),
+    (lambda a: jnp.ptp(a > 1), (A23,), JitgradTypeError, "boolean"),
+    (lambda a: jnp.ediff1d(a, to_begin=1.5), (INT,), JitgradTypeError, "to_begin"),
 ]
 
 
@@ -502,3 +615,11 @@ ERRORS = [
 def test_errors_are_raised_at_trace_time(f, args, error, match):
     with pytest.raises(error, match=match):
         jg.make_ir(f)(*args)
+
+
+def test_nan_reductions_give_no_gradient_to_nans_and_minus_one_for_nan_slices():
+    g = jg.grad(lambda x: jnp.nanmean(x) + jnp.nanstd(x) + jnp.nanmax(x))(NANS)
+    assert np.all(g[np.isnan(NANS)] == 0) and np.all(g[~np.isnan(NANS)] != 0)
+    # NB: numpy raises for a slice of NaNs; traced, its index is -1 (as JAX).
+    got = jg.jit(lambda x: jnp.nanargmax(x, axis=1))(ALL_NAN_ROW)
+    np.testing.assert_array_equal(got, [np.nanargmax(r) for r in ALL_NAN_ROW[:2]] + [-1])

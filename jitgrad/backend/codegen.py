@@ -58,6 +58,15 @@ def _literal(value: np.generic, dtype: np.dtype) -> str:
     return repr(v) if dtype == np.float64 else f"{dt_name(dtype)}({v!r})"
 
 
+def _narrow(expr: str, dtype: np.dtype) -> str:
+    """Numba computes integer arithmetic on types narrower than 64 bits in int64 (or uint64):
+    the result is cast back, so that it wraps around as numpy's does (``int32.max + 8`` is
+    negative) before anything else in the kernel reads it."""
+    if dtype.kind in "iu" and dtype.itemsize < 8 and not expr.startswith(f"{dt_name(dtype)}("):
+        return f"{dt_name(dtype)}({expr})"
+    return expr
+
+
 def _expr(node: SNode, names: list[str]) -> str:
     ops = [names[a] for a in node.args]
     template = node.prim.lowering.template
@@ -66,8 +75,9 @@ def _expr(node: SNode, names: list[str]) -> str:
     if vm and node.dtype.name in _SHORT and not config.precise_math:
         return f"{vm}_{_SHORT[node.dtype.name]}({', '.join(ops)})"
     if callable(template):
-        return template(ops, dt, **node.params)
-    return template.format(*ops, dt=dt, sfx=_SHORT.get(node.dtype.name, ""), **node.params)
+        return _narrow(template(ops, dt, **node.params), node.dtype)
+    return _narrow(template.format(*ops, dt=dt, sfx=_SHORT.get(node.dtype.name, ""),
+                                   **node.params), node.dtype)
 
 
 _INIT = {"sum": 0, "prod": 1}
@@ -77,9 +87,10 @@ def _identity(op: str, dtype: np.dtype) -> str:
     """The literal a reduction starts from."""
     if op in _INIT:
         value = _INIT[op]
-    else:
-        big = np.inf if np.issubdtype(dtype, np.floating) else np.iinfo(dtype).max
-        value = -big if op == "max" else big
+    elif np.issubdtype(dtype, np.floating):
+        value = -np.inf if op == "max" else np.inf
+    else:  # (an unsigned type's smallest value is 0, not -max)
+        value = np.iinfo(dtype).min if op == "max" else np.iinfo(dtype).max
     return _literal(np.asarray(value, dtype)[()], dtype)
 
 
@@ -89,9 +100,9 @@ def _combine(op: str, a: str, b: str, dtype: np.dtype, local: bool) -> str:
     maximum/minimum, which also vectorise."""
     floating = np.issubdtype(dtype, np.floating)
     if op == "sum":
-        return f"radd({a}, {b})" if floating and local else f"{a} + {b}"
+        return f"radd({a}, {b})" if floating and local else _narrow(f"{a} + {b}", dtype)
     if op == "prod":
-        return f"{a} * {b}"
+        return _narrow(f"{a} * {b}", dtype)
     if floating:
         return f"r{op}({a}, {b})"
     return f"{op}_nan({a}, {b})"

@@ -1,6 +1,6 @@
 """Scalar helpers called by generated kernels (inlined): a branch-free select, numpy's
-NaN-propagating maximum and minimum, the reassociable addition that lets reductions vectorise,
-and a promise that a loop index is not negative."""
+NaN-propagating maximum and minimum, a population count, integer gcd, the reassociable
+addition that lets reductions vectorise, and a promise that a loop index is not negative."""
 
 from llvmlite import ir
 from numba import types
@@ -67,6 +67,28 @@ def nonneg(typingctx, i):
         return args[0]
 
     return i(i), codegen
+
+
+@_helper
+def gcd_int(a, b):
+    # Euclid's algorithm on the absolute values (numpy.gcd; gcd(0, 0) is 0).
+    a, b = abs(a), abs(b)
+    while b != 0:
+        a, b = b, a % b
+    return a
+
+
+@intrinsic
+def popcount(typingctx, a):
+    """The number of 1 bits of an integer (LLVM's ``ctpop``), as a uint8."""
+    if not isinstance(a, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        n = builder.ctpop(args[0])
+        return builder.trunc(n, ir.IntType(8)) if a.bitwidth > 8 else n
+
+    return types.uint8(a), codegen
 
 
 def _nan_propagating(name: str):

@@ -216,7 +216,8 @@ def _promote_broadcast(op: str, *xs: Any, dtype: Any = None) -> list[Any]:
 
 def _to_float(x: Any) -> Any:
     """Float functions of integer or boolean arrays compute in float64."""
-    # NB: numpy gives float16 for bool inputs and float64 for ints; we use float64 for both.
+    # NB: numpy gives float16 for bool, int8 and uint8 inputs, float32 for int16 and uint16
+    # and float64 for wider ints; traced values use float64 for all (concrete ones: numpy's).
     if isinstance(x, (_Tracer, np.ndarray)) and x.dtype.kind == "f":
         return x
     if _is_float(_aval_of(x).dtype):
@@ -331,8 +332,23 @@ arctan = _unary(P.atan, np.arctan)
 arcsinh = _unary(P.asinh, np.arcsinh)
 arccosh = _unary(P.acosh, np.arccosh)
 arctanh = _unary(P.atanh, np.arctanh)
-floor = _unary(P.floor, np.floor)
-ceil = _unary(P.ceil, np.ceil)
+
+
+def _to_integer(prim_fn: Callable[[Any], Any], np_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Rounding to an integer: integers and booleans are returned as they are (NumPy 2)."""
+    unary = _unary(prim_fn, np_fn)
+
+    def fn(x: ArrayLike, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(x, _Tracer) and not args and not kwargs and not _is_float(x.dtype):
+            return x
+        return unary(x, *args, **kwargs)
+
+    return _named(fn, np_fn, f"``numpy.{np_fn.__name__}``; integers and booleans are "
+                             f"returned as they are, as NumPy 2 does.")
+
+
+floor = _to_integer(P.floor, np.floor)
+ceil = _to_integer(P.ceil, np.ceil)
 rint = _unary(P.round_, np.rint)
 
 
@@ -417,29 +433,43 @@ def logical_not(x: ArrayLike) -> Any:
     return P.not_(_cast(x, np.dtype(np.bool_)))
 
 
-def _bitwise(np_fn: Callable[..., Any], logical: Callable[..., Any]) -> Callable[..., Any]:
-    """numpy's bitwise ``np_fn``: on booleans it is ``logical`` (as in numpy); traced integers
-    are refused rather than given a logical result (``3 & 5`` is 1, not True)."""
+def _bitwise(prim: Any, np_fn: Callable[..., Any], logical: Callable[..., Any] | None
+             ) -> Callable[..., Any]:
+    """numpy's bitwise ``np_fn`` on integers (the primitive ``prim``) with broadcasting and
+    promotion; on booleans it is ``logical`` (as in numpy), and numpy refuses floats."""
     @_numpy_when_concrete(np_fn)
     def fn(*xs: ArrayLike) -> Any:
-        dtypes = [_aval_of(x).dtype for x in xs]
-        if builtins.any(d != np.bool_ for d in dtypes):
-            raise UnsupportedError(
-                f"{np_fn.__name__}: bitwise operations are supported on boolean traced arrays "
-                f"only (got {', '.join(str(d) for d in dtypes)})")
-        return logical(*xs)
+        dtype = result_type(*xs)
+        if dtype == np.bool_ and logical is not None:
+            return logical(*xs)
+        if dtype.kind not in "biu":
+            raise JitgradTypeError(
+                f"{np_fn.__name__}: needs integer or boolean operands, got "
+                f"{', '.join(str(_aval_of(x).dtype) for x in xs)} (numpy refuses them too)")
+        if dtype == np.bool_:  # (numpy's shifts and bit counts of booleans compute in int8)
+            try:
+                dtype = np_fn.resolve_dtypes((dtype,) * np_fn.nin + (None,))[0]
+            except TypeError:
+                raise JitgradTypeError(f"{np_fn.__name__}: needs integer operands, got "
+                                       f"booleans (numpy refuses them too)") from None
+        return prim.bind(*_promote_broadcast(np_fn.__name__, *xs, dtype=dtype))
     fn.__name__ = np_fn.__name__
-    fn.__doc__ = (f"``numpy.{np_fn.__name__}`` (``{logical.__name__}`` on booleans; traced "
-                  "integers are refused).\n\n    >>> import jitgrad\n"
-                  f"    >>> jitgrad.jit({np_fn.__name__})(*[np.array([True, False])] * "
-                  f"{np_fn.nin})\n    {np_fn(*[np.array([True, False])] * np_fn.nin)!r}\n")
+    args = [np.array([True, False]), np.array([6, -3], np.int8)] if np_fn.nin == 2 else \
+        [np.array([6, -3], np.int8)]
+    fn.__doc__ = (f"``numpy.{np_fn.__name__}`` of integers and booleans (compiled too)."
+                  f"\n\n    >>> import jitgrad\n    >>> jitgrad.jit({np_fn.__name__})("
+                  f"{', '.join(repr(a).replace('array', 'np.array') for a in args)})\n"
+                  f"    {np_fn(*args)!r}\n")
     return fn
 
 
-bitwise_and = _bitwise(np.bitwise_and, logical_and)
-bitwise_or = _bitwise(np.bitwise_or, logical_or)
-bitwise_xor = _bitwise(np.bitwise_xor, not_equal)
-invert = bitwise_not = _bitwise(np.invert, logical_not)
+bitwise_and = _bitwise(P.bitwise_and_p, np.bitwise_and, logical_and)
+bitwise_or = _bitwise(P.bitwise_or_p, np.bitwise_or, logical_or)
+bitwise_xor = _bitwise(P.bitwise_xor_p, np.bitwise_xor, not_equal)
+invert = bitwise_not = bitwise_invert = _bitwise(P.bitwise_not_p, np.invert, logical_not)
+left_shift = bitwise_left_shift = _bitwise(P.shift_left_p, np.left_shift, None)
+right_shift = bitwise_right_shift = _bitwise(P.shift_right_p, np.right_shift, None)
+bitwise_count = _bitwise(P.population_count_p, np.bitwise_count, None)
 
 
 @_numpy_when_concrete(np.power)
@@ -462,8 +492,26 @@ def square(x: ArrayLike) -> Any:
 
 @_numpy_when_concrete(np.reciprocal)
 def reciprocal(x: ArrayLike) -> Any:
-    """``1 / x``."""
-    return divide(1.0, x)
+    """``1 / x``; of integers an integer, as numpy's: 1 / x truncated toward zero (booleans
+    compute in int8).
+
+    >>> import jitgrad
+    >>> jitgrad.jit(reciprocal)(np.array([1, -1, 2, -3], np.int32))
+    array([ 1, -1,  0,  0], dtype=int32)
+    """
+    dtype = _aval_of(x).dtype
+    if _is_float(dtype):
+        return divide(1.0, x)
+    if dtype == np.bool_:
+        x, dtype = _cast(x, np.int8), np.dtype(np.int8)
+    # numpy divides in float64 and converts, so 1 / 0 converts an infinity: its value is
+    # the platform's conversion, which numpy's own call on a zero gives.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        at_zero = np.reciprocal(np.zeros((), dtype))
+    out = where(equal(x, 1), np.ones((), dtype), where(equal(x, 0), at_zero, np.zeros((), dtype)))
+    if dtype.kind == "i":
+        out = where(equal(x, -1), np.asarray(-1, dtype), out)
+    return out
 
 
 @_numpy_when_concrete(np.log2)
@@ -737,6 +785,9 @@ def _extremum(prim_fn: Callable[..., Any], np_fn: Callable[..., Any], name: str
         if builtins.any(shape[i] == 0 for i in axes):
             raise ShapeError(f"{name}: zero-size array {_aval_of(a)} has no {name} along axes "
                              f"{axes}")
+        if _aval_of(a).dtype == np.bool_:  # (the reductions take numbers: any/all as numpy)
+            return _cast(_keep(prim_fn(_cast(a, np.uint8), axes), shape, axes, keepdims),
+                         np.bool_)
         return _keep(prim_fn(a, axes), shape, axes, keepdims)
     fn.__name__ = name
     fn.__doc__ = f"``numpy.{name}``; the gradient is shared equally among tied elements."
@@ -1455,6 +1506,8 @@ _UFUNCS = {
     "square": square, "reciprocal": reciprocal, "matmul": matmul, "logical_and": logical_and,
     "logical_or": logical_or, "logical_not": logical_not, "bitwise_and": bitwise_and,
     "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor, "invert": invert, "log2": log2,
+    "left_shift": left_shift, "right_shift": right_shift, "bitwise_count": bitwise_count,
+    "isnan": isnan, "isinf": isinf, "isfinite": isfinite,
     "log10": log10, "exp2": exp2, "sinh": sinh, "cosh": cosh, "arcsin": arcsin, "arccos": arccos,
     "arctan": arctan, "arcsinh": arcsinh, "arccosh": arccosh, "arctanh": arctanh, "floor": floor,
     "ceil": ceil, "rint": rint, "arctan2": arctan2, "remainder": remainder,
@@ -1505,6 +1558,8 @@ def _install_tracer_methods() -> None:
         "__eq__": equal, "__ne__": not_equal, "__and__": bitwise_and,
         "__rand__": _swap(bitwise_and), "__or__": bitwise_or, "__ror__": _swap(bitwise_or),
         "__xor__": bitwise_xor, "__rxor__": _swap(bitwise_xor), "__invert__": invert,
+        "__lshift__": left_shift, "__rlshift__": _swap(left_shift), "__rshift__": right_shift,
+        "__rrshift__": _swap(right_shift),
         "__getitem__": getitem,
         "__array_ufunc__": _array_ufunc, "__array_function__": _array_function,
         "reshape": lambda self, *shape, order="C": reshape(
@@ -1591,6 +1646,26 @@ from numpy import (  # noqa: E402, F401  (re-exports)
 
 from jitgrad.numpy import _examples, linalg, random  # noqa: E402, F401  (they use the above)
 from jitgrad.numpy._index_tricks import c_, r_  # noqa: E402, F401  (re-exports)
+from jitgrad.numpy._nanfunctions import (  # noqa: E402, F401  (re-exports)
+    nanargmax,
+    nanargmin,
+    nancumprod,
+    nancumsum,
+    nanmax,
+    nanmean,
+    nanmin,
+    nanprod,
+    nanstd,
+    nansum,
+    nanvar,
+)
+from jitgrad.numpy._statistics import (  # noqa: E402, F401  (re-exports)
+    average,
+    bincount,
+    count_nonzero,
+    ediff1d,
+    ptp,
+)
 from jitgrad.numpy._ufuncs import (  # noqa: E402, F401  (re-exports)
     UFUNCS as _MORE_UFUNCS,
 )
@@ -1600,6 +1675,7 @@ from jitgrad.numpy._ufuncs import (  # noqa: E402, F401  (re-exports)
     angle,
     any,
     array_equal,
+    cbrt,
     conj,
     conjugate,
     copysign,
@@ -1610,17 +1686,24 @@ from jitgrad.numpy._ufuncs import (  # noqa: E402, F401  (re-exports)
     float_power,
     fmax,
     fmin,
+    frexp,
+    gcd,
     heaviside,
     hypot,
+    i0,
     imag,
     isclose,
     iscomplex,
     iscomplexobj,
     isreal,
     isrealobj,
+    lcm,
+    ldexp,
     logaddexp,
     logaddexp2,
     logical_xor,
+    modf,
+    nextafter,
     positive,
     rad2deg,
     radians,
@@ -1628,13 +1711,36 @@ from jitgrad.numpy._ufuncs import (  # noqa: E402, F401  (re-exports)
     real_if_close,
     signbit,
     sinc,
+    spacing,
     trunc,
 )
 
 _UFUNCS.update(_MORE_UFUNCS)
+from jitgrad.numpy import _array_api  # noqa: E402  (it uses the above)
+from jitgrad.numpy._array_api import (  # noqa: E402, F401  (re-exports)
+    concat,
+    cumulative_prod,
+    cumulative_sum,
+    empty_like,
+    isneginf,
+    isposinf,
+    matrix_transpose,
+    matvec,
+    permute_dims,
+    unstack,
+    vecdot,
+    vecmat,
+)
+
+_UFUNCS.update(matvec=matvec, vecdot=vecdot, vecmat=vecmat)  # (gufuncs in NumPy 2)
+
+# NumPy 2's array-API names of ufuncs (numpy's own are the same objects: np.acos is np.arccos).
+acos, acosh, asin, asinh, atan, atanh = arccos, arccosh, arcsin, arcsinh, arctan, arctanh
+atan2, pow = arctan2, power  # noqa: A001
 _examples.attach(globals())
 
 dtype = np.dtype  # numpy's dtype constructor, re-exported (bound last: parameters use the name)
+copy = _array_api.copy  # (bound last too)
 
 
 def __getattr__(name: str) -> Any:

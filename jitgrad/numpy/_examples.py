@@ -384,6 +384,78 @@ _EXAMPLES = {
         'lambda x: jnp.getitem(x, (slice(None), 1))',
         'np.array([[1.0, 2.0], [3.0, 4.0]])',
         'array([2., 4.])'),
+    'concat': (
+        'jnp.concat',
+        '[np.array([1.0, 2.0]), np.array([3.0])]',
+        'array([1., 2., 3.])'),
+    'permute_dims': (
+        'lambda x: jnp.permute_dims(x, (1, 0))',
+        'np.array([[1.0, 2.0]])',
+        'array([[1.],\n       [2.]])'),
+    'cumulative_sum': (
+        'lambda x: jnp.cumulative_sum(x, include_initial=True)',
+        'np.array([1.0, 2.0])',
+        'array([0., 1., 3.])'),
+    'cumulative_prod': (
+        'jnp.cumulative_prod',
+        'np.array([2.0, 3.0])',
+        'array([2., 6.])'),
+    'empty_like': (
+        'lambda x: jnp.empty_like(x) + 1.0',
+        'np.array([0.5, 0.25])',
+        'array([1., 1.])'),
+    'isneginf': (
+        'jnp.isneginf',
+        'np.array([-np.inf, np.inf, 0.0])',
+        'array([ True, False, False])'),
+    'isposinf': (
+        'jnp.isposinf',
+        'np.array([-np.inf, np.inf, 0.0])',
+        'array([False,  True, False])'),
+    'nanmax': (
+        'jnp.nanmax',
+        'np.array([0.5, np.nan, 0.25])',
+        'array(0.5)'),
+    'nanmin': (
+        'jnp.nanmin',
+        'np.array([0.5, np.nan, 0.25])',
+        'array(0.25)'),
+    'nanprod': (
+        'jnp.nanprod',
+        'np.array([0.5, np.nan, 0.25])',
+        'array(0.125)'),
+    'nanstd': (
+        'jnp.nanstd',
+        'np.array([0.5, np.nan, 0.25])',
+        'array(0.125)'),
+    'nanvar': (
+        'jnp.nanvar',
+        'np.array([0.5, np.nan, 0.25])',
+        'array(0.015625)'),
+    'nanargmax': (
+        'jnp.nanargmax',
+        'np.array([0.5, np.nan, 0.25])',
+        'array(0)'),
+    'nanargmin': (
+        'jnp.nanargmin',
+        'np.array([0.5, np.nan, 0.25])',
+        'array(2)'),
+    'nancumsum': (
+        'jnp.nancumsum',
+        'np.array([0.5, np.nan, 0.25])',
+        'array([0.5 , 0.5 , 0.75])'),
+    'nancumprod': (
+        'jnp.nancumprod',
+        'np.array([0.5, np.nan, 0.25])',
+        'array([0.5  , 0.5  , 0.125])'),
+    'ptp': (
+        'jnp.ptp',
+        'np.array([0.5, 2.0, 0.25])',
+        'array(1.75)'),
+    'cbrt': (
+        'jnp.cbrt',
+        'np.array([-8.0, 0.125])',
+        'array([-2. ,  0.5])'),
 }
 
 

@@ -13,9 +13,11 @@ import numpy as np
 from jitgrad import prims as P
 from jitgrad.core import aval_of as _aval_of
 from jitgrad.core import is_float as _is_float
+from jitgrad.errors import JitgradTypeError
 from jitgrad.numpy import (
     _axes,
     _binary,
+    _bitwise,
     _cast,
     _keep,
     _numpy_when_concrete,
@@ -31,13 +33,16 @@ from jitgrad.numpy import (
     exp,
     expm1,
     floor,
+    floor_divide,
     greater,
     greater_equal,
     isfinite,
+    isinf,
     isnan,
     less,
     less_equal,
     log1p,
+    log2,
     logical_and,
     logical_not,
     logical_or,
@@ -60,7 +65,8 @@ __all__ = ["all", "allclose", "angle", "any", "array_equal", "conj", "conjugate"
            "deg2rad", "degrees", "fabs", "fix", "float_power", "fmax", "fmin", "heaviside",
            "hypot", "imag", "iscomplex", "iscomplexobj", "isclose", "isreal", "isrealobj",
            "logaddexp", "logaddexp2", "logical_xor", "positive", "rad2deg", "radians", "real",
-           "real_if_close", "signbit", "sinc", "trunc"]
+           "real_if_close", "signbit", "sinc", "trunc", "cbrt", "i0", "modf", "ldexp", "gcd",
+           "lcm", "frexp", "nextafter", "spacing"]
 
 ArrayLike = Any
 
@@ -552,8 +558,151 @@ def array_equal(a1: ArrayLike, a2: ArrayLike, equal_nan: bool = False) -> Any:
     return all(same)
 
 
+cbrt = _unary(P.cbrt, np.cbrt)
+
+
+@_numpy_when_concrete(np.i0)
+def i0(x: ArrayLike) -> Any:
+    """``numpy.i0``, the modified Bessel function of order 0: ``i0e(x) * exp(|x|)``. Its
+    derivative is ``i1`` (Abramowitz & Stegun 9.6.27), which the product rule through
+    ``i0e``'s derivative gives.
+
+    >>> import jitgrad
+    >>> float(jitgrad.grad(i0)(1.0))  # i1(1)
+    0.5651591039924849
+    """
+    x = _to_float(x)
+    return multiply(P.i0e_p.bind(x), exp(abs(x)))
+
+
+@_numpy_when_concrete(np.modf)
+def modf(x: ArrayLike) -> tuple[Any, Any]:
+    """``numpy.modf``: the fractional and integral parts, each with ``x``'s sign (``modf(inf)``
+    is ``(0.0, inf)``); the fractional part has derivative 1.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(modf)(np.array([-2.5, np.inf]))
+    (array([-0.5,  0. ]), array([-2., inf]))
+    """
+    x = _to_float(x)
+    whole = trunc(x)
+    return copysign(where(isinf(x), 0.0, subtract(x, whole)), x), whole
+
+
+@_numpy_when_concrete(np.ldexp)
+def ldexp(x1: ArrayLike, x2: ArrayLike) -> Any:
+    """``numpy.ldexp``: ``x1 * 2**x2`` rounded once, for an integer ``x2``; linear in ``x1``.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(ldexp)(np.array([1.5, 1e-300]), np.array([3, 1100]))
+    array([1.20000000e+01, 1.35829853e+31])
+    """
+    if _aval_of(x2).dtype.kind not in "biu":
+        raise JitgradTypeError(f"ldexp: the exponent must be an integer, got "
+                               f"{_aval_of(x2).dtype} (numpy refuses it too)")
+    x1 = _to_float(x1)
+    # Clipped as the primitive does, the exponent is exact in any float dtype.
+    n = P.max_(P.min_(_cast(x2, np.dtype(np.int64)), 2200), -2200)
+    return P.ldexp_p.bind(*_promote_broadcast("ldexp", x1, n, dtype=_aval_of(x1).dtype))
+
+
+gcd = _bitwise(P.gcd_p, np.gcd, None)
+
+
+@_numpy_when_concrete(np.lcm)
+def lcm(x1: ArrayLike, x2: ArrayLike) -> Any:
+    """``numpy.lcm``: ``|x1 // gcd(x1, x2) * x2|``, 0 where either is 0.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(lcm)(np.array([4, 0, -4]), np.array([6, 5, 6]))
+    array([12,  0, 12])
+    """
+    g = gcd(x1, x2)
+    a, b = _promote_broadcast("lcm", x1, x2, dtype=_aval_of(g).dtype)
+    zero = equal(g, 0)
+    return where(zero, np.zeros((), _aval_of(g).dtype),
+                 abs(multiply(floor_divide(a, where(zero, np.ones((), _aval_of(g).dtype), g)), b)))
+
+
+@_numpy_when_concrete(np.frexp)
+def frexp(x: ArrayLike) -> tuple[Any, Any]:
+    """``numpy.frexp``: ``x = mantissa * 2**exponent`` with ``0.5 <= |mantissa| < 1`` (an
+    int32 exponent; zeros, infinities and NaNs are their own mantissa, exponent 0). The
+    mantissa's derivative is ``2**-exponent``.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(frexp)(np.array([-3.0, 5e-324, np.inf]))
+    (array([-0.75,  0.5 ,   inf]), array([    2, -1073,     0], dtype=int32))
+    """
+    x = _to_float(x)
+    special = logical_or(equal(x, 0), logical_not(isfinite(x)))
+    safe = where(special, 1.0, x)
+    # log2 may be off by one next to a power of two: the exact ldexp below corrects it.
+    e = _cast(add(floor(log2(abs(safe))), 1.0), np.dtype(np.int32))
+    m = ldexp(safe, negative(e))
+    big, small = greater_equal(abs(m), 1.0), less(abs(m), 0.5)
+    e = where(big, add(e, 1), where(small, subtract(e, 1), e))
+    m = ldexp(safe, negative(e))
+    return where(special, x, m), where(special, np.int32(0), e)
+
+
+def _ulp_exponent(e: Any, dtype: np.dtype, below: Any = False) -> Any:
+    """log2 of the gap between floats of ``dtype`` with frexp exponent ``e`` (where ``below``:
+    the gap under the binade's lowest value), never below the smallest subnormal's."""
+    info = np.finfo(dtype)
+    lowest = int(np.log2(info.smallest_subnormal))
+    return maximum(subtract(subtract(e, info.nmant + 1), _cast(below, np.dtype(np.int32))),
+                   lowest)
+
+
+@_numpy_when_concrete(np.nextafter)
+def nextafter(x1: ArrayLike, x2: ArrayLike) -> Any:
+    """``numpy.nextafter``: the next float after ``x1`` toward ``x2``. NB: no derivative (a
+    step function of the float grid; JAX defines none either).
+
+    >>> import jitgrad
+    >>> jitgrad.jit(nextafter)(np.array([1.0, 0.0, np.inf]), np.array([2.0, -1.0, 0.0]))
+    array([ 1.00000000e+000, -4.94065646e-324,  1.79769313e+308])
+    """
+    dtype = result_type(x1, x2)
+    dtype = dtype if _is_float(dtype) else np.dtype(np.float64)
+    x, y = (stop_gradient(v) for v in _promote_broadcast("nextafter", x1, x2, dtype=dtype))
+    info = np.finfo(dtype)
+    m, e = frexp(x)
+    one = np.ones((), dtype)
+    ax = abs(x)
+    away = logical_or(logical_and(greater(y, x), greater(x, 0)),
+                      logical_and(less(y, x), less(x, 0)))
+    up = add(ax, ldexp(one, _ulp_exponent(e, dtype)))
+    bottom = equal(abs(m), 0.5)
+    down = subtract(ax, ldexp(one, _ulp_exponent(e, dtype, bottom)))
+    mag = where(away, up, down)
+    step = where(less(x, 0), negative(mag), mag)
+    tiny = np.asarray(info.smallest_subnormal, dtype)
+    big = np.asarray(info.max, dtype)
+    out = where(equal(x, 0), where(greater(y, x), tiny, negative(tiny)),
+                where(isinf(x), where(greater(x, 0), big, negative(big)), step))
+    out = where(equal(x, y), y, out)
+    return where(logical_or(isnan(x), isnan(y)), add(x, y), out)
+
+
+@_numpy_when_concrete(np.spacing)
+def spacing(x: ArrayLike) -> Any:
+    """``numpy.spacing``: the gap from ``x`` to the next float away from zero (signed as
+    ``x``; +0 and -0 give the smallest subnormal; NaN for infinities). NB: no derivative.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(spacing)(np.array([1.0, -1.0, 0.0]))
+    array([ 2.22044605e-016, -2.22044605e-016,  4.94065646e-324])
+    """
+    x = stop_gradient(_to_float(x))
+    inf = np.asarray(np.inf, _aval_of(x).dtype)
+    return subtract(nextafter(x, where(less(x, 0), negative(inf), inf)), x)
+
+
 # Names of numpy ufuncs whose calls on traced arrays (np.hypot(x, y)) dispatch here.
 UFUNCS = {f.__name__: f for f in (
     logaddexp, logaddexp2, hypot, fmax, fmin, fabs, signbit, copysign, heaviside, sinc,
-    deg2rad, radians, rad2deg, degrees, trunc, float_power, positive, conjugate, logical_xor)}
+    deg2rad, radians, rad2deg, degrees, trunc, float_power, positive, conjugate, logical_xor,
+    cbrt, modf, ldexp, gcd, lcm, frexp, nextafter, spacing)}
 UFUNCS["conj"] = conjugate

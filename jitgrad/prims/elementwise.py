@@ -324,6 +324,10 @@ acosh_p = defelementwise("acosh", np.arccosh,
 atanh_p = defelementwise("atanh", np.arctanh, [lambda g, out, x: div(g, _one_minus_sq(x))],
                          "math.atanh({0})", inexact=True,
                          domain=(-0.8, 0.8), special_values=(1.0 + 2.0 ** -52, 1.0 - 2.0 ** -53))
+# d cbrt(x) = 1 / (3 cbrt(x)^2): infinite at 0, as the function's slope. libm's cbrt (numpy's
+# and Numba's) is odd exactly: cbrt(-8) is -2.
+cbrt_p = defelementwise("cbrt", np.cbrt, [lambda g, out, x: div(g, mul(3, mul(out, out)))],
+                        "np.cbrt({0})", domain=(0.2, 3.0), special_values=(1e-310, 8.0))
 # Piecewise constant: zero derivative (as in JAX), values as numpy's.
 _HALVES = (0.5, -0.5, 1.5, 2.5, -2.5, 2.0 ** 52 + 1, 0.49999999999999994)
 floor_p = defelementwise("floor", np.floor, [None], "{dt}(np.floor({0}))",
@@ -368,6 +372,28 @@ def _dpow_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
 
 pow_p = defelementwise("pow", _pow, [_dpow_dx, _dpow_dy], "{0} ** {1}",
                        domain=[(0.5, 2.0), (-2, 2)], vmath="pow", inexact=True)
+
+
+_LDEXP_RANGE = 2200  # beyond it every ldexp is 0 or inf (or x itself for 0, inf, NaN)
+
+
+def _ldexp_impl(x: Any, n: Any) -> Any:
+    n = np.where(np.isnan(n), 0, np.clip(n, -_LDEXP_RANGE, _LDEXP_RANGE)).astype(np.int32)
+    return np.ldexp(x, n).astype(np.result_type(x))[()]
+
+
+def _ldexp_kernel(ops: list[str], dt: str) -> str:
+    x, n = ops
+    clipped = f"min(max({n}, {dt}(-{_LDEXP_RANGE})), {dt}({_LDEXP_RANGE}))"
+    return f"{dt}(math.ldexp({x}, int(select({n} == {n}, {clipped}, {dt}(0)))))"
+
+
+# numpy.ldexp(x, n) = x * 2**n rounded once (libm's ldexp; Numba's math.ldexp). The exponent
+# arrives as a float of x's dtype (jnp.ldexp takes integers only): truncated, clipped to
+# +-2200 (the same results) and, for a NaN, 0, so that every operand has a defined result.
+# Linear in x; piecewise constant in n.
+ldexp_p = defelementwise("ldexp", _ldexp_impl, [lambda g, out, x, n: ldexp(g, n), None],
+                         _ldexp_kernel, domain=[(-2, 2), (-3, 3)])
 
 
 atan2_p = defelementwise(
@@ -480,6 +506,60 @@ or_p = defnondiff("or", np.logical_or, "{0} | {1}", 2, kinds="bool")
 not_p = defnondiff("not", np.logical_not, "not {0}", 1, kinds="bool")
 
 
+
+# --- bitwise operations and gcd on integers (zero derivative; booleans: the logical ones) ----
+
+
+def _int_cases(nargs: int) -> Callable[..., list]:
+    """Integer operands for the registry's float32/float64 runs: int8 (whose arithmetic Numba
+    widens, so wrap-around is exercised) and int64."""
+    base = elementwise_cases([(-2, 2)] * nargs, kinds="int")
+    return lambda rng, dtype: base(rng, np.int8 if dtype == np.float32 else np.int64)
+
+
+def _bits(dt: str) -> int:
+    return np.dtype(dt.removeprefix("np.")).itemsize * 8
+
+
+def _shift_kernel(right: bool) -> Callable[..., str]:
+    # numpy's shifts: an amount outside [0, bits) gives 0 (a right shift of a negative
+    # number: -1) instead of C's undefined result. The shift itself takes the amount modulo
+    # the width, so that the branch not taken is defined too.
+    def kernel(ops: list[str], dt: str) -> str:
+        x, y = ops
+        bits = _bits(dt)
+        inside = f"({y} < {dt}({bits}))" if dt.startswith("np.uint") else \
+            f"(({y} >= {dt}(0)) & ({y} < {dt}({bits})))"
+        shifted = f"({x} {'>>' if right else '<<'} ({y} & {dt}({bits - 1})))"
+        outside = f"select({x} < {dt}(0), {dt}(-1), {dt}(0))" \
+            if right and dt.startswith("np.int") else f"{dt}(0)"
+        return f"select({inside}, {shifted}, {outside})"
+    return kernel
+
+
+def _definteger(name: str, impl: Callable[..., Any], kernel: str | Callable[..., str],
+                nargs: int, out_dtype: Any = None) -> Primitive:
+    def rule(*avals: ShapedArray) -> ShapedArray:
+        if any(a.dtype.kind not in "iu" for a in avals):
+            raise ShapeError(f"{name}: needs integer operands, got "
+                             f"{' and '.join(str(a) for a in avals)}")
+        return elementwise_rule(name, out_dtype=out_dtype)(*avals)
+    return register(Primitive(name, rule, impl, Elementwise(kernel), differentiable=False,
+                              batch=elementwise_batch, test_cases=_int_cases(nargs)))
+
+
+bitwise_and_p = _definteger("bitwise_and", np.bitwise_and, "{0} & {1}", 2)
+bitwise_or_p = _definteger("bitwise_or", np.bitwise_or, "{0} | {1}", 2)
+bitwise_xor_p = _definteger("bitwise_xor", np.bitwise_xor, "{0} ^ {1}", 2)
+bitwise_not_p = _definteger("bitwise_not", np.invert, "~{0}", 1)
+shift_left_p = _definteger("shift_left", np.left_shift, _shift_kernel(False), 2)
+shift_right_p = _definteger("shift_right", np.right_shift, _shift_kernel(True), 2)
+# numpy.bitwise_count: the 1 bits of the absolute value, as uint8.
+population_count_p = _definteger("population_count", np.bitwise_count, "popcount(abs({0}))",
+                                  1, out_dtype=np.uint8)
+gcd_p = _definteger("gcd", np.gcd, "gcd_int({0}, {1})", 2)
+
+
 # --- select ---------------------------------------------------------------------------------
 
 
@@ -577,6 +657,7 @@ def integer_pow(x: Any, y: int) -> Any:
 
 asin, acos, atan, asinh, acosh, atanh, floor, ceil, round_, atan2 = map(_bind, (
     asin_p, acos_p, atan_p, asinh_p, acosh_p, atanh_p, floor_p, ceil_p, round_p, atan2_p))
+cbrt, ldexp, gcd = map(_bind, (cbrt_p, ldexp_p, gcd_p))
 floor_divide, mod, fmod = map(_bind, (floor_divide_p, mod_p, fmod_p))
 neg, exp, log, sin, cos, tan, tanh, sqrt, abs_, sign, log1p, expm1, logistic = map(_bind, (
     neg_p, exp_p, log_p, sin_p, cos_p, tan_p, tanh_p, sqrt_p, abs_p, sign_p, log1p_p, expm1_p,
@@ -586,6 +667,9 @@ add, sub, mul, div, pow, max_, min_ = map(_bind, (add_p, sub_p, mul_p, div_p, po
 lt, le, gt, ge, eq, ne, and_, or_, not_ = map(_bind, (lt_p, le_p, gt_p, ge_p, eq_p, ne_p, and_p,
                                                       or_p, not_p))
 stop_gradient = _bind(stop_gradient_p)
+bitwise_and, bitwise_or, bitwise_xor, bitwise_not, shift_left, shift_right, population_count = \
+    map(_bind, (bitwise_and_p, bitwise_or_p, bitwise_xor_p, bitwise_not_p, shift_left_p,
+                shift_right_p, population_count_p))
 
 
 def select(pred: Any, on_true: Any, on_false: Any) -> Any:
