@@ -1420,6 +1420,17 @@ from jitgrad.numpy._shape import (  # noqa: E402, F401  (re-exports)
     vsplit,
     vstack,
 )
+from jitgrad.numpy._signal import (  # noqa: E402, F401  (re-exports)
+    convolve,
+    corrcoef,
+    correlate,
+    cov,
+    digitize,
+    interp,
+    searchsorted,
+    trapezoid,
+    unwrap,
+)
 from jitgrad.numpy._sorting import (  # noqa: E402, F401  (re-exports)
     argpartition,
     argsort,
