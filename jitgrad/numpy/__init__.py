@@ -1394,6 +1394,19 @@ from jitgrad.numpy._index import (  # noqa: E402, F401  (re-exports)
     tril,
     triu,
 )
+from jitgrad.numpy._poly import (  # noqa: E402, F401  (re-exports)
+    poly,
+    polyadd,
+    polyder,
+    polydiv,
+    polyfit,
+    polyint,
+    polymul,
+    polysub,
+    polyval,
+    roots,
+    vander,
+)
 from jitgrad.numpy._shape import (  # noqa: E402, F401  (re-exports)
     append,
     array_split,
