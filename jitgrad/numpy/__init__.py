@@ -1380,6 +1380,21 @@ from jitgrad.numpy._contract import (  # noqa: E402, F401  (re-exports)
     tensordot,
     vdot,
 )
+from jitgrad.numpy._edit import (  # noqa: E402, F401  (re-exports)
+    apply_along_axis,
+    apply_over_axes,
+    block,
+    broadcast_arrays,
+    choose,
+    delete,
+    diag_indices_from,
+    fill_diagonal,
+    insert,
+    isin,
+    piecewise,
+    resize,
+    vectorize,
+)
 from jitgrad.numpy._index import (  # noqa: E402, F401  (re-exports)
     diag,
     diagflat,
