@@ -661,7 +661,7 @@ ERRORS = [
     (lambda a: jnp.poly(a), (SQ,), UnsupportedError, "linalg.eig"),
     (lambda a: jnp.block([[a], a]), (V3,), ShapeError, "depths are mismatched"),
     (lambda a: jnp.block((a, a)), (V3,), IndexError, "tuple"),
-    (lambda a: jnp.apply_over_axes(lambda v, ax: jnp.sum(v), a, [1]), (T234,), ShapeError,
+    (lambda a: jnp.apply_over_axes(lambda v, ax: jnp.sum(v, (0, 1)), a, 0), (T234,), ShapeError,
      "correct shape"),
     (lambda a: jnp.piecewise(a, [a > 1], [1, 2, 3]), (V3,), ShapeError, "functions"),
     (lambda a, i: jnp.choose(i, [a, a]), (V3, np.array([0, 1, 0])), TracerError, "mode='wrap'"),
