@@ -1422,6 +1422,23 @@ from jitgrad.numpy._poly import (  # noqa: E402, F401  (re-exports)
     roots,
     vander,
 )
+from jitgrad.numpy._setops import (  # noqa: E402, F401  (re-exports)
+    argwhere,
+    compress,
+    extract,
+    flatnonzero,
+    intersect1d,
+    nonzero,
+    setdiff1d,
+    setxor1d,
+    trim_zeros,
+    union1d,
+    unique,
+    unique_all,
+    unique_counts,
+    unique_inverse,
+    unique_values,
+)
 from jitgrad.numpy._shape import (  # noqa: E402, F401  (re-exports)
     append,
     array_split,
