@@ -486,6 +486,14 @@ ROWS = [
                                                      fill_value=-1.0), V3, R(3, 2)),
     Row("extract", lambda a: jnp.extract(a > 1.0, a, size=6), A23),
     Row("extract static", lambda a: jnp.extract(np.eye(2, 3), a), A23),
+    # --- windows, lexsort -----------------------------------------------------------------------
+    Row("windows", lambda a: (a * jnp.bartlett(4), a * jnp.blackman(4), a * jnp.hamming(4),
+                              a * jnp.hanning(4), a * jnp.kaiser(4, 3.0)), V4),
+    Row("kaiser traced beta", lambda b: jnp.kaiser(5, b) + jnp.kaiser(1, b), R() * 4),
+    Row("lexsort", lambda a, b: jnp.lexsort((a, b)), np.array([3.0, 1.0, 2.0, 1.0, np.nan]),
+        np.array([1.0, 0.0, 1.0, 0.0, 0.0]), grad=False),
+    Row("lexsort 2-d keys axis", lambda k: jnp.lexsort(k, axis=0),
+        np.array([[[1, 0], [1, 1], [0, 1]], [[2, 2], [1, 1], [2, 1]]]), grad=False),
 ]
 
 
@@ -586,6 +594,19 @@ def test_put_along_axis_drops_traced_indices_out_of_range():
         return jnp.put_along_axis(x, i, v, 1, inplace=False)
     np.testing.assert_array_equal(jg.jit(f)(x, i, v), expected)
     np.testing.assert_array_equal(_traced(f, x, i, v)[0], expected)
+
+
+def test_kaiser_is_finite_where_numpy_overflows():
+    """NB: numpy's I0(beta) overflows beyond beta ~ 713 (its window is NaN there); the ratio of
+    scaled Bessel functions stays finite, and agrees with SciPy's i0e formed the same way."""
+    from scipy.special import i0e
+    beta = 800.0
+    r = (np.arange(6) - 2.5) / 2.5
+    arg = beta * np.sqrt(1 - r * r)
+    expected = i0e(arg) / i0e(beta) * np.exp(arg - beta)
+    got = jg.jit(lambda b: jnp.kaiser(6, b))(beta)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+    assert np.isfinite(jg.grad(lambda b: jnp.sum(jnp.kaiser(6, b)))(beta))
 
 
 def test_two_operand_einsum_is_one_matmul():
@@ -722,6 +743,12 @@ ERRORS = [
     (lambda a: jnp.extract(a > 1, a), (V3,), TracerError, "extract"),
     (lambda a: jnp.trim_zeros(a), (V3,), TracerError, "trim_zeros"),
     (lambda a: jnp.nonzero(a, size=2), (R(),), ShapeError, "0d"),
+    (lambda a: jnp.lexsort([a, a[:2]]), (V3,), ShapeError, "same shape"),
+    (lambda m: jnp.hanning(m), (np.int64(3),), TracerError, "concrete"),
+    # numpy's re-exported helpers recursed into themselves on traced arrays (RecursionError)
+    (lambda a: jnp.histogram(a), (V3,), UnsupportedError, "numpy.histogram works on concrete"),
+    (lambda a: np.histogram2d(a, a), (V3,), UnsupportedError, "concrete arrays only"),
+    (lambda a: jnp.packbits(a > 1), (V3,), UnsupportedError, "concrete arrays only"),
 ]
 
 

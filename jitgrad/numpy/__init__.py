@@ -1466,12 +1466,17 @@ from jitgrad.numpy._shape import (  # noqa: E402, F401  (re-exports)
     vstack,
 )
 from jitgrad.numpy._signal import (  # noqa: E402, F401  (re-exports)
+    bartlett,
+    blackman,
     convolve,
     corrcoef,
     correlate,
     cov,
     digitize,
+    hamming,
+    hanning,
     interp,
+    kaiser,
     searchsorted,
     trapezoid,
     unwrap,
@@ -1480,6 +1485,7 @@ from jitgrad.numpy._sorting import (  # noqa: E402, F401  (re-exports)
     argpartition,
     argsort,
     cumprod,
+    lexsort,
     median,
     nanmedian,
     nanpercentile,
@@ -1540,6 +1546,10 @@ def _array_function(self: Any, func: Any, types: Any, args: Any, kwargs: Any) ->
     in_linalg = (getattr(func, "__module__", "") or "").endswith("linalg")
     name = func.__name__
     fn = getattr(linalg, name, None) if in_linalg else globals().get(name)
+    if fn is func:  # re-exported from numpy: calling it again would come straight back here
+        raise UnsupportedError(
+            f"numpy.{name} works on concrete arrays only (jitgrad.numpy re-exports numpy's "
+            f"own); it was called on a traced array. Call it outside the transformed function.")
     if fn is None or not callable(fn) or name.startswith("_"):
         raise UnsupportedError(
             f"numpy.{'linalg.' if in_linalg else ''}{name} is not supported by jitgrad.numpy; "
@@ -1615,7 +1625,9 @@ from numpy import (  # noqa: E402, F401  (re-exports)
     geterr,
     geterrcall,
     histogram,
+    histogram2d,
     histogram_bin_edges,
+    histogramdd,
     index_exp,
     indices,
     ix_,
@@ -1626,6 +1638,7 @@ from numpy import (  # noqa: E402, F401  (re-exports)
     ndenumerate,
     ndindex,
     ogrid,
+    packbits,
     printoptions,
     ravel_multi_index,
     s_,
@@ -1642,6 +1655,7 @@ from numpy import (  # noqa: E402, F401  (re-exports)
     tril_indices_from,
     triu_indices,
     triu_indices_from,
+    unpackbits,
     unravel_index,
 )
 

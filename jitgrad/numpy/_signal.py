@@ -10,13 +10,14 @@ import numpy as np
 
 import jitgrad.numpy as jnp
 from jitgrad import prims as P
-from jitgrad.errors import JitgradTypeError, ShapeError
+from jitgrad.errors import JitgradTypeError, ShapeError, TracerError
 from jitgrad.numpy import _aval_of, _axis, _is_float, _numpy_when_concrete, _Tracer
 from jitgrad.numpy._shape import _slice_axis
 from jitgrad.prims.conv import ConvDimensionNumbers
+from jitgrad.prims.special import i0e_p
 
-__all__ = ["convolve", "corrcoef", "correlate", "cov", "digitize", "interp", "searchsorted",
-           "trapezoid", "unwrap"]
+__all__ = ["bartlett", "blackman", "convolve", "corrcoef", "correlate", "cov", "digitize",
+           "hamming", "hanning", "interp", "kaiser", "searchsorted", "trapezoid", "unwrap"]
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -410,3 +411,53 @@ def unwrap(p: Any, discont: Any = None, axis: int = -1, *, period: Any = 2 * np.
         return p
     return jnp.concatenate([_slice_axis(p, ax, 0, 1), _slice_axis(p, ax, 1, n - 1) +
                             jnp.cumsum(correct, axis=ax)], axis=ax)
+
+
+# ---------------------------------------------------------------------------------------------
+# Window functions: their length is a shape, so concrete; numpy's values
+
+
+def _window(np_fn: Any) -> Any:
+    def fn(M: int) -> Any:  # noqa: N803 - numpy's name
+        if isinstance(M, _Tracer):
+            raise TracerError(f"{np_fn.__name__}: the window length M is a shape and must be "
+                              f"concrete, got a traced value")
+        return np_fn(M)
+
+    fn.__name__ = fn.__qualname__ = np_fn.__name__
+    fn.__doc__ = (f"``numpy.{np_fn.__name__}``: the window of ``M`` points (numpy's own; "
+                  f"float64).\n\n    >>> {np_fn.__name__}(3)\n    {np_fn(3)!r}\n")
+    return fn
+
+
+bartlett = _window(np.bartlett)
+blackman = _window(np.blackman)
+hamming = _window(np.hamming)
+hanning = _window(np.hanning)
+
+
+@_numpy_when_concrete(np.kaiser)
+def kaiser(M: int, beta: Any) -> Any:  # noqa: N803 - numpy's name
+    """``numpy.kaiser``: the Kaiser window of ``M`` points (concrete) with shape parameter
+    ``beta``, which may be traced (differentiable: ``I0`` ratios computed as scaled ``i0e``
+    ratios, which do not overflow for large ``beta``). NB: numpy's window is NaN from
+    ``beta`` ~ 713 on, where its ``i0(beta)`` overflows; this one stays finite.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(lambda b: kaiser(3, b))(2.0)
+    array([0.43867628, 1.        , 0.43867628])
+    """
+    if isinstance(M, _Tracer):
+        raise TracerError("kaiser: the window length M is a shape and must be concrete, got a "
+                          "traced value")
+    if M < 1:
+        return jnp.zeros(0)
+    if M == 1:
+        return jnp.ones(1)
+    beta = jnp.astype(beta, np.float64)
+    alpha = (M - 1) / 2.0
+    r = (np.arange(M) - alpha) / alpha
+    arg = beta * np.sqrt(1.0 - r * r)
+    # i0(arg) / i0(beta) = i0e(arg) / i0e(beta) * exp(|arg| - |beta|)
+    return i0e_p.bind(arg) / i0e_p.bind(jnp.broadcast_to(beta, (M,))) * \
+        jnp.exp(jnp.abs(arg) - jnp.abs(beta))
