@@ -564,18 +564,29 @@ def isfinite(x: ArrayLike) -> Any:
     return equal(subtract(x, x), 0)
 
 
-def _numpy_where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any:
+def _numpy_where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None, *,
+                 size: int | None = None, fill_value: Any = None) -> Any:
     # numpy's where takes its arguments positionally only; JAX and autograd accept keywords
+    if x is None and y is None and size is not None:
+        return nonzero(condition, size=size, fill_value=fill_value)
     return np.where(condition, *[a for a in (x, y) if a is not None])
 
 
 @_numpy_when_concrete(_numpy_where)
-def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any:
-    """``numpy.where(condition, x, y)``, also with keywords (the one-argument form has a
-    data-dependent shape: concrete arrays only)."""
+def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None, *,
+          size: int | None = None, fill_value: Any = None) -> Any:
+    """``numpy.where(condition, x, y)``, also with keywords. The one-argument form is
+    ``nonzero(condition)``, whose shape depends on values: traced conditions need JAX's
+    ``size=`` (and ``fill_value=``)."""
+    if x is None and y is None:
+        if size is None and isinstance(condition, _Tracer):
+            raise TracerError("jnp.where(condition) with one argument: the output shape "
+                              "depends on the values of a traced array; give its length with "
+                              "size= (and fill_value=), as in JAX, or use jnp.where(condition, "
+                              "x, y)")
+        return nonzero(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
-        raise UnsupportedError("jnp.where(condition) with one argument has a data-dependent "
-                               "shape; use jnp.where(condition, x, y)")
+        raise JitgradTypeError("jnp.where: either both or neither of x and y should be given")
     if _aval_of(condition).dtype != np.bool_:
         condition = not_equal(condition, 0)
     dtype = result_type(x, y)
