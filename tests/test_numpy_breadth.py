@@ -496,6 +496,22 @@ ROWS = [
         np.array([1.0, 0.0, 1.0, 0.0, 0.0]), grad=False),
     Row("lexsort 2-d keys axis", lambda k: jnp.lexsort(k, axis=0),
         np.array([[[1, 0], [1, 1], [0, 1]], [[2, 2], [1, 1], [2, 1]]]), grad=False),
+    # --- put, place, array_equiv, einsum_path ---------------------------------------------------
+    Row("put", lambda a, v: jnp.put(a, [0, -1, 3], v, inplace=False), A23, R(2)),
+    Row("put wrap clip", lambda a: (jnp.put(a, [7, -8], 0.5, mode="wrap", inplace=False),
+                                    jnp.put(a, [7, -8], 0.5, mode="clip", inplace=False)), A23),
+    Row("put traced indices", lambda a, i: jnp.put(a, i, 2.0, mode="wrap", inplace=False), V4,
+        np.array([5, 1])),
+    Row("put int", lambda a: jnp.put(a, 2, 9.7, inplace=False), INT, grad=False),
+    Row("place", lambda a, v: jnp.place(a, a > 1.0, v, inplace=False), A23, R(2)),
+    Row("place int", lambda a: jnp.place(a, a % 3 == 0, [-1, -2], inplace=False), INT,
+        grad=False),
+    Row("array_equiv", lambda a: (jnp.array_equiv(a, a[:1]), jnp.array_equiv(a, a[:, :2]),
+                                  jnp.array_equiv(a[:1], a[1:])),
+        np.array([[1.0, 2.0], [1.0, 2.0]]), grad=False),
+    Row("einsum with einsum_path", lambda a, b, c: jnp.einsum(
+        "ij,jk,kl->il", a, b, c, optimize=jnp.einsum_path("ij,jk,kl->il", a, b, c)[0]), A23, B34,
+        R(4, 2)),
 ]
 
 
@@ -747,6 +763,10 @@ ERRORS = [
     (lambda a: jnp.extract(a > 1, a), (V3,), TracerError, "extract"),
     (lambda a: jnp.trim_zeros(a), (V3,), TracerError, "trim_zeros"),
     (lambda a: jnp.nonzero(a, size=2), (R(),), ShapeError, "0d"),
+    (lambda a: jnp.put(a, [0], 1.0), (V3,), UnsupportedError, "inplace=False"),
+    (lambda a: jnp.put(a, [3], 1.0, inplace=False), (V3,), IndexError, "out of bounds"),
+    (lambda a: jnp.place(a, a > 1, 1.0), (V3,), UnsupportedError, "inplace=False"),
+    (lambda a: jnp.place(a, a[:2] > 1, 1.0, inplace=False), (V3,), ShapeError, "same shape"),
     (lambda a: jnp.lexsort([a, a[:2]]), (V3,), ShapeError, "same shape"),
     (lambda m: jnp.hanning(m), (np.int64(3),), TracerError, "concrete"),
     # numpy's re-exported helpers recursed into themselves on traced arrays (RecursionError)

@@ -17,8 +17,8 @@ from jitgrad.numpy import _aval_of, _axis, _numpy_when_concrete, _Tracer
 from jitgrad.numpy._shape import take_static
 
 __all__ = ["apply_along_axis", "apply_over_axes", "block", "broadcast_arrays", "choose",
-           "delete", "diag_indices_from", "fill_diagonal", "insert", "isin", "piecewise",
-           "resize", "vectorize"]
+           "delete", "diag_indices_from", "fill_diagonal", "insert", "isin", "piecewise", "place",
+           "put", "resize", "vectorize"]
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -369,13 +369,92 @@ def fill_diagonal(a: Any, val: Any, wrap: bool = False, *, inplace: bool = True)
            [0., 2.]])
     """
     if inplace:
-        raise UnsupportedError("fill_diagonal updates its argument in place, which a traced "
-                               "array cannot be: use fill_diagonal(a, val, inplace=False), "
-                               "which returns the updated array")
+        _in_place_refused("fill_diagonal")
     pos = _diagonal_positions(_shape(a), wrap, "fill_diagonal")
     dtype = _aval_of(a).dtype
     vals = resize(jnp.astype(val, dtype), len(pos)) if len(pos) else jnp.zeros(0, dtype)
     return jnp.reshape(jnp.at(jnp.ravel(a))[pos].set(vals), _shape(a))
+
+
+def _in_place_refused(op: str) -> None:
+    raise UnsupportedError(f"{op} updates its argument in place, which a traced array cannot "
+                           f"be: use {op}(..., inplace=False), which returns the updated array")
+
+
+def _np_put(a: Any, ind: Any, v: Any, mode: str | None = None, *, inplace: bool = True) -> Any:
+    if inplace:
+        return np.put(a, ind, v, mode or "raise")
+    a = np.array(a, copy=True)
+    np.put(a, ind, v, mode or "raise")
+    return a
+
+
+@_numpy_when_concrete(_np_put)
+def put(a: Any, ind: Any, v: Any, mode: str | None = None, *, inplace: bool = True) -> Any:
+    """``numpy.put`` as JAX has it: with ``inplace=False``, a copy of ``a`` whose flat
+    elements ``ind`` are ``v`` (repeated cyclically; the last of repeated indices wins);
+    ``mode`` 'raise' (the default, for concrete ``ind``), 'wrap' or 'clip'. Traced ``ind``
+    with the default mode drop out-of-range indices, as ``x.at[...].set`` does.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(lambda a: put(a, [0, 2], 5.0, inplace=False))(np.zeros(3))
+    array([5., 0., 5.])
+    """
+    if inplace:
+        _in_place_refused("put")
+    flat = jnp.ravel(a)
+    n = _shape(flat)[0]
+    ind = jnp.ravel(ind) if isinstance(ind, _Tracer) else np.ravel(np.asarray(ind, np.int64))
+    if mode == "wrap":
+        ind = jnp.remainder(ind, n)
+    elif mode == "clip":
+        ind = jnp.clip(ind, 0, n - 1)
+    elif mode in (None, "raise") and not isinstance(ind, _Tracer):
+        if ind.size and (ind.min() < -n or ind.max() >= n):
+            raise JitgradIndexError(f"put: index {ind[(ind < -n) | (ind >= n)][0]} is out of "
+                                    f"bounds for size {n}")
+    elif mode not in (None, "raise"):
+        raise ShapeError(f"put: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
+    k = _shape(ind)[0]
+    vals = jnp.ravel(jnp.astype(v, _aval_of(flat).dtype))
+    if k and not _shape(vals)[0]:
+        raise ShapeError("put: cannot put an empty array of values")
+    vals = resize(vals, k) if k else vals[:0]
+    return jnp.reshape(jnp.at(flat)[ind].set(vals), _shape(a))
+
+
+def _np_place(arr: Any, mask: Any, vals: Any, *, inplace: bool = True) -> Any:
+    if inplace:
+        return np.place(arr, mask, vals)
+    arr = np.array(arr, copy=True)
+    np.place(arr, mask, vals)
+    return arr
+
+
+@_numpy_when_concrete(_np_place)
+def place(arr: Any, mask: Any, vals: Any, *, inplace: bool = True) -> Any:
+    """``numpy.place`` as JAX has it: with ``inplace=False``, a copy of ``arr`` whose elements
+    where ``mask`` holds are ``vals`` in turn (repeated cyclically); the mask may be traced.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(lambda a: place(a, a > 1.0, [7.0, 8.0], inplace=False))(
+    ...     np.array([2.0, 1.0, 3.0, 4.0]))
+    array([7., 1., 8., 7.])
+    """
+    if inplace:
+        _in_place_refused("place")
+    if _shape(mask) != _shape(arr):
+        raise ShapeError(f"place: mask and data must be the same shape, got {_shape(mask)} and "
+                         f"{_shape(arr)}")
+    vals = jnp.ravel(jnp.astype(vals, _aval_of(arr).dtype))
+    m = _shape(vals)[0]
+    flat_mask = jnp.ravel(jnp.astype(mask, np.bool_))
+    if m == 0:
+        if not isinstance(flat_mask, _Tracer) and np.any(flat_mask):
+            raise ShapeError("place: cannot insert from an empty array")
+        return arr
+    k = jnp.remainder(jnp.cumsum(flat_mask) - 1, m)
+    return jnp.reshape(jnp.where(flat_mask, jnp.take(vals, k), jnp.ravel(arr)), _shape(arr))
 
 
 def diag_indices_from(arr: Any) -> tuple[np.ndarray, ...]:

@@ -56,9 +56,9 @@ from jitgrad.numpy import (
     zeros_like,
 )
 
-__all__ = ["all", "allclose", "angle", "any", "array_equal", "conj", "conjugate", "copysign",
-           "deg2rad", "degrees", "fabs", "fix", "float_power", "fmax", "fmin", "heaviside",
-           "hypot", "imag", "iscomplex", "iscomplexobj", "isclose", "isreal", "isrealobj",
+__all__ = ["all", "allclose", "angle", "any", "array_equal", "array_equiv", "conj", "conjugate",
+           "copysign", "deg2rad", "degrees", "fabs", "fix", "float_power", "fmax", "fmin",
+           "heaviside", "hypot", "imag", "iscomplex", "iscomplexobj", "isclose", "isreal", "isrealobj",
            "logaddexp", "logaddexp2", "logical_xor", "positive", "rad2deg", "radians", "real",
            "real_if_close", "signbit", "sinc", "trunc"]
 
@@ -550,6 +550,22 @@ def array_equal(a1: ArrayLike, a2: ArrayLike, equal_nan: bool = False) -> Any:
     if equal_nan:
         same = logical_or(same, logical_and(isnan(a1), isnan(a2)))
     return all(same)
+
+
+@_numpy_when_concrete(np.array_equiv)
+def array_equiv(a1: ArrayLike, a2: ArrayLike) -> Any:
+    """``numpy.array_equiv``: shapes that broadcast together and equal elements there;
+    shapes that do not broadcast give False, otherwise a traced boolean for traced arrays.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(lambda x: array_equiv(x, x[:1]))(np.array([[1.0, 2.0], [1.0, 2.0]]))
+    array(True)
+    """
+    try:
+        np.broadcast_shapes(_aval_of(a1).shape, _aval_of(a2).shape)
+    except ValueError:
+        return np.False_
+    return all(equal(a1, a2))
 
 
 # Names of numpy ufuncs whose calls on traced arrays (np.hypot(x, y)) dispatch here.
