@@ -58,9 +58,9 @@ from jitgrad.numpy import (
 
 __all__ = ["all", "allclose", "angle", "any", "array_equal", "array_equiv", "conj", "conjugate",
            "copysign", "deg2rad", "degrees", "fabs", "fix", "float_power", "fmax", "fmin",
-           "heaviside", "hypot", "imag", "iscomplex", "iscomplexobj", "isclose", "isreal", "isrealobj",
-           "logaddexp", "logaddexp2", "logical_xor", "positive", "rad2deg", "radians", "real",
-           "real_if_close", "signbit", "sinc", "trunc"]
+           "heaviside", "hypot", "imag", "iscomplex", "iscomplexobj", "isclose", "isreal",
+           "isrealobj", "logaddexp", "logaddexp2", "logical_xor", "positive", "rad2deg", "radians",
+           "real", "real_if_close", "signbit", "sinc", "trunc"]
 
 ArrayLike = Any
 
