@@ -355,6 +355,10 @@ ROWS = [
     Row("convolve valid", lambda a, v: jnp.convolve(a, v, mode="valid"), R(6), R(4)),
     Row("convolve same even", lambda a, v: jnp.convolve(a, v, "same"), R(6), R(4)),
     Row("convolve int", jnp.convolve, np.arange(5), np.array([1, -2, 3]), grad=False),
+    Row("convolve int8 wraps", jnp.convolve, np.array([100, 90, -7], np.int8),
+        np.array([3, 2], np.int8), grad=False),
+    Row("convolve bool", jnp.convolve, np.array([True, False, False, True]),
+        np.array([False, True]), grad=False),
     Row("convolve float32 scalar", jnp.convolve, X32[:, 0], R(dtype=np.float32)),
     Row("correlate", jnp.correlate, R(5), R(3)),
     Row("correlate full swapped", lambda a, v: jnp.correlate(a, v, "full"), R(2), R(4)),
@@ -612,6 +616,19 @@ def test_put_along_axis_drops_traced_indices_out_of_range():
         return jnp.put_along_axis(x, i, v, 1, inplace=False)
     np.testing.assert_array_equal(jg.jit(f)(x, i, v), expected)
     np.testing.assert_array_equal(_traced(f, x, i, v)[0], expected)
+
+
+def test_traced_methods_nonzero_compress_searchsorted():
+    """JAX's array methods (numpy's ndarray.nonzero takes no size=): as the functions."""
+    def methods(a):
+        return (a.nonzero(size=3), a.compress(a[0] > 1.0, axis=1, size=2),
+                jnp.sort(a[0]).searchsorted(a[1]))
+
+    def functions(a):
+        return (jnp.nonzero(a, size=3), jnp.compress(a[0] > 1.0, a, axis=1, size=2),
+                jnp.searchsorted(jnp.sort(a[0]), a[1]))
+
+    _assert_same(jg.jit(methods)(A23), functions(A23))
 
 
 def test_kaiser_is_finite_where_numpy_overflows():

@@ -1600,7 +1600,11 @@ def _install_tracer_methods() -> None:
         "mT": property(lambda self: swapaxes(self, -1, -2)),
         # JAX's array methods: .sort returns the sorted array (numpy's sorts in place)
         "at": property(at), "sort": sort, "argsort": argsort, "cumsum": cumsum,
-        "cumprod": cumprod,
+        "cumprod": cumprod, "searchsorted": searchsorted,
+        "nonzero": lambda self, *, size=None, fill_value=None: nonzero(
+            self, size=size, fill_value=fill_value),
+        "compress": lambda self, condition, axis=None, **kw: compress(condition, self, axis,
+                                                                      **kw),
     }
     for name, fn in methods.items():
         setattr(_Tracer, name, fn)

@@ -317,7 +317,9 @@ def _correlate_full_length(a: Any, v: Any, mode: str, op: str) -> Any:
         return jnp.reshape(out, (-1,))
     ap = jnp.pad(a, (lo, hi))
     size = n + lo + hi - m + 1
-    return jnp.sum(jnp.stack([_slice_axis(ap, 0, j, size) * v[j] for j in range(m)]), axis=0)
+    # summed in numpy's accumulator type, then back to the operands' (wrapping as numpy's)
+    return jnp.astype(jnp.sum(jnp.stack([_slice_axis(ap, 0, j, size) * v[j] for j in range(m)]),
+                              axis=0), _aval_of(a).dtype)
 
 
 def _np_convolve(a: Any, v: Any, mode: str = "full", *, precision: Any = None,
