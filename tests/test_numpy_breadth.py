@@ -327,6 +327,8 @@ ROWS = [
     Row("interp outside", lambda x, fp: jnp.interp(x, np.array([0.0, 1.0, 1.0, 2.0]), fp,
                                                    left=-7.0, right=fp[1]),
         np.array([-1.0, 0.0, 1.0, 1.5, 2.0, 5.0]), np.array([1.0, -2.0, 4.0, 3.0]), grad=False),
+    Row("interp repeated knots", lambda x, fp: jnp.interp(x, np.array([2.0, 2.0, 4.0, 4.0]), fp),
+        np.array([1.0, 2.0, 3.0, 4.0, 5.0]), np.array([1.2, 1.7, 0.6, 0.3]), grad=False),
     Row("interp period", lambda x, xp, fp: jnp.interp(x, xp, fp, period=2.0),
         np.array([-1.2, 0.3, 2.9, 7.7]), np.array([0.1, 1.5, 0.7]), np.array([1.0, 2.0, 0.5])),
     Row("interp float32 one point", lambda x: jnp.interp(x, np.array([1.0]), np.array([2.0])),
@@ -362,6 +364,9 @@ ROWS = [
     Row("convolve float32 scalar", jnp.convolve, X32[:, 0], R(dtype=np.float32)),
     Row("correlate", jnp.correlate, R(5), R(3)),
     Row("correlate full swapped", lambda a, v: jnp.correlate(a, v, "full"), R(2), R(4)),
+    Row("correlate swapped same valid", lambda a, b, v: (
+        jnp.correlate(a, v, "same"), jnp.correlate(b, v, "same"), jnp.correlate(a, v)),
+        R(2), R(4), R(5)),
     Row("correlate same int", lambda a: jnp.correlate(a, np.array([1, 0, 2, 5]), "same"),
         np.arange(6), grad=False),
     Row("unwrap", jnp.unwrap, np.array([0.0, 2.0, 4.0, 7.0, 3.0, -1.0, -9.0])),

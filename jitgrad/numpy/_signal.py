@@ -163,7 +163,8 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
         # numpy's fallbacks where the line through an infinite value is NaN
         from_right = slope * (x - x1) + f1
         retry = jnp.where(jnp.isnan(from_right) & (f0 == f1), f0, from_right)
-        inside = jnp.where(x == x0, f0, jnp.where(x == x1, f1, jnp.where(
+        # numpy's order: the last knot (of repeated ones, the last value), then a knot
+        inside = jnp.where(x == xp[-1], fp[-1], jnp.where(x == x0, f0, jnp.where(
             jnp.isnan(from_left), retry, from_left)))
     return jnp.where(x < xp[0], left, jnp.where(x > xp[-1], right, inside))
 
@@ -363,15 +364,17 @@ def _np_correlate(a: Any, v: Any, mode: str = "valid", *, precision: Any = None,
 @_numpy_when_concrete(_np_correlate)
 def correlate(a: Any, v: Any, mode: str = "valid", *, precision: Any = None,
               preferred_element_type: Any = None) -> Any:
-    """``numpy.correlate`` of two 1-d arrays (``convolve`` with ``v`` reversed), ``mode``
-    'valid' (default), 'same' or 'full'.
+    """``numpy.correlate`` of two 1-d arrays, ``mode`` 'valid' (default), 'same' or 'full'
+    (a shorter ``a`` is swapped with ``v`` and the result reversed, as numpy does).
 
     >>> import jitgrad
     >>> jitgrad.jit(correlate)(np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0]))
     array([2., 3.])
     """
     a, v = _operands(a, v, "correlate", preferred_element_type)
-    return convolve(a, jnp.flip(v), mode)
+    if _shape(v)[0] > _shape(a)[0]:  # numpy's: the operands swapped, the result reversed
+        return jnp.flip(_correlate_full_length(v, a, mode, "correlate"))
+    return _correlate_full_length(a, v, mode, "correlate")
 
 
 # ---------------------------------------------------------------------------------------------
