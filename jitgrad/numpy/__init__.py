@@ -612,18 +612,29 @@ def isfinite(x: ArrayLike) -> Any:
     return equal(subtract(x, x), 0)
 
 
-def _numpy_where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any:
+def _numpy_where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None, *,
+                 size: int | None = None, fill_value: Any = None) -> Any:
     # numpy's where takes its arguments positionally only; JAX and autograd accept keywords
+    if x is None and y is None and size is not None:
+        return nonzero(condition, size=size, fill_value=fill_value)
     return np.where(condition, *[a for a in (x, y) if a is not None])
 
 
 @_numpy_when_concrete(_numpy_where)
-def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any:
-    """``numpy.where(condition, x, y)``, also with keywords (the one-argument form has a
-    data-dependent shape: concrete arrays only)."""
+def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None, *,
+          size: int | None = None, fill_value: Any = None) -> Any:
+    """``numpy.where(condition, x, y)``, also with keywords. The one-argument form is
+    ``nonzero(condition)``, whose shape depends on values: traced conditions need JAX's
+    ``size=`` (and ``fill_value=``)."""
+    if x is None and y is None:
+        if size is None and isinstance(condition, _Tracer):
+            raise TracerError("jnp.where(condition) with one argument: the output shape "
+                              "depends on the values of a traced array; give its length with "
+                              "size= (and fill_value=), as in JAX, or use jnp.where(condition, "
+                              "x, y)")
+        return nonzero(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
-        raise UnsupportedError("jnp.where(condition) with one argument has a data-dependent "
-                               "shape; use jnp.where(condition, x, y)")
+        raise JitgradTypeError("jnp.where: either both or neither of x and y should be given")
     if _aval_of(condition).dtype != np.bool_:
         condition = not_equal(condition, 0)
     dtype = result_type(x, y)
@@ -1425,11 +1436,29 @@ from jitgrad.numpy._calculus import cross, diff, gradient  # noqa: E402, F401  (
 from jitgrad.numpy._contract import (  # noqa: E402, F401  (re-exports)
     dot,
     einsum,
+    einsum_path,
     inner,
     kron,
     outer,
     tensordot,
     vdot,
+)
+from jitgrad.numpy._edit import (  # noqa: E402, F401  (re-exports)
+    apply_along_axis,
+    apply_over_axes,
+    block,
+    broadcast_arrays,
+    choose,
+    delete,
+    diag_indices_from,
+    fill_diagonal,
+    insert,
+    isin,
+    piecewise,
+    place,
+    put,
+    resize,
+    vectorize,
 )
 from jitgrad.numpy._index import (  # noqa: E402, F401  (re-exports)
     diag,
@@ -1444,6 +1473,36 @@ from jitgrad.numpy._index import (  # noqa: E402, F401  (re-exports)
     trace,
     tril,
     triu,
+)
+from jitgrad.numpy._poly import (  # noqa: E402, F401  (re-exports)
+    poly,
+    polyadd,
+    polyder,
+    polydiv,
+    polyfit,
+    polyint,
+    polymul,
+    polysub,
+    polyval,
+    roots,
+    vander,
+)
+from jitgrad.numpy._setops import (  # noqa: E402, F401  (re-exports)
+    argwhere,
+    compress,
+    extract,
+    flatnonzero,
+    intersect1d,
+    nonzero,
+    setdiff1d,
+    setxor1d,
+    trim_zeros,
+    union1d,
+    unique,
+    unique_all,
+    unique_counts,
+    unique_inverse,
+    unique_values,
 )
 from jitgrad.numpy._shape import (  # noqa: E402, F401  (re-exports)
     append,
@@ -1471,10 +1530,27 @@ from jitgrad.numpy._shape import (  # noqa: E402, F401  (re-exports)
     vsplit,
     vstack,
 )
+from jitgrad.numpy._signal import (  # noqa: E402, F401  (re-exports)
+    bartlett,
+    blackman,
+    convolve,
+    corrcoef,
+    correlate,
+    cov,
+    digitize,
+    hamming,
+    hanning,
+    interp,
+    kaiser,
+    searchsorted,
+    trapezoid,
+    unwrap,
+)
 from jitgrad.numpy._sorting import (  # noqa: E402, F401  (re-exports)
     argpartition,
     argsort,
     cumprod,
+    lexsort,
     median,
     nanmedian,
     nanpercentile,
@@ -1537,6 +1613,10 @@ def _array_function(self: Any, func: Any, types: Any, args: Any, kwargs: Any) ->
     in_linalg = (getattr(func, "__module__", "") or "").endswith("linalg")
     name = func.__name__
     fn = getattr(linalg, name, None) if in_linalg else globals().get(name)
+    if fn is func:  # re-exported from numpy: calling it again would come straight back here
+        raise UnsupportedError(
+            f"numpy.{name} works on concrete arrays only (jitgrad.numpy re-exports numpy's "
+            f"own); it was called on a traced array. Call it outside the transformed function.")
     if fn is None or not callable(fn) or name.startswith("_"):
         raise UnsupportedError(
             f"numpy.{'linalg.' if in_linalg else ''}{name} is not supported by jitgrad.numpy; "
@@ -1575,7 +1655,11 @@ def _install_tracer_methods() -> None:
         "mT": property(lambda self: swapaxes(self, -1, -2)),
         # JAX's array methods: .sort returns the sorted array (numpy's sorts in place)
         "at": property(at), "sort": sort, "argsort": argsort, "cumsum": cumsum,
-        "cumprod": cumprod,
+        "cumprod": cumprod, "searchsorted": searchsorted,
+        "nonzero": lambda self, *, size=None, fill_value=None: nonzero(
+            self, size=size, fill_value=fill_value),
+        "compress": lambda self, condition, axis=None, **kw: compress(condition, self, axis,
+                                                                      **kw),
     }
     for name, fn in methods.items():
         setattr(_Tracer, name, fn)
@@ -1606,25 +1690,33 @@ from numpy import (  # noqa: E402, F401  (re-exports)
     broadcast_shapes,
     diag_indices,
     errstate,
+    frombuffer,
+    fromfile,
     fromfunction,
     fromiter,
+    frompyfunc,
+    fromstring,
     genfromtxt,
     geomspace,
     get_printoptions,
     geterr,
     geterrcall,
     histogram,
+    histogram2d,
     histogram_bin_edges,
+    histogramdd,
     index_exp,
     indices,
     ix_,
     load,
     loadtxt,
     logspace,
+    mask_indices,
     mgrid,
     ndenumerate,
     ndindex,
     ogrid,
+    packbits,
     printoptions,
     ravel_multi_index,
     s_,
@@ -1641,6 +1733,7 @@ from numpy import (  # noqa: E402, F401  (re-exports)
     tril_indices_from,
     triu_indices,
     triu_indices_from,
+    unpackbits,
     unravel_index,
 )
 
@@ -1675,6 +1768,7 @@ from jitgrad.numpy._ufuncs import (  # noqa: E402, F401  (re-exports)
     angle,
     any,
     array_equal,
+    array_equiv,
     cbrt,
     conj,
     conjugate,

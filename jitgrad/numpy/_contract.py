@@ -22,7 +22,7 @@ from jitgrad.numpy import (
     not_equal,
 )
 
-__all__ = ["dot", "einsum", "inner", "kron", "outer", "tensordot", "vdot"]
+__all__ = ["dot", "einsum", "einsum_path", "inner", "kron", "outer", "tensordot", "vdot"]
 
 Label = Hashable
 
@@ -440,6 +440,25 @@ def kron(a: Any, b: Any) -> Any:
 
 
 # Runnable examples: the compiled function and numpy's result for the same call.
+def einsum_path(subscripts: Any, *operands: Any, optimize: Any = "greedy",
+                einsum_call: bool = False) -> tuple[list[Any], str]:
+    """``numpy.einsum_path``: numpy's contraction order and its report for operands of these
+    shapes (only shapes matter, so traced operands are fine; numpy's call runs on
+    placeholders of their shapes). The path can be given to ``einsum(..., optimize=path)``.
+
+    >>> import jitgrad
+    >>> einsum_path("ij,jk,kl->il", np.ones((2, 3)), np.ones((3, 4)), np.ones((4, 2)))[0]
+    ['einsum_path', (1, 2), (0, 1)]
+    """
+    def placeholder(x: Any) -> Any:
+        if isinstance(x, _Tracer):
+            return np.broadcast_to(np.zeros((), x.dtype), x.shape)
+        return x
+
+    return np.einsum_path(placeholder(subscripts), *[placeholder(x) for x in operands],
+                          optimize=optimize, einsum_call=einsum_call)
+
+
 _examples.attach(globals(), {
     'einsum': (
         "lambda a, b: jnp.einsum('ij,jk->ik', a, b)",

@@ -61,12 +61,12 @@ from jitgrad.numpy import (
     zeros_like,
 )
 
-__all__ = ["all", "allclose", "angle", "any", "array_equal", "conj", "conjugate", "copysign",
-           "deg2rad", "degrees", "fabs", "fix", "float_power", "fmax", "fmin", "heaviside",
-           "hypot", "imag", "iscomplex", "iscomplexobj", "isclose", "isreal", "isrealobj",
-           "logaddexp", "logaddexp2", "logical_xor", "positive", "rad2deg", "radians", "real",
-           "real_if_close", "signbit", "sinc", "trunc", "cbrt", "i0", "modf", "ldexp", "gcd",
-           "lcm", "frexp", "nextafter", "spacing"]
+__all__ = ["all", "allclose", "angle", "any", "array_equal", "array_equiv", "cbrt", "conj",
+           "conjugate", "copysign", "deg2rad", "degrees", "fabs", "fix", "float_power", "fmax",
+           "fmin", "frexp", "gcd", "heaviside", "hypot", "i0", "imag", "isclose", "iscomplex",
+           "iscomplexobj", "isreal", "isrealobj", "lcm", "ldexp", "logaddexp", "logaddexp2",
+           "logical_xor", "modf", "nextafter", "positive", "rad2deg", "radians", "real",
+           "real_if_close", "signbit", "sinc", "spacing", "trunc"]
 
 ArrayLike = Any
 
@@ -698,6 +698,20 @@ def spacing(x: ArrayLike) -> Any:
     x = stop_gradient(_to_float(x))
     inf = np.asarray(np.inf, _aval_of(x).dtype)
     return subtract(nextafter(x, where(less(x, 0), negative(inf), inf)), x)
+@_numpy_when_concrete(np.array_equiv)
+def array_equiv(a1: ArrayLike, a2: ArrayLike) -> Any:
+    """``numpy.array_equiv``: shapes that broadcast together and equal elements there;
+    shapes that do not broadcast give False, otherwise a traced boolean for traced arrays.
+
+    >>> import jitgrad
+    >>> jitgrad.jit(lambda x: array_equiv(x, x[:1]))(np.array([[1.0, 2.0], [1.0, 2.0]]))
+    array(True)
+    """
+    try:
+        np.broadcast_shapes(_aval_of(a1).shape, _aval_of(a2).shape)
+    except ValueError:
+        return np.False_
+    return all(equal(a1, a2))
 
 
 # Names of numpy ufuncs whose calls on traced arrays (np.hypot(x, y)) dispatch here.
