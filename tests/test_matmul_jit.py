@@ -157,3 +157,23 @@ def test_two_threads_split_wide_products_by_columns(split_extents, op):
     got = jg.jit(lambda a, b, c: OPS[op](a, b) + c)(a, b, c)
     assert split_extents == [n]
     np.testing.assert_allclose(got, OPS[op](a, b) + c, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("op", ["A@B", "A.T@B", "A@B.T", "A.T@B.T"])
+def test_two_threads_split_tall_products_by_rows_sharing_one_packed_b(split_extents,
+                                                                      monkeypatch, op):
+    """A product split by rows packs op(b) once, each thread a block of its tile columns,
+    and both row blocks read that pack: the result is bit for bit the one-thread kernel's."""
+    from jitgrad.backend import parallel
+    from jitgrad.backend.kernels import matmul as mm
+    monkeypatch.setattr(parallel, "MIN_MATMUL_FLOPS", 1 << 20)  # small enough to split
+    m, k, n = 400, 150, 100
+    assert not mm.split_columns(m, n, k, 8, 2) and 2 * m * n * k >= parallel.MIN_MATMUL_FLOPS
+    a, b = operands(op, m, k, n, np.float64)
+    c = rng.standard_normal(n)
+    f = jg.jit(lambda a, b, c: OPS[op](a, b) + c)
+    got = f(a, b, c)
+    assert split_extents == [mm.shared_b_size(k, n, np.float64)[1], m]
+    np.testing.assert_allclose(got, OPS[op](a, b) + c, rtol=1e-12, atol=1e-12)
+    monkeypatch.setattr(jg.config, "threads", 1)
+    np.testing.assert_array_equal(got, f(a, b, c))
