@@ -790,11 +790,13 @@ def split_columns(m, n, k, itemsize, parts):
     """Whether `parts` threads computing one m x k by k x n product should each take a block of
     out's columns (into a buffer of their own, then copied) rather than a block of its rows.
 
-    A row block packs all of B on every thread; a column block packs only its part of B but
-    copies its part of out, and packs all of A unless A is read in place. Summed CPU time over
-    both threads (interleaved, 2026-12-02) followed this count: columns took 0.80-0.86x the
-    rows' CPU time for the dense layer's X @ W, 0.84-0.98x for G @ W.T; rows were cheaper for
-    X.T @ G and 512^2 squares (1.06-1.34x and 1.05-1.22x with columns)."""
+    A row block reads all of B on every thread (each packed all of it, until the threads
+    shared one pack: pack_shared_b); a column block reads only its part of B but copies its
+    part of out, and packs all of A unless A is read in place. Summed CPU time over both
+    threads (interleaved, 2026-12-02) followed this count: columns took 0.80-0.86x the rows'
+    CPU time for the dense layer's X @ W, 0.84-0.98x for G @ W.T; rows were cheaper for
+    X.T @ G and 512^2 squares (1.06-1.34x and 1.05-1.22x with columns). With the shared pack
+    the choice held (MATMUL_NOTES.md, round 4)."""
     a_packed = m * k * itemsize > _DIRECT_A_BYTES
     return m * n // parts + (m * k if a_packed else 0) < k * n
 
