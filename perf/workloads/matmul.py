@@ -42,11 +42,10 @@ def operands(op: str, m: int, n: int, k: int, dtype: str) -> tuple[np.ndarray, n
     return a, b
 
 
-def call(peer: str, lib: Lib | None, case: str) -> Callable[[], Any]:
-    """A zero-argument call of ``peer``'s product for ``case`` ("op m n k dtype"): jitgrad
-    (config.matmul "jitgrad" or, for "jitgrad auto", "auto"), numpy, or ``lib``'s jit."""
-    op, m, n, k, dtype = case.split()
-    a, b = operands(op, int(m), int(n), int(k), dtype)
+def call(peer: str, lib: Lib | None, op: str, a: np.ndarray, b: np.ndarray
+         ) -> Callable[[], Any]:
+    """A zero-argument call of ``peer``'s product ``op`` of a and b: jitgrad (config.matmul
+    "jitgrad" or, for "jitgrad auto", "auto"), numpy, or ``lib``'s jit."""
     fn = product(*OPS[op])
     if lib is None:
         return lambda: fn(a, b)
@@ -65,8 +64,11 @@ def call(peer: str, lib: Lib | None, case: str) -> Callable[[], Any]:
 
 
 def served(peer: str, case: str) -> Callable[[], Any]:
-    """``peer``'s product in a child process of its own (see ``perf.separate``)."""
-    return call(peer, None if peer == "numpy" else load(peer.split()[0]), case)
+    """``peer``'s product for ``case`` ("op m n k dtype") in a child process of its own (see
+    ``perf.separate``)."""
+    op, m, n, k, dtype = case.split()
+    lib = None if peer == "numpy" else load(peer.split()[0])
+    return call(peer, lib, op, *operands(op, int(m), int(n), int(k), dtype))
 
 
 def run(ctx: Context) -> Section:
@@ -81,7 +83,7 @@ def run(ctx: Context) -> Section:
                                    "jitgrad auto": ctx.libs["jitgrad"], "numpy": None}
     libs.update((name, ctx.libs[name]) for name in ("jax", "torch") if name in ctx.libs)
     servers = {} if ctx.single_thread else {name: Server("matmul", name) for name in libs}
-    # A sample in a process of its own waits for the one before to go idle (≈ 0.03-0.13 s):
+    # A sample in a process of its own waits for the one before to go idle (≈ 0.03-0.16 s):
     # a fixed number of rounds keeps the run to minutes.
     rounds = None if ctx.single_thread else 2 * ctx.budget.min_rounds - 1
     try:
@@ -89,11 +91,11 @@ def run(ctx: Context) -> Section:
             cases = [(f"{op} n={n}", op, n, n, n) for n in sizes for op in OPS] + LAYER
             for label, op, m, n, k in cases:
                 key = f"{op} {m} {n} {k} {dtype}"
+                a, b = operands(op, m, n, k, dtype)
                 samplers: dict[str, Timed] = {
                     name: Separate(servers[name], key, ctx.budget.min_time) if servers
-                    else ctx.timed(call(name, lib, key)) for name, lib in libs.items()}
+                    else ctx.timed(call(name, lib, op, a, b)) for name, lib in libs.items()}
                 case = f"{label} {dtype}"
-                a, b = operands(op, m, n, k, dtype)
                 expect = product(*OPS[op])(a.astype(np.float64), b.astype(np.float64))
                 results = ctx.measure(case, samplers, expect=[expect], rounds=rounds,
                                       tol=1e-4 if dtype == "float32" else 1e-10)

@@ -746,22 +746,38 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None):
     split a product by rows pack B once between them); b is then only checked against out.
     """
     transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
-    if shared is None and a.ndim == b.ndim == out.ndim == 3 and b.strides[0] == 0:
+    if shared is not None:
+        _matmul_shared(a, b, out, transpose_a, transpose_b, bias, shared)
+        return
+    if a.ndim == b.ndim == out.ndim == 3 and b.strides[0] == 0:
         a, b, out, transpose_a = _fold_shared_b(a, b, out, transpose_a)
-    kind = "shared" if shared is not None else \
-        "direct" if _may_go_direct(a, out, transpose_a) else "packed"
-    kernel = _kernel(out.dtype, kind)
+    key = out.dtype, "direct" if _may_go_direct(a, out, transpose_a) else "packed"
+    kernel = _kernels.get(key)
+    if kernel is None:
+        kernel = _kernels[key] = _compiled(*key)
     has_bias = bias is not None
     if not has_bias:
         bias = _NO_BIAS[out.dtype]
-    head = (a, b) if shared is None else (a, b, shared)
     try:
-        kernel(*head, out, transpose_a, transpose_b, bias, has_bias)
+        kernel(a, b, out, transpose_a, transpose_b, bias, has_bias)
     except TypeError:
         # Numba refused the argument types: explain why, or retry with aligned copies.
         a, b, bias = _checked(a, b, out, bias)
-        head = (a, b) if shared is None else (a, b, shared)
-        kernel(*head, out, transpose_a, transpose_b, bias, has_bias)
+        kernel(a, b, out, transpose_a, transpose_b, bias, has_bias)
+
+
+def _matmul_shared(a, b, out, transpose_a, transpose_b, bias, shared):
+    """matmul() with a shared packed B (a path of its own: the one-thread calls, some of a
+    microsecond or two, pay nothing for it)."""
+    kernel = _kernel(out.dtype, "shared")
+    has_bias = bias is not None
+    if not has_bias:
+        bias = _NO_BIAS[out.dtype]
+    try:
+        kernel(a, b, shared, out, transpose_a, transpose_b, bias, has_bias)
+    except TypeError:  # as in matmul()
+        a, b, bias = _checked(a, b, out, bias)
+        kernel(a, b, shared, out, transpose_a, transpose_b, bias, has_bias)
 
 
 def _kernel(dtype, kind):
