@@ -622,7 +622,10 @@ class _Config:
     execution is estimated slower than compiling (long ``scan`` loops, very large arrays;
     every ``while_loop``), and under ``precise_math``, whose users want the same results from
     the first call on. Only top-level calls are tiered: a ``jit`` function called inside
-    another transformation, or ``grad(jit(f))``, compiles before it runs.
+    another transformation, or ``grad(jit(f))``, compiles before it runs. In background mode
+    with ``matmul == "auto"``, jitgrad's matmul kernel (seconds to compile per dtype on a
+    fresh install, then cached) is compiled in the background too: compiled programs run
+    their products on numpy's BLAS until it is loaded.
     ``log_compiles``: log every trace and compile with its reason (JITGRAD_LOG_COMPILES).
     ``matmul``: "auto" (jitgrad's kernel, or numpy's BLAS where measured faster), "jitgrad"
     or "blas" (JITGRAD_MATMUL).

@@ -122,6 +122,7 @@ def start_numba() -> None:
     from jitgrad.backend import runtime  # imports Numba
     with _numba_start:
         runtime.start_numba()
+        runtime.defer_matmul_kernel = tiered().defer_matmul_kernel
 
 
 def compile_optimised(ir: IR) -> Any:
@@ -368,7 +369,10 @@ class Jitted:
 
     def wait(self) -> None:
         """Block until every signature of this function called so far runs compiled code
-        (see ``jitgrad.config.compile``); raises the error of a compile that failed.
+        (see ``jitgrad.config.compile``); raises the error of a compile that failed. Its
+        products may still run on numpy's BLAS while jitgrad's matmul kernel compiles in the
+        background (seconds, once per install): ``jitgrad.wait_for_compiles()`` waits for that
+        too.
 
         >>> import jitgrad as jg, jitgrad.numpy as jnp
         >>> f = jg.jit(lambda x: jnp.sin(x) * 2.0)
@@ -478,7 +482,8 @@ def tiered() -> Any:
 
 def wait_for_compiles() -> None:
     """Block until every background compile started so far has finished and its program
-    serves calls (see ``jitgrad.config.compile``); benchmarks call it before timing.
+    serves calls, including jitgrad's matmul kernel when products wait for it on numpy's
+    BLAS (see ``jitgrad.config.compile``); benchmarks call it before timing.
 
     >>> import jitgrad as jg, jitgrad.numpy as jnp
     >>> f = jg.jit(lambda x: jnp.cos(x))

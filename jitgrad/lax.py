@@ -6,6 +6,7 @@ functions that JAX programs import from ``jax.lax`` (convolutions and reduce_win
 
 from __future__ import annotations
 
+import builtins  # (lax's max, min, slice, ... below shadow Python's)
 import enum
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -438,7 +439,7 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_
         i, v = c
         return (i + 1, body_fun(i, v)), None
 
-    (_, val), _ = scan(step, (np.int64(lo), init_val), None, length=max(hi - lo, 0))
+    (_, val), _ = scan(step, (np.int64(lo), init_val), None, length=builtins.max(hi - lo, 0))
     return val
 
 
@@ -603,7 +604,7 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
     if isinstance(index, Tracer):
         index = jnp.clip(index, 0, n - 1)
     else:
-        index = min(max(int(index), 0), n - 1)
+        index = builtins.min(builtins.max(int(index), 0), n - 1)
 
     def pick(lo: int, hi: int) -> Callable[..., Any]:
         if hi - lo == 1:
@@ -658,8 +659,8 @@ def _window(starts: Sequence[Any], shape: tuple[int, ...], sizes: tuple[int, ...
     """The clamped window of ``sizes`` at ``starts`` in an array of ``shape``."""
     out = []
     for s, n, k in zip(starts, shape, sizes, strict=True):
-        c = min(max(int(s), 0), n - k)
-        out.append(slice(c, c + k))
+        c = builtins.min(builtins.max(int(s), 0), n - k)
+        out.append(builtins.slice(c, c + k))
     return tuple(out)
 
 
@@ -708,7 +709,7 @@ def _per_example_positions(starts: list[Any], sizes: Sequence[int], shape: tuple
     flat = jnp.reshape(np.arange(b, dtype=np.int64) * n, (b,) + (1,) * nd)
     stride = n
     for d, (s, k, m) in enumerate(zip(starts, sizes, shape, strict=True)):
-        stride //= max(m, 1)
+        stride //= builtins.max(m, 1)
         pos = jnp.reshape(s, (b,) + (1,) * nd) + jnp.reshape(
             np.arange(k, dtype=np.int64), (1,) * (d + 1) + (k,) + (1,) * (nd - d - 1))
         flat = flat + pos * stride
@@ -781,12 +782,12 @@ def _dus_batch(args: list[Any], dims: list[Any], /) -> tuple[Any, int]:
                           (1,) * (nd - d - 1)) - jnp.reshape(s, (b,) + (1,) * nd)
         hit = jnp.logical_and(pos >= 0, pos < k)
         inside = hit if inside is None else jnp.logical_and(inside, hit)
-        offsets.append(jnp.clip(pos, 0, max(k - 1, 0)))
+        offsets.append(jnp.clip(pos, 0, builtins.max(k - 1, 0)))
     flat = jnp.reshape(np.arange(b, dtype=np.int64) * int(np.prod(sizes, dtype=np.int64)),
                        (b,) + (1,) * nd)
     stride = int(np.prod(sizes, dtype=np.int64))
     for off, k in zip(offsets, sizes, strict=True):
-        stride //= max(k, 1)
+        stride //= builtins.max(k, 1)
         flat = flat + off * stride
     placed = gather(jnp.reshape(u, (aval_of(u).size,)), jnp.broadcast_to(flat, (b,) + shape), 0)
     return jnp.where(inside, placed, x), 0
@@ -817,7 +818,7 @@ def _start(s: Any, n: int, size: int, allow_negative: bool, name: str) -> Any:
         s = int(s)
         if allow_negative and s < 0:
             s += n
-        return min(max(s, 0), n - size)
+        return builtins.min(builtins.max(s, 0), n - size)
     s = jnp.astype(s, np.int64)
     return jnp.where(s < 0, s + n, s) if allow_negative else s
 
@@ -854,7 +855,7 @@ def dynamic_slice(operand: Any, start_indices: Any, slice_sizes: Sequence[int], 
     if any(isinstance(s, Tracer) for s in starts):
         return dynamic_slice_p.bind(operand, *[s if isinstance(s, Tracer) else np.int64(s)
                                                for s in starts], sizes=sizes)
-    window = tuple(slice(s, s + k) for s, k in zip(starts, sizes, strict=True))
+    window = tuple(builtins.slice(s, s + k) for s, k in zip(starts, sizes, strict=True))
     return operand[window] if isinstance(operand, Tracer) else np.array(operand[window])
 
 
@@ -971,3 +972,12 @@ class Precision(enum.Enum):
                  "high": cls.HIGH, "tensorfloat32": cls.HIGH, "bfloat16_3x": cls.HIGH,
                  "highest": cls.HIGHEST, "float32": cls.HIGHEST}
         return names.get(value.lower()) if isinstance(value, str) else None
+
+
+# jax.lax's elementwise, structural, reduction, cumulative, contraction and sorting functions
+# (after the primitives imported above for this module's own use: the public names are
+# lax's functions, whose signatures are JAX's)
+from jitgrad._lax_ops import *  # noqa: E402,F403
+from jitgrad._lax_ops import __all__ as _ops_all  # noqa: E402
+
+__all__ += _ops_all

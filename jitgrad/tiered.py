@@ -153,19 +153,24 @@ def _config_key() -> str:
 def marker_path(ir: IR) -> Path:
     """The file whose existence says that ``ir``'s kernels are in the disk cache (written
     after a run of its compiled program, by a worker or by the caller)."""
-    from jitgrad.backend import cache
     memo = vars(ir).get("_marker")
     if memo is None:
-        h = hashlib.sha256(f"{cache.salt()} {_config_key()}\n{pp_ir(ir)}".encode())
-        memo = vars(ir)["_marker"] = cache.cache_dir() / "programs" / h.hexdigest()[:32]
+        memo = vars(ir)["_marker"] = _marker(f"{_config_key()}\n{pp_ir(ir)}")
     return memo
 
 
-def write_marker(ir: IR) -> None:
+def _marker(text: str) -> Path:
+    from jitgrad.backend import cache
+    h = hashlib.sha256(f"{cache.salt()} {text}".encode())
+    return cache.cache_dir() / "programs" / h.hexdigest()[:32]
+
+
+def write_marker(ir: IR | Path) -> None:
+    """Record ``ir``'s kernels (or those of a marker path) as compiled into the disk cache."""
     from jitgrad.backend import cache
     if _cache_problem() is not None:  # (also: no cache directory at all)
         return
-    path = marker_path(ir)
+    path = ir if isinstance(ir, Path) else marker_path(ir)
     if path.exists():
         return
     with contextlib.suppress(OSError):
@@ -223,6 +228,85 @@ class Job:
         self.error: BaseException | None = None
         self.started = time.perf_counter()
 
+    serves = "now runs compiled code"
+    fallback = "it keeps running on the reference path"
+
+    def task(self) -> tuple:
+        """What a worker is sent to compile (see ``_work``)."""
+        return "program", self.ir, self.args
+
+    def finish(self) -> None:
+        """Build the compiled program here, run it once (loading, or compiling, each kernel)
+        and install it."""
+        compiled = self.compile_fn(self.ir)
+        compiled.fn(*self.args)
+        write_marker(self.ir)
+        self.install(compiled)
+
+    def meanwhile(self) -> str:
+        return f"{self.reference.calls} call(s) served by the reference path meanwhile"
+
+
+class MatmulJob:
+    """The background compile of one of jitgrad's matmul kernel entries (``key``, see
+    ``kernels.matmul.entry``), asked for by a compiled program's product, which runs on
+    numpy's BLAS until the kernel is loaded here (``defer_matmul_kernel``)."""
+
+    def __init__(self, key: Any):
+        self.key = key
+        self.name = f"jitgrad's {np.dtype(key[0]).name} matmul kernel"
+        self.marker = _marker(f"matmul {key!r}")
+        self.cached = self.marker.exists()
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self.started = time.perf_counter()
+
+    serves = "serves products"
+    fallback = "the next product compiles it"
+    meanwhile = staticmethod(lambda: "numpy's BLAS served products meanwhile")
+
+    def task(self) -> tuple:
+        return "matmul", self.key
+
+    def finish(self) -> None:
+        from jitgrad.backend.kernels import matmul as mm
+        mm.load(self.key)
+        write_marker(self.marker)
+
+
+_matmul_jobs: dict[Any, MatmulJob] = {}
+_matmul_lock = threading.Lock()
+_in_worker = False  # this process is a compile worker
+
+
+def defer_matmul_kernel(key: Any) -> bool:
+    """Whether a product waiting for jitgrad's matmul kernel ``key`` (not compiled or loaded
+    in this process) runs on numpy's BLAS meanwhile, the kernel's compile (seconds per dtype,
+    on a fresh install) being asked of the background compiles; else the product compiles it.
+
+    Deferred: in background mode with the automatic matmul choice (BLAS is what that choice
+    takes for the smallest products anyway) and a shareable kernel cache; and in a compile
+    worker, which compiles a program's generated kernels first and the matmul kernel only when
+    its caller asks. Not deferred: ``compile == "blocking"``, ``precise_math`` (results the
+    same from the first call on), ``matmul == "jitgrad"``."""
+    if _in_worker:
+        return True
+    if config.compile != "background" or config.precise_math or config.matmul != "auto" \
+            or _cache_problem() is not None:
+        return False
+    with _matmul_lock:
+        job = _matmul_jobs.get(key)
+        new = job is None
+        if new:
+            job = _matmul_jobs[key] = MatmulJob(key)
+    if new:
+        _log(f"{job.name} is not compiled yet: products run on numpy's BLAS until it is "
+             f"(compiling in the background)")
+        _pool.submit(job)
+    # NB: a finished job whose kernel is not ready here failed: the product compiles it (and
+    # raises what went wrong, if it goes wrong again).
+    return not job.done.is_set()
+
 
 class _Pool:
     """Lanes, each a thread owning one lazily started worker process, taking jobs from one
@@ -253,8 +337,19 @@ class _Pool:
     def wait(self, jobs: list[Job] | None = None) -> None:
         """Block until ``jobs`` (default: every job submitted so far) are done; raise the
         first one's error."""
-        with self._lock:
-            todo = list(self._pending) if jobs is None else jobs
+        todo = jobs
+        if jobs is None:
+            # NB: a job may submit another (a program's first compiled run asks for the matmul
+            # kernel it lacks) before it is done: wait until none is pending.
+            todo = []
+            while True:
+                with self._lock:
+                    more = [j for j in self._pending if j not in todo]
+                if not more:
+                    break
+                for job in more:
+                    job.done.wait()
+                todo += more
         for job in todo:
             job.done.wait()
         for job in todo:
@@ -292,23 +387,19 @@ class _Pool:
         try:
             loaded = time.perf_counter()
             with _gc_paused():
-                compiled = job.compile_fn(job.ir)
-                compiled.fn(*job.args)  # loads (or compiles) each kernel
-            write_marker(job.ir)
-            job.install(compiled)
+                job.finish()
             now = time.perf_counter()
-            _log(f"tier switch: {job.name} now runs compiled code after "
-                 f"{now - job.started:.2f} s ({how}; loaded in {now - loaded:.2f} s; "
-                 f"{job.reference.calls} call(s) served by the reference path meanwhile)")
+            _log(f"tier switch: {job.name} {job.serves} after {now - job.started:.2f} s "
+                 f"({how}; loaded in {now - loaded:.2f} s; {job.meanwhile()})")
         except BaseException as e:  # noqa: BLE001 - reported by wait(); the reference serves
             job.error = e
-            _log(f"compiling {job.name} failed ({e!r}); it keeps running on the reference path")
+            _log(f"compiling {job.name} failed ({e!r}); {job.fallback}")
         return proc
 
     def _compile_in_worker(self, job: Job, proc: subprocess.Popen | None
                            ) -> tuple[subprocess.Popen | None, str]:
         try:
-            request = pickle.dumps((_config_snapshot(), job.ir, job.args),
+            request = pickle.dumps((_config_snapshot(), job.task()),
                                    protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as e:  # noqa: BLE001 - e.g. a host callback's closure
             return proc, f"it cannot be sent to a worker ({e!r}): compiled in the caller"
@@ -447,18 +538,35 @@ def _watch_parent(parent: int) -> None:
     os._exit(0)
 
 
+def _work(task: tuple) -> None:
+    """A worker's compile of ``task``: ("program", optimised IR, arguments) builds and runs
+    the program (its kernels compile into the disk cache; its products run on BLAS, see
+    ``defer_matmul_kernel``); ("matmul", key) compiles that matmul kernel entry."""
+    from jitgrad.jit import compile_optimised, start_numba
+    if task[0] == "matmul":
+        from jitgrad.backend.kernels import matmul as mm
+        start_numba()
+        mm.load(task[1])
+        write_marker(MatmulJob(task[1]).marker)
+        return
+    _, ir, args = task
+    compile_optimised(ir).fn(*args)
+    write_marker(ir)
+
+
 def worker_main(parent: int) -> None:
-    """A compile worker: read (config, IR, arguments) requests from stdin until it closes;
-    for each, build and run the program (compiling its kernels into the disk cache) and
-    answer ("ok", seconds) or ("error", message)."""
-    from jitgrad.jit import compile_optimised, gc_paused
+    """A compile worker: read (config, task) requests from stdin until it closes; for each,
+    compile the task (``_work``) and answer ("ok", seconds) or ("error", message)."""
+    global _in_worker
+    from jitgrad.jit import gc_paused
+    _in_worker = True
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     inp = sys.stdin.buffer
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed goes to stderr, never into the answers
     while True:
         try:
-            cfg, ir, args = _recv(inp)
+            cfg, task = _recv(inp)
         except EOFError:
             return
         for k, v in cfg.items():
@@ -466,8 +574,7 @@ def worker_main(parent: int) -> None:
         start = time.perf_counter()
         try:
             with gc_paused():
-                compile_optimised(ir).fn(*args)
-            write_marker(ir)
+                _work(task)
             answer: tuple[str, Any] = ("ok", time.perf_counter() - start)
         except Exception as e:  # noqa: BLE001 - the caller compiles it itself and reports it
             answer = ("error", f"{type(e).__name__}: {str(e)[:500]}")
@@ -480,4 +587,7 @@ def worker_main(parent: int) -> None:
 
 
 if __name__ == "__main__":
-    worker_main(int(sys.argv[1]))
+    # NB: through the package's module, not this __main__ copy of it: the worker's state
+    # (_in_worker) must be what jitgrad.jit and the runtime see.
+    from jitgrad.tiered import worker_main as _main
+    _main(int(sys.argv[1]))

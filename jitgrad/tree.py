@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from jitgrad import tree_util
 
-__all__ = ["all", "flatten", "flatten_with_path", "leaves", "leaves_with_path", "map",
-           "map_with_path", "reduce", "structure", "transpose", "unflatten"]
+__all__ = ["all", "broadcast", "flatten", "flatten_with_path", "leaves", "leaves_with_path",
+           "map", "map_with_path", "reduce", "structure", "transpose", "unflatten"]
 
 # The short names are bound to tree_util's functions (one implementation each).
 flatten = tree_util.tree_flatten
@@ -19,3 +19,4 @@ transpose = tree_util.tree_transpose
 flatten_with_path = tree_util.tree_flatten_with_path
 leaves_with_path = tree_util.tree_leaves_with_path
 map_with_path = tree_util.tree_map_with_path
+broadcast = tree_util.tree_broadcast

@@ -13,8 +13,18 @@ __all__ = [
     "GetAttrKey",
     "Partial",
     "PyTreeDef",
+    "all_leaves",
+    "flatten_one_level",
+    "register_dataclass",
     "register_pytree_node",
     "register_pytree_node_class",
+    "register_pytree_with_keys",
+    "register_pytree_with_keys_class",
+    "register_static",
+    "tree_broadcast",
+    "treedef_children",
+    "treedef_is_leaf",
+    "treedef_tuple",
     "SequenceKey",
     "keystr",
     "tree_all",
@@ -34,6 +44,8 @@ __all__ = [
 class _NodeType(NamedTuple):
     to_iterable: Callable[[Any], tuple[list[Any], Hashable]]
     from_iterable: Callable[[Hashable, list[Any]], Any]
+    # the key path entries of a node's children (registered with keys); None: derived
+    keys: Callable[[Any], list] | None = None
 
 
 _registry: dict[type, _NodeType] = {}
@@ -110,6 +122,15 @@ class PyTreeDef:
 
     def __hash__(self) -> int:
         return self._hash
+
+    @property
+    def num_nodes(self) -> int:
+        """Nodes and leaves, counted together (JAX's ``num_nodes``)."""
+        return 1 + sum(c.num_nodes for c in self.children)
+
+    def unflatten(self, leaves: Any) -> Any:
+        """``tree_unflatten(self, leaves)``."""
+        return tree_unflatten(self, leaves)
 
     def __repr__(self) -> str:
         if self.node_type is None:
@@ -373,6 +394,9 @@ class FlattenedIndexKey:
 
 
 def _child_keys(x: Any, n: int) -> list:
+    node = _registry.get(type(x))
+    if node is not None and node.keys is not None:
+        return node.keys(x)
     if isinstance(x, dict):
         return [DictKey(k) for k in sorted(x)]
     if isinstance(x, tuple) and hasattr(x, "_fields"):
@@ -444,3 +468,166 @@ def keystr(keys: tuple, *, simple: bool = False, separator: str = "") -> str:
             return str(k)
         return str(next(iter(dataclasses.astuple(k)))) if dataclasses.is_dataclass(k) else str(k)
     return separator.join(map(entry, keys))
+
+
+def register_pytree_with_keys(nodetype: type,
+                              flatten_with_keys: Callable[[Any], tuple[Any, Hashable]],
+                              unflatten_func: Callable[[Hashable, Any], Any],
+                              flatten_func: Callable[[Any], tuple[Any, Hashable]] | None = None
+                              ) -> None:
+    """Register a container type whose children have key paths:
+    ``flatten_with_keys(x) -> (((key, child), ...), aux)``; ``flatten_func`` (optional) is the
+    same without keys.
+
+    >>> class Named:
+    ...     def __init__(self, w): self.w = w
+    >>> register_pytree_with_keys(Named, lambda n: (((GetAttrKey("w"), n.w),), None),
+    ...                           lambda _, c: Named(*c))
+    >>> keystr(tree_leaves_with_path(Named(3))[0][0])
+    '.w'
+    """
+    def to_iterable(x: Any) -> tuple[list[Any], Hashable]:
+        if flatten_func is not None:
+            children, aux = flatten_func(x)
+            return list(children), aux
+        pairs, aux = flatten_with_keys(x)
+        return [c for _, c in pairs], aux
+
+    _registry[nodetype] = _NodeType(to_iterable, unflatten_func,
+                                    lambda x: [k for k, _ in flatten_with_keys(x)[0]])
+
+
+def register_pytree_with_keys_class(cls: type) -> type:
+    """Class decorator: the class provides ``tree_flatten_with_keys()`` and
+    ``tree_unflatten(aux, children)`` (and optionally ``tree_flatten()``).
+
+    >>> @register_pytree_with_keys_class
+    ... class Box:
+    ...     def __init__(self, v): self.v = v
+    ...     def tree_flatten_with_keys(self): return ((GetAttrKey("v"), self.v),), None
+    ...     @classmethod
+    ...     def tree_unflatten(cls, aux, children): return cls(*children)
+    >>> tree_map(lambda x: x + 1, Box(41)).v
+    42
+    """
+    flat = getattr(cls, "tree_flatten", None)
+    register_pytree_with_keys(cls, lambda x: x.tree_flatten_with_keys(), cls.tree_unflatten,
+                              None if flat is None else lambda x: x.tree_flatten())
+    return cls
+
+
+def register_dataclass(nodetype: type, data_fields: Any = None, meta_fields: Any = None,
+                       drop_fields: Any = ()) -> type:
+    """Register a dataclass: ``data_fields`` are children (leaves or subtrees),
+    ``meta_fields`` part of the structure (hashable; a change makes a new ``jit`` trace).
+    Without them, fields declared with ``field(metadata=dict(static=True))`` are meta and
+    the others data. Usable as a class decorator.
+
+    >>> @register_dataclass
+    ... @dataclasses.dataclass
+    ... class Params:
+    ...     w: Any
+    ...     name: str = dataclasses.field(default="p", metadata=dict(static=True))
+    >>> tree_leaves(Params(w=[1, 2]))
+    [1, 2]
+    """
+    if data_fields is None or meta_fields is None:
+        if not dataclasses.is_dataclass(nodetype):
+            raise TypeError(f"register_dataclass: {nodetype.__name__} is not a dataclass; "
+                            f"pass data_fields and meta_fields")
+        fields = [f for f in dataclasses.fields(nodetype) if f.init and f.name not in drop_fields]
+        inferred_meta = [f.name for f in fields if f.metadata.get("static", False)]
+        meta_fields = inferred_meta if meta_fields is None else meta_fields
+        data_fields = [f.name for f in fields if f.name not in meta_fields] \
+            if data_fields is None else data_fields
+    data, meta = tuple(data_fields), tuple(meta_fields)
+
+    def unflatten(aux: tuple, children: Any) -> Any:
+        return nodetype(**dict(zip(meta, aux, strict=True)),
+                        **dict(zip(data, children, strict=True)))
+
+    register_pytree_with_keys(
+        nodetype, lambda x: (tuple((GetAttrKey(f), getattr(x, f)) for f in data),
+                             tuple(getattr(x, f) for f in meta)),
+        unflatten, lambda x: (tuple(getattr(x, f) for f in data),
+                              tuple(getattr(x, f) for f in meta)))
+    return nodetype
+
+
+def register_static(cls: type) -> type:
+    """Register a type whose instances are part of a tree's structure, with no leaves (they
+    must be hashable and comparable). Usable as a class decorator.
+
+    >>> @register_static
+    ... class Mode:
+    ...     def __hash__(self): return 0
+    ...     def __eq__(self, other): return isinstance(other, Mode)
+    >>> tree_leaves([Mode(), 1])
+    [1]
+    """
+    register_pytree_node(cls, lambda x: ((), x), lambda aux, _: aux)
+    return cls
+
+
+def tree_broadcast(prefix_tree: Any, full_tree: Any,
+                   is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """``prefix_tree`` (a prefix of ``full_tree``'s structure) with each of its leaves
+    repeated over the subtree of ``full_tree`` at its place.
+
+    >>> tree_broadcast([1, 2], [(3, 4), {"a": 5}])
+    [(1, 1), {'a': 2}]
+    """
+    treedef = tree_structure(prefix_tree, is_leaf)
+    subtrees = _subtrees(treedef, full_tree, "tree_broadcast")
+    return tree_unflatten(treedef, [tree_map(lambda _, p=p: p, sub, is_leaf=is_leaf)
+                                    for p, sub in zip(tree_leaves(prefix_tree, is_leaf),
+                                                      subtrees, strict=True)])
+
+
+def all_leaves(iterable: Any, is_leaf: Callable[[Any], bool] | None = None) -> bool:
+    """Whether every element of ``iterable`` is a leaf.
+
+    >>> all_leaves([1, 2.0]), all_leaves([1, (2,)])
+    (True, False)
+    """
+    return all(tree_structure(x, is_leaf).node_type is None for x in iterable)
+
+
+def treedef_children(treedef: PyTreeDef) -> list[PyTreeDef]:
+    """The structures of a node's children.
+
+    >>> treedef_children(tree_structure((1, [2, 3])))
+    [*, PyTreeDef(list[*, *])]
+    """
+    return list(treedef.children)
+
+
+def treedef_is_leaf(treedef: PyTreeDef) -> bool:
+    """Whether the structure is a single leaf.
+
+    >>> treedef_is_leaf(tree_structure(1.0)), treedef_is_leaf(tree_structure([1.0]))
+    (True, False)
+    """
+    return treedef.node_type is None
+
+
+def treedef_tuple(treedefs: Any) -> PyTreeDef:
+    """The structure of a tuple of the given structures.
+
+    >>> treedef_tuple([tree_structure(1), tree_structure([1, 2])])
+    PyTreeDef(tuple[*, PyTreeDef(list[*, *])])
+    """
+    return PyTreeDef(tuple, None, tuple(treedefs))
+
+
+def flatten_one_level(tree: Any) -> tuple[tuple, Hashable]:
+    """A node's children (a tuple) and its auxiliary data (a leaf raises ``ValueError``).
+
+    >>> flatten_one_level({"b": 1, "a": [2]})
+    (([2], 1), ('a', 'b'))
+    """
+    node = _node_of(tree)
+    if node is None:
+        raise ValueError(f"flatten_one_level: {type(tree).__name__} is a leaf, not a node")
+    children, aux = node.to_iterable(tree)
+    return tuple(children), aux

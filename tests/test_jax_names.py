@@ -199,6 +199,75 @@ def test_key_paths():
                                                                   (3,))
 
 
+def test_dataclasses_keyed_and_static_nodes_through_jit_and_grad():
+    """register_dataclass (data and static fields), register_pytree_with_keys(_class),
+    register_static: leaves, key paths, structure (a static field is part of jit's cache
+    key), and gradients with the same structure; tree_broadcast and the treedef helpers."""
+    import dataclasses
+
+    tu = jg.tree_util
+
+    @tu.register_dataclass
+    @dataclasses.dataclass(frozen=True)
+    class Layer:
+        w: object
+        b: object
+        act: str = dataclasses.field(default="tanh", metadata=dict(static=True))
+
+    layer = Layer(np.array([1.0, 2.0]), np.array(0.5))
+    assert [jg.tree_util.keystr(p) for p, _ in tu.tree_leaves_with_path(layer)] == [".w", ".b"]
+
+    def loss(layer, x):
+        return jnp.sum(getattr(jnp, layer.act)(layer.w * x + layer.b))
+
+    f = jg.jit(jg.grad(loss))
+    g = f(layer, np.array([0.3, -0.1]))
+    assert isinstance(g, Layer) and g.act == "tanh"
+    x = np.array([0.3, -0.1])
+    np.testing.assert_allclose(g.w, x * (1 - np.tanh(layer.w * x + 0.5) ** 2), rtol=1e-13)
+    f(dataclasses.replace(layer, act="sin"), x)
+    f(dataclasses.replace(layer, w=np.array([3.0, 4.0])), x)
+    assert f.trace_count == 2  # a new static field traces again, new leaf values do not
+
+    @tu.register_static
+    class Mode:
+        def __hash__(self):
+            return 1
+
+        def __eq__(self, other):
+            return isinstance(other, Mode)
+
+    assert tu.tree_leaves({"m": Mode(), "v": 2}) == [2]
+
+    @tu.register_pytree_with_keys_class
+    class Box:
+        def __init__(self, v):
+            self.v = v
+
+        def tree_flatten_with_keys(self):
+            return ((tu.GetAttrKey("v"), self.v),), None
+
+        @classmethod
+        def tree_unflatten(cls, aux, children):
+            return cls(*children)
+
+    assert tu.keystr(tu.tree_leaves_with_path(Box([1]))[0][0]) == ".v[0]"
+    assert jg.grad(lambda b: jnp.sum(b.v ** 2))(Box(np.array([1.0, 2.0]))).v.tolist() == [2, 4]
+
+    assert tu.tree_broadcast((1, [2]), ({"a": 3, "b": 4}, [(5, 6)])) == ({"a": 1, "b": 1},
+                                                                       [(2, 2)])
+    assert jg.tree.broadcast is tu.tree_broadcast
+    td = tu.tree_structure((1, [2, 3]))
+    assert tu.treedef_children(td)[1] == tu.tree_structure([0, 0])
+    assert tu.treedef_tuple(tu.treedef_children(td)) == td
+    assert tu.treedef_is_leaf(tu.tree_structure(None)) is False
+    assert td.num_nodes == 5 and td.unflatten([4, 5, 6]) == (4, [5, 6])
+    assert tu.all_leaves([1, np.ones(2)]) and not tu.all_leaves([[1]])
+    assert tu.flatten_one_level((1, (2,))) == ((1, (2,)), None)
+    with pytest.raises(ValueError, match="leaf"):
+        tu.flatten_one_level(1.0)
+
+
 def test_tree_transpose_checks_structures():
     outer, inner = jg.tree_util.tree_structure([0, 0]), jg.tree_util.tree_structure((0, 0))
     out = jg.tree_util.tree_transpose(outer, inner, [(1, 2), (3, 4)])

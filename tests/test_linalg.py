@@ -174,6 +174,58 @@ TABLE = {
                            False),
     "scipy.block_diag": (jsl.block_diag, sl.block_diag, [rand(2, 2), rand(3), rand(1, 2)],
                          False),
+    "svdvals": (jla.svdvals, np.linalg.svdvals, [rect(3, 2)], True),
+    "cond": (jla.cond, np.linalg.cond, [sq(general)], True),
+    "cond-fro": (lambda a: jla.cond(a, "fro"), lambda a: np.linalg.cond(a, "fro"),
+                 [sq(general)], True),
+    "cond--2": (lambda a: jla.cond(a, -2), lambda a: np.linalg.cond(a, -2), [sq(general)], True),
+    "matrix_transpose": (jla.matrix_transpose, np.linalg.matrix_transpose, [rect(3, 2)], True),
+    "linalg.diagonal": (lambda a: jla.diagonal(a, offset=1),
+                        lambda a: np.linalg.diagonal(a, offset=1), [rand(3, 4)], True),
+    "linalg.trace": (jla.trace, np.linalg.trace, [rand(3, 3)], True),
+    "linalg.outer": (jla.outer, np.linalg.outer, [rand(3), rand(2)], False),
+    "linalg.cross": (jla.cross, np.linalg.cross, [rand(3), rand(3)], True),
+    "linalg.tensordot": (lambda a, b: jla.tensordot(a, b, axes=1),
+                         lambda a, b: np.linalg.tensordot(a, b, axes=1), [rand(2, 3), rand(3, 2)],
+                         False),
+    "vecdot": (jla.vecdot, np.linalg.vecdot, [rand(3), rand(3)], True),
+    "scipy.solve": (jsl.solve, sl.solve, [sq(general), rand(3, 2)], False),
+    "scipy.solve-vector": (jsl.solve, sl.solve, [sq(general), rand(3)], False),
+    "scipy.solve-transposed": (lambda a, b: jsl.solve(a, b, transposed=True),
+                               lambda a, b: sl.solve(a, b, transposed=True),
+                               [sq(general), rand(3)], False),
+    "scipy.solve-sym-lower": (lambda a, b: jsl.solve(a, b, assume_a="sym", lower=True),
+                              lambda a, b: sl.solve(a, b, assume_a="sym", lower=True),
+                              [sq(general), rand(3, 2)], False),
+    "scipy.solve-pos": (lambda a, b: jsl.solve(a, b, assume_a="pos"),
+                        lambda a, b: sl.solve(a, b, assume_a="pos"), [sq(spd), rand(3)], False),
+    "scipy.solve-lower-triangular": (
+        lambda a, b: jsl.solve(a, b, assume_a="lower triangular"),
+        lambda a, b: sl.solve(a, b, assume_a="lower triangular"), [lower_tri, rand(3)], False),
+    "scipy.solve-diagonal": (lambda a, b: jsl.solve(a, b, assume_a="diagonal"),
+                             lambda a, b: sl.solve(a, b, assume_a="diagonal"),
+                             [sq(general), rand(3, 2)], False),
+    "scipy.qr-full": (lambda a: jsl.qr(a), lambda a: sl.qr(a), [rect(3, 3)], False),
+    "scipy.qr-economic": (lambda a: jsl.qr(a, mode="economic"),
+                          lambda a: sl.qr(a, mode="economic"), [rect(3, 2)], False),
+    "scipy.qr-r": (lambda a: jsl.qr(a, mode="r"), lambda a: sl.qr(a, mode="r"), [rect(3, 2)],
+                   False),
+    "scipy.lu": (lambda a: tuple(jsl.lu(a)), lambda a: tuple(sl.lu(a)), [sq(general)], False),
+    "scipy.lu-permute_l": (lambda a: tuple(jsl.lu(a, permute_l=True)),
+                           lambda a: tuple(sl.lu(a, permute_l=True)), [rand(3, 3)], False),
+    "scipy.toeplitz": (jsl.toeplitz, sl.toeplitz, [rand(3), rand(4)], False),
+    "scipy.toeplitz-c": (jsl.toeplitz, sl.toeplitz, [rand(3)], False),
+    "scipy.hankel": (jsl.hankel, sl.hankel, [rand(3), rand(4)], False),
+    "scipy.hankel-c": (jsl.hankel, sl.hankel, [rand(3)], False),
+    "scipy.circulant": (jsl.circulant, sl.circulant, [rand(4)], False),
+    "scipy.expm_frechet": (jsl.expm_frechet, sl.expm_frechet, [rand(3, 3), rand(3, 3)], False),
+    "scipy.polar": (jsl.polar, sl.polar, [sq(general)], False),
+    "scipy.polar-left-wide": (lambda a: jsl.polar(a, "left"), lambda a: sl.polar(a, "left"),
+                              [rect(2, 3)], False),
+    "scipy.companion": (jsl.companion, sl.companion,
+                        [lambda rng, shape: rng.uniform(1, 2, shape + (4,))], False),
+    "scipy.fiedler": (jsl.fiedler, sl.fiedler, [rand(4)], False),
+    "scipy.leslie": (jsl.leslie, sl.leslie, [rand(3), rand(2)], False),
 }
 
 NORMS = [(None, None), ("fro", None), ("nuc", None), (1, None), (-1, None), (2, None),
@@ -462,6 +514,40 @@ def test_complex_matrices_are_refused(fn):
         jg.jit(fn)(a)
     with pytest.raises((UnsupportedError, JitgradTypeError), match="complex"):
         jg.jit(lambda x: fn(a + x))(np.zeros((2, 2)))
+
+
+def test_integer_results_and_constant_matrices():
+    """matrix_rank (an integer, also traced), lu's row indices, and scipy's constant
+    matrices."""
+    a = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
+    for m in (a, a[:2], np.eye(3), np.zeros((2, 2)), np.stack([a, np.eye(3)])):
+        assert np.array_equal(jg.jit(jla.matrix_rank)(m), np.linalg.matrix_rank(m))
+    assert jg.jit(lambda m: jla.matrix_rank(m, tol=2.5))(np.diag([3.0, 2.0])) == 1
+    m = general(np.random.default_rng(1), (4, 4))
+    p, lo, up = jg.jit(lambda m: jsl.lu(m, p_indices=True))(m)
+    sp, slo, sup = sl.lu(m, p_indices=True)
+    assert np.array_equal(p, sp) and np.allclose(lo[p] @ up, m)
+    for n in (1, 3, 5):
+        np.testing.assert_allclose(jsl.hilbert(n), sl.hilbert(n))
+        np.testing.assert_allclose(jsl.helmert(n), sl.helmert(n), atol=1e-15)
+        np.testing.assert_allclose(jsl.helmert(n, full=True), sl.helmert(n, full=True),
+                                   atol=1e-15)
+        for kind in ("symmetric", "lower", "upper"):
+            assert np.array_equal(jsl.pascal(n, kind), sl.pascal(n, kind))
+    for n in (1, 2, 8):
+        assert np.array_equal(jsl.hadamard(n), sl.hadamard(n))
+
+
+def test_every_table_function_is_public():
+    """Every public function of both modules has a row (or the test above)."""
+    import inspect
+    covered = {"matrix_rank", "hilbert", "helmert", "pascal", "hadamard"}
+    for module, prefix in ((jla, ""), (jsl, "scipy.")):
+        for name in module.__all__:
+            if not inspect.isfunction(getattr(module, name)) or name in covered:
+                continue
+            rows = [k for k in TABLE if k.split("-")[0] in (prefix + name, "linalg." + name)]
+            assert rows, f"{module.__name__}.{name} has no row in TABLE"
 
 
 @pytest.mark.parametrize("module", [jla, jsl])

@@ -103,6 +103,30 @@ def test_auto_policy_keeps_off_openblas_with_jitgrad_threads(monkeypatch):
     assert config.use_blas(np.dtype(np.int64), 128, 10, 256)  # integers: numpy always
 
 
+def test_products_run_on_blas_while_the_matmul_kernel_is_deferred(monkeypatch):
+    """In a process where jitgrad's matmul kernel is not loaded yet and its compile has gone
+    to the background (tiered execution), a compiled program's product is numpy's own, and
+    jitgrad's kernel takes over once it is loaded, with no new trace or compile."""
+    from jitgrad.backend import runtime
+    from jitgrad.backend.kernels import matmul as mm
+
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((72, 80)), rng.standard_normal((80, 96))
+    f = jg.jit(lambda a, b: (a @ b) * 2.0)
+    expected = (a @ b) * 2.0
+    np.testing.assert_allclose(f(a, b), expected, rtol=1e-13)  # compiled, kernel loaded
+    key = mm.entry(a[None], b[None], np.empty((1, 72, 96)), False)
+    asked = []
+    monkeypatch.setattr(runtime, "defer_matmul_kernel", lambda k: asked.append(k) or True)
+    monkeypatch.setattr(mm, "_kernels", {})  # as in a process that has not loaded it yet
+    np.testing.assert_array_equal(f(a, b), np.matmul(a, b) * 2.0)  # BLAS's, bit for bit
+    assert asked == [key]
+    mm.load(key)  # what the background compile does when it is done
+    asked.clear()
+    np.testing.assert_allclose(f(a, b), expected, rtol=1e-13)
+    assert asked == [] and mm.ready(key) and f.trace_count == 1
+
+
 def test_integer_matmul_uses_numpy():
     a, b = np.arange(6).reshape(2, 3), np.arange(12).reshape(3, 4)
     np.testing.assert_array_equal(jg.jit(jnp.matmul)(a, b), a @ b)
@@ -177,3 +201,31 @@ def test_two_threads_split_tall_products_by_rows_sharing_one_packed_b(split_exte
     np.testing.assert_allclose(got, OPS[op](a, b) + c, rtol=1e-12, atol=1e-12)
     monkeypatch.setattr(jg.config, "threads", 1)
     np.testing.assert_array_equal(got, f(a, b, c))
+
+
+def test_two_threads_split_by_rows_while_the_shared_b_kernels_compile(split_extents,
+                                                                        monkeypatch):
+    """While the shared-B kernel entries are compiling in the background (deferred), a row
+    split packs B on each thread as before: same bits, and no compile waited for."""
+    from jitgrad.backend import parallel, runtime
+    from jitgrad.backend.kernels import matmul as mm
+    monkeypatch.setattr(parallel, "MIN_MATMUL_FLOPS", 1 << 20)
+    monkeypatch.setattr(mm, "ready", lambda key: key[1] in (True, False))
+    asked = []
+    import jitgrad.tiered
+
+    def defer(key):
+        asked.append(key)
+        return True
+
+    # (jit points runtime's at tiered's when it compiles)
+    for module in (runtime, jitgrad.tiered):
+        monkeypatch.setattr(module, "defer_matmul_kernel", defer)
+    m, k, n = 400, 150, 100
+    a, b = operands("A@B", m, k, n, np.float64)
+    f = jg.jit(lambda a, b: a @ b)
+    got = f(a, b)
+    assert split_extents == [m]
+    assert sorted(key[1] for key in asked) == ["pack", "shared"]
+    monkeypatch.setattr(jg.config, "threads", 1)
+    np.testing.assert_array_equal(got, f(a, b))

@@ -261,6 +261,32 @@ def test_one_cpu_compiles_on_the_callers_thread(first_run, cache):
     assert "(compiled by a thread of the caller (it may use one CPU only);" in err
 
 
+def test_products_run_on_blas_until_the_matmul_kernel_is_loaded(cache):
+    """A new program does not wait for jitgrad's matmul kernel (seconds per dtype to compile
+    on a fresh install): it switches to compiled code with its products on numpy's BLAS, the
+    kernel is compiled (here: loaded from Numba's cache) in the background, and
+    wait_for_compiles() waits for it too."""
+    out, err = run("""
+        f = jg.jit(lambda a, b: jnp.tanh(a @ b))
+        A = np.linspace(-1, 1, 72 * 80).reshape(72, 80)
+        B = np.linspace(-1, 1, 80 * 96).reshape(80, 96)
+        results = [f(A, B)]
+        f.wait()
+        results.append(f(A, B))
+        jg.wait_for_compiles()
+        from jitgrad.backend.kernels import matmul as mm
+        out["ready"] = mm.ready((np.dtype(np.float64), False))
+        results.append(f(A, B))
+        out["close"] = [bool(np.allclose(r, np.tanh(A @ B), rtol=1e-13)) for r in results]
+    """, cache, NUMBA_CACHE_DIR=os.environ.get("NUMBA_CACHE_DIR", ""))
+    assert out == {"ready": True, "close": [True, True, True]}
+    deferred = err.index("jitgrad's float64 matmul kernel is not compiled yet: products run "
+                         "on numpy's BLAS until it is")
+    program = err.index("tier switch: <lambda> now runs compiled code after")
+    kernel = err.index("tier switch: jitgrad's float64 matmul kernel serves products after")
+    assert deferred < program < kernel
+
+
 def test_unshareable_cache_compiles_before_returning(tmp_path):
     open_dir = tmp_path / "open"
     open_dir.mkdir()

@@ -381,8 +381,12 @@ def _matmul_kind(step: MatmulStep) -> str:
     m, n = out.shape[-2:]
     a = step.a.aval.shape
     k = a[-2] if step.transpose_a else a[-1]
-    return "BLAS" if config.use_blas(out.dtype, m, n, k, math.prod(out.shape[:-2])) \
-        else "jitgrad matmul"
+    if config.use_blas(out.dtype, m, n, k, math.prod(out.shape[:-2])):
+        return "BLAS"
+    mm = _matmul_module()
+    if not any(mm.ready((out.dtype, direct)) for direct in (False, True)):
+        return "BLAS (jitgrad's matmul kernel is compiling)"
+    return "jitgrad matmul"
 
 
 def _clip(label: str, width: int = 100) -> str:
@@ -694,6 +698,17 @@ def _compile_error(e: Exception, *, ir: IR, sources: list[str]) -> Exception:
 # Matmul dispatch
 
 
+def _compile_now(key: Any) -> bool:
+    return False
+
+
+# Whether a product whose jitgrad kernel (``key``, see kernels.matmul.entry) is neither compiled
+# nor loaded in this process runs on numpy's BLAS meanwhile (True: its compile was handed to
+# the background; jitgrad.jit sets this to tiered's rule when it starts Numba) or waits while
+# the kernel compiles here (False). The kernel's first compile takes seconds per dtype.
+defer_matmul_kernel: Callable[[Any], bool] = _compile_now
+
+
 @functools.cache
 def _matmul_module() -> Any:
     from jitgrad.backend.kernels import matmul as mm
@@ -714,16 +729,20 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
     m, n = out_shape[-2:]
     k = a.shape[-2] if ta else a.shape[-1]
     batch = math.prod(out_shape[:-2])
-    if config.use_blas(out.dtype, m, n, k, batch):
+    blas = config.use_blas(out.dtype, m, n, k, batch)
+    if not blas:
+        a3 = a.reshape((batch,) + a.shape[-2:]) if a.ndim != 3 else a
+        b3 = b.reshape((batch,) + b.shape[-2:]) if b.ndim != 3 else b
+        out3 = out.reshape((batch, m, n))
+        key = mm.entry(a3, b3, out3, ta)
+        blas = not mm.ready(key) and defer_matmul_kernel(key)
+    if blas:
         aa = np.swapaxes(a, -1, -2) if ta else a
         bb = np.swapaxes(b, -1, -2) if tb else b
         np.matmul(aa, bb, out=out)
         if bias is not None:
             out += bias
         return out
-    a3 = a.reshape((batch,) + a.shape[-2:]) if a.ndim != 3 else a
-    b3 = b.reshape((batch,) + b.shape[-2:]) if b.ndim != 3 else b
-    out3 = out.reshape((batch, m, n))
     threads = config.threads
     if 2 * batch * m * n * k < parallel.MIN_MATMUL_FLOPS or not parallel.helpful(threads):
         mm.matmul(a3, b3, out3, ta, tb, bias)
@@ -742,11 +761,16 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
                           None if bias is None else bias[lo:hi], out3[:, :, lo:hi], None))
     else:
         # Row blocks read all of B: the threads first pack it once between them, each a
-        # block of its tile columns, rather than each packing all of it.
-        size, columns = mm.shared_b_size(k, n, out.dtype)
-        shared = np.empty(size, out.dtype)
-        parallel.run_blocks([functools.partial(mm.pack_shared_b, b3, tb, shared, lo, hi)
-                             for lo, hi in parallel.blocks(columns, threads)])
+        # block of its tile columns, rather than each packing all of it (unless those kernel
+        # entries are still compiling in the background: then each packs all of it).
+        waiting = [key for key in ((out.dtype, "pack"), (out.dtype, "shared"))
+                   if not mm.ready(key) and defer_matmul_kernel(key)]
+        shared = None
+        if not waiting:
+            size, columns = mm.shared_b_size(k, n, out.dtype)
+            shared = np.empty(size, out.dtype)
+            parallel.run_blocks([functools.partial(mm.pack_shared_b, b3, tb, shared, lo, hi)
+                                 for lo, hi in parallel.blocks(columns, threads)])
         for lo, hi in parallel.blocks(m, threads):
             calls.append((a3[:, :, lo:hi] if ta else a3[:, lo:hi, :], b3, out3[:, lo:hi, :],
                           bias, None, shared))

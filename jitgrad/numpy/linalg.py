@@ -32,16 +32,22 @@ from jitgrad.numpy import (
 )
 from jitgrad.numpy import abs as _abs
 from jitgrad.numpy import astype as _astype
+from jitgrad.numpy import cross as _cross
+from jitgrad.numpy import diagonal as _diagonal
 from jitgrad.numpy import max as _max
 from jitgrad.numpy import min as _min
+from jitgrad.numpy import outer as _outer
 from jitgrad.numpy import power as _power
 from jitgrad.numpy import sum as _sum
+from jitgrad.numpy import tensordot as _tensordot
+from jitgrad.numpy import trace as _trace
 from jitgrad.prims import linalg_ops as L
 
 __all__ = ["EighResult", "QRResult", "SVDResult", "SlogdetResult", "LinAlgError", "cholesky",
-           "det", "eigh", "eigvalsh", "inv", "lstsq", "matrix_norm", "matrix_power",
-           "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "svd", "tensorinv",
-           "tensorsolve", "vector_norm"]
+           "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "lstsq",
+           "matrix_norm", "matrix_power", "matrix_rank", "matrix_transpose", "multi_dot", "norm",
+           "outer", "pinv", "qr", "slogdet", "solve", "svd", "svdvals", "tensordot",
+           "tensorinv", "tensorsolve", "trace", "vecdot", "vector_norm"]
 
 LinAlgError = np.linalg.LinAlgError
 
@@ -628,6 +634,127 @@ def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Any:
     x = _matrix("matrix_norm", x, square=False)
     nd = _aval_of(x).ndim
     return _matrix_norm(x, ord, (nd - 2, nd - 1), keepdims)
+
+
+def svdvals(x: Any, /) -> Any:
+    """``numpy.linalg.svdvals``: the singular values, largest first.
+
+    >>> svdvals(np.array([[3.0, 0.0], [0.0, -4.0]]))
+    array([4., 3.])
+    """
+    return svd(x, compute_uv=False)
+
+
+def cond(x: Any, p: Any = None) -> Any:
+    """``numpy.linalg.cond``: the condition number in the norm ``p`` (None and ±2: ratio
+    of extreme singular values; else ``norm(x, p) * norm(inv(x), p)``).
+
+    >>> import jitgrad as jg
+    >>> jg.jit(cond)(np.array([[2.0, 0.0], [0.0, 0.5]]))
+    array(4.)
+    """
+    if not _has_tracer((x,)):
+        return np.linalg.cond(x, p)
+    x = _real("jnp.linalg.cond", x)
+    if p is None or p in (2, -2):
+        s = svd(x, compute_uv=False)
+        big, small = s[..., 0], s[..., -1]
+        return small / big if p == -2 else big / small
+    return norm(x, p, axis=(-2, -1)) * norm(inv(x), p, axis=(-2, -1))
+
+
+def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *,  # noqa: N803
+                rtol: Any = None) -> Any:
+    """``numpy.linalg.matrix_rank``: the number of singular values above ``tol`` (default
+    ``max(s) * max(M, N) * eps``, or ``rtol * max(s)``); an integer, not differentiable.
+
+    >>> import jitgrad as jg
+    >>> jg.jit(matrix_rank)(np.array([[1.0, 2.0], [2.0, 4.0]]))
+    array(1)
+    """
+    if not _has_tracer((A, tol, rtol)):
+        return np.linalg.matrix_rank(A, tol, hermitian, rtol=rtol)
+    A = _real("jnp.linalg.matrix_rank", A)
+    shape = _aval_of(A).shape
+    if len(shape) < 2:
+        return (not_equal(A, 0).any()).astype(np.int64)
+    s = svd(A, compute_uv=False)
+    top = _max(s, axis=-1, keepdims=True)
+    if tol is None:
+        scale = max(shape[-2:]) * np.finfo(_aval_of(s).dtype).eps if rtol is None else rtol
+        tol = top * scale
+    elif _aval_of(tol).ndim:
+        tol = expand_dims(tol, -1)
+    return _sum(s > tol, axis=-1).astype(np.int64)
+
+
+def matrix_transpose(x: Any, /) -> Any:
+    """``numpy.linalg.matrix_transpose``: the last two axes swapped.
+
+    >>> matrix_transpose(np.ones((2, 3))).shape
+    (3, 2)
+    """
+    return _mT(x)
+
+
+def diagonal(x: Any, /, *, offset: int = 0) -> Any:
+    """``numpy.linalg.diagonal``: the diagonals of the last two axes.
+
+    >>> diagonal(np.arange(4.0).reshape(2, 2))
+    array([0., 3.])
+    """
+    return _diagonal(x, offset, axis1=-2, axis2=-1)
+
+
+def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Any:
+    """``numpy.linalg.trace``: the sums of the diagonals of the last two axes.
+
+    >>> trace(np.arange(4.0).reshape(2, 2))
+    np.float64(3.0)
+    """
+    return _trace(x, offset, axis1=-2, axis2=-1, dtype=dtype)
+
+
+def outer(x1: Any, x2: Any, /) -> Any:
+    """``numpy.linalg.outer``: the outer product of two vectors.
+
+    >>> outer(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    array([[3., 4.],
+           [6., 8.]])
+    """
+    if _aval_of(x1).ndim != 1 or _aval_of(x2).ndim != 1:
+        raise ValueError("Input arrays must be one-dimensional")
+    return _outer(x1, x2)
+
+
+def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    """``numpy.linalg.cross``: the cross product of 3-vectors along ``axis``.
+
+    >>> cross(np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]))
+    array([0., 0., 1.])
+    """
+    if _aval_of(x1).shape[axis] != 3 or _aval_of(x2).shape[axis] != 3:
+        raise ValueError("Both input arrays must be (arrays of) 3-dimensional vectors")
+    return _cross(x1, x2, axis=axis)
+
+
+def tensordot(x1: Any, x2: Any, /, *, axes: Any = 2) -> Any:
+    """``numpy.linalg.tensordot``.
+
+    >>> tensordot(np.ones((2, 3)), np.ones((3, 2)), axes=1)
+    array([[3., 3.],
+           [3., 3.]])
+    """
+    return _tensordot(x1, x2, axes=axes)
+
+
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    """``numpy.linalg.vecdot``: dot products of (real) vectors along ``axis``, broadcasting.
+
+    >>> vecdot(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([1.0, 1.0]))
+    array([3., 7.])
+    """
+    return _sum(multiply(x1, x2), axis=axis)
 
 
 def __getattr__(name: str) -> Any:

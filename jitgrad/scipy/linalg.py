@@ -13,9 +13,10 @@ from jitgrad.errors import ShapeError, UnsupportedError
 from jitgrad.numpy import linalg as _nl
 from jitgrad.prims import linalg_ops as L
 
-__all__ = ["block_diag", "cho_factor", "cho_solve", "cholesky", "det", "eigh", "expm", "inv",
-           "lu_factor", "lu_solve", "solve_banded", "solve_sylvester", "solve_triangular",
-           "sqrtm", "svd"]
+__all__ = ["block_diag", "cho_factor", "cho_solve", "cholesky", "circulant", "companion", "det",
+           "eigh", "expm", "expm_frechet", "fiedler", "hadamard", "hankel", "helmert", "hilbert",
+           "inv", "leslie", "lu", "lu_factor", "lu_solve", "pascal", "polar", "qr", "solve",
+           "solve_banded", "solve_sylvester", "solve_triangular", "sqrtm", "svd", "toeplitz"]
 
 
 def _matrix(name: str, a: Any, square: bool = True) -> Any:
@@ -331,3 +332,302 @@ def block_diag(*arrs: Any) -> Any:
                                      np.zeros((h, total - before - w), dtype)], axis=1))
         before += w
     return jnp.concatenate(rows, axis=0)
+
+
+def solve(a: Any, b: Any, lower: bool = False, overwrite_a: bool = False,
+          overwrite_b: bool = False, check_finite: bool = True, assume_a: Any = None,
+          transposed: bool = False) -> Any:
+    """``scipy.linalg.solve``: ``x`` with ``a x = b`` (``a.T x = b`` when ``transposed``).
+    ``assume_a``: None/"general" (LU), "symmetric" (only the ``lower`` or upper triangle is
+    read), "positive definite" (Cholesky of that triangle), "lower triangular", "upper
+    triangular", "diagonal", or LAPACK's short names ("gen", "sym", "her", "pos").
+
+    >>> import jitgrad as jg
+    >>> a = np.array([[4.0, 1.0], [1.0, 3.0]])
+    >>> jg.jit(lambda a, b: solve(a, b, assume_a="pos"))(a, np.array([5.0, 4.0]))
+    array([1., 1.])
+    """
+    kind = {None: "gen", "general": "gen", "gen": "gen", "symmetric": "sym", "sym": "sym",
+            "hermitian": "sym", "her": "sym", "positive definite": "pos", "pos": "pos",
+            "lower triangular": "lower", "upper triangular": "upper",
+            "diagonal": "diagonal"}.get(assume_a)
+    if kind is None:
+        raise UnsupportedError(f"jitgrad.scipy.linalg.solve(assume_a={assume_a!r}): use None, "
+                               f"'general', 'symmetric', 'positive definite', 'lower "
+                               f"triangular', 'upper triangular' or 'diagonal'")
+    a = _matrix("solve", a)
+    if kind in ("lower", "upper"):
+        return solve_triangular(a, b, trans=int(transposed), lower=kind == "lower")
+    if kind == "diagonal":
+        a, b, vector = _with_rhs("solve", a, b)
+        x = b / jnp.diagonal(a, axis1=-2, axis2=-1)[..., :, None]
+        return x[..., 0] if vector else x
+    if kind in ("sym", "pos"):  # the triangle read, mirrored (a symmetric a: its transpose)
+        tri = jnp.tril(a) if lower else jnp.triu(a)
+        a = tri + jnp.swapaxes(jnp.tril(a, -1) if lower else jnp.triu(a, 1), -1, -2)
+        if kind == "pos":
+            return cho_solve(cho_factor(a, lower=lower), b)
+    elif transposed:
+        a = jnp.swapaxes(a, -1, -2)
+    a, b, vector = _with_rhs("solve", a, b)
+    x = _nl.solve(a, b)
+    return x[..., 0] if vector else x
+
+
+def qr(a: Any, overwrite_a: bool = False, lwork: Any = None, mode: str = "full",
+       pivoting: bool = False, check_finite: bool = True) -> Any:
+    """``scipy.linalg.qr``: ``(q, r)`` with ``mode`` "full" (q square) or "economic", or
+    ``(r,)`` for "r" (scipy's tuple, r of the full mode's shape); column pivoting is not
+    provided.
+
+    >>> import jitgrad as jg
+    >>> q, r = jg.jit(lambda a: qr(a, mode="economic"))(np.array([[3.0], [4.0]]))
+    >>> q.shape, r
+    ((2, 1), array([[-5.]]))
+    """
+    if pivoting:
+        raise UnsupportedError("jitgrad.scipy.linalg.qr(pivoting=True): column pivoting is "
+                               "not provided")
+    modes = {"full": "complete", "economic": "reduced", "r": "reduced"}
+    if mode not in modes:
+        raise UnsupportedError(f"jitgrad.scipy.linalg.qr(mode={mode!r}): use 'full', "
+                               f"'economic' or 'r'")
+    out = tuple(_nl.qr(a, modes[mode]))
+    if mode != "r":
+        return out
+    # scipy's R has the full mode's m rows: the reduced one's, then zeros (unique, so
+    # differentiable where the full mode's extra columns of Q are not)
+    r = out[1]
+    m, k = _aval_of(a).shape[-2], _aval_of(r).shape[-2]
+    pad = jnp.zeros(_aval_of(r).shape[:-2] + (m - k, _aval_of(r).shape[-1]), _aval_of(r).dtype)
+    return (jnp.concatenate([r, pad], axis=-2),)
+
+
+def lu(a: Any, permute_l: bool = False, overwrite_a: bool = False, check_finite: bool = True,
+       p_indices: bool = False) -> Any:
+    """``scipy.linalg.lu`` of a square matrix: ``(p, l, u)`` with ``a = p @ l @ u`` (``p``
+    a permutation matrix, or with ``p_indices`` the rows: ``a = l[p] @ u``), ``(p @ l, u)``
+    with ``permute_l``. Differentiable in ``l`` and ``u`` (the derivative of lu_factor).
+
+    >>> import jitgrad as jg
+    >>> p, l, u = jg.jit(lu)(np.array([[1.0, 2.0], [4.0, 4.0]]))
+    >>> p @ l @ u
+    array([[1., 2.],
+           [4., 4.]])
+    """
+    packed, piv = lu_factor(a)
+    n = _aval_of(packed).shape[-1]
+    eye = np.eye(n, dtype=_aval_of(packed).dtype)
+    low, up = jnp.tril(packed, -1) + eye, jnp.triu(packed)
+    perm = _permutation(piv)  # a[perm] = l @ u
+    p = jnp.swapaxes(L.permutation_matrix(perm, _aval_of(packed).dtype), -1, -2)
+    if permute_l:
+        return jnp.matmul(p, low), up
+    if p_indices:
+        return jnp.argsort(perm, axis=-1).astype(_aval_of(piv).dtype), low, up
+    return p, low, up
+
+
+def toeplitz(c: Any, r: Any = None) -> Any:
+    """``scipy.linalg.toeplitz``: first column ``c``, first row ``r`` (default ``c``; its
+    first entry is ignored).
+
+    >>> toeplitz(np.array([1.0, 2.0, 3.0]), np.array([1.0, 4.0]))
+    array([[1., 4.],
+           [2., 1.],
+           [3., 2.]])
+    """
+    c = jnp.ravel(c)
+    r = c if r is None else jnp.ravel(r)
+    m, n = _aval_of(c).shape[0], _aval_of(r).shape[0]
+    values = jnp.concatenate([jnp.flip(r[1:]), c])  # r[n-1] ... r[1], c[0] ... c[m-1]
+    return values[np.arange(m)[:, None] - np.arange(n)[None, :] + n - 1]
+
+
+def hankel(c: Any, r: Any = None) -> Any:
+    """``scipy.linalg.hankel``: first column ``c``, last row ``r`` (default zeros; its first
+    entry is ignored).
+
+    >>> hankel(np.array([1.0, 2.0, 3.0]))
+    array([[1., 2., 3.],
+           [2., 3., 0.],
+           [3., 0., 0.]])
+    """
+    c = jnp.ravel(c)
+    r = jnp.zeros_like(c) if r is None else jnp.ravel(r)
+    m, n = _aval_of(c).shape[0], _aval_of(r).shape[0]
+    values = jnp.concatenate([c, r[1:]])
+    return values[np.arange(m)[:, None] + np.arange(n)[None, :]]
+
+
+def circulant(c: Any) -> Any:
+    """``scipy.linalg.circulant``: the matrix whose first column is ``c``, each column the
+    previous one rotated down by one.
+
+    >>> circulant(np.array([1.0, 2.0, 3.0]))
+    array([[1., 3., 2.],
+           [2., 1., 3.],
+           [3., 2., 1.]])
+    """
+    c = jnp.ravel(c)
+    n = _aval_of(c).shape[0]
+    return c[(np.arange(n)[:, None] - np.arange(n)[None, :]) % max(n, 1)]
+
+
+def expm_frechet(A: Any, E: Any, method: Any = None, compute_expm: bool = True,  # noqa: N803
+                 check_finite: bool = True) -> Any:
+    """``scipy.linalg.expm_frechet``: the Frechet derivative of the matrix exponential at
+    ``A`` in the direction ``E`` (with ``expm(A)`` first, by default): the upper right block
+    of ``expm([[A, E], [0, A]])`` (Higham, Functions of Matrices, SIAM 2008, Theorem 3.6).
+
+    >>> import jitgrad as jg
+    >>> jg.jit(expm_frechet)(np.zeros((1, 1)), np.ones((1, 1)))
+    (array([[1.]]), array([[1.]]))
+    """
+    A, E = _matrix("expm_frechet", A), _matrix("expm_frechet", E)
+    n = _aval_of(A).shape[-1]
+    if _aval_of(E).shape[-2:] != (n, n):
+        raise ShapeError(f"jitgrad.scipy.linalg.expm_frechet: A {_aval_of(A).shape} and E "
+                         f"{_aval_of(E).shape} must be matrices of one size")
+    dtype = jnp.result_type(A, E)
+    A, E = jnp.astype(A, dtype), jnp.astype(E, dtype)
+    zeros = jnp.zeros_like(A)
+    big = jnp.concatenate([jnp.concatenate([A, E], axis=-1),
+                           jnp.concatenate([zeros, A], axis=-1)], axis=-2)
+    out = expm(big)
+    frechet = out[..., :n, n:]
+    return (out[..., :n, :n], frechet) if compute_expm else frechet
+
+
+def polar(a: Any, side: str = "right") -> tuple[Any, Any]:
+    """``scipy.linalg.polar``: ``(u, p)`` with ``a = u @ p`` (``side="right"``) or ``a = p @
+    u`` ("left"), ``u`` with orthonormal columns (or rows) and ``p`` symmetric positive
+    semi-definite, from the SVD.
+
+    >>> import jitgrad as jg
+    >>> u, p = jg.jit(polar)(np.array([[2.0, 0.0], [0.0, -3.0]]))
+    >>> u, p
+    (array([[ 1.,  0.],
+           [ 0., -1.]]), array([[2., 0.],
+           [0., 3.]]))
+    """
+    if side not in ("right", "left"):
+        raise ValueError(f"polar: side must be 'right' or 'left', got {side!r}")
+    w, s, vh = _nl.svd(_matrix("polar", a, square=False), full_matrices=False)
+    u = jnp.matmul(w, vh)
+    if side == "right":
+        p = jnp.matmul(jnp.swapaxes(vh, -1, -2) * s[..., None, :], vh)
+    else:
+        p = jnp.matmul(w * s[..., None, :], jnp.swapaxes(w, -1, -2))
+    return u, p
+
+
+def hilbert(n: int) -> np.ndarray:
+    """``scipy.linalg.hilbert``: ``1 / (i + j + 1)``.
+
+    >>> hilbert(2)
+    array([[1.        , 0.5       ],
+           [0.5       , 0.33333333]])
+    """
+    i = np.arange(n)
+    return 1.0 / (i[:, None] + i[None, :] + 1.0)
+
+
+def companion(a: Any) -> Any:
+    """``scipy.linalg.companion``: the companion matrix of the polynomial with coefficients
+    ``a`` (highest power first): first row ``-a[1:] / a[0]``, ones below the diagonal.
+
+    >>> companion(np.array([1.0, -3.0, 2.0]))
+    array([[ 3., -2.],
+           [ 1.,  0.]])
+    """
+    a = jnp.ravel(a)
+    n = _aval_of(a).shape[0]
+    if n < 2:
+        raise ShapeError("jitgrad.scipy.linalg.companion: at least two coefficients")
+    first = -a[1:] / a[0]
+    below = np.eye(n - 2, n - 1, dtype=_aval_of(first).dtype)
+    return jnp.concatenate([first[None, :], below], axis=0)
+
+
+def fiedler(a: Any) -> Any:
+    """``scipy.linalg.fiedler``: ``|a[i] - a[j]|``.
+
+    >>> fiedler(np.array([1.0, 4.0]))
+    array([[0., 3.],
+           [3., 0.]])
+    """
+    a = jnp.ravel(a)
+    return jnp.abs(a[:, None] - a[None, :])
+
+
+def hadamard(n: int, dtype: Any = int) -> np.ndarray:
+    """``scipy.linalg.hadamard``: Sylvester's Hadamard matrix of order ``n`` (a power of 2).
+
+    >>> hadamard(2)
+    array([[ 1,  1],
+           [ 1, -1]])
+    """
+    if n < 1 or n & (n - 1):
+        raise ValueError("hadamard: n must be a positive power of 2")
+    h = np.ones((1, 1), dtype=dtype)
+    while h.shape[0] < n:
+        h = np.block([[h, h], [h, -h]])
+    return h
+
+
+def helmert(n: int, full: bool = False) -> np.ndarray:
+    """``scipy.linalg.helmert``: the orthogonal Helmert matrix (without its first row of
+    ``1/sqrt(n)`` unless ``full``).
+
+    >>> helmert(2, full=True)
+    array([[ 0.70710678,  0.70710678],
+           [ 0.70710678, -0.70710678]])
+    """
+    h = np.tril(np.ones((n, n)), -1) - np.diag(np.arange(n))
+    d = np.arange(n) * np.arange(1, n + 1)
+    h[0] = 1
+    d[0] = n
+    h = h / np.sqrt(d)[:, None]
+    return h if full else h[1:]
+
+
+def leslie(f: Any, s: Any) -> Any:
+    """``scipy.linalg.leslie``: fecundities ``f`` in the first row, survival rates ``s`` on
+    the subdiagonal.
+
+    >>> leslie(np.array([0.5, 1.0]), np.array([0.8]))
+    array([[0.5, 1. ],
+           [0.8, 0. ]])
+    """
+    f, s = jnp.ravel(f), jnp.ravel(s)
+    n = _aval_of(f).shape[0]
+    if _aval_of(s).shape[0] != n - 1 or n < 2:
+        raise ShapeError(f"jitgrad.scipy.linalg.leslie: s needs len(f) - 1 = {n - 1} entries, "
+                         f"got {_aval_of(s).shape[0]}")
+    dtype = jnp.result_type(f, s)
+    below = jnp.concatenate([jnp.diag(jnp.astype(s, dtype)), np.zeros((n - 1, 1), dtype)],
+                            axis=1)
+    return jnp.concatenate([jnp.astype(f, dtype)[None, :], below], axis=0)
+
+
+def pascal(n: int, kind: str = "symmetric", exact: bool = True) -> np.ndarray:
+    """``scipy.linalg.pascal``: binomial coefficients, "symmetric", "lower" or "upper".
+
+    >>> pascal(3)
+    array([[1, 1, 1],
+           [1, 2, 3],
+           [1, 3, 6]], dtype=uint64)
+    """
+    if kind not in ("symmetric", "lower", "upper"):
+        raise ValueError("pascal: kind must be 'symmetric', 'lower' or 'upper'")
+    low = np.zeros((n, n), dtype=np.uint64 if exact else np.float64)
+    for i in range(n):
+        low[i, 0] = 1
+        for j in range(1, i + 1):
+            low[i, j] = low[i - 1, j - 1] + low[i - 1, j]
+    if kind == "lower":
+        return low
+    if kind == "upper":
+        return low.T.copy()
+    return low @ low.T

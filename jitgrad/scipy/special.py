@@ -26,16 +26,16 @@ from jitgrad import nn
 from jitgrad import numpy as jnp
 from jitgrad import prims as P
 from jitgrad.core import Tracer, is_float
-from jitgrad.errors import JitgradTypeError, TracerError
+from jitgrad.errors import JitgradTypeError, TracerError, UnsupportedError
 from jitgrad.numpy import _promote_broadcast
 from jitgrad.prims import special as S
 
 __all__ = [
-    "beta", "betainc", "betaln", "digamma", "entr", "erf", "erfc", "erfcinv", "erfinv", "expit",
-    "gamma", "gammainc", "gammaincc", "gammaln", "gammasgn", "i0", "i0e", "i1", "i1e", "iv",
-    "ive", "j0", "j1", "jn", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln",
-    "ndtr", "ndtri", "polygamma", "psi", "rel_entr", "rgamma", "softmax", "xlog1py", "xlogy",
-    "y0", "y1", "yn",
+    "beta", "betainc", "betaln", "boxcox", "boxcox1p", "comb", "digamma", "entr", "erf", "erfc",
+    "erfcinv", "erfinv", "expit", "factorial", "gamma", "gammainc", "gammaincc", "gammaln",
+    "gammasgn", "i0", "i0e", "i1", "i1e", "iv", "ive", "j0", "j1", "jn", "kl_div", "log_ndtr",
+    "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "poch", "polygamma",
+    "psi", "rel_entr", "rgamma", "softmax", "xlog1py", "xlogy", "y0", "y1", "yn",
 ]
 
 ArrayLike = Any
@@ -385,7 +385,8 @@ def entr(x: ArrayLike) -> Any:
     """
     x = _float(x)
     xs = jnp.where(x < 0, 1.0, x)
-    return jnp.where(x < 0, -jnp.inf, 0.0 - xlogy(xs, xs))
+    # (-0.0 at 1, +0.0 at 0: SciPy's signs)
+    return jnp.where(x < 0, -jnp.inf, jnp.where(x == 0, 0.0, -xlogy(xs, xs)))
 
 
 def rel_entr(x: ArrayLike, y: ArrayLike) -> Any:
@@ -400,7 +401,143 @@ def rel_entr(x: ArrayLike, y: ArrayLike) -> Any:
     xs, ys = jnp.where(pos, x, 1.0), jnp.where(pos, y, 1.0)
     edge = jnp.where((x == 0) & (y >= 0), jnp.zeros_like(x), jnp.full_like(x, jnp.inf))
     edge = jnp.where(jnp.isnan(x) | jnp.isnan(y), jnp.nan, edge)
-    return jnp.where(pos, xs * jnp.log(xs / ys), edge)
+    # log(x / y) loses the digits of a ratio near 1 (its rounding error is then most of
+    # log's small result): log1p((x - y) / y) keeps them (x - y is exact there). Where x / y
+    # would overflow, underflow or be subnormal, log x - log y (finite) is the value. Each
+    # branch sees harmless inputs where it is not taken (no overflow, and derivatives that
+    # stay finite: 0 times an overflowed derivative would be nan).
+    log_gap = jnp.log(xs) - jnp.log(ys)
+    near = (xs > 0.5 * ys) & (0.5 * xs < ys)
+    far = jnp.abs(log_gap) > 0.99 * -math.log(np.finfo(log_gap.dtype).tiny)
+    xn, yn = jnp.where(near, xs, 1.0), jnp.where(near, ys, 1.0)
+    mid = jnp.logical_not(near | far)
+    xm, ym = jnp.where(mid, xs, 1.0), jnp.where(mid, ys, 1.0)
+    value = jnp.where(near, xn * jnp.log1p((xn - yn) / yn),
+                      jnp.where(far, xs * log_gap, xm * jnp.log(xm / ym)))
+    return jnp.where(pos, value, edge)
+
+
+def kl_div(x: ArrayLike, y: ArrayLike) -> Any:
+    """Elementwise ``x log(x/y) - x + y`` (``y`` where ``x == 0 <= y``, else ``inf`` outside
+    ``x, y > 0``), as SciPy's.
+
+    >>> kl_div(np.array([0.5, 0.0, 1.0]), np.array([0.25, 2.0, -1.0]))
+    array([0.09657359, 2.        ,        inf])
+    """
+    x, y = _promote("kl_div", x, y)
+    pos = (x > 0) & (y > 0)
+    zero = (x == 0) & (y >= 0)
+    # Near x == y the three terms cancel to (x - y)**2 / 2y: there it is y f(d) with d =
+    # (x - y) / y and f(d) = (1 + d) log1p(d) - d = sum_k (-d)**k / (k (k - 1)), k >= 2,
+    # summed to 14 terms for |d| < 0.1 (the first omitted term is below 1e-16 of the sum).
+    d = jnp.where(pos, (x - y) / jnp.where(pos, y, 1.0), 0.0)
+    near = jnp.abs(d) < 0.1
+    dn = jnp.where(near, d, 0.0)
+    poly = 0.0
+    for k in range(15, 1, -1):  # Horner: f(d) / d**2 = sum_k c_k d**(k - 2)
+        poly = poly * dn + (-1.0) ** k / (k * (k - 1))
+    close = jnp.where(pos, y, 0.0) * dn * dn * poly
+    value = jnp.where(pos | zero, rel_entr(x, y) - x + y, rel_entr(x, y))
+    return jnp.where(near & pos, close, value)
+
+
+def _boxcox(name: str, log_fn: Any, x: ArrayLike, lmbda: ArrayLike) -> Any:
+    x, lmbda = _promote(name, x, lmbda)
+    logx = log_fn(x)
+    # expm1(l log x) / l keeps its digits for small l; at l == 0 the limit log x (the
+    # untaken branch divides by a harmless 1)
+    small = jnp.abs(lmbda) < 1e-19
+    safe = jnp.where(small, 1.0, lmbda)
+    return jnp.where(small, logx, jnp.expm1(safe * logx) / safe)
+
+
+def boxcox(x: ArrayLike, lmbda: ArrayLike) -> Any:
+    """The Box-Cox transform ``(x**lmbda - 1) / lmbda`` (``log x`` at ``lmbda == 0``).
+
+    >>> boxcox(np.array([1.0, np.e]), np.array([0.0, 0.0]))
+    array([0., 1.])
+    """
+    return _boxcox("boxcox", jnp.log, x, lmbda)
+
+
+def boxcox1p(x: ArrayLike, lmbda: ArrayLike) -> Any:
+    """The Box-Cox transform of ``1 + x``, accurate for small ``x``.
+
+    >>> boxcox1p(np.array([1e-20]), 0.5)
+    array([1.e-20])
+    """
+    return _boxcox("boxcox1p", jnp.log1p, x, lmbda)
+
+
+def poch(z: ArrayLike, m: ArrayLike) -> Any:
+    """The Pochhammer symbol (rising factorial) ``Gamma(z + m) / Gamma(z)``.
+
+    >>> poch(np.array([3.0, 0.5]), np.array([2.0, 1.0]))
+    array([12. ,  0.5])
+    """
+    z, m = _promote("poch", z, m)
+    # Where z and z + m are both poles (non-positive integers) the ratio is finite: by the
+    # reflection formula it is (-1)^m Gamma(1 - z) / Gamma(1 - z - m). Each branch gets
+    # harmless inputs where it is not taken.
+    # Where only z is a pole, 1 / Gamma(z) makes it 0; where only z + m is, inf (SciPy's).
+    z_pole = (z <= 0) & (z == jnp.floor(z))
+    zm_pole = (z + m <= 0) & (z + m == jnp.floor(z + m))
+    poles = z_pole & zm_pole
+    zr, mr = jnp.where(poles, z, 0.5), jnp.where(poles, m, 0.0)
+    reflected = (1.0 - 2.0 * jnp.remainder(mr, 2.0)) * jnp.exp(gammaln(1.0 - zr)
+                                                             - gammaln(1.0 - zr - mr))
+    either = z_pole | zm_pole
+    zs, ms = jnp.where(either, 0.5, z), jnp.where(either, 0.0, m)
+    direct = gammasgn(zs + ms) * gammasgn(zs) * jnp.exp(gammaln(zs + ms) - gammaln(zs))
+    value = jnp.where(poles, reflected, jnp.where(z_pole, 0.0, jnp.where(zm_pole, jnp.inf,
+                                                                         direct)))
+    return jnp.where(m == 0, 1.0, value)  # the empty product, whatever z (SciPy's)
+
+
+def comb(N: ArrayLike, k: ArrayLike, *, exact: bool = False,  # noqa: N803 - SciPy's names
+         repetition: bool = False) -> Any:
+    """The binomial coefficient "N choose k" in floating point (0 where ``k > N``, ``k < 0``
+    or ``N < 0``); ``repetition``: "N + k - 1 choose k". ``exact=True`` (Python integers)
+    is SciPy's concern, not provided on traced values.
+
+    >>> comb(np.array([5.0, 10.0, 3.0]), np.array([2.0, 3.0, 4.0]))
+    array([ 10., 120.,   0.])
+    """
+    if exact:
+        if isinstance(N, Tracer) or isinstance(k, Tracer):
+            raise UnsupportedError("comb(exact=True): exact integers need concrete N and k")
+        n, kk = int(N), int(k)
+        n = n + kk - 1 if repetition else n
+        return math.comb(n, kk) if 0 <= kk <= n else 0
+    N, k = _promote("comb", N, k)
+    if repetition:
+        N = N + k - 1
+    ok = (k >= 0) & (N >= 0) & (k <= N) & (N < jnp.inf)
+    n, kk = jnp.where(ok, N, 1.0), jnp.where(ok, k, 0.0)
+    value = jnp.exp(gammaln(n + 1) - gammaln(kk + 1) - gammaln(n - kk + 1))
+    # integers stay integers where the float can hold them exactly
+    value = jnp.where((value < 2.0 ** 52) & (n == jnp.round(n)) & (kk == jnp.round(kk)),
+                      jnp.round(value), value)
+    # N = inf: SciPy's limits (inf for whole k > 0, nan for others); NaNs give 0, as SciPy's
+    whole = (k == jnp.floor(k)) & (k < jnp.inf)
+    infinite = jnp.where(k == 0, 1.0, jnp.where(k < 0, 0.0, jnp.where(whole, jnp.inf, jnp.nan)))
+    edge = jnp.where((N == jnp.inf) & ~jnp.isnan(k), infinite, 0.0)
+    return jnp.where(ok, value, edge.astype(value.dtype))
+
+
+def factorial(n: ArrayLike, exact: bool = False) -> Any:
+    """``n!`` as ``Gamma(n + 1)`` (0 for ``n < 0``); ``exact=True`` needs a concrete integer.
+
+    >>> factorial(np.array([0.0, 3.0, 4.5, -1.0]))
+    array([ 1.        ,  6.        , 52.34277778,  0.        ])
+    """
+    if exact:
+        if isinstance(n, Tracer):
+            raise UnsupportedError("factorial(exact=True): exact integers need a concrete n")
+        return math.factorial(int(n)) if int(n) >= 0 else 0
+    n = _float(n)
+    safe = jnp.where(n >= 0, n, 0.0)
+    return jnp.where(n >= 0, gamma(safe + 1), jnp.where(jnp.isnan(n), n, jnp.zeros_like(n)))
 
 
 # --- reductions --------------------------------------------------------------------------------

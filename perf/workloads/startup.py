@@ -95,8 +95,12 @@ def run(ctx: Context) -> Section:
                 if "jax" in ctx.libs:
                     first["jax"] = probe("jax", program, "first", record=records["jax"])
                 measure(f"{name}: first result, {state}", first, program)
+                serving = {lib: list(records[lib]) for lib in first}
                 measure(f"{name}: compiled code serves calls, {state}",
                         {lib: replay(records[lib], "compiled") for lib in first}, program)
+                if program == "mlp":
+                    measure(f"{name}: jitgrad's matmul kernel serves products, {state}",
+                            {lib: replay(serving[lib], "all") for lib in first}, program)
             measure(f"{name}: import + first call, caches warm",
                     {lib: probe(lib, program, "import+first", *states["caches warm"])
                      for lib in PEERS if lib in ctx.libs}, program)
@@ -118,7 +122,9 @@ def run(ctx: Context) -> Section:
         "the disk cache. \"compiled code serves calls\": until then (jitgrad: "
         "Jitted.wait() returned; jax compiles before its first result, so the same "
         "processes' first-call times are its column), from the same processes as the row "
-        "above. With --threads 1 the suite is pinned to one CPU: jitgrad then starts no "
+        "above; jitgrad's products run on numpy's BLAS until its own matmul kernel is "
+        "compiled (in the background too; seconds per dtype, once per install), \"matmul "
+        "kernel serves products\" is until then (wait_for_compiles() returned). With --threads 1 the suite is pinned to one CPU: jitgrad then starts no "
         "compile worker (it could only share the caller's core) and compiles on a "
         "background thread of the caller.",
         f"{MANY} random programs: {MANY} distinct programs of two (4, 8) float64 arrays "

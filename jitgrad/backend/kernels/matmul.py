@@ -13,7 +13,8 @@ from numba.np.arrayobj import load_item, populate_array
 
 from jitgrad.backend.cache import disk_cache
 
-__all__ = ["matmul", "njit_matmul", "pack_shared_b", "shared_b_size", "split_columns"]
+__all__ = ["entry", "load", "matmul", "njit_matmul", "pack_shared_b", "ready", "shared_b_size",
+           "split_columns"]
 
 
 # Register tile: _MR rows by NR columns, NR * itemsize = 128 bytes, i.e. every tile row is two
@@ -625,9 +626,9 @@ def _pack_shared_nb(b, transpose_b, shared, lo, hi):
 
 
 _DTYPES = (np.float32, np.float64)
-# "direct": every path; "packed": without the direct paths (see _matmul_packed_nb); "shared":
-# with op(b) packed by pack_shared_b; "pack": pack_shared_b's.
-_ENTRIES = {"direct": _matmul_nb, "packed": _matmul_packed_nb, "shared": _matmul_shared_nb,
+# True: every path; False: without the direct paths (see _matmul_packed_nb); "shared": with
+# op(b) packed by pack_shared_b; "pack": pack_shared_b's.
+_ENTRIES = {True: _matmul_nb, False: _matmul_packed_nb, "shared": _matmul_shared_nb,
             "pack": _pack_shared_nb}
 _drivers = {}
 _ready = set()
@@ -684,7 +685,7 @@ def njit_matmul(dtype):
     is compiled: implicit compilation is disabled so the micro-kernel can never be built without
     its vectoriser settings.
     """
-    return _compiled(dtype, "direct")
+    return _compiled(dtype, True)
 
 
 def _signature(kind, nb):
@@ -749,12 +750,11 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None):
     if shared is not None:
         _matmul_shared(a, b, out, transpose_a, transpose_b, bias, shared)
         return
-    if a.ndim == b.ndim == out.ndim == 3 and b.strides[0] == 0:
-        a, b, out, transpose_a = _fold_shared_b(a, b, out, transpose_a)
-    key = out.dtype, "direct" if _may_go_direct(a, out, transpose_a) else "packed"
+    a, b, out, transpose_a = _folded(a, b, out, transpose_a)
+    key = out.dtype, _may_go_direct(a, out, transpose_a)
     kernel = _kernels.get(key)
     if kernel is None:
-        kernel = _kernels[key] = _compiled(*key)
+        kernel = load(key)
     has_bias = bias is not None
     if not has_bias:
         bias = _NO_BIAS[out.dtype]
@@ -764,6 +764,25 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None):
         # Numba refused the argument types: explain why, or retry with aligned copies.
         a, b, bias = _checked(a, b, out, bias)
         kernel(a, b, out, transpose_a, transpose_b, bias, has_bias)
+
+
+def entry(a, b, out, transpose_a):
+    """The key of the compiled entry that matmul() runs these operands with, for ready() and
+    load()."""
+    a, b, out, transpose_a = _folded(a, b, out, bool(transpose_a))
+    return out.dtype, _may_go_direct(a, out, transpose_a)
+
+
+def ready(key):
+    """Whether the entry ``key`` is compiled or loaded in this process (matmul() with operands
+    of that key then runs at once instead of compiling for seconds)."""
+    return key in _kernels
+
+
+def load(key):
+    """Compile the entry ``key`` (or load it from the disk cache) for this process."""
+    kernel = _kernels[key] = _compiled(*key)
+    return kernel
 
 
 def _matmul_shared(a, b, out, transpose_a, transpose_b, bias, shared):
@@ -782,9 +801,7 @@ def _matmul_shared(a, b, out, transpose_a, transpose_b, bias, shared):
 
 def _kernel(dtype, kind):
     kernel = _kernels.get((dtype, kind))
-    if kernel is None:
-        kernel = _kernels[dtype, kind] = _compiled(dtype, kind)
-    return kernel
+    return load((dtype, kind)) if kernel is None else kernel
 
 
 def shared_b_size(k, n, dtype):
@@ -825,6 +842,12 @@ def _may_go_direct(a, out, transpose_a):
     m, n = out.shape[1:]
     k = a.shape[1] if transpose_a else a.shape[2]
     return min(m, n) <= _DIRECT_MN or m * n * k <= _TINY_MACS
+
+
+def _folded(a, b, out, transpose_a):
+    if a.ndim == b.ndim == out.ndim == 3 and b.strides[0] == 0:
+        return _fold_shared_b(a, b, out, transpose_a)
+    return a, b, out, transpose_a
 
 
 def _fold_shared_b(a, b, out, transpose_a):
