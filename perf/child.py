@@ -1,5 +1,6 @@
 """Measurements that need a fresh process (``python -m perf.child startup|many|memory ...``, which
-prints one JSON line), and the parent's side that spawns it."""
+prints one JSON line), and the parent's side that spawns it; ``serve`` runs a peer's timings in
+a process of its own (``perf.separate``)."""
 
 from __future__ import annotations
 
@@ -143,13 +144,13 @@ def main() -> None:
     p = sub.add_parser("memory")
     p.add_argument("lib")
     p.add_argument("n", type=int)
-    p = sub.add_parser("step")
-    p.add_argument("key", choices=("mlp", "mnist", "cnn"))
+    p = sub.add_parser("serve")
+    p.add_argument("workload")
     p.add_argument("peer")
     args = parser.parse_args()
-    if args.what == "step":  # a server of timings: see perf.workloads.train.Separate
-        from perf.workloads.train import serve
-        serve(args.key, args.peer)
+    if args.what == "serve":  # a server of timings: see perf.separate
+        from perf.separate import serve
+        serve(args.workload, args.peer)
         return
     if args.what == "startup":
         result = startup(args.lib, args.program)

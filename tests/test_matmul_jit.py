@@ -181,3 +181,51 @@ def test_two_threads_split_wide_products_by_columns(split_extents, op):
     got = jg.jit(lambda a, b, c: OPS[op](a, b) + c)(a, b, c)
     assert split_extents == [n]
     np.testing.assert_allclose(got, OPS[op](a, b) + c, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("op", ["A@B", "A.T@B", "A@B.T", "A.T@B.T"])
+def test_two_threads_split_tall_products_by_rows_sharing_one_packed_b(split_extents,
+                                                                      monkeypatch, op):
+    """A product split by rows packs op(b) once, each thread a block of its tile columns,
+    and both row blocks read that pack: the result is bit for bit the one-thread kernel's."""
+    from jitgrad.backend import parallel
+    from jitgrad.backend.kernels import matmul as mm
+    monkeypatch.setattr(parallel, "MIN_MATMUL_FLOPS", 1 << 20)  # small enough to split
+    m, k, n = 400, 150, 100
+    assert not mm.split_columns(m, n, k, 8, 2) and 2 * m * n * k >= parallel.MIN_MATMUL_FLOPS
+    a, b = operands(op, m, k, n, np.float64)
+    c = rng.standard_normal(n)
+    f = jg.jit(lambda a, b, c: OPS[op](a, b) + c)
+    got = f(a, b, c)
+    assert split_extents == [mm.shared_b_size(k, n, np.float64)[1], m]
+    np.testing.assert_allclose(got, OPS[op](a, b) + c, rtol=1e-12, atol=1e-12)
+    monkeypatch.setattr(jg.config, "threads", 1)
+    np.testing.assert_array_equal(got, f(a, b, c))
+
+
+def test_two_threads_split_by_rows_while_the_shared_b_kernels_compile(split_extents,
+                                                                        monkeypatch):
+    """While the shared-B kernel entries are compiling in the background (deferred), a row
+    split packs B on each thread as before: same bits, and no compile waited for."""
+    from jitgrad.backend import parallel, runtime
+    from jitgrad.backend.kernels import matmul as mm
+    monkeypatch.setattr(parallel, "MIN_MATMUL_FLOPS", 1 << 20)
+    monkeypatch.setattr(mm, "ready", lambda key: key[1] in (True, False))
+    asked = []
+    import jitgrad.tiered
+
+    def defer(key):
+        asked.append(key)
+        return True
+
+    # (jit points runtime's at tiered's when it compiles)
+    for module in (runtime, jitgrad.tiered):
+        monkeypatch.setattr(module, "defer_matmul_kernel", defer)
+    m, k, n = 400, 150, 100
+    a, b = operands("A@B", m, k, n, np.float64)
+    f = jg.jit(lambda a, b: a @ b)
+    got = f(a, b)
+    assert split_extents == [m]
+    assert sorted(key[1] for key in asked) == ["pack", "shared"]
+    monkeypatch.setattr(jg.config, "threads", 1)
+    np.testing.assert_array_equal(got, f(a, b))

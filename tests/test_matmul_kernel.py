@@ -213,3 +213,41 @@ def test_vectoriser_settings_do_not_leak():
     thread.join()
     assert seen == [before]
     assert (config.SLP_VECTORIZE, config.LOOP_VECTORIZE) == before
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("ta,tb", FLAGS)
+@pytest.mark.parametrize("m,n,k", [(37, 45, 300), (9, 1100, 256), (70, 64, 33)])
+def test_a_shared_packed_b_gives_the_same_bits(dtype, ta, tb, m, n, k):
+    """Row blocks of a product that read op(b) packed once by pack_shared_b (in parts, as the
+    threads of a row split do) give exactly the bits of the whole product in one call: the
+    k blocks, hence the order of every sum, are the same. Shapes: a partial tile column and k
+    in two blocks; B wider than one panel (1100 > 1024 f64 columns at k = 256) read in place
+    by a single call (m <= 8) and from the shared pack here; whole tile columns only."""
+    rng = np.random.default_rng(m + n + k)
+    a = operand(rng, dtype, 1, m, k, ta)
+    b = operand(rng, dtype, 1, k, n, tb)
+    bias = rng.standard_normal(n).astype(dtype)
+    whole = np.empty((1, m, n), dtype)
+    mm.matmul(a, b, whole, ta, tb, bias)
+    size, columns = mm.shared_b_size(k, n, dtype)
+    shared = np.full(size, np.nan, dtype)
+    for lo, hi in ((0, columns // 2), (columns // 2, columns)):
+        mm.pack_shared_b(b, tb, shared, lo, hi)
+    out = np.full((1, m, n), np.nan, dtype)
+    for lo, hi in ((0, m // 3), (m // 3, m)):
+        mm.matmul(a[:, :, lo:hi] if ta else a[:, lo:hi], b, out[:, lo:hi], ta, tb, bias, shared)
+    np.testing.assert_array_equal(out, whole)
+
+
+def test_a_shared_packed_b_of_another_shape_is_refused():
+    a, b = np.ones((1, 5, 6)), np.ones((1, 6, 40))
+    size, columns = mm.shared_b_size(6, 40, np.float64)
+    with pytest.raises(ValueError, match="shared packed B"):
+        mm.pack_shared_b(b, False, np.empty(size - 1), 0, columns)
+    with pytest.raises(ValueError, match="shared packed B"):
+        mm.pack_shared_b(b, False, np.empty(size), 0, columns + 1)
+    shared = np.empty(size)
+    mm.pack_shared_b(b, False, shared, 0, columns)
+    with pytest.raises(ValueError, match="shared packed B"):
+        mm.matmul(a, b, np.empty((1, 5, 40)), False, False, None, shared[:-16])

@@ -753,20 +753,31 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
     if batch > 1:
         # Whole products per thread: a split of the rows would pack every B on every thread.
         for lo, hi in parallel.blocks(batch, threads):
-            calls.append((a3[lo:hi], b3[lo:hi], out3[lo:hi], bias, None))
+            calls.append((a3[lo:hi], b3[lo:hi], out3[lo:hi], bias, None, None))
     elif mm.split_columns(m, n, k, out.itemsize, threads):
         for lo, hi in parallel.blocks(n, threads):
             calls.append((a3, b3[:, lo:hi, :] if tb else b3[:, :, lo:hi],
                           np.empty((1, m, hi - lo), out.dtype),
-                          None if bias is None else bias[lo:hi], out3[:, :, lo:hi]))
+                          None if bias is None else bias[lo:hi], out3[:, :, lo:hi], None))
     else:
+        # Row blocks read all of B: the threads first pack it once between them, each a
+        # block of its tile columns, rather than each packing all of it (unless those kernel
+        # entries are still compiling in the background: then each packs all of it).
+        waiting = [key for key in ((out.dtype, "pack"), (out.dtype, "shared"))
+                   if not mm.ready(key) and defer_matmul_kernel(key)]
+        shared = None
+        if not waiting:
+            size, columns = mm.shared_b_size(k, n, out.dtype)
+            shared = np.empty(size, out.dtype)
+            parallel.run_blocks([functools.partial(mm.pack_shared_b, b3, tb, shared, lo, hi)
+                                 for lo, hi in parallel.blocks(columns, threads)])
         for lo, hi in parallel.blocks(m, threads):
             calls.append((a3[:, :, lo:hi] if ta else a3[:, lo:hi, :], b3, out3[:, lo:hi, :],
-                          bias, None))
+                          bias, None, shared))
 
     def block(a: np.ndarray, b: np.ndarray, part: np.ndarray, bias: np.ndarray | None,
-              into: np.ndarray | None) -> None:
-        mm.matmul(a, b, part, ta, tb, bias)
+              into: np.ndarray | None, shared: np.ndarray | None) -> None:
+        mm.matmul(a, b, part, ta, tb, bias, shared)
         if into is not None:  # a column block of out is not C-contiguous: computed aside
             into[...] = part
 

@@ -4,20 +4,13 @@ parameter) of a 784-256-256-10 tanh network, of JAX's from-scratch MNIST classif
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from perf.child import ROOT
 from perf.harness import Context, Timed
-from perf.peers import Lib, load, to_numpy, tree_map
+from perf.peers import Lib, load, tree_map
 from perf.programs import (
     CNN_BATCH,
     CNN_CHANNELS,
@@ -35,6 +28,8 @@ from perf.programs import (
     mlp_step_numpy,
 )
 from perf.report import Row, Section
+from perf.separate import NOTE as SEPARATE_NOTE
+from perf.separate import Separate, Server
 
 PEERS = ["jitgrad", "jax", "numpy", "torch", "torch.compile", "autograd"]
 NOTES = [
@@ -44,11 +39,6 @@ NOTES = [
     "step, compiled at warm-up (the MLP step: 49 s with a cold inductor cache here, 8 s warm).",
     "every peer trains its own copy from the same initial parameters; the first step of "
     "each is checked against numpy's."]
-SEPARATE = ("with more than one thread, each peer runs in a process of its own (`python -m "
-            "perf.child step`), one process busy at a time after a 250 ms pause: in one "
-            "process, the thread pools of the peer measured before (OpenMP, Eigen, OpenBLAS) "
-            "still spin and take cores from the next; OpenBLAS's threads kept spinning for "
-            "0.07-0.1 s after a product here.")
 
 # each step's data (parameters, inputs, labels), loss and numpy-by-hand step
 STEPS: dict[str, tuple[Callable[[], tuple[list, Any, Any]], Callable, Callable]] = {
@@ -81,65 +71,9 @@ def trainer(key: str, peer: str, lib: Lib | None) -> Callable[[], Any]:
     return train
 
 
-class Separate(Timed):
-    """Samples a peer's step in a child process of its own (``python -m perf.child step``),
-    which runs ``number`` calls per sample, calibrated at warm-up as ``Timed`` does."""
-
-    def __init__(self, key: str, peer: str, min_time: float):
-        super().__init__(lambda: None, min_time)
-        self.key, self.peer = key, peer
-        self.proc: subprocess.Popen | None = None
-
-    def _ask(self, line: str) -> dict[str, Any]:
-        assert self.proc is not None and self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        reply = self.proc.stdout.readline()
-        if not reply:
-            raise RuntimeError(f"perf.child step {self.key} {self.peer} died")
-        return json.loads(reply)
-
-    def _run(self, number: int) -> float:
-        time.sleep(0.25)  # the other processes' spinning threads go idle (see SEPARATE)
-        reply = self._ask(str(number))
-        self.cores.append(reply["cpu"] / reply["wall"])
-        return reply["wall"]
-
-    def warmup(self) -> Any:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "perf.child", "step", self.key, self.peer], cwd=ROOT,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "first.npz")
-            self._ask(path)
-            with np.load(path) as first:
-                out = [first[f"arr_{i}"] for i in range(len(first.files))]
-        self.calibrate()
-        return out
-
-    def close(self) -> None:
-        if self.proc is not None:
-            self.proc.communicate("")
-
-
-def serve(key: str, peer: str) -> None:
-    """The child's side of ``Separate``: the first line read is a path where the first step's
-    results go (npz), each further line a number of calls to time; one JSON reply a line."""
-    train = trainer(key, peer, None if peer == "numpy" else load(peer.split(".")[0]))
-    reply = sys.stdout
-    sys.stdout = sys.stderr  # only replies on the pipe
-    for i, line in enumerate(sys.stdin):
-        if i == 0:
-            np.savez(line.strip(), *to_numpy(train()))
-            result: dict[str, Any] = {"saved": True}
-        else:
-            number = int(line)
-            cpu, start = time.process_time(), time.perf_counter()
-            for _ in range(number):
-                train()
-            result = {"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu}
-        reply.write(json.dumps(result) + "\n")
-        reply.flush()
+def served(peer: str, key: str) -> Callable[[], Any]:
+    """``peer``'s step ``key`` in a child process of its own (see ``perf.separate``)."""
+    return trainer(key, peer, None if peer == "numpy" else load(peer.split(".")[0]))
 
 
 def step_row(ctx: Context, key: str, case: str) -> Row:
@@ -148,24 +82,24 @@ def step_row(ctx: Context, key: str, case: str) -> Row:
     peers: dict[str, Lib | None] = {"numpy": None, **ctx.libs}
     if "torch" in ctx.libs:
         peers["torch.compile"] = ctx.libs["torch"]
+    servers = {} if ctx.single_thread else {name: Server("train", name) for name in peers}
     samplers: dict[str, Any] = {
-        name: Timed(trainer(key, name, lib), ctx.budget.min_time) if ctx.single_thread
-        else Separate(key, name, ctx.budget.min_time) for name, lib in peers.items()}
+        name: Separate(servers[name], key, ctx.budget.min_time) if servers
+        else Timed(trainer(key, name, lib), ctx.budget.min_time) for name, lib in peers.items()}
     make, _, step_numpy = STEPS[key]
     value, new = step_numpy(*make())
     try:
         results = ctx.measure(case, samplers, expect=[value, *new], tol=1e-4)
     finally:
-        for sampler in samplers.values():
-            if isinstance(sampler, Separate):
-                sampler.close()
+        for server in servers.values():
+            server.close()
     return Row(case, results, lambda t: f"{t * 1e3:.3g} ms")
 
 
 def _section(ctx: Context, key: str, title: str, case: str, notes: list[str]) -> Section:
     section = Section(key, title, PEERS)
     section.rows.append(step_row(ctx, key, case))
-    section.notes += notes + ([] if ctx.single_thread else [SEPARATE])
+    section.notes += notes + ([] if ctx.single_thread else [SEPARATE_NOTE])
     return section
 
 

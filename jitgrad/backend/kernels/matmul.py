@@ -13,7 +13,8 @@ from numba.np.arrayobj import load_item, populate_array
 
 from jitgrad.backend.cache import disk_cache
 
-__all__ = ["entry", "load", "matmul", "njit_matmul", "ready", "split_columns"]
+__all__ = ["entry", "load", "matmul", "njit_matmul", "pack_shared_b", "ready", "shared_b_size",
+           "split_columns"]
 
 
 # Register tile: _MR rows by NR columns, NR * itemsize = 128 bytes, i.e. every tile row is two
@@ -445,8 +446,11 @@ def _gemm_direct(a2, b2, c, mode):
 
 
 @numba.njit(**_JIT_INLINE)
-def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias):
-    """c = a2 @ b2 + bias through packed panels and the register-tile micro-kernel."""
+def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, shared):
+    """c = a2 @ b2 + bias through packed panels and the register-tile micro-kernel.
+
+    shared: empty, or all of b2 packed already (see pack_shared_b), as threads that split a
+    product by rows share it; then b2 is not read."""
     m, k = a2.shape
     n = b2.shape[1]
     nrt = _nr(c)
@@ -462,12 +466,16 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias):
     direct_a = (n <= nrt or m * k * a2.itemsize <= _DIRECT_A_BYTES
                 or (a2.strides[1] == a2.itemsize and 0 <= a2.strides[0] <= _DIRECT_A_ROW_BYTES))
     direct_b = b2.strides[1] == b2.itemsize and (m <= _MR or k * n * b2.itemsize <= _DIRECT_B_BYTES)
+    prepacked = shared.shape[0] > 0
+    if prepacked:
+        direct_b = False
     for jc in range(0, n, ncb):
         nc = min(ncb, n - jc)
         nc_full = nc - nc % nrt if direct_b else 0
         for pc in range(0, k, kcb):
             kc = min(kcb, k - pc)
-            _pack_b(b2[pc:pc + kc, jc + nc_full:jc + nc], bpack)
+            if not prepacked:
+                _pack_b(b2[pc:pc + kc, jc + nc_full:jc + nc], bpack)
             for ic in range(0, m, mcb):
                 mc = min(mcb, m - ic)
                 mc_full = mc - mc % _MR if direct_a else 0
@@ -476,6 +484,9 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias):
                     nr = min(nrt, nc - jr)
                     if jr < nc_full:
                         bblk = b2[pc:pc + kc, jc + jr:jc + jr + nrt]
+                    elif prepacked:
+                        q = (jc + jr) * k + pc * nrt
+                        bblk = shared[q:q + kc * nrt].reshape(kc, nrt)
                     else:
                         q = (jr - nc_full) * kc
                         bblk = bpack[q:q + kc * nrt].reshape(kc, nrt)
@@ -523,8 +534,9 @@ def _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias):
 
 
 @numba.njit(**_JIT_INLINE)
-def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k):
-    """Every batch item through the packed path (out = bias or 0 when k == 0)."""
+def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared):
+    """Every batch item through the packed path (out = bias or 0 when k == 0); shared: see
+    _gemm_packed (for a batch of one)."""
     batch, m, n = out.shape
     if k == 0:
         for bi in range(batch):
@@ -537,7 +549,7 @@ def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k):
     mcb = _split(m, max(_MR, _MC_BYTES // (kcb * out.itemsize)), _MR)
     ncb = _split(n, max(nrt, _NC_BYTES // (kcb * out.itemsize)), nrt)
     apack = np.empty(mcb * kcb, out.dtype)
-    bpack = np.empty(ncb * kcb, out.dtype)
+    bpack = np.empty(0 if shared.shape[0] else ncb * kcb, out.dtype)
     edge = np.empty(_MR * nrt, out.dtype)
     # Contiguous and zero-padded to whole tiles, for _micro's vector loads.
     bias_c = np.zeros(-(-n // nrt) * nrt if has_bias else 0, out.dtype)
@@ -545,7 +557,7 @@ def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k):
         bias_c[:n] = bias
     for bi in range(batch):
         _gemm_packed(_op(a[bi], transpose_a), _op(b[bi], transpose_b), out[bi], apack, bpack,
-                     edge, kcb, mcb, ncb, bias_c, has_bias)
+                     edge, kcb, mcb, ncb, bias_c, has_bias, shared)
 
 
 def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
@@ -560,7 +572,8 @@ def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
     # Batch items differ only in their base address, so one choice of path serves them all.
     mode = _PACKED if k == 0 else _direct_mode(_op(a[0], transpose_a), _op(b[0], transpose_b))
     if mode == _PACKED:
-        _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k)
+        _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k,
+                      np.empty(0, out.dtype))
         return
     for bi in range(batch):
         c = out[bi]
@@ -577,11 +590,46 @@ def _matmul_packed_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
     batch, m, n = out.shape
     if batch == 0 or m == 0 or n == 0:
         return
-    _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k)
+    _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, np.empty(0, out.dtype))
+
+
+def _matmul_shared_nb(a, b, shared, out, transpose_a, transpose_b, bias, has_bias):
+    """_matmul_packed_nb for one product whose op(b) is packed in shared already (see
+    pack_shared_b); b is only checked against out."""
+    k = _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias)
+    batch, m, n = out.shape
+    if batch != 1 or shared.shape[0] != k * _shared_width(n, out):
+        raise ValueError("matmul: a shared packed B is for one product, of k x padded n")
+    if m == 0 or n == 0:
+        return
+    _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared)
+
+
+@numba.njit(**_JIT_INLINE)
+def _shared_width(n, like):
+    """n rounded up to whole tile columns: the width of a shared packed B."""
+    nrt = _nr(like)
+    return -(-n // nrt) * nrt
+
+
+def _pack_shared_nb(b, transpose_b, shared, lo, hi):
+    """Pack the tile columns [lo, hi) of op(b[0]) (a k x n matrix) into shared: tile column s
+    (op(b)'s columns s*NR to s*NR+NR, zero padded) at shared[s*NR*k:], k-major, so that a k
+    block of it is one contiguous sliver for _micro."""
+    b2 = _op(b[0], transpose_b)
+    k, n = b2.shape
+    nrt = _nr(shared)
+    if shared.shape[0] != k * _shared_width(n, shared) or not 0 <= lo <= hi <= -(-n // nrt):
+        raise ValueError("matmul: shared packed B does not fit op(b)")
+    if k > 0 and hi > lo:
+        _pack_b(b2[:, lo * nrt:min(n, hi * nrt)], shared[lo * nrt * k:])
 
 
 _DTYPES = (np.float32, np.float64)
-_ENTRIES = {True: _matmul_nb, False: _matmul_packed_nb}  # by whether direct paths are in
+# True: every path; False: without the direct paths (see _matmul_packed_nb); "shared": with
+# op(b) packed by pack_shared_b; "pack": pack_shared_b's.
+_ENTRIES = {True: _matmul_nb, False: _matmul_packed_nb, "shared": _matmul_shared_nb,
+            "pack": _pack_shared_nb}
 _drivers = {}
 _ready = set()
 
@@ -640,12 +688,21 @@ def njit_matmul(dtype):
     return _compiled(dtype, True)
 
 
-def _compiled(dtype, direct):
-    """The entry with (direct=True: _matmul_nb) or without (_matmul_packed_nb) the direct
-    paths, compiled (or loaded from the disk cache) for dtype."""
+def _signature(kind, nb):
+    """The one signature an entry of _ENTRIES is compiled for."""
+    ro3 = types.Array(nb, 3, "A", readonly=True)
+    if kind == "pack":
+        return (ro3, types.boolean, types.Array(nb, 1, "C"), types.intp, types.intp)
+    head = (ro3, ro3) + ((types.Array(nb, 1, "C", readonly=True),) if kind == "shared" else ())
+    return head + (types.Array(nb, 3, "C"), types.boolean, types.boolean,
+                   types.Array(nb, 1, "A", readonly=True), types.boolean)
+
+
+def _compiled(dtype, kind):
+    """The entry ``kind`` of _ENTRIES, compiled (or loaded from the disk cache) for dtype."""
     dtype = np.dtype(dtype).type
-    if (dtype, direct) in _ready:
-        return _drivers[direct]
+    if (dtype, kind) in _ready:
+        return _drivers[kind]
     if dtype not in _DTYPES:
         raise TypeError(f"matmul: unsupported dtype {np.dtype(dtype)}")
     from numba.core.compiler_lock import global_compiler_lock
@@ -654,8 +711,8 @@ def _compiled(dtype, direct):
     # lock anyway, and a second lock taken in the other order by a thread that calls this from
     # inside a compile could deadlock.
     with global_compiler_lock:
-        if (dtype, direct) in _ready:
-            return _drivers[direct]
+        if (dtype, kind) in _ready:
+            return _drivers[kind]
         nb = numba.from_dtype(dtype)
         ro2 = types.Array(nb, 2, "A", readonly=True)
         micro_sig = (types.Array(nb, 3, "A", readonly=True), ro2, types.intp,
@@ -664,21 +721,18 @@ def _compiled(dtype, direct):
                      types.boolean)
         with _vectorising_config():
             _compile_exclusively(_micro, micro_sig)
-        if direct not in _drivers:
-            _drivers[direct] = disk_cache(numba.njit(**_JIT)(_ENTRIES[direct]))
-        ro3 = types.Array(nb, 3, "A", readonly=True)
-        driver_sig = (ro3, ro3, types.Array(nb, 3, "C"), types.boolean, types.boolean,
-                      types.Array(nb, 1, "A", readonly=True), types.boolean)
-        _compile_exclusively(_drivers[direct], driver_sig)
-        _ready.add((dtype, direct))
-    return _drivers[direct]
+        if kind not in _drivers:
+            _drivers[kind] = disk_cache(numba.njit(**_JIT)(_ENTRIES[kind]))
+        _compile_exclusively(_drivers[kind], _signature(kind, nb))
+        _ready.add((dtype, kind))
+    return _drivers[kind]
 
 
 _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in _DTYPES}
 _kernels = {}
 
 
-def matmul(a, b, out, transpose_a, transpose_b, bias=None):
+def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None):
     """out[i] = op(a[i]) @ op(b[i]) + bias  for each batch index i.
 
     a: 3-D array (batch, m, k) if not transpose_a else (batch, k, m); any strides, including
@@ -689,8 +743,13 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None):
     bias: None or 1-D array of length n (added to every row), same dtype.
     dtypes: float32 or float64 for all arrays; accumulation is in that dtype. k == 0 gives
     out = bias or 0.
+    shared: None, or for a batch of one, op(b[0]) packed whole by pack_shared_b (threads that
+    split a product by rows pack B once between them); b is then only checked against out.
     """
     transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
+    if shared is not None:
+        _matmul_shared(a, b, out, transpose_a, transpose_b, bias, shared)
+        return
     a, b, out, transpose_a = _folded(a, b, out, transpose_a)
     key = out.dtype, _may_go_direct(a, out, transpose_a)
     kernel = _kernels.get(key)
@@ -726,15 +785,51 @@ def load(key):
     return kernel
 
 
+def _matmul_shared(a, b, out, transpose_a, transpose_b, bias, shared):
+    """matmul() with a shared packed B (a path of its own: the one-thread calls, some of a
+    microsecond or two, pay nothing for it)."""
+    kernel = _kernel(out.dtype, "shared")
+    has_bias = bias is not None
+    if not has_bias:
+        bias = _NO_BIAS[out.dtype]
+    try:
+        kernel(a, b, shared, out, transpose_a, transpose_b, bias, has_bias)
+    except TypeError:  # as in matmul()
+        a, b, bias = _checked(a, b, out, bias)
+        kernel(a, b, shared, out, transpose_a, transpose_b, bias, has_bias)
+
+
+def _kernel(dtype, kind):
+    kernel = _kernels.get((dtype, kind))
+    return load((dtype, kind)) if kernel is None else kernel
+
+
+def shared_b_size(k, n, dtype):
+    """The length of a buffer for pack_shared_b (k by n rounded up to whole tiles), and the
+    number of tile columns to pack."""
+    nrt = _ROW_BYTES // np.dtype(dtype).itemsize
+    columns = -(-n // nrt)
+    return k * columns * nrt, columns
+
+
+def pack_shared_b(b, transpose_b, shared, lo, hi):
+    """Pack tile columns [lo, hi) of op(b[0]) into shared (of shared_b_size's length and
+    b's dtype): the threads of a row split each pack a part, then every thread's matmul(...,
+    shared=shared) reads the packed B rather than packing all of it again."""
+    _kernel(shared.dtype, "pack")(b, bool(transpose_b), shared, lo, hi)
+
+
 def split_columns(m, n, k, itemsize, parts):
     """Whether `parts` threads computing one m x k by k x n product should each take a block of
     out's columns (into a buffer of their own, then copied) rather than a block of its rows.
 
-    A row block packs all of B on every thread; a column block packs only its part of B but
-    copies its part of out, and packs all of A unless A is read in place. Summed CPU time over
-    both threads (interleaved, 2026-12-02) followed this count: columns took 0.80-0.86x the
-    rows' CPU time for the dense layer's X @ W, 0.84-0.98x for G @ W.T; rows were cheaper for
-    X.T @ G and 512^2 squares (1.06-1.34x and 1.05-1.22x with columns)."""
+    A row block reads all of B on every thread (each packed all of it, until the threads
+    shared one pack: pack_shared_b); a column block reads only its part of B but copies its
+    part of out, and packs all of A unless A is read in place. Summed CPU time over both
+    threads (interleaved, 2026-12-02) followed this count: columns took 0.80-0.86x the rows'
+    CPU time for the dense layer's X @ W, 0.84-0.98x for G @ W.T; rows were cheaper for
+    X.T @ G and 512^2 squares (1.06-1.34x and 1.05-1.22x with columns). With the shared pack
+    the choice held (MATMUL_NOTES.md, round 4)."""
     a_packed = m * k * itemsize > _DIRECT_A_BYTES
     return m * n // parts + (m * k if a_packed else 0) < k * n
 
