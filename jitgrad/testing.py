@@ -10,7 +10,7 @@ import numpy as np
 
 from jitgrad.api import jvp, vjp
 from jitgrad.core import aval_of, is_float
-from jitgrad.tree_util import tree_flatten, tree_map
+from jitgrad.tree_util import tree_flatten, tree_map, tree_unflatten
 
 __all__ = ["check_grads", "check_jvp", "check_vjp"]
 
@@ -30,6 +30,20 @@ def _random_like(rng: np.random.Generator, tree: Any) -> Any:
             return np.zeros(aval.shape, aval.dtype)
         return rng.standard_normal(aval.shape).astype(aval.dtype)
     return tree_map(draw, tree)
+
+
+def _float_leaves(tree: Any) -> tuple[tuple, Callable[[Sequence[Any]], Any]]:
+    """The float leaves of ``tree`` (to differentiate in) and a function rebuilding ``tree``
+    from new ones, its other leaves (integer tangents and cotangents) held as they are."""
+    leaves, treedef = tree_flatten(tree)
+    where = [i for i, x in enumerate(leaves) if is_float(aval_of(x).dtype)]
+
+    def rebuild(new: Sequence[Any]) -> Any:
+        out = list(leaves)
+        for i, x in zip(where, new, strict=True):
+            out[i] = x
+        return tree_unflatten(treedef, out)
+    return tuple(leaves[i] for i in where), rebuild
 
 
 def _inner(a: Any, b: Any) -> float:
@@ -100,17 +114,21 @@ def check_grads(f: Callable[..., Any], args: Sequence[Any], order: int = 2,
     >>> check_grads(lambda x: jnp.sum(jnp.tanh(x) * x), (np.array([0.3, -1.2]),), order=2)
     """
     args = tuple(args)
+    n = len(args)
     rng = np.random.default_rng(0)
+    # Higher orders differentiate the jvp (vjp) in its primals and its tangent (cotangent)
+    # together, as autograd's check_grads does: with the cotangent held fixed, a vjp rule whose
+    # dependence on the cotangent differentiates wrongly (a custom bwd calling a function with
+    # a wrong rule) passed, yet grad(grad(.)) of a program whose cotangent depends on x used it.
     if "fwd" in modes:
         check_jvp(f, args, eps, atol, rtol, rng)
         if order > 1:
-            v = _random_like(rng, args)
-            check_grads(lambda *xs: jvp(f, xs, v)[1], args, order - 1, ("fwd",), eps, atol,
-                        rtol)
+            v, v_tree = _float_leaves(_random_like(rng, args))
+            check_grads(lambda *xs: jvp(f, xs[:n], v_tree(xs[n:]))[1], args + v, order - 1,
+                        ("fwd",), eps, atol, rtol)
     if "rev" in modes:
         check_vjp(f, args, atol, rtol, rng)
         if order > 1:
-            out = f(*args)
-            u = _random_like(rng, out)
-            check_grads(lambda *xs: vjp(f, *xs)[1](u), args, order - 1, modes, eps, atol,
-                        rtol)
+            u, u_tree = _float_leaves(_random_like(rng, f(*args)))
+            check_grads(lambda *xs: vjp(f, *xs[:n])[1](u_tree(xs[n:])), args + u, order - 1,
+                        modes, eps, atol, rtol)

@@ -166,6 +166,27 @@ def test_checker_catches_a_wrong_vjp_rule():
         del REGISTRY["bad_sin"]
 
 
+def test_checker_catches_a_wrong_rule_on_the_cotangent_path_at_order_2():
+    """autograd's test_check_vjp_2nd_order_fail: foo's vjp rule is right to first order but
+    calls bar, whose vjp is wrong; grad(grad(.)) of a program whose cotangent into foo depends
+    on x uses bar's rule, so check_grads(foo, order=2) must fail (it differentiates the vjp in
+    its cotangent too), while order 1 passes."""
+    @jg.custom_vjp
+    def bar(x):
+        return x
+    bar.defvjp(lambda x: (x, None), lambda _, g: (g * 1.001,))
+
+    @jg.custom_vjp
+    def foo(x):
+        return x * 2.0
+    foo.defvjp(lambda x: (x * 2.0, None), lambda _, g: (bar(g) * 2.0,))
+
+    x = np.array([0.3, 1.2])
+    jg.check_grads(foo, (x,), order=1)
+    with pytest.raises(AssertionError, match="vjp vs jvp"):
+        jg.check_grads(foo, (x,), order=2, modes=("rev",))
+
+
 def test_checker_catches_a_wrong_jvp_rule():
     from jitgrad.core import Elementwise, Primitive, register
     from jitgrad.prims import mul, sin

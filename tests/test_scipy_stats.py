@@ -419,6 +419,27 @@ def test_dirichlet_jit_matches_eager():
     jit_matches_eager(methods, (DIR_X, ALPHA), (0, 1))
 
 
+@pytest.mark.parametrize("random_state", [None, 3, "generator", "randomstate"])
+def test_dirichlet_rvs_draws_scipys_samples(random_state):
+    """autograd's dirichlet.rvs: scipy's samples from the same generator and seed."""
+    def state():
+        return {"generator": np.random.default_rng(5), "randomstate": np.random.RandomState(5)
+                }.get(random_state, random_state)
+    np.random.seed(11)
+    got = js.dirichlet.rvs(ALPHA, size=(2, 4), random_state=state())
+    np.random.seed(11)
+    ref = ss.dirichlet.rvs(ALPHA, size=(2, 4), random_state=state())
+    assert got.shape == (2, 4, 3) and np.array_equal(got, ref)
+    np.random.seed(11)
+    from_list = js.dirichlet.rvs(list(ALPHA))
+    np.random.seed(11)
+    assert np.array_equal(from_list, ss.dirichlet.rvs(ALPHA))
+    with pytest.raises(ValueError, match="greater than 0"):
+        js.dirichlet.rvs(-ALPHA)
+    with pytest.raises(jg.TracerError, match="jitgrad.random.dirichlet"):
+        jg.grad(lambda a: jnp.sum(js.dirichlet.rvs(a)))(ALPHA)
+
+
 def test_dirichlet_derivatives_and_vmap():
     jg.check_grads(js.dirichlet.logpdf, (DIR_X[:-1], ALPHA), order=1, atol=1e-4, rtol=1e-4)
     jg.check_grads(js.dirichlet.entropy, (ALPHA,), order=1, atol=1e-4, rtol=1e-4)

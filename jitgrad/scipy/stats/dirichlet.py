@@ -1,5 +1,6 @@
 """``scipy.stats.dirichlet``: the Dirichlet distribution's ``logpdf``, ``pdf`` and ``entropy``,
-with scipy's conventions (components on the first axis of ``x``) and input checks."""
+with scipy's conventions (components on the first axis of ``x``) and input checks, and ``rvs``
+(concrete samples, as autograd's ``autograd.scipy.stats.dirichlet.rvs``)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from jitgrad import numpy as jnp
 from jitgrad.core import Tracer
 from jitgrad.core import aval_of as _aval_of
 from jitgrad.core import is_float as _is_float
-from jitgrad.errors import ShapeError
+from jitgrad.errors import ShapeError, TracerError
 from jitgrad.scipy import special
 
-__all__ = ["entropy", "logpdf", "pdf"]
+__all__ = ["entropy", "logpdf", "pdf", "rvs"]
 
 
 def _alpha(alpha: Any, *others: Any) -> tuple[Any, np.dtype]:
@@ -113,3 +114,25 @@ def entropy(alpha: Any) -> Any:
     out = (_log_beta(alpha) + (a0 - k) * special.digamma(a0)
            - jnp.sum((alpha - 1) * special.digamma(alpha)))
     return out[()] if isinstance(out, np.ndarray) and out.ndim == 0 else out
+
+
+def rvs(alpha: Any, size: Any = 1, random_state: Any = None) -> np.ndarray:
+    """Concrete samples (``size`` of them, each a vector of K), drawn as scipy draws them:
+    from numpy's global generator (``random_state=None``, so ``np.random.seed`` fixes them),
+    a new ``RandomState(seed)`` for an int, or the given ``Generator``/``RandomState``.
+    Traced ``alpha`` has no concrete samples: ``jitgrad.random.dirichlet`` draws traced ones.
+
+    >>> np.random.seed(0); rvs(np.array([1.0, 2.0, 3.0])).round(3)
+    array([[0.082, 0.29 , 0.628]])
+    """
+    if isinstance(alpha, Tracer):
+        raise TracerError(f"dirichlet.rvs was called with a traced alpha {alpha.aval}: its "
+                          f"samples are concrete numpy numbers. Inside a transformed function "
+                          f"use jitgrad.random.dirichlet(key, alpha, shape) (explicit keys), or "
+                          f"draw the samples outside it and pass them in.")
+    alpha, _ = _alpha(alpha)
+    if random_state is None:
+        random_state = np.random.mtrand._rand  # numpy's global generator, as scipy's default
+    elif isinstance(random_state, (int, np.integer)):
+        random_state = np.random.RandomState(random_state)
+    return random_state.dirichlet(alpha, size=size)
