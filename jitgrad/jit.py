@@ -251,6 +251,11 @@ class Jitted:
         return reduce_wrapper(self, Jitted, self.f, self.static_argnums, self.static_argnames,
                               self.donate_argnums, self.donate_argnames)
 
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        # A jitted method binds its instance as a function does (as JAX's jit does):
+        # ``@jit(static_argnums=0) def calc(self, y)`` then gets ``self`` as argument 0.
+        return self if obj is None else functools.partial(self, obj)
+
     def clear_cache(self) -> None:
         """Forget every traced and compiled signature (the next call traces again)."""
         self._fast.clear()

@@ -98,6 +98,9 @@ def test_array_type_covers_numpy_arrays_scalars_and_tracers():
 
 def test_make_jaxpr_and_shape_dtype_struct():
     assert jg.make_jaxpr is jg.make_ir
+    # what a notebook or an interactive session shows for make_jaxpr(f)(x) is the program
+    ir = jg.make_jaxpr(lambda x: jnp.sin(x) * 2.0)(1.0)
+    assert repr(ir) == str(ir) and "sin a" in repr(ir)
     spec = jg.ShapeDtypeStruct((3, 4), jnp.float32)
     assert (spec.shape, spec.dtype, spec.ndim, spec.size) == ((3, 4), np.float32, 2, 12)
     out = jg.eval_shape(lambda x: {"s": jnp.sum(x, axis=0), "m": x @ x.T}, spec)

@@ -103,6 +103,15 @@ ELEMENTWISE = [
       for n in ("all", "any")),
     *(Row(f"{n} 0-d", lambda x, n=n: getattr(jnp, n)(x > 1.0), R(), grad=False)
       for n in ("all", "any")),
+    # numpy.convolve and numpy.correlate (1-d, every mode, the shorter operand first too,
+    # integers rounded back, float32 kept)
+    *(Row(f"{n} {m} {len(a)}x{len(v)}", lambda a, v, n=n, m=m: getattr(jnp, n)(a, v, m), a, v)
+      for n in ("convolve", "correlate") for m in ("full", "same", "valid")
+      for a, v in ((signed(5), signed(3)), (signed(2), signed(4)), (signed(1), signed(1)))),
+    *(Row(f"{n} ints", lambda a, v, n=n: getattr(jnp, n)(a, v, "full"), INTS[0], INTS[1],
+          grad=False) for n in ("convolve", "correlate")),
+    *(Row(f"{n} float32", getattr(jnp, n), signed(4, dtype=np.float32), 0.5 * F32[0],
+          rtol=1e-6) for n in ("convolve", "correlate")),
 ]
 
 

@@ -9,6 +9,7 @@ import pytest
 import jitgrad as jg
 import jitgrad.numpy as jnp
 from jitgrad import lax
+from jitgrad.errors import JitgradTypeError
 
 rng = np.random.default_rng(0)
 
@@ -266,6 +267,105 @@ def test_custom_jvp_forward_and_reverse():
     jg.check_grads(lambda x, y: jnp.sum(f(x, y)), (x, y), order=2)
     np.testing.assert_allclose(jg.jit(jg.grad(lambda x: jnp.sum(f(x, y))))(x),
                                np.cos(x) * y)
+
+
+
+def test_custom_jvp_defjvps_sums_one_rule_per_argument():
+    """JAX's ``defjvps``: ``jvp_i(t_i, out, *primals)``, None for an argument without one."""
+    f = jg.custom_jvp(lambda x, y: jnp.sin(x) * y)
+    # deliberately not the true derivative in x (3 * y instead of cos(x) * y): the rule is used
+    f.defjvps(lambda t, out, x, y: 3.0 * y * t, lambda t, out, x, y: jnp.sin(x) * t)
+    x, y = np.array([0.3, -1.2]), np.array([2.0, 0.5])
+    _, t = jg.jvp(f, (x, y), (np.ones(2), np.ones(2)))
+    np.testing.assert_allclose(t, 3.0 * y + np.sin(x), rtol=1e-15)
+    gx, gy = jg.grad(lambda x, y: jnp.sum(f(x, y)), argnums=(0, 1))(x, y)
+    np.testing.assert_allclose(gx, 3.0 * y)
+    np.testing.assert_allclose(gy, np.sin(x))
+    np.testing.assert_allclose(jg.jit(jg.grad(lambda x: jnp.sum(f(x, y))))(x), 3.0 * y)
+    g = jg.custom_jvp(lambda x, y: x * y)
+    g.defjvps(None, lambda t, out, x, y: x * t)
+    assert jg.grad(g)(2.0, 5.0) == 0.0 and jg.grad(g, 1)(2.0, 5.0) == 2.0
+    with pytest.raises(JitgradTypeError, match="defjvps got 1 rules for a call with 2"):
+        h = jg.custom_jvp(lambda x, y: x * y)
+        h.defjvps(lambda t, out, x, y: t)
+        jg.grad(h)(1.0, 2.0)
+
+
+def test_custom_jvp_and_vjp_nondiff_argnums():
+    """JAX's ``nondiff_argnums``: Python values (here functions) the rules receive first;
+    custom_vjp's fwd takes every argument in its place, bwd returns cotangents of the others;
+    keyword arguments are bound by the function's signature."""
+    from functools import partial
+
+    @partial(jg.custom_jvp, nondiff_argnums=(0, 2))
+    def app2(f, x, g):
+        return f(g(x))
+
+    @app2.defjvp
+    def _(f, g, primals, tangents):
+        (x,), (t,) = primals, tangents
+        return f(g(x)), 3.0 * t
+
+    cube, five = (lambda x: x ** 3), (lambda y: 5.0 * y)
+    assert app2(cube, 3.0, five) == 3375.0
+    assert jg.grad(app2, 1)(cube, 3.0, five) == 3.0
+    assert jg.jit(jg.grad(lambda x: app2(cube, x, five)))(3.0) == 3.0
+    assert jg.grad(lambda x: app2(cube, x, g=five))(3.0) == 3.0
+
+    @partial(jg.custom_vjp, nondiff_argnums=(0,))
+    def app(f, x, scale=1.0):
+        return f(x) * scale
+
+    app.defvjp(lambda f, x, scale: (app(f, x, scale), x),
+               lambda f, x, g: (5.0 * g * x, 7.0 * g))
+    assert app(cube, 2.0) == 8.0
+    assert jg.grad(app, 1)(cube, 2.0) == 10.0
+    assert jg.grad(app, 2)(cube, 2.0, 3.0) == 7.0
+    assert jg.grad(lambda x: app(cube, x, scale=3.0))(2.0) == 10.0
+    np.testing.assert_allclose(jg.jit(jg.vmap(jg.grad(lambda x: app(cube, x))))(
+        np.array([1.0, 2.0])), [5.0, 10.0])
+    with pytest.raises(JitgradTypeError, match="argument 0 is in nondiff_argnums but holds"):
+        jg.grad(lambda x: app(x, x))(1.0)
+
+
+def test_custom_vjp_fixed_point_with_nondiff_function_argument():
+    """The fixed-point example of JAX's custom derivative tutorial: a custom_vjp whose
+    function argument is non-differentiable and whose rules run while_loops (implicit
+    differentiation of x = f(a, x)); the gradient of sqrt through Newton's iteration."""
+    from functools import partial
+
+    @partial(jg.custom_vjp, nondiff_argnums=(0,))
+    def fixed_point(f, a, x_guess):
+        def body(carry):
+            _, x = carry
+            return x, f(a, x)
+
+        def cond(carry):
+            x_prev, x = carry
+            return jnp.abs(x_prev - x) > 1e-12
+
+        return lax.while_loop(cond, body, (x_guess, f(a, x_guess)))[1]
+
+    def fwd(f, a, x_init):
+        x_star = fixed_point(f, a, x_init)
+        return x_star, (a, x_star)
+
+    def bwd(f, res, x_star_bar):
+        a, x_star = res
+        _, vjp_a = jg.vjp(lambda a: f(a, x_star), a)
+        _, vjp_x = jg.vjp(lambda x: f(a, x), x_star)
+        w = fixed_point(lambda _, u: x_star_bar + vjp_x(u)[0], None, x_star_bar)
+        return vjp_a(w)[0], jnp.zeros_like(x_star)
+
+    fixed_point.defvjp(fwd, bwd)
+
+    def newton_sqrt(a):
+        return fixed_point(lambda a, z: 0.5 * (z + a / z), a, a)
+
+    assert abs(newton_sqrt(2.0) - np.sqrt(2.0)) < 1e-15
+    np.testing.assert_allclose(jg.grad(newton_sqrt)(2.0), 0.5 / np.sqrt(2.0), rtol=1e-12)
+    np.testing.assert_allclose(jg.jit(jg.grad(newton_sqrt))(2.0), 0.5 / np.sqrt(2.0),
+                               rtol=1e-12)
 
 
 # --- the stress test: depth-2 nestings of jit, grad, jvp, vmap on a small MLP ---------------

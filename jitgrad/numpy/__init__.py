@@ -1372,6 +1372,8 @@ from jitgrad.numpy import _at, _sorting  # noqa: E402  (ufunc methods, below)
 from jitgrad.numpy._at import at  # noqa: E402, F401  (re-exports)
 from jitgrad.numpy._calculus import cross, diff, gradient  # noqa: E402, F401  (re-exports)
 from jitgrad.numpy._contract import (  # noqa: E402, F401  (re-exports)
+    convolve,
+    correlate,
     dot,
     einsum,
     inner,

@@ -1,5 +1,6 @@
 """Contractions (einsum, tensordot, dot, inner, vdot, outer, kron) lowered to transposes,
-reshapes, reduce_sum, broadcast products and one batched matmul per pair of operands."""
+reshapes, reduce_sum, broadcast products and one batched matmul per pair of operands; 1-d
+convolve and correlate on the convolution primitive."""
 
 from __future__ import annotations
 
@@ -19,10 +20,15 @@ from jitgrad.numpy import (
     _ignoring_precision,
     _numpy_when_concrete,
     _Tracer,
+    asarray,
+    astype,
     not_equal,
+    result_type,
 )
+from jitgrad.numpy import round as _round
 
-__all__ = ["dot", "einsum", "inner", "kron", "outer", "tensordot", "vdot"]
+__all__ = ["convolve", "correlate", "dot", "einsum", "inner", "kron", "outer", "tensordot",
+           "vdot"]
 
 Label = Hashable
 
@@ -458,3 +464,80 @@ _examples.attach(globals(), {
         'np.array([1.0, 2.0]), np.array([1.0, 10.0, 100.0])',
         'array([  1.,  10., 100.,   2.,  20., 200.])'),
 })
+
+
+def conv_operands(in1: Any, in2: Any) -> tuple[Any, Any, np.dtype]:
+    """Both operands of a convolution in the dtype it computes in, and the result's dtype
+    (numpy promotion). NB: integer and boolean inputs are convolved in float64 and rounded
+    back, exact while every partial sum stays below 2**53 in magnitude."""
+    dtype = np.dtype(result_type(in1, in2))
+    work = dtype if dtype.kind == "f" else np.dtype(np.float64)
+    return astype(asarray(in1), work), astype(asarray(in2), work), dtype
+
+
+def conv_result(out: Any, dtype: np.dtype) -> Any:
+    """A convolution computed by ``conv_operands``'s rule, in the result's dtype."""
+    if dtype.kind == "b":
+        return not_equal(out, 0)
+    if dtype.kind in "iu":
+        return astype(_round(out), dtype)
+    return out
+
+
+def same_pads(k: int) -> tuple[int, int]:
+    """Padding of a signal that keeps its size, centred as numpy and scipy centre 'same' in
+    'full' (for a kernel of size ``k``)."""
+    return k - 1 - (k - 1) // 2, (k - 1) // 2
+
+
+def _convolve_1d(name: str, a: Any, v: Any, mode: str, flip: bool) -> Any:
+    a, v, dtype = conv_operands(a, v)
+    sa, sv = _aval_of(a).shape, _aval_of(v).shape
+    if len(sa) != 1 or len(sv) != 1:
+        raise ShapeError(f"{name}: a and v must be 1-d arrays, got shapes {sa} and {sv}")
+    if not sa[0] or not sv[0]:
+        raise ShapeError(f"{name}: a and v cannot be empty (shapes {sa} and {sv})")
+    if mode not in ("full", "same", "valid"):
+        raise ValueError(f"{name}: mode must be 'full', 'same' or 'valid', got {mode!r}")
+    # numpy slides the shorter operand over the longer: the same sum for a convolution, the
+    # reversed sequence for a correlation.
+    swap = sv[0] > sa[0]
+    if swap:
+        a, v = v, a
+    n, k = max(sa[0], sv[0]), min(sa[0], sv[0])
+    if flip:  # the primitive correlates; a convolution slides the reversed kernel
+        v = P.slice_(v, [k - 1], (k,), [-1])
+    pads = {"valid": (0, 0), "full": (k - 1, k - 1), "same": same_pads(k)}[mode]
+    out = P.conv_general_dilated(P.reshape(a, (1, 1, n)), P.reshape(v, (1, 1, k)), (1,),
+                                 [pads], (1,), (1,), P.ConvDimensionNumbers(*[(0, 1, 2)] * 3))
+    size = _aval_of(out).shape[-1]
+    out = P.reshape(out, (size,))
+    if swap and not flip:
+        out = P.slice_(out, [size - 1], (size,), [-1])
+    return conv_result(out, dtype)
+
+
+@_numpy_when_concrete(_ignoring_precision(np.convolve))
+def convolve(a: Any, v: Any, mode: str = "full", *, precision: Any = None) -> Any:
+    """``numpy.convolve``: the discrete convolution of two 1-d arrays, ``mode`` 'full'
+    (every overlap), 'same' (the longer one's length, centred) or 'valid' (complete
+    overlaps only); differentiable in both, compiled as one convolution.
+
+    >>> import jitgrad as jg
+    >>> jg.jit(convolve)(np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, 0.5]))
+    array([0. , 1. , 2.5, 4. , 1.5])
+    """
+    return _convolve_1d("convolve", a, v, mode, flip=True)
+
+
+@_numpy_when_concrete(_ignoring_precision(np.correlate))
+def correlate(a: Any, v: Any, mode: str = "valid", *, precision: Any = None) -> Any:
+    """``numpy.correlate`` of real 1-d arrays: ``c[k] = sum_n a[n + k] * v[n]``, ``mode``
+    'valid' (the default, as numpy), 'same' or 'full'.
+
+    >>> import jitgrad as jg
+    >>> jg.jit(correlate, static_argnums=2)(np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, 0.5]),
+    ...                                     "full")
+    array([0.5, 2. , 3.5, 3. , 0. ])
+    """
+    return _convolve_1d("correlate", a, v, mode, flip=False)

@@ -13,6 +13,9 @@ import numpy as np
 import jitgrad.numpy as jnp
 from jitgrad.core import aval_of as _aval_of
 from jitgrad.errors import ShapeError
+from jitgrad.numpy._contract import conv_operands as _as_computed
+from jitgrad.numpy._contract import conv_result as _as_result
+from jitgrad.numpy._contract import same_pads as _same_pads
 from jitgrad.prims.conv import ConvDimensionNumbers as _Dn
 from jitgrad.windowed import conv_general_dilated as _conv
 
@@ -27,28 +30,6 @@ def _check(mode: str, method: str = "auto") -> None:
     if method not in ("auto", "direct", "fft"):
         raise ValueError(f"Acceptable method flags are 'auto', 'direct', or 'fft', got "
                          f"{method!r}")
-
-
-def _as_computed(in1: Any, in2: Any) -> tuple[Any, Any, np.dtype]:
-    """Both operands in the dtype the convolution computes in, and the result's dtype (numpy
-    promotion). NB: integer and boolean inputs are convolved in float64 and rounded back, exact
-    while every partial sum stays below 2**53 in magnitude."""
-    dtype = np.dtype(jnp.result_type(in1, in2))
-    work = dtype if dtype.kind == "f" else np.dtype(np.float64)
-    return jnp.astype(jnp.asarray(in1), work), jnp.astype(jnp.asarray(in2), work), dtype
-
-
-def _as_result(out: Any, dtype: np.dtype) -> Any:
-    if dtype.kind == "b":
-        return out != 0
-    if dtype.kind in "iu":
-        return jnp.astype(jnp.round(out), dtype)
-    return out
-
-
-def _same_pads(k: int) -> tuple[int, int]:
-    """Padding of the signal that keeps its size, centred as scipy centres 'same' in 'full'."""
-    return k - 1 - (k - 1) // 2, (k - 1) // 2
 
 
 def _tensor_convolve(a: Any, b: Any, a_conv: Sequence[int], b_conv: Sequence[int],
