@@ -38,6 +38,7 @@ from jitgrad.api import (
     named_call,
     named_scope,
     tensor_jacobian_product,
+    typeof,
     value_and_grad,
     vector_jacobian_product,
     vjp,
@@ -89,6 +90,6 @@ __all__ = [
     "jacrev", "jit", "jvp", "lax", "linearize", "local_device_count", "local_devices",
     "make_ggnvp", "make_hvp", "make_ir", "make_jaxpr", "make_jvp", "make_vjp",
     "multigrad_dict", "named_call", "named_scope", "nn", "numpy", "remat", "show_kernels",
-    "stop_gradient", "tensor_jacobian_product", "tree_util", "value_and_grad",
+    "stop_gradient", "tensor_jacobian_product", "tree_util", "typeof", "value_and_grad",
     "vector_jacobian_product", "vjp", "vmap", "wait_for_compiles",
 ]

@@ -41,7 +41,8 @@ __all__ = ["Tracer", "deriv", "elementwise_grad", "eval_shape", "grad", "grad_an
            "grad_named", "hessian", "hessian_tensor_product", "hessian_vector_product",
            "is_tracer", "jacfwd", "jacobian", "jacrev", "jvp", "linearize", "make_ggnvp",
            "make_hvp", "make_ir", "make_jvp", "make_vjp", "multigrad_dict",
-           "tensor_jacobian_product", "value_and_grad", "vector_jacobian_product", "vjp", "vmap"]
+           "tensor_jacobian_product", "typeof", "value_and_grad", "vector_jacobian_product",
+           "vjp", "vmap"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -816,6 +817,16 @@ def make_ir(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
 
 
 make_jaxpr = make_ir  # JAX's name for it
+
+
+def typeof(x: Any) -> ShapedArray:
+    """JAX's ``jax.typeof``: the shape and dtype of an array, scalar or traced value (a
+    Python scalar's is weakly typed), e.g. to print inside ``jit`` or ``vmap``.
+
+    >>> typeof(np.ones((2, 3), np.float32)), typeof(1.0)
+    (f32[2,3], f64[])
+    """
+    return aval_of(x)
 
 
 def eval_shape(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -96,6 +96,21 @@ def test_array_type_covers_numpy_arrays_scalars_and_tracers():
     assert seen == [True, True, True]
 
 
+def test_typeof_and_jit_trace():
+    """``jax.typeof`` and ``jit(f).trace(*args)`` (``.jaxpr``, ``.out_info``, ``.lower()``),
+    as JAX's tutorials use them to show what a transformation sees."""
+    seen = []
+    jg.vmap(lambda x: seen.append(jg.typeof(x)) or x * 2)(np.arange(3.0))
+    assert seen == [jg.ShapeDtypeStruct((), np.float64)]
+    assert jg.typeof(np.ones((2, 3), np.float32)) == jg.ShapeDtypeStruct((2, 3), np.float32)
+    assert jg.typeof(1.0).weak
+    f = jg.jit(lambda x, n: {"y": jnp.sin(x) * n}, static_argnums=1)
+    traced = f.trace(np.ones(3, np.float32), 2)
+    assert "sin a" in str(traced.jaxpr) and f.trace_count == 0
+    assert traced.out_info == {"y": jg.ShapeDtypeStruct((3,), np.float32)}
+    assert traced.lower().fn(np.zeros(3, np.float32))[0].shape == (3,)
+
+
 def test_make_jaxpr_and_shape_dtype_struct():
     assert jg.make_jaxpr is jg.make_ir
     # what a notebook or an interactive session shows for make_jaxpr(f)(x) is the program
