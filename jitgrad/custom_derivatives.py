@@ -25,7 +25,8 @@ from jitgrad.core import (
     register,
     zeros,
 )
-from jitgrad.errors import JitgradTypeError
+from jitgrad.eager import is_eager, specialize
+from jitgrad.errors import JitgradTypeError, TracerError
 from jitgrad.prims import cos, mul, sin
 from jitgrad.prims.structural import at_front, batch_size
 from jitgrad.subprogram import (
@@ -91,6 +92,21 @@ def _nondiff_split(name: str, nondiff_argnums: tuple[int, ...], args: tuple
     dyn = tuple(i for i in range(len(args)) if i not in nums)
     return (lambda f: argnums_partial(f, args, dyn)[0], tuple(args[i] for i in dyn),
             tuple(args[i] for i in nums))
+
+
+def _trace_or_specialize(trace_with: Callable[[Callable[..., Any]], Any],
+                         f: Callable[..., Any], args: tuple) -> Any:
+    """``trace_with(f)``: ``f`` traced on abstract values, a program valid for any
+    values; where that fails on Python control flow (``if x > 0``) and ``args`` are concrete
+    (eager transformations), ``f`` as it runs on them, which JAX's custom_jvp allows outside
+    ``jit``: the function and its rule then take the branches of these values."""
+    try:
+        return trace_with(f)
+    except TracerError:
+        if not is_eager():
+            raise
+        return trace_with(specialize(f, args))
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,7 +243,8 @@ class custom_vjp:  # noqa: N801 - JAX's name
         leaves, in_tree = flatten_args(args, "custom_vjp")
         if not any(isinstance(x, Tracer) for x in leaves):
             return fun(*args)
-        ir, consts, out_tree = trace_fun(fun, in_tree, [aval_of(x) for x in leaves])
+        ir, consts, out_tree = _trace_or_specialize(
+            lambda f: trace_fun(f, in_tree, [aval_of(x) for x in leaves]), fun, args)
         outs = custom_vjp_call_p.bind(
             *consts, *leaves, fun=ir, fwd=fwd, bwd=bwd, n_consts=len(consts),
             in_tree=in_tree, out_tree=out_tree)
@@ -339,7 +356,8 @@ def _cjvp_linear_parts(ins: list[Any], params: dict) -> tuple[IR, IR]:
     avals = [aval_of(x) for x in ins]
     # The rule's constants (arrays it closes over) stay constants of the known part, which
     # computes from them whatever the tangent-linear part needs, as residuals.
-    ir = trace(joint, avals + avals)
+    ir = _trace_or_specialize(lambda f: trace(f, avals + avals), joint,
+                              (*ins, *[zeros(a) for a in avals]))
     k = len(params["fun"].outvars)
     known, unknown, _ = partial_eval_ir(ir, [False] * n + [True] * n, [False] * k + [True] * k)
     return known, unknown
@@ -472,7 +490,8 @@ class custom_jvp:  # noqa: N801 - JAX's name
         leaves, in_tree = tree_flatten(args)
         if not any(isinstance(x, Tracer) for x in leaves):
             return fun(*args)
-        ir, consts, out_tree = trace_fun(fun, in_tree, [aval_of(x) for x in leaves])
+        ir, consts, out_tree = _trace_or_specialize(
+            lambda f: trace_fun(f, in_tree, [aval_of(x) for x in leaves]), fun, args)
         outs = custom_jvp_call_p.bind(*consts, *leaves, fun=ir, rule=rule,
                                       n_consts=len(consts), in_tree=in_tree, out_tree=out_tree)
         return tree_unflatten(out_tree, outs)

@@ -9,7 +9,7 @@ import pytest
 import jitgrad as jg
 import jitgrad.numpy as jnp
 from jitgrad import lax
-from jitgrad.errors import JitgradTypeError
+from jitgrad.errors import JitgradTypeError, TracerError
 
 rng = np.random.default_rng(0)
 
@@ -326,6 +326,34 @@ def test_custom_jvp_and_vjp_nondiff_argnums():
         np.array([1.0, 2.0])), [5.0, 10.0])
     with pytest.raises(JitgradTypeError, match="argument 0 is in nondiff_argnums but holds"):
         jg.grad(lambda x: app(x, x))(1.0)
+
+
+def test_custom_rules_with_python_control_flow_outside_jit():
+    """As JAX allows outside jit: a custom_jvp/custom_vjp function and its rules branching on
+    the values (eager grad, jvp, jacfwd, second order); under jit a clear TracerError."""
+    @jg.custom_jvp
+    def f(x):
+        if x > 0:
+            return jnp.sin(x)
+        return jnp.cos(x)
+
+    @f.defjvp
+    def _(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return f(x), (2.0 if x > 0 else 3.0) * t
+
+    assert jg.grad(f)(1.0) == 2.0 and jg.grad(f)(-1.0) == 3.0
+    assert jg.jvp(f, (-1.0,), (1.0,)) == (np.cos(-1.0), 3.0)
+    assert jg.jacfwd(f)(-1.0) == 3.0 and jg.grad(jg.grad(f))(1.0) == 0.0
+
+    @jg.custom_vjp
+    def g(x):
+        return jnp.sin(x) if x > 0 else jnp.cos(x)
+
+    g.defvjp(lambda x: (g(x), x), lambda x, ct: ((2.0 if x > 0 else 3.0) * ct,))
+    assert jg.grad(g)(1.0) == 2.0 and jg.grad(g)(-1.0) == 3.0
+    with pytest.raises(TracerError):
+        jg.jit(jg.grad(f))(1.0)
 
 
 def test_custom_vjp_fixed_point_with_nondiff_function_argument():
