@@ -111,6 +111,17 @@ def test_typeof_and_jit_trace():
     assert traced.lower().fn(np.zeros(3, np.float32))[0].shape == (3,)
 
 
+@pytest.mark.parametrize("name", ["grad", "value_and_grad", "jacfwd", "jacrev", "hessian"])
+def test_holomorphic_is_jaxs_keyword_with_a_clear_error_for_true(name):
+    """JAX's ``holomorphic=`` keyword: False is the default; True needs complex numbers,
+    which jitgrad refuses with its own error (not a TypeError about an unknown keyword)."""
+    transform = getattr(jg, name)
+    assert np.all(np.asarray(jg.tree_util.tree_leaves(
+        transform(lambda x: x * x, holomorphic=False)(3.0))) > 0)
+    with pytest.raises(jg.JitgradTypeError, match="holomorphic=True.*complex"):
+        transform(jnp.sin, holomorphic=True)
+
+
 def test_make_jaxpr_and_shape_dtype_struct():
     assert jg.make_jaxpr is jg.make_ir
     # what a notebook or an interactive session shows for make_jaxpr(f)(x) is the program
