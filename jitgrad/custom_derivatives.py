@@ -26,7 +26,7 @@ from jitgrad.core import (
     zeros,
 )
 from jitgrad.eager import is_eager, specialize
-from jitgrad.errors import JitgradTypeError, TracerError
+from jitgrad.errors import JitgradTypeError, TracerError, UnsupportedError
 from jitgrad.prims import cos, mul, sin
 from jitgrad.prims.structural import at_front, batch_size
 from jitgrad.subprogram import (
@@ -43,7 +43,8 @@ from jitgrad.transforms.vjp import vjp_ir
 from jitgrad.transforms.vmap import vmap_ir
 from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_leaves, tree_map, tree_unflatten
 
-__all__ = ["checkpoint", "custom_jvp", "custom_vjp", "remat"]
+__all__ = ["checkpoint", "checkpoint_name", "checkpoint_policies", "custom_jvp", "custom_vjp",
+           "remat"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,24 +301,80 @@ checkpoint_p = register(Primitive(
     multiple_results=True, test_cases=_ckpt_cases))
 
 
-def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
+def _nothing_saveable(*_: Any, **__: Any) -> bool:
+    """JAX's policy saving no intermediate value (jitgrad's checkpoint always does this)."""
+    return False
+
+
+def _everything_saveable(*_: Any, **__: Any) -> bool:
+    """JAX's policy saving every intermediate value: no rematerialisation at all."""
+    return True
+
+
+class _CheckpointPolicies:
+    """``jax.checkpoint_policies``, as far as jitgrad follows them: a policy
+    ``policy(prim, *avals, **params) -> bool`` says which intermediate values reverse mode
+    may save. jitgrad's checkpoint saves the inputs only (``nothing_saveable``) or, with
+    ``everything_saveable``, is no checkpoint."""
+
+    nothing_saveable = staticmethod(_nothing_saveable)
+    everything_saveable = staticmethod(_everything_saveable)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"checkpoint_policies.{name} is not provided: jitgrad's checkpoint "
+                             f"saves its inputs only (nothing_saveable), or everything "
+                             f"(everything_saveable, no rematerialisation)")
+
+
+checkpoint_policies = _CheckpointPolicies()
+
+
+def checkpoint(f: Callable[..., Any], *, prevent_cse: bool = True, policy: Any = None,
+               static_argnums: int | tuple[int, ...] = ()) -> Callable[..., Any]:
     """Rematerialisation: reverse mode saves only ``f``'s inputs and recomputes its
-    intermediate values in the backward pass (less memory, more compute).
+    intermediate values in the backward pass (less memory, more compute). JAX's keywords:
+    ``static_argnums`` are arguments that are Python values (flags, functions), fixed per
+    call; ``policy`` may be ``checkpoint_policies.nothing_saveable`` (the default) or
+    ``everything_saveable`` (no rematerialisation); ``prevent_cse`` changes nothing here.
 
     >>> import jitgrad as jg, jitgrad.numpy as jnp
     >>> jg.grad(checkpoint(lambda x: jnp.sin(jnp.sin(x))))(0.0)
     array(1.)
+    >>> jg.grad(checkpoint(lambda x, n: x ** n, static_argnums=1), 0)(2.0, 3)
+    array(12.)
     """
+    if policy is _everything_saveable:
+        return f
+    if policy not in (None, _nothing_saveable):
+        raise UnsupportedError(f"checkpoint: policy {getattr(policy, '__name__', policy)!r} "
+                               f"is not supported; jitgrad's checkpoint saves its inputs only "
+                               f"(policy=None or checkpoint_policies.nothing_saveable) or "
+                               f"everything (checkpoint_policies.everything_saveable)")
 
     @functools.wraps(f)
     def wrapped(*args: Any) -> Any:
+        fun = f
+        if static_argnums != ():
+            nums = normalize_argnums(static_argnums, len(args), "checkpoint", "static_argnums")
+            dyn = tuple(i for i in range(len(args)) if i not in nums)
+            fun, args = argnums_partial(f, args, dyn)
         leaves, in_tree = tree_flatten(args)
         if not any(isinstance(x, Tracer) for x in leaves):
-            return f(*args)
-        ir, consts, out_tree = trace_fun(f, in_tree, [aval_of(x) for x in leaves])
+            return fun(*args)
+        ir, consts, out_tree = trace_fun(fun, in_tree, [aval_of(x) for x in leaves])
         return tree_unflatten(out_tree, checkpoint_p.bind(*consts, *leaves, fun=ir))
 
     return wrapped
+
+
+def checkpoint_name(x: Any, name: str) -> Any:
+    """JAX's ``ad_checkpoint.checkpoint_name``: ``x``, named for name-based checkpoint
+    policies, which jitgrad does not provide (so the name changes nothing).
+
+    >>> checkpoint_name(2.0, "h")
+    2.0
+    """
+    return x
 
 
 remat = checkpoint

@@ -253,6 +253,37 @@ def test_checkpoint_shrinks_residuals_and_keeps_gradients():
     assert after <= before / 4, (before, after)  # only the input is kept
 
 
+def test_checkpoint_takes_jaxs_keywords():
+    """JAX's ``checkpoint(f, prevent_cse=, policy=, static_argnums=)``: static arguments are
+    Python values (here a function and an int), nothing_saveable is the default (only the
+    inputs are saved), everything_saveable is no checkpoint, other policies raise."""
+    from jitgrad.ad_checkpoint import checkpoint_name
+
+    def block(x, act, n):
+        for _ in range(n):
+            x = act(checkpoint_name(jnp.tanh(x) * 1.1, "h"))
+        return x
+
+    x = rng.standard_normal(10_000)
+    plain = lambda x: jnp.sum(block(x, jnp.sin, 4))  # noqa: E731
+    remat = jg.checkpoint(block, static_argnums=(1, 2), prevent_cse=False,
+                          policy=jg.checkpoint_policies.nothing_saveable)
+    np.testing.assert_allclose(jg.grad(lambda x: jnp.sum(remat(x, jnp.sin, 4)))(x),
+                               jg.grad(plain)(x), rtol=1e-12)
+    np.testing.assert_allclose(jg.jit(jg.grad(lambda x: jnp.sum(remat(x, jnp.sin, 4))))(x),
+                               jg.grad(plain)(x), rtol=1e-12)
+    before = saved_bytes(plain, x)
+    assert saved_bytes(lambda x: jnp.sum(remat(x, jnp.sin, 4)), x) <= before / 4
+    assert jg.checkpoint(block, policy=jg.checkpoint_policies.everything_saveable) is block
+    def my_policy(prim, *avals, **params):
+        return True
+
+    with pytest.raises(jg.UnsupportedError, match="policy 'my_policy' is not supported"):
+        jg.checkpoint(block, policy=my_policy)
+    with pytest.raises(AttributeError, match="dots_saveable is not provided"):
+        jg.checkpoint_policies.dots_saveable  # noqa: B018
+
+
 def test_custom_jvp_forward_and_reverse():
     @jg.custom_jvp
     def f(x, y):
