@@ -6,6 +6,7 @@ functions that JAX programs import from ``jax.lax`` (convolutions and reduce_win
 
 from __future__ import annotations
 
+import builtins
 import enum
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,6 +25,7 @@ from jitgrad.core import (
     eval_ir,
     register,
 )
+from jitgrad import prims as P
 from jitgrad.custom_derivatives import checkpoint, custom_jvp, remat
 from jitgrad.errors import JitgradTypeError, ShapeError
 from jitgrad.numpy import stop_gradient
@@ -603,7 +605,7 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
     if isinstance(index, Tracer):
         index = jnp.clip(index, 0, n - 1)
     else:
-        index = min(max(int(index), 0), n - 1)
+        index = builtins.min(builtins.max(int(index), 0), n - 1)
 
     def pick(lo: int, hi: int) -> Callable[..., Any]:
         if hi - lo == 1:
@@ -658,8 +660,8 @@ def _window(starts: Sequence[Any], shape: tuple[int, ...], sizes: tuple[int, ...
     """The clamped window of ``sizes`` at ``starts`` in an array of ``shape``."""
     out = []
     for s, n, k in zip(starts, shape, sizes, strict=True):
-        c = min(max(int(s), 0), n - k)
-        out.append(slice(c, c + k))
+        c = builtins.min(builtins.max(int(s), 0), n - k)
+        out.append(builtins.slice(c, c + k))
     return tuple(out)
 
 
@@ -708,7 +710,7 @@ def _per_example_positions(starts: list[Any], sizes: Sequence[int], shape: tuple
     flat = jnp.reshape(np.arange(b, dtype=np.int64) * n, (b,) + (1,) * nd)
     stride = n
     for d, (s, k, m) in enumerate(zip(starts, sizes, shape, strict=True)):
-        stride //= max(m, 1)
+        stride //= builtins.max(m, 1)
         pos = jnp.reshape(s, (b,) + (1,) * nd) + jnp.reshape(
             np.arange(k, dtype=np.int64), (1,) * (d + 1) + (k,) + (1,) * (nd - d - 1))
         flat = flat + pos * stride
@@ -786,7 +788,7 @@ def _dus_batch(args: list[Any], dims: list[Any], /) -> tuple[Any, int]:
                        (b,) + (1,) * nd)
     stride = int(np.prod(sizes, dtype=np.int64))
     for off, k in zip(offsets, sizes, strict=True):
-        stride //= max(k, 1)
+        stride //= builtins.max(k, 1)
         flat = flat + off * stride
     placed = gather(jnp.reshape(u, (aval_of(u).size,)), jnp.broadcast_to(flat, (b,) + shape), 0)
     return jnp.where(inside, placed, x), 0
@@ -817,7 +819,7 @@ def _start(s: Any, n: int, size: int, allow_negative: bool, name: str) -> Any:
         s = int(s)
         if allow_negative and s < 0:
             s += n
-        return min(max(s, 0), n - size)
+        return builtins.min(builtins.max(s, 0), n - size)
     s = jnp.astype(s, np.int64)
     return jnp.where(s < 0, s + n, s) if allow_negative else s
 
@@ -854,7 +856,7 @@ def dynamic_slice(operand: Any, start_indices: Any, slice_sizes: Sequence[int], 
     if any(isinstance(s, Tracer) for s in starts):
         return dynamic_slice_p.bind(operand, *[s if isinstance(s, Tracer) else np.int64(s)
                                                for s in starts], sizes=sizes)
-    window = tuple(slice(s, s + k) for s, k in zip(starts, sizes, strict=True))
+    window = tuple(builtins.slice(s, s + k) for s, k in zip(starts, sizes, strict=True))
     return operand[window] if isinstance(operand, Tracer) else np.array(operand[window])
 
 
@@ -971,3 +973,382 @@ class Precision(enum.Enum):
                  "high": cls.HIGH, "tensorfloat32": cls.HIGH, "bfloat16_3x": cls.HIGH,
                  "highest": cls.HIGHEST, "float32": cls.HIGHEST}
         return names.get(value.lower()) if isinstance(value, str) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# lax's names of the elementwise primitives, and lax's forms of jnp's functions
+#
+# NB: lax's binary operations take mixed dtypes here (numpy promotion, as lax.add already
+# did); JAX's lax refuses them with a TypeError and asks for jnp or an explicit cast.
+
+(abs, acos, acosh, asin, asinh, atan, atan2, atanh, ceil, cos, eq, exp, expm1, floor, ge, gt,  # noqa: A001
+ integer_pow, le, log, log1p, logistic, lt, max, min, mul, neg, pow, reduce_min, reduce_prod,  # noqa: A001
+ reduce_sum, sign, sin, sqrt, sub, tan, tanh) = (
+    P.abs_, P.acos, P.acosh, P.asin, P.asinh, P.atan, P.atan2, P.atanh, P.ceil, P.cos, P.eq,
+    P.exp, P.expm1, P.floor, P.ge, P.gt, P.integer_pow, P.le, P.log, P.log1p, P.logistic, P.lt,
+    P.max_, P.min_, P.mul, P.neg, P.pow, P.reduce_min, P.reduce_prod, P.reduce_sum, P.sign,
+    P.sin, P.sqrt, P.sub, P.tan, P.tanh)
+rem = P.fmod  # lax.rem: the remainder with the dividend's sign (C's fmod)
+
+
+def div(x: Any, y: Any) -> Any:
+    """``lax.div``: true division of floats; integers are divided rounding toward zero (C's
+    division, not numpy's floor division).
+
+    >>> div(np.array([7, -7]), np.array([2, 2])), div(np.array([7.0]), 2.0)
+    (array([ 3, -3]), array([3.5]))
+    """
+    if not (jnp.issubdtype(jnp.result_type(x, y), np.integer)):
+        return P.div(x, y)
+    q = jnp.floor_divide(x, y)
+    inexact = (jnp.remainder(x, y) != 0) & ((jnp.asarray(x) < 0) != (jnp.asarray(y) < 0))
+    return jnp.where(inexact, q + 1, q)
+
+
+def rsqrt(x: Any) -> Any:
+    """``lax.rsqrt``: ``1 / sqrt(x)``.
+
+    >>> rsqrt(np.array([4.0, 0.25]))
+    array([0.5, 2. ])
+    """
+    return P.div(1.0, P.sqrt(x))
+
+
+def square(x: Any) -> Any:
+    """``lax.square``: ``x * x``.
+
+    >>> square(np.array([-3.0, 0.5]))
+    array([9.  , 0.25])
+    """
+    return P.integer_pow(x, 2)
+
+
+def reciprocal(x: Any) -> Any:
+    """``lax.reciprocal``: ``1 / x``.
+
+    >>> reciprocal(np.array([4.0, -0.5]))
+    array([ 0.25, -2.  ])
+    """
+    return P.integer_pow(x, -1)
+
+
+def clamp(min: Any, x: Any, max: Any) -> Any:  # noqa: A002 - lax's names and order
+    """``lax.clamp(min, x, max)``: ``x`` limited to ``[min, max]`` (note the order).
+
+    >>> clamp(0.0, np.array([-1.0, 0.5, 2.0]), 1.0)
+    array([0. , 0.5, 1. ])
+    """
+    return P.min_(P.max_(x, min), max)
+
+
+class RoundingMethod(enum.IntEnum):
+    """``lax.RoundingMethod``: how ``lax.round`` breaks ties."""
+
+    AWAY_FROM_ZERO = 0
+    TO_NEAREST_EVEN = 1
+
+
+def round(x: Any, rounding_method: Any = RoundingMethod.AWAY_FROM_ZERO) -> Any:  # noqa: A001
+    """``lax.round``: to the nearest integer, halves away from zero by default (numpy's
+    ``round`` takes them to the even one: ``rounding_method=TO_NEAREST_EVEN``).
+
+    >>> round(np.array([0.5, 1.5, -2.5, 0.49999999999999994]))
+    array([ 1.,  2., -3.,  0.])
+    """
+    if RoundingMethod(rounding_method) == RoundingMethod.TO_NEAREST_EVEN:
+        return jnp.round(x)
+    t = jnp.trunc(x)  # x - t is exact, so a half is recognised exactly
+    return jnp.where(jnp.abs(x - t) >= 0.5, t + jnp.sign(x), t)
+
+
+def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
+    """``lax.full``: an array of ``shape`` filled with ``fill_value``.
+
+    >>> full((2,), 3.0)
+    array([3., 3.])
+    """
+    return jnp.full(shape, fill_value, dtype)
+
+
+def full_like(x: Any, fill_value: Any, dtype: Any = None, shape: Any = None) -> Any:
+    """``lax.full_like``: ``full`` with ``x``'s shape and dtype unless given.
+
+    >>> full_like(np.zeros(2, np.float32), 1)
+    array([1., 1.], dtype=float32)
+    """
+    return jnp.full(aval_of(x).shape if shape is None else shape, fill_value,
+                    aval_of(x).dtype if dtype is None else dtype)
+
+
+def iota(dtype: Any, size: int) -> Any:
+    """``lax.iota``: ``0, 1, ..., size - 1`` in ``dtype``.
+
+    >>> iota(np.int32, 3)
+    array([0, 1, 2], dtype=int32)
+    """
+    return jnp.arange(size, dtype=dtype)
+
+
+def broadcast(operand: Any, sizes: Sequence[int]) -> Any:
+    """``lax.broadcast``: new leading axes of ``sizes``.
+
+    >>> broadcast(np.array([1.0, 2.0]), (2,)).shape
+    (2, 2)
+    """
+    shape = aval_of(operand).shape
+    sizes = tuple(int(s) for s in sizes)
+    return broadcast_in_dim(operand, sizes + shape,
+                            tuple(range(len(sizes), len(sizes) + len(shape))))
+
+
+def reshape(operand: Any, new_sizes: Sequence[int], dimensions: Sequence[int] | None = None
+            ) -> Any:
+    """``lax.reshape``: the elements in row-major order (of the axes permuted by
+    ``dimensions`` first, if given) in ``new_sizes``.
+
+    >>> reshape(np.arange(6.0), (2, 3))[1]
+    array([3., 4., 5.])
+    """
+    if dimensions is not None:
+        operand = transpose(operand, tuple(dimensions))
+    return P.reshape(operand, tuple(int(s) for s in new_sizes))
+
+
+def squeeze(array: Any, dimensions: Sequence[int]) -> Any:
+    """``lax.squeeze``: remove the size-1 axes ``dimensions``.
+
+    >>> squeeze(np.zeros((1, 3, 1)), (0, 2)).shape
+    (3,)
+    """
+    return jnp.squeeze(array, tuple(dimensions))
+
+
+def expand_dims(array: Any, dimensions: Sequence[int]) -> Any:
+    """``lax.expand_dims``: insert size-1 axes at ``dimensions``.
+
+    >>> expand_dims(np.zeros(3), (0, 2)).shape
+    (1, 3, 1)
+    """
+    return jnp.expand_dims(array, tuple(dimensions))
+
+
+def rev(operand: Any, dimensions: Sequence[int]) -> Any:
+    """``lax.rev``: reverse the axes ``dimensions``.
+
+    >>> rev(np.array([[1.0, 2.0], [3.0, 4.0]]), (1,))
+    array([[2., 1.],
+           [4., 3.]])
+    """
+    return jnp.flip(operand, tuple(dimensions)) if len(dimensions) else operand
+
+
+def slice(operand: Any, start_indices: Sequence[int], limit_indices: Sequence[int],  # noqa: A001
+          strides: Sequence[int] | None = None) -> Any:
+    """``lax.slice``: ``operand[start:limit:stride]`` on every axis (concrete bounds).
+
+    >>> slice(np.arange(10.0), (1,), (8,), (3,))
+    array([1., 4., 7.])
+    """
+    nd = aval_of(operand).ndim
+    strides = (1,) * nd if strides is None else tuple(strides)
+    if not len(start_indices) == len(limit_indices) == len(strides) == nd:
+        raise ShapeError(f"slice: operand of rank {nd} needs {nd} start, limit and stride "
+                         f"values, got {tuple(start_indices)}, {tuple(limit_indices)}, "
+                         f"{strides}")
+    return operand[tuple(builtins.slice(int(s), int(e), int(k))
+                         for s, e, k in zip(start_indices, limit_indices, strides, strict=True))]
+
+
+def slice_in_dim(operand: Any, start_index: int | None, limit_index: int | None,
+                 stride: int = 1, axis: int = 0) -> Any:
+    """``lax.slice_in_dim``: ``slice`` on one axis (``None`` bounds are the ends; negative
+    ones count from the end).
+
+    >>> slice_in_dim(np.arange(6.0).reshape(2, 3), 1, None, axis=1)
+    array([[1., 2.],
+           [4., 5.]])
+    """
+    nd = aval_of(operand).ndim
+    axis = _axis(axis, nd, "slice_in_dim")
+    index = [builtins.slice(None)] * nd
+    index[axis] = builtins.slice(start_index, limit_index, stride)
+    return operand[tuple(index)]
+
+
+def index_in_dim(operand: Any, index: int, axis: int = 0, keepdims: bool = True) -> Any:
+    """``lax.index_in_dim``: the slice at ``index`` along ``axis`` (kept as a size-1 axis
+    unless ``keepdims=False``).
+
+    >>> index_in_dim(np.arange(6.0).reshape(2, 3), 1, axis=1).shape
+    (2, 1)
+    """
+    nd = aval_of(operand).ndim
+    axis = _axis(axis, nd, "index_in_dim")
+    n = aval_of(operand).shape[axis]
+    if not -n <= int(index) < n:
+        raise ShapeError(f"index_in_dim: index {index} is out of range for axis {axis} of "
+                         f"size {n}")
+    out = slice_in_dim(operand, int(index) % n, int(index) % n + 1, 1, axis)
+    return out if keepdims else jnp.squeeze(out, axis)
+
+
+def concatenate(operands: Sequence[Any], dimension: int) -> Any:
+    """``lax.concatenate``: join ``operands`` along ``dimension``.
+
+    >>> concatenate([np.zeros(2), np.ones(1)], 0)
+    array([0., 0., 1.])
+    """
+    return jnp.concatenate(list(operands), axis=dimension)
+
+
+def dot(lhs: Any, rhs: Any, precision: Any = None, preferred_element_type: Any = None) -> Any:
+    """``lax.dot``: the sum over ``lhs``'s last axis and ``rhs``'s first (vector and matrix
+    products).
+
+    >>> dot(np.ones((2, 3)), np.ones(3))
+    array([3., 3.])
+    """
+    out = jnp.tensordot(lhs, rhs, 1)
+    return out if preferred_element_type is None else jnp.astype(out, preferred_element_type)
+
+
+def dot_general(lhs: Any, rhs: Any, dimension_numbers: Any, precision: Any = None,
+                preferred_element_type: Any = None) -> Any:
+    """``lax.dot_general``: ``dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch,
+    rhs_batch))``; the result's axes are the batch axes, then ``lhs``'s free axes, then
+    ``rhs``'s.
+
+    >>> dot_general(np.ones((4, 2, 3)), np.ones((4, 3, 5)), (((2,), (1,)), ((0,), (0,)))).shape
+    (4, 2, 5)
+    """
+    (lc, rc), (lb, rb) = dimension_numbers
+    nl, nr = aval_of(lhs).ndim, aval_of(rhs).ndim
+    lc, rc, lb, rb = ([_axis(a, n, "dot_general") for a in axes]
+                      for axes, n in ((lc, nl), (rc, nr), (lb, nl), (rb, nr)))
+    if len(lc) != len(rc) or len(lb) != len(rb):
+        raise ShapeError(f"dot_general: contracting {lc}/{rc} and batch {lb}/{rb} dimensions "
+                         f"must pair up")
+    lhs_labels, rhs_labels = list(range(nl)), list(range(nl, nl + nr))
+    for a, b in zip(lc + lb, rc + rb, strict=True):
+        rhs_labels[b] = lhs_labels[a]
+    out = ([lhs_labels[a] for a in lb] + [lhs_labels[a] for a in range(nl) if a not in lc + lb]
+           + [rhs_labels[b] for b in range(nr) if b not in rc + rb])
+    res = jnp.einsum(lhs, lhs_labels, rhs, rhs_labels, out)
+    return res if preferred_element_type is None else jnp.astype(res, preferred_element_type)
+
+
+def batch_matmul(lhs: Any, rhs: Any, precision: Any = None) -> Any:
+    """``lax.batch_matmul``: matrix products over the leading (batch) axes.
+
+    >>> batch_matmul(np.ones((2, 3, 4)), np.ones((2, 4, 5))).shape
+    (2, 3, 5)
+    """
+    return jnp.matmul(lhs, rhs)
+
+
+def _reversed_scan(scan_fn: Callable[[Any, int], Any], operand: Any, axis: int,
+                   reverse: bool) -> Any:
+    if not reverse:
+        return scan_fn(operand, axis)
+    return jnp.flip(scan_fn(jnp.flip(operand, axis), axis), axis)
+
+
+def cumsum(operand: Any, axis: int = 0, reverse: bool = False) -> Any:
+    """``lax.cumsum``: running sums along ``axis`` (from the end with ``reverse``).
+
+    >>> cumsum(np.array([1.0, 2.0, 3.0]), reverse=True)
+    array([6., 5., 3.])
+    """
+    return P.cumsum(operand, _axis(axis, aval_of(operand).ndim, "cumsum"), reverse)
+
+
+def cumprod(operand: Any, axis: int = 0, reverse: bool = False) -> Any:
+    """``lax.cumprod``: running products along ``axis``.
+
+    >>> cumprod(np.array([1.0, 2.0, 3.0]))
+    array([1., 2., 6.])
+    """
+    return _reversed_scan(P.cumprod, operand, _axis(axis, aval_of(operand).ndim, "cumprod"),
+                          reverse)
+
+
+def cummax(operand: Any, axis: int = 0, reverse: bool = False) -> Any:
+    """``lax.cummax``: running maxima along ``axis``.
+
+    >>> cummax(np.array([1.0, 3.0, 2.0]), reverse=True)
+    array([3., 3., 2.])
+    """
+    return _reversed_scan(P.cummax, operand, _axis(axis, aval_of(operand).ndim, "cummax"),
+                          reverse)
+
+
+def cummin(operand: Any, axis: int = 0, reverse: bool = False) -> Any:
+    """``lax.cummin``: running minima along ``axis``.
+
+    >>> cummin(np.array([3.0, 1.0, 2.0]))
+    array([3., 1., 1.])
+    """
+    return _reversed_scan(P.cummin, operand, _axis(axis, aval_of(operand).ndim, "cummin"),
+                          reverse)
+
+
+def argmax(operand: Any, axis: int, index_dtype: Any) -> Any:
+    """``lax.argmax``: the index of the first maximum along ``axis``, in ``index_dtype``.
+
+    >>> argmax(np.array([[1.0, 3.0, 3.0]]), 1, np.int32)
+    array([1], dtype=int32)
+    """
+    return jnp.astype(jnp.argmax(operand, axis=axis), index_dtype)
+
+
+def argmin(operand: Any, axis: int, index_dtype: Any) -> Any:
+    """``lax.argmin``: the index of the first minimum along ``axis``, in ``index_dtype``.
+
+    >>> argmin(np.array([2.0, 1.0, 1.0]), 0, np.int32)
+    array(1, dtype=int32)
+    """
+    return jnp.astype(jnp.argmin(operand, axis=axis), index_dtype)
+
+
+def sort(operand: Any, dimension: int = -1, is_stable: bool = True, num_keys: int = 1) -> Any:
+    """``lax.sort``: sort along ``dimension``; given a tuple of arrays, they are sorted
+    together by the first (``num_keys=1``) and returned as a tuple.
+
+    >>> sort((np.array([3.0, 1.0, 2.0]), np.array([0, 1, 2])))
+    (array([1., 2., 3.]), array([1, 2, 0]))
+    """
+    if not isinstance(operand, tuple | list):
+        return jnp.sort(operand, axis=dimension)
+    if num_keys != 1:
+        raise JitgradTypeError(f"sort: num_keys={num_keys} is not supported (only 1)")
+    order = jnp.argsort(operand[0], axis=dimension)
+    return tuple(jnp.take_along_axis(x, order, axis=dimension) for x in operand)
+
+
+def top_k(operand: Any, k: int) -> list[Any]:
+    """``lax.top_k``: the ``k`` largest entries along the last axis, largest first (of equal
+    ones the lower index first), and their indices (int32), as a list (as JAX returns them).
+
+    >>> top_k(np.array([1.0, 3.0, 2.0, 3.0]), 2)
+    [array([3., 3.]), array([1, 3], dtype=int32)]
+    """
+    n = aval_of(operand).shape[-1] if aval_of(operand).ndim else 0
+    if not 0 <= int(k) <= n:
+        raise ShapeError(f"top_k: k={k} must be between 0 and the last axis' size {n}")
+    order = jnp.argsort(operand, axis=-1, descending=True)[..., :int(k)]
+    return [jnp.take_along_axis(operand, order, axis=-1), jnp.astype(order, np.int32)]
+
+
+def select_n(which: Any, *cases: Any) -> Any:
+    """``lax.select_n``: ``cases[which]`` elementwise (``which`` boolean for two cases,
+    an integer array otherwise).
+
+    >>> select_n(np.array([True, False]), np.zeros(2), np.ones(2))
+    array([1., 0.])
+    """
+    if not cases:
+        raise JitgradTypeError("select_n: needs at least one case")
+    out = cases[0]
+    for i, case in enumerate(cases[1:], start=1):
+        out = jnp.where(which if len(cases) == 2 else jnp.asarray(which) == i, case, out)
+    return out
