@@ -139,7 +139,13 @@ class PyTreeDef:
         self.aux = aux
         self.children = children
         self.num_leaves = 1 if node_type is None else sum(c.num_leaves for c in children)
-        self._hash = hash((node_type, aux, children))
+        try:
+            aux_hash = hash(aux)
+        except TypeError:
+            # JAX accepts unhashable aux data too (its guides register a dict of flags): such
+            # a node hashes by its type and children, and compares its aux data with ==.
+            aux_hash = -1
+        self._hash = hash((node_type, aux_hash, children))
 
     def __eq__(self, other: object) -> bool:
         return (

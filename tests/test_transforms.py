@@ -153,6 +153,26 @@ def test_register_dataclass_data_and_meta_fields():
         register_dataclass(Pair, data_fields=["x"])
 
 
+def test_registered_class_with_unhashable_aux_data():
+    """JAX's jit guide registers a class whose aux data is a dict: flattening, jit's cache
+    (a new flag value retraces, an equal one does not) and grad work."""
+    from jitgrad.tree_util import register_pytree_node, tree_flatten, tree_structure
+
+    class Scaled:
+        def __init__(self, x, mul):
+            self.x, self.mul = x, mul
+
+    register_pytree_node(Scaled, lambda s: ((s.x,), {"mul": s.mul}),
+                         lambda aux, children: Scaled(*children, **aux))
+    assert tree_structure(Scaled(1.0, True)) == tree_structure(Scaled(2.0, True))
+    assert tree_structure(Scaled(1.0, True)) != tree_structure(Scaled(1.0, False))
+    assert len({tree_flatten(Scaled(1.0, m))[1] for m in (True, False, True)}) == 2
+    f = jg.jit(lambda s, y: s.x * y if s.mul else y)
+    assert f(Scaled(2.0, True), 3.0) == 6.0 and f(Scaled(5.0, True), 3.0) == 15.0
+    assert f(Scaled(2.0, False), 3.0) == 3.0 and f.trace_count == 2
+    assert jg.grad(lambda s: s.x ** 2)(Scaled(3.0, True)).x == 6.0
+
+
 def test_unused_inputs_get_zeros_of_their_dtype():
     g = jg.grad(lambda x, y: jnp.sum(x), argnums=(0, 1))(np.ones(3, np.float32),
                                                           np.ones((2, 2), np.float32))
