@@ -226,16 +226,25 @@ def test_control_flow_prints_nested_programs():
 
 def saved_bytes(f, *args):
     """Bytes reverse mode stores between the forward and the backward pass."""
-    from jitgrad.api import _vjp_staged
-    from jitgrad.api_util import flatten_args, flatten_fun_nokwargs
-    from jitgrad.transforms.partial_eval import partial_eval_ir
-    leaves, in_tree = flatten_args(args, "t")
-    flat_f, store = flatten_fun_nokwargs(f, in_tree)
-    joint = _vjp_staged(flat_f, leaves, False, store, "t")[0]
-    n_in = len(leaves)
-    known, _, n_res = partial_eval_ir(joint, [False] * n_in + [True] * (len(joint.invars) - n_in),
-                                      [False] * (len(joint.outvars) - n_in) + [True] * n_in)
-    return sum(v.aval.size * v.aval.dtype.itemsize for v in known.outvars[-n_res:])
+    from jitgrad.ad_checkpoint import saved_residuals
+    return sum(aval.size * aval.dtype.itemsize for aval, _ in saved_residuals(f, *args))
+
+
+def test_print_saved_residuals_names_arguments_and_producers(capsys):
+    """JAX's ``ad_checkpoint.print_saved_residuals``: one line per saved value; under
+    checkpoint only the arguments."""
+    from jitgrad.ad_checkpoint import print_saved_residuals
+
+    def f(w, x):
+        return jnp.sum(jnp.sin(jnp.tanh(x @ w["a"])))
+
+    w, x = {"a": np.ones((3, 2))}, np.ones((4, 3))
+    print_saved_residuals(f, w, x)
+    lines = capsys.readouterr().out.splitlines()
+    assert "f64[4,3] from the argument x" in lines and "f64[4,2] output of cos" in lines
+    print_saved_residuals(jg.checkpoint(f), w, x)
+    assert capsys.readouterr().out.splitlines() == ["f64[3,2] from the argument w['a']",
+                                                    "f64[4,3] from the argument x"]
 
 
 def test_checkpoint_shrinks_residuals_and_keeps_gradients():
