@@ -174,6 +174,21 @@ TABLE = {
                            False),
     "scipy.block_diag": (jsl.block_diag, sl.block_diag, [rand(2, 2), rand(3), rand(1, 2)],
                          False),
+    "scipy.solve": (jsl.solve, sl.solve, [sq(general), rand(3, 2)], False),
+    "scipy.solve-vector": (jsl.solve, sl.solve, [sq(general), rand(3)], False),
+    "scipy.solve-pos-lower": (lambda a, b: jsl.solve(a, b, lower=True, assume_a="pos"),
+                              lambda a, b: sl.solve(a, b, lower=True, assume_a="pos"),
+                              [sq(spd), rand(3)], False),
+    "scipy.lu": (jsl.lu, sl.lu, [rand(3, 3)], False),
+    "scipy.lu-permute_l": (lambda a: jsl.lu(a, permute_l=True),
+                           lambda a: sl.lu(a, permute_l=True), [rand(3, 3)], False),
+    "scipy.qr": (jsl.qr, sl.qr, [rect(3, 4)], False),  # tall: Q has no derivative
+    "scipy.qr-economic": (lambda a: jsl.qr(a, mode="economic"),
+                          lambda a: sl.qr(a, mode="economic"), [rect(4, 3)], False),
+    "scipy.qr-r": (lambda a: jsl.qr(a, mode="r"), lambda a: sl.qr(a, mode="r"), [rect(4, 3)],
+                   False),
+    "scipy.toeplitz": (jsl.toeplitz, sl.toeplitz, [rand(3), rand(4)], False),
+    "scipy.toeplitz-symmetric": (jsl.toeplitz, sl.toeplitz, [rand(3)], False),
 }
 
 NORMS = [(None, None), ("fro", None), ("nuc", None), (1, None), (-1, None), (2, None),

@@ -14,8 +14,8 @@ from jitgrad.numpy import linalg as _nl
 from jitgrad.prims import linalg_ops as L
 
 __all__ = ["block_diag", "cho_factor", "cho_solve", "cholesky", "det", "eigh", "expm", "inv",
-           "lu_factor", "lu_solve", "solve_banded", "solve_sylvester", "solve_triangular",
-           "sqrtm", "svd"]
+           "lu", "lu_factor", "lu_solve", "qr", "solve", "solve_banded", "solve_sylvester",
+           "solve_triangular", "sqrtm", "svd", "toeplitz"]
 
 
 def _matrix(name: str, a: Any, square: bool = True) -> Any:
@@ -331,3 +331,92 @@ def block_diag(*arrs: Any) -> Any:
                                      np.zeros((h, total - before - w), dtype)], axis=1))
         before += w
     return jnp.concatenate(rows, axis=0)
+
+
+def solve(a: Any, b: Any, lower: bool = False, overwrite_a: bool = False,
+          overwrite_b: bool = False, check_finite: bool = True, assume_a: str = "gen") -> Any:
+    """``scipy.linalg.solve``: ``x`` with ``a x = b`` (``b`` a vector or a matrix of right-hand
+    sides); ``assume_a='pos'`` solves by Cholesky (of the ``lower`` or upper triangle), the
+    other kinds ('gen', 'sym', 'her') by LU.
+
+    >>> a = np.array([[4.0, 2.0], [2.0, 5.0]])
+    >>> solve(a, np.array([8.0, 12.0])), solve(a, np.array([8.0, 12.0]), assume_a="pos")
+    (array([1., 2.]), array([1., 2.]))
+    """
+    if assume_a not in ("gen", "sym", "her", "pos"):
+        raise ValueError(f"solve: assume_a must be 'gen', 'sym', 'her' or 'pos', got "
+                         f"{assume_a!r}")
+    if assume_a == "pos":
+        return cho_solve(cho_factor(a, lower), b)
+    a, b, vector = _with_rhs("solve", a, b)
+    x = _nl.solve(a, b)
+    return x[..., 0] if vector else x
+
+
+def lu(a: Any, permute_l: bool = False, overwrite_a: bool = False, check_finite: bool = True
+       ) -> tuple[Any, ...]:
+    """``scipy.linalg.lu`` of a square matrix (stack): ``(p, l, u)`` with ``a = p @ l @ u``
+    (``p`` a permutation matrix, ``l`` unit lower triangular); ``permute_l`` gives
+    ``(p @ l, u)``.
+
+    >>> p, l, u = lu(np.array([[1.0, 2.0], [4.0, 4.0]]))
+    >>> p, l, u
+    (array([[0., 1.],
+           [1., 0.]]), array([[1.  , 0.  ],
+           [0.25, 1.  ]]), array([[4., 4.],
+           [0., 1.]]))
+    """
+    packed, piv = lu_factor(a)
+    n = _aval_of(packed).shape[-1]
+    eye = np.eye(n, dtype=_aval_of(packed).dtype)
+    lower = jnp.tril(packed, -1) + eye
+    upper = jnp.triu(packed)
+    # a[perm] = l @ u, so a = p @ l @ u with p[perm[i], i] = 1
+    p = jnp.astype(jnp.equal(jnp.expand_dims(_permutation(piv), -1),
+                             np.arange(n)), _aval_of(packed).dtype)
+    p = jnp.swapaxes(p, -1, -2)
+    return (p @ lower, upper) if permute_l else (p, lower, upper)
+
+
+def qr(a: Any, overwrite_a: bool = False, lwork: Any = None, mode: str = "full",
+       pivoting: bool = False, check_finite: bool = True) -> tuple[Any, ...]:
+    """``scipy.linalg.qr``: ``(q, r)`` with ``mode`` 'full' (``q`` square) or 'economic'
+    (``q`` with ``min(m, n)`` columns), or ``(r,)`` with ``mode='r'`` (``r`` of ``a``'s
+    shape, as 'full' makes it).
+
+    >>> q, r = qr(np.array([[3.0, 1.0], [4.0, 2.0]]))
+    >>> np.allclose(q @ r, [[3.0, 1.0], [4.0, 2.0]]), np.allclose(q.T @ q, np.eye(2))
+    (True, True)
+    """
+    if pivoting:
+        raise UnsupportedError("jitgrad.scipy.linalg.qr: pivoting=True is not supported")
+    modes = {"full": "complete", "economic": "reduced", "r": "r"}
+    if mode not in modes:
+        raise ValueError(f"qr: mode must be 'full', 'economic' or 'r', got {mode!r}")
+    a = _matrix("qr", a, square=False)
+    out = _nl.qr(a, modes[mode])
+    if mode != "r":
+        return tuple(out)
+    # scipy's r has a's shape (numpy's min(m, n) rows): zero rows below
+    m, n = _aval_of(a).shape[-2:]
+    pads = [(0, 0)] * (_aval_of(a).ndim - 2) + [(0, m - min(m, n)), (0, 0)]
+    return (jnp.pad(out, pads),)
+
+
+def toeplitz(c: Any, r: Any = None) -> Any:
+    """``scipy.linalg.toeplitz``: the matrix with first column ``c`` and first row ``r``
+    (``c`` when not given; ``r[0]`` is not used), constant along its diagonals; leading axes
+    of ``c`` and ``r`` are batch axes, as in JAX.
+
+    >>> toeplitz(np.array([1.0, 2.0, 3.0]), np.array([1.0, 5.0]))
+    array([[1., 5.],
+           [2., 1.],
+           [3., 2.]])
+    """
+    c = jnp.asarray(c)
+    r = c if r is None else jnp.asarray(r)
+    m, n = _aval_of(c).shape[-1], _aval_of(r).shape[-1]
+    values = jnp.concatenate([jnp.flip(r[..., 1:], -1), c], axis=-1)
+    # entry (i, j) is c[i - j] below the diagonal and r[j - i] above it
+    index = (n - 1) + np.arange(m)[:, None] - np.arange(n)[None, :]
+    return values[..., index]
