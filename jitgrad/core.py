@@ -685,7 +685,9 @@ class _Config:
         False
         """
         import warnings
-        jax_names = {"jax_disable_jit": "disable_jit", "jax_log_compiles": "log_compiles"}
+        # jitgrad's log of compiles says why each trace happened: JAX's cache-miss explanations
+        jax_names = {"jax_disable_jit": "disable_jit", "jax_log_compiles": "log_compiles",
+                     "jax_explain_cache_misses": "log_compiles"}
         if name in jax_names or (not name.startswith("_") and name in vars(self)):
             setattr(self, jax_names.get(name, name), value)
         elif name == "jax_enable_x64" and value:

@@ -966,6 +966,8 @@ def test_config_update_takes_jitgrads_switches_and_jaxs_meaningful_options():
         jg.config.update("jax_platform_name", "cpu")
         jg.config.update("jax_disable_jit", True)
         assert jg.config.disable_jit
+        jg.config.update("jax_explain_cache_misses", True)  # the compile log gives reasons
+        assert jg.config.log_compiles
         jg.config.update("matmul", "blas")
         assert jg.config.matmul == "blas"
         with pytest.warns(UserWarning, match="ignores"):
