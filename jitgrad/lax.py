@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 import jitgrad.numpy as jnp
+from jitgrad import prims as P
 from jitgrad.api_util import as_output
 from jitgrad.core import (
     IR,
@@ -25,7 +26,6 @@ from jitgrad.core import (
     eval_ir,
     register,
 )
-from jitgrad import prims as P
 from jitgrad.custom_derivatives import checkpoint, custom_jvp, remat
 from jitgrad.errors import JitgradTypeError, ShapeError
 from jitgrad.numpy import stop_gradient
@@ -440,7 +440,7 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_
         i, v = c
         return (i + 1, body_fun(i, v)), None
 
-    (_, val), _ = scan(step, (np.int64(lo), init_val), None, length=max(hi - lo, 0))
+    (_, val), _ = scan(step, (np.int64(lo), init_val), None, length=builtins.max(hi - lo, 0))
     return val
 
 
@@ -656,7 +656,7 @@ def map(f: Callable[[Any], Any], xs: Any, *, batch_size: int | None = None) -> A
 
 
 def _window(starts: Sequence[Any], shape: tuple[int, ...], sizes: tuple[int, ...]
-            ) -> tuple[slice, ...]:
+            ) -> tuple[builtins.slice, ...]:
     """The clamped window of ``sizes`` at ``starts`` in an array of ``shape``."""
     out = []
     for s, n, k in zip(starts, shape, sizes, strict=True):
@@ -783,7 +783,7 @@ def _dus_batch(args: list[Any], dims: list[Any], /) -> tuple[Any, int]:
                           (1,) * (nd - d - 1)) - jnp.reshape(s, (b,) + (1,) * nd)
         hit = jnp.logical_and(pos >= 0, pos < k)
         inside = hit if inside is None else jnp.logical_and(inside, hit)
-        offsets.append(jnp.clip(pos, 0, max(k - 1, 0)))
+        offsets.append(jnp.clip(pos, 0, builtins.max(k - 1, 0)))
     flat = jnp.reshape(np.arange(b, dtype=np.int64) * int(np.prod(sizes, dtype=np.int64)),
                        (b,) + (1,) * nd)
     stride = int(np.prod(sizes, dtype=np.int64))
