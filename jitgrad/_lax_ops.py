@@ -27,13 +27,12 @@ __all__ = [
     "concatenate", "cos", "cosh", "cumlogsumexp", "cummax", "cummin", "cumprod", "cumsum",
     "digamma", "div", "dot", "dot_general", "eq", "erf", "erf_inv", "erfc", "exp", "exp2",
     "expand_dims", "expm1", "floor", "full", "full_like", "ge", "gt", "igamma", "igammac",
-    "index_in_dim", "integer_pow", "iota", "is_finite", "le", "lgamma", "log", "log1p",
-    "logistic", "lt", "max", "min", "mul", "neg", "pad", "polygamma", "pow", "reciprocal",
-    "reduce", "reduce_and", "reduce_max", "reduce_min", "reduce_or", "reduce_prod",
-    "reduce_sum", "rem", "reshape", "rev", "round", "rsqrt", "select_n", "sign", "sin",
-    "sinh", "slice", "slice_in_dim", "sort",
-    "sort_key_val", "split", "sqrt", "square", "squeeze", "sub", "tan", "tanh", "tile",
-    "top_k",
+    "index_in_dim", "integer_pow", "iota", "is_finite", "le", "lgamma", "log", "log1p", "logistic",
+    "lt", "max", "min", "mul", "neg", "pad", "polygamma", "pow", "reciprocal", "reduce",
+    "reduce_and", "reduce_max", "reduce_min", "reduce_or", "reduce_prod", "reduce_sum", "rem",
+    "reshape", "rev", "round", "rsqrt", "select_n", "shift_left", "shift_right_arithmetic", "sign",
+    "sin", "sinh", "slice", "slice_in_dim", "sort", "sort_key_val", "split", "sqrt", "square",
+    "squeeze", "sub", "tan", "tanh", "tile", "top_k",
 ]
 
 
@@ -80,6 +79,24 @@ bitwise_and = _bitwise("bitwise_and", jnp.logical_and)
 bitwise_or = _bitwise("bitwise_or", jnp.logical_or)
 bitwise_xor = _bitwise("bitwise_xor", jnp.logical_xor)
 bitwise_not = _bitwise("invert", jnp.logical_not)
+
+
+def shift_left(x: Any, y: Any) -> Any:
+    """``x << y`` (integers).
+
+    >>> shift_left(np.array([1, 3]), 2)
+    array([ 4, 12])
+    """
+    return jnp.left_shift(x, y)
+
+
+def shift_right_arithmetic(x: Any, y: Any) -> Any:
+    """``x >> y`` keeping the sign (numpy's ``right_shift`` on signed integers).
+
+    >>> shift_right_arithmetic(np.array([-8, 8]), 2)
+    array([-2,  2])
+    """
+    return jnp.right_shift(x, y)
 
 
 def rsqrt(x: Any) -> Any:

@@ -41,7 +41,8 @@ __all__ = ["Tracer", "deriv", "elementwise_grad", "eval_shape", "grad", "grad_an
            "grad_named", "hessian", "hessian_tensor_product", "hessian_vector_product",
            "is_tracer", "jacfwd", "jacobian", "jacrev", "jvp", "linearize", "make_ggnvp",
            "make_hvp", "make_ir", "make_jvp", "make_vjp", "multigrad_dict",
-           "tensor_jacobian_product", "value_and_grad", "vector_jacobian_product", "vjp", "vmap"]
+           "tensor_jacobian_product", "typeof", "value_and_grad", "vector_jacobian_product",
+           "vjp", "vmap"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,8 +176,13 @@ def _single(argnums: Any) -> bool:
     return isinstance(argnums, (int, np.integer))
 
 
-def _either(argnums: Any, argnum: Any, name: str) -> Any:
-    """``argnums``, or autograd's spelling of it, ``argnum`` (an int, tuple or list)."""
+def _either(argnums: Any, argnum: Any, name: str, holomorphic: bool = False) -> Any:
+    """``argnums``, or autograd's spelling of it, ``argnum`` (an int, tuple or list).
+    JAX's ``holomorphic=True`` needs complex inputs, which jitgrad does not take."""
+    if holomorphic:
+        raise JitgradTypeError(f"{name}: holomorphic=True differentiates complex functions; "
+                               f"jitgrad does not support complex numbers (yet): carry the real "
+                               f"and imaginary parts as two float arrays")
     if argnum is None:
         return argnums
     if argnums != 0:
@@ -185,7 +191,8 @@ def _either(argnums: Any, argnum: Any, name: str) -> Any:
 
 
 def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-                   has_aux: bool = False, *, argnum: Any = None) -> Callable[..., Any]:
+                   has_aux: bool = False, holomorphic: bool = False, *,
+                   argnum: Any = None) -> Callable[..., Any]:
     """``(f(*args), grad)`` in one pass; with ``has_aux`` ``((f, aux), grad)``. ``argnum``
     is autograd's spelling of ``argnums``.
 
@@ -193,7 +200,8 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     >>> value_and_grad(lambda x: jnp.sum(x ** 2))(np.array([1.0, 2.0]))
     (array(5.), array([2., 4.]))
     """
-    return Transformed(_value_and_grad, f, argnums=_either(argnums, argnum, "value_and_grad"),
+    return Transformed(_value_and_grad, f,
+                       argnums=_either(argnums, argnum, "value_and_grad", holomorphic),
                        has_aux=has_aux)
 
 
@@ -204,7 +212,8 @@ def _grad(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any, has
 
 
 def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-         has_aux: bool = False, *, argnum: Any = None) -> Callable[..., Any]:
+         has_aux: bool = False, holomorphic: bool = False, *,
+         argnum: Any = None) -> Callable[..., Any]:
     """Gradient of a scalar-valued ``f`` with respect to the ``argnums`` arguments (pytrees;
     ``argnum`` is autograd's spelling: ``grad(f, argnum=[3, 1])`` returns a tuple).
 
@@ -214,7 +223,8 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     >>> grad(lambda x, y: x * y, argnums=(0, 1))(2.0, 3.0)
     (array(3.), array(2.))
     """
-    return Transformed(_grad, f, argnums=_either(argnums, argnum, "grad"), has_aux=has_aux)
+    return Transformed(_grad, f, argnums=_either(argnums, argnum, "grad", holomorphic),
+                       has_aux=has_aux)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,7 +434,8 @@ def _jacfwd(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any, h
 
 
 def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-           has_aux: bool = False, *, argnum: Any = None) -> Callable[..., Any]:
+           has_aux: bool = False, holomorphic: bool = False, *,
+           argnum: Any = None) -> Callable[..., Any]:
     """Jacobian by forward mode: one batched jvp over the input basis.
 
     >>> import jitgrad.numpy as jnp
@@ -432,7 +443,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     array([[2., 0.],
            [0., 4.]])
     """
-    return Transformed(_jacfwd, f, argnums=_either(argnums, argnum, "jacfwd"),
+    return Transformed(_jacfwd, f, argnums=_either(argnums, argnum, "jacfwd", holomorphic),
                        has_aux=has_aux)
 
 
@@ -464,7 +475,8 @@ def _jacrev(f: Callable[..., Any], args: tuple, kwargs: dict, *, argnums: Any, h
 
 
 def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-           has_aux: bool = False, *, argnum: Any = None) -> Callable[..., Any]:
+           has_aux: bool = False, holomorphic: bool = False, *,
+           argnum: Any = None) -> Callable[..., Any]:
     """Jacobian by reverse mode: one batched vjp over the output basis.
 
     >>> import jitgrad.numpy as jnp
@@ -472,12 +484,13 @@ def jacrev(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     array([[4., 1.],
            [2., 5.]])
     """
-    return Transformed(_jacrev, f, argnums=_either(argnums, argnum, "jacrev"),
+    return Transformed(_jacrev, f, argnums=_either(argnums, argnum, "jacrev", holomorphic),
                        has_aux=has_aux)
 
 
 def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
-            has_aux: bool = False, *, argnum: Any = None) -> Callable[..., Any]:
+            has_aux: bool = False, holomorphic: bool = False, *,
+            argnum: Any = None) -> Callable[..., Any]:
     """``jacfwd(jacrev(f))``: the Hessian of a scalar function.
 
     >>> import jitgrad.numpy as jnp
@@ -485,7 +498,7 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    argnums = _either(argnums, argnum, "hessian")
+    argnums = _either(argnums, argnum, "hessian", holomorphic)
     return jacfwd(jacrev(f, argnums, has_aux=has_aux), argnums, has_aux=has_aux)
 
 
@@ -816,6 +829,16 @@ def make_ir(f: Callable[..., Any], static_argnums: int | Sequence[int] = ()
 
 
 make_jaxpr = make_ir  # JAX's name for it
+
+
+def typeof(x: Any) -> ShapedArray:
+    """JAX's ``jax.typeof``: the shape and dtype of an array, scalar or traced value (a
+    Python scalar's is weakly typed), e.g. to print inside ``jit`` or ``vmap``.
+
+    >>> typeof(np.ones((2, 3), np.float32)), typeof(1.0)
+    (f32[2,3], f64[])
+    """
+    return aval_of(x)
 
 
 def eval_shape(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

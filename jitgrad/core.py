@@ -202,7 +202,7 @@ class Eqn:
     params: dict[str, Any]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class IR:
     """A program: ``constvars`` are bound to ``consts`` (closed-over values), ``invars`` are the
     arguments. Single assignment; every var carries its aval."""
@@ -223,6 +223,10 @@ class IR:
 
     def __str__(self) -> str:
         return pp_ir(self)
+
+    # The printed program is also what an interactive session or a notebook shows for
+    # ``make_ir(f)(x)``, as JAX's jaxprs do (a dataclass field dump is unreadable).
+    __repr__ = __str__
 
     def __getstate__(self) -> dict:
         # What jit derived from this program (compiled kernels, split programs) stays behind:
@@ -684,7 +688,9 @@ class _Config:
         False
         """
         import warnings
-        jax_names = {"jax_disable_jit": "disable_jit", "jax_log_compiles": "log_compiles"}
+        # jitgrad's log of compiles says why each trace happened: JAX's cache-miss explanations
+        jax_names = {"jax_disable_jit": "disable_jit", "jax_log_compiles": "log_compiles",
+                     "jax_explain_cache_misses": "log_compiles"}
         if name in jax_names or (not name.startswith("_") and name in vars(self)):
             setattr(self, jax_names.get(name, name), value)
         elif name == "jax_enable_x64" and value:

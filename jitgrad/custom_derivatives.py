@@ -5,13 +5,14 @@ derivative."""
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from jitgrad.api import vmap
-from jitgrad.api_util import flatten_args, reduce_wrapper
+from jitgrad.api_util import argnums_partial, flatten_args, normalize_argnums, reduce_wrapper
 from jitgrad.core import (
     IR,
     Inline,
@@ -24,7 +25,8 @@ from jitgrad.core import (
     register,
     zeros,
 )
-from jitgrad.errors import JitgradTypeError
+from jitgrad.eager import is_eager, specialize
+from jitgrad.errors import JitgradTypeError, TracerError, UnsupportedError
 from jitgrad.prims import cos, mul, sin
 from jitgrad.prims.structural import at_front, batch_size
 from jitgrad.subprogram import (
@@ -39,14 +41,76 @@ from jitgrad.transforms.partial_eval import partial_eval_ir
 from jitgrad.transforms.stage import trace
 from jitgrad.transforms.vjp import vjp_ir
 from jitgrad.transforms.vmap import vmap_ir
-from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
+from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_leaves, tree_map, tree_unflatten
 
-__all__ = ["checkpoint", "custom_jvp", "custom_vjp", "remat"]
+__all__ = ["checkpoint", "checkpoint_name", "checkpoint_policies", "custom_jvp", "custom_vjp",
+           "remat"]
 
 
 # ---------------------------------------------------------------------------------------------
-# custom_vjp
+# arguments of custom_jvp and custom_vjp functions
 
+
+def _positional(name: str, fun: Callable[..., Any], args: tuple, kwargs: dict) -> tuple:
+    """The call's arguments as positional ones, bound by ``fun``'s signature with its
+    defaults filled in, as JAX does: the rules see every argument in its place."""
+    try:
+        sig = inspect.signature(fun)
+    except (TypeError, ValueError):  # a callable without a signature: as given
+        sig = None
+    if sig is None or (not kwargs and len(args) == len(sig.parameters)):
+        if kwargs:
+            raise JitgradTypeError(f"{name}: keyword arguments need a function with a "
+                                   f"signature")
+        return args
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError as e:
+        raise JitgradTypeError(f"{name}: {e}") from None
+    bound.apply_defaults()
+    if bound.kwargs:
+        raise JitgradTypeError(f"{name}: keyword-only arguments {sorted(bound.kwargs)} are "
+                               f"not supported; make them positional")
+    return bound.args
+
+
+def _nondiff_split(name: str, nondiff_argnums: tuple[int, ...], args: tuple
+                   ) -> tuple[Callable[[Callable[..., Any]], Callable[..., Any]], tuple, tuple]:
+    """For a call with ``nondiff_argnums``: a function turning a function of all the arguments
+    into one of the differentiable arguments only (the others fixed to this call's values),
+    the differentiable arguments, and the others (in the order of ``nondiff_argnums``), which
+    the rules receive first. Those are Python values fixed for the call: functions, flags."""
+    nums = normalize_argnums(nondiff_argnums, len(args), name, "nondiff_argnums")
+    for i in nums:
+        if any(isinstance(x, Tracer) for x in tree_leaves(args[i])):
+            # NB: JAX lets custom_jvp take traced non-differentiable arguments; here they
+            # would be closed over by the rule, outside the trace that made them.
+            raise JitgradTypeError(
+                f"{name}: argument {i} is in nondiff_argnums but holds a traced array; "
+                f"nondiff_argnums are for values that are not arrays (functions, flags): pass "
+                f"arrays as ordinary arguments (wrapped in stop_gradient if they must not be "
+                f"differentiated)")
+    dyn = tuple(i for i in range(len(args)) if i not in nums)
+    return (lambda f: argnums_partial(f, args, dyn)[0], tuple(args[i] for i in dyn),
+            tuple(args[i] for i in nums))
+
+
+def _trace_or_specialize(trace_with: Callable[[Callable[..., Any]], Any],
+                         f: Callable[..., Any], args: tuple) -> Any:
+    """``trace_with(f)``: ``f`` traced on abstract values, a program valid for any
+    values; where that fails on Python control flow (``if x > 0``) and ``args`` are concrete
+    (eager transformations), ``f`` as it runs on them, which JAX's custom_jvp allows outside
+    ``jit``: the function and its rule then take the branches of these values."""
+    try:
+        return trace_with(f)
+    except TracerError:
+        if not is_eager():
+            raise
+        return trace_with(specialize(f, args))
+
+
+
+# ---------------------------------------------------------------------------------------------
 # custom_vjp
 
 
@@ -138,11 +202,24 @@ class custom_vjp:  # noqa: N801 - JAX's name
     >>> clip_grad.defvjp(lambda x: (x, None), lambda res, g: (jnp.clip(g, -1.0, 1.0),))
     >>> jg.grad(lambda x: 5.0 * clip_grad(x))(2.0)
     array(1.)
+
+    With ``nondiff_argnums`` (JAX's), the arguments at those positions are Python values
+    (functions, flags) rather than arrays: ``fwd`` takes every argument in its place, and
+    ``bwd(*nondiff_args, residuals, ct)`` returns cotangents for the other arguments only.
+
+    >>> from functools import partial
+    >>> @partial(custom_vjp, nondiff_argnums=(0,))
+    ... def apply(f, x):
+    ...     return f(x)
+    >>> apply.defvjp(lambda f, x: (f(x), x), lambda f, x, g: (5.0 * g,))
+    >>> jg.grad(apply, 1)(jnp.sin, 1.0)
+    array(5.)
     """
 
-    def __init__(self, fun: Callable[..., Any]):
+    def __init__(self, fun: Callable[..., Any], nondiff_argnums: tuple[int, ...] = ()):
         functools.update_wrapper(self, fun)
         self.fun = fun
+        self.nondiff_argnums = nondiff_argnums
         self.fwd: Callable[..., Any] | None = None
         self.bwd: Callable[..., Any] | None = None
 
@@ -152,20 +229,28 @@ class custom_vjp:  # noqa: N801 - JAX's name
         self.fwd, self.bwd = fwd, bwd
 
     def __reduce__(self) -> str | tuple:
-        return reduce_wrapper(self, _rebuild_custom_vjp, self.fun, self.fwd, self.bwd)
+        return reduce_wrapper(self, _rebuild_custom_vjp, self.fun, self.fwd, self.bwd,
+                              self.nondiff_argnums)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        name = f"custom_vjp {getattr(self.fun, '__name__', '')}"
         if self.fwd is None or self.bwd is None:
-            raise JitgradTypeError(f"custom_vjp {self.fun.__name__}: call defvjp(fwd, bwd) "
-                                   f"before using it")
+            raise JitgradTypeError(f"{name}: call defvjp(fwd, bwd) before using it")
+        args = _positional(name, self.fun, args, kwargs)
+        fun, fwd, bwd = self.fun, self.fwd, self.bwd
+        if self.nondiff_argnums:
+            on_dyn, args, static = _nondiff_split(name, self.nondiff_argnums, args)
+            fun, fwd, bwd = on_dyn(fun), on_dyn(fwd), functools.partial(bwd, *static)
         leaves, in_tree = flatten_args(args, "custom_vjp")
         if not any(isinstance(x, Tracer) for x in leaves):
-            return self.fun(*args)
-        ir, consts, out_tree = trace_fun(self.fun, in_tree, [aval_of(x) for x in leaves])
+            return fun(*args)
+        ir, consts, out_tree = _trace_or_specialize(
+            lambda f: trace_fun(f, in_tree, [aval_of(x) for x in leaves]), fun, args)
         outs = custom_vjp_call_p.bind(
-            *consts, *leaves, fun=ir, fwd=self.fwd, bwd=self.bwd, n_consts=len(consts),
+            *consts, *leaves, fun=ir, fwd=fwd, bwd=bwd, n_consts=len(consts),
             in_tree=in_tree, out_tree=out_tree)
         return tree_unflatten(out_tree, outs)
+
 
 # ---------------------------------------------------------------------------------------------
 # checkpoint
@@ -216,24 +301,80 @@ checkpoint_p = register(Primitive(
     multiple_results=True, test_cases=_ckpt_cases))
 
 
-def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
+def _nothing_saveable(*_: Any, **__: Any) -> bool:
+    """JAX's policy saving no intermediate value (jitgrad's checkpoint always does this)."""
+    return False
+
+
+def _everything_saveable(*_: Any, **__: Any) -> bool:
+    """JAX's policy saving every intermediate value: no rematerialisation at all."""
+    return True
+
+
+class _CheckpointPolicies:
+    """``jax.checkpoint_policies``, as far as jitgrad follows them: a policy
+    ``policy(prim, *avals, **params) -> bool`` says which intermediate values reverse mode
+    may save. jitgrad's checkpoint saves the inputs only (``nothing_saveable``) or, with
+    ``everything_saveable``, is no checkpoint."""
+
+    nothing_saveable = staticmethod(_nothing_saveable)
+    everything_saveable = staticmethod(_everything_saveable)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"checkpoint_policies.{name} is not provided: jitgrad's checkpoint "
+                             f"saves its inputs only (nothing_saveable), or everything "
+                             f"(everything_saveable, no rematerialisation)")
+
+
+checkpoint_policies = _CheckpointPolicies()
+
+
+def checkpoint(f: Callable[..., Any], *, prevent_cse: bool = True, policy: Any = None,
+               static_argnums: int | tuple[int, ...] = ()) -> Callable[..., Any]:
     """Rematerialisation: reverse mode saves only ``f``'s inputs and recomputes its
-    intermediate values in the backward pass (less memory, more compute).
+    intermediate values in the backward pass (less memory, more compute). JAX's keywords:
+    ``static_argnums`` are arguments that are Python values (flags, functions), fixed per
+    call; ``policy`` may be ``checkpoint_policies.nothing_saveable`` (the default) or
+    ``everything_saveable`` (no rematerialisation); ``prevent_cse`` changes nothing here.
 
     >>> import jitgrad as jg, jitgrad.numpy as jnp
     >>> jg.grad(checkpoint(lambda x: jnp.sin(jnp.sin(x))))(0.0)
     array(1.)
+    >>> jg.grad(checkpoint(lambda x, n: x ** n, static_argnums=1), 0)(2.0, 3)
+    array(12.)
     """
+    if policy is _everything_saveable:
+        return f
+    if policy not in (None, _nothing_saveable):
+        raise UnsupportedError(f"checkpoint: policy {getattr(policy, '__name__', policy)!r} "
+                               f"is not supported; jitgrad's checkpoint saves its inputs only "
+                               f"(policy=None or checkpoint_policies.nothing_saveable) or "
+                               f"everything (checkpoint_policies.everything_saveable)")
 
     @functools.wraps(f)
     def wrapped(*args: Any) -> Any:
+        fun = f
+        if static_argnums != ():
+            nums = normalize_argnums(static_argnums, len(args), "checkpoint", "static_argnums")
+            dyn = tuple(i for i in range(len(args)) if i not in nums)
+            fun, args = argnums_partial(f, args, dyn)
         leaves, in_tree = tree_flatten(args)
         if not any(isinstance(x, Tracer) for x in leaves):
-            return f(*args)
-        ir, consts, out_tree = trace_fun(f, in_tree, [aval_of(x) for x in leaves])
+            return fun(*args)
+        ir, consts, out_tree = trace_fun(fun, in_tree, [aval_of(x) for x in leaves])
         return tree_unflatten(out_tree, checkpoint_p.bind(*consts, *leaves, fun=ir))
 
     return wrapped
+
+
+def checkpoint_name(x: Any, name: str) -> Any:
+    """JAX's ``ad_checkpoint.checkpoint_name``: ``x``, named for name-based checkpoint
+    policies, which jitgrad does not provide (so the name changes nothing).
+
+    >>> checkpoint_name(2.0, "h")
+    2.0
+    """
+    return x
 
 
 remat = checkpoint
@@ -272,7 +413,8 @@ def _cjvp_linear_parts(ins: list[Any], params: dict) -> tuple[IR, IR]:
     avals = [aval_of(x) for x in ins]
     # The rule's constants (arrays it closes over) stay constants of the known part, which
     # computes from them whatever the tangent-linear part needs, as residuals.
-    ir = trace(joint, avals + avals)
+    ir = _trace_or_specialize(lambda f: trace(f, avals + avals), joint,
+                              (*ins, *[zeros(a) for a in avals]))
     k = len(params["fun"].outvars)
     known, unknown, _ = partial_eval_ir(ir, [False] * n + [True] * n, [False] * k + [True] * k)
     return known, unknown
@@ -346,40 +488,82 @@ class custom_jvp:  # noqa: N801 - JAX's name
     array(1.)
     """
 
-    def __init__(self, fun: Callable[..., Any]):
+    def __init__(self, fun: Callable[..., Any], nondiff_argnums: tuple[int, ...] = ()):
         functools.update_wrapper(self, fun)
         self.fun = fun
+        self.nondiff_argnums = nondiff_argnums
         self.jvp: Callable[..., Any] | None = None
 
     def defjvp(self, jvp: Callable[..., Any]) -> Callable[..., Any]:
+        """``jvp(primals, tangents) -> (out, t_out)``; with ``nondiff_argnums``,
+        ``jvp(*nondiff_args, primals, tangents)`` (primals and tangents of the others)."""
         self.jvp = jvp
         return jvp
 
-    def __reduce__(self) -> str | tuple:
-        return reduce_wrapper(self, _rebuild_custom_jvp, self.fun, self.jvp)
+    def defjvps(self, *jvps: Callable[..., Any] | None) -> None:
+        """One rule per (differentiable) argument, ``jvp_i(t_i, out, *primals)``: the
+        tangent of the output due to argument ``i``'s tangent ``t_i`` (``None``: none); the
+        output's tangent is their sum.
 
-    def __call__(self, *args: Any) -> Any:
+        >>> import jitgrad as jg, jitgrad.numpy as jnp
+        >>> f = custom_jvp(lambda x, y: jnp.sin(x) * y)
+        >>> f.defjvps(lambda t, out, x, y: jnp.cos(x) * y * t,
+        ...           lambda t, out, x, y: jnp.sin(x) * t)
+        >>> jg.grad(f, argnums=(0, 1))(0.0, 2.0)
+        (array(2.), array(0.))
+        """
+
+        name = f"custom_jvp {getattr(self.fun, '__name__', '')}"
+        if self.nondiff_argnums:
+            raise JitgradTypeError(f"{name}: defjvps cannot be used with nondiff_argnums "
+                                   f"(as in JAX); use defjvp")
+
+        def rule(primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+            if len(jvps) != len(primals):
+                raise JitgradTypeError(f"{name}: defjvps got {len(jvps)} rules for a call "
+                                       f"with {len(primals)} arguments")
+            out = self(*primals)
+            parts = [jvp(t, out, *primals) for jvp, t in zip(jvps, tangents, strict=True)
+                     if jvp is not None]
+            if not parts:
+                return out, tree_map(lambda o: zeros(aval_of(o)), out)
+            return out, tree_map(lambda *ts: functools.reduce(lambda a, b: a + b, ts), *parts)
+
+        self.jvp = rule
+
+    def __reduce__(self) -> str | tuple:
+        return reduce_wrapper(self, _rebuild_custom_jvp, self.fun, self.jvp,
+                              self.nondiff_argnums)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        name = f"custom_jvp {getattr(self.fun, '__name__', '')}"
         if self.jvp is None:
-            raise JitgradTypeError(f"custom_jvp {self.fun.__name__}: call defjvp(rule) before "
-                                   f"using it")
+            raise JitgradTypeError(f"{name}: call defjvp(rule) before using it")
+        args = _positional(name, self.fun, args, kwargs)
+        fun, rule = self.fun, self.jvp
+        if self.nondiff_argnums:
+            on_dyn, args, static = _nondiff_split(name, self.nondiff_argnums, args)
+            fun, rule = on_dyn(fun), functools.partial(rule, *static)
         leaves, in_tree = tree_flatten(args)
         if not any(isinstance(x, Tracer) for x in leaves):
-            return self.fun(*args)
-        ir, consts, out_tree = trace_fun(self.fun, in_tree, [aval_of(x) for x in leaves])
-        outs = custom_jvp_call_p.bind(*consts, *leaves, fun=ir, rule=self.jvp,
+            return fun(*args)
+        ir, consts, out_tree = _trace_or_specialize(
+            lambda f: trace_fun(f, in_tree, [aval_of(x) for x in leaves]), fun, args)
+        outs = custom_jvp_call_p.bind(*consts, *leaves, fun=ir, rule=rule,
                                       n_consts=len(consts), in_tree=in_tree, out_tree=out_tree)
         return tree_unflatten(out_tree, outs)
 
 
-
 def _rebuild_custom_vjp(fun: Callable[..., Any], fwd: Callable[..., Any] | None,
-                        bwd: Callable[..., Any] | None) -> custom_vjp:
-    f = custom_vjp(fun)
+                        bwd: Callable[..., Any] | None, nondiff_argnums: tuple[int, ...] = ()
+                        ) -> custom_vjp:
+    f = custom_vjp(fun, nondiff_argnums)
     f.fwd, f.bwd = fwd, bwd
     return f
 
 
-def _rebuild_custom_jvp(fun: Callable[..., Any], jvp: Callable[..., Any] | None) -> custom_jvp:
-    f = custom_jvp(fun)
+def _rebuild_custom_jvp(fun: Callable[..., Any], jvp: Callable[..., Any] | None,
+                        nondiff_argnums: tuple[int, ...] = ()) -> custom_jvp:
+    f = custom_jvp(fun, nondiff_argnums)
     f.jvp = jvp
     return f

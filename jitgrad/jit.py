@@ -16,7 +16,7 @@ import time
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -252,6 +252,11 @@ class Jitted:
         return reduce_wrapper(self, Jitted, self.f, self.static_argnums, self.static_argnames,
                               self.donate_argnums, self.donate_argnames)
 
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        # A jitted method binds its instance as a function does (as JAX's jit does):
+        # ``@jit(static_argnums=0) def calc(self, y)`` then gets ``self`` as argument 0.
+        return self if obj is None else functools.partial(self, obj)
+
     def clear_cache(self) -> None:
         """Forget every traced and compiled signature (the next call traces again)."""
         self._fast.clear()
@@ -421,6 +426,26 @@ class Jitted:
                                       for a, x in zip(arrays, leaves, strict=True)))
         return key, leaves, in_tree
 
+    def trace(self, *args: Any, **kwargs: Any) -> Traced:
+        """JAX's ``jit(f).trace(*args)``: the program traced for these arguments (``.jaxpr``,
+        printable), its outputs' shapes and dtypes (``.out_info``), and ``.lower()``.
+
+        >>> import jitgrad.numpy as jnp
+        >>> traced = jit(lambda x: jnp.sin(x) * 2.0).trace(1.0)
+        >>> print(traced.jaxpr), traced.out_info
+        { lambda a:f64[] .
+          let b:f64[] = sin a
+              c:f64[] = mul b 2.0
+          in ( c ) }
+        (None, f64[])
+        """
+        dyn, dyn_kwargs, _ = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn, dyn_kwargs))
+        flat_f, out_tree = self._flat_fun(args, kwargs, in_tree)
+        ir = trace(flat_f, [aval_of(x) for x in leaves])
+        return Traced(ir, tree_unflatten(out_tree.val, ir.out_avals),
+                      functools.partial(self.lower, *args, **kwargs))
+
     def lower(self, *args: Any, **kwargs: Any) -> Any:
         """The compiled program for these arguments (kernels, caller, plan); waits for a
         background compile of them."""
@@ -430,6 +455,15 @@ class Jitted:
         if entry.job is not None:
             tiered().wait([entry.job])
         return entry.compiled
+
+
+class Traced(NamedTuple):
+    """What ``jit(f).trace(*args)`` returns: the traced program, the outputs' shapes and
+    dtypes (a pytree of ``ShapedArray``), and the compiled program (``lower()``)."""
+
+    jaxpr: IR
+    out_info: Any
+    lower: Callable[[], Any]
 
 
 def _static_args(f: Callable[..., Any], name: str, argnums: Any, argnames: Any,

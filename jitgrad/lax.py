@@ -655,7 +655,7 @@ def map(f: Callable[[Any], Any], xs: Any, *, batch_size: int | None = None) -> A
 
 
 def _window(starts: Sequence[Any], shape: tuple[int, ...], sizes: tuple[int, ...]
-            ) -> tuple[slice, ...]:
+            ) -> tuple[builtins.slice, ...]:
     """The clamped window of ``sizes`` at ``starts`` in an array of ``shape``."""
     out = []
     for s, n, k in zip(starts, shape, sizes, strict=True):

@@ -110,7 +110,13 @@ class PyTreeDef:
         self.aux = aux
         self.children = children
         self.num_leaves = 1 if node_type is None else sum(c.num_leaves for c in children)
-        self._hash = hash((node_type, aux, children))
+        try:
+            aux_hash = hash(aux)
+        except TypeError:
+            # JAX accepts unhashable aux data too (its guides register a dict of flags): such
+            # a node hashes by its type and children, and compares its aux data with ==.
+            aux_hash = -1
+        self._hash = hash((node_type, aux_hash, children))
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -531,15 +537,16 @@ def register_dataclass(nodetype: type, data_fields: Any = None, meta_fields: Any
     >>> tree_leaves(Params(w=[1, 2]))
     [1, 2]
     """
-    if data_fields is None or meta_fields is None:
+    if (data_fields is None) != (meta_fields is None):
+        raise TypeError("register_dataclass: give both data_fields and meta_fields, or neither "
+                        "(for a dataclass), as JAX")
+    if data_fields is None:
         if not dataclasses.is_dataclass(nodetype):
             raise TypeError(f"register_dataclass: {nodetype.__name__} is not a dataclass; "
                             f"pass data_fields and meta_fields")
         fields = [f for f in dataclasses.fields(nodetype) if f.init and f.name not in drop_fields]
-        inferred_meta = [f.name for f in fields if f.metadata.get("static", False)]
-        meta_fields = inferred_meta if meta_fields is None else meta_fields
-        data_fields = [f.name for f in fields if f.name not in meta_fields] \
-            if data_fields is None else data_fields
+        meta_fields = [f.name for f in fields if f.metadata.get("static", False)]
+        data_fields = [f.name for f in fields if f.name not in meta_fields]
     data, meta = tuple(data_fields), tuple(meta_fields)
 
     def unflatten(aux: tuple, children: Any) -> Any:

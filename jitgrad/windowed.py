@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 import jitgrad.numpy as jnp
+from jitgrad import prims as P
 from jitgrad.core import Tracer, aval_of
 from jitgrad.errors import JitgradTypeError, ShapeError, UnsupportedError
 from jitgrad.prims import broadcast_in_dim, pad, select, slice_
@@ -336,17 +337,18 @@ def _monoid(computation: Callable[..., Any], dtype: np.dtype
             ) -> tuple[Callable[[Any, Any], Any], Any]:
     """The combining function reduce_window uses for ``computation``, and its identity."""
     info = np.iinfo(dtype) if dtype.kind in "iu" else None
-    if computation in (jnp.add, operator.add):
+    # jnp's functions, the operators, and lax's (which are the primitives' own wrappers)
+    if computation in (jnp.add, operator.add, P.add):
         return jnp.add, 0
-    if computation in (jnp.multiply, operator.mul):
+    if computation in (jnp.multiply, operator.mul, P.mul):
         return jnp.multiply, 1
-    if computation is jnp.maximum:
+    if computation in (jnp.maximum, P.max_):
         return _first_max, -np.inf if info is None else info.min
-    if computation is jnp.minimum:
+    if computation in (jnp.minimum, P.min_):
         return _first_min, np.inf if info is None else info.max
     raise UnsupportedError(f"reduce_window: computation {computation!r} is not supported; "
-                           f"use jnp.add, jnp.multiply, jnp.maximum or jnp.minimum (JAX's "
-                           f"lax.add, lax.mul, lax.max, lax.min)")
+                           f"use lax.add, lax.mul, lax.max or lax.min (or jnp.add, "
+                           f"jnp.multiply, jnp.maximum, jnp.minimum)")
 
 
 def _window_pads(shape: Sequence[int], window: Sequence[int], strides: Sequence[int],

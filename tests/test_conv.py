@@ -383,6 +383,23 @@ def test_reduce_window_matches_its_definition(config):
         expected.shape
 
 
+@pytest.mark.parametrize("op", sorted(COMPUTATIONS))
+def test_reduce_window_takes_laxs_computations(op):
+    """JAX programs pass lax's functions (max pooling is ``lax.reduce_window(x, -inf, lax.max,
+    ...)``): the same results and gradients as with jnp's."""
+    x = np.random.default_rng(3).standard_normal((1, 4, 4, 2))
+    fn, identity, _ = COMPUTATIONS[op]
+    lax_fn = {"add": lax.add, "max": lax.max, "min": lax.min, "mul": lax.mul}[op]
+
+    def pool(comp):
+        return lambda x: lax.reduce_window(x, identity, comp, (1, 2, 2, 1), (1, 2, 2, 1),
+                                           "VALID")
+
+    np.testing.assert_array_equal(pool(lax_fn)(x), pool(fn)(x))
+    np.testing.assert_array_equal(jg.grad(lambda x: jnp.sum(pool(lax_fn)(x) ** 2))(x),
+                                  jg.grad(lambda x: jnp.sum(pool(fn)(x) ** 2))(x))
+
+
 def max_pool_gradient_by_definition(x, window, strides):
     """Every output's cotangent (here 1) added to the first maximal element of its window
     (row-major order), as JAX's select_and_scatter_add."""

@@ -6,6 +6,7 @@ import inspect
 import pytest
 
 import jitgrad
+import jitgrad.ad_checkpoint
 import jitgrad.debug
 import jitgrad.devices
 import jitgrad.example_libraries.optimizers
@@ -26,7 +27,7 @@ MODULES = [jitgrad, jnp, jnp.linalg, jitgrad.nn, jitgrad.lax, jitgrad.tree_util,
            jitgrad.flatten_util, jitgrad.example_libraries.optimizers, jitgrad.misc.optimizers,
            jitgrad.scipy.signal, jitgrad.example_libraries.stax, jitgrad.misc,
            jitgrad.random, jitgrad.nn.initializers, jitgrad.tree, jitgrad.debug,
-           jitgrad.devices]
+           jitgrad.devices, jitgrad.ad_checkpoint]
 
 
 def public_functions():

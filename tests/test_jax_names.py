@@ -96,8 +96,37 @@ def test_array_type_covers_numpy_arrays_scalars_and_tracers():
     assert seen == [True, True, True]
 
 
+def test_typeof_and_jit_trace():
+    """``jax.typeof`` and ``jit(f).trace(*args)`` (``.jaxpr``, ``.out_info``, ``.lower()``),
+    as JAX's tutorials use them to show what a transformation sees."""
+    seen = []
+    jg.vmap(lambda x: seen.append(jg.typeof(x)) or x * 2)(np.arange(3.0))
+    assert seen == [jg.ShapeDtypeStruct((), np.float64)]
+    assert jg.typeof(np.ones((2, 3), np.float32)) == jg.ShapeDtypeStruct((2, 3), np.float32)
+    assert jg.typeof(1.0).weak
+    f = jg.jit(lambda x, n: {"y": jnp.sin(x) * n}, static_argnums=1)
+    traced = f.trace(np.ones(3, np.float32), 2)
+    assert "sin a" in str(traced.jaxpr) and f.trace_count == 0
+    assert traced.out_info == {"y": jg.ShapeDtypeStruct((3,), np.float32)}
+    assert traced.lower().fn(np.zeros(3, np.float32))[0].shape == (3,)
+
+
+@pytest.mark.parametrize("name", ["grad", "value_and_grad", "jacfwd", "jacrev", "hessian"])
+def test_holomorphic_is_jaxs_keyword_with_a_clear_error_for_true(name):
+    """JAX's ``holomorphic=`` keyword: False is the default; True needs complex numbers,
+    which jitgrad refuses with its own error (not a TypeError about an unknown keyword)."""
+    transform = getattr(jg, name)
+    assert np.all(np.asarray(jg.tree_util.tree_leaves(
+        transform(lambda x: x * x, holomorphic=False)(3.0))) > 0)
+    with pytest.raises(jg.JitgradTypeError, match="holomorphic=True.*complex"):
+        transform(jnp.sin, holomorphic=True)
+
+
 def test_make_jaxpr_and_shape_dtype_struct():
     assert jg.make_jaxpr is jg.make_ir
+    # what a notebook or an interactive session shows for make_jaxpr(f)(x) is the program
+    ir = jg.make_jaxpr(lambda x: jnp.sin(x) * 2.0)(1.0)
+    assert repr(ir) == str(ir) and "sin a" in repr(ir)
     spec = jg.ShapeDtypeStruct((3, 4), jnp.float32)
     assert (spec.shape, spec.dtype, spec.ndim, spec.size) == ((3, 4), np.float32, 2, 12)
     out = jg.eval_shape(lambda x: {"s": jnp.sum(x, axis=0), "m": x @ x.T}, spec)

@@ -219,6 +219,25 @@ def test_no_retrace_for_same_signature():
     assert g.trace_count == 4
 
 
+def test_jitted_method_binds_its_instance():
+    """``@jit`` on a method binds ``self`` as a function does (JAX's jit too): static as
+    argument 0 with ``static_argnums=0``, or a registered pytree."""
+    class Scaler:
+        def __init__(self, k):
+            self.k = k
+
+        @jg.jit(static_argnums=0)
+        def calc(self, y):
+            return y * self.k if self.k > 1 else y
+
+        __hash__ = object.__hash__
+
+    s = Scaler(3.0)
+    assert s.calc(np.array(2.0)) == 6.0 and Scaler(0.5).calc(np.array(2.0)) == 2.0
+    assert jg.grad(s.calc)(1.0) == 3.0
+    assert Scaler.calc(s, np.array(1.0)) == 3.0  # through the class: a plain function
+
+
 def test_static_argnames_and_argnums_imply_each_other():
     """JAX's jit signature: a static argument named or numbered may come either way, its
     value is part of the cache key, and keyword-only static arguments work too."""

@@ -196,6 +196,9 @@ ROWS = [
         (np.array([[3.0, 3.0, 2.0], [5.0, 5.0, 0.0]]),
          np.array([[1, 2, 3], [2, 3, 0]], np.int32)), grad=False),
     Row("top_k", lambda L, a: L.top_k(a, 2)[0], -np.sort(-X, 1)[:, :2], (X,)),
+    Row("shift_left", lambda L: L.shift_left(IA[:4], np.int32(2)), IA[:4] << 2, grad=False),
+    Row("shift_right_arithmetic", lambda L: L.shift_right_arithmetic(IA[:4], np.int32(1)),
+        IA[:4] >> 1, grad=False),
 ]
 
 

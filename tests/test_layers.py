@@ -26,7 +26,7 @@ LAYERS = [
      "jitgrad.scipy",
      "jitgrad.random", "jitgrad.example_libraries", "jitgrad.flatten_util", "jitgrad.misc",
      "jitgrad.distributed", "jitgrad.eager", "jitgrad.tree", "jitgrad.debug", "jitgrad.devices",
-     "jitgrad.tiered"],
+     "jitgrad.tiered", "jitgrad.ad_checkpoint"],
     ["jitgrad.testing"],
     ["jitgrad"],
 ]

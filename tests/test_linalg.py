@@ -226,6 +226,13 @@ TABLE = {
                         [lambda rng, shape: rng.uniform(1, 2, shape + (4,))], False),
     "scipy.fiedler": (jsl.fiedler, sl.fiedler, [rand(4)], False),
     "scipy.leslie": (jsl.leslie, sl.leslie, [rand(3), rand(2)], False),
+    "scipy.solve-pos-lower": (lambda a, b: jsl.solve(a, b, lower=True, assume_a="pos"),
+                              lambda a, b: sl.solve(a, b, lower=True, assume_a="pos"),
+                              [sq(spd), rand(3)], False),
+    "scipy.qr": (jsl.qr, sl.qr, [rect(3, 4)], False),  # tall: Q has no derivative
+    "scipy.qr-r-wide": (lambda a: jsl.qr(a, mode="r"), lambda a: sl.qr(a, mode="r"),
+                        [rect(4, 3)], False),
+    "scipy.toeplitz-symmetric": (jsl.toeplitz, sl.toeplitz, [rand(3)], False),
 }
 
 NORMS = [(None, None), ("fro", None), ("nuc", None), (1, None), (-1, None), (2, None),

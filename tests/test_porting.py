@@ -103,6 +103,15 @@ ELEMENTWISE = [
       for n in ("all", "any")),
     *(Row(f"{n} 0-d", lambda x, n=n: getattr(jnp, n)(x > 1.0), R(), grad=False)
       for n in ("all", "any")),
+    # numpy.convolve and numpy.correlate (1-d, every mode, the shorter operand first too,
+    # integers rounded back, float32 kept)
+    *(Row(f"{n} {m} {len(a)}x{len(v)}", lambda a, v, n=n, m=m: getattr(jnp, n)(a, v, m), a, v)
+      for n in ("convolve", "correlate") for m in ("full", "same", "valid")
+      for a, v in ((signed(5), signed(3)), (signed(2), signed(4)), (signed(1), signed(1)))),
+    *(Row(f"{n} ints", lambda a, v, n=n: getattr(jnp, n)(a, v, "full"), INTS[0], INTS[1],
+          grad=False) for n in ("convolve", "correlate")),
+    *(Row(f"{n} float32", getattr(jnp, n), signed(4, dtype=np.float32), 0.5 * F32[0],
+          rtol=1e-6) for n in ("convolve", "correlate")),
 ]
 
 
@@ -577,6 +586,79 @@ def test_dynamic_slice_variants_and_errors():
         lax.dynamic_update_slice(x, np.zeros((1, 1, 1), np.float32), (0, 0, 0))
 
 
+LX = np.array([[-2.5, -0.5, 0.5, 1.5], [2.5, 0.49999999999999994, -3.0, 7.25]])
+LY = np.array([[1.5, -2.0, 0.75, 3.0], [-1.0, 2.0, 2.0, -2.0]])
+LA, LB = np.arange(24.0).reshape(2, 3, 4), np.arange(40.0).reshape(2, 4, 5) / 7
+LZ = np.array([[1.0, 3.0, 2.0, 3.0, -1.0], [5.0, 5.0, 5.0, 0.0, 1.0]])
+XI, YI = np.array([7, -7, 6, -6, 0, 5]), np.array([2, 2, -4, -4, 3, -5])
+
+# (call, numpy's reference): lax's names with lax's semantics where they differ from numpy's
+# (C division and remainder, rounding halves away from zero, clamp's argument order,
+# dot_general's output layout, top_k's tie order), checked against JAX 0.10 (x64) too.
+LAX_CALLS = {
+    "exp": (lambda: lax.exp(LX), np.exp(LX)),
+    "rsqrt": (lambda: lax.rsqrt(np.abs(LX)), 1 / np.sqrt(np.abs(LX))),
+    "max": (lambda: lax.max(LX, LY), np.maximum(LX, LY)),
+    "pow": (lambda: lax.pow(np.abs(LX), LY), np.abs(LX) ** LY),
+    "integer_pow": (lambda: lax.integer_pow(LX, -2), LX ** -2.0),
+    "div int": (lambda: lax.div(XI, YI), np.trunc(XI / YI).astype(int)),
+    "rem int": (lambda: lax.rem(XI, YI), np.fmod(XI, YI)),
+    "rem": (lambda: lax.rem(LX, LY), np.fmod(LX, LY)),
+    "round": (lambda: lax.round(LX), np.array([[-3.0, -1.0, 1.0, 2.0], [3.0, 0.0, -3.0, 7.0]])),
+    "round even": (lambda: lax.round(LX, lax.RoundingMethod.TO_NEAREST_EVEN), np.round(LX)),
+    "clamp": (lambda: lax.clamp(-1.0, LX, 1.0), np.clip(LX, -1.0, 1.0)),
+    "reduce_prod": (lambda: lax.reduce_prod(LX, (0,)), np.prod(LX, 0)),
+    "iota": (lambda: lax.iota(np.int32, 4), np.arange(4, dtype=np.int32)),
+    "full_like": (lambda: lax.full_like(LX.astype(np.float32), 2),
+                  np.full((2, 4), 2, np.float32)),
+    "broadcast": (lambda: lax.broadcast(LX, (3,)), np.broadcast_to(LX, (3, 2, 4))),
+    "reshape dims": (lambda: lax.reshape(LX, (4, 2), (1, 0)), LX.T.reshape(4, 2)),
+    "rev": (lambda: lax.rev(LX, (0, 1)), LX[::-1, ::-1]),
+    "slice": (lambda: lax.slice(LX, (0, 1), (2, 4), (1, 2)), LX[0:2, 1:4:2]),
+    "slice_in_dim": (lambda: lax.slice_in_dim(LX, -3, None, axis=1), LX[:, -3:]),
+    "index_in_dim": (lambda: lax.index_in_dim(LX, -1, axis=0, keepdims=False), LX[-1]),
+    "concatenate": (lambda: lax.concatenate([LX, LY], 1), np.concatenate([LX, LY], 1)),
+    "dot": (lambda: lax.dot(LX, LY[0]), LX @ LY[0]),
+    "dot_general": (lambda: lax.dot_general(LB, LA, (((1,), (2,)), ((0,), (0,)))),
+                    np.einsum("bkj,bik->bji", LB, LA)),
+    "dot_general no batch": (lambda: lax.dot_general(LA, LA, (((0, 2), (0, 2)), ((), ()))),
+                             np.einsum("bik,bjk->ij", LA, LA)),
+    "batch_matmul": (lambda: lax.batch_matmul(LA, LB), LA @ LB),
+    "cumsum reverse": (lambda: lax.cumsum(LX, 1, reverse=True),
+                       np.cumsum(LX[:, ::-1], 1)[:, ::-1]),
+    "cumprod reverse": (lambda: lax.cumprod(LX, 0, reverse=True),
+                        np.cumprod(LX[::-1], 0)[::-1]),
+    "cummax reverse": (lambda: lax.cummax(LX, 1, reverse=True),
+                       np.maximum.accumulate(LX[:, ::-1], 1)[:, ::-1]),
+    "argmax": (lambda: lax.argmax(LX, 1, np.int32), np.argmax(LX, 1).astype(np.int32)),
+    "sort tuple": (lambda: lax.sort((LX[0], LY[0])),
+                   (np.sort(LX[0]), LY[0][np.argsort(LX[0])])),
+    "top_k": (lambda: lax.top_k(LZ, 3), [np.array([[3.0, 3.0, 2.0], [5.0, 5.0, 5.0]]),
+                                         np.array([[1, 3, 2], [0, 1, 2]], np.int32)]),
+    "select_n": (lambda: lax.select_n(np.array([[0, 1, 2, 0], [2, 2, 1, 0]]), LX, LY, LX * LY),
+                 np.choose(np.array([[0, 1, 2, 0], [2, 2, 1, 0]]), [LX, LY, LX * LY])),
+}
+
+
+@pytest.mark.parametrize("name", list(LAX_CALLS))
+def test_lax_names_have_laxs_semantics(name):
+    call, expected = LAX_CALLS[name]
+    _assert_same(call(), expected, rtol=1e-14)
+    _assert_same(jg.jit(call)(), expected, rtol=1e-14)
+
+
+def test_lax_names_differentiate_and_batch():
+    jg.check_grads(lambda x: lax.clamp(-1.0, x, 1.0) * x, (LX * 0.9,), order=2)
+    jg.check_grads(lambda a: jnp.sin(lax.dot_general(a, LB, (((2,), (1,)), ((0,), (0,))))),
+                   (LA / 10,), order=1)
+    jg.check_grads(lambda x: lax.top_k(x, 2)[0] ** 2, (LZ + np.arange(5) * 0.01,), order=1)
+    jg.check_grads(lambda x: lax.cummax(x, 1, reverse=True) * lax.rsqrt(x * x + 1), (LX,),
+                   order=1)
+    np.testing.assert_array_equal(jg.vmap(lambda v: lax.slice_in_dim(v, 1, 3))(LX), LX[:, 1:3])
+    np.testing.assert_array_equal(jg.grad(lambda x: jnp.sum(lax.round(x) * x))(LX),
+                                  LAX_CALLS["round"][1])
+
+
 def test_switch_picks_the_clamped_branch_traced_batched_and_differentiated():
     branches = [jnp.sin, jnp.cos, lambda x: x ** 3]
     ref = [np.sin, np.cos, lambda x: x ** 3]
@@ -884,6 +966,8 @@ def test_config_update_takes_jitgrads_switches_and_jaxs_meaningful_options():
         jg.config.update("jax_platform_name", "cpu")
         jg.config.update("jax_disable_jit", True)
         assert jg.config.disable_jit
+        jg.config.update("jax_explain_cache_misses", True)  # the compile log gives reasons
+        assert jg.config.log_compiles
         jg.config.update("matmul", "blas")
         assert jg.config.matmul == "blas"
         with pytest.warns(UserWarning, match="ignores"):

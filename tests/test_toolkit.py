@@ -9,6 +9,7 @@ import pytest
 import jitgrad as jg
 import jitgrad.numpy as jnp
 from jitgrad import lax
+from jitgrad.errors import JitgradTypeError, TracerError
 
 rng = np.random.default_rng(0)
 
@@ -225,16 +226,25 @@ def test_control_flow_prints_nested_programs():
 
 def saved_bytes(f, *args):
     """Bytes reverse mode stores between the forward and the backward pass."""
-    from jitgrad.api import _vjp_staged
-    from jitgrad.api_util import flatten_args, flatten_fun_nokwargs
-    from jitgrad.transforms.partial_eval import partial_eval_ir
-    leaves, in_tree = flatten_args(args, "t")
-    flat_f, store = flatten_fun_nokwargs(f, in_tree)
-    joint = _vjp_staged(flat_f, leaves, False, store, "t")[0]
-    n_in = len(leaves)
-    known, _, n_res = partial_eval_ir(joint, [False] * n_in + [True] * (len(joint.invars) - n_in),
-                                      [False] * (len(joint.outvars) - n_in) + [True] * n_in)
-    return sum(v.aval.size * v.aval.dtype.itemsize for v in known.outvars[-n_res:])
+    from jitgrad.ad_checkpoint import saved_residuals
+    return sum(aval.size * aval.dtype.itemsize for aval, _ in saved_residuals(f, *args))
+
+
+def test_print_saved_residuals_names_arguments_and_producers(capsys):
+    """JAX's ``ad_checkpoint.print_saved_residuals``: one line per saved value; under
+    checkpoint only the arguments."""
+    from jitgrad.ad_checkpoint import print_saved_residuals
+
+    def f(w, x):
+        return jnp.sum(jnp.sin(jnp.tanh(x @ w["a"])))
+
+    w, x = {"a": np.ones((3, 2))}, np.ones((4, 3))
+    print_saved_residuals(f, w, x)
+    lines = capsys.readouterr().out.splitlines()
+    assert "f64[4,3] from the argument x" in lines and "f64[4,2] output of cos" in lines
+    print_saved_residuals(jg.checkpoint(f), w, x)
+    assert capsys.readouterr().out.splitlines() == ["f64[3,2] from the argument w['a']",
+                                                    "f64[4,3] from the argument x"]
 
 
 def test_checkpoint_shrinks_residuals_and_keeps_gradients():
@@ -252,6 +262,37 @@ def test_checkpoint_shrinks_residuals_and_keeps_gradients():
     assert after <= before / 4, (before, after)  # only the input is kept
 
 
+def test_checkpoint_takes_jaxs_keywords():
+    """JAX's ``checkpoint(f, prevent_cse=, policy=, static_argnums=)``: static arguments are
+    Python values (here a function and an int), nothing_saveable is the default (only the
+    inputs are saved), everything_saveable is no checkpoint, other policies raise."""
+    from jitgrad.ad_checkpoint import checkpoint_name
+
+    def block(x, act, n):
+        for _ in range(n):
+            x = act(checkpoint_name(jnp.tanh(x) * 1.1, "h"))
+        return x
+
+    x = rng.standard_normal(10_000)
+    plain = lambda x: jnp.sum(block(x, jnp.sin, 4))  # noqa: E731
+    remat = jg.checkpoint(block, static_argnums=(1, 2), prevent_cse=False,
+                          policy=jg.checkpoint_policies.nothing_saveable)
+    np.testing.assert_allclose(jg.grad(lambda x: jnp.sum(remat(x, jnp.sin, 4)))(x),
+                               jg.grad(plain)(x), rtol=1e-12)
+    np.testing.assert_allclose(jg.jit(jg.grad(lambda x: jnp.sum(remat(x, jnp.sin, 4))))(x),
+                               jg.grad(plain)(x), rtol=1e-12)
+    before = saved_bytes(plain, x)
+    assert saved_bytes(lambda x: jnp.sum(remat(x, jnp.sin, 4)), x) <= before / 4
+    assert jg.checkpoint(block, policy=jg.checkpoint_policies.everything_saveable) is block
+    def my_policy(prim, *avals, **params):
+        return True
+
+    with pytest.raises(jg.UnsupportedError, match="policy 'my_policy' is not supported"):
+        jg.checkpoint(block, policy=my_policy)
+    with pytest.raises(AttributeError, match="dots_saveable is not provided"):
+        jg.checkpoint_policies.dots_saveable  # noqa: B018
+
+
 def test_custom_jvp_forward_and_reverse():
     @jg.custom_jvp
     def f(x, y):
@@ -266,6 +307,133 @@ def test_custom_jvp_forward_and_reverse():
     jg.check_grads(lambda x, y: jnp.sum(f(x, y)), (x, y), order=2)
     np.testing.assert_allclose(jg.jit(jg.grad(lambda x: jnp.sum(f(x, y))))(x),
                                np.cos(x) * y)
+
+
+
+def test_custom_jvp_defjvps_sums_one_rule_per_argument():
+    """JAX's ``defjvps``: ``jvp_i(t_i, out, *primals)``, None for an argument without one."""
+    f = jg.custom_jvp(lambda x, y: jnp.sin(x) * y)
+    # deliberately not the true derivative in x (3 * y instead of cos(x) * y): the rule is used
+    f.defjvps(lambda t, out, x, y: 3.0 * y * t, lambda t, out, x, y: jnp.sin(x) * t)
+    x, y = np.array([0.3, -1.2]), np.array([2.0, 0.5])
+    _, t = jg.jvp(f, (x, y), (np.ones(2), np.ones(2)))
+    np.testing.assert_allclose(t, 3.0 * y + np.sin(x), rtol=1e-15)
+    gx, gy = jg.grad(lambda x, y: jnp.sum(f(x, y)), argnums=(0, 1))(x, y)
+    np.testing.assert_allclose(gx, 3.0 * y)
+    np.testing.assert_allclose(gy, np.sin(x))
+    np.testing.assert_allclose(jg.jit(jg.grad(lambda x: jnp.sum(f(x, y))))(x), 3.0 * y)
+    g = jg.custom_jvp(lambda x, y: x * y)
+    g.defjvps(None, lambda t, out, x, y: x * t)
+    assert jg.grad(g)(2.0, 5.0) == 0.0 and jg.grad(g, 1)(2.0, 5.0) == 2.0
+    with pytest.raises(JitgradTypeError, match="defjvps got 1 rules for a call with 2"):
+        h = jg.custom_jvp(lambda x, y: x * y)
+        h.defjvps(lambda t, out, x, y: t)
+        jg.grad(h)(1.0, 2.0)
+
+
+def test_custom_jvp_and_vjp_nondiff_argnums():
+    """JAX's ``nondiff_argnums``: Python values (here functions) the rules receive first;
+    custom_vjp's fwd takes every argument in its place, bwd returns cotangents of the others;
+    keyword arguments are bound by the function's signature."""
+    from functools import partial
+
+    @partial(jg.custom_jvp, nondiff_argnums=(0, 2))
+    def app2(f, x, g):
+        return f(g(x))
+
+    @app2.defjvp
+    def _(f, g, primals, tangents):
+        (x,), (t,) = primals, tangents
+        return f(g(x)), 3.0 * t
+
+    cube, five = (lambda x: x ** 3), (lambda y: 5.0 * y)
+    assert app2(cube, 3.0, five) == 3375.0
+    assert jg.grad(app2, 1)(cube, 3.0, five) == 3.0
+    assert jg.jit(jg.grad(lambda x: app2(cube, x, five)))(3.0) == 3.0
+    assert jg.grad(lambda x: app2(cube, x, g=five))(3.0) == 3.0
+
+    @partial(jg.custom_vjp, nondiff_argnums=(0,))
+    def app(f, x, scale=1.0):
+        return f(x) * scale
+
+    app.defvjp(lambda f, x, scale: (app(f, x, scale), x),
+               lambda f, x, g: (5.0 * g * x, 7.0 * g))
+    assert app(cube, 2.0) == 8.0
+    assert jg.grad(app, 1)(cube, 2.0) == 10.0
+    assert jg.grad(app, 2)(cube, 2.0, 3.0) == 7.0
+    assert jg.grad(lambda x: app(cube, x, scale=3.0))(2.0) == 10.0
+    np.testing.assert_allclose(jg.jit(jg.vmap(jg.grad(lambda x: app(cube, x))))(
+        np.array([1.0, 2.0])), [5.0, 10.0])
+    with pytest.raises(JitgradTypeError, match="argument 0 is in nondiff_argnums but holds"):
+        jg.grad(lambda x: app(x, x))(1.0)
+
+
+def test_custom_rules_with_python_control_flow_outside_jit():
+    """As JAX allows outside jit: a custom_jvp/custom_vjp function and its rules branching on
+    the values (eager grad, jvp, jacfwd, second order); under jit a clear TracerError."""
+    @jg.custom_jvp
+    def f(x):
+        if x > 0:
+            return jnp.sin(x)
+        return jnp.cos(x)
+
+    @f.defjvp
+    def _(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return f(x), (2.0 if x > 0 else 3.0) * t
+
+    assert jg.grad(f)(1.0) == 2.0 and jg.grad(f)(-1.0) == 3.0
+    assert jg.jvp(f, (-1.0,), (1.0,)) == (np.cos(-1.0), 3.0)
+    assert jg.jacfwd(f)(-1.0) == 3.0 and jg.grad(jg.grad(f))(1.0) == 0.0
+
+    @jg.custom_vjp
+    def g(x):
+        return jnp.sin(x) if x > 0 else jnp.cos(x)
+
+    g.defvjp(lambda x: (g(x), x), lambda x, ct: ((2.0 if x > 0 else 3.0) * ct,))
+    assert jg.grad(g)(1.0) == 2.0 and jg.grad(g)(-1.0) == 3.0
+    with pytest.raises(TracerError):
+        jg.jit(jg.grad(f))(1.0)
+
+
+def test_custom_vjp_fixed_point_with_nondiff_function_argument():
+    """The fixed-point example of JAX's custom derivative tutorial: a custom_vjp whose
+    function argument is non-differentiable and whose rules run while_loops (implicit
+    differentiation of x = f(a, x)); the gradient of sqrt through Newton's iteration."""
+    from functools import partial
+
+    @partial(jg.custom_vjp, nondiff_argnums=(0,))
+    def fixed_point(f, a, x_guess):
+        def body(carry):
+            _, x = carry
+            return x, f(a, x)
+
+        def cond(carry):
+            x_prev, x = carry
+            return jnp.abs(x_prev - x) > 1e-12
+
+        return lax.while_loop(cond, body, (x_guess, f(a, x_guess)))[1]
+
+    def fwd(f, a, x_init):
+        x_star = fixed_point(f, a, x_init)
+        return x_star, (a, x_star)
+
+    def bwd(f, res, x_star_bar):
+        a, x_star = res
+        _, vjp_a = jg.vjp(lambda a: f(a, x_star), a)
+        _, vjp_x = jg.vjp(lambda x: f(a, x), x_star)
+        w = fixed_point(lambda _, u: x_star_bar + vjp_x(u)[0], None, x_star_bar)
+        return vjp_a(w)[0], jnp.zeros_like(x_star)
+
+    fixed_point.defvjp(fwd, bwd)
+
+    def newton_sqrt(a):
+        return fixed_point(lambda a, z: 0.5 * (z + a / z), a, a)
+
+    assert abs(newton_sqrt(2.0) - np.sqrt(2.0)) < 1e-15
+    np.testing.assert_allclose(jg.grad(newton_sqrt)(2.0), 0.5 / np.sqrt(2.0), rtol=1e-12)
+    np.testing.assert_allclose(jg.jit(jg.grad(newton_sqrt))(2.0), 0.5 / np.sqrt(2.0),
+                               rtol=1e-12)
 
 
 # --- the stress test: depth-2 nestings of jit, grad, jvp, vmap on a small MLP ---------------

@@ -112,6 +112,67 @@ def test_registered_pytree_class():
     np.testing.assert_allclose(g.b, 2.0)
 
 
+def test_register_dataclass_data_and_meta_fields():
+    """JAX's ``tree_util.register_dataclass``: data fields are children (differentiated,
+    traced), meta fields part of the structure (a new value retraces jit)."""
+    import dataclasses
+
+    from jitgrad.tree_util import register_dataclass, tree_leaves, tree_structure
+
+    @register_dataclass
+    @dataclasses.dataclass
+    class Layer:
+        w: np.ndarray
+        b: float
+        act: str = dataclasses.field(default="tanh", metadata=dict(static=True))
+
+    def out(layer, x):
+        y = x @ layer.w + layer.b
+        return jnp.sum(jnp.tanh(y) if layer.act == "tanh" else y)
+
+    x, w = rng.standard_normal(3), rng.standard_normal((3, 2))
+    g = jg.grad(out)(Layer(w, 0.5), x)
+    assert isinstance(g, Layer) and g.act == "tanh"
+    t = 1 - np.tanh(x @ w + 0.5) ** 2
+    np.testing.assert_allclose(g.w, np.outer(x, t), rtol=1e-14)
+    np.testing.assert_allclose(g.b, t.sum(), rtol=1e-14)
+    f = jg.jit(out)
+    assert f(Layer(w, 0.5, "id"), x) == pytest.approx(np.sum(x @ w + 0.5), rel=1e-14)
+    f(Layer(w, 0.5), x)
+    assert f.trace_count == 2
+    assert tree_structure(Layer(w, 1.0)) != tree_structure(Layer(w, 1.0, "id"))
+
+    class Pair:  # not a dataclass: fields named explicitly
+        def __init__(self, x, tag):
+            self.x, self.tag = x, tag
+
+    register_dataclass(Pair, data_fields=["x"], meta_fields=["tag"])
+    assert tree_leaves(Pair(np.ones(2), "t"))[0].shape == (2,)
+    assert jg.grad(lambda p: jnp.sum(p.x ** 2))(Pair(np.ones(2), "t")).tag == "t"
+    with pytest.raises(TypeError, match="both data_fields and meta_fields"):
+        register_dataclass(Pair, data_fields=["x"])
+
+
+def test_registered_class_with_unhashable_aux_data():
+    """JAX's jit guide registers a class whose aux data is a dict: flattening, jit's cache
+    (a new flag value retraces, an equal one does not) and grad work."""
+    from jitgrad.tree_util import register_pytree_node, tree_flatten, tree_structure
+
+    class Scaled:
+        def __init__(self, x, mul):
+            self.x, self.mul = x, mul
+
+    register_pytree_node(Scaled, lambda s: ((s.x,), {"mul": s.mul}),
+                         lambda aux, children: Scaled(*children, **aux))
+    assert tree_structure(Scaled(1.0, True)) == tree_structure(Scaled(2.0, True))
+    assert tree_structure(Scaled(1.0, True)) != tree_structure(Scaled(1.0, False))
+    assert len({tree_flatten(Scaled(1.0, m))[1] for m in (True, False, True)}) == 2
+    f = jg.jit(lambda s, y: s.x * y if s.mul else y)
+    assert f(Scaled(2.0, True), 3.0) == 6.0 and f(Scaled(5.0, True), 3.0) == 15.0
+    assert f(Scaled(2.0, False), 3.0) == 3.0 and f.trace_count == 2
+    assert jg.grad(lambda s: s.x ** 2)(Scaled(3.0, True)).x == 6.0
+
+
 def test_unused_inputs_get_zeros_of_their_dtype():
     g = jg.grad(lambda x, y: jnp.sum(x), argnums=(0, 1))(np.ones(3, np.float32),
                                                           np.ones((2, 2), np.float32))
