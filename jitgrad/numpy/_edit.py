@@ -348,12 +348,20 @@ def _diagonal_positions(shape: tuple[int, ...], wrap: bool, op: str) -> np.ndarr
     return np.arange(0, end, step)
 
 
-def _np_fill_diagonal(a: Any, val: Any, wrap: bool = False, *, inplace: bool = True) -> Any:
-    if inplace:
-        return np.fill_diagonal(a, val, wrap)
-    a = np.array(a, copy=True)
-    np.fill_diagonal(a, val, wrap)
-    return a
+def _out_of_place(np_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """numpy's in-place ``np_fn`` on concrete arrays: numpy's own call, or with JAX's
+    ``inplace=False`` the same call on a copy, which it returns."""
+    def call(a: Any, *args: Any, inplace: bool = True, **kwargs: Any) -> Any:
+        if inplace:
+            return np_fn(a, *args, **kwargs)
+        a = np.array(a, copy=True)
+        np_fn(a, *args, **kwargs)
+        return a
+
+    return call
+
+
+_np_fill_diagonal = _out_of_place(np.fill_diagonal)
 
 
 @_numpy_when_concrete(_np_fill_diagonal)
@@ -423,12 +431,7 @@ def put(a: Any, ind: Any, v: Any, mode: str | None = None, *, inplace: bool = Tr
     return jnp.reshape(jnp.at(flat)[ind].set(vals), _shape(a))
 
 
-def _np_place(arr: Any, mask: Any, vals: Any, *, inplace: bool = True) -> Any:
-    if inplace:
-        return np.place(arr, mask, vals)
-    arr = np.array(arr, copy=True)
-    np.place(arr, mask, vals)
-    return arr
+_np_place = _out_of_place(np.place)
 
 
 @_numpy_when_concrete(_np_place)
