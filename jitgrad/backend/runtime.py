@@ -384,7 +384,7 @@ def _matmul_kind(step: MatmulStep) -> str:
     if config.use_blas(out.dtype, m, n, k, math.prod(out.shape[:-2])):
         return "BLAS"
     mm = _matmul_module()
-    if not any(mm.ready((out.dtype, direct)) for direct in (False, True)):
+    if out.dtype in _deferred and not any(mm.ready((out.dtype, d)) for d in (False, True)):
         return "BLAS (jitgrad's matmul kernel is compiling)"
     return "jitgrad matmul"
 
@@ -707,6 +707,7 @@ def _compile_now(key: Any) -> bool:
 # the background; jitgrad.jit sets this to tiered's rule when it starts Numba) or waits while
 # the kernel compiles here (False). The kernel's first compile takes seconds per dtype.
 defer_matmul_kernel: Callable[[Any], bool] = _compile_now
+_deferred: set[np.dtype] = set()  # dtypes whose products went to BLAS while deferred
 
 
 @functools.cache
@@ -736,6 +737,8 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
         out3 = out.reshape((batch, m, n))
         key = mm.entry(a3, b3, out3, ta)
         blas = not mm.ready(key) and defer_matmul_kernel(key)
+        if blas:
+            _deferred.add(out.dtype)
     if blas:
         aa = np.swapaxes(a, -1, -2) if ta else a
         bb = np.swapaxes(b, -1, -2) if tb else b
