@@ -763,9 +763,7 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None):
         return
     a, b, out, transpose_a = _folded(a, b, out, transpose_a)
     key = out.dtype, _may_go_direct(a, out, transpose_a)
-    kernel = _kernels.get(key)
-    if kernel is None:
-        kernel = load(key)
+    kernel = _kernel(*key)
     has_bias = bias is not None
     if not has_bias:
         bias = _NO_BIAS[out.dtype]
