@@ -544,10 +544,8 @@ def _work(task: tuple) -> None:
     ``defer_matmul_kernel``); ("matmul", key) compiles that matmul kernel entry."""
     from jitgrad.jit import compile_optimised, start_numba
     if task[0] == "matmul":
-        from jitgrad.backend.kernels import matmul as mm
         start_numba()
-        mm.load(task[1])
-        write_marker(MatmulJob(task[1]).marker)
+        MatmulJob(task[1]).finish()  # compiles into the disk cache here
         return
     _, ir, args = task
     compile_optimised(ir).fn(*args)
