@@ -437,7 +437,8 @@ def kl_div(x: ArrayLike, y: ArrayLike) -> Any:
     for k in range(15, 1, -1):  # Horner: f(d) / d**2 = sum_k c_k d**(k - 2)
         poly = poly * dn + (-1.0) ** k / (k * (k - 1))
     close = jnp.where(pos, y, 0.0) * dn * dn * poly
-    value = jnp.where(pos | zero, rel_entr(x, y) - x + y, rel_entr(x, y))
+    r = rel_entr(x, y)
+    value = jnp.where(pos | zero, r - x + y, r)
     return jnp.where(near & pos, close, value)
 
 
