@@ -564,8 +564,11 @@ def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared
     edge = np.empty(_MR * nrt, out.dtype)
     # Contiguous and zero-padded to whole tiles, for _micro's vector loads.
     bias_c = np.zeros(-(-n // nrt) * nrt if has_bias else 0, out.dtype)
-    if has_bias:
-        bias_c[:n] = bias
+    # An element loop, not ``bias_c[:n] = bias``: Numba's array slice assignment carries a
+    # formatted shape-mismatch error whose string code took 3.4 s of this function's 10.7 s
+    # first compile (per dtype, caches empty).
+    for j in range(n if has_bias else 0):
+        bias_c[j] = bias[j]
     for bi in range(batch):
         _gemm_packed(_op(a[bi], transpose_a), _op(b[bi], transpose_b), out[bi], apack, bpack,
                      edge, kcb, mcb, ncb, bias_c, has_bias, shared)
