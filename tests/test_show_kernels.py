@@ -133,7 +133,7 @@ def test_one_array_passed_as_several_views():
 def test_accumulators_and_chunks_are_named_after_their_output():
     """A float32 sum run in chunks: its accumulator, partial sum and chunk function."""
     text = jg.show_kernels(lambda x: jnp.sum(jnp.exp(x)))(np.ones(5000, np.float32))
-    assert "        part_c = K0_chunk(A, C, c0, min(2048, n0 - c0))\n" \
+    assert "        part_c = K0_chunk(A, C, c0, imin(2048, n0 - c0))\n" \
            "        acc_c = acc_c + np.float64(part_c)\n" in text
     assert "def K0_chunk(A, C, c0, m0):" in text and "part_c = radd(part_c, b)" in text
 

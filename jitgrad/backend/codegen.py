@@ -218,7 +218,7 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
             stmt(0, f"n{d} = {src}")
     for j, axes in plan.rows.items():
         shape = ", ".join(f"n{a}" for a in axes) + ("," if len(axes) == 1 else "")
-        stmt(0, f"row{j} = np.empty(({shape}), np.float64)")
+        stmt(0, f"row{j} = scratch_f64(({shape}))")
 
     def compute(depth: int, indent: int) -> None:
         for i in by_depth[depth]:
@@ -239,7 +239,7 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
         parts = [f"part{j}" for j in sorted(partials)]
         arrays = ", ".join(args[:len(k.inputs) + len(k.outputs)])
         stmt(0, f"for c0 in range(0, n0, {size}):")
-        stmt(1, f"{', '.join(parts)} = chunk({arrays}, c0, min({size}, n0 - c0))")
+        stmt(1, f"{', '.join(parts)} = chunk({arrays}, c0, imin({size}, n0 - c0))")
         add_parts(1, sorted(partials))
         sink[0] = chunk
         stmt(-1, f"def chunk({arrays}, c0, m0):")
@@ -286,7 +286,7 @@ def render_kernel(k: LoopKernel, out_dtypes: list[np.dtype]) -> str:
             stmt(indent, f"for c{depth} in range(0, n{depth}, {size}):")
             for j in local:
                 stmt(indent + 1, f"part{j} = np.float32(0.0)")
-            stmt(indent + 1, f"for j{depth} in range(min({size}, n{depth} - c{depth})):")
+            stmt(indent + 1, f"for j{depth} in range(imin({size}, n{depth} - c{depth})):")
             stmt(indent + 2, f"i{depth} = nonneg(c{depth} + j{depth})")
             emit(depth + 1, indent + 2)
             add_parts(indent + 1, local)
