@@ -85,6 +85,20 @@ def test_block_labels_stay_bounded_when_scipy_was_imported_first(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
 
 
+def test_users_own_numba_functions_still_compile_once_jitgrad_started_numba():
+    """jitgrad's listener on Numba's compile events (the block-label bound) read the compiled
+    function's ``__module__`` as a string; a function made by ``exec`` without ``__name__``
+    in its globals has ``__module__`` None, and every compile of one failed with an
+    AttributeError from inside jitgrad."""
+    import numba
+
+    jg.jit(lambda v: v + 1.0)(np.ones(2))  # Numba started by jitgrad
+    ns: dict = {}
+    exec("def user(a):\n    return a * 2.0\n", {}, ns)
+    assert ns["user"].__module__ is None
+    np.testing.assert_array_equal(numba.njit(ns["user"])(np.ones(3)), np.full(3, 2.0))
+
+
 def test_eager_transformations_of_jit_compile_each_sub_program_once(monkeypatch):
     compiled = count_compiles(monkeypatch)
     f = jg.jit(lambda v: jnp.sum(jnp.sin(v) * v))

@@ -199,7 +199,9 @@ def _bound_block_labels() -> None:
 
         def on_start(self, ev: Any) -> None:
             fn = getattr((ev.data or {}).get("dispatcher"), "py_func", None)
-            if self.depth == 0 and getattr(fn, "__module__", "").startswith("jitgrad"):
+            # (a function made by exec() without __name__ in its globals has __module__ None)
+            module = getattr(fn, "__module__", None) or ""
+            if self.depth == 0 and module.startswith("jitgrad"):
                 ir_utils._the_max_label = type(ir_utils._the_max_label)()
             self.depth += 1
 
