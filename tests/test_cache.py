@@ -467,6 +467,43 @@ def test_inlined_helpers_load_from_the_disk_cache(tmp_path):
     assert out == "2 0"
 
 
+NUMBA_OWN = textwrap.dedent("""
+    import numpy as np
+    import jitgrad as jg, jitgrad.numpy as jnp
+    from jitgrad.backend.runtime import start_numba
+    from numba.core import event
+    jg.config.compile = "blocking"
+    start_numba()
+    compiled = []
+    class Seen(event.Listener):
+        def on_start(self, ev):
+            fn = getattr(ev.data.get("dispatcher"), "py_func", None)
+            compiled.append(getattr(fn, "__module__", None) or "")
+        def on_end(self, ev):
+            pass
+    event.register("numba:compile", Seen())
+    x = np.linspace(-1.0, 1.0, 3000, dtype=np.float32).reshape(300, 10)
+    # a float32 column sum over many rows (a float64 row accumulator, blocked rows) and a
+    # float32 total in chunks
+    f = jg.jit(lambda a: (jnp.sum(jnp.exp(a), axis=0), jnp.sum(jnp.exp(a.ravel()))))
+    cols, total = f(x)
+    np.testing.assert_allclose(cols, np.exp(x).sum(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(total, np.exp(x).sum(), rtol=1e-5)
+    print(sorted({m for m in compiled if not m.startswith("jitgrad")}))
+""")
+
+
+def test_kernels_compile_none_of_numbas_own_implementations(tmp_path):
+    """Numba's own implementations (``np.empty``, the ``min`` builtin) are not disk-cached:
+    a kernel calling them compiled them again in every process (0.25 s CPU, before its own
+    compile). Generated kernels call jitgrad's cached helpers instead: a process compiling
+    new kernels, its helpers in Numba's cache, compiles nothing but the kernels."""
+    numba_dir = str(tmp_path / "numba")
+    run(tmp_path / "first", NUMBA_OWN, NUMBA_CACHE_DIR=numba_dir)  # the helpers' caches
+    out, _ = run(tmp_path / "second", NUMBA_OWN, NUMBA_CACHE_DIR=numba_dir)
+    assert out == "[]"
+
+
 def test_numba_functions_of_jitgrad_cache_only_through_the_checks():
     """``cache=True`` would let Numba load pickles from wherever its locators point, unchecked
     (and fail at import where none is writable): jitgrad's own Numba functions use

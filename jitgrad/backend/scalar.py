@@ -47,6 +47,8 @@ def imin(typingctx, a, b):
     if not (isinstance(a, types.Integer) and isinstance(b, types.Integer)):
         return None
     ty = typingctx.unify_pairs(types.unliteral(a), types.unliteral(b))
+    if not isinstance(ty, types.Integer):  # (int64 with uint64 unifies to float64)
+        return None
 
     def codegen(context, builder, signature, args):
         x, y = (context.cast(builder, v, t, ty) for v, t in zip(args, signature.args))
