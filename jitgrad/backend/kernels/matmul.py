@@ -35,17 +35,28 @@ def _register_tile():
 _MR, _ROW_BYTES = _register_tile()
 
 # Cache blocking: kc k steps per block; A blocks of _MC_BYTES and B panels of _NC_BYTES, so both
-# dtypes fill the caches alike. A B sliver (kc x NR, 128*kc bytes) is reused by every A sliver
-# of an mc x kc block (L2); the B panel (kc x nc) lives in L2/L3. Sweeps around these values
-# were flat within the noise (MATMUL_NOTES.md).
-_KC = 256
+# dtypes fill the caches alike. A B sliver (kc x NR, kc * _ROW_BYTES bytes) is reused by every
+# A sliver of an mc x kc block, so kc is what fills the 32 KiB L1d with it: 256 with the
+# AVX-512 tile (as swept flat on Zen 4, 128-384), 512 with the AVX2 one, whose rows are half as
+# wide (2026-12-02, AVX2 EPYC: against kc = 256, 128x1024 @ (1024x1024)^T f64 +3-5%, 2048^2
+# f32 +3%, the rest within the noise; MATMUL_NOTES.md round 6). The B panel (kc x nc) lives
+# in L2/L3; sweeps of MC 64-256 KiB and NC 1-4 MiB were flat within the noise on both
+# machines (NC = 4 MiB worse at n = 2048 on both), so those stay in bytes.
+_L1D_BYTES = 32 * 1024
+_KC = _L1D_BYTES // _ROW_BYTES
 _MC_BYTES = 128 * 1024
 _NC_BYTES = 2 * 1024 * 1024
 
-# op(a) up to this size, or with contiguous rows at most this far apart, and op(b) with
-# contiguous rows up to this size, are read in place by the micro-kernel rather than packed
-# (see _gemm_packed).
-_DIRECT_A_BYTES = 512 * 1024
+# op(a) up to _DIRECT_A_BYTES, or with contiguous rows at most _DIRECT_A_ROW_BYTES apart, and
+# op(b) with contiguous rows up to _DIRECT_B_BYTES, are read in place by the micro-kernel
+# rather than packed (see _gemm_packed). On the AVX-512 hosts an op(a) up to half their 1 MiB
+# L2 read in place was 3-14% faster up to n = 256. This bound is the cores' caches, not the
+# tile's, so it is keyed on the same CPU test: on the AVX2 EPYC a transposed op(a) (columns
+# contiguous: each k step of a sliver on another row of storage, 4 KiB apart at n = 1024) of
+# 256-512 KiB ran at 0.65-0.80x OpenBLAS read in place and 0.9-1.0x packed (1024x128^T @
+# 128x1024 f32, 256^2 A^T.B f64); up to 128 KiB in place still won (128^2 A^T.B f32 0.92x in
+# place, 0.84-0.87x packed) (MATMUL_NOTES.md round 6).
+_DIRECT_A_BYTES = (512 if _ROW_BYTES == 128 else 128) * 1024
 _DIRECT_A_ROW_BYTES = 256
 _DIRECT_B_BYTES = 32 * 1024
 
