@@ -13,10 +13,10 @@ FLAGS = ((False, False), (False, True), (True, False), (True, True))
 # (m, n, k): edges of the register tile (8 or 6 rows by NR); the direct paths (tiny, or m or
 # n <= 4 in each loop order the flags select) and the packed one, with A read in place (small
 # A, or a large one with short contiguous rows: 4200 x 32 unless transposed) or packed (A over
-# mm._DIRECT_A_BYTES, 512 or 128 KiB by CPU: 520 x 260, and 1030 x 130 whose last row block
-# ends in a partial sliver); k split into several cache blocks (600 > mm._KC, 256 or 512 by
-# CPU), m into several row blocks; a packed B of whole slivers only (n = 64, a multiple of both
-# tile widths) and with a partial one (130).
+# 512 KiB, a transposed one over mm._DIRECT_A_T_BYTES, 512 or 128 KiB by CPU: 520 x 260, and
+# 1030 x 130 whose last row block ends in a partial sliver); k split into several cache blocks
+# (600 > mm._KC, 256 or 384 by CPU), m into several row blocks; a packed B of whole slivers
+# only (n = 64, a multiple of both tile widths) and with a partial one (130).
 SHAPES = (
     (0, 7, 33), (7, 0, 33), (1, 1, 1), (3, 3, 3), (7, 33, 130), (33, 130, 7), (130, 7, 1),
     (1, 130, 33), (2, 130, 40), (130, 3, 70), (130, 33, 130), (33, 17, 600), (300, 40, 70),
