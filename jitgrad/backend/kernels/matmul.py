@@ -42,8 +42,8 @@ _MR, _ROW_BYTES = _register_tile()
 # 256, 384 and 512, MATMUL_NOTES.md round 6) 384 ran 128x1024 @ (1024x1024)^T f64 3-5% faster
 # than 256 and was within the noise elsewhere; 512 (the same 32 KiB sliver as AVX-512's) was
 # as fast on that product but 2-6% slower on 128x784 @ 784x1024. No rule derived from the
-# sliver bytes fits both optima, so these are the two measured values. MC 64-256 KiB and NC
-# 1-4 MiB were flat within the noise on both machines (NC = 4 MiB worse at n = 2048 on both).
+# sliver bytes fits both optima, so these are the two measured values. MC and NC sweeps were
+# flat within the noise on both machines (except NC = 8 MiB on Zen 4, 4 MiB here: slower).
 _KC = 256 if _ROW_BYTES == 128 else 384
 _MC_BYTES = 128 * 1024
 _NC_BYTES = 2 * 1024 * 1024
@@ -483,7 +483,8 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, s
     # where packing would not pay: with a single B sliver (n <= NR) every A sliver is read
     # once, with a single A sliver (m <= _MR) every B sliver is (if its rows are contiguous, as
     # the micro-kernel needs), an A that fits in L2 serves its broadcasts from cache anyway
-    # (3-14% faster up to n = 256; for large A, packing was as fast or faster), as does an A
+    # (3-14% faster up to n = 256; for large A, packing was as fast or faster; a transposed A
+    # only up to a smaller size on AVX2, see _DIRECT_A_T_BYTES), as does an A
     # whose rows are contiguous and short (k <= 32 f64, 64 f32: convolution patches), so that
     # an A sliver is one block of at most 2 KiB, as compact as a packed one (1.2-1.4x faster
     # for 4096 x 27 and 8192 x 32 f64 A); and so does a B with contiguous rows that fits in L1
