@@ -10,12 +10,13 @@ from jitgrad.backend.kernels import matmul as mm
 
 DTYPES = (np.float32, np.float64)
 FLAGS = ((False, False), (False, True), (True, False), (True, True))
-# (m, n, k): edges of the 8 x NR tile; the direct paths (tiny, or m or n <= 4 in each loop
-# order the flags select) and the packed one, with A read in place (small A, or a large one
-# with short contiguous rows: 4200 x 32 unless transposed) or packed (A over 512 KiB: 520 x
-# 260, and 1030 x 130 whose last row block ends in a partial sliver); k split into several
-# cache blocks (600), m into several row blocks; a packed B of whole slivers only (n = 64, a
-# multiple of both tile widths) and with a partial one (130).
+# (m, n, k): edges of the register tile (8 or 6 rows by NR); the direct paths (tiny, or m or
+# n <= 4 in each loop order the flags select) and the packed one, with A read in place (small
+# A, or a large one with short contiguous rows: 4200 x 32 unless transposed) or packed (A over
+# 512 KiB, a transposed one over mm._DIRECT_A_T_BYTES, 512 or 128 KiB by CPU: 520 x 260, and
+# 1030 x 130 whose last row block ends in a partial sliver); k split into several cache blocks
+# (600 > mm._KC, 256 or 384 by CPU), m into several row blocks; a packed B of whole slivers
+# only (n = 64, a multiple of both tile widths) and with a partial one (130).
 SHAPES = (
     (0, 7, 33), (7, 0, 33), (1, 1, 1), (3, 3, 3), (7, 33, 130), (33, 130, 7), (130, 7, 1),
     (1, 130, 33), (2, 130, 40), (130, 3, 70), (130, 33, 130), (33, 17, 600), (300, 40, 70),
@@ -217,13 +218,14 @@ def test_vectoriser_settings_do_not_leak():
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("ta,tb", FLAGS)
-@pytest.mark.parametrize("m,n,k", [(37, 45, 300), (9, 1100, 256), (70, 64, 33)])
+@pytest.mark.parametrize("m,n,k", [(37, 45, 600), (9, 1100, 256), (70, 64, 33)])
 def test_a_shared_packed_b_gives_the_same_bits(dtype, ta, tb, m, n, k):
     """Row blocks of a product that read op(b) packed once by pack_shared_b (in parts, as the
     threads of a row split do) give exactly the bits of the whole product in one call: the
     k blocks, hence the order of every sum, are the same. Shapes: a partial tile column and k
-    in two blocks; B wider than one panel (1100 > 1024 f64 columns at k = 256) read in place
-    by a single call (m <= 8) and from the shared pack here; whole tile columns only."""
+    in several blocks (600 > mm._KC); B wider than one panel (1100 > 1024 f64 columns at
+    k = 256) read in place by a single call (m <= 8) and from the shared pack here; whole tile
+    columns only."""
     rng = np.random.default_rng(m + n + k)
     a = operand(rng, dtype, 1, m, k, ta)
     b = operand(rng, dtype, 1, k, n, tb)

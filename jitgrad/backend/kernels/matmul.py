@@ -35,17 +35,31 @@ def _register_tile():
 _MR, _ROW_BYTES = _register_tile()
 
 # Cache blocking: kc k steps per block; A blocks of _MC_BYTES and B panels of _NC_BYTES, so both
-# dtypes fill the caches alike. A B sliver (kc x NR, 128*kc bytes) is reused by every A sliver
-# of an mc x kc block (L2); the B panel (kc x nc) lives in L2/L3. Sweeps around these values
-# were flat within the noise (MATMUL_NOTES.md).
-_KC = 256
+# dtypes fill the caches alike. A B sliver (kc x NR, kc * _ROW_BYTES bytes) stays in L1 while
+# every A sliver of an mc x kc block (L2) passes it; the B panel (kc x nc) lives in L2/L3.
+# kc is keyed on the register tile: with AVX-512, 256 (a 32 KiB sliver; 128-384 swept flat on
+# Zen 4); with AVX2's half-width rows, 384 (24 KiB). On the AVX2 EPYC (2026-12-02, sweeps of
+# 256, 384 and 512, MATMUL_NOTES.md round 6) 384 ran 128x1024 @ (1024x1024)^T f64 3-5% faster
+# than 256 and was within the noise elsewhere; 512 (the same 32 KiB sliver as AVX-512's) was
+# as fast on that product but 2-6% slower on 128x784 @ 784x1024. No rule derived from the
+# sliver bytes fits both optima, so these are the two measured values. MC and NC sweeps were
+# flat within the noise on both machines (except NC = 8 MiB on Zen 4, 4 MiB here: slower).
+_KC = 256 if _ROW_BYTES == 128 else 384
 _MC_BYTES = 128 * 1024
 _NC_BYTES = 2 * 1024 * 1024
 
-# op(a) up to this size, or with contiguous rows at most this far apart, and op(b) with
-# contiguous rows up to this size, are read in place by the micro-kernel rather than packed
-# (see _gemm_packed).
+# Where the micro-kernel reads op(a) in place rather than packed (see _gemm_packed): up to
+# _DIRECT_A_BYTES when its rows are contiguous (each sliver row is then read front to back),
+# up to _DIRECT_A_T_BYTES otherwise, or with contiguous rows at most _DIRECT_A_ROW_BYTES apart;
+# op(b) with contiguous rows up to _DIRECT_B_BYTES. On the AVX-512 hosts op(a) up to 512 KiB
+# (half their L2) in place was 3-14% faster up to n = 256, either layout. On the AVX2 EPYC a
+# transposed op(a) (columns contiguous: a sliver's k steps each on another row of storage,
+# 4 KiB apart at n = 1024) of 256-512 KiB ran at 0.65-0.90x OpenBLAS in place and 0.95-1.05x
+# packed (1024x128^T @ 128x1024 f32, 256^2 A^T.B f64); up to 128 KiB in place still won, and
+# so did row-major ones up to 512 KiB (256^2 A.B f32 0.99x in place, 0.91x packed)
+# (MATMUL_NOTES.md round 6). That bound is the cores' caches, keyed on the same CPU test.
 _DIRECT_A_BYTES = 512 * 1024
+_DIRECT_A_T_BYTES = (512 if _ROW_BYTES == 128 else 128) * 1024
 _DIRECT_A_ROW_BYTES = 256
 _DIRECT_B_BYTES = 32 * 1024
 
@@ -469,13 +483,17 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, s
     # where packing would not pay: with a single B sliver (n <= NR) every A sliver is read
     # once, with a single A sliver (m <= _MR) every B sliver is (if its rows are contiguous, as
     # the micro-kernel needs), an A that fits in L2 serves its broadcasts from cache anyway
-    # (3-14% faster up to n = 256; for large A, packing was as fast or faster), as does an A
+    # (3-14% faster up to n = 256; for large A, packing was as fast or faster; a transposed A
+    # only up to a smaller size on AVX2, see _DIRECT_A_T_BYTES), as does an A
     # whose rows are contiguous and short (k <= 32 f64, 64 f32: convolution patches), so that
     # an A sliver is one block of at most 2 KiB, as compact as a packed one (1.2-1.4x faster
     # for 4096 x 27 and 8192 x 32 f64 A); and so does a B with contiguous rows that fits in L1
     # (small batched products: packing it was a fifth of the time of a batch of 64^3 f32).
-    direct_a = (n <= nrt or m * k * a2.itemsize <= _DIRECT_A_BYTES
-                or (a2.strides[1] == a2.itemsize and 0 <= a2.strides[0] <= _DIRECT_A_ROW_BYTES))
+    a_bytes = m * k * a2.itemsize
+    a_rows = a2.strides[1] == a2.itemsize
+    direct_a = (n <= nrt or a_bytes <= _DIRECT_A_T_BYTES
+                or (a_rows and a_bytes <= _DIRECT_A_BYTES)
+                or (a_rows and 0 <= a2.strides[0] <= _DIRECT_A_ROW_BYTES))
     direct_b = b2.strides[1] == b2.itemsize and (m <= _MR or k * n * b2.itemsize <= _DIRECT_B_BYTES)
     prepacked = shared.shape[0] > 0
     if prepacked:
