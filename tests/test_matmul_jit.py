@@ -148,7 +148,8 @@ def split_extents(monkeypatch):
         return blocks(n, parts)
 
     monkeypatch.setattr(parallel, "blocks", spy)
-    monkeypatch.setattr(parallel, "helpful", lambda threads: threads > 1)  # split every time
+    monkeypatch.setattr(parallel, "helpful", lambda threads: threads > 1)  # split every time,
+    monkeypatch.setattr(parallel, "split_matmul", lambda dtype, flops: True)  # every product
     monkeypatch.setattr(jg.config, "threads", 2)
     monkeypatch.setattr(jg.config, "matmul", "jitgrad")
     return extents
@@ -158,11 +159,9 @@ def split_extents(monkeypatch):
 def test_two_threads_split_batches_into_whole_products(split_extents, b_batch):
     """With two threads a batch of large products is split into whole products (so no B is
     packed on both threads); a B shared by the batch is folded within each thread's part."""
-    from jitgrad.backend import parallel
     a = rng.standard_normal((3, 180, 170))
     b = rng.standard_normal(b_batch + (170, 190))
     c = rng.standard_normal(190)
-    assert 2 * 3 * 180 * 170 * 190 >= parallel.MIN_MATMUL_FLOPS
     got = jg.jit(lambda a, b, c: a @ b + c)(a, b, c)
     assert split_extents == [3]
     np.testing.assert_allclose(got, a @ b + c, rtol=1e-12, atol=1e-12)
@@ -172,10 +171,9 @@ def test_two_threads_split_batches_into_whole_products(split_extents, b_batch):
 def test_two_threads_split_wide_products_by_columns(split_extents, op):
     """A product whose B is much larger than its A (a dense layer's forward product) is split
     into column blocks, each computed into a buffer of its own with its part of the bias."""
-    from jitgrad.backend import parallel
     from jitgrad.backend.kernels import matmul as mm
     m, k, n = 56, 300, 1100
-    assert mm.split_columns(m, n, k, 8, 2) and 2 * m * n * k >= parallel.MIN_MATMUL_FLOPS
+    assert mm.split_columns(m, n, k, 8, 2)
     a, b = operands(op, m, k, n, np.float64)
     c = rng.standard_normal(n)
     got = jg.jit(lambda a, b, c: OPS[op](a, b) + c)(a, b, c)
@@ -188,11 +186,9 @@ def test_two_threads_split_tall_products_by_rows_sharing_one_packed_b(split_exte
                                                                       monkeypatch, op):
     """A product split by rows packs op(b) once, each thread a block of its tile columns,
     and both row blocks read that pack: the result is bit for bit the one-thread kernel's."""
-    from jitgrad.backend import parallel
     from jitgrad.backend.kernels import matmul as mm
-    monkeypatch.setattr(parallel, "MIN_MATMUL_FLOPS", 1 << 20)  # small enough to split
     m, k, n = 400, 150, 100
-    assert not mm.split_columns(m, n, k, 8, 2) and 2 * m * n * k >= parallel.MIN_MATMUL_FLOPS
+    assert not mm.split_columns(m, n, k, 8, 2)
     a, b = operands(op, m, k, n, np.float64)
     c = rng.standard_normal(n)
     f = jg.jit(lambda a, b, c: OPS[op](a, b) + c)
@@ -207,9 +203,8 @@ def test_two_threads_split_by_rows_while_the_shared_b_kernels_compile(split_exte
                                                                         monkeypatch):
     """While the shared-B kernel entries are compiling in the background (deferred), a row
     split packs B on each thread as before: same bits, and no compile waited for."""
-    from jitgrad.backend import parallel, runtime
+    from jitgrad.backend import runtime
     from jitgrad.backend.kernels import matmul as mm
-    monkeypatch.setattr(parallel, "MIN_MATMUL_FLOPS", 1 << 20)
     monkeypatch.setattr(mm, "ready", lambda key: key[1] in (True, False))
     asked = []
     import jitgrad.tiered

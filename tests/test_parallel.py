@@ -171,3 +171,43 @@ def test_a_forked_child_starts_its_own_pool(threads):
     child.join(60)
     assert child.exitcode == 0
     assert queue.get(timeout=1) == [1, 1]
+
+
+def test_products_split_by_their_estimated_time_on_one_thread(monkeypatch):
+    """Which products are split: before any timing, from MIN_MATMUL_FLOPS_UNTIMED flops; once
+    the kernel was timed, those that would take MIN_MATMUL_SECONDS on one thread at the
+    fastest rate seen (a split run counts as a lower bound of one thread's rate); never below
+    MIN_MATMUL_FLOPS."""
+    monkeypatch.setattr(parallel, "_matmul_rates", {})
+    f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
+    untimed = parallel.MIN_MATMUL_FLOPS_UNTIMED
+    assert parallel.split_matmul(f32, untimed) and not parallel.split_matmul(f32, untimed - 1)
+    parallel.timed_matmul(f32, 10**8, 0.01, 1)  # 1e10 flops per second on one thread
+    at = round(1e10 * parallel.MIN_MATMUL_SECONDS)
+    assert parallel.split_matmul(f32, at) and not parallel.split_matmul(f32, at - 1)
+    assert parallel.split_matmul(f64, untimed)  # rates are per dtype
+    parallel.timed_matmul(f32, 10**8, 0.01, 2)  # split over two: at least 5e9 on one thread
+    parallel.timed_matmul(f32, 10**8, 0.02, 1)  # an interrupted call: slower than the kernel
+    assert parallel.split_matmul(f32, at) and not parallel.split_matmul(f32, at - 1)
+    parallel.timed_matmul(f32, 10**8, 0.002, 1)  # faster: later products are split later
+    assert not parallel.split_matmul(f32, at) and parallel.split_matmul(f32, 5 * at)
+    monkeypatch.setattr(parallel, "_matmul_rates", {f32: 1.0})  # a kernel timed while compiling
+    assert not parallel.split_matmul(f32, parallel.MIN_MATMUL_FLOPS - 1)
+    assert parallel.split_matmul(f32, parallel.MIN_MATMUL_FLOPS)
+
+
+def test_two_thread_products_time_themselves(monkeypatch):
+    """With two threads run_matmul times each product it runs on jitgrad's kernel (split or
+    not) for the split policy; with one thread it times nothing."""
+    from jitgrad.backend.runtime import run_matmul
+    monkeypatch.setattr(parallel, "_matmul_rates", {})
+    monkeypatch.setattr(jg.config, "matmul", "jitgrad")
+    a, b = rng.standard_normal((128, 128)), rng.standard_normal((128, 128))
+    out = np.empty((128, 128))
+    monkeypatch.setattr(jg.config, "threads", 1)
+    run_matmul(a, b, False, False, None, None, None, out)
+    assert parallel._matmul_rates == {}
+    monkeypatch.setattr(jg.config, "threads", 2)
+    run_matmul(a, b, False, False, None, None, None, out)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12)
+    assert parallel._matmul_rates[np.dtype(np.float64)] > 0

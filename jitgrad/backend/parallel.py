@@ -25,11 +25,22 @@ from jitgrad.core import config
 # a loop of cheap arithmetic is memory-bound and gained nothing from a second thread at any
 # size (a - 0.01*b over 2^18, 2^20, 2^22 float32: 34 / 37, 110 / 113, 851 / 972 us), so it
 # is split only beyond any cache; tanh lost up to 2^18 elements (63 / 96 us at 2^17, 125 /
-# 147 at 2^18) and gained at 2^20 (502 / 288); a matmul of 2*128*256*256 flops lost (87 / 94
-# us) and one of 2*128*784*256 gained (287 / 228).
+# 147 at 2^18) and gained at 2^20 (502 / 288).
 MIN_ELEMENTS = 1 << 23
 MIN_ELEMENTS_TRANSCENDENTAL = 1 << 19
-MIN_MATMUL_FLOPS = 2 * 128 * 512 * 256
+# A product is split when one thread would take MIN_MATMUL_SECONDS or more: what pays is a
+# time, not a size, since the kernel's speed differs ~6x between machines. Measured, one
+# thread against a split over two (medians): on an AVX-512 Zen 5, 87 us on one thread lost
+# (87 / 94 us, 2*128*256*256 flops) and 287 us gained (287 / 228, 2*128*784*256); on an AVX2
+# EPYC at 2 GHz, 142 us lost (142 / 216, 128^3 f32), 267 us broke even (267 / 281, 128^3
+# f64) and 507 us gained (507 / 385, 128x256x256 f32). A product's one-thread time is
+# estimated from the fastest rate this process has timed the kernel at for that dtype
+# (``timed_matmul``); before the first timing, products of MIN_MATMUL_FLOPS_UNTIMED flops and
+# up are split. Never below MIN_MATMUL_FLOPS, whatever the rate.
+MIN_MATMUL_SECONDS = 3e-4
+MIN_MATMUL_FLOPS = 1 << 21
+MIN_MATMUL_FLOPS_UNTIMED = 2 * 128 * 512 * 256
+_matmul_rates: dict[np.dtype, float] = {}  # dtype -> flops per second (a lower bound)
 
 # Rounds of reads of a flag and a yield of the core (spin.spin_until, about 0.5 us each) before
 # a waiting thread sleeps: waking a sleeping thread took 15-90 us on the project's (virtual)
@@ -244,6 +255,27 @@ def worth_splitting(k: LoopKernel) -> bool:
     size = int(np.prod(k.shape, dtype=np.int64))
     heavy = any(n.kind == "op" and n.prim.lowering.vmath for n in k.nodes)
     return size >= (MIN_ELEMENTS_TRANSCENDENTAL if heavy else MIN_ELEMENTS)
+
+
+def split_matmul(dtype: np.dtype, flops: int) -> bool:
+    """Whether a product of ``flops`` floating-point operations is worth splitting (see
+    MIN_MATMUL_SECONDS)."""
+    if flops < MIN_MATMUL_FLOPS:
+        return False
+    rate = _matmul_rates.get(dtype)
+    if rate is None:
+        return flops >= MIN_MATMUL_FLOPS_UNTIMED
+    return flops >= rate * MIN_MATMUL_SECONDS
+
+
+def timed_matmul(dtype: np.dtype, flops: int, seconds: float, threads: int) -> None:
+    """Record a product's time on ``threads`` threads. flops / (seconds * threads) is a lower
+    bound on one thread's rate (a split is at best ``threads`` times faster, and an
+    interrupted call only slower), and so is the largest of these bounds."""
+    if seconds > 0 and flops >= MIN_MATMUL_FLOPS:
+        rate = flops / (seconds * threads)
+        if rate > _matmul_rates.get(dtype, 0.0):
+            _matmul_rates[dtype] = rate
 
 
 def blocks(n: int, parts: int) -> list[tuple[int, int]]:

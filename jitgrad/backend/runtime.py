@@ -749,8 +749,14 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
             out += bias
         return out
     threads = config.threads
-    if 2 * batch * m * n * k < parallel.MIN_MATMUL_FLOPS or not parallel.helpful(threads):
+    flops = 2 * batch * m * n * k
+    if threads < 2:
         mm.matmul(a3, b3, out3, ta, tb, bias)
+        return out
+    start = time.perf_counter()
+    if not parallel.split_matmul(out.dtype, flops) or not parallel.helpful(threads):
+        mm.matmul(a3, b3, out3, ta, tb, bias)
+        parallel.timed_matmul(out.dtype, flops, time.perf_counter() - start, 1)
         return out
     # Each block's operands are sliced (and column blocks' buffers allocated) before the
     # blocks are handed over, so that a worker needs the GIL only to call the kernel.
@@ -787,5 +793,6 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
             into[...] = part
 
     parallel.run_blocks([functools.partial(block, *c) for c in calls])
+    parallel.timed_matmul(out.dtype, flops, time.perf_counter() - start, len(calls))
     return out
 
