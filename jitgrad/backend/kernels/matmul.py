@@ -779,28 +779,34 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None):
     split a product by rows pack B once between them); b is then only checked against out.
     """
     transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
-    if shared is not None:
-        _matmul_shared(a, b, out, transpose_a, transpose_b, bias, shared)
-        return
-    a, b, out, transpose_a = _folded(a, b, out, transpose_a)
-    key = out.dtype, _may_go_direct(a, out, transpose_a)
-    kernel = _kernel(*key)
+    if shared is None:
+        a, b, out, transpose_a, key = _prepared(a, b, out, transpose_a)
+        kernel, packed = _kernel(*key), ()
+    else:  # the "shared" entry takes the packed B after b
+        kernel, packed = _kernel(out.dtype, "shared"), (shared,)
     has_bias = bias is not None
     if not has_bias:
         bias = _NO_BIAS[out.dtype]
     try:
-        kernel(a, b, out, transpose_a, transpose_b, bias, has_bias)
+        kernel(a, b, *packed, out, transpose_a, transpose_b, bias, has_bias)
     except TypeError:
         # Numba refused the argument types: explain why, or retry with aligned copies.
         a, b, bias = _checked(a, b, out, bias)
-        kernel(a, b, out, transpose_a, transpose_b, bias, has_bias)
+        kernel(a, b, *packed, out, transpose_a, transpose_b, bias, has_bias)
 
 
 def entry(a, b, out, transpose_a):
     """The key of the compiled entry that matmul() runs these operands with, for ready() and
     load()."""
-    a, b, out, transpose_a = _folded(a, b, out, bool(transpose_a))
-    return out.dtype, _may_go_direct(a, out, transpose_a)
+    return _prepared(a, b, out, bool(transpose_a))[-1]
+
+
+def _prepared(a, b, out, transpose_a):
+    """The operands as matmul() passes them (a B shared by the batch folded, see
+    _fold_shared_b) and the key of the entry it runs them with."""
+    if a.ndim == b.ndim == out.ndim == 3 and b.strides[0] == 0:
+        a, b, out, transpose_a = _fold_shared_b(a, b, out, transpose_a)
+    return a, b, out, transpose_a, (out.dtype, _may_go_direct(a, out, transpose_a))
 
 
 def ready(key):
@@ -813,20 +819,6 @@ def load(key):
     """Compile the entry ``key`` (or load it from the disk cache) for this process."""
     kernel = _kernels[key] = _compiled(*key)
     return kernel
-
-
-def _matmul_shared(a, b, out, transpose_a, transpose_b, bias, shared):
-    """matmul() with a shared packed B (a path of its own: the one-thread calls, some of a
-    microsecond or two, pay nothing for it)."""
-    kernel = _kernel(out.dtype, "shared")
-    has_bias = bias is not None
-    if not has_bias:
-        bias = _NO_BIAS[out.dtype]
-    try:
-        kernel(a, b, shared, out, transpose_a, transpose_b, bias, has_bias)
-    except TypeError:  # as in matmul()
-        a, b, bias = _checked(a, b, out, bias)
-        kernel(a, b, shared, out, transpose_a, transpose_b, bias, has_bias)
 
 
 def _kernel(dtype, kind):
@@ -872,12 +864,6 @@ def _may_go_direct(a, out, transpose_a):
     m, n = out.shape[1:]
     k = a.shape[1] if transpose_a else a.shape[2]
     return min(m, n) <= _DIRECT_MN or m * n * k <= _TINY_MACS
-
-
-def _folded(a, b, out, transpose_a):
-    if a.ndim == b.ndim == out.ndim == 3 and b.strides[0] == 0:
-        return _fold_shared_b(a, b, out, transpose_a)
-    return a, b, out, transpose_a
 
 
 def _fold_shared_b(a, b, out, transpose_a):
