@@ -14,7 +14,7 @@ import numpy as np
 import jitgrad.numpy as jnp
 from jitgrad.errors import JitgradIndexError, ShapeError, TracerError, UnsupportedError
 from jitgrad.numpy import _aval_of, _axis, _numpy_when_concrete, _Tracer
-from jitgrad.numpy._shape import take_static
+from jitgrad.numpy._shape import _traced, take_static
 
 __all__ = ["apply_along_axis", "apply_over_axes", "block", "broadcast_arrays", "choose",
            "delete", "diag_indices_from", "fill_diagonal", "insert", "isin", "piecewise", "place",
@@ -26,8 +26,7 @@ def _shape(x: Any) -> tuple[int, ...]:
 
 
 def _concrete(value: Any, op: str, what: str) -> Any:
-    if isinstance(value, _Tracer) or (isinstance(value, list | tuple) and any(
-            isinstance(v, _Tracer) for v in value)):
+    if _traced(value):
         raise TracerError(f"{op}: {what} must be concrete (the result's shape depends on it); "
                           f"got a traced value")
     return value
