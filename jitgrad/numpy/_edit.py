@@ -13,8 +13,8 @@ import numpy as np
 
 import jitgrad.numpy as jnp
 from jitgrad.errors import JitgradIndexError, ShapeError, TracerError, UnsupportedError
-from jitgrad.numpy import _aval_of, _axis, _numpy_when_concrete, _Tracer
-from jitgrad.numpy._shape import _traced, take_static
+from jitgrad.numpy import _aval_of, _axis, _has_tracer, _numpy_when_concrete, _Tracer
+from jitgrad.numpy._shape import take_static
 
 __all__ = ["apply_along_axis", "apply_over_axes", "block", "broadcast_arrays", "choose",
            "delete", "diag_indices_from", "fill_diagonal", "insert", "isin", "piecewise", "place",
@@ -26,7 +26,7 @@ def _shape(x: Any) -> tuple[int, ...]:
 
 
 def _concrete(value: Any, op: str, what: str) -> Any:
-    if _traced(value):
+    if _has_tracer((value,)):
         raise TracerError(f"{op}: {what} must be concrete (the result's shape depends on it); "
                           f"got a traced value")
     return value

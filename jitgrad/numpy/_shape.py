@@ -17,6 +17,7 @@ from jitgrad.numpy import (
     _axis,
     _cast,
     _examples,
+    _has_tracer,
     _numpy_when_concrete,
     _Tracer,
     concatenate,
@@ -34,14 +35,8 @@ def _shape(x: Any) -> tuple[int, ...]:
     return _aval_of(x).shape
 
 
-def _traced(value: Any) -> bool:
-    """Whether ``value`` is a traced value, or a list or tuple holding one."""
-    return isinstance(value, _Tracer) or (isinstance(value, list | tuple) and any(
-        isinstance(v, _Tracer) for v in value))
-
-
 def _concrete(value: Any, what: str) -> Any:
-    if _traced(value):
+    if _has_tracer((value,)):
         raise TracerError(f"{what} determines the result's shape, so it must be concrete "
                           f"(Python numbers or numpy arrays), not a traced value")
     return value
