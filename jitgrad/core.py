@@ -633,6 +633,10 @@ class _Config:
     ``log_compiles``: log every trace and compile with its reason (JITGRAD_LOG_COMPILES).
     ``matmul``: "auto" (jitgrad's kernel, or numpy's BLAS where measured faster), "jitgrad"
     or "blas" (JITGRAD_MATMUL).
+    ``kernel_compiler``: "direct" (default: loop kernels are lowered to LLVM by jitgrad through
+    Numba's typing and lowering registries, about twice as fast to compile; any kernel or
+    argument it does not handle goes to Numba) or "numba" (every kernel compiled by Numba's
+    own pipeline) (JITGRAD_KERNEL_COMPILER).
     ``profile``: each program compiled while it is on prints, to stderr, the time of each
     step of one warm call (kernels, matmuls, host steps, allocations, the Python between them)
     on its first call; off (the default), no timing code runs (JITGRAD_PROFILE).
@@ -649,6 +653,7 @@ class _Config:
         self.compile = os.environ.get("JITGRAD_COMPILE") or "background"
         self.log_compiles = _env_flag("JITGRAD_LOG_COMPILES")
         self.matmul = os.environ.get("JITGRAD_MATMUL", "auto")
+        self.kernel_compiler = os.environ.get("JITGRAD_KERNEL_COMPILER") or "direct"
         self.precise_math = _env_flag("JITGRAD_PRECISE_MATH")
         self.profile = _env_flag("JITGRAD_PROFILE")
         self.threads = max(1, int(os.environ.get("JITGRAD_NUM_THREADS", "1") or 1))

@@ -147,7 +147,7 @@ def _cache_problem() -> str | None:
 
 
 def _config_key() -> str:
-    return f"{config.precise_math} {config.matmul} {config.threads > 1}"
+    return f"{config.precise_math} {config.matmul} {config.threads > 1} {config.kernel_compiler}"
 
 
 def marker_path(ir: IR) -> Path:
@@ -523,7 +523,7 @@ def _recv(f: Any) -> Any:
     return pickle.loads(data)  # noqa: S301 - our own worker, over our own pipe
 
 
-_CONFIG_FIELDS = ("precise_math", "matmul", "threads", "reuse_buffers")
+_CONFIG_FIELDS = ("precise_math", "matmul", "threads", "reuse_buffers", "kernel_compiler")
 
 
 def _config_snapshot() -> dict[str, Any]:

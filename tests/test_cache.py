@@ -26,13 +26,13 @@ SCRIPT = textwrap.dedent("""
     import warnings
     import numpy as np
     import jitgrad as jg, jitgrad.numpy as jnp
-    from jitgrad.backend import cache
+    from jitgrad.backend import direct
     warnings.simplefilter("always")
     f = jg.jit(jg.grad(lambda x, b: jnp.sum(jnp.tanh(x + b) * x)))
     x, b = np.linspace(-1, 1, 12).reshape(3, 4), np.linspace(0, 1, 4)
     t = np.tanh(x + b)
     ok = np.allclose(f(x, b), (1 - t ** 2) * x + t)
-    s = cache.numba_stats()
+    s = direct.cache_stats()
     print(f"ok={ok} hits={s['hits']} misses={s['misses']}")
 """)
 
@@ -62,7 +62,7 @@ def test_cache_is_created_owner_only(tmp_path):
     d = tmp_path / "new" / "jitgrad"
     run(d)
     paths = [d, *d.rglob("*")]
-    assert any(p.suffix == ".nbi" for p in paths) and any(p.suffix == ".nbc" for p in paths)
+    assert any(p.suffix == ".o" for p in paths)  # direct kernels' object code
     assert (d / "__pycache__").is_dir()
     for p in paths:
         assert stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600), p
@@ -429,17 +429,21 @@ FULL_DISK = textwrap.dedent("""
 
     disk_space(64)  # the kernel's module file cannot be written
     a = jg.jit(lambda x: jnp.sin(x) * 2)(np.ones(3))
-    disk_space(8192)  # its module file can, Numba's machine code cannot
+    disk_space(8192)  # its module file can, its machine code cannot
     b = jg.jit(lambda x: jnp.cos(x) * 3)(np.ones(3))
     print(np.allclose(a, np.sin(1) * 2) and np.allclose(b, np.cos(1) * 3))
 """)
 
 
-def test_failed_writes_leave_no_temporary_files(tmp_path):
-    out, err = run(tmp_path, FULL_DISK)
+@pytest.mark.parametrize("compiler", ["direct", "numba"])
+def test_failed_writes_leave_no_temporary_files(tmp_path, compiler):
+    out, err = run(tmp_path, FULL_DISK, JITGRAD_KERNEL_COMPILER=compiler)
     assert out == "True"
     assert err.count(WARNING) == 1 and "File too large" in err
-    assert list(tmp_path.rglob("*.nbi")) and not list(tmp_path.rglob("*.nbc"))
+    if compiler == "numba":
+        assert list(tmp_path.rglob("*.nbi")) and not list(tmp_path.rglob("*.nbc"))
+    else:
+        assert list(tmp_path.glob("jitgrad_k_*.py")) and not list(tmp_path.rglob("*.o"))
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from jitgrad.backend import cache, parallel
+from jitgrad.backend import cache, direct, parallel
 from jitgrad.backend.codegen import (
     display_kernel,
     dt_name,
@@ -272,7 +272,7 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
             src = kernel_module_source(kernels[-1][1])
             kname = f"K{len(sources)}"
             sources.append(src)
-            glob[kname] = cache.load(src).kernel
+            glob[kname] = direct.bind(src, glob, kname)
             outs = []
             for o in step.outputs:
                 allocate(o.var)

@@ -1,0 +1,770 @@
+"""Generated loop kernels compiled to machine code without Numba's per-function pipeline.
+
+A loop kernel's source (``codegen.render_kernel``) is a small subset of Python: ``for`` loops
+over ``range``, assignments of scalars, array elements read and written at index expressions,
+and calls of operators, ``math``/numpy functions and the helper modules' functions. Numba
+spends ≈ 0.2 s CPU compiling each such function (bytecode analysis, its own IR, SSA, type
+inference over the whole function, lowering, a CPython wrapper; COMPILE_NOTES.md), most of it
+fixed cost. Here the kernel's syntax tree is walked once and each operation is typed and
+lowered by Numba's own typing and lowering registries (``resolve_function_type`` and
+``get_function``: the same implementations, casts and error model Numba would use, helpers
+linked and inlined the same way), into one LLVM module that Numba's code generator optimises
+and finalises. A small wrapper in the same module reads its arguments straight from the array
+objects (checking type, dtype, rank, alignment and, where the kernel was specialised for it,
+C-contiguity) and releases the GIL around the loops; it is a builtin function, so a call costs
+less than a dispatcher's. Anything else (another construct, an operation that could raise, an
+argument of another kind or layout) goes to the Numba-compiled kernel of the same source,
+so a kernel is never less general than Numba's.
+
+Compiled code is cached on disk beside the kernel modules (object code, not a pickle), keyed
+by source, argument types, this module and the machine."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import ctypes
+import functools
+import hashlib
+import logging
+import operator
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jitgrad.backend import cache, scalar
+from jitgrad.core import config
+
+log = logging.getLogger("jitgrad")
+
+
+class Unsupported(Exception):
+    """A construct or operation this lowering leaves to Numba."""
+
+
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+           ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+           ast.Pow: operator.pow, ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
+           ast.BitXor: operator.xor, ast.LShift: operator.lshift, ast.RShift: operator.rshift}
+_COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+            ast.Eq: operator.eq, ast.NotEq: operator.ne}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_,
+          ast.Invert: operator.invert}
+
+# CPython's object header and numpy's array and dtype structs (numpy/ndarraytypes.h, the same
+# in numpy 1.x and 2.x), checked against live objects before first use (``_layout_ok``).
+_OB_TYPE = 8
+_AR_DATA, _AR_ND, _AR_DIMS, _AR_STRIDES, _AR_DESCR, _AR_FLAGS = 16, 24, 32, 40, 56, 64
+_DESCR_BYTEORDER, _DESCR_TYPE_NUM = 26, 28
+_C_CONTIGUOUS, _ALIGNED = 0x1, 0x100
+_METH_FASTCALL = 0x80
+
+
+_MAGIC = b"jitgrad direct kernel 1\n"
+
+
+@functools.cache
+def _layout_ok() -> bool:
+    """Whether the offsets above hold in this process (they do in every CPython and numpy
+    jitgrad supports; a build where they do not, e.g. a free-threaded CPython, uses Numba)."""
+    def word(addr: int) -> int:
+        return ctypes.c_void_p.from_address(addr).value or 0
+
+    def i32(addr: int) -> int:
+        return ctypes.c_int.from_address(addr).value
+
+    samples = [np.zeros((2, 3)), np.zeros((4, 6), np.float32)[:, ::2], np.zeros(5, ">f8"),
+               np.zeros((), np.int8), np.zeros((3, 1), np.bool_).T]
+    for a in samples:
+        at = id(a)
+        ok = (word(at + _OB_TYPE) == id(np.ndarray)
+              and word(at + _AR_DATA) == a.__array_interface__["data"][0]
+              and i32(at + _AR_ND) == a.ndim
+              and all(ctypes.c_ssize_t.from_address(word(at + _AR_DIMS) + 8 * d).value == n
+                      for d, n in enumerate(a.shape))
+              and all(ctypes.c_ssize_t.from_address(word(at + _AR_STRIDES) + 8 * d).value == s
+                      for d, s in enumerate(a.strides))
+              and word(at + _AR_DESCR) == id(a.dtype)
+              and i32(word(at + _AR_DESCR) + _DESCR_TYPE_NUM) == a.dtype.num
+              and ctypes.c_char.from_address(word(at + _AR_DESCR) + _DESCR_BYTEORDER).value
+              == a.dtype.byteorder.encode()
+              and bool(i32(at + _AR_FLAGS) & _C_CONTIGUOUS) == a.flags.c_contiguous
+              and bool(i32(at + _AR_FLAGS) & _ALIGNED) == a.flags.aligned)
+        if not ok:
+            return False
+    return ctypes.sizeof(ctypes.c_ssize_t) == 8 and sys.byteorder == "little"
+
+
+COMPILERS = ("direct", "numba")
+
+
+def enabled() -> bool:
+    if config.kernel_compiler not in COMPILERS:
+        raise ValueError(f"jitgrad.config.kernel_compiler must be one of {COMPILERS}, got "
+                         f"{config.kernel_compiler!r}")
+    return config.kernel_compiler == "direct" and _layout_ok()
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument specs: what a specialisation is compiled for and its wrapper checks at every call
+
+
+def spec_of(args: tuple) -> tuple | None:
+    """The argument types of a kernel call (per argument: ("a", dtype, ndim, layout) for an
+    aligned, native-order ndarray, ("i",) for a Python int), or None if some argument is of
+    another kind (the Numba kernel takes those)."""
+    spec = []
+    for a in args:
+        if type(a) is np.ndarray:
+            if not a.flags.aligned or not a.dtype.isnative:
+                return None
+            spec.append(("a", a.dtype, a.ndim, "C" if a.flags.c_contiguous else "A"))
+        elif type(a) is int:
+            spec.append(("i",))
+        else:
+            return None
+    return tuple(spec)
+
+
+@functools.cache
+def _contexts() -> tuple[Any, Any]:
+    from numba.core.registry import cpu_target
+    tctx, ctx = cpu_target.typing_context, cpu_target.target_context
+    tctx.refresh()
+    ctx.refresh()
+    return tctx, ctx
+
+
+@functools.cache
+def _target(error_model: str, fastmath: frozenset | bool) -> Any:
+    """Numba's CPU target context as a function compiled with these options gets it."""
+    from numba.core import callconv
+    from numba.core.cpu_options import FastMathOptions
+    _, ctx = _contexts()
+    options = {"error_model": callconv.create_error_model(error_model, ctx)}
+    if fastmath:
+        options["fastmath"] = FastMathOptions(set(fastmath) if fastmath is not True else True)
+    return ctx.subtarget(**options)
+
+
+def _numba_type(arg: tuple) -> Any:
+    from numba import from_dtype, types
+    if arg[0] == "i":
+        return types.intp
+    return types.Array(from_dtype(arg[1]), arg[2], arg[3])
+
+
+# ---------------------------------------------------------------------------------------------
+# Lowering a kernel function's syntax tree
+
+
+class _Lowering:
+    """Walks one function's statements, typing and lowering each operation through Numba's
+    registries. Every local is an alloca in the entry block (LLVM's mem2reg makes them
+    registers); a name keeps the type of its first assignment (where Numba would unify two
+    types, this leaves the kernel to Numba)."""
+
+    def __init__(self, ctx: Any, builder: Any, namespace: dict) -> None:
+        self.tctx, _ = _contexts()
+        self.ctx, self.builder, self.namespace = ctx, builder, namespace
+        self.vars: dict[str, tuple[Any, Any]] = {}
+        self.allocated: list[Any] = []  # scratch arrays, freed at the end
+        self.depth = 0  # loops around the statement being lowered
+
+    # -- names
+
+    def bind(self, name: str, value: Any, ty: Any) -> None:
+        from numba.core import cgutils
+        if name not in self.vars:
+            slot = cgutils.alloca_once(self.builder, self.ctx.get_value_type(ty), name=name)
+            self.vars[name] = (slot, ty)
+        slot, known = self.vars[name]
+        if known != ty:
+            raise Unsupported(f"{name} is assigned {known} and {ty}")
+        self.builder.store(value, slot)
+
+    def lookup(self, node: ast.expr) -> Any:
+        """The Python object a global name or attribute chain (``np.float32``) stands for."""
+        if isinstance(node, ast.Name):
+            if node.id in self.namespace:
+                return self.namespace[node.id]
+            if hasattr(builtins, node.id):
+                return getattr(builtins, node.id)
+            raise Unsupported(f"unknown name {node.id}")
+        if isinstance(node, ast.Attribute):
+            return getattr(self.lookup(node.value), node.attr)
+        raise Unsupported(ast.dump(node))
+
+    # -- statements
+
+    def block(self, stmts: list[ast.stmt]) -> None:
+        for s in stmts:
+            self.stmt(s)
+
+    def stmt(self, s: ast.stmt) -> None:
+        from numba import types
+        from numba.core import cgutils
+        b = self.builder
+        if isinstance(s, ast.Assign) and len(s.targets) == 1:
+            target = s.targets[0]
+            value, ty = self.expr(s.value)
+            if isinstance(target, ast.Name):
+                self.bind(target.id, value, ty)
+            elif isinstance(target, ast.Subscript):
+                arr, idx = self.expr(target.value), self.index(target.slice)
+                self.call(operator.setitem, [arr, idx, (value, ty)])
+            elif isinstance(target, ast.Tuple) and isinstance(ty, types.BaseTuple) and \
+                    len(ty) == len(target.elts) and \
+                    all(isinstance(t, ast.Name) for t in target.elts):
+                for i, (t, ety) in enumerate(zip(target.elts, ty, strict=True)):
+                    self.bind(t.id, b.extract_value(value, i), ety)
+            else:
+                raise Unsupported(ast.dump(s))
+        elif isinstance(s, ast.For) and not s.orelse and isinstance(s.target, ast.Name) and \
+                isinstance(s.iter, ast.Call) and self.lookup(s.iter.func) is range and \
+                1 <= len(s.iter.args) <= 3 and not s.iter.keywords:
+            bounds = [self.int_value(a) for a in s.iter.args]
+            start, stop = (bounds[0], bounds[1]) if len(bounds) > 1 else \
+                (self.ctx.get_constant(types.intp, 0), bounds[0])
+            step = 1
+            if len(bounds) == 3:
+                if not (isinstance(s.iter.args[2], ast.Constant) and
+                        isinstance(s.iter.args[2].value, int) and s.iter.args[2].value > 0):
+                    raise Unsupported("a range step that is not a positive constant")
+                step = s.iter.args[2].value
+            with cgutils.for_range_slice(b, start, stop, self.ctx.get_constant(types.intp, step),
+                                         intp=start.type, inc=True) as (i, _):
+                self.bind(s.target.id, i, types.intp)
+                self.depth += 1
+                self.block(s.body)
+                self.depth -= 1
+        elif isinstance(s, ast.Pass):
+            pass
+        else:
+            raise Unsupported(ast.dump(s)[:80])
+
+    # -- expressions
+
+    def int_value(self, node: ast.expr) -> Any:
+        from numba import types
+        value, ty = self.expr(node)
+        if not isinstance(ty, types.Integer):
+            raise Unsupported(f"a loop bound of type {ty}")
+        return self.ctx.cast(self.builder, value, ty, types.intp)
+
+    def index(self, node: ast.expr) -> tuple[Any, Any]:
+        from numba import types
+        if isinstance(node, ast.Tuple):
+            vals = [self.expr(e) for e in node.elts]
+            tys = [t for _, t in vals]
+            tty = types.UniTuple(tys[0], len(tys)) if len(set(tys)) == 1 else types.Tuple(tys)
+            return self.ctx.make_tuple(self.builder, tty, [v for v, _ in vals]), tty
+        return self.expr(node)
+
+    def constant(self, value: Any) -> tuple[Any, Any]:
+        from numba import types
+        if isinstance(value, bool):
+            ty = types.boolean
+        elif isinstance(value, int):
+            ty = types.intp
+        elif isinstance(value, float):
+            ty = types.float64
+        elif value == ():
+            ty = types.Tuple(())
+            return self.ctx.make_tuple(self.builder, ty, []), ty
+        else:
+            raise Unsupported(f"constant {value!r}")
+        return self.ctx.get_constant(ty, value), ty
+
+    def expr(self, node: ast.expr) -> tuple[Any, Any]:
+        from numba import types
+        from numba.core import cgutils
+        b = self.builder
+        if isinstance(node, ast.Name):
+            if node.id in self.vars:
+                slot, ty = self.vars[node.id]
+                return b.load(slot), ty
+            return self.constant(self.lookup(node))
+        if isinstance(node, ast.Constant):
+            return self.constant(node.value)
+        if isinstance(node, ast.Tuple) and not node.elts:
+            return self.constant(())
+        if isinstance(node, ast.Attribute):
+            return self.constant(self.lookup(node))
+        if isinstance(node, ast.Subscript):
+            v = node.value
+            if isinstance(v, ast.Attribute) and v.attr == "shape" and \
+                    isinstance(v.value, ast.Name) and isinstance(node.slice, ast.Constant):
+                arr, ty = self.expr(v.value)
+                if not isinstance(ty, types.Array):
+                    raise Unsupported("shape of a non-array")
+                ary = self.ctx.make_array(ty)(self.ctx, b, value=arr)
+                return cgutils.unpack_tuple(b, ary.shape)[node.slice.value], types.intp
+            return self.call(operator.getitem, [self.expr(v), self.index(node.slice)])
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            return self.call(_BINOPS[type(node.op)], [self.expr(node.left),
+                                                       self.expr(node.right)])
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            return self.call(_UNARY[type(node.op)], [self.expr(node.operand)])
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
+            return self.call(_COMPARE[type(node.ops[0])], [self.expr(node.left),
+                                                            self.expr(node.comparators[0])])
+        if isinstance(node, ast.IfExp):
+            # Both operands are computed and one selected: kernel expressions are pure, and
+            # with Numba's numpy error model no operation traps (an integer division by zero
+            # gives 0), so this is the value Numba's two branches give.
+            cond, cty = self.expr(node.test)
+            cond = self.ctx.is_true(b, cty, cond)
+            (x, xty), (y, yty) = self.expr(node.body), self.expr(node.orelse)
+            ty = self.tctx.unify_pairs(xty, yty)
+            if ty is None or not isinstance(ty, (types.Number, types.Boolean)):
+                raise Unsupported(f"a conditional of {xty} and {yty}")
+            return b.select(cond, self.ctx.cast(b, x, xty, ty),
+                            self.ctx.cast(b, y, yty, ty)), ty
+        if isinstance(node, ast.Call) and not node.keywords:
+            fn = self.lookup(node.func)
+            if fn is scalar.scratch_f64:
+                return self.scratch(node)
+            return self.call(fn, [self.expr(a) for a in node.args])
+        raise Unsupported(ast.dump(node)[:80])
+
+    def scratch(self, node: ast.Call) -> tuple[Any, Any]:
+        """``scratch_f64(shape)``, a kernel's float64 scratch array (the row sums of float32
+        column reductions): Numba's ``np.empty`` needs its runtime; here it is malloc'd at the
+        kernel's top level and freed at its end."""
+        import llvmlite.ir as ir
+        from numba import types
+        from numba.core import cgutils
+        from numba.np.arrayobj import populate_array
+        b, ctx = self.builder, self.ctx
+        if self.depth or len(node.args) != 1 or not isinstance(node.args[0], ast.Tuple):
+            raise Unsupported("scratch_f64 in a loop or of no literal shape")
+        shape = [self.int_value(e) for e in node.args[0].elts]
+        ty = types.Array(types.float64, len(shape), "C")
+        nbytes = ctx.get_constant(types.intp, 8)
+        for n in shape:
+            nbytes = b.mul(nbytes, n)
+        i64 = ir.IntType(64)
+        malloc = cgutils.get_or_insert_function(
+            b.module, ir.FunctionType(ir.IntType(8).as_pointer(), [i64]), "malloc")
+        data = b.call(malloc, [b.add(nbytes, i64(1))])  # (never malloc(0))
+        with b.if_then(cgutils.is_null(b, data), likely=False):
+            ctx.call_conv.return_user_exc(b, MemoryError, ("jitgrad: out of memory for a "
+                                                           "kernel's scratch row",))
+        self.allocated.append(data)
+        strides, step = [], ctx.get_constant(types.intp, 8)
+        for n in reversed(shape):
+            strides.insert(0, step)
+            step = b.mul(step, n)
+        ary = ctx.make_array(ty)(ctx, b)
+        populate_array(ary, data=b.bitcast(data, ary.data.type),
+                       shape=cgutils.pack_array(b, shape, i64),
+                       strides=cgutils.pack_array(b, strides, i64),
+                       itemsize=ctx.get_constant(types.intp, 8), meminfo=None)
+        return ary._getvalue(), ty
+
+    def free_scratch(self) -> None:
+        import llvmlite.ir as ir
+        from numba.core import cgutils
+        free = cgutils.get_or_insert_function(
+            self.builder.module,
+            ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer()]), "free")
+        for data in self.allocated:
+            self.builder.call(free, [data])
+
+    def call(self, fn: Any, args: list[tuple[Any, Any]]) -> tuple[Any, Any]:
+        """``fn(*args)`` as Numba types and lowers it (operators, numpy and math functions,
+        number constructors, helper functions and intrinsics alike)."""
+        from numba import types
+        from numba.core.errors import NumbaError
+        argtys = tuple(t for _, t in args)
+        try:
+            fnty = self.tctx.resolve_value_type(fn)
+            sig = self.tctx.resolve_function_type(fnty, argtys, {})
+        except (NumbaError, TypeError, ValueError, KeyError) as e:
+            raise Unsupported(f"{fn} of {argtys}: {e}") from None
+        if sig is None or len(sig.args) != len(args):
+            raise Unsupported(f"{fn} of {argtys}")
+        ret = sig.return_type
+        scalar = (types.Number, types.Boolean, types.NoneType)
+        if not (isinstance(ret, scalar) or (isinstance(ret, types.BaseTuple)
+                                            and all(isinstance(t, scalar) for t in ret))):
+            raise Unsupported(f"{fn} returns {ret}")  # e.g. an array: Numba's runtime owns it
+        try:
+            impl = self.ctx.get_function(fnty, sig)
+        except NotImplementedError as e:
+            raise Unsupported(f"{fn} of {argtys}: {e}") from None
+        vals = [self.ctx.cast(self.builder, v, t, st)
+                for (v, t), st in zip(args, sig.args, strict=True)]
+        return impl(self.builder, vals), ret
+
+
+def _decorator_options(fn: ast.FunctionDef) -> tuple[str, frozenset | bool]:
+    """The error model and fastmath flags of the kernel's ``@njit(...)``: the kernel compiles
+    with the options Numba would compile it with."""
+    if len(fn.decorator_list) != 1:
+        raise Unsupported("decorators")
+    dec = fn.decorator_list[0]
+    if not (isinstance(dec, ast.Call) and isinstance(dec.func, ast.Name) and
+            dec.func.id == "njit" and not dec.args):
+        raise Unsupported("not @njit(...)")
+    error_model, fastmath = "python", False
+    for kw in dec.keywords:
+        value = ast.literal_eval(kw.value)
+        if kw.arg == "error_model":
+            error_model = value
+        elif kw.arg == "fastmath":
+            fastmath = frozenset(value) if isinstance(value, set) else bool(value)
+        elif kw.arg not in ("cache", "nogil"):
+            raise Unsupported(f"@njit option {kw.arg}")
+    return error_model, fastmath
+
+
+# ---------------------------------------------------------------------------------------------
+# The module: the kernel under Numba's calling convention, and its Python-facing wrapper
+
+
+def _build(fn: ast.FunctionDef, namespace: dict, spec: tuple, name: str) -> Any:
+    """Lower ``fn`` for argument types ``spec`` into a finalised Numba code library whose
+    function ``name`` is the METH_FASTCALL wrapper and ``name_set`` stores the ndarray and int
+    types and the fallback callable into it."""
+    import llvmlite.ir as ir
+    from numba import types
+    from numba.core.compiler_lock import global_compiler_lock
+    from numba.core.fastmathpass import rewrite_module
+
+    error_model, fastmath = _decorator_options(fn)
+    params = [a.arg for a in fn.args.args]
+    if len(params) != len(spec) or fn.args.vararg or fn.args.kwonlyargs or fn.args.defaults:
+        raise Unsupported("parameters")
+    ctx = _target(error_model, fastmath)
+    argtys = [_numba_type(a) for a in spec]
+    with global_compiler_lock:
+        lib = ctx.codegen().create_library(name)
+        _one_pipeline(lib)
+        module = lib.create_ir_module(name)
+        with ctx.push_code_library(lib):
+            body = ir.Function(module, ctx.call_conv.get_function_type(types.none, argtys),
+                               name=f"{name}_body")
+            body.linkage = "internal"
+            builder = ir.IRBuilder(body.append_basic_block("entry"))
+            lowering = _Lowering(ctx, builder, namespace)
+            for p, v, t in zip(params, ctx.call_conv.decode_arguments(builder, argtys, body),
+                               argtys, strict=True):
+                lowering.bind(p, v, t)
+            lowering.block(fn.body)
+            lowering.free_scratch()
+            ctx.call_conv.return_value(builder, ctx.get_dummy_value())
+            _wrapper(module, ctx, name, body, spec, argtys)
+        if ctx.fastmath:  # (what Numba's post_lowering does, without linking its runtime)
+            rewrite_module(module, ctx.fastmath)
+        lib.add_ir_module(module)
+        lib.enable_object_caching()
+        lib.finalize()
+    return lib
+
+
+def _one_pipeline(lib: Any) -> None:
+    """Optimise ``lib`` with one run of Numba's module pipeline (O3 with the loop and SLP
+    vectorisers, as Numba's last one). Numba also runs a function pipeline on each function
+    as it is added (declarations included) and a cheaper module pipeline first, whose purpose
+    is to prune its runtime's reference counts: there are none here, and the two together
+    took a third of a kernel's LLVM time."""
+    codegen = lib.codegen
+
+    def functions(module: Any) -> None:
+        module.data_layout = codegen._data_layout
+
+    def final() -> None:
+        pm, pb = codegen._module_pass_manager()
+        pm.run(lib._final_module, pb)
+
+    lib._optimize_functions = functions
+    lib._optimize_final_module = final
+
+
+def _wrapper(module: Any, ctx: Any, name: str, body: Any, spec: tuple, argtys: list) -> None:
+    import llvmlite.ir as ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.np.arrayobj import populate_array
+
+    i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+    obj = i8.as_pointer()
+
+    def extern(fname: str, ret: Any, args: list) -> Any:
+        return cgutils.get_or_insert_function(module, ir.FunctionType(ret, args), fname)
+
+    def global_ptr(gname: str) -> Any:
+        g = ir.GlobalVariable(module, obj, gname)
+        g.linkage = "internal"
+        g.initializer = ir.Constant(obj, None)
+        return g
+
+    g_ndarray, g_int, g_fallback = (global_ptr(f"{name}_{g}") for g in ("ndarray", "int",
+                                                                        "fallback"))
+    setter = ir.Function(module, ir.FunctionType(ir.VoidType(), [obj, obj, obj]),
+                         name=f"{name}_set")
+    sb = ir.IRBuilder(setter.append_basic_block())
+    for g, a in zip((g_ndarray, g_int, g_fallback), setter.args, strict=True):
+        sb.store(a, g)
+    sb.ret_void()
+
+    fn = ir.Function(module, ir.FunctionType(obj, [obj, obj.as_pointer(), i64]), name=name)
+    argv, nargs = fn.args[1], fn.args[2]
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    fail = fn.append_basic_block("fallback")
+    with b.goto_block(fail):
+        vectorcall = extern("PyObject_VectorcallDict", obj, [obj, obj.as_pointer(), i64, obj])
+        b.ret(b.call(vectorcall, [b.load(g_fallback), argv, nargs, ir.Constant(obj, None)]))
+
+    def require(ok: Any) -> None:
+        then = fn.append_basic_block()
+        b.cbranch(ok, then, fail)
+        b.position_at_end(then)
+
+    def field(base: Any, offset: int, ty: Any) -> Any:
+        return b.load(b.bitcast(b.gep(base, [ir.Constant(i64, offset)]), ty.as_pointer()))
+
+    require(b.icmp_signed("==", nargs, ir.Constant(i64, len(spec))))
+    ndarray = b.load(g_ndarray)
+    values = []
+    for k, (arg, ty) in enumerate(zip(spec, argtys, strict=True)):
+        o = b.load(b.gep(argv, [ir.Constant(i64, k)]))
+        if arg[0] == "i":
+            require(b.icmp_unsigned("==", field(o, _OB_TYPE, obj), b.load(g_int)))
+            as_ssize = extern("PyLong_AsSsize_t", i64, [obj])
+            v = b.call(as_ssize, [o])
+            with b.if_then(b.icmp_signed("==", v, ir.Constant(i64, -1)), likely=False):
+                error = b.call(extern("PyErr_Occurred", obj, []), [])
+                with b.if_then(b.icmp_unsigned("!=", error, ir.Constant(obj, None))):
+                    b.ret(ir.Constant(obj, None))
+            values.append(v)
+            continue
+        _, dtype, ndim, layout = arg
+        require(b.icmp_unsigned("==", field(o, _OB_TYPE, obj), ndarray))
+        descr = field(o, _AR_DESCR, obj)
+        require(b.icmp_signed("==", field(descr, _DESCR_TYPE_NUM, i32),
+                              ir.Constant(i32, dtype.num)))
+        require(b.icmp_signed("==", field(o, _AR_ND, i32), ir.Constant(i32, ndim)))
+        need = _ALIGNED | (_C_CONTIGUOUS if layout == "C" else 0)
+        flags = field(o, _AR_FLAGS, i32)
+        require(b.icmp_signed("==", b.and_(flags, ir.Constant(i32, need)),
+                              ir.Constant(i32, need)))
+        require(b.icmp_signed("!=", field(descr, _DESCR_BYTEORDER, i8), ir.Constant(i8, ord(">"))))
+        ary = ctx.make_array(ty)(ctx, b)
+        dims, strides = field(o, _AR_DIMS, i64.as_pointer()), field(o, _AR_STRIDES,
+                                                                   i64.as_pointer())
+        populate_array(ary, data=b.bitcast(field(o, _AR_DATA, obj), ary.data.type),
+                       shape=cgutils.pack_array(b, [b.load(b.gep(dims, [ir.Constant(i64, d)]))
+                                                    for d in range(ndim)], i64),
+                       strides=cgutils.pack_array(b, [b.load(b.gep(strides,
+                                                                   [ir.Constant(i64, d)]))
+                                                      for d in range(ndim)], i64),
+                       itemsize=ctx.get_constant(types.intp, dtype.itemsize), meminfo=None,
+                       parent=o)
+        values.append(ary._getvalue())
+    state = b.call(extern("PyEval_SaveThread", obj, []), [])
+    status, _ = ctx.call_conv.call_function(b, body, types.none, argtys, values)
+    b.call(extern("PyEval_RestoreThread", ir.VoidType(), [obj]), [state])
+    with b.if_then(status.is_error, likely=False):
+        # No operation of a generated kernel raises under the numpy error model. Should one,
+        # say so: running the Numba kernel again could read outputs already written over.
+        exc = module.globals.get("PyExc_RuntimeError") or \
+            ir.GlobalVariable(module, obj, "PyExc_RuntimeError")
+        message = ctx.insert_const_string(module, f"jitgrad: an operation of kernel {name} "
+                                          "raised in compiled code; run with "
+                                          "jitgrad.config.kernel_compiler = 'numba' for "
+                                          "Numba's message")
+        b.call(extern("PyErr_SetString", ir.VoidType(), [obj, obj]), [b.load(exc), message])
+        b.ret(ir.Constant(obj, None))
+    none = module.globals.get("_Py_NoneStruct") or ir.GlobalVariable(module, i8, "_Py_NoneStruct")
+    b.call(extern("Py_IncRef", ir.VoidType(), [obj]), [b.bitcast(none, obj)])
+    b.ret(b.bitcast(none, obj))
+
+
+# ---------------------------------------------------------------------------------------------
+# Specialisations, their disk cache, and the callers' bindings
+
+_lock = threading.RLock()
+_kernels: dict[str, Kernel] = {}
+stats = {"compiled": 0, "loaded": 0, "numba": 0}
+
+
+@functools.cache
+def _own_key() -> str:
+    """What compiled code depends on besides its source and argument types: this module,
+    Numba's and llvmlite's versions, the machine Numba compiles for, CPython and numpy."""
+    import llvmlite
+    import numba
+    _, ctx = _contexts()
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    h.update(repr((ctx.codegen().magic_tuple(), numba.__version__, llvmlite.__version__,
+                   sys.version, np.__version__)).encode())
+    return h.hexdigest()
+
+
+class _PyMethodDef(ctypes.Structure):
+    _fields_ = [("ml_name", ctypes.c_char_p), ("ml_meth", ctypes.c_void_p),
+                ("ml_flags", ctypes.c_int), ("ml_doc", ctypes.c_char_p)]
+
+
+class _Compiled:
+    """One specialisation: its code library, kept alive with the method definition and
+    fallback its builtin function points to."""
+
+    def __init__(self, lib: Any, name: str, fallback: Any):
+        self.lib, self.fallback = lib, fallback
+        self.method = _PyMethodDef(name.encode(), lib.get_pointer_to_function(name),
+                                   _METH_FASTCALL, None)
+        setter = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
+            lib.get_pointer_to_function(f"{name}_set"))
+        setter(id(np.ndarray), id(int), id(fallback))
+        new = ctypes.pythonapi.PyCFunction_NewEx
+        new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.py_object,
+                                                       ctypes.py_object]
+        self.fn = new(ctypes.byref(self.method), None, None)
+
+
+class Kernel:
+    """A generated kernel's source, the Numba kernel of it (the fallback, and the namespace
+    its names are looked up in) and its direct specialisations by argument types."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.module = cache.load(source)
+        self.numba = self.module.kernel
+        self.specs: dict[tuple, Any] = {}
+        self.compiled: list[_Compiled] = []
+
+    def for_args(self, args: tuple) -> Any:
+        spec = spec_of(args)
+        if spec is None:
+            return self.numba
+        fn = self.specs.get(spec)
+        if fn is None:
+            with _lock:
+                fn = self.specs.get(spec)
+                if fn is None:
+                    fn = self.specs[spec] = self._specialise(spec)
+        return fn
+
+    def function(self) -> ast.FunctionDef:
+        for node in ast.parse(self.source).body:
+            if isinstance(node, ast.FunctionDef) and node.name == "kernel":
+                return node
+        raise Unsupported("no kernel function")
+
+    def _specialise(self, spec: tuple) -> Any:
+        keyed = tuple((a[0], a[1].str, *a[2:]) if a[0] == "a" else a for a in spec)
+        digest = hashlib.sha256(repr((self.source, keyed, _own_key())).encode()).hexdigest()
+        name = f"jitgrad_d_{digest[:32]}"
+        d, problem = cache.kernel_cache_problem()
+        path = None if problem is not None else d / f"{name}.o"
+        if path is not None and path.with_suffix(".numba").exists():
+            stats["numba"] += 1
+            return self.numba
+        lib = _load(path, name) if path is not None else None
+        if lib is not None:
+            stats["loaded"] += 1
+        else:
+            try:
+                lib = _build(self.function(), vars(self.module), spec, name)
+            except Unsupported as e:
+                log.debug("jitgrad: kernel %s compiles with Numba: %s", name, e)
+                _mark(path)
+                stats["numba"] += 1
+                return self.numba
+            except Exception as e:  # noqa: BLE001 - a lowering failure: Numba still compiles it
+                log.warning("jitgrad: kernel %s compiles with Numba (direct lowering failed: "
+                            "%r)", name, e)
+                _mark(path)
+                stats["numba"] += 1
+                return self.numba
+            stats["compiled"] += 1
+            if path is not None:
+                _save(path, lib)
+        compiled = _Compiled(lib, name, self.numba)
+        self.compiled.append(compiled)
+        return compiled.fn
+
+
+def _mark(path: Path | None) -> None:
+    """Remember that this specialisation compiles with Numba (not tried again)."""
+    if path is not None:
+        try:
+            with cache._atomic_private(str(path.with_suffix(".numba"))):
+                pass
+        except OSError:
+            pass
+
+
+def _save(path: Path, lib: Any) -> None:
+    _, _, (obj, bitcode) = lib.serialize_using_object_code()
+    payload = len(obj).to_bytes(8, "little") + obj + bitcode
+    try:
+        with cache._atomic_private(str(path)) as f:
+            f.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
+    except OSError as e:
+        log.debug("jitgrad: could not cache %s (%r)", path, e)
+
+
+def _load(path: Path, name: str) -> Any:
+    """The code library cached at ``path``, or None if missing or damaged (checked by its
+    digest before any of it is loaded)."""
+    from numba.core.compiler_lock import global_compiler_lock
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head = len(_MAGIC) + 32
+    payload = data[head:]
+    if not data.startswith(_MAGIC) or hashlib.sha256(payload).digest() != data[len(_MAGIC):head]:
+        return None
+    n = int.from_bytes(payload[:8], "little")
+    obj, bitcode = payload[8:8 + n], payload[8 + n:]
+    _, ctx = _contexts()
+    with global_compiler_lock:
+        return ctx.codegen().unserialize_library((name, "object", (obj, bitcode)))
+
+
+class _Binding:
+    """A caller's kernel global (``K0``): its first call picks the specialisation for the
+    argument types and rebinds the global to it, so later calls go straight to the builtin
+    (whose wrapper hands any other arguments to the Numba kernel)."""
+
+    __slots__ = ("kernel", "glob", "name")
+
+    def __init__(self, kernel: Kernel, glob: dict, name: str):
+        self.kernel, self.glob, self.name = kernel, glob, name
+
+    def __call__(self, *args: Any) -> Any:
+        fn = self.kernel.for_args(args)
+        self.glob[self.name] = fn
+        return fn(*args)
+
+
+def cache_stats() -> dict[str, int]:
+    """Disk-cache hits (kernels loaded) and misses (kernels compiled) over every kernel of
+    this process, direct or Numba's."""
+    numba = cache.numba_stats()
+    return {"hits": numba["hits"] + stats["loaded"], "misses": numba["misses"] + stats["compiled"]}
+
+
+def bind(source: str, glob: dict, name: str) -> Any:
+    """What a caller whose globals are ``glob`` calls the loop kernel ``source`` as
+    (``glob[name]``): a binding to its direct specialisations, or its Numba kernel when
+    ``config.kernel_compiler`` is "numba" or this process's object layouts are not the known
+    ones."""
+    if not enabled():
+        return cache.load(source).kernel
+    kernel = _kernels.get(source)
+    if kernel is None:
+        with _lock:
+            kernel = _kernels.get(source)
+            if kernel is None:
+                kernel = _kernels[source] = Kernel(source)
+    return _Binding(kernel, glob, name)

@@ -1,0 +1,220 @@
+"""Loop kernels compiled directly (jitgrad.backend.direct): the same results as the Numba
+kernels of the same source, the generated kernels of common programs all lowered directly,
+every argument the wrapper does not take handed to the Numba kernel, and the object-code
+cache trusted only when intact. (The rest of the suite runs through this path too: it is the
+default.)"""
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+from numba.core.errors import TypingError
+
+import jitgrad as jg
+import jitgrad.numpy as jnp
+from jitgrad.backend import cache, direct
+from jitgrad.core import config
+
+
+@pytest.fixture
+def numba_kernels(monkeypatch):
+    monkeypatch.setattr(config, "kernel_compiler", "numba")
+
+
+def programs():
+    """Programs whose kernels exercise each kind of scalar code the generator writes: float
+    arithmetic and vectorised math in both float types, casts, comparisons and selects,
+    integer arithmetic of several widths, row-wise and local reductions of each monoid,
+    broadcasts, transposes and reversed axes."""
+    rng = np.random.default_rng(0)
+    x64, y64 = rng.standard_normal((5, 7)), rng.standard_normal((5, 7))
+    x32, y32 = x64.astype(np.float32), y64.astype(np.float32)
+    i8 = rng.integers(-100, 100, (5, 7), dtype=np.int8)
+    i64 = rng.integers(-1000, 1000, (5, 7))
+    u16 = rng.integers(0, 60000, (5, 7), dtype=np.uint16)
+    return [
+        ("tanh-exp", lambda x, y: jnp.tanh(x) * y + jnp.exp(-x * x) / (1 + y * y), (x64, y64)),
+        ("tanh-exp f32", lambda x, y: jnp.tanh(x) * y + jnp.exp(-x * x) / (1 + y * y),
+         (x32, y32)),
+        ("log-softmax", lambda x, y: jnp.sum(y * jg.nn.log_softmax(x, axis=-1), axis=-1),
+         (x32, y32)),
+        ("grad", jg.grad(lambda x, y: jnp.sum(jnp.sin(x) * jnp.log1p(y * y))), (x64, y64)),
+        ("where-max", lambda x, y: jnp.where(x > y, jnp.maximum(x, 0.5), jnp.abs(y)), (x64, y64)),
+        ("reductions", lambda x, y: (jnp.max(x, axis=0), jnp.min(y, axis=1), jnp.prod(x, axis=1),
+                                     jnp.sum(x * y)), (x64, y64)),
+        ("f32 sum", lambda x, y: jnp.sum(x * y, axis=0) + jnp.mean(x), (x32, y32)),
+        ("casts", lambda x, y: (x.astype(np.int32) + y.astype(np.int16), (x > 0).astype(x.dtype),
+                                jnp.floor(x) - jnp.round(y)), (x64, y64)),
+        ("int8 wraps", lambda a, b: (a * b + a, a // (b % 7 + 1), -a), (i8, i8[::-1])),
+        ("int64", lambda a, b: (a // 7 - b % 13, jnp.maximum(a, b), a & b, a ^ ~b), (i64, i64.T.T)),
+        ("uint16", lambda a, b: (a + b, a // (b + 1), a > b), (u16, u16[:, ::-1])),
+        ("broadcast-transpose", lambda x, y: x.T[:, :5] * y[:5, 0] + y.T[::-1, :1].T.sum(), (x64, y64)),
+    ]
+
+
+def run_each(mode):
+    """Each program's results with ``kernel_compiler = mode``, jitted anew."""
+    old = config.kernel_compiler
+    config.kernel_compiler = mode
+    try:
+        return {name: jg.tree_util.tree_map(np.asarray, jg.jit(f)(*args))
+                for name, f, args in programs()}
+    finally:
+        config.kernel_compiler = old
+
+
+def test_direct_kernels_give_the_numba_kernels_results():
+    before = dict(direct.stats)
+    ours, numbas = run_each("direct"), run_each("numba")
+    for name, got in ours.items():
+        want = numbas[name]
+        for g, w in zip(jg.tree_util.tree_leaves(got), jg.tree_util.tree_leaves(want),
+                        strict=True):
+            assert g.dtype == w.dtype and g.shape == w.shape, name
+            if g.dtype.kind == "f":  # (sums may be vectorised into other partial sums)
+                np.testing.assert_allclose(g, w, rtol=1e-6 if g.dtype == np.float32 else 1e-13,
+                                           atol=0, err_msg=name)
+            else:
+                np.testing.assert_array_equal(g, w, err_msg=name)
+    assert direct.stats["compiled"] + direct.stats["loaded"] > before["compiled"] + \
+        before["loaded"]
+
+
+def test_common_programs_lower_every_kernel_directly():
+    """Nothing these programs' generator writes is left to Numba, except what takes Numba's
+    runtime (a float32 column sum's float64 scratch row, compiled by Numba either way)."""
+    before = direct.stats["numba"]
+    run_each("direct")
+    assert direct.stats["numba"] == before
+
+
+def test_builtin_runs_directly_and_hands_other_arguments_to_numba():
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((6, 4)), rng.standard_normal((6, 4))
+    f = jg.jit(lambda x, y: jnp.tanh(x) * y + 1.0)
+    want = np.tanh(x) * y + 1.0
+    np.testing.assert_allclose(f(x, y), want, rtol=1e-14)
+
+    class Sub(np.ndarray):
+        pass
+
+    misaligned = np.frombuffer(b"\0" + x.tobytes(), np.float64, offset=1).reshape(x.shape)
+    assert not misaligned.flags.aligned
+    for xa in (np.asfortranarray(x), x.view(Sub), misaligned, x.astype(">f8")):
+        np.testing.assert_allclose(np.asarray(f(xa, y)), want, rtol=1e-14)
+
+
+def kernel_source(body):
+    return cache.module_source(body, "import math\n\nimport numpy as np\nfrom numba import njit")
+
+
+AXPY = kernel_source(textwrap.dedent("""
+    @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+    def kernel(in0, in1, out0, n1):
+        n0 = out0.shape[0]
+        for i0 in range(n0):
+            for i1 in range(n1):
+                out0[i0, i1] = in0[i0, i1] * 2.0 + in1[i1]
+"""))
+
+
+def test_wrapper_checks_each_argument_at_every_call():
+    glob = {}
+    glob["K"] = direct.bind(AXPY, glob, "K")
+    a, b = np.arange(12.0).reshape(3, 4), np.arange(4.0)
+    out = np.empty((3, 4))
+    glob["K"](a, b, out, 4)
+    np.testing.assert_array_equal(out, a * 2 + b)
+    fn = glob["K"]
+    assert type(fn).__name__ == "builtin_function_or_method"  # rebound to the builtin
+    for args in [(a.astype(np.float32), b, out, 4), (a[:, ::-1], b, out, 4),
+                 (a, b, out, np.int64(4))]:
+        out[:] = -1
+        fn(*args)  # whatever the Numba kernel does with them
+        np.testing.assert_array_equal(out, np.asarray(args[0], np.float64) * 2 + b)
+    for args in [(a, b, out), (a, b, out, "4")]:  # Numba's errors, not a crash
+        with pytest.raises((TypeError, TypingError)):
+            fn(*args)
+
+
+def test_kernels_release_the_gil():
+    glob = {}
+    glob["K"] = direct.bind(AXPY, glob, "K")
+    a, b = np.ones((2000, 1000)), np.ones(1000)
+    outs = [np.empty((2000, 1000)) for _ in range(4)]
+    glob["K"](a, b, outs[0], 1000)
+    threads = [threading.Thread(target=glob["K"], args=(a, b, o, 1000)) for o in outs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for o in outs:
+        np.testing.assert_array_equal(o, 3.0)
+
+
+def test_unsupported_constructs_compile_with_numba_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("JITGRAD_CACHE_DIR", str(tmp_path))
+    source = kernel_source(textwrap.dedent("""
+        @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+        def kernel(in0, out0):
+            i = 0
+            while i < in0.shape[0]:
+                out0[i] = in0[i] + 1.0
+                i += 1
+    """))
+    before = direct.stats["numba"]
+    glob = {}
+    glob["K"] = direct.bind(source, glob, "K")
+    out = np.empty(3)
+    glob["K"](np.arange(3.0), out)
+    np.testing.assert_array_equal(out, [1.0, 2.0, 3.0])
+    assert direct.stats["numba"] == before + 1
+    assert glob["K"] is cache.load(source).kernel
+    assert list(tmp_path.glob("jitgrad_d_*.numba"))
+
+
+def test_kernel_compiler_numba_uses_numba_dispatchers(numba_kernels):
+    glob = {}
+    assert direct.bind(AXPY, glob, "K") is cache.load(AXPY).kernel
+    config.kernel_compiler = "llvm"
+    with pytest.raises(ValueError, match="kernel_compiler must be one of"):
+        direct.bind(AXPY, glob, "K")
+
+
+SCRIPT = textwrap.dedent("""
+    import numpy as np
+    import jitgrad as jg, jitgrad.numpy as jnp
+    from jitgrad.backend import direct
+    f = jg.jit(jg.grad(lambda x: jnp.sum(jnp.tanh(x) * x)))
+    x = np.linspace(-1, 1, 9)
+    t = np.tanh(x)
+    ok = np.allclose(f(x), t + x * (1 - t * t))
+    print(f"ok={ok} {direct.stats}")
+""")
+
+
+def run(cache_dir):
+    env = dict(os.environ, JITGRAD_CACHE_DIR=str(cache_dir), JITGRAD_COMPILE="blocking")
+    res = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip().splitlines()[-1]
+
+
+def test_object_code_is_cached_and_a_damaged_file_is_compiled_again(tmp_path):
+    first = run(tmp_path)
+    assert first.startswith("ok=True") and "'loaded': 0" in first and "'compiled': 0" not in first
+    second = run(tmp_path)
+    assert second.startswith("ok=True") and "'compiled': 0" in second
+    files = list(tmp_path.glob("jitgrad_d_*.o"))
+    assert files
+    for f in files:  # a flipped byte anywhere: the digest no longer matches, nothing is loaded
+        data = bytearray(f.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        f.write_bytes(bytes(data))
+    third = run(tmp_path)
+    assert third.startswith("ok=True") and "'loaded': 0" in third
