@@ -53,9 +53,11 @@ def kept_bytes(pools: list) -> int:
 def test_kernel_compiles_after_numbas_block_label_counter_has_grown(tmp_path, monkeypatch):
     """Numba numbers inlined blocks from a process-wide counter that doubled with every
     nested inlined helper; after a few hundred programs the block names passed LLVM's 1024
-    characters and every compile failed. Here the counter starts where a long run left it."""
+    characters and every compile failed. Here the counter starts where a long run left it.
+    (Loop kernels compiled by Numba: see config.kernel_compiler.)"""
     from numba.core import ir_utils
     monkeypatch.setenv("JITGRAD_CACHE_DIR", str(tmp_path))  # a new kernel: compiled here
+    monkeypatch.setattr(jg.config, "kernel_compiler", "numba")
     x = np.linspace(0.1, 1.0, 5)
     f = jg.jit(lambda v: jnp.sum(jnp.tanh(v * 1.234567891)))
     ir_utils._the_max_label.update(10 ** 1100)

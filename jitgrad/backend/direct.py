@@ -167,9 +167,11 @@ class _Lowering:
     registers); a name keeps the type of its first assignment (where Numba would unify two
     types, this leaves the kernel to Numba)."""
 
-    def __init__(self, ctx: Any, builder: Any, namespace: dict) -> None:
+    def __init__(self, ctx: Any, builder: Any, namespace: dict, unit: _Unit,
+                 restype: Any) -> None:
         self.tctx, _ = _contexts()
         self.ctx, self.builder, self.namespace = ctx, builder, namespace
+        self.unit, self.restype = unit, restype
         self.vars: dict[str, tuple[Any, Any]] = {}
         self.allocated: list[Any] = []  # scratch arrays, freed at the end
         self.depth = 0  # loops around the statement being lowered
@@ -214,7 +216,7 @@ class _Lowering:
             if isinstance(target, ast.Name):
                 self.bind(target.id, value, ty)
             elif isinstance(target, ast.Subscript):
-                arr, idx = self.expr(target.value), self.index(target.slice)
+                arr, idx = self.expr(target.value), self.expr(target.slice)
                 self.call(operator.setitem, [arr, idx, (value, ty)])
             elif isinstance(target, ast.Tuple) and isinstance(ty, types.BaseTuple) and \
                     len(ty) == len(target.elts) and \
@@ -241,6 +243,14 @@ class _Lowering:
                 self.depth += 1
                 self.block(s.body)
                 self.depth -= 1
+        elif isinstance(s, ast.Return) and s.value is not None and not self.depth:
+            value, ty = self.expr(s.value)
+            if self.restype is None:
+                raise _ReturnType(ty)
+            if ty != self.restype:
+                raise Unsupported(f"returns {ty}, not {self.restype}")
+            self.free_scratch()
+            self.ctx.call_conv.return_value(b, value)
         elif isinstance(s, ast.Pass):
             pass
         else:
@@ -255,14 +265,13 @@ class _Lowering:
             raise Unsupported(f"a loop bound of type {ty}")
         return self.ctx.cast(self.builder, value, ty, types.intp)
 
-    def index(self, node: ast.expr) -> tuple[Any, Any]:
+    def tuple(self, elts: list[ast.expr]) -> tuple[Any, Any]:
         from numba import types
-        if isinstance(node, ast.Tuple):
-            vals = [self.expr(e) for e in node.elts]
-            tys = [t for _, t in vals]
-            tty = types.UniTuple(tys[0], len(tys)) if len(set(tys)) == 1 else types.Tuple(tys)
-            return self.ctx.make_tuple(self.builder, tty, [v for v, _ in vals]), tty
-        return self.expr(node)
+        vals = [self.expr(e) for e in elts]
+        tys = [t for _, t in vals]
+        tty = types.UniTuple(tys[0], len(tys)) if tys and len(set(tys)) == 1 else \
+            types.Tuple(tys)
+        return self.ctx.make_tuple(self.builder, tty, [v for v, _ in vals]), tty
 
     def constant(self, value: Any) -> tuple[Any, Any]:
         from numba import types
@@ -290,8 +299,8 @@ class _Lowering:
             return self.constant(self.lookup(node))
         if isinstance(node, ast.Constant):
             return self.constant(node.value)
-        if isinstance(node, ast.Tuple) and not node.elts:
-            return self.constant(())
+        if isinstance(node, ast.Tuple):
+            return self.tuple(node.elts)
         if isinstance(node, ast.Attribute):
             return self.constant(self.lookup(node))
         if isinstance(node, ast.Subscript):
@@ -303,7 +312,7 @@ class _Lowering:
                     raise Unsupported("shape of a non-array")
                 ary = self.ctx.make_array(ty)(self.ctx, b, value=arr)
                 return cgutils.unpack_tuple(b, ary.shape)[node.slice.value], types.intp
-            return self.call(operator.getitem, [self.expr(v), self.index(node.slice)])
+            return self.call(operator.getitem, [self.expr(v), self.expr(node.slice)])
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
             return self.call(_BINOPS[type(node.op)], [self.expr(node.left),
                                                        self.expr(node.right)])
@@ -328,7 +337,11 @@ class _Lowering:
             fn = self.lookup(node.func)
             if fn is scalar.scratch_f64:
                 return self.scratch(node)
-            return self.call(fn, [self.expr(a) for a in node.args])
+            args = [self.expr(a) for a in node.args]
+            py_func = getattr(fn, "py_func", None)
+            if py_func is not None and py_func.__module__ == self.namespace["__name__"]:
+                return self.local_call(py_func.__name__, args)
+            return self.call(fn, args)
         raise Unsupported(ast.dump(node)[:80])
 
     def scratch(self, node: ast.Call) -> tuple[Any, Any]:
@@ -375,31 +388,65 @@ class _Lowering:
         for data in self.allocated:
             self.builder.call(free, [data])
 
+    def local_call(self, fname: str, args: list[tuple[Any, Any]]) -> tuple[Any, Any]:
+        """A call of another function of the kernel's module (``chunk``), lowered into the
+        same LLVM module."""
+        if fname not in self.unit.functions or fname == "kernel":
+            raise Unsupported(f"a call of {fname}")
+        fn, restype = self.unit.function(fname, tuple(t for _, t in args))
+        _, value = self.ctx.call_conv.call_function(self.builder, fn, restype or
+                                                    _none(), [t for _, t in args],
+                                                    [v for v, _ in args])
+        return value, restype or _none()
+
     def call(self, fn: Any, args: list[tuple[Any, Any]]) -> tuple[Any, Any]:
         """``fn(*args)`` as Numba types and lowers it (operators, numpy and math functions,
         number constructors, helper functions and intrinsics alike)."""
-        from numba import types
-        from numba.core.errors import NumbaError
         argtys = tuple(t for _, t in args)
-        try:
-            fnty = self.tctx.resolve_value_type(fn)
-            sig = self.tctx.resolve_function_type(fnty, argtys, {})
-        except (NumbaError, TypeError, ValueError, KeyError) as e:
-            raise Unsupported(f"{fn} of {argtys}: {e}") from None
-        if sig is None or len(sig.args) != len(args):
-            raise Unsupported(f"{fn} of {argtys}")
-        ret = sig.return_type
-        scalar = (types.Number, types.Boolean, types.NoneType)
-        if not (isinstance(ret, scalar) or (isinstance(ret, types.BaseTuple)
-                                            and all(isinstance(t, scalar) for t in ret))):
-            raise Unsupported(f"{fn} returns {ret}")  # e.g. an array: Numba's runtime owns it
-        try:
-            impl = self.ctx.get_function(fnty, sig)
-        except NotImplementedError as e:
-            raise Unsupported(f"{fn} of {argtys}: {e}") from None
+        sig, impl = _typed(self.ctx, fn, argtys)
         vals = [self.ctx.cast(self.builder, v, t, st)
                 for (v, t), st in zip(args, sig.args, strict=True)]
-        return impl(self.builder, vals), ret
+        return impl(self.builder, vals), sig.return_type
+
+
+_typings: dict[tuple, tuple[Any, Any] | str] = {}
+
+
+def _typed(ctx: Any, fn: Any, argtys: tuple) -> tuple[Any, Any]:
+    """Numba's signature and implementation of ``fn(*argtys)`` in ``ctx`` (a subtarget of
+    ``_target``'s), remembered for the process: each costs 0.1-2 ms to resolve, and kernels
+    repeat the same few operations."""
+    from numba import types
+    from numba.core.errors import NumbaError
+    key = (ctx, fn, argtys)
+    found = _typings.get(key)
+    if isinstance(found, str):
+        raise Unsupported(found)
+    if found is not None:
+        return found
+    tctx, _ = _contexts()
+    try:
+        fnty = tctx.resolve_value_type(fn)
+        sig = tctx.resolve_function_type(fnty, argtys, {})
+        ret = sig.return_type if sig is not None and len(sig.args) == len(argtys) else None
+        scalar = (types.Number, types.Boolean, types.NoneType)
+        if ret is None:
+            why = f"{fn} of {argtys}: no signature"
+        elif not (isinstance(ret, scalar) or (isinstance(ret, types.BaseTuple)
+                                              and all(isinstance(t, scalar) for t in ret))):
+            why = f"{fn} returns {ret}"  # e.g. an array: Numba's runtime would own it
+        else:
+            _typings[key] = found = (sig, ctx.get_function(fnty, sig))
+            return found
+    except (NumbaError, TypeError, ValueError, KeyError, NotImplementedError) as e:
+        why = f"{fn} of {argtys}: {e}"
+    _typings[key] = why
+    raise Unsupported(why)
+
+
+def _none() -> Any:
+    from numba import types
+    return types.none
 
 
 def _decorator_options(fn: ast.FunctionDef) -> tuple[str, frozenset | bool]:
@@ -427,37 +474,25 @@ def _decorator_options(fn: ast.FunctionDef) -> tuple[str, frozenset | bool]:
 # The module: the kernel under Numba's calling convention, and its Python-facing wrapper
 
 
-def _build(fn: ast.FunctionDef, namespace: dict, spec: tuple, name: str) -> Any:
-    """Lower ``fn`` for argument types ``spec`` into a finalised Numba code library whose
-    function ``name`` is the METH_FASTCALL wrapper and ``name_set`` stores the ndarray and int
-    types and the fallback callable into it."""
-    import llvmlite.ir as ir
-    from numba import types
+def _build(tree: ast.Module, namespace: dict, spec: tuple, name: str) -> Any:
+    """Lower the function ``kernel`` of ``tree`` for argument types ``spec`` into a finalised
+    Numba code library whose function ``name`` is the METH_FASTCALL wrapper and ``name_set``
+    stores the ndarray and int types and the fallback callable into it."""
     from numba.core.compiler_lock import global_compiler_lock
     from numba.core.fastmathpass import rewrite_module
 
-    error_model, fastmath = _decorator_options(fn)
-    params = [a.arg for a in fn.args.args]
-    if len(params) != len(spec) or fn.args.vararg or fn.args.kwonlyargs or fn.args.defaults:
-        raise Unsupported("parameters")
-    ctx = _target(error_model, fastmath)
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    if "kernel" not in functions:
+        raise Unsupported("no kernel function")
+    ctx = _target(*_decorator_options(functions["kernel"]))
     argtys = [_numba_type(a) for a in spec]
     with global_compiler_lock:
         lib = ctx.codegen().create_library(name)
         _one_pipeline(lib)
         module = lib.create_ir_module(name)
         with ctx.push_code_library(lib):
-            body = ir.Function(module, ctx.call_conv.get_function_type(types.none, argtys),
-                               name=f"{name}_body")
-            body.linkage = "internal"
-            builder = ir.IRBuilder(body.append_basic_block("entry"))
-            lowering = _Lowering(ctx, builder, namespace)
-            for p, v, t in zip(params, ctx.call_conv.decode_arguments(builder, argtys, body),
-                               argtys, strict=True):
-                lowering.bind(p, v, t)
-            lowering.block(fn.body)
-            lowering.free_scratch()
-            ctx.call_conv.return_value(builder, ctx.get_dummy_value())
+            unit = _Unit(ctx, module, namespace, functions, name)
+            body, _ = unit.function("kernel", tuple(argtys))
             _wrapper(module, ctx, name, body, spec, argtys)
         if ctx.fastmath:  # (what Numba's post_lowering does, without linking its runtime)
             rewrite_module(module, ctx.fastmath)
@@ -465,6 +500,68 @@ def _build(fn: ast.FunctionDef, namespace: dict, spec: tuple, name: str) -> Any:
         lib.enable_object_caching()
         lib.finalize()
     return lib
+
+
+class _ReturnType(Exception):
+    def __init__(self, ty: Any):
+        self.ty = ty
+
+
+class _Unit:
+    """The functions of one kernel module lowered into one LLVM module: ``kernel``, and the
+    module's other functions it calls (``chunk``), each under Numba's calling convention."""
+
+    def __init__(self, ctx: Any, module: Any, namespace: dict, functions: dict, name: str):
+        self.ctx, self.module, self.namespace = ctx, module, namespace
+        self.functions, self.name = functions, name
+        self.lowered: dict[tuple, tuple[Any, Any]] = {}
+
+    def function(self, fname: str, argtys: tuple) -> tuple[Any, Any]:
+        """The LLVM function of ``fname`` for ``argtys``, and its return type."""
+        import llvmlite.ir as ir
+        key = (fname, argtys)
+        if key not in self.lowered:
+            node = self.functions[fname]
+            if _decorator_options(node) != _decorator_options(self.functions["kernel"]):
+                raise Unsupported(f"{fname} compiles with other options")
+            # The return type comes from a first lowering into a module thrown away.
+            try:
+                self._lower(node, argtys, ir.Module(), None)
+                restype = None
+            except _ReturnType as r:
+                restype = r.ty
+            self.lowered[key] = (self._lower(node, argtys, self.module, restype), restype)
+        fn, restype = self.lowered[key]
+        return fn, restype
+
+    def _lower(self, node: ast.FunctionDef, argtys: tuple, module: Any, restype: Any) -> Any:
+        import llvmlite.ir as ir
+        from numba import types
+        params = [a.arg for a in node.args.args]
+        if len(params) != len(argtys) or node.args.vararg or node.args.kwonlyargs or \
+                node.args.defaults:
+            raise Unsupported("parameters")
+        ctx = self.ctx
+        fn = ir.Function(module, ctx.call_conv.get_function_type(restype or types.none,
+                                                                  list(argtys)),
+                         name=f"{self.name}_{node.name}_{len(self.lowered)}")
+        fn.linkage = "internal"
+        if node.name != "kernel":
+            # ``chunk`` runs the innermost loop of a rank-1 kernel as the outermost loop of a
+            # function of its own (see codegen.render_kernel): kept so, not inlined.
+            fn.attributes.add("noinline")
+        builder = ir.IRBuilder(fn.append_basic_block("entry"))
+        lowering = _Lowering(ctx, builder, self.namespace, self, restype)
+        for p, v, t in zip(params, ctx.call_conv.decode_arguments(builder, list(argtys), fn),
+                           argtys, strict=True):
+            lowering.bind(p, v, t)
+        lowering.block(node.body)
+        if not builder.block.is_terminated:
+            if restype is not None:
+                raise Unsupported(f"{node.name} does not end with its return")
+            lowering.free_scratch()
+            ctx.call_conv.return_value(builder, ctx.get_dummy_value())
+        return fn
 
 
 def _one_pipeline(lib: Any) -> None:
@@ -652,12 +749,6 @@ class Kernel:
                     fn = self.specs[spec] = self._specialise(spec)
         return fn
 
-    def function(self) -> ast.FunctionDef:
-        for node in ast.parse(self.source).body:
-            if isinstance(node, ast.FunctionDef) and node.name == "kernel":
-                return node
-        raise Unsupported("no kernel function")
-
     def _specialise(self, spec: tuple) -> Any:
         keyed = tuple((a[0], a[1].str, *a[2:]) if a[0] == "a" else a for a in spec)
         digest = hashlib.sha256(repr((self.source, keyed, _own_key())).encode()).hexdigest()
@@ -672,7 +763,7 @@ class Kernel:
             stats["loaded"] += 1
         else:
             try:
-                lib = _build(self.function(), vars(self.module), spec, name)
+                lib = _build(ast.parse(self.source), vars(self.module), spec, name)
             except Unsupported as e:
                 log.debug("jitgrad: kernel %s compiles with Numba: %s", name, e)
                 _mark(path)
