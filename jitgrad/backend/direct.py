@@ -266,8 +266,10 @@ class _Lowering:
         return self.ctx.cast(self.builder, value, ty, types.intp)
 
     def tuple(self, elts: list[ast.expr]) -> tuple[Any, Any]:
+        return self.tuple_of([self.expr(e) for e in elts])
+
+    def tuple_of(self, vals: list[tuple[Any, Any]]) -> tuple[Any, Any]:
         from numba import types
-        vals = [self.expr(e) for e in elts]
         tys = [t for _, t in vals]
         tty = types.UniTuple(tys[0], len(tys)) if tys and len(set(tys)) == 1 else \
             types.Tuple(tys)
@@ -321,6 +323,17 @@ class _Lowering:
         if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
             return self.call(_COMPARE[type(node.ops[0])], [self.expr(node.left),
                                                             self.expr(node.comparators[0])])
+        if isinstance(node, ast.BoolOp):
+            # ``and``/``or`` of booleans (comparisons): every operand is computed, as for the
+            # conditional below, and combined bitwise, which for booleans is the same value.
+            vals = [self.expr(v) for v in node.values]
+            if any(not isinstance(t, types.Boolean) for _, t in vals):
+                raise Unsupported("and/or of non-booleans")
+            combine = b.and_ if isinstance(node.op, ast.And) else b.or_
+            result = vals[0][0]
+            for v, _ in vals[1:]:
+                result = combine(result, v)
+            return result, types.boolean
         if isinstance(node, ast.IfExp):
             # Both operands are computed and one selected: kernel expressions are pure, and
             # with Numba's numpy error model no operation traps (an integer division by zero
@@ -404,12 +417,28 @@ class _Lowering:
         number constructors, helper functions and intrinsics alike)."""
         argtys = tuple(t for _, t in args)
         sig, impl = _typed(self.ctx, fn, argtys)
-        vals = [self.ctx.cast(self.builder, v, t, st)
-                for (v, t), st in zip(args, sig.args, strict=True)]
+        if len(sig.args) == len(args):
+            vals = [self.ctx.cast(self.builder, v, t, st)
+                    for (v, t), st in zip(args, sig.args, strict=True)]
+        else:  # f(*x) (the builtin max and min): the arguments as one tuple
+            (tty,) = sig.args
+            packed, ptys = self.tuple_of(args)
+            vals = [self.ctx.cast(self.builder, packed, ptys, tty)]
         return impl(self.builder, vals), sig.return_type
 
 
 _typings: dict[tuple, tuple[Any, Any] | str] = {}
+
+
+def _star(sig: Any, n: int) -> bool:
+    """Whether ``sig`` takes its ``n`` arguments as one tuple (``def f(*x)``)."""
+    import inspect
+
+    from numba import types
+    params = list(sig.pysig.parameters.values()) if sig.pysig is not None else []
+    return len(params) == 1 and params[0].kind is inspect.Parameter.VAR_POSITIONAL and \
+        len(sig.args) == 1 and isinstance(sig.args[0], types.BaseTuple) and \
+        len(sig.args[0]) == n
 
 
 def _typed(ctx: Any, fn: Any, argtys: tuple) -> tuple[Any, Any]:
@@ -428,7 +457,8 @@ def _typed(ctx: Any, fn: Any, argtys: tuple) -> tuple[Any, Any]:
     try:
         fnty = tctx.resolve_value_type(fn)
         sig = tctx.resolve_function_type(fnty, argtys, {})
-        ret = sig.return_type if sig is not None and len(sig.args) == len(argtys) else None
+        ret = sig.return_type if sig is not None and (
+            len(sig.args) == len(argtys) or _star(sig, len(argtys))) else None
         scalar = (types.Number, types.Boolean, types.NoneType)
         if ret is None:
             why = f"{fn} of {argtys}: no signature"
