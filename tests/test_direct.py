@@ -222,3 +222,30 @@ def test_object_code_is_cached_and_a_damaged_file_is_compiled_again(tmp_path):
         f.write_bytes(bytes(data))
     third = run(tmp_path)
     assert third.startswith("ok=True") and "'loaded': 0" in third
+
+
+def test_builtin_outlives_its_kernel_objects(tmp_path):
+    """The builtin's PyMethodDef lives in the compiled code's memory: a builtin still held by
+    a caller (or met by the garbage collector at exit) after jitgrad's own objects for it are
+    gone reads valid memory. It was a ctypes struct, freed first at exit: a segfault in
+    CPython's garbage collector after the last line of a script."""
+    script = textwrap.dedent(f"""
+        import gc
+        import numpy as np
+        from jitgrad.backend import direct
+        glob = {{}}
+        glob["K"] = direct.bind({AXPY!r}, glob, "K")
+        a, b, out = np.ones((3, 4)), np.arange(4.0), np.empty((3, 4))
+        glob["K"](a, b, out, 4)
+        direct._kernels.clear()
+        gc.collect()
+        reuse = [i + 10 ** 9 for i in range(200000)]  # objects the size of a freed struct
+        print(glob["K"].__name__.startswith("jitgrad_d_"), end=" ")
+        glob["K"](a, b, out, 4)
+        print(bool((out == 2 + b).all()))
+    """)
+    env = dict(os.environ, JITGRAD_CACHE_DIR=str(tmp_path))
+    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["True", "True"]

@@ -633,14 +633,26 @@ def _wrapper(module: Any, ctx: Any, name: str, body: Any, spec: tuple, argtys: l
 
     g_ndarray, g_int, g_fallback = (global_ptr(f"{name}_{g}") for g in ("ndarray", "int",
                                                                         "fallback"))
-    setter = ir.Function(module, ir.FunctionType(ir.VoidType(), [obj, obj, obj]),
-                         name=f"{name}_set")
+    setter = ir.Function(module, ir.FunctionType(obj, [obj, obj, obj]), name=f"{name}_set")
     sb = ir.IRBuilder(setter.append_basic_block())
     for g, a in zip((g_ndarray, g_int, g_fallback), setter.args, strict=True):
         sb.store(a, g)
-    sb.ret_void()
+    # The wrapper's PyMethodDef, returned by the setter: CPython reads it for as long as the
+    # builtin function lives (its garbage collector too, at exit), so it lives in the code's
+    # own memory, which is never freed, not in a Python object.
+    fnty = ir.FunctionType(obj, [obj, obj.as_pointer(), i64])
+    label = bytearray(name.encode() + b"\0")
+    text = ir.GlobalVariable(module, ir.ArrayType(i8, len(label)), f"{name}_name")
+    text.global_constant, text.linkage = True, "internal"
+    text.initializer = ir.Constant(ir.ArrayType(i8, len(label)), label)
+    method = ir.GlobalVariable(module, ir.LiteralStructType([obj, obj, i32, obj]), f"{name}_def")
+    method.linkage = "internal"
+    sb.ret(sb.bitcast(method, obj))
 
-    fn = ir.Function(module, ir.FunctionType(obj, [obj, obj.as_pointer(), i64]), name=name)
+    fn = ir.Function(module, fnty, name=name)
+    method.initializer = ir.Constant(method.value_type, [
+        text.bitcast(obj), fn.bitcast(obj), ir.Constant(i32, _METH_FASTCALL),
+        ir.Constant(obj, None)])
     argv, nargs = fn.args[1], fn.args[2]
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     fail = fn.append_basic_block("fallback")
@@ -734,26 +746,19 @@ def _own_key() -> str:
     return h.hexdigest()
 
 
-class _PyMethodDef(ctypes.Structure):
-    _fields_ = [("ml_name", ctypes.c_char_p), ("ml_meth", ctypes.c_void_p),
-                ("ml_flags", ctypes.c_int), ("ml_doc", ctypes.c_char_p)]
-
-
 class _Compiled:
-    """One specialisation: its code library, kept alive with the method definition and
-    fallback its builtin function points to."""
+    """One specialisation: its code library (kept, with the fallback its code points to) and
+    the builtin function calling it."""
 
     def __init__(self, lib: Any, name: str, fallback: Any):
         self.lib, self.fallback = lib, fallback
-        self.method = _PyMethodDef(name.encode(), lib.get_pointer_to_function(name),
-                                   _METH_FASTCALL, None)
-        setter = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
-            lib.get_pointer_to_function(f"{name}_set"))
-        setter(id(np.ndarray), id(int), id(fallback))
+        setter = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                  ctypes.c_void_p)(lib.get_pointer_to_function(f"{name}_set"))
+        method = setter(id(np.ndarray), id(int), id(fallback))
         new = ctypes.pythonapi.PyCFunction_NewEx
         new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.py_object,
                                                        ctypes.py_object]
-        self.fn = new(ctypes.byref(self.method), None, None)
+        self.fn = new(method, None, None)
 
 
 class Kernel:
