@@ -4,6 +4,7 @@ every argument the wrapper does not take handed to the Numba kernel, and the obj
 cache trusted only when intact. (The rest of the suite runs through this path too: it is the
 default.)"""
 
+import inspect
 import os
 import subprocess
 import sys
@@ -249,3 +250,35 @@ def test_builtin_outlives_its_kernel_objects(tmp_path):
                          text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["True", "True"]
+
+
+def vmath_primitives():
+    from jitgrad.core import REGISTRY, Elementwise
+    return sorted(name for name, p in REGISTRY.items()
+                  if isinstance(p.lowering, Elementwise) and p.lowering.vmath)
+
+
+def new_libraries(before):
+    return [c.lib for k in list(direct._kernels.values()) for c in k.compiled
+            if id(c) not in before]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", vmath_primitives())
+def test_kernels_calling_vmath_vectorise(name, dtype, tmp_path, monkeypatch):
+    """Every primitive with a vectorised implementation leaves its kernel's loop vectorised
+    (LLVM's vector.body) with the one module pipeline direct kernels run, and float32 never
+    widens to float64."""
+    from jitgrad.core import REGISTRY
+    prim = REGISTRY[name]
+    x = np.linspace(0.5, 3, 16).astype(dtype)
+    before = {id(c) for k in direct._kernels.values() for c in k.compiled}
+    arity = getattr(prim.impl, "nin", None) or len(inspect.signature(prim.impl).parameters)
+    monkeypatch.setenv("JITGRAD_CACHE_DIR", str(tmp_path))  # compiled here, not loaded
+    scale = float(np.random.default_rng().uniform(2, 3))  # a kernel no other test compiled
+    jg.jit(lambda v: prim.bind(*[v] * arity) * scale)(x)
+    (lib,) = new_libraries(before) or [None]
+    llvm = lib.get_llvm_str()
+    assert "vector.body" in llvm
+    if dtype == np.float32:
+        assert "double" not in llvm
