@@ -150,6 +150,14 @@ def _target(error_model: str, fastmath: frozenset | bool) -> Any:
     return ctx.subtarget(**options)
 
 
+@functools.cache
+def _array_struct(ty: Any) -> Any:
+    """Numba's struct class of array type ``ty`` (``context.make_array`` builds a new class at
+    every call: 0.6 ms each, several per kernel)."""
+    from numba.np.arrayobj import make_array
+    return make_array(ty)
+
+
 def _numba_type(arg: tuple) -> Any:
     from numba import from_dtype, types
     if arg[0] == "i":
@@ -312,7 +320,7 @@ class _Lowering:
                 arr, ty = self.expr(v.value)
                 if not isinstance(ty, types.Array):
                     raise Unsupported("shape of a non-array")
-                ary = self.ctx.make_array(ty)(self.ctx, b, value=arr)
+                ary = _array_struct(ty)(self.ctx, b, value=arr)
                 return cgutils.unpack_tuple(b, ary.shape)[node.slice.value], types.intp
             return self.call(operator.getitem, [self.expr(v), self.expr(node.slice)])
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
@@ -385,7 +393,7 @@ class _Lowering:
         for n in reversed(shape):
             strides.insert(0, step)
             step = b.mul(step, n)
-        ary = ctx.make_array(ty)(ctx, b)
+        ary = _array_struct(ty)(ctx, b)
         populate_array(ary, data=b.bitcast(data, ary.data.type),
                        shape=cgutils.pack_array(b, shape, i64),
                        strides=cgutils.pack_array(b, strides, i64),
@@ -694,7 +702,7 @@ def _wrapper(module: Any, ctx: Any, name: str, body: Any, spec: tuple, argtys: l
         require(b.icmp_signed("==", b.and_(flags, ir.Constant(i32, need)),
                               ir.Constant(i32, need)))
         require(b.icmp_signed("!=", field(descr, _DESCR_BYTEORDER, i8), ir.Constant(i8, ord(">"))))
-        ary = ctx.make_array(ty)(ctx, b)
+        ary = _array_struct(ty)(ctx, b)
         dims, strides = field(o, _AR_DIMS, i64.as_pointer()), field(o, _AR_STRIDES,
                                                                    i64.as_pointer())
         populate_array(ary, data=b.bitcast(field(o, _AR_DATA, obj), ary.data.type),
