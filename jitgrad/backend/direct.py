@@ -12,9 +12,9 @@ linked and inlined the same way), into one LLVM module that Numba's code generat
 and finalises. A small wrapper in the same module reads its arguments straight from the array
 objects (checking type, dtype, rank, alignment and, where the kernel was specialised for it,
 C-contiguity) and releases the GIL around the loops; it is a builtin function, so a call costs
-less than a dispatcher's. Anything else (another construct, an operation that could raise, an
-argument of another kind or layout) goes to the Numba-compiled kernel of the same source,
-so a kernel is never less general than Numba's.
+less than a dispatcher's. Anything else (another construct, or an argument of another kind
+or layout) goes to the Numba-compiled kernel of the same source, so a kernel is never less
+general than Numba's.
 
 Compiled code is cached on disk beside the kernel modules (object code, not a pickle), keyed
 by source, argument types, this module and the machine."""
@@ -562,12 +562,13 @@ class _Unit:
             node = self.functions[fname]
             if _decorator_options(node) != _decorator_options(self.functions["kernel"]):
                 raise Unsupported(f"{fname} compiles with other options")
-            # The return type comes from a first lowering into a module thrown away.
-            try:
-                self._lower(node, argtys, ir.Module(), None)
-                restype = None
-            except _ReturnType as r:
-                restype = r.ty
+            restype = None
+            if any(isinstance(n, ast.Return) for n in ast.walk(node)):
+                # Its type comes from a first lowering into a module thrown away.
+                try:
+                    self._lower(node, argtys, ir.Module(), None)
+                except _ReturnType as r:
+                    restype = r.ty
             self.lowered[key] = (self._lower(node, argtys, self.module, restype), restype)
         fn, restype = self.lowered[key]
         return fn, restype
@@ -605,9 +606,10 @@ class _Unit:
 def _one_pipeline(lib: Any) -> None:
     """Optimise ``lib`` with one run of Numba's module pipeline (O3 with the loop and SLP
     vectorisers, as Numba's last one). Numba also runs a function pipeline on each function
-    as it is added (declarations included) and a cheaper module pipeline first, whose purpose
-    is to prune its runtime's reference counts: there are none here, and the two together
-    took a third of a kernel's LLVM time."""
+    as it is added (declarations included) and a cheaper module pipeline first, to gather
+    its runtime's reference counts for pruning (there are none here) and to rotate loops for
+    the vectoriser: every kernel calling a vectorised function still vectorises without it
+    (tests/test_direct.py), and the two together took a third of a kernel's LLVM time."""
     codegen = lib.codegen
 
     def functions(module: Any) -> None:
