@@ -58,7 +58,8 @@ def programs():
         ("int8 wraps", lambda a, b: (a * b + a, a // (b % 7 + 1), -a), (i8, i8[::-1])),
         ("int64", lambda a, b: (a // 7 - b % 13, jnp.maximum(a, b), a & b, a ^ ~b), (i64, i64.T.T)),
         ("uint16", lambda a, b: (a + b, a // (b + 1), a > b), (u16, u16[:, ::-1])),
-        ("broadcast-transpose", lambda x, y: x.T[:, :5] * y[:5, 0] + y.T[::-1, :1].T.sum(), (x64, y64)),
+        ("broadcast-transpose", lambda x, y: x.T[:, :5] * y[:5, 0] + y.T[::-1, :1].T.sum(),
+         (x64, y64)),
     ]
 
 

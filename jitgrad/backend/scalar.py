@@ -51,7 +51,7 @@ def imin(typingctx, a, b):
         return None
 
     def codegen(context, builder, signature, args):
-        x, y = (context.cast(builder, v, t, ty) for v, t in zip(args, signature.args))
+        x, y = (context.cast(builder, v, t, ty) for v, t in zip(args, signature.args, strict=True))
         less = builder.icmp_signed("<", x, y) if ty.signed else builder.icmp_unsigned("<", x, y)
         return builder.select(less, x, y)
 

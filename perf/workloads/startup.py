@@ -124,7 +124,8 @@ def run(ctx: Context) -> Section:
         "processes' first-call times are its column), from the same processes as the row "
         "above; jitgrad's products run on numpy's BLAS until its own matmul kernel is "
         "compiled (in the background too; seconds per dtype, once per install), \"matmul "
-        "kernel serves products\" is until then (wait_for_compiles() returned). With --threads 1 the suite is pinned to one CPU: jitgrad then starts no "
+        "kernel serves products\" is until then (wait_for_compiles() returned). With "
+        "--threads 1 the suite is pinned to one CPU: jitgrad then starts no "
         "compile worker (it could only share the caller's core) and compiles on a "
         "background thread of the caller.",
         f"{MANY} random programs: {MANY} distinct programs of two (4, 8) float64 arrays "
