@@ -514,8 +514,7 @@ def _decorator_options(fn: ast.FunctionDef) -> tuple[str, frozenset | bool]:
 
 def _build(tree: ast.Module, namespace: dict, spec: tuple, name: str) -> Any:
     """Lower the function ``kernel`` of ``tree`` for argument types ``spec`` into a finalised
-    Numba code library whose function ``name`` is the METH_FASTCALL wrapper and ``name_set``
-    stores the ndarray and int types and the fallback callable into it."""
+    Numba code library whose function ``name`` is its entry (see ``_entry``)."""
     from numba.core.compiler_lock import global_compiler_lock
     from numba.core.fastmathpass import rewrite_module
 
@@ -531,7 +530,7 @@ def _build(tree: ast.Module, namespace: dict, spec: tuple, name: str) -> Any:
         with ctx.push_code_library(lib):
             unit = _Unit(ctx, module, namespace, functions, name)
             body, _ = unit.function("kernel", tuple(argtys))
-            _wrapper(module, ctx, name, body, spec, argtys)
+            _entry(module, ctx, name, body, argtys)
         if ctx.fastmath:  # (what Numba's post_lowering does, without linking its runtime)
             rewrite_module(module, ctx.fastmath)
         lib.add_ir_module(module)
@@ -623,7 +622,33 @@ def _one_pipeline(lib: Any) -> None:
     lib._optimize_final_module = final
 
 
-def _wrapper(module: Any, ctx: Any, name: str, body: Any, spec: tuple, argtys: list) -> None:
+def _argument_struct(ctx: Any, argtys: list) -> Any:
+    """The struct of Numba values (array structs, integers) the wrapper of an argument spec
+    fills and a kernel's entry reads."""
+    import llvmlite.ir as ir
+    return ir.LiteralStructType([ctx.get_value_type(t) for t in argtys])
+
+
+def _entry(module: Any, ctx: Any, name: str, body: Any, argtys: list) -> None:
+    """The kernel's entry ``i32 name(i8* args)``: its arguments from one argument struct,
+    the kernel called under Numba's calling convention; 1 if an operation raised, else 0.
+    A plain C signature, so that one wrapper serves every kernel of the same argument spec."""
+    import llvmlite.ir as ir
+    from numba import types
+    i32 = ir.IntType(32)
+    fn = ir.Function(module, ir.FunctionType(i32, [ir.IntType(8).as_pointer()]), name=name)
+    b = ir.IRBuilder(fn.append_basic_block())
+    args = b.bitcast(fn.args[0], _argument_struct(ctx, argtys).as_pointer())
+    values = [b.load(b.gep(args, [i32(0), i32(k)])) for k in range(len(argtys))]
+    status, _ = ctx.call_conv.call_function(b, body, types.none, list(argtys), values)
+    b.ret(b.zext(status.is_error, i32))
+
+
+def _wrapper(module: Any, ctx: Any, name: str, spec: tuple, argtys: list) -> None:
+    """The METH_FASTCALL function ``name`` of every kernel whose arguments are ``spec``, and
+    ``name_set``, which stores the ndarray and int types into it and returns its PyMethodDef.
+    A builtin made of it has as ``self`` an array of two words: the kernel's entry, and the
+    callable that takes arguments of any other kind (the Numba kernel)."""
     import llvmlite.ir as ir
     from numba import types
     from numba.core import cgutils
@@ -641,15 +666,14 @@ def _wrapper(module: Any, ctx: Any, name: str, body: Any, spec: tuple, argtys: l
         g.initializer = ir.Constant(obj, None)
         return g
 
-    g_ndarray, g_int, g_fallback = (global_ptr(f"{name}_{g}") for g in ("ndarray", "int",
-                                                                        "fallback"))
-    setter = ir.Function(module, ir.FunctionType(obj, [obj, obj, obj]), name=f"{name}_set")
+    g_ndarray, g_int = (global_ptr(f"{name}_{g}") for g in ("ndarray", "int"))
+    setter = ir.Function(module, ir.FunctionType(obj, [obj, obj]), name=f"{name}_set")
     sb = ir.IRBuilder(setter.append_basic_block())
-    for g, a in zip((g_ndarray, g_int, g_fallback), setter.args, strict=True):
+    for g, a in zip((g_ndarray, g_int), setter.args, strict=True):
         sb.store(a, g)
-    # The wrapper's PyMethodDef, returned by the setter: CPython reads it for as long as the
-    # builtin function lives (its garbage collector too, at exit), so it lives in the code's
-    # own memory, which is never freed, not in a Python object.
+    # The PyMethodDef, returned by the setter: CPython reads it for as long as a builtin made
+    # of it lives (its garbage collector too, at exit), so it lives in the code's own memory,
+    # which is never freed, not in a Python object.
     fnty = ir.FunctionType(obj, [obj, obj.as_pointer(), i64])
     label = bytearray(name.encode() + b"\0")
     text = ir.GlobalVariable(module, ir.ArrayType(i8, len(label)), f"{name}_name")
@@ -665,24 +689,29 @@ def _wrapper(module: Any, ctx: Any, name: str, body: Any, spec: tuple, argtys: l
         ir.Constant(obj, None)])
     argv, nargs = fn.args[1], fn.args[2]
     b = ir.IRBuilder(fn.append_basic_block("entry"))
+
+    def field(base: Any, offset: int, ty: Any) -> Any:
+        return b.load(b.bitcast(b.gep(base, [ir.Constant(i64, offset)]), ty.as_pointer()))
+
+    slots = b.bitcast(field(fn.args[0], _AR_DATA, obj), obj.as_pointer())
+    entry = b.bitcast(b.load(slots), ir.FunctionType(i32, [obj]).as_pointer())
+    fallback = b.load(b.gep(slots, [ir.Constant(i64, 1)]))
     fail = fn.append_basic_block("fallback")
     with b.goto_block(fail):
         vectorcall = extern("PyObject_VectorcallDict", obj, [obj, obj.as_pointer(), i64, obj])
-        b.ret(b.call(vectorcall, [b.load(g_fallback), argv, nargs, ir.Constant(obj, None)]))
+        b.ret(b.call(vectorcall, [fallback, argv, nargs, ir.Constant(obj, None)]))
 
     def require(ok: Any) -> None:
         then = fn.append_basic_block()
         b.cbranch(ok, then, fail)
         b.position_at_end(then)
 
-    def field(base: Any, offset: int, ty: Any) -> Any:
-        return b.load(b.bitcast(b.gep(base, [ir.Constant(i64, offset)]), ty.as_pointer()))
-
     require(b.icmp_signed("==", nargs, ir.Constant(i64, len(spec))))
     ndarray = b.load(g_ndarray)
-    values = []
+    args = cgutils.alloca_once(b, _argument_struct(ctx, argtys))
     for k, (arg, ty) in enumerate(zip(spec, argtys, strict=True)):
         o = b.load(b.gep(argv, [ir.Constant(i64, k)]))
+        slot = b.gep(args, [i32(0), i32(k)])
         if arg[0] == "i":
             require(b.icmp_unsigned("==", field(o, _OB_TYPE, obj), b.load(g_int)))
             as_ssize = extern("PyLong_AsSsize_t", i64, [obj])
@@ -691,7 +720,7 @@ def _wrapper(module: Any, ctx: Any, name: str, body: Any, spec: tuple, argtys: l
                 error = b.call(extern("PyErr_Occurred", obj, []), [])
                 with b.if_then(b.icmp_unsigned("!=", error, ir.Constant(obj, None))):
                     b.ret(ir.Constant(obj, None))
-            values.append(v)
+            b.store(v, slot)
             continue
         _, dtype, ndim, layout = arg
         require(b.icmp_unsigned("==", field(o, _OB_TYPE, obj), ndarray))
@@ -715,17 +744,17 @@ def _wrapper(module: Any, ctx: Any, name: str, body: Any, spec: tuple, argtys: l
                                                       for d in range(ndim)], i64),
                        itemsize=ctx.get_constant(types.intp, dtype.itemsize), meminfo=None,
                        parent=o)
-        values.append(ary._getvalue())
+        b.store(ary._getvalue(), slot)
     state = b.call(extern("PyEval_SaveThread", obj, []), [])
-    status, _ = ctx.call_conv.call_function(b, body, types.none, argtys, values)
+    raised = b.call(entry, [b.bitcast(args, obj)])
     b.call(extern("PyEval_RestoreThread", ir.VoidType(), [obj]), [state])
-    with b.if_then(status.is_error, likely=False):
+    with b.if_then(b.icmp_signed("!=", raised, ir.Constant(i32, 0)), likely=False):
         # No operation of a generated kernel raises under the numpy error model. Should one,
         # say so: running the Numba kernel again could read outputs already written over.
         exc = module.globals.get("PyExc_RuntimeError") or \
             ir.GlobalVariable(module, obj, "PyExc_RuntimeError")
-        message = ctx.insert_const_string(module, f"jitgrad: an operation of kernel {name} "
-                                          "raised in compiled code; run with "
+        message = ctx.insert_const_string(module, "jitgrad: an operation of a kernel raised "
+                                          "in compiled code; run with "
                                           "jitgrad.config.kernel_compiler = 'numba' for "
                                           "Numba's message")
         b.call(extern("PyErr_SetString", ir.VoidType(), [obj, obj]), [b.load(exc), message])
@@ -733,6 +762,46 @@ def _wrapper(module: Any, ctx: Any, name: str, body: Any, spec: tuple, argtys: l
     none = module.globals.get("_Py_NoneStruct") or ir.GlobalVariable(module, i8, "_Py_NoneStruct")
     b.call(extern("Py_IncRef", ir.VoidType(), [obj]), [b.bitcast(none, obj)])
     b.ret(b.bitcast(none, obj))
+
+
+_wrappers: dict[tuple, tuple[Any, int]] = {}
+
+
+def _wrapper_for(spec: tuple) -> int:
+    """The PyMethodDef of the wrapper of argument spec ``spec``: compiled (or loaded from the
+    disk cache) once per process and shared by every kernel of that spec. (Called under
+    ``_lock``.)"""
+    from numba.core.compiler_lock import global_compiler_lock
+    keyed = _keyed(spec)
+    found = _wrappers.get(keyed)
+    if found is None:
+        digest = hashlib.sha256(repr(("wrapper", keyed, _own_key())).encode()).hexdigest()
+        name = f"jitgrad_w_{digest[:32]}"
+        d, problem = cache.kernel_cache_problem()
+        path = None if problem is not None else d / f"{name}.o"
+        lib = _load(path, name) if path is not None else None
+        if lib is None:
+            ctx = _target("numpy", False)
+            argtys = [_numba_type(a) for a in spec]
+            with global_compiler_lock:
+                lib = ctx.codegen().create_library(name)
+                _one_pipeline(lib)
+                module = lib.create_ir_module(name)
+                _wrapper(module, ctx, name, spec, argtys)
+                lib.add_ir_module(module)
+                lib.enable_object_caching()
+                lib.finalize()
+            if path is not None:
+                _save(path, lib)
+        setter = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
+            lib.get_pointer_to_function(f"{name}_set"))
+        found = _wrappers[keyed] = (lib, setter(id(np.ndarray), id(int)))
+    return found[1]
+
+
+def _keyed(spec: tuple) -> tuple:
+    """``spec`` as a key that differs between every two specs the wrappers tell apart."""
+    return tuple((a[0], a[1].str, a[1].num, *a[2:]) if a[0] == "a" else a for a in spec)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -757,18 +826,17 @@ def _own_key() -> str:
 
 
 class _Compiled:
-    """One specialisation: its code library (kept, with the fallback its code points to) and
-    the builtin function calling it."""
+    """One specialisation: its code library and the builtin function calling it (the wrapper
+    of its argument spec, with the entry's address and the fallback as ``self``)."""
 
-    def __init__(self, lib: Any, name: str, fallback: Any):
+    def __init__(self, lib: Any, name: str, fallback: Any, spec: tuple):
         self.lib, self.fallback = lib, fallback
-        setter = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                                  ctypes.c_void_p)(lib.get_pointer_to_function(f"{name}_set"))
-        method = setter(id(np.ndarray), id(int), id(fallback))
+        method = _wrapper_for(spec)
+        self.slots = np.array([lib.get_pointer_to_function(name), id(fallback)], np.uintp)
         new = ctypes.pythonapi.PyCFunction_NewEx
         new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.py_object,
                                                        ctypes.py_object]
-        self.fn = new(method, None, None)
+        self.fn = new(method, self.slots, None)
 
 
 class Kernel:
@@ -795,8 +863,8 @@ class Kernel:
         return fn
 
     def _specialise(self, spec: tuple) -> Any:
-        keyed = tuple((a[0], a[1].str, *a[2:]) if a[0] == "a" else a for a in spec)
-        digest = hashlib.sha256(repr((self.source, keyed, _own_key())).encode()).hexdigest()
+        digest = hashlib.sha256(repr((self.source, _keyed(spec), _own_key())).encode()
+                                ).hexdigest()
         name = f"jitgrad_d_{digest[:32]}"
         d, problem = cache.kernel_cache_problem()
         path = None if problem is not None else d / f"{name}.o"
@@ -823,7 +891,7 @@ class Kernel:
             stats["compiled"] += 1
             if path is not None:
                 _save(path, lib)
-        compiled = _Compiled(lib, name, self.numba)
+        compiled = _Compiled(lib, name, self.numba, spec)
         self.compiled.append(compiled)
         return compiled.fn
 
