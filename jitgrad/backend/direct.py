@@ -9,10 +9,10 @@ fixed cost. Here the kernel's syntax tree is walked once and each operation is t
 lowered by Numba's own typing and lowering registries (``resolve_function_type`` and
 ``get_function``: the same implementations, casts and error model Numba would use, helpers
 linked and inlined the same way), into one LLVM module that Numba's code generator optimises
-and finalises. A small wrapper in the same module reads its arguments straight from the array
-objects (checking type, dtype, rank, alignment and, where the kernel was specialised for it,
-C-contiguity) and releases the GIL around the loops; it is a builtin function, so a call costs
-less than a dispatcher's. Anything else (another construct, or an argument of another kind
+and finalises. A small wrapper, compiled once per argument spec and shared by the kernels of
+that spec, reads their arguments straight from the array objects (checking type, dtype, rank,
+alignment and, where the kernel was specialised for it, C-contiguity) and releases the GIL
+around the loops; a kernel is a builtin function, so a call costs less than a dispatcher's. Anything else (another construct, or an argument of another kind
 or layout) goes to the Numba-compiled kernel of the same source, so a kernel is never less
 general than Numba's.
 
