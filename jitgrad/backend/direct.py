@@ -12,9 +12,9 @@ linked and inlined the same way), into one LLVM module that Numba's code generat
 and finalises. A small wrapper, compiled once per argument spec and shared by the kernels of
 that spec, reads their arguments straight from the array objects (checking type, dtype, rank,
 alignment and, where the kernel was specialised for it, C-contiguity) and releases the GIL
-around the loops; a kernel is a builtin function, so a call costs less than a dispatcher's. Anything else (another construct, or an argument of another kind
-or layout) goes to the Numba-compiled kernel of the same source, so a kernel is never less
-general than Numba's.
+around the loops; a kernel is a builtin function, so a call costs less than a dispatcher's.
+Anything else (another construct, or an argument of another kind or layout) goes to the
+Numba-compiled kernel of the same source, so a kernel is never less general than Numba's.
 
 Compiled code is cached on disk beside the kernel modules (object code, not a pickle), keyed
 by source, argument types, this module and the machine."""
@@ -514,7 +514,10 @@ def _decorator_options(fn: ast.FunctionDef) -> tuple[str, frozenset | bool]:
 
 def _build(tree: ast.Module, namespace: dict, spec: tuple, name: str) -> Any:
     """Lower the function ``kernel`` of ``tree`` for argument types ``spec`` into a finalised
-    Numba code library whose function ``name`` is its entry (see ``_entry``)."""
+    Numba code library whose function ``name`` is its entry (see ``_entry``); the first kernel
+    of a spec in a process also carries that spec's wrapper (``name_w``, see ``_wrapper``),
+    which later kernels of the spec share: a module of its own would cost a module's fixed
+    compile time more for every spec met once."""
     from numba.core.compiler_lock import global_compiler_lock
     from numba.core.fastmathpass import rewrite_module
 
@@ -531,6 +534,8 @@ def _build(tree: ast.Module, namespace: dict, spec: tuple, name: str) -> Any:
             unit = _Unit(ctx, module, namespace, functions, name)
             body, _ = unit.function("kernel", tuple(argtys))
             _entry(module, ctx, name, body, argtys)
+            if _keyed(spec) not in _wrappers:
+                _wrapper(module, ctx, f"{name}_w", spec, argtys)
         if ctx.fastmath:  # (what Numba's post_lowering does, without linking its runtime)
             rewrite_module(module, ctx.fastmath)
         lib.add_ir_module(module)
@@ -768,9 +773,9 @@ _wrappers: dict[tuple, tuple[Any, int]] = {}
 
 
 def _wrapper_for(spec: tuple) -> int:
-    """The PyMethodDef of the wrapper of argument spec ``spec``: compiled (or loaded from the
-    disk cache) once per process and shared by every kernel of that spec. (Called under
-    ``_lock``.)"""
+    """The PyMethodDef of the wrapper of argument spec ``spec``, shared by every kernel of
+    that spec: the one the first such kernel carried, or else compiled as a module of its own
+    (or loaded from the disk cache). (Called under ``_lock``.)"""
     from numba.core.compiler_lock import global_compiler_lock
     keyed = _keyed(spec)
     found = _wrappers.get(keyed)
@@ -831,6 +836,10 @@ class _Compiled:
 
     def __init__(self, lib: Any, name: str, fallback: Any, spec: tuple):
         self.lib, self.fallback = lib, fallback
+        carried = lib.get_pointer_to_function(f"{name}_w_set")  # 0: it carries none
+        if carried and _keyed(spec) not in _wrappers:
+            setter = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(carried)
+            _wrappers[_keyed(spec)] = (lib, setter(id(np.ndarray), id(int)))
         method = _wrapper_for(spec)
         self.slots = np.array([lib.get_pointer_to_function(name), id(fallback)], np.uintp)
         new = ctypes.pythonapi.PyCFunction_NewEx
