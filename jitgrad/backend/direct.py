@@ -30,6 +30,7 @@ import logging
 import operator
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -291,9 +292,6 @@ class _Lowering:
             ty = types.intp
         elif isinstance(value, float):
             ty = types.float64
-        elif value == ():
-            ty = types.Tuple(())
-            return self.ctx.make_tuple(self.builder, ty, []), ty
         else:
             raise Unsupported(f"constant {value!r}")
         return self.ctx.get_constant(ty, value), ty
@@ -518,24 +516,34 @@ def _build(tree: ast.Module, namespace: dict, spec: tuple, name: str) -> Any:
     of a spec in a process also carries that spec's wrapper (``name_w``, see ``_wrapper``),
     which later kernels of the spec share: a module of its own would cost a module's fixed
     compile time more for every spec met once."""
-    from numba.core.compiler_lock import global_compiler_lock
-    from numba.core.fastmathpass import rewrite_module
-
     functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
     if "kernel" not in functions:
         raise Unsupported("no kernel function")
     ctx = _target(*_decorator_options(functions["kernel"]))
     argtys = [_numba_type(a) for a in spec]
+
+    def fill(module: Any) -> None:
+        unit = _Unit(ctx, module, namespace, functions, name)
+        body, _ = unit.function("kernel", tuple(argtys))
+        _entry(module, ctx, name, body, argtys)
+        if _keyed(spec) not in _wrappers:
+            _wrapper(module, ctx, f"{name}_w", spec, argtys)
+
+    return _library(ctx, name, fill)
+
+
+def _library(ctx: Any, name: str, fill: Callable[[Any], None]) -> Any:
+    """A finalised Numba code library ``name`` of one LLVM module that ``fill`` writes, with
+    ``ctx`` as the active context (helpers it calls are linked into this library), optimised
+    by ``_one_pipeline`` and ready to be cached as object code."""
+    from numba.core.compiler_lock import global_compiler_lock
+    from numba.core.fastmathpass import rewrite_module
     with global_compiler_lock:
         lib = ctx.codegen().create_library(name)
         _one_pipeline(lib)
         module = lib.create_ir_module(name)
         with ctx.push_code_library(lib):
-            unit = _Unit(ctx, module, namespace, functions, name)
-            body, _ = unit.function("kernel", tuple(argtys))
-            _entry(module, ctx, name, body, argtys)
-            if _keyed(spec) not in _wrappers:
-                _wrapper(module, ctx, f"{name}_w", spec, argtys)
+            fill(module)
         if ctx.fastmath:  # (what Numba's post_lowering does, without linking its runtime)
             rewrite_module(module, ctx.fastmath)
         lib.add_ir_module(module)
@@ -776,32 +784,33 @@ def _wrapper_for(spec: tuple) -> int:
     """The PyMethodDef of the wrapper of argument spec ``spec``, shared by every kernel of
     that spec: the one the first such kernel carried, or else compiled as a module of its own
     (or loaded from the disk cache). (Called under ``_lock``.)"""
-    from numba.core.compiler_lock import global_compiler_lock
     keyed = _keyed(spec)
-    found = _wrappers.get(keyed)
-    if found is None:
+    if keyed not in _wrappers:
         digest = hashlib.sha256(repr(("wrapper", keyed, _own_key())).encode()).hexdigest()
         name = f"jitgrad_w_{digest[:32]}"
-        d, problem = cache.kernel_cache_problem()
-        path = None if problem is not None else d / f"{name}.o"
+        path = _cache_path(name)
         lib = _load(path, name) if path is not None else None
         if lib is None:
             ctx = _target("numpy", False)
             argtys = [_numba_type(a) for a in spec]
-            with global_compiler_lock:
-                lib = ctx.codegen().create_library(name)
-                _one_pipeline(lib)
-                module = lib.create_ir_module(name)
-                _wrapper(module, ctx, name, spec, argtys)
-                lib.add_ir_module(module)
-                lib.enable_object_caching()
-                lib.finalize()
+            lib = _library(ctx, name, lambda module: _wrapper(module, ctx, name, spec, argtys))
             if path is not None:
                 _save(path, lib)
-        setter = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
-            lib.get_pointer_to_function(f"{name}_set"))
-        found = _wrappers[keyed] = (lib, setter(id(np.ndarray), id(int)))
-    return found[1]
+        _register_wrapper(keyed, lib, lib.get_pointer_to_function(f"{name}_set"))
+    return _wrappers[keyed][1]
+
+
+def _register_wrapper(keyed: tuple, lib: Any, setter: int) -> None:
+    """Make the wrapper whose setter is at ``setter`` (in ``lib``) the one of spec ``keyed``:
+    store the ndarray and int types into it, and keep its PyMethodDef."""
+    store = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(setter)
+    _wrappers[keyed] = (lib, store(id(np.ndarray), id(int)))
+
+
+def _cache_path(name: str) -> Path | None:
+    """Where compiled library ``name`` is cached, or None if the kernel cache is unusable."""
+    d, problem = cache.kernel_cache_problem()
+    return None if problem is not None else d / f"{name}.o"
 
 
 def _keyed(spec: tuple) -> tuple:
@@ -838,14 +847,19 @@ class _Compiled:
         self.lib, self.fallback = lib, fallback
         carried = lib.get_pointer_to_function(f"{name}_w_set")  # 0: it carries none
         if carried and _keyed(spec) not in _wrappers:
-            setter = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(carried)
-            _wrappers[_keyed(spec)] = (lib, setter(id(np.ndarray), id(int)))
+            _register_wrapper(_keyed(spec), lib, carried)
         method = _wrapper_for(spec)
         self.slots = np.array([lib.get_pointer_to_function(name), id(fallback)], np.uintp)
-        new = ctypes.pythonapi.PyCFunction_NewEx
-        new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.py_object,
-                                                       ctypes.py_object]
-        self.fn = new(method, self.slots, None)
+        self.fn = _new_builtin()(method, self.slots, None)
+
+
+@functools.cache
+def _new_builtin() -> Any:
+    """CPython's ``PyCFunction_NewEx(method, self, module)``."""
+    new = ctypes.pythonapi.PyCFunction_NewEx
+    new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.py_object,
+                                                   ctypes.py_object]
+    return new
 
 
 class Kernel:
@@ -875,8 +889,7 @@ class Kernel:
         digest = hashlib.sha256(repr((self.source, _keyed(spec), _own_key())).encode()
                                 ).hexdigest()
         name = f"jitgrad_d_{digest[:32]}"
-        d, problem = cache.kernel_cache_problem()
-        path = None if problem is not None else d / f"{name}.o"
+        path = _cache_path(name)
         if path is not None and path.with_suffix(".numba").exists():
             stats["numba"] += 1
             return self.numba
@@ -886,14 +899,12 @@ class Kernel:
         else:
             try:
                 lib = _build(ast.parse(self.source), vars(self.module), spec, name)
-            except Unsupported as e:
-                log.debug("jitgrad: kernel %s compiles with Numba: %s", name, e)
-                _mark(path)
-                stats["numba"] += 1
-                return self.numba
-            except Exception as e:  # noqa: BLE001 - a lowering failure: Numba still compiles it
-                log.warning("jitgrad: kernel %s compiles with Numba (direct lowering failed: "
-                            "%r)", name, e)
+            except Exception as e:  # noqa: BLE001 - Numba compiles what this does not lower
+                if isinstance(e, Unsupported):
+                    log.debug("jitgrad: kernel %s compiles with Numba: %s", name, e)
+                else:  # a failure of the lowering itself: worth seeing
+                    log.warning("jitgrad: kernel %s compiles with Numba (direct lowering "
+                                "failed: %r)", name, e)
                 _mark(path)
                 stats["numba"] += 1
                 return self.numba
