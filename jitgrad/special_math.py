@@ -31,7 +31,7 @@ import math
 import numpy as np
 from numba import njit
 
-from jitgrad.backend.cache import disk_cache, inline_helper
+from jitgrad.backend.cache import SOURCE, disk_cache, inline_helper
 from jitgrad.backend.vmath import _fma, exp_f64, log1p_f64, log_f64
 
 # Every function here is cached on disk through jitgrad's checks (backend.cache). Hot functions
@@ -70,7 +70,9 @@ def _clenshaw(name, c):
     lines.append(f"    return {c[0]!r} + u * b1 - b2")
     # This module's name and file, so that Numba's disk cache can place and key the function.
     namespace = {"__name__": __name__}
-    exec(compile("\n".join(lines), __file__, "exec"), namespace)  # noqa: S102 - built below
+    text = "\n".join(lines)
+    exec(compile(text, __file__, "exec"), namespace)  # noqa: S102 - built below
+    setattr(namespace[name], SOURCE, text)
     return _hot(namespace[name])
 
 

@@ -33,7 +33,8 @@ SCRIPT = textwrap.dedent("""
     t = np.tanh(x + b)
     ok = np.allclose(f(x, b), (1 - t ** 2) * x + t)
     s = direct.cache_stats()
-    print(f"ok={ok} hits={s['hits']} misses={s['misses']}")
+    print(f"ok={ok} helpers={direct.stats['helpers loaded']} hits={s['hits']} "
+          f"misses={s['misses']}")
 """)
 
 
@@ -238,8 +239,16 @@ def warm(tmp_path_factory):
     root = tmp_path_factory.mktemp("warm")
     out, _ = run(root / "kernels", NUMBA_CACHE_DIR=str(root / "numba"))
     assert out.startswith("ok=True")
-    assert list((root / "numba").rglob("*.nbi"))
+    assert list((root / "numba").rglob("jitgrad_h_*.bc"))  # (tanh's lowering)
+    out, _ = run(root / "more kernels", NUMBA_CACHE_DIR=str(root / "numba"))
+    assert "helpers=1 " in out  # loaded from there by a kernel compiled anew
     return root / "kernels", root / "numba"
+
+
+def planted(numba_dir):
+    """The files in ``numba_dir`` whose names would be loaded: Numba's index and data files
+    and jitgrad's lowerings of the inline helpers."""
+    return [*numba_dir.rglob("*.nb?"), *numba_dir.rglob("jitgrad_h_*.bc")]
 
 
 def test_world_writable_cache_directory_is_never_loaded_from(tmp_path, warm):
@@ -251,7 +260,7 @@ def test_world_writable_cache_directory_is_never_loaded_from(tmp_path, warm):
     shared = open_dir(tmp_path / "shared")
     for src in kernels.glob("jitgrad_k_*.py"):
         plant_module(shared / src.name, marker)
-    for f in numba_dir.rglob("*.nb?"):
+    for f in planted(numba_dir):
         (shared / "__pycache__" / f.name).write_bytes(pickle.dumps(RunsCode(touch_code(marker))))
     out, err = run(shared, cwd=shared, NUMBA_CACHE_DIR=None)
     assert out.startswith("ok=True") and not marker.exists()
@@ -265,11 +274,12 @@ def test_numba_cache_directory_others_can_write_is_never_loaded_from(tmp_path, w
     kernels, numba_dir = warm
     marker = tmp_path / "MARKER"
     shared = open_dir(tmp_path / "numba")
-    for f in numba_dir.rglob("*.nb?"):
+    for f in planted(numba_dir):
         d = open_dir(shared / f.parent.relative_to(numba_dir))
-        (d / f.name).write_bytes(pickle.dumps(RunsCode(touch_code(marker))))
+        (d / f.name).write_bytes(f.read_bytes() if f.suffix == ".bc" else
+                                 pickle.dumps(RunsCode(touch_code(marker))))
     out, err = run(kernels, NUMBA_CACHE_DIR=str(shared))
-    assert out.startswith("ok=True") and not marker.exists()
+    assert out.startswith("ok=True helpers=0 ") and not marker.exists()
     assert err.count(WARNING) == 1 and f"{shared} is writable by other users" in err
 
 
@@ -461,13 +471,15 @@ HELPERS = textwrap.dedent("""
 
 
 def test_inlined_helpers_load_from_the_disk_cache(tmp_path):
-    """A process compiling a new kernel (here: with an empty kernel cache) loads the vmath
-    functions the kernel inlines from Numba's disk cache instead of typing and lowering them
-    again, which was half of the first kernel's compile in every process."""
+    """A process compiling a new Numba kernel (here: with an empty kernel cache) loads the
+    vmath functions the kernel inlines from Numba's disk cache instead of typing and lowering
+    them again, which was half of the first kernel's compile in every process. (Direct
+    kernels lower them themselves and cache that beside: tests/test_direct.py.)"""
     numba_dir = str(tmp_path / "numba")
-    out, _ = run(tmp_path / "first", HELPERS, NUMBA_CACHE_DIR=numba_dir)
+    env = {"NUMBA_CACHE_DIR": numba_dir, "JITGRAD_KERNEL_COMPILER": "numba"}
+    out, _ = run(tmp_path / "first", HELPERS, **env)
     assert out == "0 2"
-    out, _ = run(tmp_path / "second", HELPERS, NUMBA_CACHE_DIR=numba_dir)
+    out, _ = run(tmp_path / "second", HELPERS, **env)
     assert out == "2 0"
 
 

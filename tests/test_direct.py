@@ -284,3 +284,129 @@ def test_kernels_calling_vmath_vectorise(name, dtype, tmp_path, monkeypatch):
     assert "vector.body" in llvm
     if dtype == np.float32:
         assert "double" not in llvm
+
+
+# -- inline helpers (vmath, special_math's hot functions, ...) lowered like kernels
+
+# The public inline helpers that stay Numba's, and why; every other one must lower directly.
+NUMBA_HELPERS = {
+    "gcd_int": "a while loop",
+    "scratch_f64": "returns an array (kernels allocate their scratch themselves)",
+}
+
+
+def inline_helpers():
+    """Every public inline helper of the helper modules (``cache.inline_helper``)."""
+    import importlib
+    return [(mod, name) for mod in cache.HELPER_MODULES
+            for name, fn in sorted(vars(importlib.import_module(mod)).items())
+            if getattr(fn, cache.INLINE, False) and not name.startswith("_")]
+
+
+def helper_inputs(dtype, n):
+    """Special values (zeros, subnormals, the overflow edges, infinities, NaN) and random
+    ones of ``dtype``, shuffled into ``n`` arguments."""
+    rng = np.random.default_rng(3)
+    if np.dtype(dtype).kind == "f":
+        fi = np.finfo(dtype)
+        special = [0.0, -0.0, fi.smallest_subnormal, fi.smallest_normal, fi.eps, 0.5, 1.0,
+                   2.0, 3.5, 20.0, 88.7, 709.8, 1e10, float(fi.max), np.inf, np.nan]
+        values = np.concatenate([special, np.negative(special),
+                                 rng.standard_normal(64) * 10.0 ** rng.integers(-8, 4, 64)])
+        values = values.astype(dtype)
+    else:
+        info = np.iinfo(dtype)
+        values = rng.integers(max(info.min, -(2 ** 40)), min(info.max, 2 ** 40), 96,
+                              dtype=dtype, endpoint=True)
+    return [values] + [rng.permutation(values) for _ in range(n - 1)]
+
+
+def helper_kernel(mod, name, arity):
+    ins = ", ".join(f"in{k}" for k in range(arity))
+    reads = ", ".join(f"in{k}[i0]" for k in range(arity))
+    return cache.module_source(textwrap.dedent(f"""
+        @njit(cache=True, nogil=True, error_model="numpy", fastmath={{"contract"}})
+        def kernel({ins}, out0, n0):
+            for i0 in range(n0):
+                out0[i0] = {name}({reads})
+    """), f"import numpy as np\nfrom numba import njit\n\nfrom {mod} import {name}")
+
+
+@pytest.mark.parametrize("mod, name", inline_helpers())
+def test_inline_helpers_lower_directly_and_give_numbas_results(mod, name):
+    """Each helper kernels call is lowered by jitgrad (not compiled by Numba), and a kernel
+    calling it gives the Numba kernel's results on special and random values: the same
+    bits, or for floats at most one unit in the last place apart (where LLVM contracts
+    another product into an fma: the helper is optimised with its callees already inlined)."""
+    import importlib
+
+    from numba import from_dtype
+    fn = getattr(importlib.import_module(mod), name)
+    arity = len(inspect.signature(fn.py_func).parameters)
+    if name in NUMBA_HELPERS:
+        with pytest.raises(direct.Unsupported):
+            direct._helper(fn, (from_dtype(np.dtype(np.float64)),) * arity)
+        return
+    # The argument type: the helper's own (``*_f32``), else the first that Numba takes.
+    candidates = [np.float32] if name.endswith("_f32") else [np.float64, np.int64, np.uint32]
+    for dtype in candidates:
+        try:
+            helper = direct._helper(fn, (from_dtype(np.dtype(dtype)),) * arity)
+            break
+        except direct.Unsupported as e:
+            why = e
+    else:
+        pytest.fail(f"{name} is not lowered directly: {why}")
+    args = helper_inputs(dtype, arity)
+    out_dtype = np.dtype(str(helper.restype))
+    source = helper_kernel(mod, name, arity)
+    glob = {}
+    glob["K"] = direct.bind(source, glob, "K")
+    got, want = np.empty(len(args[0]), out_dtype), np.empty(len(args[0]), out_dtype)
+    glob["K"](*args, got, len(got))
+    assert type(glob["K"]).__name__ == "builtin_function_or_method"  # compiled directly
+    cache.load(source).kernel(*args, want, len(want))
+    if out_dtype.kind == "f":
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        finite = ~np.isnan(want)
+        np.testing.assert_array_max_ulp(got[finite], want[finite], maxulp=1)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+HELPER_SCRIPT = textwrap.dedent("""
+    import numpy as np
+    import jitgrad as jg, jitgrad.numpy as jnp
+    from jitgrad.backend import direct
+    x = np.linspace(-3, 3, 9)
+    y = jg.jit(lambda x: jnp.sin(x) + jnp.tanh(x))(x)
+    print(bool(np.allclose(y, np.sin(x) + np.tanh(x))), direct.stats["helpers lowered"],
+          direct.stats["helpers loaded"])
+""")
+
+
+def test_inline_helpers_are_cached_with_numbas_cache(tmp_path):
+    """A helper is lowered once per install: the next process loads its bitcode from the
+    directory of Numba's cache of it, and a damaged file is lowered again."""
+    env = dict(os.environ, JITGRAD_CACHE_DIR=str(tmp_path / "k"), JITGRAD_COMPILE="blocking",
+               NUMBA_CACHE_DIR=str(tmp_path / "n"))
+
+    def run_script(cache_dir):
+        env["JITGRAD_CACHE_DIR"] = str(tmp_path / cache_dir)
+        res = subprocess.run([sys.executable, "-c", HELPER_SCRIPT], env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        ok, lowered, loaded = res.stdout.split()
+        assert ok == "True"
+        return int(lowered), int(loaded)
+
+    lowered, loaded = run_script("k1")
+    assert lowered > 0 and loaded == 0
+    files = sorted((tmp_path / "n").rglob("jitgrad_h_*.bc"))
+    assert len(files) == lowered
+    assert run_script("k2") == (0, 2)  # (sin and tanh; the helpers they call are inside)
+    for damaged in files:
+        damaged.write_bytes(damaged.read_bytes()[:-5] + b"xxxxx")
+        assert direct._read(damaged, direct._HELPER_MAGIC) is None
+    assert run_script("k3") == (lowered, 0)
+    assert all(direct._read(f, direct._HELPER_MAGIC) is not None for f in files)

@@ -227,7 +227,7 @@ def _atomic_private(path: str) -> Iterator[IO[bytes]]:
         raise
 
 
-class _SafeCache:
+class SafeCache:
     """Wraps a Numba dispatcher's disk cache so that a corrupted, truncated, unreadable or
     unwritable cache file means "compile again" (with one warning), never an error, and
     files it writes are owner-only."""
@@ -267,7 +267,7 @@ def _guard(dispatcher: Any) -> Any:
     inner = dispatcher._cache
     problem = distrust(inner.cache_path)
     if problem is None:
-        dispatcher._cache = _SafeCache(inner)
+        dispatcher._cache = SafeCache(inner)
     else:
         dispatcher._cache = NullCache()
         _warn_once(f"Numba's cache {inner.cache_path} not used: {problem}; compiling in "
@@ -280,7 +280,7 @@ def harden(module: ModuleType) -> ModuleType:
     for value in list(vars(module).values()):
         inner = getattr(value, "_cache", None)
         if inner is not None and getattr(inner, "cache_path", None) is not None and \
-                not isinstance(inner, _SafeCache) and \
+                not isinstance(inner, SafeCache) and \
                 getattr(value, "py_func", None) is not None and \
                 value.py_func.__module__ == module.__name__:
             _guard(value)
@@ -295,14 +295,23 @@ def inline_helper(**options: Any) -> Any:
     still inline it (and their loops still vectorise), while a new process loads each helper
     instead of typing and lowering it again: that was half of the first kernel's compile time
     in every process (0.6 of 1.2 s CPU for a tanh/exp/log1p kernel), paid by every compile
-    worker, test file and script."""
+    worker, test file and script. (Kernels compiled by ``backend.direct`` lower the helpers
+    themselves, marked by ``INLINE``; Numba compiles them for Numba's kernels.)"""
     import numba
 
     def decorate(fn: Any) -> Any:
-        return disk_cache(numba.njit(forceinline=True, no_cpython_wrapper=True,
-                                     no_cfunc_wrapper=True, **options)(fn))
+        dispatcher = disk_cache(numba.njit(forceinline=True, no_cpython_wrapper=True,
+                                           no_cfunc_wrapper=True, **options)(fn))
+        setattr(dispatcher, INLINE, True)  # (direct kernels lower it themselves)
+        return dispatcher
 
     return decorate
+
+
+# The attribute marking ``inline_helper``'s dispatchers, and the one holding the source text of
+# a Python function made by ``exec`` (which ``inspect`` cannot find), for backend.direct.
+INLINE = "jitgrad_inline"
+SOURCE = "jitgrad_source"
 
 
 def disk_cache(dispatcher: Any) -> Any:

@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import ast
 import builtins
+import collections
+import copy
 import ctypes
 import functools
 import hashlib
+import json
 import logging
 import operator
 import sys
@@ -52,6 +55,8 @@ _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
            ast.BitXor: operator.xor, ast.LShift: operator.lshift, ast.RShift: operator.rshift}
 _COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
             ast.Eq: operator.eq, ast.NotEq: operator.ne}
+_INPLACE = {ast.Add: operator.iadd, ast.Sub: operator.isub, ast.Mult: operator.imul,
+            ast.Div: operator.itruediv}
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_,
           ast.Invert: operator.invert}
 
@@ -194,7 +199,16 @@ class _Lowering:
             self.vars[name] = (slot, ty)
         slot, known = self.vars[name]
         if known != ty:
-            raise Unsupported(f"{name} is assigned {known} and {ty}")
+            from numba import types
+            # Outside loops the statements run in their order, so a name given an integer of
+            # another width (``q = q + shift``, int32 plus int64) can be a new slot: Numba
+            # would widen both assignments to the unified type, and integer operations widen
+            # their operands as that store would. Anything else is left to Numba.
+            if self.depth or not (isinstance(known, types.Integer)
+                                  and isinstance(ty, types.Integer)):
+                raise Unsupported(f"{name} is assigned {known} and {ty}")
+            del self.vars[name]
+            return self.bind(name, value, ty)
         self.builder.store(value, slot)
 
     def lookup(self, node: ast.expr) -> Any:
@@ -234,6 +248,10 @@ class _Lowering:
                     self.bind(t.id, b.extract_value(value, i), ety)
             else:
                 raise Unsupported(ast.dump(s))
+        elif isinstance(s, ast.AugAssign) and isinstance(s.target, ast.Name) and \
+                type(s.op) in _INPLACE:
+            self.bind(s.target.id, *self.call(_INPLACE[type(s.op)],
+                                               [self.expr(s.target), self.expr(s.value)]))
         elif isinstance(s, ast.For) and not s.orelse and isinstance(s.target, ast.Name) and \
                 isinstance(s.iter, ast.Call) and self.lookup(s.iter.func) is range and \
                 1 <= len(s.iter.args) <= 3 and not s.iter.keywords:
@@ -242,12 +260,14 @@ class _Lowering:
                 (self.ctx.get_constant(types.intp, 0), bounds[0])
             step = 1
             if len(bounds) == 3:
-                if not (isinstance(s.iter.args[2], ast.Constant) and
-                        isinstance(s.iter.args[2].value, int) and s.iter.args[2].value > 0):
-                    raise Unsupported("a range step that is not a positive constant")
-                step = s.iter.args[2].value
+                try:
+                    step = ast.literal_eval(s.iter.args[2])  # (-1 is an operation on 1)
+                except ValueError:
+                    step = None
+                if type(step) is not int or step == 0:
+                    raise Unsupported("a range step that is not a constant")
             with cgutils.for_range_slice(b, start, stop, self.ctx.get_constant(types.intp, step),
-                                         intp=start.type, inc=True) as (i, _):
+                                         intp=start.type, inc=step > 0) as (i, _):
                 self.bind(s.target.id, i, types.intp)
                 self.depth += 1
                 self.block(s.body)
@@ -260,8 +280,9 @@ class _Lowering:
                 raise Unsupported(f"returns {ty}, not {self.restype}")
             self.free_scratch()
             self.ctx.call_conv.return_value(b, value)
-        elif isinstance(s, ast.Pass):
-            pass
+        elif isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and
+                                         isinstance(s.value, ast.Constant)):
+            pass  # (a docstring)
         else:
             raise Unsupported(ast.dump(s)[:80])
 
@@ -285,16 +306,27 @@ class _Lowering:
         return self.ctx.make_tuple(self.builder, tty, [v for v, _ in vals]), tty
 
     def constant(self, value: Any) -> tuple[Any, Any]:
-        from numba import types
+        """A global or literal as Numba freezes it: Python numbers, numpy scalars, tuples and
+        named tuples of them (vmath's constant tables) and read-only arrays (stored in the
+        module, as Numba stores global arrays)."""
+        from numba import typeof, types
         if isinstance(value, bool):
             ty = types.boolean
         elif isinstance(value, int):
             ty = types.intp
         elif isinstance(value, float):
             ty = types.float64
+        elif isinstance(value, (np.number, np.bool_, tuple)) or (
+                type(value) is np.ndarray and not value.flags.writeable):
+            try:
+                ty = typeof(value)
+            except ValueError:
+                ty = None
+            if not _constant_type(ty):
+                raise Unsupported(f"constant {value!r}")
         else:
             raise Unsupported(f"constant {value!r}")
-        return self.ctx.get_constant(ty, value), ty
+        return self.ctx.get_constant_generic(self.builder, ty, value), ty
 
     def expr(self, node: ast.expr) -> tuple[Any, Any]:
         from numba import types
@@ -310,6 +342,11 @@ class _Lowering:
         if isinstance(node, ast.Tuple):
             return self.tuple(node.elts)
         if isinstance(node, ast.Attribute):
+            base = node.value
+            while isinstance(base, ast.Attribute):
+                base = base.value
+            if not (isinstance(base, ast.Name) and base.id not in self.vars):
+                return self.attribute(self.expr(node.value), node.attr)
             return self.constant(self.lookup(node))
         if isinstance(node, ast.Subscript):
             v = node.value
@@ -357,8 +394,14 @@ class _Lowering:
             if fn is scalar.scratch_f64:
                 return self.scratch(node)
             args = [self.expr(a) for a in node.args]
+            if getattr(fn, cache.INLINE, False):
+                try:
+                    return self.helper_call(fn, args)
+                except Unsupported as e:  # Numba compiles (or loads) that helper
+                    log.debug("jitgrad: helper %s compiles with Numba: %s", fn.__name__, e)
             py_func = getattr(fn, "py_func", None)
-            if py_func is not None and py_func.__module__ == self.namespace["__name__"]:
+            if py_func is not None and py_func.__name__ in self.unit.local and \
+                    py_func.__module__ == self.namespace["__name__"]:
                 return self.local_call(py_func.__name__, args)
             return self.call(fn, args)
         raise Unsupported(ast.dump(node)[:80])
@@ -406,6 +449,32 @@ class _Lowering:
             ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer()]), "free")
         for data in self.allocated:
             self.builder.call(free, [data])
+
+    def attribute(self, value: tuple[Any, Any], attr: str) -> tuple[Any, Any]:
+        """``value.attr`` (a named tuple's field, an array's ``shape``) as Numba types and
+        lowers it."""
+        val, ty = value
+        attrty = self.tctx.resolve_getattr(ty, attr)
+        if attrty is None or not _constant_type(attrty):
+            raise Unsupported(f"{ty}.{attr}")
+        return self.ctx.get_getattr(ty, attr)(self.ctx, self.builder, ty, val, attr), attrty
+
+    def helper_call(self, fn: Any, args: list[tuple[Any, Any]]) -> tuple[Any, Any]:
+        """A call of an inline helper (``cache.inline_helper``: vmath, special_math's hot
+        functions, ...), lowered like a kernel (``_helper``) instead of compiled by Numba,
+        declared here and linked into the kernel's module, where LLVM inlines it."""
+        from numba.core import cgutils
+        argtys = tuple(t for _, t in args)
+        h = _helper(fn, argtys)
+        self.unit.use(h)
+        b, ctx = self.builder, self.ctx
+        decl = cgutils.get_or_insert_function(
+            b.module, ctx.call_conv.get_function_type(h.restype, list(argtys)), h.name)
+        status, value = ctx.call_conv.call_function(b, decl, h.restype, list(argtys),
+                                                    [v for v, _ in args])
+        with cgutils.if_unlikely(b, status.is_error):
+            ctx.call_conv.return_status_propagate(b, status)
+        return value, h.restype
 
     def local_call(self, fname: str, args: list[tuple[Any, Any]]) -> tuple[Any, Any]:
         """A call of another function of the kernel's module (``chunk``), lowered into the
@@ -480,6 +549,214 @@ def _typed(ctx: Any, fn: Any, argtys: tuple) -> tuple[Any, Any]:
     raise Unsupported(why)
 
 
+def _constant_type(ty: Any) -> bool:
+    """Whether values of Numba type ``ty`` are plain data a kernel may hold: numbers,
+    booleans, tuples of them, arrays (no Python objects, nothing Numba's runtime owns)."""
+    from numba import types
+    if isinstance(ty, (types.Number, types.Boolean)):
+        return True
+    if isinstance(ty, types.BaseTuple):
+        return all(_constant_type(t) for t in ty)
+    return isinstance(ty, types.Array)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inline helpers: vmath's and special_math's functions lowered like kernels
+
+class _Helper:
+    """An inline helper lowered for one argument signature: the symbol of its function, its
+    return type and its module (optimised with every function it calls inlined; a clone is
+    linked into each kernel module calling it, where LLVM inlines it)."""
+
+    __slots__ = ("name", "restype", "module")
+
+    def __init__(self, name: str, restype: Any, module: Any):
+        self.name, self.restype, self.module = name, restype, module
+
+
+_helpers: dict[tuple, _Helper | str] = {}
+_HELPER_OPTIONS = {"forceinline", "no_cpython_wrapper", "no_cfunc_wrapper", "error_model",
+                   "fastmath", "nopython", "boundscheck", "nogil"}
+_HELPER_MAGIC = b"jitgrad direct helper 1\n"
+
+
+def _helper(fn: Any, argtys: tuple) -> _Helper:
+    """Inline helper ``fn`` (a Numba dispatcher of ``cache.inline_helper``) for ``argtys``,
+    lowered like a kernel and cached on disk as bitcode beside the kernels. Numba would type,
+    lower and optimise it and each helper it calls in a pipeline of their own, and compile
+    each to machine code that is never run (callers inline the bitcode): ≈ 0.5 s CPU for sin
+    or tanh, before the first kernel calling it is ready on a new install."""
+    key = (fn, argtys)
+    found = _helpers.get(key)
+    if found is None:
+        _helpers[key] = "calls itself"  # (until lowered: a recursive helper stays Numba's)
+        try:
+            ctx, symbol = _helper_target(fn, argtys)
+            path = _helper_path(fn, symbol)
+            found = _load_helper(path, symbol) if path is not None else None
+            if found is not None:
+                stats["helpers loaded"] += 1
+            else:
+                found = _lower_helper(fn, argtys, ctx, symbol)
+                stats["helpers lowered"] += 1
+                if path is not None:
+                    _write(path, _HELPER_MAGIC, _encoded(found.restype).encode(),
+                           found.module.as_bitcode())
+        except Unsupported as e:
+            found = str(e)
+        except Exception as e:  # noqa: BLE001 - a failure of the lowering: Numba compiles it
+            log.warning("jitgrad: helper %s compiles with Numba (direct lowering failed: %r)",
+                        fn.__name__, e)
+            found = repr(e)
+        _helpers[key] = found
+    if isinstance(found, str):
+        raise Unsupported(found)
+    return found
+
+
+def _helper_path(fn: Any, symbol: str) -> Path | None:
+    """Where helper ``fn``'s lowering ``symbol`` is cached: in the directory of Numba's cache
+    of ``fn`` (so with the built-in kernels, as Numba cached it), if jitgrad trusts it
+    (``cache.disk_cache``), else nowhere."""
+    inner = fn._cache
+    if not isinstance(inner, cache.SafeCache):
+        return None
+    digest = hashlib.sha256(repr((symbol, cache.salt(), _own_key())).encode()).hexdigest()
+    return Path(inner.cache_path) / f"jitgrad_h_{digest[:32]}.bc"
+
+
+def _helper_target(fn: Any, argtys: tuple) -> tuple[Any, str]:
+    """The target context helper ``fn`` compiles in (its options) and its symbol."""
+    options = fn.targetoptions
+    if not options.keys() <= _HELPER_OPTIONS or options.get("boundscheck"):
+        raise Unsupported(f"options {options}")
+    fastmath = options.get("fastmath") or False
+    ctx = _target(options.get("error_model", "python"),
+                  frozenset(fastmath) if isinstance(fastmath, set) else bool(fastmath))
+    py = fn.py_func
+    return ctx, ctx.mangler(f"jitgrad_h.{py.__module__}.{py.__qualname__}", list(argtys))
+
+
+def _lower_helper(fn: Any, argtys: tuple, ctx: Any, symbol: str) -> _Helper:
+    import llvmlite.binding as ll
+    from numba.core import cgutils
+    from numba.core.fastmathpass import rewrite_module
+    py = fn.py_func
+    node = _helper_tree(py)
+    names: Any = py.__globals__
+    if py.__closure__:
+        names = collections.ChainMap(
+            dict(zip(py.__code__.co_freevars, (c.cell_contents for c in py.__closure__),
+                     strict=True)), names)
+    module = ctx.codegen()._create_empty_module(symbol)
+    unit = _Unit(ctx, module, names, {node.name: node}, symbol, symbol=symbol)
+    collect = ctx.codegen().create_library(symbol)  # what its calls link (never finalised)
+    with ctx.push_code_library(collect):
+        _, restype = unit.function(node.name, argtys)
+    _encoded(restype)  # (a type the cache can hold)
+    if ctx.fastmath:
+        rewrite_module(module, ctx.fastmath)
+    parsed = ll.parse_assembly(cgutils.normalize_ir_text(str(module)))
+    parsed.verify()
+    # Optimised once, here, with the helpers it calls and Numba's functions (the builtin
+    # ``min`` and ``max``) linked in and inlined, as Numba optimises a helper's library
+    # before callers link it: left to each kernel's pipeline, Numba's verbose IR of the
+    # helpers more than doubled a kernel's optimisation time.
+    for h in unit.helpers.values():
+        parsed.link_in(h.module, preserve=True)
+    for library in collect._linking_libraries:
+        parsed.link_in(library._get_module_for_linking(), preserve=True)
+    pm, pb = ctx.codegen()._module_pass_manager()
+    pm.run(parsed, pb)
+    # Defined in every kernel module that calls it: one definition is kept, inlined (as
+    # Numba's forceinline helpers are) and then dropped.
+    parsed.get_function(symbol).linkage = ll.Linkage.linkonce_odr
+    return _Helper(symbol, restype, parsed)
+
+
+def _encoded(ty: Any) -> str:
+    """Numba type ``ty`` (a number, boolean or tuple of them) as the text ``_decoded``
+    reads."""
+    from numba import types
+
+    def enc(t: Any) -> Any:
+        if isinstance(t, (types.Integer, types.Float, types.Boolean)):
+            return str(t)
+        if type(t) is types.UniTuple:
+            return ["u", t.count, enc(t.dtype)]
+        if type(t) is types.Tuple:
+            return ["t", [enc(e) for e in t.types]]
+        raise Unsupported(f"returns {ty}")
+
+    text = json.dumps(enc(ty))
+    if _decoded(text) != ty:
+        raise Unsupported(f"returns {ty}")
+    return text
+
+
+def _decoded(text: str) -> Any:
+    from numba import types
+
+    def dec(v: Any) -> Any:
+        if isinstance(v, str):
+            return types.boolean if v == "bool" else getattr(types, v)
+        if v[0] == "u":
+            return types.UniTuple(dec(v[2]), v[1])
+        return types.Tuple([dec(e) for e in v[1]])
+
+    return dec(json.loads(text))
+
+
+def _load_helper(path: Path, symbol: str) -> _Helper | None:
+    import llvmlite.binding as ll
+    parts = _read(path, _HELPER_MAGIC)
+    if parts is None:
+        return None
+    restype, bitcode = parts
+    module = ll.parse_bitcode(bitcode)
+    return _Helper(symbol, _decoded(restype.decode()), module)
+
+
+def _helper_tree(py: Any) -> ast.FunctionDef:
+    """The syntax tree of Python function ``py``: its source file's text (or, for a function
+    made by ``exec``, the text it was made of: ``JITGRAD_SOURCE``), used only if it compiles
+    to ``py``'s own bytecode, constants and names."""
+    import inspect
+    import textwrap
+    import types as pytypes
+    text = getattr(py, cache.SOURCE, None)
+    imports: list[ast.stmt] = []
+    if text is None:
+        try:
+            text = textwrap.dedent(inspect.getsource(py))
+            # (CPython compiles a method call on an imported module differently)
+            imports = [n for n in _module_tree(py.__code__.co_filename).body
+                       if isinstance(n, (ast.Import, ast.ImportFrom))]
+        except (OSError, TypeError, SyntaxError) as e:
+            raise Unsupported(f"no source of {py.__qualname__}: {e}") from None
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        raise Unsupported(f"the source found for {py.__qualname__} does not parse") from None
+    node = tree.body[0] if len(tree.body) == 1 else None
+    if not isinstance(node, ast.FunctionDef) or node.name != py.__name__:
+        raise Unsupported(f"the source found for {py.__qualname__} is not its own")
+    bare = copy.copy(node)
+    bare.decorator_list = []
+    made = compile(ast.Module([*imports, bare], []), "<helper>", "exec")
+    code = next(c for c in made.co_consts if isinstance(c, pytypes.CodeType))
+    own = py.__code__
+    if (code.co_code, code.co_consts, code.co_names) != (own.co_code, own.co_consts,
+                                                         own.co_names):
+        raise Unsupported(f"the source found for {py.__qualname__} is not its own")
+    return node
+
+
+@functools.cache
+def _module_tree(path: str) -> ast.Module:
+    return ast.parse(Path(path).read_text())
+
+
 def _none() -> Any:
     from numba import types
     return types.none
@@ -522,20 +799,22 @@ def _build(tree: ast.Module, namespace: dict, spec: tuple, name: str) -> Any:
     ctx = _target(*_decorator_options(functions["kernel"]))
     argtys = [_numba_type(a) for a in spec]
 
-    def fill(module: Any) -> None:
+    def fill(module: Any) -> list:
         unit = _Unit(ctx, module, namespace, functions, name)
         body, _ = unit.function("kernel", tuple(argtys))
         _entry(module, ctx, name, body, argtys)
         if _keyed(spec) not in _wrappers:
             _wrapper(module, ctx, f"{name}_w", spec, argtys)
+        return [h.module.clone() for h in unit.helpers.values()]
 
     return _library(ctx, name, fill)
 
 
-def _library(ctx: Any, name: str, fill: Callable[[Any], None]) -> Any:
-    """A finalised Numba code library ``name`` of one LLVM module that ``fill`` writes, with
-    ``ctx`` as the active context (helpers it calls are linked into this library), optimised
-    by ``_one_pipeline`` and ready to be cached as object code."""
+def _library(ctx: Any, name: str, fill: Callable[[Any], list | None]) -> Any:
+    """A finalised Numba code library ``name`` of the LLVM module that ``fill`` writes and
+    the parsed modules it returns, if any (its helpers), with ``ctx`` as the active context (helpers
+    Numba compiles for it are linked into this library), optimised by ``_one_pipeline`` and
+    ready to be cached as object code."""
     from numba.core.compiler_lock import global_compiler_lock
     from numba.core.fastmathpass import rewrite_module
     with global_compiler_lock:
@@ -543,10 +822,12 @@ def _library(ctx: Any, name: str, fill: Callable[[Any], None]) -> Any:
         _one_pipeline(lib)
         module = lib.create_ir_module(name)
         with ctx.push_code_library(lib):
-            fill(module)
+            linked = fill(module)
         if ctx.fastmath:  # (what Numba's post_lowering does, without linking its runtime)
             rewrite_module(module, ctx.fastmath)
         lib.add_ir_module(module)
+        for helper in linked or ():
+            lib.add_llvm_module(helper)
         lib.enable_object_caching()
         lib.finalize()
     return lib
@@ -558,13 +839,22 @@ class _ReturnType(Exception):
 
 
 class _Unit:
-    """The functions of one kernel module lowered into one LLVM module: ``kernel``, and the
-    module's other functions it calls (``chunk``), each under Numba's calling convention."""
+    """The functions of one LLVM module, each under Numba's calling convention: a kernel
+    module's ``kernel`` and the module's other functions it calls (``chunk``), or one inline
+    helper (``symbol``, see ``_helper``); and the helpers they call, to be linked with it."""
 
-    def __init__(self, ctx: Any, module: Any, namespace: dict, functions: dict, name: str):
+    def __init__(self, ctx: Any, module: Any, namespace: Any, functions: dict, name: str,
+                 symbol: str | None = None):
         self.ctx, self.module, self.namespace = ctx, module, namespace
-        self.functions, self.name = functions, name
+        self.functions, self.name, self.symbol = functions, name, symbol
+        # functions a call may lower into this module (a helper calls none of its own)
+        self.local = {} if symbol else functions
         self.lowered: dict[tuple, tuple[Any, Any]] = {}
+        self.helpers: dict[str, _Helper] = {}
+
+    def use(self, helper: _Helper) -> None:
+        """Link ``helper`` (which holds the helpers it calls) with this module."""
+        self.helpers[helper.name] = helper
 
     def function(self, fname: str, argtys: tuple) -> tuple[Any, Any]:
         """The LLVM function of ``fname`` for ``argtys``, and its return type."""
@@ -572,7 +862,8 @@ class _Unit:
         key = (fname, argtys)
         if key not in self.lowered:
             node = self.functions[fname]
-            if _decorator_options(node) != _decorator_options(self.functions["kernel"]):
+            if not self.symbol and \
+                    _decorator_options(node) != _decorator_options(self.functions["kernel"]):
                 raise Unsupported(f"{fname} compiles with other options")
             restype = None
             if any(isinstance(n, ast.Return) for n in ast.walk(node)):
@@ -595,9 +886,12 @@ class _Unit:
         ctx = self.ctx
         fn = ir.Function(module, ctx.call_conv.get_function_type(restype or types.none,
                                                                   list(argtys)),
-                         name=f"{self.name}_{node.name}_{len(self.lowered)}")
-        fn.linkage = "internal"
-        if node.name != "kernel":
+                         name=self.symbol or f"{self.name}_{node.name}_{len(self.lowered)}")
+        if self.symbol:
+            fn.attributes.add("alwaysinline")  # (kept until optimised: see _lower_helper)
+        else:
+            fn.linkage = "internal"
+        if node.name != "kernel" and not self.symbol:
             # ``chunk`` runs the innermost loop of a rank-1 kernel as the outermost loop of a
             # function of its own (see codegen.render_kernel): kept so, not inlined.
             fn.attributes.add("noinline")
@@ -823,7 +1117,7 @@ def _keyed(spec: tuple) -> tuple:
 
 _lock = threading.RLock()
 _kernels: dict[str, Kernel] = {}
-stats = {"compiled": 0, "loaded": 0, "numba": 0}
+stats = {"compiled": 0, "loaded": 0, "numba": 0, "helpers lowered": 0, "helpers loaded": 0}
 
 
 @functools.cache
@@ -926,30 +1220,43 @@ def _mark(path: Path | None) -> None:
             pass
 
 
-def _save(path: Path, lib: Any) -> None:
-    _, _, (obj, bitcode) = lib.serialize_using_object_code()
-    payload = len(obj).to_bytes(8, "little") + obj + bitcode
+def _write(path: Path, magic: bytes, first: bytes, second: bytes) -> None:
+    """Cache two byte strings at ``path``, with a digest of them."""
+    payload = len(first).to_bytes(8, "little") + first + second
     try:
         with cache._atomic_private(str(path)) as f:
-            f.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
+            f.write(magic + hashlib.sha256(payload).digest() + payload)
     except OSError as e:
         log.debug("jitgrad: could not cache %s (%r)", path, e)
 
 
-def _load(path: Path, name: str) -> Any:
-    """The code library cached at ``path``, or None if missing or damaged (checked by its
-    digest before any of it is loaded)."""
-    from numba.core.compiler_lock import global_compiler_lock
+def _read(path: Path, magic: bytes) -> tuple[bytes, bytes] | None:
+    """The two byte strings ``_write`` cached at ``path``, or None if missing or damaged
+    (checked by their digest before any of it is used)."""
     try:
         data = path.read_bytes()
     except OSError:
         return None
-    head = len(_MAGIC) + 32
+    head = len(magic) + 32
     payload = data[head:]
-    if not data.startswith(_MAGIC) or hashlib.sha256(payload).digest() != data[len(_MAGIC):head]:
+    if not data.startswith(magic) or hashlib.sha256(payload).digest() != data[len(magic):head]:
         return None
     n = int.from_bytes(payload[:8], "little")
-    obj, bitcode = payload[8:8 + n], payload[8 + n:]
+    return payload[8:8 + n], payload[8 + n:]
+
+
+def _save(path: Path, lib: Any) -> None:
+    _, _, (obj, bitcode) = lib.serialize_using_object_code()
+    _write(path, _MAGIC, obj, bitcode)
+
+
+def _load(path: Path, name: str) -> Any:
+    """The code library cached at ``path``, or None if missing or damaged."""
+    from numba.core.compiler_lock import global_compiler_lock
+    parts = _read(path, _MAGIC)
+    if parts is None:
+        return None
+    obj, bitcode = parts
     _, ctx = _contexts()
     with global_compiler_lock:
         return ctx.codegen().unserialize_library((name, "object", (obj, bitcode)))

@@ -14,7 +14,8 @@ from jitgrad.backend.cache import inline_helper
 # NaN/Inf/signed-zero behaviour must stay exact.  forceinline marks each function 'alwaysinline'
 # for LLVM, so the caller's loop body becomes one straight-line block that the loop vectoriser
 # accepts; each is compiled once per signature and cached on disk with the bitcode callers
-# inline (cache.inline_helper).  (Numba's own inline='always' gives the same machine code but
+# inline (cache.inline_helper; direct kernels lower them with the kernel's own lowering,
+# backend/direct.py).  (Numba's own inline='always' gives the same machine code but
 # re-translates and re-types the callee at every call site: several times the compile time,
 # COMPILE_NOTES.md.)
 _jit = inline_helper(error_model='numpy', fastmath={'contract'})
