@@ -537,11 +537,18 @@ def _trig_table(ft):
     nbits = rows + 4 * (fi.nmant + 1) + 64
     v = _two_over_pi(nbits)
     table = np.empty((rows, 4), ft)
+    # In integers (Fraction's normalisation made this 30 ms of every process's start):
+    # the rest is num / 2**s, and int / int rounds correctly, as float(Fraction) does.
     for j in range(rows):
-        rest = Fraction(v % (1 << (nbits - j)), 1 << (nbits - j))
+        s = nbits - j
+        num = v % (1 << s)
         for i in range(4):
-            table[j, i] = ft(float(rest))
-            rest -= Fraction(float(table[j, i]))
+            table[j, i] = ft(num / (1 << s))
+            p, q = float(table[j, i]).as_integer_ratio()
+            e = q.bit_length() - 1  # q = 2**e
+            if e > s:
+                num, s = num << (e - s), e
+            num -= p << (s - e)
     table.flags.writeable = False
     return table
 
