@@ -303,6 +303,8 @@ def _transpose_chunk(typingctx, dst, d0, src, p0):
         return None
     size = dst.dtype.bitwidth // 8
     nr, w = _ROW_BYTES // size, _KSTEP
+    if nr % w or w & (w - 1):  # (whole blocks of a power-of-two size: every tile here)
+        return None
 
     def codegen(context, builder, sig, args):
         elt = context.get_data_type(dst.dtype)
