@@ -329,12 +329,12 @@ def helper_inputs(dtype, n):
 def helper_kernel(mod, name, arity):
     ins = ", ".join(f"in{k}" for k in range(arity))
     reads = ", ".join(f"in{k}[i0]" for k in range(arity))
-    return cache.module_source(textwrap.dedent(f"""
+    return kernel_source(f"from {mod} import {name}\n" + textwrap.dedent(f"""
         @njit(cache=True, nogil=True, error_model="numpy", fastmath={{"contract"}})
         def kernel({ins}, out0, n0):
             for i0 in range(n0):
                 out0[i0] = {name}({reads})
-    """), f"import numpy as np\nfrom numba import njit\n\nfrom {mod} import {name}")
+    """))
 
 
 @pytest.mark.parametrize("mod, name", inline_helpers())

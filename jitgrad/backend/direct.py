@@ -464,28 +464,32 @@ class _Lowering:
         functions, ...), lowered like a kernel (``_helper``) instead of compiled by Numba,
         declared here and linked into the kernel's module, where LLVM inlines it."""
         from numba.core import cgutils
-        argtys = tuple(t for _, t in args)
-        h = _helper(fn, argtys)
+        h = _helper(fn, tuple(t for _, t in args))
         self.unit.use(h)
-        b, ctx = self.builder, self.ctx
         decl = cgutils.get_or_insert_function(
-            b.module, ctx.call_conv.get_function_type(h.restype, list(argtys)), h.name)
-        status, value = ctx.call_conv.call_function(b, decl, h.restype, list(argtys),
+            self.builder.module,
+            self.ctx.call_conv.get_function_type(h.restype, [t for _, t in args]), h.name)
+        return self.call_lowered(decl, h.restype, args)
+
+    def call_lowered(self, fn: Any, restype: Any, args: list[tuple[Any, Any]]
+                     ) -> tuple[Any, Any]:
+        """A call of LLVM function ``fn`` under Numba's calling convention (a helper, or a
+        function of the kernel's module); an exception it raised returns from this function
+        too, as a Numba-compiled call would."""
+        from numba.core import cgutils
+        b, ctx, restype = self.builder, self.ctx, restype or _none()
+        status, value = ctx.call_conv.call_function(b, fn, restype, [t for _, t in args],
                                                     [v for v, _ in args])
         with cgutils.if_unlikely(b, status.is_error):
             ctx.call_conv.return_status_propagate(b, status)
-        return value, h.restype
+        return value, restype
 
     def local_call(self, fname: str, args: list[tuple[Any, Any]]) -> tuple[Any, Any]:
         """A call of another function of the kernel's module (``chunk``), lowered into the
         same LLVM module."""
         if fname not in self.unit.functions or fname == "kernel":
             raise Unsupported(f"a call of {fname}")
-        fn, restype = self.unit.function(fname, tuple(t for _, t in args))
-        _, value = self.ctx.call_conv.call_function(self.builder, fn, restype or
-                                                    _none(), [t for _, t in args],
-                                                    [v for v, _ in args])
-        return value, restype or _none()
+        return self.call_lowered(*self.unit.function(fname, tuple(t for _, t in args)), args)
 
     def call(self, fn: Any, args: list[tuple[Any, Any]]) -> tuple[Any, Any]:
         """``fn(*args)`` as Numba types and lowers it (operators, numpy and math functions,
@@ -630,9 +634,7 @@ def _helper_target(fn: Any, argtys: tuple) -> tuple[Any, str]:
     options = fn.targetoptions
     if not options.keys() <= _HELPER_OPTIONS or options.get("boundscheck"):
         raise Unsupported(f"options {options}")
-    fastmath = options.get("fastmath") or False
-    ctx = _target(options.get("error_model", "python"),
-                  frozenset(fastmath) if isinstance(fastmath, set) else bool(fastmath))
+    ctx = _target(options.get("error_model", "python"), _fastmath(options.get("fastmath")))
     py = fn.py_func
     return ctx, ctx.mangler(f"jitgrad_h.{py.__module__}.{py.__qualname__}", list(argtys))
 
@@ -719,8 +721,8 @@ def _load_helper(path: Path, symbol: str) -> _Helper | None:
 
 def _helper_tree(py: Any) -> ast.FunctionDef:
     """The syntax tree of Python function ``py``: its source file's text (or, for a function
-    made by ``exec``, the text it was made of: ``JITGRAD_SOURCE``), used only if it compiles
-    to ``py``'s own bytecode, constants and names."""
+    made by ``exec``, the text it was made of, its attribute ``cache.SOURCE``), used only if
+    it compiles to ``py``'s own bytecode, constants and names."""
     import inspect
     import textwrap
     import types as pytypes
@@ -762,6 +764,11 @@ def _none() -> Any:
     return types.none
 
 
+def _fastmath(value: Any) -> frozenset | bool:
+    """An ``njit`` fastmath option as ``_target`` keys it: a set of flags, or on/off."""
+    return frozenset(value) if isinstance(value, set) else bool(value)
+
+
 def _decorator_options(fn: ast.FunctionDef) -> tuple[str, frozenset | bool]:
     """The error model and fastmath flags of the kernel's ``@njit(...)``: the kernel compiles
     with the options Numba would compile it with."""
@@ -777,7 +784,7 @@ def _decorator_options(fn: ast.FunctionDef) -> tuple[str, frozenset | bool]:
         if kw.arg == "error_model":
             error_model = value
         elif kw.arg == "fastmath":
-            fastmath = frozenset(value) if isinstance(value, set) else bool(value)
+            fastmath = _fastmath(value)
         elif kw.arg not in ("cache", "nogil"):
             raise Unsupported(f"@njit option {kw.arg}")
     return error_model, fastmath
@@ -812,9 +819,9 @@ def _build(tree: ast.Module, namespace: dict, spec: tuple, name: str) -> Any:
 
 def _library(ctx: Any, name: str, fill: Callable[[Any], list | None]) -> Any:
     """A finalised Numba code library ``name`` of the LLVM module that ``fill`` writes and
-    the parsed modules it returns, if any (its helpers), with ``ctx`` as the active context (helpers
-    Numba compiles for it are linked into this library), optimised by ``_one_pipeline`` and
-    ready to be cached as object code."""
+    the parsed modules it returns, if any (its helpers), with ``ctx`` as the active context
+    (helpers Numba compiles for it are linked into this library), optimised by
+    ``_one_pipeline`` and ready to be cached as object code."""
     from numba.core.compiler_lock import global_compiler_lock
     from numba.core.fastmathpass import rewrite_module
     with global_compiler_lock:
