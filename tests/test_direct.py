@@ -98,6 +98,58 @@ def test_common_programs_lower_every_kernel_directly():
     assert direct.stats["numba"] == before
 
 
+def written_parameters(source):
+    """The parameters of ``source``'s kernel function that some function of it stores into
+    (its outputs: every function of a kernel module names the arrays as the kernel does)."""
+    import ast
+    tree = ast.parse(source)
+    stored = {t.value.id for node in ast.walk(tree) if isinstance(node, ast.Assign | ast.AugAssign)
+              for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+              if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)}
+    kernel = next(f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == "kernel")
+    return [k for k, a in enumerate(kernel.args.args) if a.arg in stored]
+
+
+def test_kernel_outputs_share_memory_with_no_other_argument(monkeypatch):
+    """What the kernels' ``noalias`` data pointers rely on (``direct._data_arguments``): at
+    every kernel call the arrays a kernel writes share no memory with any other argument,
+    in every program here, their gradients, loop bodies and split kernels."""
+    calls = []
+    bind = direct.bind
+
+    def checked(source, glob, name):
+        kernel = bind(source, glob, name)
+        written = written_parameters(source)
+
+        def call(*args):
+            arrays = [(k, a) for k, a in enumerate(args) if isinstance(a, np.ndarray)]
+            assert written and all(k < len(args) for k in written)
+            for k in written:
+                for j, other in arrays:
+                    assert j == k or not np.may_share_memory(args[k], other), (source, k, j)
+            calls.append(name)
+            return kernel(*args)
+        return call
+
+    monkeypatch.setattr(direct, "bind", checked)
+    x = np.random.default_rng(1).standard_normal((6, 5))
+    extra = [
+        ("scan", lambda x, y: jg.lax.fori_loop(0, 3, lambda i, c: jnp.tanh(c) * y + c, x)),
+        ("gradient of a loop", jg.grad(lambda x, y: jnp.sum(jg.lax.scan(
+            lambda c, r: (jnp.sin(c) * r, c * c), x[0], y)[1]))),
+        ("split", lambda x, y: jnp.tanh(x) * y),
+    ]
+    split = np.random.default_rng(2).standard_normal((2, 200_000))
+    cases = [(name, f, args) for name, f, args in programs()] + \
+        [(name, f, (x, x + 1) if name != "split" else (split, split[::-1]))
+         for name, f in extra]
+    monkeypatch.setattr(config, "threads", 2)
+    for name, f, args in cases:
+        before = len(calls)
+        jg.jit(f)(*args)
+        assert len(calls) > before, name
+
+
 def test_builtin_runs_directly_and_hands_other_arguments_to_numba():
     rng = np.random.default_rng(1)
     x, y = rng.standard_normal((6, 4)), rng.standard_normal((6, 4))
@@ -411,3 +463,94 @@ def test_inline_helpers_are_cached_with_numbas_cache(tmp_path):
         assert direct._read(damaged, direct._HELPER_MAGIC) is None
     assert run_script("k3") == (lowered, 0)
     assert all(direct._read(f, direct._HELPER_MAGIC) is not None for f in files)
+
+
+LEAN_SCRIPT = textwrap.dedent("""
+    import importlib, json, sys
+    import numpy as np
+    from numba import from_dtype
+    import jitgrad as jg
+    from jitgrad.backend import direct
+    if sys.argv[1] == "whole":
+        direct._load_whole()
+    sys.path.insert(0, sys.argv[2])
+    from test_direct import HELPER_ARGS, NUMBA_HELPERS, inline_helpers, programs
+    texts = {}
+    for mod, name in inline_helpers():
+        if name not in NUMBA_HELPERS:
+            fn = getattr(importlib.import_module(mod), name)
+            dtype = HELPER_ARGS.get(mod, np.float32 if name.endswith("_f32") else np.float64)
+            arity = fn.py_func.__code__.co_argcount
+            module = direct._helper(fn, (from_dtype(np.dtype(dtype)),) * arity).module
+            texts[name] = str(module).partition("source_filename")[2]  # (not its ModuleID)
+    jg.config.compile = "blocking"
+    for name, f, args in programs():
+        jg.jit(f)(*args)
+    for kernel in direct._kernels.values():
+        for compiled in kernel.compiled:
+            texts[kernel.source + str(compiled.slots.dtype)] = compiled.lib.get_llvm_str()
+    print(json.dumps({"whole": direct._Registries.whole, "stats": direct.stats, "texts": texts}))
+""")
+
+
+def test_lean_numba_start_lowers_the_same_code_as_the_whole(tmp_path):
+    """Kernels and helpers are lowered with Numba's lean registries (``direct.start_numba``):
+    the optimised code of every helper and of the kernels of ``programs()`` is the same as
+    with the whole registries loaded first. A new install's helpers make Numba compile the
+    builtin ``min`` and ``max`` (which loads the whole); with the helpers in the cache,
+    nothing loads it while the kernels are lowered."""
+    import json
+
+    def run(mode, kernels, numba):
+        env = dict(os.environ, JITGRAD_CACHE_DIR=str(tmp_path / kernels),
+                   NUMBA_CACHE_DIR=str(tmp_path / numba))
+        res = subprocess.run([sys.executable, "-c", LEAN_SCRIPT, mode, os.path.dirname(__file__)],
+                             env=env, capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout.strip().splitlines()[-1])
+
+    whole = run("whole", "k0", "n0")
+    new_install = run("lean", "k1", "n1")
+    helpers_cached = run("lean", "k2", "n1")
+    assert whole["whole"] and not helpers_cached["whole"]
+    assert helpers_cached["stats"]["helpers lowered"] == 0
+    assert len(whole["texts"]) > 40
+    for lean in (new_install, helpers_cached):
+        assert lean["stats"]["numba"] == whole["stats"]["numba"] == 0
+        assert lean["texts"].keys() == whole["texts"].keys()
+        for key, text in lean["texts"].items():
+            # (a helper loaded from its bitcode prints its intrinsics' attributes otherwise)
+            if lean is new_install or "\n" in key:
+                assert text == whole["texts"][key], key
+
+
+NRT_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from numba import njit
+    @njit(cache=True)
+    def ones(n):
+        return np.ones(n) * 2.0
+    if sys.argv[1] == "compile":
+        print(ones(3).sum())
+    else:
+        import jitgrad as jg, jitgrad.numpy as jnp
+        jg.config.compile = "blocking"
+        jg.jit(lambda x: jnp.tanh(x) * 2)(np.ones(4))
+        print(ones(3).sum())  # loaded from Numba's cache after jitgrad's lean start
+""")
+
+
+def test_numba_code_loaded_after_the_lean_start_runs(tmp_path):
+    """A cached Numba function that allocates (Numba's runtime) loads and runs in a process
+    where jitgrad started Numba lean: loading it loads the whole registries, runtime
+    included."""
+    script = tmp_path / "user_code.py"
+    script.write_text(NRT_SCRIPT)
+    env = dict(os.environ, JITGRAD_CACHE_DIR=str(tmp_path / "k"),
+               NUMBA_CACHE_DIR=str(tmp_path / "n"))
+    for step in ("compile", "load"):
+        res = subprocess.run([sys.executable, str(script), step], env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.split()[-1] == "6.0"

@@ -24,10 +24,13 @@ from __future__ import annotations
 import ast
 import builtins
 import collections
+import contextlib
 import copy
 import ctypes
 import functools
 import hashlib
+import importlib.abc
+import importlib.util
 import json
 import logging
 import operator
@@ -135,13 +138,150 @@ def spec_of(args: tuple) -> tuple | None:
     return tuple(spec)
 
 
+# ---------------------------------------------------------------------------------------------
+# Numba's start-up
+
+class _DeferSciPyLinalg(importlib.abc.MetaPathFinder):
+    def find_spec(self, name: str, path: Any, target: Any = None) -> None:
+        if name == "scipy.linalg" or name.startswith("scipy.linalg."):
+            raise ModuleNotFoundError(name)
+
+
+def _lean_registries(ctx: Any) -> None:
+    """The part of Numba's CPU registries that kernels and inline helpers are lowered with:
+    operators, casts and constructors of numbers, tuples and ranges, ``math``/``cmath`` and
+    numpy's ufuncs on scalars (what ``CPUContext.load_additional_registries`` loads for
+    these)."""
+    from numba.core import optional  # noqa: F401
+    from numba.cpython import (  # noqa: F401
+        builtins,
+        cmathimpl,
+        enumimpl,
+        iterators,
+        mathimpl,
+        numbers,
+        rangeobj,
+        slicing,
+        tupleobj,
+    )
+    from numba.np import npyimpl
+    for registry in (cmathimpl.registry, mathimpl.registry, npyimpl.registry):
+        ctx.install_registry(registry)
+
+
+class _Registries:
+    """Which of Numba's CPU registries load when Numba refreshes its contexts: only the lean
+    part (``_lean_registries``) while this module lowers code (``lowering``, under Numba's
+    compiler lock) and no Numba compile runs inside it (``compiling``, from Numba's compile
+    events); the whole, as Numba loads it, at any other refresh (a Numba compile, a load
+    from Numba's cache, jitgrad's own or anybody's) and at every refresh once it was."""
+
+    lowering = 0
+    compiling = 0
+    whole = False
+
+
+@contextlib.contextmanager
+def _lowering() -> Any:
+    """Numba's refreshes load only the lean registries meanwhile (see ``_Registries``)."""
+    _Registries.lowering += 1
+    try:
+        yield
+    finally:
+        _Registries.lowering -= 1
+
+
 @functools.cache
+def start_numba() -> None:
+    """Initialise Numba's CPU target as lowering kernels here needs it, and no more: the
+    rest of its registries loads when Numba itself first compiles or loads code from its
+    cache, without its one eager SciPy import.
+
+    Numba loads every registry before its first compile: arrays, linear algebra, random
+    generators, typed containers, jitclasses, strings, its runtime library (compiled) and
+    installed extensions. Lowering a kernel here uses the scalar part (``_lean_registries``);
+    the rest took 0.07 of the 0.15 s start-up measured here, before a new program's first
+    kernel. ``CPUContext.load_additional_registries`` is wrapped to load what
+    ``_Registries`` says: Numba refreshes its contexts before each compile and cache load
+    and while it lowers (an array's struct looks up an implementation that does not exist,
+    which refreshes them), and any of those outside this module's lowering loads the whole.
+    A kernel calling a function Numba compiles (``_typed``) loads the whole first.
+
+    One registry imports ``scipy.linalg`` only to record whether BLAS exists for
+    ``np.correlate``; that import was about 0.3 s of Numba's start-up, and no jitgrad kernel
+    needs it: it is deferred while the registries load, and the flag set from where SciPy
+    would be found (without importing it). Numba imports SciPy itself when code uses BLAS."""
+    # The package first: a thread that imports a submodule first takes that submodule's
+    # import lock, then waits for the package's, which another thread importing Numba holds
+    # while it waits for the submodule's. (Tiered execution starts Numba on a background
+    # thread while the caller's eager special functions import it: Python's deadlock
+    # detector then failed one of the two imports.)
+    import numba  # noqa: F401
+    from numba.core import event
+    from numba.core.compiler_lock import global_compiler_lock
+    from numba.core.registry import cpu_target
+    ctx = cpu_target.target_context
+    whole = ctx.load_additional_registries
+
+    class NumbaCompiles(event.Listener):
+        """Counts the Numba compiles running (``_Registries.compiling``)."""
+
+        def on_start(self, event: Any) -> None:
+            _Registries.compiling += 1
+
+        def on_end(self, event: Any) -> None:
+            _Registries.compiling -= 1
+
+    def load_additional_registries() -> None:
+        if not _Registries.whole and _Registries.lowering and not _Registries.compiling:
+            _lean_registries(ctx)
+            return
+        if _Registries.whole:
+            whole()
+            return
+        _Registries.whole = True
+        if "scipy.linalg" in sys.modules:
+            whole()
+            return
+        blocker = _DeferSciPyLinalg()
+        sys.meta_path.insert(0, blocker)
+        try:
+            whole()
+        finally:
+            sys.meta_path.remove(blocker)
+        try:
+            import numba.np.arraymath as arraymath
+            arraymath._HAVE_BLAS = importlib.util.find_spec("scipy.linalg") is not None
+        except (ImportError, AttributeError, ValueError):
+            pass
+
+    # Under Numba's compiler lock: a compile in another thread (the caller's eager special
+    # functions, while this runs on tiered execution's background thread) typed against
+    # half-loaded registries ("Unknown attribute 'size' of type array(float64, 1d, C)").
+    with global_compiler_lock:
+        event.register("numba:compile", NumbaCompiles())
+        ctx.load_additional_registries = load_additional_registries
+        with _lowering():
+            ctx.refresh()
+
+
+def _load_whole() -> None:
+    """Load Numba's whole registries now (see ``start_numba``)."""
+    from numba.core.compiler_lock import global_compiler_lock
+    from numba.core.registry import cpu_target
+    start_numba()
+    with global_compiler_lock:
+        depth, _Registries.lowering = _Registries.lowering, 0
+        try:
+            cpu_target.target_context.refresh()
+        finally:
+            _Registries.lowering = depth
+
+
 def _contexts() -> tuple[Any, Any]:
     from numba.core.registry import cpu_target
-    tctx, ctx = cpu_target.typing_context, cpu_target.target_context
-    tctx.refresh()
-    ctx.refresh()
-    return tctx, ctx
+    start_numba()
+    return cpu_target.typing_context, cpu_target.target_context
 
 
 @functools.cache
@@ -494,7 +634,11 @@ class _Lowering:
     def call(self, fn: Any, args: list[tuple[Any, Any]]) -> tuple[Any, Any]:
         """``fn(*args)`` as Numba types and lowers it (operators, numpy and math functions,
         number constructors, helper functions and intrinsics alike)."""
+        from numba import types
         argtys = tuple(t for _, t in args)
+        if fn in (min, max) and len(args) > 1 and \
+                all(isinstance(t, types.Integer | types.Float) for t in argtys):
+            return self.min_max(fn, args)
         sig, impl = _typed(self.ctx, fn, argtys)
         if len(sig.args) == len(args):
             vals = [self.ctx.cast(self.builder, v, t, st)
@@ -504,6 +648,22 @@ class _Lowering:
             packed, ptys = self.tuple_of(args)
             vals = [self.ctx.cast(self.builder, packed, ptys, tty)]
         return impl(self.builder, vals), sig.return_type
+
+
+    def min_max(self, fn: Any, args: list[tuple[Any, Any]]) -> tuple[Any, Any]:
+        """The builtin ``min``/``max`` of numbers, lowered as Numba's own overload lowers it
+        (``do_minmax``: Python's order of comparisons, so NaNs as in Python, in the
+        arguments' unified type). Numba compiles the overload's small function for each
+        argument signature instead, which is a Numba compile (and the whole of its registries
+        loaded, see ``start_numba``) in the middle of a helper's lowering on a new install."""
+        from numba.cpython.builtins import do_minmax
+        argtys = [t for _, t in args]
+        ty = self.ctx.typing_context.unify_types(*argtys)
+        if ty is None:
+            raise Unsupported(f"{fn.__name__} of {argtys}")
+        value = do_minmax(self.ctx, self.builder, argtys, [v for v, _ in args],
+                          operator.lt if fn is min else operator.gt)
+        return value, ty
 
 
 _typings: dict[tuple, tuple[Any, Any] | str] = {}
@@ -533,6 +693,8 @@ def _typed(ctx: Any, fn: Any, argtys: tuple) -> tuple[Any, Any]:
     if found is not None:
         return found
     tctx, _ = _contexts()
+    if hasattr(fn, "py_func") and hasattr(fn, "targetoptions"):
+        _load_whole()  # a function Numba compiles (or loads) for this call
     try:
         fnty = tctx.resolve_value_type(fn)
         sig = tctx.resolve_function_type(fnty, argtys, {})
@@ -642,6 +804,7 @@ def _helper_target(fn: Any, argtys: tuple) -> tuple[Any, str]:
 def _lower_helper(fn: Any, argtys: tuple, ctx: Any, symbol: str) -> _Helper:
     import llvmlite.binding as ll
     from numba.core import cgutils
+    from numba.core.compiler_lock import global_compiler_lock
     from numba.core.fastmathpass import rewrite_module
     py = fn.py_func
     node = _helper_tree(py)
@@ -653,7 +816,7 @@ def _lower_helper(fn: Any, argtys: tuple, ctx: Any, symbol: str) -> _Helper:
     module = ctx.codegen()._create_empty_module(symbol)
     unit = _Unit(ctx, module, names, {node.name: node}, symbol, symbol=symbol)
     collect = ctx.codegen().create_library(symbol)  # what its calls link (never finalised)
-    with ctx.push_code_library(collect):
+    with global_compiler_lock, _lowering(), ctx.push_code_library(collect):
         _, restype = unit.function(node.name, argtys)
     _encoded(restype)  # (a type the cache can hold)
     if ctx.fastmath:
@@ -824,7 +987,7 @@ def _library(ctx: Any, name: str, fill: Callable[[Any], list | None]) -> Any:
     ``_one_pipeline`` and ready to be cached as object code."""
     from numba.core.compiler_lock import global_compiler_lock
     from numba.core.fastmathpass import rewrite_module
-    with global_compiler_lock:
+    with global_compiler_lock, _lowering():
         lib = ctx.codegen().create_library(name)
         _one_pipeline(lib)
         module = lib.create_ir_module(name)
@@ -902,6 +1065,9 @@ class _Unit:
             # ``chunk`` runs the innermost loop of a rank-1 kernel as the outermost loop of a
             # function of its own (see codegen.render_kernel): kept so, not inlined.
             fn.attributes.add("noinline")
+        if not self.symbol:
+            for k in _data_arguments(ctx, argtys):
+                fn.args[len(fn.args) - k].add_attribute("noalias")
         builder = ir.IRBuilder(fn.append_basic_block("entry"))
         lowering = _Lowering(ctx, builder, self.namespace, self, restype)
         for p, v, t in zip(params, ctx.call_conv.decode_arguments(builder, list(argtys), fn),
@@ -914,6 +1080,34 @@ class _Unit:
             lowering.free_scratch()
             ctx.call_conv.return_value(builder, ctx.get_dummy_value())
         return fn
+
+
+def _data_arguments(ctx: Any, argtys: tuple) -> list[int]:
+    """Where the data pointers of the array arguments are among the LLVM arguments of a
+    function of ``argtys`` under Numba's calling convention, counted from the last (Numba
+    passes its own arguments first, then each argument's members flattened).
+
+    A kernel marks them ``noalias``: during one call, the memory an output array is written
+    through is reached through no other argument. The caller (``runtime.compile_ir``) makes
+    that so: each output of a loop kernel is a buffer of its own (a workspace slot of its
+    value, a recycled output nothing else refers to, or a new array), and a kernel never
+    reads a value it writes. Without it LLVM versions each loop writing an array with
+    run-time overlap checks against every array it reads, a copy of the loop it optimises and
+    compiles twice (a tenth of the MLP gradient's kernels' compile time); the checks always
+    passed."""
+    from numba import types
+
+    def leaves(t: Any) -> int:
+        return sum(leaves(m) for m in t) if isinstance(t, tuple) else 1
+
+    found, at = [], 0
+    for ty in argtys:
+        dm = ctx.data_model_manager[ty]
+        if isinstance(ty, types.Array):
+            members = dm.get_argument_type()
+            found.append(at + leaves(members[:dm.get_field_position("data")]))
+        at += leaves(dm.get_argument_type())
+    return [at - k for k in found]
 
 
 def _one_pipeline(lib: Any) -> None:

@@ -48,26 +48,31 @@ from jitgrad.errors import CompileError
 log = logging.getLogger("jitgrad")
 
 @functools.cache
-def _helper_functions() -> dict[str, str]:
-    """Every function a kernel template may call (``max_nan``, ``tanh_f32``, ...): the public
-    functions the helper modules define, each with its module."""
-    found = {}
-    for module_name in cache.HELPER_MODULES:
-        module = importlib.import_module(module_name)
-        for name, value in vars(module).items():
-            if not name.startswith("_") and callable(value) and not isinstance(value, type) \
-                    and getattr(value, "__module__", None) == module_name:
-                found[name] = module_name
-    return found
+def _helper_functions(module_name: str) -> frozenset[str]:
+    """The functions a kernel template may call from one helper module (``max_nan``,
+    ``tanh_f32``, ...): the public functions it defines."""
+    module = importlib.import_module(module_name)
+    return frozenset(name for name, value in vars(module).items()
+                     if not name.startswith("_") and callable(value)
+                     and not isinstance(value, type)
+                     and getattr(value, "__module__", None) == module_name)
 
 
 def kernel_imports(body: str) -> str:
     """The import block of a kernel module: numpy, math, njit, and exactly the helper
-    functions ``body`` calls (derived from the helper modules, not listed by hand)."""
-    helpers = _helper_functions()
+    functions ``body`` calls (derived from the helper modules, not listed by hand). A helper
+    module is imported only while some called name is still unresolved (the special
+    functions' module costs every process that compiles ≈ 30 ms, and few kernels call it)."""
+    wanted = set(re.findall(r"(?<![\w.])(\w+)\(", body)) - vars(builtins).keys() - \
+        set(re.findall(r"^def (\w+)\(", body, re.MULTILINE)) - {"njit"}
     used: dict[str, list[str]] = {}
-    for name in sorted(set(re.findall(r"\b(\w+)\(", body)) & helpers.keys()):
-        used.setdefault(helpers[name], []).append(name)
+    for module_name in cache.HELPER_MODULES:
+        if not wanted:
+            break
+        found = wanted & _helper_functions(module_name)
+        if found:
+            used[module_name] = sorted(found)
+            wanted -= found
     lines = ["import math", "", "import numpy as np", "from numba import njit"]
     if used:
         lines.append("")
@@ -131,48 +136,11 @@ def _caller_name(name: str) -> str:
     return name + "_" if taken else name
 
 
-class _DeferSciPyLinalg(importlib.abc.MetaPathFinder):
-    def find_spec(self, name: str, path: Any, target: Any = None) -> None:
-        if name == "scipy.linalg" or name.startswith("scipy.linalg."):
-            raise ModuleNotFoundError(name)
-
-
 @functools.cache
 def start_numba() -> None:
-    """Initialise Numba's CPU target without its one eager SciPy import.
-
-    Numba's first compile (or cache load) imports all of its registries; one of them imports
-    ``scipy.linalg`` only to record whether BLAS exists for ``np.correlate``. That import is
-    about 0.3 s of the ≈0.7 s Numba start-up measured here, and no jitgrad kernel needs it, so
-    it is deferred during initialisation and the flag is set from where SciPy would be found
-    (without importing it). Numba imports SciPy itself, as before, when code uses BLAS.
-    Also keeps Numba's block labels bounded (``_bound_block_labels``)."""
-    # The package first: a thread that imports a submodule first takes that submodule's
-    # import lock, then waits for the package's, which another thread importing Numba holds
-    # while it waits for the submodule's. (Tiered execution starts Numba on a background
-    # thread while the caller's eager special functions import it: Python's deadlock
-    # detector then failed one of the two imports.)
-    import numba  # noqa: F401
-    from numba.core.compiler_lock import global_compiler_lock
-    from numba.core.registry import cpu_target
-    # Under Numba's compiler lock: a compile in another thread (the caller's eager special
-    # functions, while this runs on tiered execution's background thread) typed against
-    # half-loaded registries ("Unknown attribute 'size' of type array(float64, 1d, C)").
-    with global_compiler_lock:
-        if "scipy.linalg" in sys.modules:
-            cpu_target.target_context.refresh()
-        else:
-            blocker = _DeferSciPyLinalg()
-            sys.meta_path.insert(0, blocker)
-            try:
-                cpu_target.target_context.refresh()
-            finally:
-                sys.meta_path.remove(blocker)
-            try:
-                import numba.np.arraymath as arraymath
-                arraymath._HAVE_BLAS = importlib.util.find_spec("scipy.linalg") is not None
-            except (ImportError, AttributeError, ValueError):
-                pass
+    """Initialise Numba's CPU target (``direct.start_numba``: lean at first, without SciPy) and
+    keep Numba's block labels bounded (``_bound_block_labels``)."""
+    direct.start_numba()
     _bound_block_labels()
 
 
