@@ -321,11 +321,11 @@ class _Lowering:
     registers); a name keeps the type of its first assignment (where Numba would unify two
     types, this leaves the kernel to Numba)."""
 
-    def __init__(self, ctx: Any, builder: Any, namespace: dict, unit: _Unit,
-                 restype: Any) -> None:
+    def __init__(self, ctx: Any, builder: Any, namespace: dict, unit: _Unit) -> None:
         self.tctx, _ = _contexts()
         self.ctx, self.builder, self.namespace = ctx, builder, namespace
-        self.unit, self.restype = unit, restype
+        self.unit = unit
+        self.restype: Any = None  # what the function returns: its first return's type
         self.vars: dict[str, tuple[Any, Any]] = {}
         self.allocated: list[Any] = []  # scratch arrays, freed at the end
         self.depth = 0  # loops around the statement being lowered
@@ -413,13 +413,16 @@ class _Lowering:
                 self.block(s.body)
                 self.depth -= 1
         elif isinstance(s, ast.Return) and s.value is not None and not self.depth:
+            from numba.core.callconv import RETCODE_OK
             value, ty = self.expr(s.value)
             if self.restype is None:
-                raise _ReturnType(ty)
+                self.restype = ty  # (see _Unit._lower)
             if ty != self.restype:
                 raise Unsupported(f"returns {ty}, not {self.restype}")
             self.free_scratch()
-            self.ctx.call_conv.return_value(b, value)
+            # Numba's ``return_value`` into the untyped return pointer of the body.
+            b.store(value, b.bitcast(b.function.args[0], value.type.as_pointer()))
+            b.ret(RETCODE_OK)
         elif isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and
                                          isinstance(s.value, ast.Constant)):
             pass  # (a docstring)
@@ -1003,11 +1006,6 @@ def _library(ctx: Any, name: str, fill: Callable[[Any], list | None]) -> Any:
     return lib
 
 
-class _ReturnType(Exception):
-    def __init__(self, ty: Any):
-        self.ty = ty
-
-
 class _Unit:
     """The functions of one LLVM module, each under Numba's calling convention: a kernel
     module's ``kernel`` and the module's other functions it calls (``chunk``), or one inline
@@ -1028,35 +1026,54 @@ class _Unit:
 
     def function(self, fname: str, argtys: tuple) -> tuple[Any, Any]:
         """The LLVM function of ``fname`` for ``argtys``, and its return type."""
-        import llvmlite.ir as ir
         key = (fname, argtys)
         if key not in self.lowered:
             node = self.functions[fname]
             if not self.symbol and \
                     _decorator_options(node) != _decorator_options(self.functions["kernel"]):
                 raise Unsupported(f"{fname} compiles with other options")
-            restype = None
-            if any(isinstance(n, ast.Return) for n in ast.walk(node)):
-                # Its type comes from a first lowering into a module thrown away.
-                try:
-                    self._lower(node, argtys, ir.Module(), None)
-                except _ReturnType as r:
-                    restype = r.ty
-            self.lowered[key] = (self._lower(node, argtys, self.module, restype), restype)
-        fn, restype = self.lowered[key]
-        return fn, restype
+            self.lowered[key] = self._lower(node, argtys)
+        return self.lowered[key]
 
-    def _lower(self, node: ast.FunctionDef, argtys: tuple, module: Any, restype: Any) -> Any:
+    def _lower(self, node: ast.FunctionDef, argtys: tuple) -> tuple[Any, Any]:
+        """The function of ``node`` for ``argtys`` in this unit's module, and its return type.
+
+        A function that returns a value is lowered once into a body whose return pointer is
+        untyped, the type of its first ``return`` (in lowering order; every other must agree)
+        deciding what its stores write; the function itself, of that type under Numba's
+        calling convention, calls the body, which LLVM inlines into it. (A first lowering just
+        to find the type doubled a helper's lowering time.)"""
         import llvmlite.ir as ir
         from numba import types
         params = [a.arg for a in node.args.args]
         if len(params) != len(argtys) or node.args.vararg or node.args.kwonlyargs or \
                 node.args.defaults:
             raise Unsupported("parameters")
-        ctx = self.ctx
-        fn = ir.Function(module, ctx.call_conv.get_function_type(restype or types.none,
-                                                                  list(argtys)),
-                         name=self.symbol or f"{self.name}_{node.name}_{len(self.lowered)}")
+        ctx, module = self.ctx, self.module
+        name = self.symbol or f"{self.name}_{node.name}_{len(self.lowered)}"
+        returns = any(isinstance(n, ast.Return) for n in ast.walk(node))
+        fnty = ctx.call_conv.get_function_type(types.none, list(argtys))
+        body = ir.Function(module, fnty, name=f"{name}.body" if returns else name)
+        builder = ir.IRBuilder(body.append_basic_block("entry"))
+        lowering = _Lowering(ctx, builder, self.namespace, self)
+        for p, v, t in zip(params, ctx.call_conv.decode_arguments(builder, list(argtys), body),
+                           argtys, strict=True):
+            lowering.bind(p, v, t)
+        lowering.block(node.body)
+        if not builder.block.is_terminated:
+            if returns:
+                raise Unsupported(f"{node.name} does not end with its return")
+            lowering.free_scratch()
+            ctx.call_conv.return_value(builder, ctx.get_dummy_value())
+        restype = lowering.restype if returns else None
+        fn = body
+        if returns:
+            body.linkage = "internal"
+            body.attributes.add("alwaysinline")
+            fn = ir.Function(module, ctx.call_conv.get_function_type(restype, list(argtys)),
+                             name=name)
+            b = ir.IRBuilder(fn.append_basic_block("entry"))
+            b.ret(b.call(body, [b.bitcast(fn.args[0], body.args[0].type), *fn.args[1:]]))
         if self.symbol:
             fn.attributes.add("alwaysinline")  # (kept until optimised: see _lower_helper)
         else:
@@ -1066,20 +1083,10 @@ class _Unit:
             # function of its own (see codegen.render_kernel): kept so, not inlined.
             fn.attributes.add("noinline")
         if not self.symbol:
-            for k in _data_arguments(ctx, argtys):
-                fn.args[len(fn.args) - k].add_attribute("noalias")
-        builder = ir.IRBuilder(fn.append_basic_block("entry"))
-        lowering = _Lowering(ctx, builder, self.namespace, self, restype)
-        for p, v, t in zip(params, ctx.call_conv.decode_arguments(builder, list(argtys), fn),
-                           argtys, strict=True):
-            lowering.bind(p, v, t)
-        lowering.block(node.body)
-        if not builder.block.is_terminated:
-            if restype is not None:
-                raise Unsupported(f"{node.name} does not end with its return")
-            lowering.free_scratch()
-            ctx.call_conv.return_value(builder, ctx.get_dummy_value())
-        return fn
+            for f in {fn, body}:
+                for k in _data_arguments(ctx, argtys):
+                    f.args[len(f.args) - k].add_attribute("noalias")
+        return fn, restype
 
 
 def _data_arguments(ctx: Any, argtys: tuple) -> list[int]:
