@@ -489,7 +489,10 @@ LEAN_SCRIPT = textwrap.dedent("""
     for kernel in direct._kernels.values():
         for compiled in kernel.compiled:
             texts[kernel.source + str(compiled.slots.dtype)] = compiled.lib.get_llvm_str()
-    print(json.dumps({"whole": direct._Registries.whole, "stats": direct.stats, "texts": texts}))
+    failed = sorted(fn.__name__ for (fn, _), found in direct._helpers.items()
+                    if isinstance(found, str) and fn.__name__ not in NUMBA_HELPERS)
+    print(json.dumps({"whole": direct._Registries.whole, "stats": direct.stats, "texts": texts,
+                      "failed": failed}))
 """)
 
 
@@ -516,6 +519,7 @@ def test_lean_numba_start_lowers_the_same_code_as_the_whole(tmp_path):
     assert helpers_cached["stats"]["helpers lowered"] == 0
     assert len(whole["texts"]) > 40
     for lean in (new_install, helpers_cached):
+        assert lean["failed"] == whole["failed"] == []  # (no helper left to Numba)
         assert lean["stats"]["numba"] == whole["stats"]["numba"] == 0
         assert lean["texts"].keys() == whole["texts"].keys()
         for key, text in lean["texts"].items():
