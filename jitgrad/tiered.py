@@ -19,8 +19,9 @@ calls still run on the reference meanwhile).
 
 A program already in the disk cache (a marker file is written after its compiled program
 first ran) needs no worker: a thread of this process loads it while the reference serves
-the first calls, which then do not wait for Numba's start-up (≈0.7 s) either; once Numba
-runs in this process, such a program is loaded before its first call returns (milliseconds).
+the first calls, which then do not wait for Numba's start-up (≈0.25 s: its import and its
+lean initialisation) either; once Numba runs in this process, such a program is loaded before
+its first call returns (milliseconds).
 
 When the first call waits for compiled code instead (``decide``): ``config.compile ==
 "blocking"``, ``config.precise_math`` (its users want identical results from the first call
