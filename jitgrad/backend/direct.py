@@ -672,7 +672,7 @@ class _Lowering:
         loaded, see ``start_numba``) in the middle of a helper's lowering on a new install."""
         from numba.cpython.builtins import do_minmax
         argtys = [t for _, t in args]
-        ty = self.ctx.typing_context.unify_types(*argtys)
+        ty = self.tctx.unify_types(*argtys)
         if ty is None:
             raise Unsupported(f"{fn.__name__} of {argtys}")
         value = do_minmax(self.ctx, self.builder, argtys, [v for v, _ in args],
@@ -706,7 +706,7 @@ def _typed(ctx: Any, fn: Any, argtys: tuple) -> tuple[Any, Any]:
         raise Unsupported(found)
     if found is not None:
         return found
-    tctx, _ = _contexts()
+    tctx, base = _contexts()
     if hasattr(fn, "py_func") and hasattr(fn, "targetoptions"):
         _load_whole()  # a function Numba compiles (or loads) for this call
     scalar = (types.Number, types.Boolean, types.NoneType)
@@ -730,7 +730,7 @@ def _typed(ctx: Any, fn: Any, argtys: tuple) -> tuple[Any, Any]:
         if first:
             # Once more with what was registered since Numba's last refresh (an intrinsic of
             # a helper module imported since), as Numba's own lookups retry.
-            _contexts()[1].refresh()
+            base.refresh()
     _typings[key] = why
     raise Unsupported(why)
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import builtins
 import functools
-import importlib.abc
-import importlib.util
+import importlib
 import keyword
 import logging
 import math
