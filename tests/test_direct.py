@@ -243,6 +243,64 @@ def test_kernel_compiler_numba_uses_numba_dispatchers(numba_kernels):
         direct.bind(AXPY, glob, "K")
 
 
+INDEXING = kernel_source(textwrap.dedent("""
+    @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+    def kernel(in0, in1, out0, out1, n0, n1):
+        acc = 0.0
+        for i0 in range(n0):
+            for i1 in range(n1):
+                # negative indices, int32 and uint16 indices, a strided 3-d array
+                v = in0[i0 - n0, -1 - i1] + in1[np.int32(i0), np.uint16(i1), i1 % 2]
+                out0[np.int32(-1 - i0), i1] = v  # (a float32 array: the value is cast)
+                acc += v
+        out1[()] = acc
+"""))
+
+
+def test_element_access_lowers_as_numbas_indexing():
+    """Elements of the kernel's array parameters (read and written by integers of any kind,
+    negative ones counted from the end) are addressed from fields unpacked once: the
+    results of Numba's own indexing, for every layout."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 5))
+    b = rng.standard_normal((4, 6, 2, 3))[:, ::-1, :, 1]  # not contiguous: layout 'A'
+
+    def run_kernel(fn):
+        outs = np.zeros((4, 5), np.float32), np.zeros(())
+        fn(a, b, *outs, 4, 5)
+        return outs
+
+    before = dict(direct.stats)
+    glob = {}
+    glob["K"] = direct.bind(INDEXING, glob, "K")
+    ours = run_kernel(glob["K"])
+    assert direct.stats["compiled"] + direct.stats["loaded"] > before["compiled"] + \
+        before["loaded"] and direct.stats["numba"] == before["numba"]
+    numbas = run_kernel(cache.load(INDEXING).kernel)
+    for got, want in zip(ours, numbas, strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(ours[0][::-1], (a[:, ::-1] + b[:, :5, 0] * [1, 0, 1, 0, 1]
+                                                  + b[:, :5, 1] * [0, 1, 0, 1, 0]
+                                                  ).astype(np.float32))
+
+
+def test_numba_kernel_is_made_only_when_needed(tmp_path, monkeypatch):
+    """A direct kernel's Numba kernel (its module written to the kernel cache and executed,
+    Numba's dispatcher made) is its fallback only: made at the first call with arguments of
+    another kind."""
+    monkeypatch.setenv("JITGRAD_CACHE_DIR", str(tmp_path))
+    source = AXPY.replace("* 2.0", "* 3.0")  # a kernel no other test has made
+    glob = {}
+    glob["K"] = direct.bind(source, glob, "K")
+    a, b, out = np.arange(12.0).reshape(3, 4), np.arange(4.0), np.empty((3, 4))
+    glob["K"](a, b, out, 4)
+    np.testing.assert_array_equal(out, a * 3 + b)
+    assert list(tmp_path.glob("jitgrad_d_*.o")) and not list(tmp_path.glob("jitgrad_k_*.py"))
+    glob["K"](a.astype(np.float32), b, out, 4)  # another kind: the Numba kernel, made now
+    np.testing.assert_array_equal(out, a * 3 + b)
+    assert list(tmp_path.glob("jitgrad_k_*.py"))
+
+
 SCRIPT = textwrap.dedent("""
     import numpy as np
     import jitgrad as jg, jitgrad.numpy as jnp
@@ -282,7 +340,8 @@ def test_builtin_outlives_its_kernel_objects(tmp_path):
     """The builtin's PyMethodDef lives in the compiled code's memory: a builtin still held by
     a caller (or met by the garbage collector at exit) after jitgrad's own objects for it are
     gone reads valid memory. It was a ctypes struct, freed first at exit: a segfault in
-    CPython's garbage collector after the last line of a script."""
+    CPython's garbage collector after the last line of a script. Its fallback (an address
+    too) lives as long."""
     script = textwrap.dedent(f"""
         import gc
         import numpy as np
@@ -297,13 +356,15 @@ def test_builtin_outlives_its_kernel_objects(tmp_path):
         reuse = [i + 10 ** 9 for i in range(200000)]  # objects the size of a freed struct
         print(glob["K"].__name__.startswith("jitgrad_"), end=" ")
         glob["K"](a, b, out, 4)
+        print(bool((out == 2 + b).all()), end=" ")
+        glob["K"](a.astype(np.float32), b, out, 4)  # the fallback, made now
         print(bool((out == 2 + b).all()))
     """)
     env = dict(os.environ, JITGRAD_CACHE_DIR=str(tmp_path))
     res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                          text=True, timeout=300)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.split() == ["True", "True"]
+    assert res.stdout.split() == ["True", "True", "True"]
 
 
 def vmath_primitives():

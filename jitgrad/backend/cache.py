@@ -95,14 +95,22 @@ def kernel_cache_problem() -> tuple[Path, str | None]:
     return d, _kernel_dir_problem(str(d))
 
 
-def _from_disk(name: str, source: str) -> ModuleType | None:
-    """``source`` executed as a module backed by ``<cache>/<name>.py``, so that Numba caches
-    its machine code in ``<cache>/__pycache__``; None (after the warning) if the cache
-    directory cannot be used."""
+def kernel_dir() -> Path | None:
+    """The kernel cache directory, or None (after the warning) if it cannot be used."""
     d, problem = kernel_cache_problem()
     if problem is not None:
         _warn_once(f"kernel cache {d} not used: {problem}; compiling in memory. "
                    f"{_KERNEL_DIR_ADVICE}")
+        return None
+    return d
+
+
+def _from_disk(name: str, source: str) -> ModuleType | None:
+    """``source`` executed as a module backed by ``<cache>/<name>.py``, so that Numba caches
+    its machine code in ``<cache>/__pycache__``; None (after the warning) if the cache
+    directory cannot be used."""
+    d = kernel_dir()
+    if d is None:
         return None
     path = d / f"{name}.py"
     try:

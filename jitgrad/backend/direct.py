@@ -338,6 +338,8 @@ class _Lowering:
         self.unit = unit
         self.restype: Any = None  # what the function returns: its first return's type
         self.vars: dict[str, tuple[Any, Any]] = {}
+        # parameter arrays never assigned: their data pointer, shape and strides (``unpack``)
+        self.arrays: dict[str, tuple[Any, list, list]] = {}
         self.allocated: list[Any] = []  # scratch arrays, freed at the end
         self.depth = 0  # loops around the statement being lowered
 
@@ -390,8 +392,7 @@ class _Lowering:
             if isinstance(target, ast.Name):
                 self.bind(target.id, value, ty)
             elif isinstance(target, ast.Subscript):
-                arr, idx = self.expr(target.value), self.expr(target.slice)
-                self.call(operator.setitem, [arr, idx, (value, ty)])
+                self.setitem(target, (value, ty))
             elif isinstance(target, ast.Tuple) and isinstance(ty, types.BaseTuple) and \
                     len(ty) == len(target.elts) and \
                     all(isinstance(t, ast.Name) for t in target.elts):
@@ -439,6 +440,78 @@ class _Lowering:
             pass  # (a docstring)
         else:
             raise Unsupported(ast.dump(s)[:80])
+
+    # -- array elements
+
+    def unpack(self, name: str, value: Any, ty: Any) -> None:
+        """Keep parameter array ``name``'s data pointer, shape and strides, unpacked once at
+        the function's entry: Numba's indexing copies the whole array struct to the stack at
+        every access, a third of a small kernel's IR that LLVM then takes apart again."""
+        from numba.core import cgutils
+        b, dm = self.builder, self.ctx.data_model_manager[ty]
+
+        def field(f: str) -> Any:
+            return b.extract_value(value, dm.get_field_position(f))
+
+        self.arrays[name] = (field("data"), cgutils.unpack_tuple(b, field("shape"), ty.ndim),
+                             cgutils.unpack_tuple(b, field("strides"), ty.ndim))
+
+    def indexed(self, node: ast.Subscript, extra: list[tuple[Any, Any]]
+                ) -> tuple[Any, Any, list[tuple[Any, Any]]]:
+        """``operator.getitem`` (no ``extra``) or ``setitem`` (``extra``: the value) of
+        subscript ``node``, typed by Numba: (the pointer to the element, or None, the
+        signature, the arguments). The pointer is there when ``node`` takes one element of
+        an unpacked parameter array by integers, and is computed as Numba's basic indexing
+        computes it (the same casts, negative indices wrapped, no bounds check as kernels
+        compile); anything else is left to Numba's implementation."""
+        from numba import types
+        from numba.core import cgutils
+        from numba.cpython.slicing import fix_index
+        b, ctx = self.builder, self.ctx
+        arr = self.expr(node.value)
+        elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else None
+        idx = [self.expr(e) for e in elts] if elts is not None else [self.expr(node.slice)]
+        index = self.tuple_of(idx) if elts is not None else idx[0]
+        fn = operator.setitem if extra else operator.getitem
+        args = [arr, index, *extra]
+        sig, _ = _typed(ctx, fn, tuple(t for _, t in args))
+        name = node.value.id if isinstance(node.value, ast.Name) else None
+        aryty, idxty = arr[1], sig.args[1]
+        itys = list(idxty) if isinstance(idxty, types.BaseTuple) else [idxty]
+        if name not in self.arrays or len(sig.args) != len(args) or ctx.enable_boundscheck \
+                or len(itys) != len(idx) or len(idx) != aryty.ndim or \
+                not all(isinstance(t, types.Integer) for t in itys) or \
+                (fn is operator.getitem and sig.return_type != aryty.dtype):
+            return None, sig, args
+        data, shape, strides = self.arrays[name]
+        fixed = []
+        for (v, t), it, size in zip(idx, itys, shape, strict=True):
+            v = ctx.cast(b, v, t, it)  # (the cast of the whole index tuple, element-wise)
+            if it.signed:
+                fixed.append(fix_index(b, ctx.cast(b, v, it, types.intp), size))
+            else:
+                fixed.append(ctx.cast(b, v, it, types.uintp))
+        ptr = cgutils.get_item_pointer2(ctx, b, data=data, shape=shape, strides=strides,
+                                        layout=aryty.layout, inds=fixed, wraparound=False,
+                                        boundscheck=False)
+        return ptr, sig, args
+
+    def getitem(self, node: ast.Subscript) -> tuple[Any, Any]:
+        from numba.np.arrayobj import load_item
+        ptr, sig, args = self.indexed(node, [])
+        if ptr is None:
+            return self.call(operator.getitem, args)
+        return load_item(self.ctx, self.builder, args[0][1], ptr), sig.return_type
+
+    def setitem(self, node: ast.Subscript, value: tuple[Any, Any]) -> None:
+        from numba.np.arrayobj import store_item
+        ptr, sig, args = self.indexed(node, [value])
+        if ptr is None:
+            self.call(operator.setitem, args)
+            return
+        b, ctx, aryty = self.builder, self.ctx, args[0][1]
+        v = ctx.cast(b, value[0], value[1], sig.args[2])
+        store_item(ctx, b, aryty, ctx.cast(b, v, sig.args[2], aryty.dtype), ptr)
 
     # -- expressions
 
@@ -509,9 +582,11 @@ class _Lowering:
                 arr, ty = self.expr(v.value)
                 if not isinstance(ty, types.Array):
                     raise Unsupported("shape of a non-array")
+                if v.value.id in self.arrays:
+                    return self.arrays[v.value.id][1][node.slice.value], types.intp
                 ary = _array_struct(ty)(self.ctx, b, value=arr)
                 return cgutils.unpack_tuple(b, ary.shape)[node.slice.value], types.intp
-            return self.call(operator.getitem, [self.expr(v), self.expr(node.slice)])
+            return self.getitem(node)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
             return self.call(_BINOPS[type(node.op)], [self.expr(node.left),
                                                        self.expr(node.right)])
@@ -544,6 +619,9 @@ class _Lowering:
             return b.select(cond, self.ctx.cast(b, x, xty, ty),
                             self.ctx.cast(b, y, yty, ty)), ty
         if isinstance(node, ast.Call) and not node.keywords:
+            if isinstance(node.func, ast.Name) and node.func.id in self.unit.local:
+                # another function of the kernel's module (``chunk``)
+                return self.local_call(node.func.id, [self.expr(a) for a in node.args])
             fn = self.lookup(node.func)
             if fn is scalar.scratch_f64:
                 return self.scratch(node)
@@ -553,10 +631,6 @@ class _Lowering:
                     return self.helper_call(fn, args)
                 except Unsupported as e:  # Numba compiles (or loads) that helper
                     log.debug("jitgrad: helper %s compiles with Numba: %s", fn.__name__, e)
-            py_func = getattr(fn, "py_func", None)
-            if py_func is not None and py_func.__name__ in self.unit.local and \
-                    py_func.__module__ == self.namespace["__name__"]:
-                return self.local_call(py_func.__name__, args)
             return self.call(fn, args)
         raise Unsupported(ast.dump(node)[:80])
 
@@ -1073,9 +1147,13 @@ class _Unit:
         body = ir.Function(module, fnty, name=f"{name}.body" if returns else name)
         builder = ir.IRBuilder(body.append_basic_block("entry"))
         lowering = _Lowering(ctx, builder, self.namespace, self)
+        assigned = {n.id for n in ast.walk(node)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         for p, v, t in zip(params, ctx.call_conv.decode_arguments(builder, list(argtys), body),
                            argtys, strict=True):
             lowering.bind(p, v, t)
+            if isinstance(t, types.Array) and p not in assigned:
+                lowering.unpack(p, v, t)
         lowering.block(node.body)
         if not builder.block.is_terminated:
             if returns:
@@ -1331,9 +1409,10 @@ def _register_wrapper(keyed: tuple, lib: Any, setter: int) -> None:
 
 
 def _cache_path(name: str) -> Path | None:
-    """Where compiled library ``name`` is cached, or None if the kernel cache is unusable."""
-    d, problem = cache.kernel_cache_problem()
-    return None if problem is not None else d / f"{name}.o"
+    """Where compiled library ``name`` is cached, or None (after the warning) if the kernel
+    cache is unusable."""
+    d = cache.kernel_dir()
+    return None if d is None else d / f"{name}.o"
 
 
 def _keyed(spec: tuple) -> tuple:
@@ -1386,15 +1465,25 @@ def _new_builtin() -> Any:
 
 
 class Kernel:
-    """A generated kernel's source, the Numba kernel of it (the fallback, and the namespace
-    its names are looked up in) and its direct specialisations by argument types."""
+    """A generated kernel's source, its direct specialisations by argument types, and the
+    Numba kernel of it: the fallback, for arguments of other kinds and for what this module
+    does not lower. The Numba kernel is made (its module written to the kernel cache and
+    executed, which makes Numba's dispatchers: ≈ 1 ms) only when first needed, which most
+    kernels never are."""
 
     def __init__(self, source: str):
         self.source = source
-        self.module = cache.load(source)
-        self.numba = self.module.kernel
+        self._module: Any = None
+        self.fallback = _Fallback(self)
+        _fallbacks.append(self.fallback)
         self.specs: dict[tuple, Any] = {}
         self.compiled: list[_Compiled] = []
+
+    @property
+    def numba(self) -> Any:
+        if self._module is None:
+            self._module = cache.load(self.source)
+        return self._module.kernel
 
     def for_args(self, args: tuple) -> Any:
         spec = spec_of(args)
@@ -1421,7 +1510,8 @@ class Kernel:
             stats["loaded"] += 1
         else:
             try:
-                lib = _build(ast.parse(self.source), vars(self.module), spec, name)
+                tree = ast.parse(self.source)
+                lib = _build(tree, _imported(tree), spec, name)
             except Exception as e:  # noqa: BLE001 - Numba compiles what this does not lower
                 if isinstance(e, Unsupported):
                     log.debug("jitgrad: kernel %s compiles with Numba: %s", name, e)
@@ -1434,9 +1524,41 @@ class Kernel:
             stats["compiled"] += 1
             if path is not None:
                 _save(path, lib)
-        compiled = _Compiled(lib, name, self.numba, spec)
+        compiled = _Compiled(lib, name, self.fallback, spec)
         self.compiled.append(compiled)
         return compiled.fn
+
+
+class _Fallback:
+    """What a kernel's builtin calls with arguments of another kind than its
+    specialisation's: the Numba kernel, made on this first call. The builtin holds only its
+    address, so it lives as long as the process (``_fallbacks``), as the Numba kernels'
+    modules do."""
+
+    __slots__ = ("kernel",)
+
+    def __init__(self, kernel: Kernel):
+        self.kernel = kernel
+
+    def __call__(self, *args: Any) -> Any:
+        return self.kernel.numba(*args)
+
+
+_fallbacks: list[_Fallback] = []
+
+
+def _imported(tree: ast.Module) -> dict:
+    """The names a kernel module's functions see: what its imports bind (one namespace per
+    import block: kernels share a few)."""
+    return _namespace("\n".join(ast.unparse(n) for n in tree.body
+                                 if isinstance(n, ast.Import | ast.ImportFrom)))
+
+
+@functools.cache
+def _namespace(imports: str) -> dict:
+    names: dict = {}
+    exec(compile(imports, "<jitgrad kernel imports>", "exec"), names)
+    return names
 
 
 def _mark(path: Path | None) -> None:
@@ -1456,7 +1578,8 @@ def _write(path: Path, magic: bytes, first: bytes, second: bytes) -> None:
         with cache._atomic_private(str(path)) as f:
             f.write(magic + hashlib.sha256(payload).digest() + payload)
     except OSError as e:
-        log.debug("jitgrad: could not cache %s (%r)", path, e)
+        cache._warn_once(f"could not write to the kernel cache {path.parent} ({e!r}); keeping "
+                         f"the compiled code in memory")
 
 
 def _read(path: Path, magic: bytes) -> tuple[bytes, bytes] | None:
