@@ -1217,19 +1217,25 @@ def _data_arguments(ctx: Any, argtys: tuple) -> list[int]:
 
 
 def _one_pipeline(lib: Any) -> None:
-    """Optimise ``lib`` with one run of Numba's module pipeline (O3 with the loop and SLP
-    vectorisers, as Numba's last one). Numba also runs a function pipeline on each function
+    """Optimise ``lib`` with one run of Numba's module pipeline, at O2 (with the vectorisers
+    as Numba's configuration sets them). Numba also runs a function pipeline on each function
     as it is added (declarations included) and a cheaper module pipeline first, to gather
     its runtime's reference counts for pruning (there are none here) and to rotate loops for
     the vectoriser: every kernel calling a vectorised function still vectorises without it
-    (tests/test_direct.py), and the two together took a third of a kernel's LLVM time."""
+    (tests/test_direct.py), and the two together took a third of a kernel's LLVM time.
+
+    O2, not Numba's O3: on the kernels of the perf suite and 100 random programs, O3's extra
+    work only made more versions of loops for edge cases (a loop over an empty axis, with
+    its guard unswitched out of the outer loop); the main loops are the same code, and the
+    kernels run as fast, for 6 % less LLVM time (COMPILE_NOTES.md, eighth round). The inline
+    helpers stay at O3 (``_lower_helper``): optimised once, cached, inlined into kernels."""
     codegen = lib.codegen
 
     def functions(module: Any) -> None:
         module.data_layout = codegen._data_layout
 
     def final() -> None:
-        pm, pb = codegen._module_pass_manager()
+        pm, pb = codegen._module_pass_manager(opt=2)
         pm.run(lib._final_module, pb)
 
     lib._optimize_functions = functions
