@@ -284,6 +284,40 @@ def test_element_access_lowers_as_numbas_indexing():
                                                   ).astype(np.float32))
 
 
+RANKS = kernel_source(textwrap.dedent("""
+    @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+    def kernel(in0, n, in1, out0, in2):
+        for i0 in range(in0.shape[0]):
+            for i1 in range(in0.shape[1]):
+                for i2 in range(in0.shape[2]):
+                    for i3 in range(in0.shape[3]):
+                        acc = in1[()] * n
+                        for i4 in range(in0.shape[4]):
+                            acc += in0[i0, i1, i2, i3, i4] * in2[i4]
+                        out0[i0, i1, i2, i3] = acc
+"""))
+
+
+def test_wrapper_fills_arguments_of_every_rank():
+    """The one wrapper every kernel shares fills the argument struct from the kernel's table:
+    arrays of rank 0 to 5 (strided ones too) among integers, each at its place."""
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((3, 2, 4, 2, 6))[:, :, ::-1, :, ::2]  # rank 5, not contiguous
+    c, v = np.array(0.5), rng.standard_normal(3)
+    before = direct.stats["numba"]
+    kernel = direct.Kernel(RANKS)
+    for out in (np.full((3, 2, 4, 2), np.nan),
+                np.full((4, 2, 3, 2), np.nan).transpose(2, 1, 0, 3)):  # layout "A"
+        for n in (3, 2):
+            args = (a, n, c, out, v)
+            fn = kernel.for_args(args)
+            assert type(fn).__name__ == "builtin_function_or_method"
+            fn(*args)
+            np.testing.assert_allclose(out, 0.5 * n + a @ v, rtol=1e-13)
+    assert len(kernel.compiled) == 2 and direct.stats["numba"] == before
+    assert kernel._module is None  # no call went to the fallback (the Numba kernel)
+
+
 def test_numba_kernel_is_made_only_when_needed(tmp_path, monkeypatch):
     """A direct kernel's Numba kernel (its module written to the kernel cache and executed,
     Numba's dispatcher made) is its fallback only: made at the first call with arguments of
@@ -549,7 +583,7 @@ LEAN_SCRIPT = textwrap.dedent("""
         jg.jit(f)(*args)
     for kernel in direct._kernels.values():
         for compiled in kernel.compiled:
-            texts[kernel.source + str(compiled.slots.dtype)] = compiled.lib.get_llvm_str()
+            texts[kernel.source + str(compiled.table[4:].tolist())] = compiled.lib.get_llvm_str()
     failed = sorted(fn.__name__ for (fn, _), found in direct._helpers.items()
                     if isinstance(found, str) and fn.__name__ not in NUMBA_HELPERS)
     print(json.dumps({"whole": direct._Registries.whole, "stats": direct.stats, "texts": texts,

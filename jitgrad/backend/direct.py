@@ -1053,37 +1053,35 @@ def _decorator_options(fn: ast.FunctionDef) -> tuple[str, frozenset | bool]:
 
 def _build(tree: ast.Module, namespace: dict, spec: tuple, name: str) -> Any:
     """Lower the function ``kernel`` of ``tree`` for argument types ``spec`` into a finalised
-    Numba code library whose function ``name`` is its entry (see ``_entry``); the first kernel
-    of a spec in a process also carries that spec's wrapper (``name_w``, see ``_wrapper``),
-    which later kernels of the spec share: a module of its own would cost a module's fixed
-    compile time more for every spec met once."""
+    Numba code library whose function ``name`` is its entry (see ``_entry``)."""
     functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
     if "kernel" not in functions:
         raise Unsupported("no kernel function")
     ctx = _target(*_decorator_options(functions["kernel"]))
     argtys = [_numba_type(a) for a in spec]
+    _check_wrappable(ctx, spec, argtys)
 
     def fill(module: Any) -> list:
         unit = _Unit(ctx, module, namespace, functions, name)
         body, _ = unit.function("kernel", tuple(argtys))
         _entry(module, ctx, name, body, argtys)
-        if _keyed(spec) not in _wrappers:
-            _wrapper(module, ctx, f"{name}_w", spec, argtys)
         return [h.module.clone() for h in unit.helpers.values()]
 
     return _library(ctx, name, fill)
 
 
-def _library(ctx: Any, name: str, fill: Callable[[Any], list | None]) -> Any:
+def _library(ctx: Any, name: str, fill: Callable[[Any], list | None],
+             loops: bool = True) -> Any:
     """A finalised Numba code library ``name`` of the LLVM module that ``fill`` writes and
     the parsed modules it returns, if any (its helpers), with ``ctx`` as the active context
     (helpers Numba compiles for it are linked into this library), optimised by
-    ``_one_pipeline`` and ready to be cached as object code."""
+    ``_one_pipeline`` (with the loop vectoriser if ``loops``) and ready to be cached as
+    object code."""
     from numba.core.compiler_lock import global_compiler_lock
     from numba.core.fastmathpass import rewrite_module
     with global_compiler_lock, _lowering():
         lib = ctx.codegen().create_library(name)
-        _one_pipeline(lib)
+        _one_pipeline(lib, loops)
         module = lib.create_ir_module(name)
         with ctx.push_code_library(lib):
             linked = fill(module)
@@ -1216,13 +1214,14 @@ def _data_arguments(ctx: Any, argtys: tuple) -> list[int]:
     return [at - k for k in found]
 
 
-def _one_pipeline(lib: Any) -> None:
+def _one_pipeline(lib: Any, loops: bool = True) -> None:
     """Optimise ``lib`` with one run of Numba's module pipeline, at O2 (with the vectorisers
-    as Numba's configuration sets them). Numba also runs a function pipeline on each function
-    as it is added (declarations included) and a cheaper module pipeline first, to gather
-    its runtime's reference counts for pruning (there are none here) and to rotate loops for
-    the vectoriser: every kernel calling a vectorised function still vectorises without it
-    (tests/test_direct.py), and the two together took a third of a kernel's LLVM time.
+    as Numba's configuration sets them, the loop vectoriser only if ``loops``). Numba also
+    runs a function pipeline on each function as it is added (declarations included) and a
+    cheaper module pipeline first, to gather its runtime's reference counts for pruning
+    (there are none here) and to rotate loops for the vectoriser: every kernel calling a
+    vectorised function still vectorises without it (tests/test_direct.py), and the two
+    together took a third of a kernel's LLVM time.
 
     O2, not Numba's O3: on the kernels of the perf suite and 100 random programs, O3's extra
     work only made more versions of loops for edge cases (a loop over an empty axis, with
@@ -1235,7 +1234,7 @@ def _one_pipeline(lib: Any) -> None:
         module.data_layout = codegen._data_layout
 
     def final() -> None:
-        pm, pb = codegen._module_pass_manager(opt=2)
+        pm, pb = codegen._module_pass_manager(opt=2, loop_vectorize=loops)
         pm.run(lib._final_module, pb)
 
     lib._optimize_functions = functions
@@ -1264,15 +1263,64 @@ def _entry(module: Any, ctx: Any, name: str, body: Any, argtys: list) -> None:
     b.ret(b.zext(status.is_error, i32))
 
 
-def _wrapper(module: Any, ctx: Any, name: str, spec: tuple, argtys: list) -> None:
-    """The METH_FASTCALL function ``name`` of every kernel whose arguments are ``spec``, and
-    ``name_set``, which stores the ndarray and int types into it and returns its PyMethodDef.
-    A builtin made of it has as ``self`` an array of two words: the kernel's entry, and the
-    callable that takes arguments of any other kind (the Numba kernel)."""
-    import llvmlite.ir as ir
+# The argument struct a kernel's entry reads, as the wrapper fills it: a word per integer,
+# and per array Numba's array struct, a word per member (meminfo, parent, nitems, itemsize,
+# data, then shape and strides, a word per dimension each). ``_build`` checks the size of
+# every kernel's struct against it; the order of the members is checked here.
+_ARRAY_MEMBERS = ("meminfo", "parent", "nitems", "itemsize", "data", "shape", "strides")
+_INT, _ARRAY = 0, 1
+
+
+def _words(spec: tuple) -> int:
+    """The words of the argument struct of ``spec``."""
+    return sum(1 if a[0] == "i" else 5 + 2 * a[2] for a in spec)
+
+
+def _check_wrappable(ctx: Any, spec: tuple, argtys: list) -> None:
+    """That the wrapper can call a kernel of ``spec``: its argument struct is the words the
+    wrapper writes, and each array's table entry holds its rank, dtype and item size."""
     from numba import types
+    for ty in argtys:
+        if isinstance(ty, types.Array) and \
+                tuple(ctx.data_model_manager[ty]._fields) != _ARRAY_MEMBERS:
+            raise Unsupported(f"Numba's array struct is {ctx.data_model_manager[ty]._fields}")
+    if _words(spec) * 8 != ctx.get_abi_sizeof(_argument_struct(ctx, argtys)):
+        raise Unsupported("an argument struct the wrapper does not fill")
+    if any(a[0] == "a" and not (a[2] < 1 << 8 and a[1].num < 1 << 16 and
+                                a[1].itemsize < 1 << 16) for a in spec):
+        raise Unsupported(f"an argument the wrapper's table cannot describe: {spec}")
+
+
+def _table(spec: tuple, entry: int, fallback: Any) -> np.ndarray:
+    """The ``self`` of a kernel's builtin: words the wrapper reads (the entry's address, the
+    fallback's, the number of arguments and of words in their struct), then a word per
+    argument: its kind, and for an array the rank, the flags it needs, dtype number and item
+    size, in bytes 1, 2-3, 4-5 and 6-7."""
+    def word(a: tuple) -> int:
+        if a[0] == "i":
+            return _INT
+        _, dtype, ndim, layout = a
+        need = _ALIGNED | (_C_CONTIGUOUS if layout == "C" else 0)
+        return _ARRAY | ndim << 8 | need << 16 | dtype.num << 32 | dtype.itemsize << 48
+
+    return np.array([entry, id(fallback), len(spec), _words(spec), *map(word, spec)], np.uint64)
+
+
+def _wrapper(module: Any, ctx: Any, name: str) -> None:
+    """The METH_FASTCALL function ``name`` of every kernel, and ``name_set``, which stores the
+    ndarray and int types into it and returns its PyMethodDef. A builtin made of it has as
+    ``self`` its kernel's table (``_table``): the wrapper checks each argument against it,
+    fills the argument struct, and calls the entry without the GIL; arguments of any other
+    kind go to the fallback (``_check_wrappable`` holds for every kernel).
+
+    One wrapper for every argument spec: a wrapper per spec cost the first kernel of each
+    spec ≈ 20 ms more compile time (a new MLP gradient, 8 specs: 0.75 → 0.66 s; the 100
+    random programs, 12 specs: -5 %). Reading the table costs 0-6 ns per call (a kernel of
+    2 to 7 arguments), and 40 ns on the tiny gradient of the dispatch row (1.60 → 1.65 µs,
+    where the wrapper's code is no longer on the kernel's page; COMPILE_NOTES.md, eighth
+    round)."""
+    import llvmlite.ir as ir
     from numba.core import cgutils
-    from numba.np.arrayobj import populate_array
 
     i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
     obj = i8.as_pointer()
@@ -1310,12 +1358,18 @@ def _wrapper(module: Any, ctx: Any, name: str, spec: tuple, argtys: list) -> Non
     argv, nargs = fn.args[1], fn.args[2]
     b = ir.IRBuilder(fn.append_basic_block("entry"))
 
-    def field(base: Any, offset: int, ty: Any) -> Any:
+    def field(base: Any, offset: Any, ty: Any) -> Any:
         return b.load(b.bitcast(b.gep(base, [ir.Constant(i64, offset)]), ty.as_pointer()))
 
-    slots = b.bitcast(field(fn.args[0], _AR_DATA, obj), obj.as_pointer())
-    entry = b.bitcast(b.load(slots), ir.FunctionType(i32, [obj]).as_pointer())
-    fallback = b.load(b.gep(slots, [ir.Constant(i64, 1)]))
+    def at(base: Any, k: Any) -> Any:
+        return b.gep(base, [k])
+
+    def bits(w: Any, lo: int, n: int) -> Any:
+        return b.and_(b.lshr(w, ir.Constant(i64, lo)), ir.Constant(i64, (1 << n) - 1))
+
+    table = b.bitcast(field(fn.args[0], _AR_DATA, obj), i64.as_pointer())
+    entry = b.inttoptr(b.load(table), ir.FunctionType(i32, [obj]).as_pointer())
+    fallback = b.inttoptr(b.load(at(table, i64(1))), obj)
     fail = fn.append_basic_block("fallback")
     with b.goto_block(fail):
         vectorcall = extern("PyObject_VectorcallDict", obj, [obj, obj.as_pointer(), i64, obj])
@@ -1326,92 +1380,114 @@ def _wrapper(module: Any, ctx: Any, name: str, spec: tuple, argtys: list) -> Non
         b.cbranch(ok, then, fail)
         b.position_at_end(then)
 
-    require(b.icmp_signed("==", nargs, ir.Constant(i64, len(spec))))
-    ndarray = b.load(g_ndarray)
-    args = cgutils.alloca_once(b, _argument_struct(ctx, argtys))
-    for k, (arg, ty) in enumerate(zip(spec, argtys, strict=True)):
-        o = b.load(b.gep(argv, [ir.Constant(i64, k)]))
-        slot = b.gep(args, [i32(0), i32(k)])
-        if arg[0] == "i":
-            require(b.icmp_unsigned("==", field(o, _OB_TYPE, obj), b.load(g_int)))
-            as_ssize = extern("PyLong_AsSsize_t", i64, [obj])
-            v = b.call(as_ssize, [o])
-            with b.if_then(b.icmp_signed("==", v, ir.Constant(i64, -1)), likely=False):
-                error = b.call(extern("PyErr_Occurred", obj, []), [])
-                with b.if_then(b.icmp_unsigned("!=", error, ir.Constant(obj, None))):
-                    b.ret(ir.Constant(obj, None))
-            b.store(v, slot)
-            continue
-        _, dtype, ndim, layout = arg
-        require(b.icmp_unsigned("==", field(o, _OB_TYPE, obj), ndarray))
-        descr = field(o, _AR_DESCR, obj)
-        require(b.icmp_signed("==", field(descr, _DESCR_TYPE_NUM, i32),
-                              ir.Constant(i32, dtype.num)))
-        require(b.icmp_signed("==", field(o, _AR_ND, i32), ir.Constant(i32, ndim)))
-        need = _ALIGNED | (_C_CONTIGUOUS if layout == "C" else 0)
-        flags = field(o, _AR_FLAGS, i32)
-        require(b.icmp_signed("==", b.and_(flags, ir.Constant(i32, need)),
-                              ir.Constant(i32, need)))
-        require(b.icmp_signed("!=", field(descr, _DESCR_BYTEORDER, i8), ir.Constant(i8, ord(">"))))
-        ary = _array_struct(ty)(ctx, b)
-        dims, strides = field(o, _AR_DIMS, i64.as_pointer()), field(o, _AR_STRIDES,
-                                                                   i64.as_pointer())
-        populate_array(ary, data=b.bitcast(field(o, _AR_DATA, obj), ary.data.type),
-                       shape=cgutils.pack_array(b, [b.load(b.gep(dims, [ir.Constant(i64, d)]))
-                                                    for d in range(ndim)], i64),
-                       strides=cgutils.pack_array(b, [b.load(b.gep(strides,
-                                                                   [ir.Constant(i64, d)]))
-                                                      for d in range(ndim)], i64),
-                       itemsize=ctx.get_constant(types.intp, dtype.itemsize), meminfo=None,
-                       parent=o)
-        b.store(ary._getvalue(), slot)
+    require(b.icmp_signed("==", nargs, b.load(at(table, i64(2)))))
+    words = b.load(at(table, i64(3)))
+    ndarray, pyint = b.load(g_ndarray), b.load(g_int)
+    args = b.alloca(i64, words)
+    pos = cgutils.alloca_once_value(b, ir.Constant(i64, 0))  # the next argument's first word
+    one = ir.Constant(i64, 1)
+    with cgutils.for_range(b, nargs) as loop:
+        o = b.load(at(argv, loop.index))
+        desc = b.load(at(table, b.add(loop.index, ir.Constant(i64, 4))))
+        slot = at(args, b.load(pos))
+        is_int = b.icmp_unsigned("==", bits(desc, 0, 8), ir.Constant(i64, _INT))
+        with b.if_else(is_int) as (integer, array):
+            with integer:
+                require(b.icmp_unsigned("==", field(o, _OB_TYPE, obj), pyint))
+                v = b.call(extern("PyLong_AsSsize_t", i64, [obj]), [o])
+                with b.if_then(b.icmp_signed("==", v, ir.Constant(i64, -1)), likely=False):
+                    error = b.call(extern("PyErr_Occurred", obj, []), [])
+                    with b.if_then(b.icmp_unsigned("!=", error, ir.Constant(obj, None))):
+                        b.ret(ir.Constant(obj, None))
+                b.store(v, slot)
+                b.store(b.add(b.load(pos), one), pos)
+            with array:
+                require(b.icmp_unsigned("==", field(o, _OB_TYPE, obj), ndarray))
+                descr = field(o, _AR_DESCR, obj)
+                ndim = bits(desc, 8, 8)
+                need = b.trunc(bits(desc, 16, 16), i32)
+                ok = [b.icmp_unsigned("==", b.zext(field(descr, _DESCR_TYPE_NUM, i32), i64),
+                                      bits(desc, 32, 16)),
+                      b.icmp_unsigned("==", b.zext(field(o, _AR_ND, i32), i64), ndim),
+                      b.icmp_unsigned("==", b.and_(field(o, _AR_FLAGS, i32), need), need),
+                      b.icmp_unsigned("!=", field(descr, _DESCR_BYTEORDER, i8),
+                                      ir.Constant(i8, ord(">")))]
+                require(functools.reduce(b.and_, ok))
+                dims = field(o, _AR_DIMS, i64.as_pointer())
+                strides = field(o, _AR_STRIDES, i64.as_pointer())
+                shape_at = at(slot, ir.Constant(i64, 5))
+                strides_at = at(shape_at, ndim)
+                nitems = cgutils.alloca_once_value(b, one)
+
+                def copy(d: Any) -> None:
+                    n = b.load(at(dims, d))
+                    b.store(b.mul(b.load(nitems), n, flags=["nsw"]), nitems)
+                    b.store(n, at(shape_at, d))
+                    b.store(b.load(at(strides, d)), at(strides_at, d))
+
+                # Straight-line copies for ranks up to 3, a loop beyond (the loop alone
+                # cost 8-12 ns more per call).
+                done = fn.append_basic_block()
+                other = fn.append_basic_block()
+                switch = b.switch(ndim, other)
+                for r in range(4):
+                    case = fn.append_basic_block()
+                    switch.add_case(ir.Constant(i64, r), case)
+                    b.position_at_end(case)
+                    for d in range(r):
+                        copy(ir.Constant(i64, d))
+                    b.branch(done)
+                b.position_at_end(other)
+                with cgutils.for_range(b, ndim) as d:
+                    copy(d.index)
+                b.branch(done)
+                b.position_at_end(done)
+                members = {"meminfo": ir.Constant(i64, 0), "parent": b.ptrtoint(o, i64),
+                           "nitems": b.load(nitems), "itemsize": bits(desc, 48, 16),
+                           "data": b.ptrtoint(field(o, _AR_DATA, obj), i64)}
+                for m, value in members.items():
+                    b.store(value, at(slot, ir.Constant(i64, _ARRAY_MEMBERS.index(m))))
+                b.store(b.add(b.load(pos), b.add(ir.Constant(i64, 5), b.shl(ndim, one))), pos)
     state = b.call(extern("PyEval_SaveThread", obj, []), [])
     raised = b.call(entry, [b.bitcast(args, obj)])
     b.call(extern("PyEval_RestoreThread", ir.VoidType(), [obj]), [state])
     with b.if_then(b.icmp_signed("!=", raised, ir.Constant(i32, 0)), likely=False):
         # No operation of a generated kernel raises under the numpy error model. Should one,
         # say so: running the Numba kernel again could read outputs already written over.
-        exc = module.globals.get("PyExc_RuntimeError") or \
-            ir.GlobalVariable(module, obj, "PyExc_RuntimeError")
+        exc = ir.GlobalVariable(module, obj, "PyExc_RuntimeError")
         message = ctx.insert_const_string(module, "jitgrad: an operation of a kernel raised "
                                           "in compiled code; run with "
                                           "jitgrad.config.kernel_compiler = 'numba' for "
                                           "Numba's message")
         b.call(extern("PyErr_SetString", ir.VoidType(), [obj, obj]), [b.load(exc), message])
         b.ret(ir.Constant(obj, None))
-    none = module.globals.get("_Py_NoneStruct") or ir.GlobalVariable(module, i8, "_Py_NoneStruct")
+    none = ir.GlobalVariable(module, i8, "_Py_NoneStruct")
     b.call(extern("Py_IncRef", ir.VoidType(), [obj]), [b.bitcast(none, obj)])
     b.ret(b.bitcast(none, obj))
 
 
-_wrappers: dict[tuple, tuple[Any, int]] = {}
+_wrappers: list[tuple[Any, int]] = []  # the wrapper's library and PyMethodDef, once loaded
 
 
-def _wrapper_for(spec: tuple) -> int:
-    """The PyMethodDef of the wrapper of argument spec ``spec``, shared by every kernel of
-    that spec: the one the first such kernel carried, or else compiled as a module of its own
-    (or loaded from the disk cache). (Called under ``_lock``.)"""
-    keyed = _keyed(spec)
-    if keyed not in _wrappers:
-        digest = hashlib.sha256(repr(("wrapper", keyed, _own_key())).encode()).hexdigest()
+def _method() -> int:
+    """The PyMethodDef of the wrapper every kernel's builtin shares: compiled once per
+    process (or loaded from the disk cache). (Called under ``_lock``.)"""
+    if not _wrappers:
+        digest = hashlib.sha256(repr(("wrapper", _own_key())).encode()).hexdigest()
         name = f"jitgrad_w_{digest[:32]}"
         path = _cache_path(name)
         lib = _load(path, name) if path is not None else None
         if lib is None:
             ctx = _target("numpy", False)
-            argtys = [_numba_type(a) for a in spec]
-            lib = _library(ctx, name, lambda module: _wrapper(module, ctx, name, spec, argtys))
+            # (without the loop vectoriser: its vector code for ranks above 3, and the
+            # clearing of vector registers before each call it makes, cost ≈ 10 ns per call)
+            lib = _library(ctx, name, lambda module: _wrapper(module, ctx, name), loops=False)
             if path is not None:
                 _save(path, lib)
-        _register_wrapper(keyed, lib, lib.get_pointer_to_function(f"{name}_set"))
-    return _wrappers[keyed][1]
-
-
-def _register_wrapper(keyed: tuple, lib: Any, setter: int) -> None:
-    """Make the wrapper whose setter is at ``setter`` (in ``lib``) the one of spec ``keyed``:
-    store the ndarray and int types into it, and keep its PyMethodDef."""
-    store = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(setter)
-    _wrappers[keyed] = (lib, store(id(np.ndarray), id(int)))
+        store = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
+            lib.get_pointer_to_function(f"{name}_set"))
+        _wrappers.append((lib, store(id(np.ndarray), id(int))))
+    return _wrappers[0][1]
 
 
 def _cache_path(name: str) -> Path | None:
@@ -1448,17 +1524,13 @@ def _own_key() -> str:
 
 
 class _Compiled:
-    """One specialisation: its code library and the builtin function calling it (the wrapper
-    of its argument spec, with the entry's address and the fallback as ``self``)."""
+    """One specialisation: its code library and the builtin function calling it (the
+    wrapper, with the specialisation's table as ``self``)."""
 
     def __init__(self, lib: Any, name: str, fallback: Any, spec: tuple):
         self.lib, self.fallback = lib, fallback
-        carried = lib.get_pointer_to_function(f"{name}_w_set")  # 0: it carries none
-        if carried and _keyed(spec) not in _wrappers:
-            _register_wrapper(_keyed(spec), lib, carried)
-        method = _wrapper_for(spec)
-        self.slots = np.array([lib.get_pointer_to_function(name), id(fallback)], np.uintp)
-        self.fn = _new_builtin()(method, self.slots, None)
+        self.table = _table(spec, lib.get_pointer_to_function(name), fallback)
+        self.fn = _new_builtin()(_method(), self.table, None)
 
 
 @functools.cache
