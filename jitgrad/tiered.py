@@ -4,13 +4,13 @@ loaded from that cache, takes over between calls.
 
 Why processes: Numba's compile is mostly GIL-bound Python, so a compiling thread would slow
 the caller down; a worker compiles on another core and shares the machine code through the
-disk cache (kernels are modules named by their source hash, whose machine code Numba caches
-on disk). A worker is given the optimised IR and a copy of the first call's arguments, and
-compiles by running the program once (that types every kernel exactly as the caller will
-call it, including layouts and the branches and loops the arguments take). The caller then
-builds the same program (cheap: planning and code generation) and runs it once, on a thread
-of its own, with the saved arguments (loading each kernel from the cache, milliseconds
-each), before swapping it in: the caller's own calls never wait for it.
+disk cache (kernels' object code is cached by their source and argument types). A worker is
+given the optimised IR and a copy of the first call's arguments, and compiles by running the
+program once (that types every kernel exactly as the caller will call it, including layouts
+and the branches and loops the arguments take). The caller then builds the same program
+(cheap: planning and code generation) and runs it once, on a thread of its own, with the
+saved arguments (loading each kernel from the cache, milliseconds each), before swapping it
+in: the caller's own calls never wait for it.
 
 A process that may run on one CPU only (its affinity mask) starts no worker: the worker
 would only take turns with the caller on that CPU while repeating its start-up, planning and
