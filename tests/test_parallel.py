@@ -1,6 +1,7 @@
 """The thread pool behind split kernels and matmuls (jitgrad/backend/parallel.py): every block
-runs once, blocks no worker took run in the caller, splitting pauses while no worker helps,
-errors reach the caller, concurrent callers, a resized pool and a forked child."""
+runs once, blocks no worker took run in the caller, workers kept off the caller's CPU,
+splitting pauses while no worker helps, errors reach the caller, concurrent callers, a resized
+pool and a forked child."""
 
 import multiprocessing
 import threading
@@ -65,6 +66,44 @@ def test_the_caller_runs_the_blocks_no_worker_took(threads):
     later = []
     pool.run([lambda: time.sleep(0.01), lambda: later.append(1)])  # the worker is still there
     assert later == [1]
+
+
+@pytest.mark.skipif(len(parallel._cpus()) < 2 or parallel._getcpu() < 0,
+                    reason="one CPU to run on, or no sched_getcpu")
+def test_workers_are_kept_off_the_callers_cpu(threads, monkeypatch):
+    """Each post moves the workers off the CPU the caller runs on (the scheduler would often
+    wake them onto it, where the blocks take turns), and only when the caller is on one of
+    theirs."""
+    pool = threads(3)
+    while not all(pool.tids):  # (a new pool's workers are starting)
+        time.sleep(0.001)
+    pool.masks = [None] * pool.workers  # (as a new pool's: earlier tests' posts moved them)
+    cpus = sorted(parallel._cpus())
+    calls = []
+    monkeypatch.setattr(parallel.os, "sched_setaffinity",
+                        lambda tid, mask: calls.append((tid, set(mask))))
+    for cpu in (cpus[0], cpus[0], cpus[-1]):
+        monkeypatch.setattr(parallel, "_getcpu", lambda c=cpu: c)
+        pool.run([lambda: time.sleep(0.001)] * 3)
+    first = [(tid, set(cpus) - {cpus[0]}) for tid in pool.tids]
+    second = [(tid, set(cpus) - {cpus[-1]}) for tid in pool.tids]
+    assert calls == first + second  # (nothing on the second post: already off that CPU)
+
+
+def test_worker_affinity_takes_effect(threads):
+    """The mask is the worker thread's own (by its native id), the caller's is left alone."""
+    if len(parallel._cpus()) < 2 or parallel._getcpu() < 0:
+        pytest.skip("one CPU to run on, or no sched_getcpu")
+    pool = threads(2)
+    while not all(pool.tids):
+        time.sleep(0.001)
+    mine = parallel.os.sched_getaffinity(0)
+    cpu = parallel._getcpu()
+    pool.run([lambda: None, lambda: None])
+    assert parallel.os.sched_getaffinity(0) == mine
+    assert pool.masks[0] is not None and pool.masks[0] == \
+        parallel.os.sched_getaffinity(pool.tids[0])
+    assert cpu not in pool.masks[0] or parallel._getcpu() != cpu
 
 
 def test_splitting_stops_while_no_worker_helps_and_resumes_when_one_does(threads):
