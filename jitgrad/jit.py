@@ -292,7 +292,17 @@ class Jitted:
         # level (no transformation active). Anything else takes the general path.
         if not kwargs and _current.get() is None and not config.disable_jit:
             try:
-                entry = self._fast[tuple([(type(a), a.shape, a.dtype) for a in args])]
+                # (one and two arguments spelled out: the comprehension alone cost 220 ns of a
+                # 1.6 µs call of a one-argument gradient)
+                if len(args) == 1:
+                    a, = args
+                    key: tuple = ((type(a), a.shape, a.dtype),)
+                elif len(args) == 2:
+                    a, b = args
+                    key = ((type(a), a.shape, a.dtype), (type(b), b.shape, b.dtype))
+                else:
+                    key = tuple([(type(a), a.shape, a.dtype) for a in args])
+                entry = self._fast[key]
             except (AttributeError, KeyError, TypeError):
                 pass
             else:

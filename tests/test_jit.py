@@ -219,6 +219,46 @@ def test_no_retrace_for_same_signature():
     assert g.trace_count == 4
 
 
+@pytest.mark.parametrize("arity", [1, 2, 3])
+def test_repeated_calls_tell_every_signature_apart(arity):
+    """The signature-keyed path repeated calls take (one, two and more arguments, each
+    spelled its own way) tells apart shapes, dtypes, byte orders, array subclasses, strides
+    and non-arrays: every call computes what numpy does, and a signature seen before is not
+    traced again."""
+    class Sub(np.ndarray):
+        pass
+
+    g = jg.jit(lambda *xs: sum(jnp.sin(x) * (i + 1) for i, x in enumerate(xs)))
+    base = np.linspace(-1, 1, 6)
+    variants = [base, base.reshape(2, 3), base.astype(np.float32), base.astype(">f8"),
+                base.view(Sub), 0.5, np.float32(0.5), base[::2]]
+    general = g._call
+    slow = []
+
+    def counted(args, kwargs):
+        slow.append(type(args[0]).__name__ + str(getattr(args[0], "dtype", "")))
+        return general(args, kwargs)
+
+    for round_ in range(2):
+        g._call = counted if round_ else general
+        for v in variants:
+            got = np.asarray(g(*[v] * arity))
+            want = np.sin(np.asarray(v)) * (arity * (arity + 1) // 2)
+            assert got.shape == want.shape and got.dtype.itemsize == want.dtype.itemsize
+            np.testing.assert_allclose(got, want, rtol=1e-6 if got.dtype == np.float32 else 1e-13)
+    assert g.trace_count <= len(variants)
+    # Seen again, plain native ndarrays take the keyed path; the others (a subclass, a
+    # non-native byte order, scalars) are converted first, by the general path.
+    assert slow == ["ndarray>f8", "Subfloat64", "float", "float32float32"]
+    for _ in range(2):  # arguments of different dtypes, each key telling them apart
+        for second in (base.astype(np.float32), base):
+            args = [base] * (arity - 1) + [second]
+            got = np.asarray(g(*args))
+            assert got.dtype == np.result_type(*args)
+            np.testing.assert_allclose(got, sum(np.sin(np.asarray(a, np.float64)) * (i + 1)
+                                                for i, a in enumerate(args)), rtol=1e-6)
+
+
 def test_jitted_method_binds_its_instance():
     """``@jit`` on a method binds ``self`` as a function does (JAX's jit too): static as
     argument 0 with ``static_argnums=0``, or a registered pytree."""
