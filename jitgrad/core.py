@@ -637,9 +637,9 @@ class _Config:
     Numba's typing and lowering registries, about twice as fast to compile; any kernel or
     argument it does not handle goes to Numba) or "numba" (every kernel compiled by Numba's
     own pipeline) (JITGRAD_KERNEL_COMPILER).
-    ``profile``: each program compiled while it is on prints, to stderr, the time of each
-    step of one warm call (kernels, matmuls, host steps, allocations, the Python between them)
-    on its first call; off (the default), no timing code runs (JITGRAD_PROFILE).
+    ``profile``: each program compiled while it is on prints, to stderr, the median time of
+    each step over warm calls (kernels, matmuls, host steps, allocations, the Python between
+    them) on its first call; off (the default), no timing code runs (JITGRAD_PROFILE).
     ``precise_math``: transcendental functions are numpy's own (computed outside the fused
     kernels) and kernels do not contract a*b+c into FMAs, so elementwise results are identical
     to numpy's; by default kernels use jitgrad's vectorised math, within 1 ulp of numpy

@@ -94,10 +94,23 @@ def test_off_by_default(monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_medians_over_several_calls(lowered):
+    """``calls`` profiled calls in a row (within ``budget`` seconds): each step's median, the
+    glue's median, and the number of calls in the header."""
+    _, one = lowered.profiler.profile(*ARGS)
+    res, prof = lowered.profiler.profile(*ARGS, calls=3)
+    assert prof.calls == 3 and "(medians of 3 calls)" in str(prof) and one.calls == 1
+    assert [label for _, label, _ in prof.rows] == [label for _, label, _ in one.rows]
+    assert prof.glue >= 0 and prof.total == pytest.approx(sum(t for t, _, _ in prof.rows) +
+                                                          prof.glue)
+    assert lowered.profiler.profile(*ARGS, calls=3, budget=0.0)[1].calls == 1
+    np.testing.assert_array_equal(res[0], lowered.fn(*ARGS)[0])
+
+
 def test_on_prints_one_warm_call(monkeypatch, capsys):
-    """Switched on before a program compiles: its first call prints one profile (of a
-    second, warm run of the pure program) and returns the same values; later calls print
-    nothing."""
+    """Switched on before a program compiles: its first call prints one profile (medians of
+    warm runs of the pure program after an untimed one) and returns the same values; later
+    calls print nothing."""
     monkeypatch.setattr(config, "profile", True)
     f = jg.jit(jg.value_and_grad(program))
     first = f(*ARGS)

@@ -11,6 +11,7 @@ import keyword
 import logging
 import math
 import re
+import statistics
 import sys
 import threading
 import time
@@ -364,13 +365,15 @@ def _clip(label: str, width: int = 100) -> str:
 
 @dataclass
 class Profile:
-    """The time of one call of a compiled program, per step of its caller in program order
+    """The time of a call of a compiled program, per step of its caller in program order
     (``rows``: (seconds, label, kind)), and of the whole call (``total``); ``glue`` is the rest
-    of the call: the caller's Python between steps, argument passing, clock reads."""
+    of the call: the caller's Python between steps, argument passing, clock reads. Of one
+    call, or (``calls`` > 1) the medians of each step and of the glue over that many."""
 
     signature: str
     rows: list[tuple[float, str, str]]
     total: float
+    calls: int = 1
 
     @property
     def glue(self) -> float:
@@ -378,7 +381,8 @@ class Profile:
 
     def __str__(self) -> str:
         pct = 100 / self.total if self.total > 0 else 0.0
-        lines = [f"jitgrad profile of {self.signature}: {self.total * 1e3:.3f} ms",
+        of = f" (medians of {self.calls} calls)" if self.calls > 1 else ""
+        lines = [f"jitgrad profile of {self.signature}: {self.total * 1e3:.3f} ms{of}",
                  f"{'ms':>9} {'%':>6}  step (program order)"]
         lines += [f"{t * 1e3:9.3f} {t * pct:6.1f}  {_clip(label)}" for t, label, _ in self.rows]
         lines.append(f"{self.glue * 1e3:9.3f} {self.glue * pct:6.1f}  Python glue (the caller "
@@ -390,6 +394,9 @@ class Profile:
         lines.append("by kind: " + ", ".join(
             f"{kind} {t * pct:.1f} %" for kind, t in sorted(kinds.items(), key=lambda kv: -kv[1])))
         return "\n".join(lines)
+
+
+PROFILE_CALLS = 5  # the warm calls a first call's printed profile takes medians over
 
 
 class _Profiler:
@@ -414,25 +421,36 @@ class _Profiler:
                      "<jitgrad program, profiled>", "exec"), glob)
         return glob["run"]
 
-    def profile(self, *args: Any) -> tuple[list, Profile]:
-        """Run the program once on ``args``: its results and the call's profile."""
+    def profile(self, *args: Any, calls: int = 1, budget: float = 1.0) -> tuple[list, Profile]:
+        """Run the program on ``args`` ``calls`` times in a row, fewer if they have taken
+        ``budget`` seconds (one at least): the last call's results, and a profile of each
+        step's median time over those calls (and of the glue between them)."""
         run = self._run
-        start = time.perf_counter()
-        res, t = run(*args)
-        total = time.perf_counter() - start
+        totals, steps = [], []
+        while len(totals) < max(1, calls) and sum(totals) < budget or not totals:
+            start = time.perf_counter()
+            res, t = run(*args)
+            totals.append(time.perf_counter() - start)
+            steps.append([b - a for a, b in zip(t[:-1], t[1:], strict=True)])
         rows = []
         for i, (_, label, kind) in enumerate(self._rows):
             if isinstance(kind, MatmulStep):  # BLAS or jitgrad's kernel, as configured now
                 kind = _matmul_kind(kind)
                 label = f"{label}  {kind}"
-            rows.append((t[i + 1] - t[i], label, kind))
-        return res, Profile(self.signature, rows, total)
+            rows.append((statistics.median(s[i] for s in steps), label, kind))
+        # (the medians' sum plus the median glue: a median of the totals could be less than
+        # the sum of the steps' medians)
+        glue = statistics.median(t - sum(s) for t, s in zip(totals, steps, strict=True))
+        return res, Profile(self.signature, rows, sum(t for t, _, _ in rows) + glue,
+                            len(totals))
 
     def wrap(self, fn: Callable[..., list]) -> Callable[..., list]:
-        """``fn``, except that its first call prints to stderr the profile of a warm call: the
+        """``fn``, except that its first call prints to stderr the profile of warm calls: the
         program (pure) runs once untimed, so that one-time costs (loading the kernels from the
-        disk cache, first-touch page faults of new buffers) stay out of the profile, then once
-        profiled, whose results it returns."""
+        disk cache, first-touch page faults of new buffers) stay out of the profile, then up
+        to PROFILE_CALLS times profiled (within a second), whose medians it prints: the first
+        call after a pause ran the MLP step's first product at twice its time in a loop (its
+        operands not yet in cache). It returns the last call's results."""
         done = []
 
         def run(*args: Any) -> list:
@@ -440,7 +458,7 @@ class _Profiler:
                 return fn(*args)
             done.append(True)
             fn(*args)
-            res, prof = self.profile(*args)
+            res, prof = self.profile(*args, calls=PROFILE_CALLS)
             print(f"{prof}\n", file=sys.stderr)
             return res
 
