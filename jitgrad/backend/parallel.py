@@ -157,7 +157,8 @@ class _Pool:
         only when the caller has moved onto a CPU a worker may use). A worker woken from sleep
         was often placed on the waking thread's CPU by the scheduler, where the two blocks
         took turns: products with pauses between them (50 ms, 512³ float64, two threads) took
-        8.4-8.7 ms, as long as on one thread (8.3 ms), and 5.5-6.1 ms with this."""
+        8.4-9.5 ms, as long as on one thread (8.3-9.2 ms), and 5.4-6.2 ms with this
+        (MATMUL_NOTES.md, round 10)."""
         cpu = _getcpu()
         if cpu < 0 or len(self.cpus) < 2:
             return
