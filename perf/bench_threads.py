@@ -1,11 +1,14 @@
 """jitgrad's thread pool on two threads: the cost of a hand-off (a pair of blocks split against
-the same blocks run serially), and each step of the mlp and mnist training steps with 1 and 2
-threads, the best of many calls per step (``python perf/bench_threads.py``). Run it on an idle
+the same blocks run serially), products called after pauses (the pool's worker asleep), and
+each step of the mlp and mnist training steps with 1 and 2 threads, the best of many calls per
+step (``python perf/bench_threads.py [--only handoff,pauses,steps]``). Run it on an idle
 machine: another process on the second core makes every split look like overhead."""
 
 import argparse
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -59,6 +62,34 @@ def handoff(block_us: float, seconds: float) -> None:
           f"(hand-off cost {split - serial / 2:.1f} us)")
 
 
+def pauses(n: int, dtype: type, pause: float, calls: int) -> None:
+    """Median time of an n³ product called after ``pause`` seconds idle, as between the steps
+    of a loop doing other work: jitgrad on one and on two threads, interleaved call by call;
+    then numpy's BLAS (its default threads) in a phase of its own, since its threads spin for
+    a while after each product and would take the second core from jitgrad's worker."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
+    f = jg.jit(lambda a, b: a @ b)
+    f(a, b)
+    jg.wait_for_compiles()
+    times: dict[str, list[float]] = {"jitgrad, 1 thread": [], "jitgrad, 2 threads": []}
+
+    def timed(fn: Callable[[], Any]) -> float:
+        time.sleep(pause)
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    for _ in range(calls):
+        for threads, name in enumerate(times, 1):
+            jg.config.threads = threads
+            times[name].append(timed(lambda: f(a, b)))
+    jg.config.threads = 2
+    times["numpy"] = [timed(lambda: a @ b) for _ in range(calls)]
+    print(f"{n}³ {np.dtype(dtype).name} after {pause * 1e3:g} ms pauses, median of {calls}: " +
+          ", ".join(f"{name} {np.median(t) * 1e3:.2f} ms" for name, t in times.items()))
+
+
 def steps(key: str, calls: int) -> None:
     """Per-step minimum over ``calls`` profiled calls of the training step, 1 and 2 threads
     interleaved call by call."""
@@ -98,12 +129,20 @@ def steps(key: str, calls: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=200, help="profiled calls per step")
+    parser.add_argument("--only", default="handoff,pauses,steps",
+                        help="comma-separated parts among handoff, pauses, steps")
     args = parser.parse_args()
+    parts = set(args.only.split(","))
     jg.config.threads = 2
-    for block_us in (5, 20, 100):
-        handoff(block_us, 2.0)
-    steps("mlp", args.calls)
-    steps("mnist", max(10, args.calls // 5))
+    if "handoff" in parts:
+        for block_us in (5, 20, 100):
+            handoff(block_us, 2.0)
+    if "pauses" in parts:
+        pauses(512, np.float64, 0.05, 40)
+        pauses(256, np.float32, 0.05, 40)
+    if "steps" in parts:
+        steps("mlp", args.calls)
+        steps("mnist", max(10, args.calls // 5))
 
 
 if __name__ == "__main__":
