@@ -68,8 +68,11 @@ def test_the_caller_runs_the_blocks_no_worker_took(threads):
     assert later == [1]
 
 
-@pytest.mark.skipif(len(parallel._cpus()) < 2 or parallel._getcpu() < 0,
-                    reason="one CPU to run on, or no sched_getcpu")
+two_cpus = pytest.mark.skipif(len(parallel._cpus()) < 2 or parallel._getcpu() < 0,
+                              reason="one CPU to run on, or no sched_getcpu")
+
+
+@two_cpus
 def test_workers_are_kept_off_the_callers_cpu(threads, monkeypatch):
     """Each post moves the workers off the CPU the caller runs on (the scheduler would often
     wake them onto it, where the blocks take turns), and only when the caller is on one of
@@ -90,10 +93,9 @@ def test_workers_are_kept_off_the_callers_cpu(threads, monkeypatch):
     assert calls == first + second  # (nothing on the second post: already off that CPU)
 
 
+@two_cpus
 def test_worker_affinity_takes_effect(threads):
     """The mask is the worker thread's own (by its native id), the caller's is left alone."""
-    if len(parallel._cpus()) < 2 or parallel._getcpu() < 0:
-        pytest.skip("one CPU to run on, or no sched_getcpu")
     pool = threads(2)
     while not all(pool.tids):
         time.sleep(0.001)

@@ -101,8 +101,7 @@ def test_medians_over_several_calls(lowered):
     res, prof = lowered.profiler.profile(*ARGS, calls=3)
     assert prof.calls == 3 and "(medians of 3 calls)" in str(prof) and one.calls == 1
     assert [label for _, label, _ in prof.rows] == [label for _, label, _ in one.rows]
-    assert prof.glue >= 0 and prof.total == pytest.approx(sum(t for t, _, _ in prof.rows) +
-                                                          prof.glue)
+    assert prof.glue >= 0  # (the median of the calls' glues, each a whole call less its steps)
     assert lowered.profiler.profile(*ARGS, calls=3, budget=0.0)[1].calls == 1
     np.testing.assert_array_equal(res[0], lowered.fn(*ARGS)[0])
 

@@ -579,11 +579,11 @@ class _Lowering:
             v = node.value
             if isinstance(v, ast.Attribute) and v.attr == "shape" and \
                     isinstance(v.value, ast.Name) and isinstance(node.slice, ast.Constant):
+                if v.value.id in self.arrays:
+                    return self.arrays[v.value.id][1][node.slice.value], types.intp
                 arr, ty = self.expr(v.value)
                 if not isinstance(ty, types.Array):
                     raise Unsupported("shape of a non-array")
-                if v.value.id in self.arrays:
-                    return self.arrays[v.value.id][1][node.slice.value], types.intp
                 ary = _array_struct(ty)(self.ctx, b, value=arr)
                 return cgutils.unpack_tuple(b, ary.shape)[node.slice.value], types.intp
             return self.getitem(node)
@@ -1265,15 +1265,16 @@ def _entry(module: Any, ctx: Any, name: str, body: Any, argtys: list) -> None:
 
 # The argument struct a kernel's entry reads, as the wrapper fills it: a word per integer,
 # and per array Numba's array struct, a word per member (meminfo, parent, nitems, itemsize,
-# data, then shape and strides, a word per dimension each). ``_build`` checks the size of
-# every kernel's struct against it; the order of the members is checked here.
+# data, then shape and strides, a word per dimension each). ``_check_wrappable`` checks every
+# kernel's struct against it.
 _ARRAY_MEMBERS = ("meminfo", "parent", "nitems", "itemsize", "data", "shape", "strides")
+_SCALAR_WORDS = _ARRAY_MEMBERS.index("shape")  # an array's words before its shape
 _INT, _ARRAY = 0, 1
 
 
 def _words(spec: tuple) -> int:
     """The words of the argument struct of ``spec``."""
-    return sum(1 if a[0] == "i" else 5 + 2 * a[2] for a in spec)
+    return sum(1 if a[0] == "i" else _SCALAR_WORDS + 2 * a[2] for a in spec)
 
 
 def _check_wrappable(ctx: Any, spec: tuple, argtys: list) -> None:
@@ -1415,7 +1416,7 @@ def _wrapper(module: Any, ctx: Any, name: str) -> None:
                 require(functools.reduce(b.and_, ok))
                 dims = field(o, _AR_DIMS, i64.as_pointer())
                 strides = field(o, _AR_STRIDES, i64.as_pointer())
-                shape_at = at(slot, ir.Constant(i64, 5))
+                shape_at = at(slot, ir.Constant(i64, _SCALAR_WORDS))
                 strides_at = at(shape_at, ndim)
                 nitems = cgutils.alloca_once_value(b, one)
 
@@ -1447,7 +1448,8 @@ def _wrapper(module: Any, ctx: Any, name: str) -> None:
                            "data": b.ptrtoint(field(o, _AR_DATA, obj), i64)}
                 for m, value in members.items():
                     b.store(value, at(slot, ir.Constant(i64, _ARRAY_MEMBERS.index(m))))
-                b.store(b.add(b.load(pos), b.add(ir.Constant(i64, 5), b.shl(ndim, one))), pos)
+                b.store(b.add(b.load(pos), b.add(ir.Constant(i64, _SCALAR_WORDS),
+                                                 b.shl(ndim, one))), pos)
     state = b.call(extern("PyEval_SaveThread", obj, []), [])
     raised = b.call(entry, [b.bitcast(args, obj)])
     b.call(extern("PyEval_RestoreThread", ir.VoidType(), [obj]), [state])

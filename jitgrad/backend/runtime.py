@@ -427,7 +427,7 @@ class _Profiler:
         step's median time over those calls (and of the glue between them)."""
         run = self._run
         totals, steps = [], []
-        while len(totals) < max(1, calls) and sum(totals) < budget or not totals:
+        while not totals or (len(totals) < calls and sum(totals) < budget):
             start = time.perf_counter()
             res, t = run(*args)
             totals.append(time.perf_counter() - start)
@@ -448,9 +448,9 @@ class _Profiler:
         """``fn``, except that its first call prints to stderr the profile of warm calls: the
         program (pure) runs once untimed, so that one-time costs (loading the kernels from the
         disk cache, first-touch page faults of new buffers) stay out of the profile, then up
-        to PROFILE_CALLS times profiled (within a second), whose medians it prints: the first
-        call after a pause ran the MLP step's first product at twice its time in a loop (its
-        operands not yet in cache). It returns the last call's results."""
+        to PROFILE_CALLS times profiled (within a second), whose medians it prints: one call
+        after a pause ran the MLP step's first product in 1.18 ms against 0.63 ms in a loop
+        (its operands not yet in cache). It returns the last call's results."""
         done = []
 
         def run(*args: Any) -> list:
