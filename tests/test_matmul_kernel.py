@@ -116,6 +116,39 @@ def test_bias(dtype, has_bias, m, n, k):
     check(a, b, True, False, bias)
 
 
+def test_short_slivers_cut_every_block_exactly():
+    """A block of rows is _MR-row slivers then `short` slivers of one row fewer, exactly,
+    whenever that is possible (from (_MR - 1) * (_MR - 2) rows on, every length is: the
+    Frobenius number of _MR and _MR - 1 is one less)."""
+    r = mm._MR
+    for mc in range(1, 4 * r * r):
+        short = mm._short_slivers(mc)
+        tall = mc - short * (r - 1)
+        assert 0 <= short < r and tall >= 0
+        if short or mc % r == 0:
+            assert tall % r == 0
+        else:  # no exact cut: the last tall sliver is padded, as before short slivers
+            assert all((mc - s * (r - 1)) % r for s in range(1, r) if s * (r - 1) <= mc)
+        if mc >= (r - 1) * (r - 2):
+            assert short or mc % r == 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("packed", (False, True))
+def test_every_row_count(dtype, packed):
+    """Row counts with every remainder modulo both tile heights, so the row blocks end in
+    short slivers, a padded sliver or neither: with op(a) read in place (small, row-major) and
+    packed (transposed, over mm._DIRECT_A_T_BYTES, with n over one tile so it is not read in
+    place for that reason), into a NaN-filled out with a bias (written by every tile)."""
+    rng = np.random.default_rng(3)
+    n = 20
+    for m in range(1, 3 * mm._MR * (mm._MR - 1)):
+        k = -(-mm._DIRECT_A_T_BYTES // (m * np.dtype(dtype).itemsize)) + 1 if packed else 33
+        a = operand(rng, dtype, 1, m, k, packed)
+        b = operand(rng, dtype, 1, k, n, False)
+        check(a, b, packed, False, rng.standard_normal(n).astype(dtype))
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("batch", (1, 5))
 def test_small_b_read_in_place(dtype, batch):

@@ -184,28 +184,16 @@ def _epilogue(c, bias):
             c[i, j] += bias[j]
 
 
-@disk_cache
-@numba.njit(**_JIT)
-def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias):
-    """c[i0:i0+mr, j0:j0+nr] (+)= (slivers of ablk) @ bblk (+ bias), one register tile per sliver.
-
-    With add_bias, the tile starts from bias[j0:j0+NR] rather than 0 (bias is zero-padded to
-    whole tiles), so the caller sets it for the first k block only.
-
-    ablk (s x _MR x kc) holds s A slivers of _MR rows for the mr rows from i0 on (the last one
-    may be partly padding), with any strides (packed slivers or rows of op(a) itself); bblk
-    (kc x NR) must have contiguous rows (a packed sliver or rows of op(b)). Looping over the
-    slivers here rather than in the driver amortises the call and its argument set-up over
-    several tiles (it matters for short k). Compiled only inside _vectorising_config(): the
-    fully unrolled tile loops become scalar accumulator chains that the SLP vectoriser packs
-    into zmm FMAs; the loop vectoriser must be off or it vectorises the k loop with gathers.
-    """
+@numba.njit(**_JIT_INLINE)
+def _tiles(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, rows):
+    """_micro's work for tiles of `rows` rows (a constant where it is inlined, so every tile
+    loop has a constant trip count and unrolls completely)."""
     nrt = _nr(c)
     t = numba.carray(_tile_buffer(c), (_MR * nrt,))
     for r in range(ablk.shape[0]):
         a1 = ablk[r]
-        i1 = i0 + r * _MR
-        mr1 = min(_MR, mr - r * _MR)
+        i1 = i0 + r * rows
+        mr1 = min(rows, mr - r * rows)
         # The C tile is read (or written) only after the k loop; its rows are far apart in
         # memory and would miss cache then. Fetching them now overlaps that latency with the FMAs.
         for i in range(mr1):
@@ -214,19 +202,19 @@ def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias):
         # Starting from the bias costs nothing; adding it after the k loop, in a pass over the
         # stored tile, cost a dense layer's forward product 5-10%.
         if add_bias:
-            for i in range(_MR):
+            for i in range(rows):
                 for j in range(nrt):
                     t[i * nrt + j] = bias[j0 + j]
         else:
-            for q in range(_MR * nrt):
+            for q in range(rows * nrt):
                 t[q] = 0
         for p in range(kc):
-            for i in range(_MR):
+            for i in range(rows):
                 ai = _at(a1, i, p)
                 for j in range(nrt):
                     t[i * nrt + j] += ai * _at_row(bblk, p, j)
-        if mr1 == _MR and nr == nrt:
-            for i in range(_MR):
+        if mr1 == rows and nr == nrt:
+            for i in range(rows):
                 row = c[i1 + i][j0:]
                 if accumulate:
                     for j in range(nrt):
@@ -236,7 +224,7 @@ def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias):
                         row[j] = t[i * nrt + j]
         else:
             # Variable bounds on t would force it out of registers: spill it whole, then copy.
-            for i in range(_MR):
+            for i in range(rows):
                 for j in range(nrt):
                     edge[i * nrt + j] = t[i * nrt + j]
             for i in range(mr1):
@@ -246,6 +234,30 @@ def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias):
                         row[j] += edge[i * nrt + j]
                     else:
                         row[j] = edge[i * nrt + j]
+
+
+@disk_cache
+@numba.njit(**_JIT)
+def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, short):
+    """c[i0:i0+mr, j0:j0+nr] (+)= (slivers of ablk) @ bblk (+ bias), one register tile per sliver.
+
+    With add_bias, the tile starts from bias[j0:j0+NR] rather than 0 (bias is zero-padded to
+    whole tiles), so the caller sets it for the first k block only.
+
+    ablk (s x rows x kc) holds s A slivers of rows = _MR (or _MR - 1 if short) rows for the mr
+    rows from i0 on (the last one may be partly padding), with any strides (packed slivers or
+    rows of op(a) itself); bblk (kc x NR) must have contiguous rows (a packed sliver or rows of
+    op(b)). Short tiles let a block of rows that is no multiple of _MR be cut exactly (see
+    _row_tiles). Looping over the slivers here rather than in the driver amortises the call and
+    its argument set-up over several tiles (it matters for short k). Compiled only inside
+    _vectorising_config(): the fully unrolled tile loops become scalar accumulator chains that
+    the SLP vectoriser packs into vector FMAs; the loop vectoriser must be off or it vectorises
+    the k loop with gathers.
+    """
+    if short:
+        _tiles(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, _MR - 1)
+    else:
+        _tiles(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, _MR)
 
 
 @intrinsic
@@ -346,8 +358,8 @@ _copy_mr = _vector_copy(lambda size: _MR)  # an A sliver's column
 
 
 @intrinsic
-def _slivers(typingctx, arr, count, kc, sliver_stride, row_stride, col_stride):
-    """A (count, _MR, kc) view of arr's data with the given strides in bytes: the A slivers of a
+def _slivers(typingctx, arr, count, rows, kc, sliver_stride, row_stride, col_stride):
+    """A (count, rows, kc) view of arr's data with the given strides in bytes: the A slivers of a
     row block for _micro. (np.lib.stride_tricks.as_strided and a 3-D transpose did the same but
     doubled the driver's cold compile time.)"""
     if not isinstance(arr, types.Array):
@@ -358,12 +370,11 @@ def _slivers(typingctx, arr, count, kc, sliver_stride, row_stride, col_stride):
         src = context.make_array(sig.args[0])(context, builder, args[0])
         view = context.make_array(retty)(context, builder)
         populate_array(view, data=src.data,
-                       shape=[args[1], context.get_constant(types.intp, _MR), args[2]],
-                       strides=list(args[3:6]), itemsize=src.itemsize, meminfo=src.meminfo,
+                       shape=list(args[1:4]), strides=list(args[4:7]), itemsize=src.itemsize, meminfo=src.meminfo,
                        parent=src.parent)
         return impl_ret_borrowed(context, builder, retty, view._getvalue())
 
-    return retty(arr, *(types.intp,) * 5), codegen
+    return retty(arr, *(types.intp,) * 6), codegen
 
 
 @disk_cache
@@ -590,8 +601,16 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, s
                 _pack_b(b2[pc:pc + kc, jc + nc_full:jc + nc], bpack)
             for ic in range(0, m, mcb):
                 mc = min(mcb, m - ic)
-                mc_full = mc - mc % _MR if direct_a else 0
-                _pack_a(a2[ic + mc_full:ic + mc, pc:pc + kc], apack)
+                # The block's rows: `tall` in _MR-row slivers (the last one partial if short is
+                # 0), then `short` slivers of _MR - 1 rows. Those read in place are whole.
+                short = _short_slivers(mc)
+                tall = mc - short * (_MR - 1)
+                in_place = tall - tall % _MR if direct_a else 0
+                _pack_a(a2[ic + in_place:ic + tall, pc:pc + kc], apack)
+                packed = -(-(tall - in_place) // _MR) * _MR * kc
+                for s in range(short if not direct_a else 0):
+                    r0 = ic + tall + s * (_MR - 1)
+                    _pack_a(a2[r0:r0 + _MR - 1, pc:pc + kc], apack[packed + s * _MR * kc:])
                 for jr in range(0, nc, nrt):
                     nr = min(nrt, nc - jr)
                     if jr < nc_full:
@@ -603,17 +622,37 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, s
                         q = (jr - nc_full) * kc
                         bblk = bpack[q:q + kc * nrt].reshape(kc, nrt)
                     add_bias = pc == 0 and has_bias
-                    if mc_full > 0:
-                        blk = a2[ic:, pc:]
-                        rs, cs = blk.strides
-                        _micro(_slivers(blk, mc_full // _MR, kc, _MR * rs, rs, cs), bblk, kc, c,
-                               ic, jc + jr, mc_full, nr, pc > 0, edge, bias, add_bias)
-                    if mc > mc_full:
-                        unit = apack.itemsize
-                        _micro(_slivers(apack, -(-(mc - mc_full) // _MR), kc, kc * _MR * unit,
+                    blk = a2[ic:, pc:]
+                    rs, cs = blk.strides
+                    unit = apack.itemsize
+                    if in_place > 0:
+                        _micro(_slivers(blk, in_place // _MR, _MR, kc, _MR * rs, rs, cs), bblk,
+                               kc, c, ic, jc + jr, in_place, nr, pc > 0, edge, bias, add_bias,
+                               False)
+                    if tall > in_place:
+                        _micro(_slivers(apack, packed // (_MR * kc), _MR, kc, kc * _MR * unit,
                                         unit, _MR * unit),
-                               bblk, kc, c, ic + mc_full, jc + jr, mc - mc_full, nr, pc > 0, edge,
-                               bias, add_bias)
+                               bblk, kc, c, ic + in_place, jc + jr, tall - in_place, nr, pc > 0,
+                               edge, bias, add_bias, False)
+                    if short > 0:
+                        if direct_a:
+                            ablk = _slivers(blk[tall:], short, _MR - 1, kc, (_MR - 1) * rs, rs,
+                                            cs)
+                        else:
+                            ablk = _slivers(apack[packed:], short, _MR - 1, kc, kc * _MR * unit,
+                                            unit, _MR * unit)
+                        _micro(ablk, bblk, kc, c, ic + tall, jc + jr, short * (_MR - 1), nr,
+                               pc > 0, edge, bias, add_bias, True)
+
+
+@numba.njit(**_JIT_INLINE)
+def _short_slivers(mc):
+    """How many slivers of _MR - 1 rows end a block of mc rows so that it is cut exactly
+    (mc = _MR * tall slivers + (_MR - 1) * short), or 0 if it cannot be (the last _MR-row
+    sliver is then zero padded). With 6-row tiles, m = 128 is 18 x 6 + 4 x 5 rather than
+    22 x 6 with 4 rows of padding: 3 % of the work of every product of a batch of 128."""
+    short = (_MR - mc % _MR) % _MR
+    return short if short * (_MR - 1) <= mc else 0
 
 
 @numba.njit(**_JIT_INLINE)
@@ -660,7 +699,7 @@ def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared
     kcb = _split(k, _KC, 1)
     mcb = _split(m, max(_MR, _MC_BYTES // (kcb * out.itemsize)), _MR)
     ncb = _split(n, max(nrt, _NC_BYTES // (kcb * out.itemsize)), nrt)
-    apack = np.empty(mcb * kcb, out.dtype)
+    apack = np.empty((mcb + _MR) * kcb, out.dtype)  # + the short slivers' padding
     bpack = np.empty(0 if shared.shape[0] else ncb * kcb, out.dtype)
     edge = np.empty(_MR * nrt, out.dtype)
     # Contiguous and zero-padded to whole tiles, for _micro's vector loads.
@@ -833,7 +872,7 @@ def _compiled(dtype, kind):
         micro_sig = (types.Array(nb, 3, "A", readonly=True), ro2, types.intp,
                      types.Array(nb, 2, "C"), types.intp, types.intp, types.intp, types.intp,
                      types.boolean, types.Array(nb, 1, "C"), types.Array(nb, 1, "C"),
-                     types.boolean)
+                     types.boolean, types.boolean)
         with _vectorising_config():
             _compile_exclusively(_micro, micro_sig)
         if kind not in _drivers:
