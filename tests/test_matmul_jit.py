@@ -127,6 +127,32 @@ def test_products_run_on_blas_while_the_matmul_kernel_is_deferred(monkeypatch):
     assert asked == [] and mm.ready(key) and f.trace_count == 1
 
 
+def test_a_compiled_product_follows_the_configuration_between_calls(monkeypatch):
+    """A program's product works out BLAS or jitgrad's kernel once per configuration, not once
+    per program: switching config.matmul between calls of one compiled program switches it
+    (bit for bit each one's product), and an argument the kernel's signature refuses (a
+    misaligned view) still gets jitgrad's product, through the general path."""
+    from jitgrad.backend.kernels import matmul as mm
+
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((64, 300)).astype(np.float32)
+    b = rng.standard_normal((300, 48)).astype(np.float32)
+    bias = rng.standard_normal(48).astype(np.float32)
+    ours = np.empty((1, 64, 48), np.float32)
+    mm.matmul(a[None], b[None], ours, False, False, bias)
+    blas = np.matmul(a, b) + bias
+    assert not np.array_equal(ours[0], blas)  # the two round differently here
+    f = jg.jit(lambda a, b, c: a @ b + c)
+    for mode, want in [("jitgrad", ours[0]), ("blas", blas), ("jitgrad", ours[0])]:
+        monkeypatch.setattr(jg.config, "matmul", mode)
+        np.testing.assert_array_equal(f(a, b, bias), want)
+    misaligned = np.empty(a.nbytes + 1, np.uint8)[1:].view(np.float32).reshape(a.shape)
+    misaligned[...] = a
+    assert not misaligned.flags.aligned
+    np.testing.assert_array_equal(f(misaligned, b, bias), ours[0])
+    assert f.trace_count == 1
+
+
 def test_integer_matmul_uses_numpy():
     a, b = np.arange(6).reshape(2, 3), np.arange(12).reshape(3, 4)
     np.testing.assert_array_equal(jg.jit(jnp.matmul)(a, b), a @ b)

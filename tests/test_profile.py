@@ -51,10 +51,10 @@ def test_rows_name_every_step_in_program_order(lowered):
         assert {LoopKernel: p.startswith("K"), MatmulStep: p == "matmul",
                 ViewStep: p == "view", HostStep: p[0] in "KH"}[type(s)], (p, s)
     # a row's caller code and its label agree: the caller calls the kernels in this order
-    calls = re.findall(r"\b(?:run_split\()?(K\d+|H\d+|run_matmul|np\.reshape)\b",
+    calls = re.findall(r"\b(?:run_split\()?(K\d+|H\d+|M\d+|np\.reshape)\b",
                        lowered.caller_source)
-    word = {"run_matmul": "matmul", "np.reshape": "view"}
-    assert [word.get(c, c) for c in calls] == named
+    word = {"np.reshape": "view"}
+    assert [word.get(c, "matmul" if c[0] == "M" else c) for c in calls] == named
     assert all(t >= 0 for t, _, _ in prof.rows) and prof.glue >= 0
     assert sum(t for t, _, _ in prof.rows) <= prof.total
     text = str(prof)

@@ -36,11 +36,11 @@ def run(a, b, c, d):
     try:
         ws = buffers.take()
         g = ws[0]
-        run_matmul(c, a, False, False, None, None, b, g)
+        M0(c, a, b, g)  # matmul g = c @ a + b  f64[5,4]@[4,3]
         n = ws[1]
         K0(g.reshape((15,)), d.reshape((15,)), n.reshape((15,)))
         o = np.empty((4, 3), np.float64)
-        run_matmul(c, n, True, False, None, None, None, o)
+        M1(c, n, None, o)  # matmul o = c.T @ n  f64[5,4]@[5,3]
         res = [o]
         buffers.give(ws)
         return res

@@ -127,7 +127,7 @@ def kernel_module_source(body: str) -> str:
 
 # Names the caller uses besides the program's variables; a variable named so (or after a
 # keyword or builtin) is renamed with a trailing underscore.
-_CALLER_WORDS = {"np", "ws", "res", "exc", "buffers", "owned", "run", "run_matmul", "run_split",
+_CALLER_WORDS = {"np", "ws", "res", "exc", "buffers", "owned", "run", "run_split",
                  "compile_error"}
 
 
@@ -187,8 +187,7 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
     # The caller's variables are the program's (as ``pp_ir`` prints them).
     ir_names = var_names(ir)
     names = {v: _caller_name(n) for v, n in ir_names.items()}
-    glob: dict[str, Any] = {"np": np, "run_matmul": run_matmul,
-                            "run_split": parallel.run_split}
+    glob: dict[str, Any] = {"np": np, "run_split": parallel.run_split}
     for v, c in zip(ir.constvars, ir.consts, strict=True):
         glob[names[v]] = np.asarray(c)
     body: list[str] = []
@@ -199,6 +198,7 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
     kernels: list[tuple[Step, str]] = []
     lits = iter(range(1 << 30))
     hosts = iter(range(1 << 30))
+    products = iter(range(1 << 30))
 
     def atom(x: Any) -> str:
         if isinstance(x, Lit):
@@ -264,11 +264,14 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
                 "loop kernels")
         elif isinstance(step, MatmulStep):
             allocate(step.out)
+            mname = f"M{next(products)}"  # (the program's variables are lower case)
+            glob[mname] = matmul_runner(step)
+            label = _matmul_label(step, names)
             body.append(
-                f"run_matmul({atom(step.a)}, {atom(step.b)}, {step.transpose_a}, "
-                f"{step.transpose_b}, {step.a_batch}, {step.b_batch}, "
-                f"{atom(step.bias) if step.bias is not None else None}, {names[step.out]})")
-            row(_matmul_label(step, names), step)
+                f"{mname}({atom(step.a)}, {atom(step.b)}, "
+                f"{atom(step.bias) if step.bias is not None else None}, {names[step.out]})"
+                f"  # {label}")
+            row(label, step)
         elif isinstance(step, ViewStep):
             src = step.eqn.inputs[0]
             body.append(f"{names[step.eqn.outputs[0]]} = np.reshape({atom(src)}, "
@@ -701,6 +704,46 @@ _deferred: set[np.dtype] = set()  # dtypes whose products went to BLAS while def
 def _matmul_module() -> Any:
     from jitgrad.backend.kernels import matmul as mm
     return mm
+
+
+def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
+    """``run_matmul`` for one step of a program, ``(a, b, bias, out)``: what the step's static
+    shapes decide (BLAS or jitgrad's kernel under the configuration in force, and which kernel
+    entry) is worked out once per configuration, so a single-threaded call of a loaded kernel
+    costs a check and the kernel's own dispatch. The general path took ≈ 5 µs more per product,
+    8 % of a 128^3 float32 one (MATMUL_NOTES.md round 11). Anything else (a batch broadcast or
+    folded, BLAS, threads, a kernel not loaded yet, arguments Numba refuses) takes run_matmul."""
+    mm = _matmul_module()
+    ta, tb, a_batch, b_batch = step.transpose_a, step.transpose_b, step.a_batch, step.b_batch
+    shape = step.out.aval.shape
+    dtype = np.dtype(step.out.aval.dtype)
+    m, n = shape[-2:]
+    k = step.a.aval.shape[-2 if ta else -1]
+    batch = math.prod(shape[:-2])
+    a3, b3, out3 = ((batch,) + tuple(x.aval.shape[-2:]) for x in (step.a, step.b, step.out))
+    key = mm.static_entry(dtype, m, n, k)
+    direct = a_batch is None and b_batch is None and dtype in (np.float32, np.float64)
+    no_bias = np.empty(0, dtype)
+    decided: list[Any] = [None, False]  # the configuration decided for, and the decision
+
+    def run(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, out: np.ndarray) -> Any:
+        now = (config.matmul, config.threads)
+        if now != decided[0]:
+            decided[:] = [now, direct and config.threads < 2
+                          and not config.use_blas(dtype, m, n, k, batch)]
+        kernel = decided[1] and mm.loaded(key)
+        if kernel:
+            bb = b.reshape(b3)
+            if batch == 1 or bb.strides[0] != 0:  # (a B shared by the batch is folded)
+                try:
+                    kernel(a.reshape(a3), bb, out.reshape(out3), ta, tb,
+                           no_bias if bias is None else bias, bias is not None)
+                    return out
+                except TypeError:  # e.g. misaligned views: run_matmul copies them
+                    pass
+        return run_matmul(a, b, ta, tb, a_batch, b_batch, bias, out)
+
+    return run
 
 
 def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,

@@ -13,8 +13,8 @@ from numba.np.arrayobj import load_item, populate_array
 
 from jitgrad.backend.cache import disk_cache
 
-__all__ = ["entry", "load", "matmul", "njit_matmul", "pack_shared_b", "ready", "shared_b_size",
-           "split_columns"]
+__all__ = ["entry", "load", "loaded", "matmul", "njit_matmul", "pack_shared_b", "ready",
+           "shared_b_size", "split_columns", "static_entry"]
 
 
 # Register tile: _MR rows by NR columns, NR * itemsize = _ROW_BYTES. With AVX-512 (128 bytes)
@@ -370,8 +370,8 @@ def _slivers(typingctx, arr, count, rows, kc, sliver_stride, row_stride, col_str
         src = context.make_array(sig.args[0])(context, builder, args[0])
         view = context.make_array(retty)(context, builder)
         populate_array(view, data=src.data,
-                       shape=list(args[1:4]), strides=list(args[4:7]), itemsize=src.itemsize, meminfo=src.meminfo,
-                       parent=src.parent)
+                       shape=list(args[1:4]), strides=list(args[4:7]), itemsize=src.itemsize,
+                       meminfo=src.meminfo, parent=src.parent)
         return impl_ret_borrowed(context, builder, retty, view._getvalue())
 
     return retty(arr, *(types.intp,) * 6), codegen
@@ -984,8 +984,24 @@ def _may_go_direct(a, out, transpose_a):
     if a.ndim != 3 or out.ndim != 3:
         return True
     m, n = out.shape[1:]
-    k = a.shape[1] if transpose_a else a.shape[2]
+    return _direct_possible(m, n, a.shape[1] if transpose_a else a.shape[2])
+
+
+def _direct_possible(m, n, k):
     return min(m, n) <= _DIRECT_MN or m * n * k <= _TINY_MACS
+
+
+def static_entry(dtype, m, n, k):
+    """The key of the entry matmul() runs 3-D operands of these sizes with when it folds no
+    batch (entry() for arrays), for callers that know the sizes in advance."""
+    return np.dtype(dtype), _direct_possible(m, n, k)
+
+
+def loaded(key):
+    """The entry ``key``'s compiled kernel if it is loaded in this process, else None: called as
+    ``kernel(a, b, out, transpose_a, transpose_b, bias, has_bias)`` with 3-D a, b, out (see
+    matmul(); it raises TypeError for arguments matmul() would first convert)."""
+    return _kernels.get(key)
 
 
 def _fold_shared_b(a, b, out, transpose_a):
