@@ -248,7 +248,7 @@ def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, 
     rows from i0 on (the last one may be partly padding), with any strides (packed slivers or
     rows of op(a) itself); bblk (kc x NR) must have contiguous rows (a packed sliver or rows of
     op(b)). Short tiles let a block of rows that is no multiple of _MR be cut exactly (see
-    _row_tiles). Looping over the slivers here rather than in the driver amortises the call and
+    _short_slivers). Looping over the slivers here rather than in the driver amortises the call and
     its argument set-up over several tiles (it matters for short k). Compiled only inside
     _vectorising_config(): the fully unrolled tile loops become scalar accumulator chains that
     the SLP vectoriser packs into vector FMAs; the loop vectoriser must be off or it vectorises
@@ -988,6 +988,7 @@ def _may_go_direct(a, out, transpose_a):
 
 
 def _direct_possible(m, n, k):
+    """_may_go_direct from the sizes alone."""
     return min(m, n) <= _DIRECT_MN or m * n * k <= _TINY_MACS
 
 
