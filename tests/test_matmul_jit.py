@@ -131,7 +131,7 @@ def test_a_compiled_product_follows_the_configuration_between_calls(monkeypatch)
     """A program's product works out BLAS or jitgrad's kernel once per configuration, not once
     per program: switching config.matmul between calls of one compiled program switches it
     (bit for bit each one's product), and an argument the kernel's signature refuses (a
-    misaligned view) still gets jitgrad's product, through the general path."""
+    misaligned view) still gets jitgrad's product, from aligned copies."""
     from jitgrad.backend.kernels import matmul as mm
 
     rng = np.random.default_rng(5)

@@ -710,9 +710,9 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
     """``run_matmul`` for one step of a program, ``(a, b, bias, out)``: what the step's static
     shapes decide (BLAS or jitgrad's kernel under the configuration in force, and which kernel
     entry) is worked out once per configuration, so a single-threaded call of a loaded kernel
-    costs a check and the kernel's own dispatch. The general path took ≈ 5 µs more per product,
-    8 % of a 128^3 float32 one (MATMUL_NOTES.md round 11). Anything else (a batch broadcast or
-    folded, BLAS, threads, a kernel not loaded yet, arguments Numba refuses) takes run_matmul."""
+    goes straight to the kernel's matmul(). The general path took ≈ 5 µs more per product,
+    8 % of a 128^3 float32 one (MATMUL_NOTES.md round 11). Anything else (a batch broadcast,
+    BLAS, threads, a kernel not loaded yet) takes run_matmul."""
     mm = _matmul_module()
     ta, tb, a_batch, b_batch = step.transpose_a, step.transpose_b, step.a_batch, step.b_batch
     shape = step.out.aval.shape
@@ -723,7 +723,6 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
     a3, b3, out3 = ((batch,) + tuple(x.aval.shape[-2:]) for x in (step.a, step.b, step.out))
     key = mm.static_entry(dtype, m, n, k)
     direct = a_batch is None and b_batch is None and dtype in (np.float32, np.float64)
-    no_bias = np.empty(0, dtype)
     decided: list[Any] = [None, False]  # the configuration decided for, and the decision
 
     def run(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, out: np.ndarray) -> Any:
@@ -731,16 +730,9 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
         if now != decided[0]:
             decided[:] = [now, direct and config.threads < 2
                           and not config.use_blas(dtype, m, n, k, batch)]
-        kernel = decided[1] and mm.loaded(key)
-        if kernel:
-            bb = b.reshape(b3)
-            if batch == 1 or bb.strides[0] != 0:  # (a B shared by the batch is folded)
-                try:
-                    kernel(a.reshape(a3), bb, out.reshape(out3), ta, tb,
-                           no_bias if bias is None else bias, bias is not None)
-                    return out
-                except TypeError:  # e.g. misaligned views: run_matmul copies them
-                    pass
+        if decided[1] and mm.ready(key):
+            mm.matmul(a.reshape(a3), b.reshape(b3), out.reshape(out3), ta, tb, bias, key=key)
+            return out
         return run_matmul(a, b, ta, tb, a_batch, b_batch, bias, out)
 
     return run

@@ -13,8 +13,8 @@ from numba.np.arrayobj import load_item, populate_array
 
 from jitgrad.backend.cache import disk_cache
 
-__all__ = ["entry", "load", "loaded", "matmul", "njit_matmul", "pack_shared_b", "ready",
-           "shared_b_size", "split_columns", "static_entry"]
+__all__ = ["entry", "load", "matmul", "njit_matmul", "pack_shared_b", "ready", "shared_b_size",
+           "split_columns", "static_entry"]
 
 
 # Register tile: _MR rows by NR columns, NR * itemsize = _ROW_BYTES. With AVX-512 (128 bytes)
@@ -886,7 +886,7 @@ _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in _DTYPES}
 _kernels = {}
 
 
-def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None):
+def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None):
     """out[i] = op(a[i]) @ op(b[i]) + bias  for each batch index i.
 
     a: 3-D array (batch, m, k) if not transpose_a else (batch, k, m); any strides, including
@@ -899,10 +899,14 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None):
     out = bias or 0.
     shared: None, or for a batch of one, op(b[0]) packed whole by pack_shared_b (threads that
     split a product by rows pack B once between them); b is then only checked against out.
+    key: None, or entry(a, b, out, transpose_a) from a caller that knows it in advance
+    (static_entry), which saves working it out per call unless a B shared by the batch is
+    folded.
     """
     transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
     if shared is None:
-        a, b, out, transpose_a, key = _prepared(a, b, out, transpose_a)
+        if key is None or (b.strides[0] == 0 and out.shape[0] > 1):
+            a, b, out, transpose_a, key = _prepared(a, b, out, transpose_a)
         kernel, packed = _kernel(*key), ()
     else:  # the "shared" entry takes the packed B after b
         kernel, packed = _kernel(out.dtype, "shared"), (shared,)
@@ -993,16 +997,9 @@ def _direct_possible(m, n, k):
 
 
 def static_entry(dtype, m, n, k):
-    """The key of the entry matmul() runs 3-D operands of these sizes with when it folds no
-    batch (entry() for arrays), for callers that know the sizes in advance."""
+    """entry() of 3-D operands of these sizes whose batch matmul() does not fold, for callers
+    that know the sizes in advance (matmul(..., key=))."""
     return np.dtype(dtype), _direct_possible(m, n, k)
-
-
-def loaded(key):
-    """The entry ``key``'s compiled kernel if it is loaded in this process, else None: called as
-    ``kernel(a, b, out, transpose_a, transpose_b, bias, has_bias)`` with 3-D a, b, out (see
-    matmul(); it raises TypeError for arguments matmul() would first convert)."""
-    return _kernels.get(key)
 
 
 def _fold_shared_b(a, b, out, transpose_a):
