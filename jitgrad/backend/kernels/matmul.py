@@ -611,6 +611,19 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, s
                 for s in range(short if not direct_a else 0):
                     r0 = ic + tall + s * (_MR - 1)
                     _pack_a(a2[r0:r0 + _MR - 1, pc:pc + kc], apack[packed + s * _MR * kc:])
+                # The block's A slivers as _micro reads them: in place, packed, and short
+                # (views with no slivers where there are none).
+                blk = a2[ic:, pc:]
+                rs, cs = blk.strides
+                unit = apack.itemsize
+                a_in_place = _slivers(blk, in_place // _MR, _MR, kc, _MR * rs, rs, cs)
+                a_packed = _slivers(apack, packed // (_MR * kc), _MR, kc, kc * _MR * unit, unit,
+                                    _MR * unit)
+                if direct_a:
+                    a_short = _slivers(blk[tall:], short, _MR - 1, kc, (_MR - 1) * rs, rs, cs)
+                else:
+                    a_short = _slivers(apack[packed:], short, _MR - 1, kc, kc * _MR * unit,
+                                       unit, _MR * unit)
                 for jr in range(0, nc, nrt):
                     nr = min(nrt, nc - jr)
                     if jr < nc_full:
@@ -622,26 +635,14 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, s
                         q = (jr - nc_full) * kc
                         bblk = bpack[q:q + kc * nrt].reshape(kc, nrt)
                     add_bias = pc == 0 and has_bias
-                    blk = a2[ic:, pc:]
-                    rs, cs = blk.strides
-                    unit = apack.itemsize
                     if in_place > 0:
-                        _micro(_slivers(blk, in_place // _MR, _MR, kc, _MR * rs, rs, cs), bblk,
-                               kc, c, ic, jc + jr, in_place, nr, pc > 0, edge, bias, add_bias,
-                               False)
+                        _micro(a_in_place, bblk, kc, c, ic, jc + jr, in_place, nr, pc > 0, edge,
+                               bias, add_bias, False)
                     if tall > in_place:
-                        _micro(_slivers(apack, packed // (_MR * kc), _MR, kc, kc * _MR * unit,
-                                        unit, _MR * unit),
-                               bblk, kc, c, ic + in_place, jc + jr, tall - in_place, nr, pc > 0,
-                               edge, bias, add_bias, False)
+                        _micro(a_packed, bblk, kc, c, ic + in_place, jc + jr, tall - in_place, nr,
+                               pc > 0, edge, bias, add_bias, False)
                     if short > 0:
-                        if direct_a:
-                            ablk = _slivers(blk[tall:], short, _MR - 1, kc, (_MR - 1) * rs, rs,
-                                            cs)
-                        else:
-                            ablk = _slivers(apack[packed:], short, _MR - 1, kc, kc * _MR * unit,
-                                            unit, _MR * unit)
-                        _micro(ablk, bblk, kc, c, ic + tall, jc + jr, short * (_MR - 1), nr,
+                        _micro(a_short, bblk, kc, c, ic + tall, jc + jr, short * (_MR - 1), nr,
                                pc > 0, edge, bias, add_bias, True)
 
 
