@@ -389,10 +389,18 @@ class Reduce:
 
 @dataclass(frozen=True)
 class Matmul:
-    """jitgrad's blocked matmul kernel (or BLAS), with broadcast batches, and an epilogue that
-    adds a bias row when the product's only use is the elementwise primitive ``bias_add``."""
+    """jitgrad's blocked matmul kernel (or BLAS), with broadcast batches, and an epilogue: a
+    bias row added when the product's only use is the elementwise primitive ``bias_add``; then
+    an update ``c0 + s * product`` stored in place of the product when its only use is
+    ``scale`` by a scalar s whose only use is ``update_add`` or ``update_sub`` (``c0 - s *
+    product``) with a stored array c0 (not a broadcast) of its shape and dtype, or (s = 1)
+    when its only use is one of those two: an SGD step's ``W - lr * (X.T @ G)`` is one
+    kernel."""
 
     bias_add: Any = None
+    scale: Any = None
+    update_add: Any = None
+    update_sub: Any = None
 
 
 @dataclass(frozen=True)

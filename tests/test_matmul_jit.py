@@ -250,3 +250,103 @@ def test_two_threads_split_by_rows_while_the_shared_b_kernels_compile(split_exte
     assert sorted(key[1] for key in asked) == ["pack", "shared"]
     monkeypatch.setattr(jg.config, "threads", 1)
     np.testing.assert_array_equal(got, f(a, b))
+
+
+def _updates(f, *args):
+    """The update epilogues (c0, scale, negate) of f's compiled products."""
+    from jitgrad.backend.fuse import MatmulStep
+    return [(s.c0, s.scale, s.negate) for s in jg.jit(f).lower(*args).steps
+            if isinstance(s, MatmulStep) and s.c0 is not None]
+
+
+UPDATES = {  # name: (f(w, x, g, lr, c), fused)
+    "w - 0.01 * (x.T @ g)": (lambda w, x, g, lr, c: w - 0.01 * (x.T @ g), True),
+    "w + (x.T @ g) * 0.5": (lambda w, x, g, lr, c: w + (x.T @ g) * 0.5, True),
+    "w - x.T @ g": (lambda w, x, g, lr, c: w - x.T @ g, True),
+    "x.T @ g + w": (lambda w, x, g, lr, c: x.T @ g + w, True),
+    "w - lr * (x.T @ g), lr traced": (lambda w, x, g, lr, c: w - lr * (x.T @ g), True),
+    "w - 0.1 * (x.T @ g + c)": (lambda w, x, g, lr, c: w - 0.1 * (x.T @ g + c), True),
+    "x.T @ g - w": (lambda w, x, g, lr, c: x.T @ g - w, False),
+    "w - c * (x.T @ g), c a row": (lambda w, x, g, lr, c: w - c * (x.T @ g), False),
+    "c - 0.01 * (x.T @ g), c broadcast": (lambda w, x, g, lr, c: c - 0.01 * (x.T @ g), False),
+    "gradient returned too": (lambda w, x, g, lr, c: (w - 0.01 * (x.T @ g), x.T @ g), False),
+    "product read twice": (lambda w, x, g, lr, c: (w - 0.01 * (p := x.T @ g)) * p, False),
+}
+
+
+@pytest.mark.parametrize("name", list(UPDATES))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_update_of_a_product_is_its_epilogue(backend, name, dtype):
+    """``w - lr * (x.T @ g)`` (an SGD step) and its kin are computed by the product's kernel,
+    which stores the update in place of the product, when nothing else reads the product; the
+    other forms are not (each case says which), and every one computes numpy's values."""
+    f, fused = UPDATES[name]
+    w = rng.standard_normal((40, 30)).astype(dtype)
+    x = rng.standard_normal((50, 40)).astype(dtype)
+    g = rng.standard_normal((50, 30)).astype(dtype)
+    lr, c = np.asarray(0.05, dtype), rng.standard_normal(30).astype(dtype)
+    args = (w, x, g, lr, c)
+    assert bool(_updates(f, *args)) == fused
+    t = tol(dtype, 50) * 10
+    for got, want in zip(jg.tree_util.tree_leaves(jg.jit(f)(*args)),
+                         jg.tree_util.tree_leaves(f(*args)), strict=True):
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, want, rtol=t, atol=t)
+
+
+def test_no_update_epilogue_under_precise_math_or_for_integers(monkeypatch):
+    """Under precise_math the update stays a loop kernel (whose arithmetic that setting
+    governs); integer products are numpy's."""
+    f = UPDATES["w - 0.01 * (x.T @ g)"][0]
+    ints = [np.arange(12).reshape(4, 3), np.arange(8).reshape(2, 4), np.arange(6).reshape(2, 3)]
+    assert not _updates(lambda w, x, g: w - 2 * (x.T @ g), *ints)
+    np.testing.assert_array_equal(jg.jit(lambda w, x, g: w - 2 * (x.T @ g))(*ints),
+                                  ints[0] - 2 * (ints[1].T @ ints[2]))
+    args = (rng.standard_normal((4, 3)), rng.standard_normal((2, 4)), rng.standard_normal((2, 3)),
+            None, None)
+    assert _updates(f, *args)
+    monkeypatch.setattr(jg.config, "precise_math", True)
+    assert not _updates(f, *args)
+
+
+def test_sgd_step_fuses_every_weight_update(backend):
+    """A training step of a dense network: each weight's update is its gradient product's
+    epilogue (the biases' updates are loop kernels), and the step matches numpy's."""
+    sizes = [12, 20, 9, 4]
+    ws = [rng.standard_normal((m, n)) * 0.3 for m, n in zip(sizes[:-1], sizes[1:], strict=True)]
+    bs = [rng.standard_normal(n) * 0.1 for n in sizes[1:]]
+    x, y = rng.standard_normal((16, 12)), rng.standard_normal((16, 4))
+
+    def loss(params, x, y):
+        for w, b in params[:-1]:
+            x = jnp.tanh(x @ w + b)
+        w, b = params[-1]
+        return jnp.mean((x @ w + b - y) ** 2)
+
+    def step(params, x, y):
+        grads = jg.grad(loss)(params, x, y)
+        return [(w - 0.1 * gw, b - 0.1 * gb)
+                for (w, b), (gw, gb) in zip(params, grads, strict=True)]
+
+    params = list(zip(ws, bs, strict=True))
+    from jitgrad.backend.fuse import MatmulStep
+    lowered = jg.jit(step).lower(params, x, y)
+    updated = {s.c0 for s in lowered.steps if isinstance(s, MatmulStep) and s.c0 is not None}
+    assert updated == set(lowered.ir.invars[0:6:2])  # the weights, not the biases
+    for got, want in zip(jg.tree_util.tree_leaves(jg.jit(step)(params, x, y)),
+                         jg.tree_util.tree_leaves(step(params, x, y)), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("shape", ["rows", "columns", "batch"])
+def test_two_threads_split_a_product_with_its_update(split_extents, shape):
+    """Each thread's block of a split product applies the update to its part (rows, columns
+    or whole products of a batch), reading its part of c0."""
+    m, k, n = {"rows": (400, 150, 100), "columns": (56, 300, 1100), "batch": (60, 70, 80)}[shape]
+    batch = (3,) if shape == "batch" else ()
+    a, b = operands("A@B", m, k, n, np.float64, batch)
+    w = rng.standard_normal(batch + (m, n))
+    f = jg.jit(lambda w, a, b: w - 0.25 * (a @ b))
+    assert _updates(lambda w, a, b: w - 0.25 * (a @ b), w, a, b)
+    np.testing.assert_allclose(f(w, a, b), w - 0.25 * (a @ b), rtol=1e-12, atol=1e-12)
+    assert split_extents[-1] == {"rows": m, "columns": n, "batch": 3}[shape]

@@ -173,6 +173,55 @@ def test_empty_k(dtype, has_bias):
     assert not np.isnan(out).any()
 
 
+def check_update(a, b, ta, tb, bias, c0, alpha):
+    """matmul(..., c0=c0, alpha=alpha) into a NaN-filled out is c0 + alpha * the product the
+    kernel computes without the update, to within one rounding of the update (it may be one
+    FMA, or a multiply and an add, as in a loop kernel)."""
+    g = np.full(np.broadcast_shapes(op(a, ta).shape[:-1] + (1,), op(b, tb).shape[:-2] +
+                                    (1, op(b, tb).shape[-1])), np.nan, c0.dtype)
+    mm.matmul(a, b, g, ta, tb, bias)
+    out = np.full_like(g, np.nan)
+    mm.matmul(a, b, out, ta, tb, bias, c0=c0, alpha=alpha)
+    scaled = np.longdouble(c0.dtype.type(alpha)) * g.astype(np.longdouble)
+    exact = c0.astype(np.longdouble) + scaled
+    bound = np.finfo(c0.dtype).eps * (np.abs(c0) + np.abs(scaled))
+    assert not np.isnan(out).any()
+    assert np.all(np.abs(out - exact) <= bound), np.max(np.abs(out - exact) - bound)
+
+
+# (m, n, k): the direct paths (tiny; m, n <= 4), packed with edge tiles, short slivers and a
+# padded sliver, several k blocks (k > mm._KC), k == 0.
+UPDATE_SHAPES = ((3, 3, 3), (2, 40, 9), (40, 3, 30), (37, 50, 30), (13, 70, 2 * mm._KC + 5),
+                 (128, 64, 128), (20, 17, 0))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("m,n,k", UPDATE_SHAPES)
+def test_update_epilogue(dtype, m, n, k):
+    """out = c0 + alpha * (op(a) @ op(b) + bias) on every path and transpose case, with and
+    without a bias, and c0 contiguous, with rows apart (a column slice) or reversed columns
+    (copied: the kernel reads its rows as vectors)."""
+    rng = np.random.default_rng(m * n + k)
+    wide = rng.standard_normal((1, m, 2 * n + 1)).astype(dtype)
+    layouts = (rng.standard_normal((1, m, n)).astype(dtype), wide[:, :, 1:n + 1],
+               np.ascontiguousarray(wide[:, :, :n][:, :, ::-1])[:, :, ::-1])
+    for (ta, tb), bias, c0 in zip(FLAGS * 2, (None,) * 4 + (rng.standard_normal(n),) * 4,
+                                  layouts * 3, strict=False):
+        a = operand(rng, dtype, 1, m, k, ta)
+        b = operand(rng, dtype, 1, k, n, tb)
+        check_update(a, b, ta, tb, None if bias is None else bias.astype(dtype), c0, -0.01)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_update_epilogue_with_a_b_shared_by_the_batch(dtype):
+    """A B broadcast over the batch is folded into one product (see _fold_shared_b); c0 is
+    folded with out."""
+    rng = np.random.default_rng(8)
+    a = operand(rng, dtype, 3, 20, 30, False)
+    b = np.broadcast_to(operand(rng, dtype, 1, 30, 40, False), (3, 30, 40))
+    check_update(a, b, False, False, None, rng.standard_normal((3, 20, 40)).astype(dtype), 2.5)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_misaligned_inputs(dtype):
     """Views at an odd byte offset (np.frombuffer) are copied rather than rejected."""
@@ -213,7 +262,7 @@ def test_callable_from_njit():
 
     @numba.njit
     def caller(a, b, out):
-        kernel(a, b, out, False, True, out[0, 0], False)
+        kernel(a, b, out, False, True, out[0, 0], False, out, out[0, 0, 0], False)
 
     rng = np.random.default_rng(3)
     a = rng.standard_normal((2, 40, 50))

@@ -82,6 +82,11 @@ class MatmulStep:
     a_batch: tuple[int, ...] | None  # broadcast batch shape for a (None: as is)
     b_batch: tuple[int, ...] | None
     bias: Atom | None = None
+    # The update epilogue (see Matmul): out = c0 + alpha * (op(a) @ op(b) + bias), alpha =
+    # scale (a 0-d atom, or 1 when None), negated when negate.
+    c0: Var | None = None
+    scale: Atom | None = None
+    negate: bool = False
     eqns: list[Eqn] = field(default_factory=list)
 
 
@@ -188,7 +193,7 @@ def _materialized(g: _Graph, matmuls: dict[Eqn, MatmulStep]) -> set[Var]:
         if isinstance(low, Matmul):
             s = matmuls[eqn]
             m.add(s.out)
-            m.update(x for x in (s.a, s.b, s.bias) if isinstance(x, Var))
+            m.update(x for x in step_inputs(s) if isinstance(x, Var))
         elif not isinstance(low, Elementwise | Index):
             m.update(eqn.outputs)
             if isinstance(low, Host | View):
@@ -266,7 +271,7 @@ class _Planner:
             low = g.low[eqn]
             if eqn in self.step_at:
                 s = self.step_at[eqn]
-                self._step([s.a, s.b, s.bias], [s.out])
+                self._step(step_inputs(s), [s.out])
             elif eqn in g.absorbed or isinstance(low, Matmul):
                 continue
             elif isinstance(low, View | Host):
@@ -749,8 +754,67 @@ def _matmul_step(g: _Graph, eqn: Eqn) -> tuple[MatmulStep, set[Eqn]]:
             absorbed = {add}
             # NB: an activation stays in the consuming loop kernel, which computes it with
             # the vectorised math functions (the matmul kernel's own tanh is libm's).
+    update = _update_epilogue(g, step.out, eqn.prim.lowering)
+    if update is not None:
+        step.c0, step.scale, step.negate, step.out, eaten = update
+        absorbed |= eaten
     step.eqns += list(absorbed)
     return step, absorbed
+
+
+def _update_epilogue(g: _Graph, c: Var, low: Matmul) -> \
+        tuple[Var, Atom | None, bool, Var, set[Eqn]] | None:
+    """When the product ``c`` (bias added) is only read by ``c0 ± s * c`` or ``c0 ± c`` (see
+    Matmul), with nothing in between read by anything else: (c0, s or None, whether it is
+    subtracted, the result, the equations computing it from c). The matmul kernel stores that
+    result in place of the product, saving a pass over memory; under precise_math the update
+    stays a loop kernel of its own (whose arithmetic the configuration governs)."""
+    if np.dtype(c.aval.dtype) not in (np.float32, np.float64) or config.precise_math:
+        return None
+
+    def only_user(x: Var) -> Eqn | None:
+        # (an equation another product absorbed, as in P1 + P2, is that product's update)
+        users = g.users.get(x, [])
+        if len(users) != 1 or x in g.outputs or users[0] in g.absorbed or \
+                users[0].outputs[0].aval != x.aval:
+            return None
+        return users[0]
+
+    eaten: set[Eqn] = set()
+    scale = None
+    x = c
+    use = only_user(x)
+    if use is not None and use.prim is low.scale:
+        scale = _scalar(g, use.inputs[1] if use.inputs[0] is x else use.inputs[0])
+        if scale is None:
+            return None
+        eaten.add(use)
+        x = use.outputs[0]
+        use = only_user(x)
+    if use is None:
+        return None
+    if use.prim is low.update_sub and use.inputs[1] is x:
+        negate = True
+    elif use.prim is low.update_add:
+        negate = False
+    else:
+        return None
+    c0 = use.inputs[1] if use.inputs[0] is x else use.inputs[0]
+    if not isinstance(c0, Var) or c0 is x or c0.aval != c.aval:
+        return None
+    if c0 in g.producer and g.expands(g.producer[c0]):
+        return None  # a broadcast: the loop kernel reads it without storing it
+    return c0, scale, negate, use.outputs[0], eaten | {use}
+
+
+def _scalar(g: _Graph, x: Atom) -> Atom | None:
+    """``x`` itself if it is 0-d, or the 0-d value it broadcasts; otherwise None."""
+    if not x.aval.shape:
+        return x
+    found = _stretched_from(g, x)
+    if found is not None and not found[0].aval.shape:
+        return found[0]
+    return None
 
 
 def _schedule(g: _Graph, groups: list[_Group],
@@ -781,7 +845,7 @@ def step_inputs(s: Step) -> list[Atom]:
     if isinstance(s, LoopKernel):
         return list(s.inputs)
     if isinstance(s, MatmulStep):
-        return [x for x in (s.a, s.b, s.bias) if x is not None]
+        return [x for x in (s.a, s.b, s.bias, s.c0, s.scale) if x is not None]
     return list(s.eqn.inputs)
 
 

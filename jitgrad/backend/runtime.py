@@ -267,10 +267,11 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
             mname = f"M{next(products)}"  # (the program's variables are lower case)
             glob[mname] = matmul_runner(step)
             label = _matmul_label(step, names)
+            update = "" if step.c0 is None else f", {names[step.c0]}, {_alpha(step, atom)}"
             body.append(
                 f"{mname}({atom(step.a)}, {atom(step.b)}, "
-                f"{atom(step.bias) if step.bias is not None else None}, {names[step.out]})"
-                f"  # {label}")
+                f"{atom(step.bias) if step.bias is not None else None}, {names[step.out]}"
+                f"{update})  # {label}")
             row(label, step)
         elif isinstance(step, ViewStep):
             src = step.eqn.inputs[0]
@@ -336,16 +337,32 @@ def _aval_str(v: Var) -> str:
         f"{list(v.aval.shape)}".replace(" ", "")
 
 
+def _alpha(step: MatmulStep, atom: Callable[[Any], str]) -> str:
+    """The caller's expression for the factor of a product's update (see MatmulStep)."""
+    sign = "-" if step.negate else ""
+    if step.scale is None:
+        return f"{sign}1.0"
+    if isinstance(step.scale, Lit):
+        return repr(float(-step.scale.val if step.negate else step.scale.val))
+    return f"{sign}float({atom(step.scale)})"
+
+
 def _matmul_label(step: MatmulStep, names: dict[Var, str]) -> str:
     """``matmul e = c @ a + b  f32[128,784]@[784,256]``: the product as the caller computes
-    it (``.T`` marks a transposed operand) and its operands' shapes."""
+    it (``.T`` marks a transposed operand) and its operands' shapes; with an update,
+    ``matmul w = v - 0.01 * (c.T @ a)  ...``."""
     def side(x: Any, t: bool) -> str:
         return (names[x] if isinstance(x, Var) else "lit") + (".T" if t else "")
     bias = f" + {names[step.bias]}" if isinstance(step.bias, Var) else \
         " + bias" if step.bias is not None else ""
+    product = f"{side(step.a, step.transpose_a)} @ {side(step.b, step.transpose_b)}{bias}"
+    if step.c0 is not None:
+        scale = "" if step.scale is None else \
+            f"{names[step.scale]} * " if isinstance(step.scale, Var) else \
+            f"{float(step.scale.val):g} * "
+        product = f"{names[step.c0]} {'-' if step.negate else '+'} {scale}({product})"
     shapes = "@".join(str(list(x.aval.shape)).replace(" ", "") for x in (step.a, step.b))
-    return f"matmul {names[step.out]} = {side(step.a, step.transpose_a)} @ " \
-        f"{side(step.b, step.transpose_b)}{bias}  {_aval_str(step.out).split('[')[0]}{shapes}"
+    return f"matmul {names[step.out]} = {product}  {_aval_str(step.out).split('[')[0]}{shapes}"
 
 
 def _matmul_kind(step: MatmulStep) -> str:
@@ -725,23 +742,27 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
     direct = a_batch is None and b_batch is None and dtype in (np.float32, np.float64)
     decided: list[Any] = [None, False]  # the configuration decided for, and the decision
 
-    def run(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, out: np.ndarray) -> Any:
+    def run(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
+            c0: np.ndarray | None = None, alpha: float = 1.0) -> Any:
         now = (config.matmul, config.threads)
         if now != decided[0]:
             decided[:] = [now, direct and config.threads < 2
                           and not config.use_blas(dtype, m, n, k, batch)]
         if decided[1] and mm.ready(key):
-            mm.matmul(a.reshape(a3), b.reshape(b3), out.reshape(out3), ta, tb, bias, key=key)
+            mm.matmul(a.reshape(a3), b.reshape(b3), out.reshape(out3), ta, tb, bias, key=key,
+                      c0=None if c0 is None else c0.reshape(out3), alpha=alpha)
             return out
-        return run_matmul(a, b, ta, tb, a_batch, b_batch, bias, out)
+        return run_matmul(a, b, ta, tb, a_batch, b_batch, bias, out, c0, alpha)
 
     return run
 
 
 def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
                a_batch: tuple[int, ...] | None, b_batch: tuple[int, ...] | None,
-               bias: np.ndarray | None, out: np.ndarray) -> np.ndarray:
-    """``out[...] = op(a) @ op(b) + bias`` with batch broadcasting by stride-0 views."""
+               bias: np.ndarray | None, out: np.ndarray, c0: np.ndarray | None = None,
+               alpha: float = 1.0) -> np.ndarray:
+    """``out[...] = op(a) @ op(b) + bias`` with batch broadcasting by stride-0 views; with
+    c0 (of out's shape), ``out[...] = c0 + alpha * (op(a) @ op(b) + bias)``."""
     mm = _matmul_module()
 
     if a_batch is not None:
@@ -767,15 +788,19 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
         np.matmul(aa, bb, out=out)
         if bias is not None:
             out += bias
+        if c0 is not None:
+            out *= out.dtype.type(alpha)
+            out += c0
         return out
     threads = config.threads
     flops = 2 * batch * m * n * k
+    c3 = None if c0 is None else c0.reshape(out3.shape)
     if threads < 2:
-        mm.matmul(a3, b3, out3, ta, tb, bias)
+        mm.matmul(a3, b3, out3, ta, tb, bias, c0=c3, alpha=alpha)
         return out
     start = time.perf_counter()
     if not parallel.split_matmul(out.dtype, flops) or not parallel.helpful(threads):
-        mm.matmul(a3, b3, out3, ta, tb, bias)
+        mm.matmul(a3, b3, out3, ta, tb, bias, c0=c3, alpha=alpha)
         parallel.timed_matmul(out.dtype, flops, time.perf_counter() - start, 1)
         return out
     # Each block's operands are sliced (and column blocks' buffers allocated) before the
@@ -784,12 +809,14 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
     if batch > 1:
         # Whole products per thread: a split of the rows would pack every B on every thread.
         for lo, hi in parallel.blocks(batch, threads):
-            calls.append((a3[lo:hi], b3[lo:hi], out3[lo:hi], bias, None, None))
+            calls.append((a3[lo:hi], b3[lo:hi], out3[lo:hi], bias, None, None,
+                          None if c3 is None else c3[lo:hi]))
     elif mm.split_columns(m, n, k, out.itemsize, threads):
         for lo, hi in parallel.blocks(n, threads):
             calls.append((a3, b3[:, lo:hi, :] if tb else b3[:, :, lo:hi],
                           np.empty((1, m, hi - lo), out.dtype),
-                          None if bias is None else bias[lo:hi], out3[:, :, lo:hi], None))
+                          None if bias is None else bias[lo:hi], out3[:, :, lo:hi], None,
+                          None if c3 is None else c3[:, :, lo:hi]))
     else:
         # Row blocks read all of B: the threads first pack it once between them, each a
         # block of its tile columns, rather than each packing all of it (unless those kernel
@@ -804,11 +831,12 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
                                  for lo, hi in parallel.blocks(columns, threads)])
         for lo, hi in parallel.blocks(m, threads):
             calls.append((a3[:, :, lo:hi] if ta else a3[:, lo:hi, :], b3, out3[:, lo:hi, :],
-                          bias, None, shared))
+                          bias, None, shared, None if c3 is None else c3[:, lo:hi, :]))
 
     def block(a: np.ndarray, b: np.ndarray, part: np.ndarray, bias: np.ndarray | None,
-              into: np.ndarray | None, shared: np.ndarray | None) -> None:
-        mm.matmul(a, b, part, ta, tb, bias, shared)
+              into: np.ndarray | None, shared: np.ndarray | None,
+              c0: np.ndarray | None) -> None:
+        mm.matmul(a, b, part, ta, tb, bias, shared, c0=c0, alpha=alpha)
         if into is not None:  # a column block of out is not C-contiguous: computed aside
             into[...] = part
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from jitgrad.core import Matmul, Primitive, ShapedArray, Zero, aval_of, register
 from jitgrad.errors import ShapeError
-from jitgrad.prims.elementwise import add, add_p
+from jitgrad.prims.elementwise import add, add_p, mul_p, sub_p
 from jitgrad.prims.structural import at_front, batch_size, move_front, reshape
 from jitgrad.prims.testcases import draw, view_of
 
@@ -110,5 +110,6 @@ def _matmul_batch(args: list[Any], dims: list[int | None], /, *, transpose_a: bo
 
 
 matmul_p = register(Primitive(
-    "matmul", _matmul_rule, _matmul_impl, Matmul(bias_add=add_p), jvp=_matmul_jvp, vjp=_matmul_vjp,
-    vjp_wrt=True, batch=_matmul_batch, test_cases=_matmul_cases))
+    "matmul", _matmul_rule, _matmul_impl,
+    Matmul(bias_add=add_p, scale=mul_p, update_add=add_p, update_sub=sub_p),
+    jvp=_matmul_jvp, vjp=_matmul_vjp, vjp_wrt=True, batch=_matmul_batch, test_cases=_matmul_cases))

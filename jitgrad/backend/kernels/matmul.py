@@ -176,6 +176,61 @@ def _at_row(typingctx, arr, i, j):
     return arr.dtype(arr, i, j), codegen
 
 
+@intrinsic
+def _update_row(typingctx, c, c0, i, j, t, off, alpha, accumulate):
+    """c[i, j:j+NR] = c0[i, j:j+NR] + alpha * (c[i, j:j+NR] + t[off:off+NR]) if accumulate,
+    else c0[i, j:j+NR] + alpha * t[off:off+NR]: the last k block's store of a product fused
+    with an update (see matmul's c0), as vector loads and stores; c0's rows must be contiguous.
+    Written element by element, LLVM cannot rule out that c and c0 overlap, and the loads of c0
+    stayed scalar: fused, the weight-gradient product with its SGD update lost 0-37 % against
+    the two run apart; as vectors it won 3-10 % (MATMUL_NOTES.md round 11). The multiply and
+    the add may contract into an FMA, as they may in a loop kernel (both carry "contract")."""
+    if not (isinstance(c, types.Array) and isinstance(c0, types.Array) and c.ndim == c0.ndim == 2
+            and isinstance(t, types.Array) and c.dtype == c0.dtype == t.dtype):
+        return None
+    size = c.dtype.bitwidth // 8
+    nr = _ROW_BYTES // size
+
+    def codegen(context, builder, sig, args):
+        vec = llvmir.VectorType(context.get_data_type(c.dtype), nr)
+        arr_c = context.make_array(sig.args[0])(context, builder, args[0])
+        arr_0 = context.make_array(sig.args[1])(context, builder, args[1])
+        arr_t = context.make_array(sig.args[4])(context, builder, args[4])
+        pc = cgutils.get_item_pointer(context, builder, sig.args[0], arr_c, args[2:4],
+                                      wraparound=False)
+        row_stride = cgutils.unpack_tuple(builder, arr_0.strides, 2)[0]
+        unit = context.get_constant(types.intp, size)
+        p0 = cgutils.get_item_pointer2(context, builder, arr_0.data,
+                                       cgutils.unpack_tuple(builder, arr_0.shape, 2),
+                                       [row_stride, unit], "A", args[2:4], wraparound=False)
+        pt = builder.gep(arr_t.data, [args[5]])
+        tile = builder.load(builder.bitcast(pt, vec.as_pointer()), align=size)
+        pc_vec = builder.bitcast(pc, vec.as_pointer())
+        start = builder.basic_block
+        with builder.if_then(args[7]):
+            summed = builder.fadd(builder.load(pc_vec, align=size), tile)
+            added = builder.basic_block
+        total = builder.phi(vec)
+        total.add_incoming(tile, start)
+        total.add_incoming(summed, added)
+        base = builder.load(builder.bitcast(p0, vec.as_pointer()), align=size)
+        scaled = builder.fmul(_splat(builder, args[6], nr), total, flags=("contract",))
+        builder.store(builder.fadd(base, scaled, flags=("contract",)), pc_vec, align=size)
+        return context.get_dummy_value()
+
+    return types.none(c, c0, i, j, t, off, alpha, accumulate), codegen
+
+
+def _splat(builder, value, n):
+    """An n-element vector of value."""
+    vec = llvmir.VectorType(value.type, n)
+    one = builder.insert_element(llvmir.Constant(vec, llvmir.Undefined), value,
+                                 llvmir.IntType(32)(0))
+    return builder.shuffle_vector(one, llvmir.Constant(vec, llvmir.Undefined),
+                                  llvmir.Constant(llvmir.VectorType(llvmir.IntType(32), n),
+                                                  [0] * n))
+
+
 @numba.njit(**_JIT_INLINE)
 def _epilogue(c, bias):
     """Add bias to the rows of c in place (the paths that do not run the micro-kernel)."""
@@ -185,7 +240,16 @@ def _epilogue(c, bias):
 
 
 @numba.njit(**_JIT_INLINE)
-def _tiles(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, rows):
+def _update(c, c0, alpha):
+    """c = c0 + alpha * c in place (the paths that do not run the micro-kernel)."""
+    for i in range(c.shape[0]):
+        for j in range(c.shape[1]):
+            c[i, j] = c0[i, j] + alpha * c[i, j]
+
+
+@numba.njit(**_JIT_INLINE)
+def _tiles(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, c0, alpha,
+           update, rows):
     """_micro's work for tiles of `rows` rows (a constant where it is inlined, so every tile
     loop has a constant trip count and unrolls completely)."""
     nrt = _nr(c)
@@ -214,14 +278,18 @@ def _tiles(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, 
                 for j in range(nrt):
                     t[i * nrt + j] += ai * _at_row(bblk, p, j)
         if mr1 == rows and nr == nrt:
-            for i in range(rows):
-                row = c[i1 + i][j0:]
-                if accumulate:
-                    for j in range(nrt):
-                        row[j] += t[i * nrt + j]
-                else:
-                    for j in range(nrt):
-                        row[j] = t[i * nrt + j]
+            if update:
+                for i in range(rows):
+                    _update_row(c, c0, i1 + i, j0, t, i * nrt, alpha, accumulate)
+            else:
+                for i in range(rows):
+                    row = c[i1 + i][j0:]
+                    if accumulate:
+                        for j in range(nrt):
+                            row[j] += t[i * nrt + j]
+                    else:
+                        for j in range(nrt):
+                            row[j] = t[i * nrt + j]
         else:
             # Variable bounds on t would force it out of registers: spill it whole, then copy.
             for i in range(rows):
@@ -230,19 +298,23 @@ def _tiles(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, 
             for i in range(mr1):
                 row = c[i1 + i][j0:]
                 for j in range(nr):
+                    v = edge[i * nrt + j]
                     if accumulate:
-                        row[j] += edge[i * nrt + j]
-                    else:
-                        row[j] = edge[i * nrt + j]
+                        v += row[j]
+                    if update:
+                        v = c0[i1 + i, j0 + j] + alpha * v
+                    row[j] = v
 
 
 @disk_cache
 @numba.njit(**_JIT)
-def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, short):
+def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, c0, alpha,
+           update, short):
     """c[i0:i0+mr, j0:j0+nr] (+)= (slivers of ablk) @ bblk (+ bias), one register tile per sliver.
 
     With add_bias, the tile starts from bias[j0:j0+NR] rather than 0 (bias is zero-padded to
-    whole tiles), so the caller sets it for the first k block only.
+    whole tiles), so the caller sets it for the first k block only. With update (the last k
+    block of a product with c0), what is stored is c0 + alpha * (what would have been).
 
     ablk (s x rows x kc) holds s A slivers of rows = _MR (or _MR - 1 if short) rows for the mr
     rows from i0 on (the last one may be partly padding), with any strides (packed slivers or
@@ -255,9 +327,11 @@ def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, 
     the k loop with gathers.
     """
     if short:
-        _tiles(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, _MR - 1)
+        _tiles(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, c0, alpha,
+               update, _MR - 1)
     else:
-        _tiles(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, _MR)
+        _tiles(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, c0, alpha,
+               update, _MR)
 
 
 @intrinsic
@@ -565,8 +639,10 @@ def _gemm_direct(a2, b2, c, mode):
 
 
 @numba.njit(**_JIT_INLINE)
-def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, shared):
-    """c = a2 @ b2 + bias through packed panels and the register-tile micro-kernel.
+def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, shared, c0, alpha,
+                 has_c0):
+    """c = a2 @ b2 + bias (c = c0 + alpha * (a2 @ b2 + bias) with has_c0) through packed
+    panels and the register-tile micro-kernel.
 
     shared: empty, or all of b2 packed already (see pack_shared_b), as threads that split a
     product by rows share it; then b2 is not read."""
@@ -635,15 +711,16 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, s
                         q = (jr - nc_full) * kc
                         bblk = bpack[q:q + kc * nrt].reshape(kc, nrt)
                     add_bias = pc == 0 and has_bias
+                    update = has_c0 and pc + kc == k
                     if in_place > 0:
                         _micro(a_in_place, bblk, kc, c, ic, jc + jr, in_place, nr, pc > 0, edge,
-                               bias, add_bias, False)
+                               bias, add_bias, c0, alpha, update, False)
                     if tall > in_place:
                         _micro(a_packed, bblk, kc, c, ic + in_place, jc + jr, tall - in_place, nr,
-                               pc > 0, edge, bias, add_bias, False)
+                               pc > 0, edge, bias, add_bias, c0, alpha, update, False)
                     if short > 0:
                         _micro(a_short, bblk, kc, c, ic + tall, jc + jr, short * (_MR - 1), nr,
-                               pc > 0, edge, bias, add_bias, True)
+                               pc > 0, edge, bias, add_bias, c0, alpha, update, True)
 
 
 @numba.njit(**_JIT_INLINE)
@@ -671,8 +748,8 @@ def _op(x, transpose):
 
 
 @numba.njit(**_JIT_INLINE)
-def _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias):
-    """The contraction length of a call, after checking that a, b and bias fit out."""
+def _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias, c0):
+    """The contraction length of a call, after checking that a, b, bias and c0 fit out."""
     batch, m, n = out.shape
     k = a.shape[1] if transpose_a else a.shape[2]
     am = a.shape[2] if transpose_a else a.shape[1]
@@ -682,19 +759,24 @@ def _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias):
         raise ValueError("matmul: operand shapes do not match out")
     if has_bias and bias.shape[0] != n:
         raise ValueError("matmul: bias length must equal n")
+    if c0.shape != out.shape or (c0.size > 0 and n > 1 and c0.strides[2] != c0.itemsize):
+        raise ValueError("matmul: c0 must have out's shape and contiguous rows")
     return k
 
 
 @numba.njit(**_JIT_INLINE)
-def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared):
-    """Every batch item through the packed path (out = bias or 0 when k == 0); shared: see
-    _gemm_packed (for a batch of one)."""
+def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared, c0, alpha,
+                  has_c0):
+    """Every batch item through the packed path (out = bias or 0 when k == 0, then the update
+    with c0); shared: see _gemm_packed (for a batch of one)."""
     batch, m, n = out.shape
     if k == 0:
         for bi in range(batch):
             out[bi][:] = 0
             if has_bias:
                 _epilogue(out[bi], bias)
+            if has_c0:
+                _update(out[bi], c0[bi], alpha)
         return
     nrt = _nr(out)
     kcb = _split(k, _KC, 1)
@@ -712,15 +794,18 @@ def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared
         bias_c[j] = bias[j]
     for bi in range(batch):
         _gemm_packed(_op(a[bi], transpose_a), _op(b[bi], transpose_b), out[bi], apack, bpack,
-                     edge, kcb, mcb, ncb, bias_c, has_bias, shared)
+                     edge, kcb, mcb, ncb, bias_c, has_bias, shared, c0[bi], alpha, has_c0)
 
 
-def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
-    """njit entry: out[i] = op(a[i]) @ op(b[i]) + bias; see matmul() for the contract.
+def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, has_c0):
+    """njit entry: out[i] = op(a[i]) @ op(b[i]) + bias, or c0[i] + alpha * that with has_c0;
+    see matmul() for the contract.
 
-    bias must be a 1-D array of out's dtype even when has_bias is False (any length then).
+    bias must be a 1-D array of out's dtype even when has_bias is False (any length then), c0 a
+    3-D array of out's dtype and shape whose rows are contiguous even when has_c0 is False (out
+    itself, say: it is not read then) and alpha a scalar of out's dtype.
     """
-    k = _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias)
+    k = _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias, c0)
     batch, m, n = out.shape
     if batch == 0 or m == 0 or n == 0:
         return
@@ -728,36 +813,41 @@ def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
     mode = _PACKED if k == 0 else _direct_mode(_op(a[0], transpose_a), _op(b[0], transpose_b))
     if mode == _PACKED:
         _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k,
-                      np.empty(0, out.dtype))
+                      np.empty(0, out.dtype), c0, alpha, has_c0)
         return
     for bi in range(batch):
         c = out[bi]
         _gemm_direct(_op(a[bi], transpose_a), _op(b[bi], transpose_b), c, mode)
         if has_bias:
             _epilogue(c, bias)
+        if has_c0:
+            _update(c, c0[bi], alpha)
 
 
-def _matmul_packed_nb(a, b, out, transpose_a, transpose_b, bias, has_bias):
+def _matmul_packed_nb(a, b, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, has_c0):
     """_matmul_nb without the direct paths, for the calls that cannot take one
     (_may_go_direct): it compiles in about 60% of the time (the direct loops' typing and
     lowering are the rest), and a program whose products are all larger never needs more."""
-    k = _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias)
+    k = _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias, c0)
     batch, m, n = out.shape
     if batch == 0 or m == 0 or n == 0:
         return
-    _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, np.empty(0, out.dtype))
+    _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, np.empty(0, out.dtype),
+                  c0, alpha, has_c0)
 
 
-def _matmul_shared_nb(a, b, shared, out, transpose_a, transpose_b, bias, has_bias):
+def _matmul_shared_nb(a, b, shared, out, transpose_a, transpose_b, bias, has_bias, c0, alpha,
+                      has_c0):
     """_matmul_packed_nb for one product whose op(b) is packed in shared already (see
     pack_shared_b); b is only checked against out."""
-    k = _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias)
+    k = _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias, c0)
     batch, m, n = out.shape
     if batch != 1 or shared.shape[0] != k * _shared_width(n, out):
         raise ValueError("matmul: a shared packed B is for one product, of k x padded n")
     if m == 0 or n == 0:
         return
-    _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared)
+    _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared, c0, alpha,
+                  has_c0)
 
 
 @numba.njit(**_JIT_INLINE)
@@ -833,9 +923,10 @@ def njit_matmul(dtype):
     """Return the njit entry point, compiled for dtype (float32 or float64).
 
     The returned dispatcher has the signature
-    ``(a, b, out, transpose_a, transpose_b, bias, has_bias) -> None`` with the
-    semantics of matmul(); from njit code pass a 1-D array of out's dtype as bias and
-    has_bias=False when there is no bias. It is the same dispatcher for both dtypes, but each
+    ``(a, b, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, has_c0) -> None`` with
+    the semantics of matmul(); from njit code pass a 1-D array of out's dtype as bias and
+    has_bias=False when there is no bias, and out as c0, any alpha of out's dtype and
+    has_c0=False when there is no update. It is the same dispatcher for both dtypes, but each
     dtype must have been requested here (from Python) before njit code calling it with that dtype
     is compiled: implicit compilation is disabled so the micro-kernel can never be built without
     its vectoriser settings.
@@ -850,7 +941,8 @@ def _signature(kind, nb):
         return (ro3, types.boolean, types.Array(nb, 1, "C"), types.intp, types.intp)
     head = (ro3, ro3) + ((types.Array(nb, 1, "C", readonly=True),) if kind == "shared" else ())
     return head + (types.Array(nb, 3, "C"), types.boolean, types.boolean,
-                   types.Array(nb, 1, "A", readonly=True), types.boolean)
+                   types.Array(nb, 1, "A", readonly=True), types.boolean,
+                   types.Array(nb, 3, "A", readonly=True), nb, types.boolean)
 
 
 def _compiled(dtype, kind):
@@ -873,7 +965,8 @@ def _compiled(dtype, kind):
         micro_sig = (types.Array(nb, 3, "A", readonly=True), ro2, types.intp,
                      types.Array(nb, 2, "C"), types.intp, types.intp, types.intp, types.intp,
                      types.boolean, types.Array(nb, 1, "C"), types.Array(nb, 1, "C"),
-                     types.boolean, types.boolean)
+                     types.boolean, types.Array(nb, 2, "A", readonly=True), nb, types.boolean,
+                     types.boolean)
         with _vectorising_config():
             _compile_exclusively(_micro, micro_sig)
         if kind not in _drivers:
@@ -887,8 +980,10 @@ _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in _DTYPES}
 _kernels = {}
 
 
-def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None):
-    """out[i] = op(a[i]) @ op(b[i]) + bias  for each batch index i.
+def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None, c0=None,
+           alpha=1.0):
+    """out[i] = op(a[i]) @ op(b[i]) + bias  for each batch index i; with c0,
+    out[i] = c0[i] + alpha * (op(a[i]) @ op(b[i]) + bias) (the update may be one FMA).
 
     a: 3-D array (batch, m, k) if not transpose_a else (batch, k, m); any strides, including
        negative strides and stride 0 on the batch axis (from np.broadcast_to).
@@ -903,23 +998,35 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None
     key: None, or entry(a, b, out, transpose_a) from a caller that knows it in advance
     (static_entry), which saves working it out per call unless a B shared by the batch is
     folded.
+    c0: None, or an array of out's shape and dtype (any strides; it must not overlap out);
+    alpha: a number (cast to out's dtype). Fusing the update into the product's store saves a
+    pass over out: an SGD step's W - lr * (X.T @ G) as one kernel.
     """
     transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
+    has_c0 = c0 is not None
+    if has_c0 and c0.ndim == 3 and c0.size and c0.shape[2] > 1 and c0.strides[2] != c0.itemsize:
+        c0 = np.ascontiguousarray(c0)  # the kernel reads its rows as vectors
     if shared is None:
         if key is None or (b.strides[0] == 0 and out.shape[0] > 1):
+            batch = out.shape[0] if out.ndim == 3 else 0
             a, b, out, transpose_a, key = _prepared(a, b, out, transpose_a)
+            if has_c0 and out.ndim == 3 and out.shape[0] != batch:  # a B shared was folded
+                c0 = c0.reshape(out.shape)
         kernel, packed = _kernel(*key), ()
     else:  # the "shared" entry takes the packed B after b
         kernel, packed = _kernel(out.dtype, "shared"), (shared,)
     has_bias = bias is not None
     if not has_bias:
         bias = _NO_BIAS[out.dtype]
+    if not has_c0:
+        c0 = out  # (not read)
+    alpha = out.dtype.type(alpha)
     try:
-        kernel(a, b, *packed, out, transpose_a, transpose_b, bias, has_bias)
+        kernel(a, b, *packed, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, has_c0)
     except TypeError:
         # Numba refused the argument types: explain why, or retry with aligned copies.
-        a, b, bias = _checked(a, b, out, bias)
-        kernel(a, b, *packed, out, transpose_a, transpose_b, bias, has_bias)
+        a, b, bias, c0 = _checked(a, b, out, bias, c0)
+        kernel(a, b, *packed, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, has_c0)
 
 
 def entry(a, b, out, transpose_a):
@@ -1016,18 +1123,18 @@ def _fold_shared_b(a, b, out, transpose_a):
     return a, b, out, transpose_a
 
 
-def _checked(a, b, out, bias):
+def _checked(a, b, out, bias, c0):
     """Explain a rejected call, or return aligned copies of misaligned inputs to retry with."""
     dtype = out.dtype
-    if a.dtype != dtype or b.dtype != dtype or bias.dtype != dtype:
-        raise TypeError("matmul: a, b, out and bias must share one dtype")
-    if a.ndim != 3 or b.ndim != 3 or out.ndim != 3 or bias.ndim != 1:
-        raise ValueError("matmul: a, b and out must be 3-D and bias 1-D")
+    if a.dtype != dtype or b.dtype != dtype or bias.dtype != dtype or c0.dtype != dtype:
+        raise TypeError("matmul: a, b, out, bias and c0 must share one dtype")
+    if a.ndim != 3 or b.ndim != 3 or out.ndim != 3 or bias.ndim != 1 or c0.ndim != 3:
+        raise ValueError("matmul: a, b, out and c0 must be 3-D and bias 1-D")
     if not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError("matmul: out must be C-contiguous and writeable")
     # Numba's signatures take aligned arrays only; misaligned views are rare, so copy them.
     if not out.flags.aligned:
         raise ValueError("matmul: out must be aligned")
-    if not (a.flags.aligned and b.flags.aligned and bias.flags.aligned):
-        return a.copy(), b.copy(), bias.copy()
+    if not (a.flags.aligned and b.flags.aligned and bias.flags.aligned and c0.flags.aligned):
+        return a.copy(), b.copy(), bias.copy(), c0.copy()
     raise TypeError("matmul: unsupported argument types")
