@@ -120,23 +120,32 @@ def _zero(typingctx, like):
     return like.dtype(like), codegen
 
 
-@intrinsic
-def _prefetch(typingctx, arr, i, j):
-    """Prefetch the cache line holding arr[i, j] for writing (no bounds or wraparound)."""
+def _prefetcher(write):
+    """An intrinsic ``prefetch(arr, i, j)``: prefetch the cache line holding arr[i, j] for
+    writing or for reading (no bounds or wraparound)."""
 
-    def codegen(context, builder, sig, args):
-        arrty = sig.args[0]
-        ary = context.make_array(arrty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, arrty, ary, args[1:], wraparound=False)
-        i8p = llvmir.IntType(8).as_pointer()
-        i32 = llvmir.IntType(32)
-        fnty = llvmir.FunctionType(llvmir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        # rw=1 (write), locality=3 (keep in all levels), cache type 1 (data)
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(1), i32(3), i32(1)])
-        return context.get_dummy_value()
+    @intrinsic
+    def prefetch(typingctx, arr, i, j):
+        def codegen(context, builder, sig, args):
+            arrty = sig.args[0]
+            ary = context.make_array(arrty)(context, builder, args[0])
+            ptr = cgutils.get_item_pointer(context, builder, arrty, ary, args[1:],
+                                           wraparound=False)
+            i8p = llvmir.IntType(8).as_pointer()
+            i32 = llvmir.IntType(32)
+            fnty = llvmir.FunctionType(llvmir.VoidType(), [i8p, i32, i32, i32])
+            fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+            # rw, locality=3 (keep in all levels), cache type 1 (data)
+            builder.call(fn, [builder.bitcast(ptr, i8p), i32(int(write)), i32(3), i32(1)])
+            return context.get_dummy_value()
 
-    return types.none(arr, i, j), codegen
+        return types.none(arr, i, j), codegen
+
+    return prefetch
+
+
+_prefetch = _prefetcher(True)
+_prefetch_read = _prefetcher(False)
 
 
 @intrinsic
@@ -178,15 +187,16 @@ def _at_row(typingctx, arr, i, j):
 
 @intrinsic
 def _update_row(typingctx, c, c0, i, j, t, off, alpha, accumulate):
-    """c[i, j:j+NR] = c0[i, j:j+NR] + alpha * (c[i, j:j+NR] + t[off:off+NR]) if accumulate,
-    else c0[i, j:j+NR] + alpha * t[off:off+NR]: the last k block's store of a product fused
+    """c[i, j:j+NR] = c0[i, j:j+NR] + alpha[0] * (c[i, j:j+NR] + t[off:off+NR]) if accumulate,
+    else c0[i, j:j+NR] + alpha[0] * t[off:off+NR]: the last k block's store of a product fused
     with an update (see matmul's c0), as vector loads and stores; c0's rows must be contiguous.
     Written element by element, LLVM cannot rule out that c and c0 overlap, and the loads of c0
     stayed scalar: fused, the weight-gradient product with its SGD update lost 0-37 % against
     the two run apart; as vectors it won 3-10 % (MATMUL_NOTES.md round 11). The multiply and
     the add may contract into an FMA, as they may in a loop kernel (both carry "contract")."""
     if not (isinstance(c, types.Array) and isinstance(c0, types.Array) and c.ndim == c0.ndim == 2
-            and isinstance(t, types.Array) and c.dtype == c0.dtype == t.dtype):
+            and isinstance(t, types.Array) and isinstance(alpha, types.Array)
+            and c.dtype == c0.dtype == t.dtype == alpha.dtype):
         return None
     size = c.dtype.bitwidth // 8
     nr = _ROW_BYTES // size
@@ -214,7 +224,8 @@ def _update_row(typingctx, c, c0, i, j, t, off, alpha, accumulate):
         total.add_incoming(tile, start)
         total.add_incoming(summed, added)
         base = builder.load(builder.bitcast(p0, vec.as_pointer()), align=size)
-        scaled = builder.fmul(_splat(builder, args[6], nr), total, flags=("contract",))
+        factor = builder.load(context.make_array(sig.args[6])(context, builder, args[6]).data)
+        scaled = builder.fmul(_splat(builder, factor, nr), total, flags=("contract",))
         builder.store(builder.fadd(base, scaled, flags=("contract",)), pc_vec, align=size)
         return context.get_dummy_value()
 
@@ -281,6 +292,11 @@ def _tiles(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, 
             if update:
                 for i in range(rows):
                     _update_row(c, c0, i1 + i, j0, t, i * nrt, alpha, accumulate)
+                    # c0 (a weight matrix) comes from memory: fetch the next tile's rows while
+                    # it computes. (Prefetching each tile's own, as for c, cost products
+                    # without an update 1-3 %.)
+                    _prefetch_read(c0, i1 + rows + i, j0)
+                    _prefetch_read(c0, i1 + rows + i, j0 + nrt - 1)
             else:
                 for i in range(rows):
                     row = c[i1 + i][j0:]
@@ -302,7 +318,7 @@ def _tiles(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, 
                     if accumulate:
                         v += row[j]
                     if update:
-                        v = c0[i1 + i, j0 + j] + alpha * v
+                        v = c0[i1 + i, j0 + j] + alpha[0] * v
                     row[j] = v
 
 
@@ -314,7 +330,10 @@ def _micro(ablk, bblk, kc, c, i0, j0, mr, nr, accumulate, edge, bias, add_bias, 
 
     With add_bias, the tile starts from bias[j0:j0+NR] rather than 0 (bias is zero-padded to
     whole tiles), so the caller sets it for the first k block only. With update (the last k
-    block of a product with c0), what is stored is c0 + alpha * (what would have been).
+    block of a product with c0), what is stored is c0 + alpha[0] * (what would have been):
+    alpha is an array so that it is read after the k loop, rather than held in a vector
+    register through it (which left one register fewer to the loop, and products without an
+    update ran 1-2 % slower).
 
     ablk (s x rows x kc) holds s A slivers of rows = _MR (or _MR - 1 if short) rows for the mr
     rows from i0 on (the last one may be partly padding), with any strides (packed slivers or
@@ -783,6 +802,8 @@ def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared
     mcb = _split(m, max(_MR, _MC_BYTES // (kcb * out.itemsize)), _MR)
     ncb = _split(n, max(nrt, _NC_BYTES // (kcb * out.itemsize)), nrt)
     apack = np.empty((mcb + _MR) * kcb, out.dtype)  # + the short slivers' padding
+    factor = np.empty(1, out.dtype)  # (see _micro)
+    factor[0] = alpha
     bpack = np.empty(0 if shared.shape[0] else ncb * kcb, out.dtype)
     edge = np.empty(_MR * nrt, out.dtype)
     # Contiguous and zero-padded to whole tiles, for _micro's vector loads.
@@ -794,7 +815,7 @@ def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared
         bias_c[j] = bias[j]
     for bi in range(batch):
         _gemm_packed(_op(a[bi], transpose_a), _op(b[bi], transpose_b), out[bi], apack, bpack,
-                     edge, kcb, mcb, ncb, bias_c, has_bias, shared, c0[bi], alpha, has_c0)
+                     edge, kcb, mcb, ncb, bias_c, has_bias, shared, c0[bi], factor, has_c0)
 
 
 def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, has_c0):
@@ -965,8 +986,8 @@ def _compiled(dtype, kind):
         micro_sig = (types.Array(nb, 3, "A", readonly=True), ro2, types.intp,
                      types.Array(nb, 2, "C"), types.intp, types.intp, types.intp, types.intp,
                      types.boolean, types.Array(nb, 1, "C"), types.Array(nb, 1, "C"),
-                     types.boolean, types.Array(nb, 2, "A", readonly=True), nb, types.boolean,
-                     types.boolean)
+                     types.boolean, types.Array(nb, 2, "A", readonly=True),
+                     types.Array(nb, 1, "C"), types.boolean, types.boolean)
         with _vectorising_config():
             _compile_exclusively(_micro, micro_sig)
         if kind not in _drivers:
