@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -48,8 +47,6 @@ _matmul_rates: dict[np.dtype, float] = {}  # dtype -> flops per second (a lower 
 # machine. GRACE: see _Pool._wait.
 SPINS = 400
 GRACE = 8
-# A worker that sees a post later than this (seconds) did not have a core of its own.
-LATE = 20e-6
 # See _Pool.helps: a split costs 5-15 % even when the caller ends up running every block.
 UNHELPED = 4
 PROBE = 16
@@ -78,7 +75,6 @@ class _Pool:
         self.caller_sleeping = False
         self.wake = threading.Condition()
         self.busy = threading.Lock()  # one caller at a time; the others run serially
-        self.posted_at = 0.0  # perf_counter at the last post
         self.unhelped = 0  # runs in a row in which the caller ran every block itself
         self.asked = 0  # calls of helps()
         self.tids = [0] * workers  # each worker's native thread id
@@ -119,12 +115,16 @@ class _Pool:
             # A spin pays only on a core of its own. A worker that shares its core with another
             # process sees the post late (when the scheduler gets round to it), while a
             # sleeping one is woken at once (the scheduler favours threads that slept); so
-            # after a wait whose spin ended late, or did not end, it spins less (every 64th
-            # wait tries a full spin again), and after a prompt one, more.
+            # after a wait whose spin did not end, it spins less (every 64th wait tries a full
+            # spin again), and after one that did, fully again. (Judging a spin by how late
+            # after the post this thread ran Python again, as it once did, counted the wait
+            # for the GIL, which the caller holds until its own block starts: a worker caught
+            # posts in its spin and still slept before 98 % of them, every split 20-40 us
+            # slower.)
             waits += 1
             if self._wait(self.posted, w, seen + 1, SPINS if waits % 64 == 0 else spins,
-                          sleeping) and time.perf_counter() - self.posted_at < LATE:
-                spins = min(SPINS, 2 * spins)
+                          sleeping):
+                spins = SPINS
             else:
                 spins = max(SPINS // 64, spins // 4)
             seq, blocks, errors = self.work
@@ -146,7 +146,6 @@ class _Pool:
         """Hand ``work`` to the first ``count`` workers."""
         self._off_callers_cpu(count)
         self.work = work
-        self.posted_at = time.perf_counter()
         self.posted[:count] = work[0]
         if any(self.sleeping[:count]):
             with self.wake:
@@ -227,10 +226,12 @@ class _Pool:
 
 @functools.cache
 def _libc_getcpu() -> Any:
-    """glibc's ``sched_getcpu`` (None where there is none)."""
+    """glibc's ``sched_getcpu`` (None where there is none), called holding the GIL (PyDLL):
+    through CDLL each call released it, and a worker that was waiting for the GIL took it
+    then, so posting work cost the caller 3 us more (6 us, of which _off_callers_cpu 3)."""
     import ctypes
     try:
-        fn = ctypes.CDLL(None).sched_getcpu
+        fn = ctypes.PyDLL(None).sched_getcpu
     except (OSError, AttributeError):
         return None
     fn.restype, fn.argtypes = ctypes.c_int, []
