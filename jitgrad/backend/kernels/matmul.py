@@ -658,9 +658,9 @@ def _gemm_direct(a2, b2, c, mode):
 
 
 @numba.njit(**_JIT_INLINE)
-def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, shared, c0, alpha,
-                 has_c0):
-    """c = a2 @ b2 + bias (c = c0 + alpha * (a2 @ b2 + bias) with has_c0) through packed
+def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, shared, c0,
+                 factor, has_c0):
+    """c = a2 @ b2 + bias (c = c0 + factor[0] * (a2 @ b2 + bias) with has_c0) through packed
     panels and the register-tile micro-kernel.
 
     shared: empty, or all of b2 packed already (see pack_shared_b), as threads that split a
@@ -733,13 +733,13 @@ def _gemm_packed(a2, b2, c, apack, bpack, edge, kcb, mcb, ncb, bias, has_bias, s
                     update = has_c0 and pc + kc == k
                     if in_place > 0:
                         _micro(a_in_place, bblk, kc, c, ic, jc + jr, in_place, nr, pc > 0, edge,
-                               bias, add_bias, c0, alpha, update, False)
+                               bias, add_bias, c0, factor, update, False)
                     if tall > in_place:
                         _micro(a_packed, bblk, kc, c, ic + in_place, jc + jr, tall - in_place, nr,
-                               pc > 0, edge, bias, add_bias, c0, alpha, update, False)
+                               pc > 0, edge, bias, add_bias, c0, factor, update, False)
                     if short > 0:
                         _micro(a_short, bblk, kc, c, ic + tall, jc + jr, short * (_MR - 1), nr,
-                               pc > 0, edge, bias, add_bias, c0, alpha, update, True)
+                               pc > 0, edge, bias, add_bias, c0, factor, update, True)
 
 
 @numba.njit(**_JIT_INLINE)
@@ -784,10 +784,10 @@ def _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias, c0):
 
 
 @numba.njit(**_JIT_INLINE)
-def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared, c0, alpha,
+def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared, c0, factor,
                   has_c0):
     """Every batch item through the packed path (out = bias or 0 when k == 0, then the update
-    with c0); shared: see _gemm_packed (for a batch of one)."""
+    with c0 and alpha = factor[0]); shared: see _gemm_packed (for a batch of one)."""
     batch, m, n = out.shape
     if k == 0:
         for bi in range(batch):
@@ -795,15 +795,13 @@ def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared
             if has_bias:
                 _epilogue(out[bi], bias)
             if has_c0:
-                _update(out[bi], c0[bi], alpha)
+                _update(out[bi], c0[bi], factor[0])
         return
     nrt = _nr(out)
     kcb = _split(k, _KC, 1)
     mcb = _split(m, max(_MR, _MC_BYTES // (kcb * out.itemsize)), _MR)
     ncb = _split(n, max(nrt, _NC_BYTES // (kcb * out.itemsize)), nrt)
     apack = np.empty((mcb + _MR) * kcb, out.dtype)  # + the short slivers' padding
-    factor = np.empty(1, out.dtype)  # (see _micro)
-    factor[0] = alpha
     bpack = np.empty(0 if shared.shape[0] else ncb * kcb, out.dtype)
     edge = np.empty(_MR * nrt, out.dtype)
     # Contiguous and zero-padded to whole tiles, for _micro's vector loads.
@@ -824,17 +822,20 @@ def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, h
 
     bias must be a 1-D array of out's dtype even when has_bias is False (any length then), c0 a
     3-D array of out's dtype and shape whose rows are contiguous even when has_c0 is False (out
-    itself, say: it is not read then) and alpha a scalar of out's dtype.
+    itself, say: it is not read then) and alpha a float (a Python float is typed faster than a
+    numpy scalar: the call costs less; it is rounded to out's dtype).
     """
     k = _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias, c0)
     batch, m, n = out.shape
     if batch == 0 or m == 0 or n == 0:
         return
+    factor = np.empty(1, out.dtype)  # alpha in out's dtype, read by reference (see _micro)
+    factor[0] = alpha
     # Batch items differ only in their base address, so one choice of path serves them all.
     mode = _PACKED if k == 0 else _direct_mode(_op(a[0], transpose_a), _op(b[0], transpose_b))
     if mode == _PACKED:
         _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k,
-                      np.empty(0, out.dtype), c0, alpha, has_c0)
+                      np.empty(0, out.dtype), c0, factor, has_c0)
         return
     for bi in range(batch):
         c = out[bi]
@@ -842,7 +843,7 @@ def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, h
         if has_bias:
             _epilogue(c, bias)
         if has_c0:
-            _update(c, c0[bi], alpha)
+            _update(c, c0[bi], factor[0])
 
 
 def _matmul_packed_nb(a, b, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, has_c0):
@@ -853,8 +854,10 @@ def _matmul_packed_nb(a, b, out, transpose_a, transpose_b, bias, has_bias, c0, a
     batch, m, n = out.shape
     if batch == 0 or m == 0 or n == 0:
         return
+    factor = np.empty(1, out.dtype)
+    factor[0] = alpha
     _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, np.empty(0, out.dtype),
-                  c0, alpha, has_c0)
+                  c0, factor, has_c0)
 
 
 def _matmul_shared_nb(a, b, shared, out, transpose_a, transpose_b, bias, has_bias, c0, alpha,
@@ -867,7 +870,9 @@ def _matmul_shared_nb(a, b, shared, out, transpose_a, transpose_b, bias, has_bia
         raise ValueError("matmul: a shared packed B is for one product, of k x padded n")
     if m == 0 or n == 0:
         return
-    _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared, c0, alpha,
+    factor = np.empty(1, out.dtype)
+    factor[0] = alpha
+    _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared, c0, factor,
                   has_c0)
 
 
@@ -946,8 +951,8 @@ def njit_matmul(dtype):
     The returned dispatcher has the signature
     ``(a, b, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, has_c0) -> None`` with
     the semantics of matmul(); from njit code pass a 1-D array of out's dtype as bias and
-    has_bias=False when there is no bias, and out as c0, any alpha of out's dtype and
-    has_c0=False when there is no update. It is the same dispatcher for both dtypes, but each
+    has_bias=False when there is no bias, and out as c0, any float alpha and has_c0=False
+    when there is no update. It is the same dispatcher for both dtypes, but each
     dtype must have been requested here (from Python) before njit code calling it with that dtype
     is compiled: implicit compilation is disabled so the micro-kernel can never be built without
     its vectoriser settings.
@@ -963,7 +968,7 @@ def _signature(kind, nb):
     head = (ro3, ro3) + ((types.Array(nb, 1, "C", readonly=True),) if kind == "shared" else ())
     return head + (types.Array(nb, 3, "C"), types.boolean, types.boolean,
                    types.Array(nb, 1, "A", readonly=True), types.boolean,
-                   types.Array(nb, 3, "A", readonly=True), nb, types.boolean)
+                   types.Array(nb, 3, "A", readonly=True), types.float64, types.boolean)
 
 
 def _compiled(dtype, kind):
@@ -1041,7 +1046,7 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None
         bias = _NO_BIAS[out.dtype]
     if not has_c0:
         c0 = out  # (not read)
-    alpha = out.dtype.type(alpha)
+    alpha = float(alpha)
     try:
         kernel(a, b, *packed, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, has_c0)
     except TypeError:
