@@ -271,6 +271,8 @@ UPDATES = {  # name: (f(w, x, g, lr, c), fused)
     "c - 0.01 * (x.T @ g), c broadcast": (lambda w, x, g, lr, c: c - 0.01 * (x.T @ g), False),
     "gradient returned too": (lambda w, x, g, lr, c: (w - 0.01 * (x.T @ g), x.T @ g), False),
     "product read twice": (lambda w, x, g, lr, c: (w - 0.01 * (p := x.T @ g)) * p, False),
+    "momentum's 0.9 * w + x.T @ g": (lambda w, x, g, lr, c: 0.9 * w + x.T @ g, False),
+    "c0 returned too": (lambda w, x, g, lr, c: ((v := 2.0 * w) - 0.01 * (x.T @ g), v), True),
 }
 
 

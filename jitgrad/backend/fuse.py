@@ -765,10 +765,12 @@ def _matmul_step(g: _Graph, eqn: Eqn) -> tuple[MatmulStep, set[Eqn]]:
 def _update_epilogue(g: _Graph, c: Var, low: Matmul) -> \
         tuple[Var, Atom | None, bool, Var, set[Eqn]] | None:
     """When the product ``c`` (bias added) is only read by ``c0 ± s * c`` or ``c0 ± c`` (see
-    Matmul), with nothing in between read by anything else: (c0, s or None, whether it is
-    subtracted, the result, the equations computing it from c). The matmul kernel stores that
-    result in place of the product, saving a pass over memory; under precise_math the update
-    stays a loop kernel of its own (whose arithmetic the configuration governs)."""
+    Matmul), with nothing in between read by anything else and c0 stored anyway (an argument,
+    a program output, or what a step other than a loop kernel computes): (c0, s or None,
+    whether it is subtracted, the result, the equations computing it from c). The matmul
+    kernel stores that result in place of the product, saving a pass over memory (the update's
+    loop kernel reading the product); under precise_math the update stays a loop kernel of its
+    own (whose arithmetic the configuration governs)."""
     if np.dtype(c.aval.dtype) not in (np.float32, np.float64) or config.precise_math:
         return None
 
@@ -802,8 +804,10 @@ def _update_epilogue(g: _Graph, c: Var, low: Matmul) -> \
     c0 = use.inputs[1] if use.inputs[0] is x else use.inputs[0]
     if not isinstance(c0, Var) or c0 is x or c0.aval != c.aval:
         return None
-    if c0 in g.producer and g.expands(g.producer[c0]):
-        return None  # a broadcast: the loop kernel reads it without storing it
+    if g.fusible(c0) and c0 not in g.outputs:
+        # Elementwise work (a broadcast, momentum's mass * v) that the update's loop kernel
+        # would compute as it reads it: the epilogue would store it only to read it back.
+        return None
     return c0, scale, negate, use.outputs[0], eaten | {use}
 
 
