@@ -352,3 +352,41 @@ def test_two_threads_split_a_product_with_its_update(split_extents, shape):
     assert _updates(lambda w, a, b: w - 0.25 * (a @ b), w, a, b)
     np.testing.assert_allclose(f(w, a, b), w - 0.25 * (a @ b), rtol=1e-12, atol=1e-12)
     assert split_extents[-1] == {"rows": m, "columns": n, "batch": 3}[shape]
+
+
+def test_independent_products_run_side_by_side(monkeypatch):
+    """Two products in a row, neither reading the other's result (a layer's gradient
+    products), run at once on two threads, each whole, when neither is split by itself and
+    neither is on BLAS: each result bit for bit the one-thread kernel's. A product that reads
+    the other's result, or products too small for a hand-off, are not paired."""
+    from jitgrad.backend import parallel
+    x, w, g = (rng.standard_normal(s).astype(np.float32)
+               for s in ((64, 128), (128, 128), (64, 128)))
+
+    def grads(x, w, g):
+        return g @ w.T, w - 0.5 * (x.T @ g)
+
+    f = jg.jit(grads)
+    assert "P0((" in f.lower(x, w, g).caller_source
+    assert "P0((" not in jg.jit(lambda x, w, g: (x @ w) @ w).lower(x, w, g).caller_source
+    small = [a[:16, :16] for a in (x, w, g)]
+    assert "P0((" not in jg.jit(grads).lower(*small).caller_source
+    monkeypatch.setattr(jg.config, "matmul", "jitgrad")
+    want = f(x, w, g)
+    runs = []
+
+    def spy(calls):
+        runs.append(len(calls))
+        for call in calls:
+            call()
+
+    monkeypatch.setattr(parallel, "run_blocks", spy)
+    monkeypatch.setattr(parallel, "helpful", lambda threads: threads > 1)
+    monkeypatch.setattr(parallel, "split_matmul", lambda dtype, flops: False)
+    monkeypatch.setattr(jg.config, "threads", 2)
+    for got, ref in zip(f(x, w, g), want, strict=True):
+        np.testing.assert_array_equal(got, ref)
+    assert runs == [2]
+    monkeypatch.setattr(jg.config, "matmul", "blas")  # BLAS threads its own products
+    f(x, w, g)
+    assert runs == [2]
