@@ -1,4 +1,5 @@
-"""Batched GEMM kernel in Numba: out[i] = act(op(a[i]) @ op(b[i]) + bias), blocked and packed."""
+"""Batched GEMM kernel in Numba: out[i] = op(a[i]) @ op(b[i]) + bias, or c0[i] + alpha * that
+(an update stored in place of the product), blocked and packed."""
 
 import contextlib
 
