@@ -390,3 +390,20 @@ def test_independent_products_run_side_by_side(monkeypatch):
     monkeypatch.setattr(jg.config, "matmul", "blas")  # BLAS threads its own products
     f(x, w, g)
     assert runs == [2]
+
+
+def test_a_product_not_split_with_two_threads_is_timed_and_unchanged(monkeypatch):
+    """With two threads, a product too small to split runs the kernel as with one thread (bit
+    for bit) and is timed for the split decisions (its rate bounds later products' times)."""
+    from jitgrad.backend import parallel
+    a = rng.standard_normal((64, 300)).astype(np.float32)
+    b = rng.standard_normal((300, 48)).astype(np.float32)
+    monkeypatch.setattr(jg.config, "matmul", "jitgrad")
+    f = jg.jit(lambda a, b: a @ b)
+    want = f(a, b)
+    timed = []
+    monkeypatch.setattr(parallel, "timed_matmul", lambda *args: timed.append(args))
+    monkeypatch.setattr(parallel, "split_matmul", lambda dtype, flops: False)
+    monkeypatch.setattr(jg.config, "threads", 2)
+    np.testing.assert_array_equal(f(a, b), want)
+    assert timed == [(np.dtype(np.float32), 2 * 64 * 300 * 48, timed[0][2], 1)]

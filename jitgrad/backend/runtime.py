@@ -793,10 +793,10 @@ def pair_runner(first: MatmulStep, second: MatmulStep, run_first: Callable[..., 
 def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
     """``run_matmul`` for one step of a program, ``(a, b, bias, out)``: what the step's static
     shapes decide (BLAS or jitgrad's kernel under the configuration in force, and which kernel
-    entry) is worked out once per configuration, so a single-threaded call of a loaded kernel
+    entry) is worked out once per configuration, so a call of a loaded kernel that is not split
     goes straight to the kernel's matmul(). The general path took ≈ 5 µs more per product,
     8 % of a 128^3 float32 one (MATMUL_NOTES.md round 11). Anything else (a batch broadcast,
-    BLAS, threads, a kernel not loaded yet) takes run_matmul."""
+    BLAS, a split over threads, a kernel not loaded yet) takes run_matmul."""
     mm = _matmul_module()
     ta, tb, a_batch, b_batch = step.transpose_a, step.transpose_b, step.a_batch, step.b_batch
     shape = step.out.aval.shape
@@ -806,6 +806,7 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
     batch = math.prod(shape[:-2])
     a3, b3, out3 = ((batch,) + tuple(x.aval.shape[-2:]) for x in (step.a, step.b, step.out))
     key = mm.static_entry(dtype, m, n, k)
+    flops = 2 * batch * m * n * k
     direct = a_batch is None and b_batch is None and dtype in (np.float32, np.float64)
     decided: list[Any] = [None, False]  # the configuration decided for, and the decision
 
@@ -813,11 +814,19 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
             c0: np.ndarray | None = None, alpha: float = 1.0) -> Any:
         now = (config.matmul, config.threads)
         if now != decided[0]:
-            decided[:] = [now, direct and config.threads < 2
-                          and not config.use_blas(dtype, m, n, k, batch)]
+            decided[:] = [now, direct and not config.use_blas(dtype, m, n, k, batch)]
         if decided[1] and mm.ready(key):
+            # With threads, a product too small to split takes this path too (timed, as
+            # run_matmul times it, for the split decisions): run_matmul's way cost a 128^3
+            # float32 product 15 % (60 against 71 GFLOP/s).
+            timed = now[1] > 1
+            if timed and parallel.split_matmul(dtype, flops):
+                return run_matmul(a, b, ta, tb, a_batch, b_batch, bias, out, c0, alpha)
+            start = time.perf_counter() if timed else 0.0
             mm.matmul(a.reshape(a3), b.reshape(b3), out.reshape(out3), ta, tb, bias, key=key,
                       c0=None if c0 is None else c0.reshape(out3), alpha=alpha)
+            if timed:
+                parallel.timed_matmul(dtype, flops, time.perf_counter() - start, 1)
             return out
         return run_matmul(a, b, ta, tb, a_batch, b_batch, bias, out, c0, alpha)
 
