@@ -254,7 +254,7 @@ def compile_ir(ir: IR, compile_sub: Callable[[IR], Callable[..., list]]) -> Comp
             second = paired[step]
             (m1, args1, label1), (m2, args2, label2) = product(step), product(second)
             pname = f"P{next(pairs)}"
-            glob[pname] = pair_runner(step, second, glob[m1], glob[m2])
+            glob[pname] = pair_runner(glob[m1], glob[m2])
             label = f"{label1} ∥ {label2}"
             body.append(f"{pname}(({args1}), ({args2}))  # {label}")
             row(label, step)
@@ -381,16 +381,20 @@ def _matmul_label(step: MatmulStep, names: dict[Var, str]) -> str:
     return f"matmul {names[step.out]} = {product}  {_aval_str(step.out).split('[')[0]}{shapes}"
 
 
+def _product_sizes(step: MatmulStep) -> tuple[np.dtype, int, int, int, int]:
+    """A product step's dtype, m, n, k and batch (the product of its batch axes)."""
+    out = step.out.aval.shape
+    return (np.dtype(step.out.aval.dtype), *out[-2:],
+            step.a.aval.shape[-2 if step.transpose_a else -1], math.prod(out[:-2]))
+
+
 def _matmul_kind(step: MatmulStep) -> str:
     """Which kernel ``run_matmul`` picks for this step under the current configuration."""
-    out = step.out.aval
-    m, n = out.shape[-2:]
-    a = step.a.aval.shape
-    k = a[-2] if step.transpose_a else a[-1]
-    if config.use_blas(out.dtype, m, n, k, math.prod(out.shape[:-2])):
+    dtype, m, n, k, batch = _product_sizes(step)
+    if config.use_blas(dtype, m, n, k, batch):
         return "BLAS"
     mm = _matmul_module()
-    if out.dtype in _deferred and not any(mm.ready((out.dtype, d)) for d in (False, True)):
+    if dtype in _deferred and not any(mm.ready((dtype, d)) for d in (False, True)):
         return "BLAS (jitgrad's matmul kernel is compiling)"
     return "jitgrad matmul"
 
@@ -743,44 +747,33 @@ def _paired_products(steps: list[Step]) -> dict[MatmulStep, MatmulStep]:
     """Products that run one after the other, neither reading the other's result (a layer's
     two gradient products, G @ W.T and X.T @ G), each large enough that a hand-off to the
     pool costs less than it saves: first -> second (see pair_runner)."""
+    def flops(step: MatmulStep) -> int:
+        _, m, n, k, batch = _product_sizes(step)
+        return 2 * batch * m * n * k
+
     pairs: dict[MatmulStep, MatmulStep] = {}
     taken: set[int] = set()
     for first, second in zip(steps, steps[1:], strict=False):
         if isinstance(first, MatmulStep) and isinstance(second, MatmulStep) and \
                 id(first) not in taken and first.out not in step_inputs(second) and \
-                all(_flops(s) >= parallel.MIN_MATMUL_FLOPS for s in (first, second)):
+                all(flops(s) >= parallel.MIN_MATMUL_FLOPS for s in (first, second)):
             pairs[first] = second
             taken.add(id(second))
     return pairs
 
 
-def _flops(step: MatmulStep) -> int:
-    out = step.out.aval.shape
-    k = step.a.aval.shape[-2 if step.transpose_a else -1]
-    return 2 * math.prod(out) * k
-
-
-def pair_runner(first: MatmulStep, second: MatmulStep, run_first: Callable[..., Any],
-                run_second: Callable[..., Any]) -> Callable[..., None]:
-    """Two independent products (see _paired_products) with their runners: with threads,
-    each runs whole on a thread of its own at the same time, when neither is worth splitting
-    by itself (each is then split in turn) and neither runs on BLAS; otherwise one after the
-    other. A two-thread MLP step's backward products of 128 x 256 @ 256 x 256 take 0.2 ms
-    each: too little for a split of each (a hand-off per product, B packed by both threads),
-    while the two side by side need one hand-off and share nothing."""
-    facts = []
-    for s in (first, second):
-        m, n = s.out.aval.shape[-2:]
-        facts.append((np.dtype(s.out.aval.dtype), m, n,
-                      s.a.aval.shape[-2 if s.transpose_a else -1],
-                      math.prod(s.out.aval.shape[:-2]), _flops(s)))
+def pair_runner(run_first: Any, run_second: Any) -> Callable[..., None]:
+    """Two independent products' runners (see _paired_products, matmul_runner): with
+    threads, each runs whole on a thread of its own at the same time, when neither is worth
+    splitting by itself (each is then split in turn) and neither runs on BLAS; otherwise one
+    after the other. A two-thread MLP step's backward products of 128 x 256 @ 256 x 256 take
+    0.2 ms each: too little for a split of each (a hand-off per product, B packed by both
+    threads), while the two side by side need one hand-off and share nothing."""
 
     def run(first_args: tuple, second_args: tuple) -> None:
         threads = config.threads
-        if threads > 1 and all(
-                dtype in (np.float32, np.float64) and not config.use_blas(dtype, m, n, k, batch)
-                and not parallel.split_matmul(dtype, flops)
-                for dtype, m, n, k, batch, flops in facts) and parallel.helpful(threads):
+        if threads > 1 and run_first.runs_whole() and run_second.runs_whole() and \
+                parallel.helpful(threads):
             parallel.run_blocks([functools.partial(run_first, *first_args),
                                  functools.partial(run_second, *second_args)])
         else:
@@ -799,11 +792,7 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
     BLAS, a split over threads, a kernel not loaded yet) takes run_matmul."""
     mm = _matmul_module()
     ta, tb, a_batch, b_batch = step.transpose_a, step.transpose_b, step.a_batch, step.b_batch
-    shape = step.out.aval.shape
-    dtype = np.dtype(step.out.aval.dtype)
-    m, n = shape[-2:]
-    k = step.a.aval.shape[-2 if ta else -1]
-    batch = math.prod(shape[:-2])
+    dtype, m, n, k, batch = _product_sizes(step)
     a3, b3, out3 = ((batch,) + tuple(x.aval.shape[-2:]) for x in (step.a, step.b, step.out))
     key = mm.static_entry(dtype, m, n, k)
     flops = 2 * batch * m * n * k
@@ -818,7 +807,7 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
         if decided[1] and mm.ready(key):
             # With threads, a product too small to split takes this path too (timed, as
             # run_matmul times it, for the split decisions): run_matmul's way cost a 128^3
-            # float32 product 15 % (60 against 71 GFLOP/s).
+            # float32 product 13 % (threads 2 against 1, alternated in one process).
             timed = now[1] > 1
             if timed and parallel.split_matmul(dtype, flops):
                 return run_matmul(a, b, ta, tb, a_batch, b_batch, bias, out, c0, alpha)
@@ -830,6 +819,13 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
             return out
         return run_matmul(a, b, ta, tb, a_batch, b_batch, bias, out, c0, alpha)
 
+    def runs_whole() -> bool:
+        """Whether a call now would run jitgrad's kernel unsplit (see pair_runner)."""
+        return dtype in (np.float32, np.float64) and \
+            not config.use_blas(dtype, m, n, k, batch) and \
+            not parallel.split_matmul(dtype, flops)
+
+    run.runs_whole = runs_whole  # type: ignore[attr-defined]
     return run
 
 

@@ -785,11 +785,20 @@ def _checked_k(a, b, out, transpose_a, transpose_b, bias, has_bias, c0):
 
 
 @numba.njit(**_JIT_INLINE)
-def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared, c0, factor,
+def _factor(alpha, like):
+    """alpha rounded to like's dtype, in a 1-element array (_micro reads it by reference)."""
+    factor = np.empty(1, like.dtype)
+    factor[0] = alpha
+    return factor
+
+
+@numba.njit(**_JIT_INLINE)
+def _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared, c0, alpha,
                   has_c0):
     """Every batch item through the packed path (out = bias or 0 when k == 0, then the update
-    with c0 and alpha = factor[0]); shared: see _gemm_packed (for a batch of one)."""
+    with c0 and alpha); shared: see _gemm_packed (for a batch of one)."""
     batch, m, n = out.shape
+    factor = _factor(alpha, out)
     if k == 0:
         for bi in range(batch):
             out[bi][:] = 0
@@ -830,14 +839,13 @@ def _matmul_nb(a, b, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, h
     batch, m, n = out.shape
     if batch == 0 or m == 0 or n == 0:
         return
-    factor = np.empty(1, out.dtype)  # alpha in out's dtype, read by reference (see _micro)
-    factor[0] = alpha
     # Batch items differ only in their base address, so one choice of path serves them all.
     mode = _PACKED if k == 0 else _direct_mode(_op(a[0], transpose_a), _op(b[0], transpose_b))
     if mode == _PACKED:
         _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k,
-                      np.empty(0, out.dtype), c0, factor, has_c0)
+                      np.empty(0, out.dtype), c0, alpha, has_c0)
         return
+    factor = _factor(alpha, out)
     for bi in range(batch):
         c = out[bi]
         _gemm_direct(_op(a[bi], transpose_a), _op(b[bi], transpose_b), c, mode)
@@ -855,10 +863,8 @@ def _matmul_packed_nb(a, b, out, transpose_a, transpose_b, bias, has_bias, c0, a
     batch, m, n = out.shape
     if batch == 0 or m == 0 or n == 0:
         return
-    factor = np.empty(1, out.dtype)
-    factor[0] = alpha
     _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, np.empty(0, out.dtype),
-                  c0, factor, has_c0)
+                  c0, alpha, has_c0)
 
 
 def _matmul_shared_nb(a, b, shared, out, transpose_a, transpose_b, bias, has_bias, c0, alpha,
@@ -871,9 +877,7 @@ def _matmul_shared_nb(a, b, shared, out, transpose_a, transpose_b, bias, has_bia
         raise ValueError("matmul: a shared packed B is for one product, of k x padded n")
     if m == 0 or n == 0:
         return
-    factor = np.empty(1, out.dtype)
-    factor[0] = alpha
-    _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared, c0, factor,
+    _packed_batch(a, b, out, transpose_a, transpose_b, bias, has_bias, k, shared, c0, alpha,
                   has_c0)
 
 
