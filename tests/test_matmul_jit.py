@@ -213,8 +213,8 @@ def test_two_threads_split_tall_products_by_rows_sharing_one_packed_b(split_exte
     """A product split by rows packs op(b) once, each thread a block of its tile columns,
     and both row blocks read that pack: the result is bit for bit the one-thread kernel's."""
     from jitgrad.backend.kernels import matmul as mm
-    m, k, n = 400, 150, 100
-    assert not mm.split_columns(m, n, k, 8, 2)
+    m, k, n = 400, 150, 300
+    assert not mm.split_columns(m, n, k, 8, 2) and not mm.small_b(k, n, 8)
     a, b = operands(op, m, k, n, np.float64)
     c = rng.standard_normal(n)
     f = jg.jit(lambda a, b, c: OPS[op](a, b) + c)
@@ -223,6 +223,22 @@ def test_two_threads_split_tall_products_by_rows_sharing_one_packed_b(split_exte
     np.testing.assert_allclose(got, OPS[op](a, b) + c, rtol=1e-12, atol=1e-12)
     monkeypatch.setattr(jg.config, "threads", 1)
     np.testing.assert_array_equal(got, f(a, b, c))
+
+
+@pytest.mark.parametrize("op", ["A@B", "A@B.T"])
+def test_two_threads_split_products_with_a_small_b_by_rows_each_packing_all_of_it(
+        split_extents, op):
+    """When op(b) is small, each row block packs all of it (no pack shared between the
+    threads, which would take a hand-off of its own), even where column blocks would read
+    less of B: they would be computed aside and copied."""
+    from jitgrad.backend.kernels import matmul as mm
+    m, k, n = 128, 128, 128
+    assert mm.small_b(k, n, 8) and mm.split_columns(m, n, k, 8, 2)
+    a, b = operands(op, m, k, n, np.float64)
+    f = jg.jit(lambda a, b: OPS[op](a, b))
+    got = f(a, b)
+    assert split_extents == [m]
+    np.testing.assert_allclose(got, OPS[op](a, b), rtol=1e-12, atol=1e-12)
 
 
 def test_two_threads_split_by_rows_while_the_shared_b_kernels_compile(split_extents,
@@ -242,7 +258,7 @@ def test_two_threads_split_by_rows_while_the_shared_b_kernels_compile(split_exte
     # (jit points runtime's at tiered's when it compiles)
     for module in (runtime, jitgrad.tiered):
         monkeypatch.setattr(module, "defer_matmul_kernel", defer)
-    m, k, n = 400, 150, 100
+    m, k, n = 400, 150, 300
     a, b = operands("A@B", m, k, n, np.float64)
     f = jg.jit(lambda a, b: a @ b)
     got = f(a, b)

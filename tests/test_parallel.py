@@ -1,7 +1,7 @@
 """The thread pool behind split kernels and matmuls (jitgrad/backend/parallel.py): every block
 runs once, blocks no worker took run in the caller, workers kept off the caller's CPU,
 splitting pauses while no worker helps, errors reach the caller, concurrent callers, a resized
-pool and a forked child."""
+pool and a forked child; matmul calls run by a worker as native jobs (kernels/jobs.py)."""
 
 import multiprocessing
 import threading
@@ -51,6 +51,7 @@ def test_the_caller_runs_the_blocks_no_worker_took(threads):
     pool = threads(2)
     interval = sys.getswitchinterval()
     sys.setswitchinterval(10.0)
+    time.sleep(0.01)  # a worker already waiting for the GIL waits out the old interval first
     try:
         seen = []
 
@@ -113,6 +114,7 @@ def test_splitting_stops_while_no_worker_helps_and_resumes_when_one_does(threads
     pool = threads(2)
     interval = sys.getswitchinterval()
     sys.setswitchinterval(10.0)
+    time.sleep(0.01)  # (as above)
 
     def hold_the_gil():
         end = time.perf_counter() + 0.005
@@ -252,3 +254,87 @@ def test_two_thread_products_time_themselves(monkeypatch):
     run_matmul(a, b, False, False, None, None, None, out)
     np.testing.assert_allclose(out, a @ b, rtol=1e-12)
     assert parallel._matmul_rates[np.dtype(np.float64)] > 0
+
+
+def _product_job(a, b, out, bias=None, c0=None, alpha=1.0):
+    from jitgrad.backend.kernels import matmul as mm
+    return mm.Job(mm.matmul, a[None], b[None], out[None], False, False, bias,
+                  c0=None if c0 is None else c0[None], alpha=alpha)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_worker_runs_a_matmul_call_as_a_native_job(monkeypatch, dtype):
+    """A matmul call handed to a worker is run by it without the GIL, from its description
+    (the entry's address and the arrays' pointers, shapes and strides): same bits as the call
+    made here, with a bias and an update too, while the caller holds the GIL."""
+    import sys
+
+    from jitgrad.backend.kernels import jobs
+    a = rng.standard_normal((37, 29)).astype(dtype)
+    b = rng.standard_normal((29, 45)).astype(dtype)[:, 3:]  # columns strided
+    bias = rng.standard_normal(42).astype(dtype)
+    c0 = rng.standard_normal((37, 42)).astype(dtype)
+    want = np.empty((37, 42), dtype)
+    _product_job(a, b, want, bias=bias, c0=c0, alpha=-0.5)()
+
+    def hold_the_gil():
+        end = time.perf_counter() + 0.002
+        while time.perf_counter() < end:
+            pass
+
+    # A pool of its own whose worker spins long after each job, so that the post finds it
+    # spinning, not asleep (waking would take the GIL)
+    monkeypatch.setattr(parallel, "SPINS", 1 << 16)
+    monkeypatch.setattr(parallel, "SHRINK", 1)
+    pool = parallel._Pool(1)
+    interval = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(10.0)
+        time.sleep(0.01)
+        for _ in range(20):
+            got = np.full((37, 42), np.nan, dtype)
+            pool.run([lambda: time.sleep(0.001), _product_job(a, b, got, bias=bias, c0=c0,
+                                                               alpha=-0.5)])
+            np.testing.assert_array_equal(got, want)
+            got[...] = np.nan
+            pool.run([hold_the_gil, _product_job(a, b, got, bias=bias, c0=c0, alpha=-0.5)])
+            np.testing.assert_array_equal(got, want)
+            row = pool.jobs[0].copy()
+            if pool.unhelped == 0:
+                break
+    finally:
+        sys.setswitchinterval(interval)
+        pool.close()
+    assert pool.unhelped == 0  # the worker ran it, though it could not have run Python
+    assert row[jobs.KIND] == jobs.PRODUCT and row[jobs.STATUS] == 0
+
+
+def test_a_native_job_that_raises_raises_in_the_caller(monkeypatch):
+    """A kernel call that fails in a worker (its shapes disagree) is run again by the caller,
+    which raises the kernel's own error."""
+    monkeypatch.setattr(parallel, "SPINS", 1 << 16)  # (as above)
+    monkeypatch.setattr(parallel, "SHRINK", 1)
+    pool = parallel._Pool(1)
+    a, b = np.ones((8, 5)), np.ones((6, 7))
+    try:
+        for _ in range(20):  # until the worker, not the caller, took it
+            with pytest.raises(ValueError, match="matmul"):
+                pool.run([lambda: time.sleep(0.002), _product_job(a, b, np.empty((8, 7)))])
+            if pool.unhelped == 0:
+                break
+    finally:
+        pool.close()
+    assert pool.unhelped == 0
+
+
+def test_a_call_without_a_native_description_runs_in_python(threads):
+    """A block that cannot be described as a native job (here: operands of two dtypes, which
+    the entry does not take) is called by the worker with the GIL, as any other block: its
+    error reaches the caller."""
+    from jitgrad.backend.kernels import jobs
+    pool = threads(2)
+    block = _product_job(np.ones((6, 5), np.float32), np.ones((5, 4)), np.empty((6, 4)))
+    assert not block.describe(pool.jobs[0])
+    with pytest.raises(TypeError, match="one dtype"):
+        pool.run([lambda: time.sleep(0.01), block])
+    assert pool.jobs[0, jobs.KIND] == jobs.PYTHON

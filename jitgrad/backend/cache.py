@@ -322,6 +322,18 @@ INLINE = "jitgrad_inline"
 SOURCE = "jitgrad_source"
 
 
+def compile_exclusively(dispatcher: Any, sig: tuple) -> None:
+    """Compile (or load from cache) one signature, then refuse implicit compiles: calls with
+    other layouts convert to an 'A'-layout signature instead of growing new specialisations."""
+    if dispatcher.signatures:
+        dispatcher.disable_compile(False)
+    try:
+        dispatcher.compile(sig)
+    finally:
+        if dispatcher.signatures:
+            dispatcher.disable_compile()
+
+
 def disk_cache(dispatcher: Any) -> Any:
     """Decorator for a Numba dispatcher declared without ``cache=True``: cache its machine
     code on disk where that is safe (see ``_guard``), and compile in memory (with one warning)

@@ -47,6 +47,8 @@ _matmul_rates: dict[np.dtype, float] = {}  # dtype -> flops per second (a lower 
 # machine. GRACE: see _Pool._wait.
 SPINS = 400
 GRACE = 8
+# See _Pool._work: a worker whose spin ended without a post spins SHRINK times less next time.
+SHRINK = 4
 # See _Pool.helps: a split costs 5-15 % even when the caller ends up running every block.
 UNHELPED = 4
 PROBE = 16
@@ -56,21 +58,34 @@ class _Pool:
     """``workers`` threads that take blocks of the caller's work; the caller runs the first
     block itself, then every block no worker has taken yet (so a worker without a core of its
     own, on a busy machine, costs a hand-off rather than the wait for it), then waits for the
-    blocks taken. Flags are sequence numbers in int64 arrays (``posted``: the last work posted
-    to a worker, ``done``: the last it finished), read by ``spin.spin_until`` without the GIL;
-    blocks are taken with ``dict.pop``, one step under the GIL, by a worker or the caller."""
+    blocks taken. Flags are sequence numbers in int64 arrays: ``posted`` (the last work posted
+    to a worker), ``claims`` (the last taken from it, by it or by the caller: an atomic
+    compare-and-swap, so exactly one of them runs a block) and ``done`` (the last it
+    finished). A worker waits in native code (jobs.serve), and a block that can be described
+    as a native job (a matmul kernel call, matmul.Job) runs there too, without the GIL; any
+    other block is returned to the worker's Python loop, which calls it."""
 
     def __init__(self, workers: int):
         from jitgrad.backend import spin
-        self.spin_until = spin.spin_until
+        from jitgrad.backend.kernels import jobs
+        self.spin_until, self.claim, self.serve = spin.spin_until, spin.claim, jobs.serve
+        self.publish = spin.publish
+        self.python, self.kind, self.status = jobs.PYTHON, jobs.KIND, jobs.STATUS
         self.workers = workers
         self.posted = np.zeros(workers, np.int64)
+        self.claims = np.zeros(workers, np.int64)
         self.done = np.zeros(workers, np.int64)
+        self.jobs = np.zeros((workers, jobs.WORDS), np.int64)
         self.never = np.zeros(1, np.int64)  # a flag that stays 0
-        self.spin_until(self.never, 0, 0, 0)  # compiled (or loaded) before a worker needs it
-        # (sequence number, blocks not yet taken by worker index, errors); blocks None: stop
-        self.work: tuple[int, dict[int, Callable[[], None]] | None, list[BaseException]] = \
-            (0, {}, [])
+        # compiled (or loaded) before a worker needs them
+        self.spin_until(self.never, 0, 0, 0)
+        self.claim(self.never, 0, 0)
+        self.publish(self.never, 0, 0)
+        if workers:
+            self.serve(self.posted, self.claims, self.done, self.jobs, 0, 0, 0)
+        # (sequence number, the blocks of workers 0, 1, ..., errors); blocks None: stop
+        self.work: tuple[int, Sequence[Callable[[], None]] | None, list[BaseException]] = \
+            (0, (), [])
         self.sleeping = [False] * workers
         self.caller_sleeping = False
         self.wake = threading.Condition()
@@ -86,22 +101,21 @@ class _Pool:
             t.start()
 
     def _wait(self, flags: np.ndarray, w: int, seq: int, spins: int,
-              sleeping: Callable[[bool], None]) -> bool:
-        """Until flags[w] >= seq: spin ``spins`` rounds, then sleep on ``wake``; whether the
-        spin was enough. (Every flag write and every ``sleeping`` read is Python code under
-        the GIL, so a waiter either sees the flag or is seen sleeping and notified.)"""
+              sleeping: Callable[[bool], None]) -> None:
+        """Until flags[w] >= seq: spin ``spins`` rounds, then sleep on ``wake``. (Every flag
+        write and every ``sleeping`` read by a thread that may wake this one is Python code
+        under the GIL, so a waiter either sees the flag or is seen sleeping and notified.)"""
         if self.spin_until(flags, w, seq, spins):
             # The thread that set the flag holds the GIL for a microsecond or two more (until
             # its kernel, or its own wait, releases it); asking for the GIL now would sleep
             # (Python's GIL waits on a condition variable) and wake up 10-15 us later.
             self.spin_until(self.never, 0, 1, GRACE)
-            return True
+            return
         with self.wake:
             sleeping(True)
             while flags[w] < seq:
                 self.wake.wait()
             sleeping(False)
-        return False
 
     def _work(self, w: int) -> None:
         self.tids[w] = threading.get_native_id()
@@ -116,37 +130,36 @@ class _Pool:
             # process sees the post late (when the scheduler gets round to it), while a
             # sleeping one is woken at once (the scheduler favours threads that slept); so
             # after a wait whose spin did not end, it spins less (every 64th wait tries a full
-            # spin again), and after one that did, fully again. (Judging a spin by how late
-            # after the post this thread ran Python again, as it once did, counted the wait
-            # for the GIL, which the caller holds until its own block starts: a worker caught
-            # posts in its spin and still slept before 98 % of them, every split 20-40 us
-            # slower.)
+            # spin again), and after one that did, fully again.
             waits += 1
-            if self._wait(self.posted, w, seen + 1, SPINS if waits % 64 == 0 else spins,
-                          sleeping):
-                spins = SPINS
-            else:
-                spins = max(SPINS // 64, spins // 4)
-            seq, blocks, errors = self.work
+            seq = self.serve(self.posted, self.claims, self.done, self.jobs, w, seen,
+                             SPINS if waits % 64 == 0 else spins)
+            if seq < 0:  # nothing posted in the spin: sleep until a post, then claim it
+                seen = -1 - seq
+                spins = max(SPINS // 64, spins // SHRINK)
+                self._wait(self.posted, w, seen + 1, 0, sleeping)
+                continue
+            spins = SPINS
+            seen, blocks, errors = seq, self.work[1], self.work[2]
             if blocks is None:  # the pool was replaced
                 return
-            block = blocks.pop(w, None)  # None: the caller took it
-            if block is not None:
-                try:
-                    block()
-                except BaseException as e:  # noqa: BLE001 - re-raised in the caller
-                    errors.append(e)
-            seen = seq
+            if not self.claim(self.claims, w, seq):  # the caller ran it
+                continue
+            try:
+                blocks[w]()
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+                errors.append(e)
             self.done[w] = seq
             if self.caller_sleeping:
                 with self.wake:
                     self.wake.notify_all()
 
     def _post(self, work: tuple, count: int) -> None:
-        """Hand ``work`` to the first ``count`` workers."""
+        """Hand ``work`` to the first ``count`` workers (their job rows written already)."""
         self._off_callers_cpu(count)
         self.work = work
-        self.posted[:count] = work[0]
+        for w in range(count):
+            self.publish(self.posted, w, work[0])
         if any(self.sleeping[:count]):
             with self.wake:
                 self.wake.notify_all()
@@ -180,23 +193,38 @@ class _Pool:
             return
         try:
             seq = self.work[0] + 1
-            count = len(blocks) - 1
-            rest = dict(enumerate(blocks[1:]))  # workers take theirs out
+            rest = blocks[1:]
+            native = []
+            for w, block in enumerate(rest):
+                describe = getattr(block, "describe", None)
+                native.append(describe is not None and describe(self.jobs[w]))
+                if not native[-1]:
+                    self.jobs[w, self.kind] = self.python
             errors: list[BaseException] = []
-            self._post((seq, rest, errors), count)
+            self._post((seq, rest, errors), len(rest))
             failed: BaseException | None = None
             try:
                 blocks[0]()
             except BaseException as e:  # noqa: BLE001 - re-raised once the workers are done
                 failed = e
             helped = False
-            for w in range(count):
-                block = rest.pop(w, None)
-                if block is None:  # a worker runs it
-                    helped = True
+            for w, block in enumerate(rest):
+                if self.claim(self.claims, w, seq):  # no worker took it: run it here
+                    if failed is None and not errors:
+                        try:
+                            block()
+                        except BaseException as e:  # noqa: BLE001
+                            errors.append(e)
+                    continue
+                helped = True
+                if not native[w]:
                     self._wait(self.done, w, seq, SPINS, self._caller_sleeping)
-                elif failed is None and not errors:
-                    try:
+                    continue
+                # A native job ends without the GIL or a word to this thread, which spins
+                # (yielding its core) until it does.
+                self.spin_until(self.done, w, seq, 1 << 62)
+                if self.jobs[w, self.status] and failed is None and not errors:
+                    try:  # the kernel raised: raise it here (a product is written whole)
                         block()
                     except BaseException as e:  # noqa: BLE001
                         errors.append(e)
@@ -221,6 +249,7 @@ class _Pool:
     def close(self) -> None:
         """End the workers (after the current caller, if any, is done)."""
         with self.busy:
+            self.jobs[:, self.kind] = self.python
             self._post((self.work[0] + 1, None, []), self.workers)
 
 

@@ -774,8 +774,7 @@ def pair_runner(run_first: Any, run_second: Any) -> Callable[..., None]:
         threads = config.threads
         if threads > 1 and run_first.runs_whole() and run_second.runs_whole() and \
                 parallel.helpful(threads):
-            parallel.run_blocks([functools.partial(run_first, *first_args),
-                                 functools.partial(run_second, *second_args)])
+            parallel.run_blocks([run_first.job(*first_args), run_second.job(*second_args)])
         else:
             run_first(*first_args)
             run_second(*second_args)
@@ -825,7 +824,14 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
             not config.use_blas(dtype, m, n, k, batch) and \
             not parallel.split_matmul(dtype, flops)
 
+    def job(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
+            c0: np.ndarray | None = None, alpha: float = 1.0) -> Any:
+        """The call run() makes when runs_whole(), as a block for the pool (matmul.Job)."""
+        return mm.Job(mm.matmul, a.reshape(a3), b.reshape(b3), out.reshape(out3), ta, tb, bias,
+                      key=key, c0=None if c0 is None else c0.reshape(out3), alpha=alpha)
+
     run.runs_whole = runs_whole  # type: ignore[attr-defined]
+    run.job = job  # type: ignore[attr-defined]
     return run
 
 
@@ -883,7 +889,7 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
         for lo, hi in parallel.blocks(batch, threads):
             calls.append((a3[lo:hi], b3[lo:hi], out3[lo:hi], bias, None, None,
                           None if c3 is None else c3[lo:hi]))
-    elif mm.split_columns(m, n, k, out.itemsize, threads):
+    elif mm.split_columns(m, n, k, out.itemsize, threads) and not mm.small_b(k, n, out.itemsize):
         for lo, hi in parallel.blocks(n, threads):
             calls.append((a3, b3[:, lo:hi, :] if tb else b3[:, :, lo:hi],
                           np.empty((1, m, hi - lo), out.dtype),
@@ -896,23 +902,20 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
         waiting = [key for key in ((out.dtype, "pack"), (out.dtype, "shared"))
                    if not mm.ready(key) and defer_matmul_kernel(key)]
         shared = None
-        if not waiting:
+        if not waiting and not mm.small_b(k, n, out.itemsize):
             size, columns = mm.shared_b_size(k, n, out.dtype)
             shared = np.empty(size, out.dtype)
-            parallel.run_blocks([functools.partial(mm.pack_shared_b, b3, tb, shared, lo, hi)
+            parallel.run_blocks([mm.Job(mm.pack_shared_b, b3, tb, shared, lo, hi)
                                  for lo, hi in parallel.blocks(columns, threads)])
         for lo, hi in parallel.blocks(m, threads):
             calls.append((a3[:, :, lo:hi] if ta else a3[:, lo:hi, :], b3, out3[:, lo:hi, :],
                           bias, None, shared, None if c3 is None else c3[:, lo:hi, :]))
 
-    def block(a: np.ndarray, b: np.ndarray, part: np.ndarray, bias: np.ndarray | None,
-              into: np.ndarray | None, shared: np.ndarray | None,
-              c0: np.ndarray | None) -> None:
-        mm.matmul(a, b, part, ta, tb, bias, shared, c0=c0, alpha=alpha)
+    parallel.run_blocks([mm.Job(mm.matmul, a, b, part, ta, tb, bias, shared, c0=c0, alpha=alpha)
+                         for a, b, part, bias, _, shared, c0 in calls])
+    for _, _, part, _, into, _, _ in calls:
         if into is not None:  # a column block of out is not C-contiguous: computed aside
             into[...] = part
-
-    parallel.run_blocks([functools.partial(block, *c) for c in calls])
     parallel.timed_matmul(out.dtype, flops, time.perf_counter() - start, len(calls))
     return out
 

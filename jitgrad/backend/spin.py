@@ -1,5 +1,6 @@
 """A bounded busy-wait on a flag written by another thread, run without the GIL and yielding
-the core between reads (the thread pool's hand-off in parallel.py)."""
+the core between reads, and the atomic flag operations of the thread pool's hand-off
+(parallel.py, kernels/jobs.py)."""
 
 import sys
 
@@ -19,17 +20,55 @@ _READS = 256
 def _load_acquire(typingctx, arr, i):
     """arr[i] read with an atomic acquire load: a plain load in a loop that writes nothing
     would be hoisted out of it by LLVM and read once."""
-    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and arr.ndim == 1):
+    if not _int64_flags(arr):
         return None
 
     def codegen(context, builder, sig, args):
-        arrty = sig.args[0]
-        ary = context.make_array(arrty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, arrty, ary, [args[1]],
-                                       wraparound=False)
+        ptr = _flag_pointer(context, builder, sig.args[0], args[0], args[1])
         return builder.load_atomic(ptr, "acquire", 8)
 
     return types.int64(arr, i), codegen
+
+
+def _flag_pointer(context, builder, arrty, arr, i):
+    ary = context.make_array(arrty)(context, builder, arr)
+    return cgutils.get_item_pointer(context, builder, arrty, ary, [i], wraparound=False)
+
+
+def _int64_flags(arr):
+    return isinstance(arr, types.Array) and arr.dtype == types.int64 and arr.ndim == 1
+
+
+@intrinsic
+def _store_release(typingctx, arr, i, value):
+    """arr[i] = value with an atomic release store: what this thread wrote before (a job's
+    description) is seen by a thread that reads the flag with an acquire load."""
+    if not _int64_flags(arr) or not isinstance(value, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ptr = _flag_pointer(context, builder, sig.args[0], args[0], args[1])
+        value = context.cast(builder, args[2], sig.args[2], types.int64)
+        builder.store_atomic(value, ptr, "release", 8)
+        return context.get_dummy_value()
+
+    return types.none(arr, i, value), codegen
+
+
+@intrinsic
+def _compare_exchange(typingctx, arr, i, expected, new):
+    """Atomically: if arr[i] == expected, arr[i] = new; whether it did."""
+    if not _int64_flags(arr):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ptr = _flag_pointer(context, builder, sig.args[0], args[0], args[1])
+        old, value = (context.cast(builder, v, t, types.int64)
+                      for v, t in zip(args[2:], sig.args[2:], strict=True))
+        result = builder.cmpxchg(ptr, old, value, "acq_rel", "acquire")
+        return builder.extract_value(result, 1)
+
+    return types.boolean(arr, i, expected, new), codegen
 
 
 @intrinsic
@@ -57,3 +96,28 @@ def spin_until(flags, i, value, rounds):
                 return True
         _yield_core()
     return False
+
+
+@numba.njit(nogil=True, error_model="numpy", inline="always")
+def _claim(flags, i, value):
+    while True:
+        old = _load_acquire(flags, i)
+        if old >= value:
+            return False
+        if _compare_exchange(flags, i, old, value):
+            return True
+
+
+@disk_cache
+@numba.njit(nogil=True, error_model="numpy")
+def claim(flags, i, value):
+    """Raise flags[i] to ``value`` if it is below: whether this thread did (of threads racing
+    to take the same posted job, exactly one does)."""
+    return _claim(flags, i, value)
+
+
+@disk_cache
+@numba.njit(error_model="numpy")
+def publish(flags, i, value):
+    """flags[i] = value, seen by an acquire load only after this thread's earlier writes."""
+    _store_release(flags, i, value)

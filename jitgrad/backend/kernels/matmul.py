@@ -12,10 +12,11 @@ from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 from numba.np.arrayobj import load_item, populate_array
 
-from jitgrad.backend.cache import disk_cache
+from jitgrad.backend.cache import compile_exclusively, disk_cache
+from jitgrad.backend.kernels import jobs
 
-__all__ = ["entry", "load", "matmul", "njit_matmul", "pack_shared_b", "ready", "shared_b_size",
-           "split_columns", "static_entry"]
+__all__ = ["Job", "entry", "load", "matmul", "njit_matmul", "pack_shared_b", "ready",
+           "shared_b_size", "split_columns", "static_entry"]
 
 
 # Register tile: _MR rows by NR columns, NR * itemsize = _ROW_BYTES. With AVX-512 (128 bytes)
@@ -938,18 +939,6 @@ def _vectorising_config():
             config.SLP_VECTORIZE, config.LOOP_VECTORIZE = saved
 
 
-def _compile_exclusively(dispatcher, sig):
-    """Compile (or load from cache) one signature, then refuse implicit compiles: calls with
-    other layouts convert to this 'A'-layout signature instead of growing new specialisations."""
-    if dispatcher.signatures:
-        dispatcher.disable_compile(False)
-    try:
-        dispatcher.compile(sig)
-    finally:
-        if dispatcher.signatures:
-            dispatcher.disable_compile()
-
-
 def njit_matmul(dtype):
     """Return the njit entry point, compiled for dtype (float32 or float64).
 
@@ -999,20 +988,50 @@ def _compiled(dtype, kind):
                      types.boolean, types.Array(nb, 2, "A", readonly=True),
                      types.Array(nb, 1, "C"), types.boolean, types.boolean)
         with _vectorising_config():
-            _compile_exclusively(_micro, micro_sig)
+            compile_exclusively(_micro, micro_sig)
         if kind not in _drivers:
             _drivers[kind] = disk_cache(numba.njit(**_JIT)(_ENTRIES[kind]))
-        _compile_exclusively(_drivers[kind], _signature(kind, nb))
+        compile_exclusively(_drivers[kind], _signature(kind, nb))
         _ready.add((dtype, kind))
     return _drivers[kind]
 
 
 _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in _DTYPES}
+_NO_SHARED = {np.dtype(t): np.empty(0, t) for t in _DTYPES}
 _kernels = {}
+_addresses = {}
+
+
+def _address(dtype, kind):
+    """The address of the compiled entry ``kind`` for dtype, for a native job (jobs.py)."""
+    address = _addresses.get((dtype, kind))
+    if address is None:
+        cres = _kernel(dtype, kind).overloads[_signature(kind, numba.from_dtype(dtype))]
+        address = _addresses[dtype, kind] = cres.library.get_pointer_to_function(
+            cres.fndesc.llvm_func_name)
+    return address
+
+
+class Job:
+    """matmul(*args, **kw) or pack_shared_b(*args) as a block of parallel.run_blocks: called,
+    it runs in this thread; ``describe(row)`` writes it as a native job, which a pool worker
+    runs without the GIL (jobs.py), or returns False where it cannot (the worker then calls
+    it, with the GIL)."""
+
+    __slots__ = ("fn", "args", "kw")
+
+    def __init__(self, fn, *args, **kw):
+        self.fn, self.args, self.kw = fn, args, kw
+
+    def __call__(self):
+        self.fn(*self.args, **self.kw)
+
+    def describe(self, row):
+        return self.fn(*self.args, row=row, **self.kw)
 
 
 def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None, c0=None,
-           alpha=1.0):
+           alpha=1.0, row=None):
     """out[i] = op(a[i]) @ op(b[i]) + bias  for each batch index i; with c0,
     out[i] = c0[i] + alpha * (op(a[i]) @ op(b[i]) + bias) (the update may be one FMA).
 
@@ -1032,6 +1051,8 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None
     c0: None, or an array of out's shape and dtype (any strides; it must not overlap out);
     alpha: a number (cast to out's dtype). Fusing the update into the product's store saves a
     pass over out: an SGD step's W - lr * (X.T @ G) as one kernel.
+    row: None, or an int64 row of jobs.WORDS: the call is not made but written there as a
+    native job for a pool worker (see Job), and whether it could be is returned.
     """
     transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
     has_c0 = c0 is not None
@@ -1052,6 +1073,16 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None
     if not has_c0:
         c0 = out  # (not read)
     alpha = float(alpha)
+    if row is not None:
+        kind = "shared" if packed else key[1]
+        try:
+            jobs.describers(out.dtype)[0](
+                row, jobs.SHARED_PRODUCT if packed else jobs.PRODUCT, _address(out.dtype, kind),
+                a, b, *(packed or (_NO_SHARED[out.dtype],)), out, transpose_a, transpose_b,
+                bias, has_bias, c0, alpha, has_c0)
+        except TypeError:  # arguments the entry takes only after matmul()'s checks
+            return False
+        return True
     try:
         kernel(a, b, *packed, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, has_c0)
     except TypeError:
@@ -1099,11 +1130,27 @@ def shared_b_size(k, n, dtype):
     return k * columns * nrt, columns
 
 
-def pack_shared_b(b, transpose_b, shared, lo, hi):
+def pack_shared_b(b, transpose_b, shared, lo, hi, row=None):
     """Pack tile columns [lo, hi) of op(b[0]) into shared (of shared_b_size's length and
     b's dtype): the threads of a row split each pack a part, then every thread's matmul(...,
-    shared=shared) reads the packed B rather than packing all of it again."""
-    _kernel(shared.dtype, "pack")(b, bool(transpose_b), shared, lo, hi)
+    shared=shared) reads the packed B rather than packing all of it again. row: as matmul's."""
+    if row is None:
+        _kernel(shared.dtype, "pack")(b, bool(transpose_b), shared, lo, hi)
+        return None
+    try:
+        jobs.describers(shared.dtype)[1](row, _address(shared.dtype, "pack"), b,
+                                         bool(transpose_b), shared, lo, hi)
+    except TypeError:
+        return False
+    return True
+
+
+_SMALL_B_BYTES = 256 * 1024
+
+
+def small_b(k, n, itemsize):
+    """Whether op(b) is small enough for each thread of a split to pack all of it"""
+    return k * n * itemsize <= _SMALL_B_BYTES
 
 
 def split_columns(m, n, k, itemsize, parts):

@@ -1,0 +1,251 @@
+"""Matmul kernel calls as native jobs, which a thread pool worker runs without the GIL.
+
+A split product's second half used to start 20-40 us after the first on the project's
+(virtual) two-core machine: the worker saw the post in its spin but needed the GIL to run
+Python, the caller held it until its own half's kernel began, and a thread that waits for the
+GIL sleeps (its CPU halts, and waking it costs a round trip through the hypervisor). Here a
+kernel call is described by one row of int64 words (the compiled entry's address, each array's
+data pointer, shape and strides, the flags) written by the caller, and the worker's wait for
+work (``serve``, native code) runs it in place: no Python, no GIL (MATMUL_NOTES.md, round 13).
+"""
+
+import numba
+import numpy as np
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.arrayobj import populate_array
+
+from jitgrad.backend.cache import compile_exclusively, disk_cache
+from jitgrad.backend.spin import _READS, _claim, _load_acquire, _store_release, _yield_core
+
+# A job row: what to call (KIND: PYTHON for a block the worker runs with the GIL), the entry's
+# address, the dtype (0 float32, 1 float64), the flags, alpha's float64 bits, the columns a
+# pack job packs, the job's outcome (STATUS: 0 ran, 1 raised: the caller runs the block again
+# to raise it), then the arrays: 3-D ones as data, shape (3), strides (3) in bytes; 1-D ones
+# as data, length, stride.
+PYTHON, PRODUCT, SHARED_PRODUCT, PACK = -1, 0, 1, 2
+KIND, ADDRESS, DTYPE, TRANSPOSE_A, TRANSPOSE_B, HAS_BIAS, HAS_C0, ALPHA, LO, HI, STATUS = \
+    range(11)
+A, B, OUT, C0 = 11, 18, 25, 32
+BIAS, SHARED = 39, 42
+WORDS = 45
+
+
+def _viewer(aryty):
+    """An intrinsic ``view(row, at)``: the array of type aryty described at row[at:]."""
+
+    @intrinsic
+    def view(typingctx, row, at):
+        def codegen(context, builder, sig, args):
+            rowty = sig.args[0]
+            r = context.make_array(rowty)(context, builder, args[0])
+
+            def word(j):
+                at = builder.add(args[1], context.get_constant(types.intp, j))
+                ptr = cgutils.get_item_pointer(context, builder, rowty, r, [at],
+                                               wraparound=False)
+                return builder.load(ptr)
+
+            nd = aryty.ndim
+            ary = context.make_array(aryty)(context, builder)
+            datatype = context.get_data_type(aryty.dtype)
+            populate_array(ary, data=builder.inttoptr(word(0), datatype.as_pointer()),
+                           shape=[word(1 + d) for d in range(nd)],
+                           strides=[word(1 + nd + d) for d in range(nd)],
+                           itemsize=context.get_constant(types.intp,
+                                                         context.get_abi_sizeof(datatype)),
+                           meminfo=None)
+            return ary._getvalue()
+
+        return aryty(row, at), codegen
+
+    return view
+
+
+@intrinsic
+def _call(typingctx, address, args):
+    """Call the Numba-compiled function (returning None) at ``address`` with the tuple
+    ``args``, through Numba's calling convention (return slot, exception slot, then the
+    arguments' fields): whether it returned without raising."""
+    if not isinstance(args, types.BaseTuple):
+        return None
+
+    def codegen(context, builder, sig, llargs):
+        argtys = list(sig.args[1])
+        values = [builder.extract_value(llargs[1], i) for i in range(len(argtys))]
+        conv = context.call_conv
+        fnty = conv.get_function_type(types.none, argtys)
+        fn = builder.inttoptr(llargs[0], fnty.as_pointer())
+        ret = cgutils.alloca_once(builder, fnty.args[0].pointee)
+        builder.store(cgutils.get_null_value(fnty.args[0].pointee), ret)
+        exc = cgutils.alloca_once(builder, fnty.args[1].pointee)
+        code = builder.call(fn, [ret, exc] + list(
+            conv._get_arg_packer(argtys).as_arguments(builder, values)))
+        return conv._get_return_status(builder, code, builder.load(exc)).is_ok
+
+    return types.boolean(address, args), codegen
+
+
+def _types(nb):
+    """The array types of the entries' arguments (matmul._signature) for one dtype."""
+    return dict(ro3=types.Array(nb, 3, "A", readonly=True), out=types.Array(nb, 3, "C"),
+                bias=types.Array(nb, 1, "A", readonly=True),
+                shared=types.Array(nb, 1, "C", readonly=True),
+                packed=types.Array(nb, 1, "C"))
+
+
+_F32, _F64 = (_types(nb) for nb in (types.float32, types.float64))
+_v32 = {name: _viewer(t) for name, t in _F32.items()}
+_v64 = {name: _viewer(t) for name, t in _F64.items()}
+_ro3_32, _out32, _bias32, _shared32, _packed32 = (_v32[n] for n in _F32)
+_ro3_64, _out64, _bias64, _shared64, _packed64 = (_v64[n] for n in _F64)
+
+
+@numba.njit(nogil=True, error_model="numpy")
+def run(row):
+    """Run the job described in row; whether it returned without raising."""
+    kind = row[KIND]
+    address = row[ADDRESS]
+    ta, tb = row[TRANSPOSE_A] != 0, row[TRANSPOSE_B] != 0
+    has_bias, has_c0 = row[HAS_BIAS] != 0, row[HAS_C0] != 0
+    alpha = _from_bits(row[ALPHA])
+    if row[DTYPE] == 0:
+        if kind == PACK:
+            return _call(address, (_ro3_32(row, B), tb, _packed32(row, SHARED), row[LO],
+                                   row[HI]))
+        if kind == SHARED_PRODUCT:
+            return _call(address, (_ro3_32(row, A), _ro3_32(row, B), _shared32(row, SHARED),
+                                   _out32(row, OUT), ta, tb, _bias32(row, BIAS), has_bias,
+                                   _ro3_32(row, C0), alpha, has_c0))
+        return _call(address, (_ro3_32(row, A), _ro3_32(row, B), _out32(row, OUT), ta, tb,
+                               _bias32(row, BIAS), has_bias, _ro3_32(row, C0), alpha, has_c0))
+    if kind == PACK:
+        return _call(address, (_ro3_64(row, B), tb, _packed64(row, SHARED), row[LO],
+                               row[HI]))
+    if kind == SHARED_PRODUCT:
+        return _call(address, (_ro3_64(row, A), _ro3_64(row, B), _shared64(row, SHARED),
+                               _out64(row, OUT), ta, tb, _bias64(row, BIAS), has_bias,
+                               _ro3_64(row, C0), alpha, has_c0))
+    return _call(address, (_ro3_64(row, A), _ro3_64(row, B), _out64(row, OUT), ta, tb,
+                           _bias64(row, BIAS), has_bias, _ro3_64(row, C0), alpha, has_c0))
+
+
+@disk_cache
+@numba.njit(nogil=True, error_model="numpy")
+def serve(posted, claims, done, jobs, w, seen, rounds):
+    """Worker w's wait for work, without the GIL: reads of posted[w] and a yield of the core,
+    for up to ``rounds`` rounds after the last job. A job posted (posted[w] passing seen) is
+    claimed (claims[w], which the caller also raises to take back a job no worker started)
+    and run here, then marked done, and the wait goes on. Returns the sequence number of a
+    PYTHON job, unclaimed (the worker claims it once it holds the GIL, so the caller does not
+    wait for a worker that cannot run Python yet), or -1 - the last sequence number seen when
+    the rounds passed without a post."""
+    r = 0
+    while r < rounds:
+        seq = seen
+        for _ in range(_READS):
+            seq = _load_acquire(posted, w)
+            if seq > seen:
+                break
+        if seq <= seen:
+            _yield_core()
+            r += 1
+            continue
+        seen = seq
+        r = 0
+        if jobs[w, KIND] == PYTHON:
+            return seq
+        if _claim(claims, w, seq):
+            jobs[w, STATUS] = 0 if run(jobs[w]) else 1
+            _store_release(done, w, seq)
+    return -1 - seen
+
+
+@intrinsic
+def _bits(typingctx, x):
+    """A float64's bits as an int64."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+
+    return types.int64(x), codegen
+
+
+@intrinsic
+def _from_bits(typingctx, i):
+    """The float64 whose bits are the int64 i."""
+    if i != types.int64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return types.float64(i), codegen
+
+
+@numba.njit(inline="always")
+def _put3(row, at, x):
+    row[at] = x.ctypes.data
+    for d in range(3):
+        row[at + 1 + d] = x.shape[d]
+        row[at + 4 + d] = x.strides[d]
+
+
+@numba.njit(inline="always")
+def _put1(row, at, x):
+    row[at] = x.ctypes.data
+    row[at + 1] = x.shape[0]
+    row[at + 2] = x.strides[0]
+
+
+def _describe_product(row, kind, address, a, b, shared, out, ta, tb, bias, has_bias, c0, alpha,
+                      has_c0):
+    row[KIND] = kind
+    row[ADDRESS] = address
+    row[DTYPE] = 0 if out.itemsize == 4 else 1
+    row[TRANSPOSE_A], row[TRANSPOSE_B] = ta, tb
+    row[HAS_BIAS], row[HAS_C0] = has_bias, has_c0
+    row[ALPHA] = _bits(alpha)
+    row[STATUS] = 0
+    _put3(row, A, a)
+    _put3(row, B, b)
+    _put3(row, OUT, out)
+    _put3(row, C0, c0)
+    _put1(row, BIAS, bias)
+    _put1(row, SHARED, shared)
+
+
+def _describe_pack(row, address, b, tb, shared, lo, hi):
+    row[KIND] = PACK
+    row[ADDRESS] = address
+    row[DTYPE] = 0 if shared.itemsize == 4 else 1
+    row[TRANSPOSE_B] = tb
+    row[LO], row[HI] = lo, hi
+    row[STATUS] = 0
+    _put3(row, B, b)
+    _put1(row, SHARED, shared)
+
+
+describe_product = disk_cache(numba.njit(nogil=True, error_model="numpy")(_describe_product))
+describe_pack = disk_cache(numba.njit(nogil=True, error_model="numpy")(_describe_pack))
+_described = set()
+
+
+def describers(dtype):
+    """(describe_product, describe_pack), compiled (or loaded) for dtype's argument types,
+    those of the entries (matmul._signature): a call converts its arrays as the entry's call
+    would, and no other signature is ever compiled."""
+    if dtype not in _described:
+        t = _F32 if dtype == np.float32 else _F64
+        row = types.Array(types.int64, 1, "C")
+        compile_exclusively(describe_product, (
+            row, types.int64, types.int64, t["ro3"], t["ro3"], t["shared"], t["out"],
+            types.boolean, types.boolean, t["bias"], types.boolean, t["ro3"], types.float64,
+            types.boolean))
+        compile_exclusively(describe_pack, (row, types.int64, t["ro3"], types.boolean,
+                                            t["packed"], types.intp, types.intp))
+        _described.add(dtype)
+    return describe_product, describe_pack
