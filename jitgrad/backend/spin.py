@@ -109,10 +109,12 @@ def _claim(flags, i, value):
 
 
 @disk_cache
-@numba.njit(nogil=True, error_model="numpy")
+@numba.njit(error_model="numpy")
 def claim(flags, i, value):
     """Raise flags[i] to ``value`` if it is below: whether this thread did (of threads racing
-    to take the same posted job, exactly one does)."""
+    to take the same posted job, exactly one does). Called from Python it keeps the GIL: a
+    worker waiting for the GIL to claim a Python block would otherwise get it here and could
+    take the block from the caller that had just finished its own."""
     return _claim(flags, i, value)
 
 
