@@ -225,14 +225,15 @@ def test_products_split_by_their_estimated_time_on_one_thread(monkeypatch):
     f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
     untimed = parallel.MIN_MATMUL_FLOPS_UNTIMED
     assert parallel.split_matmul(f32, untimed) and not parallel.split_matmul(f32, untimed - 1)
-    parallel.timed_matmul(f32, 10**8, 0.01, 1)  # 1e10 flops per second on one thread
-    at = round(1e10 * parallel.MIN_MATMUL_SECONDS)
+    parallel.timed_matmul(f32, 10**9, 0.01, 1)  # 1e11 flops per second on one thread
+    at = round(1e11 * parallel.MIN_MATMUL_SECONDS)
+    assert at > parallel.MIN_MATMUL_FLOPS
     assert parallel.split_matmul(f32, at) and not parallel.split_matmul(f32, at - 1)
     assert parallel.split_matmul(f64, untimed)  # rates are per dtype
-    parallel.timed_matmul(f32, 10**8, 0.01, 2)  # split over two: at least 5e9 on one thread
-    parallel.timed_matmul(f32, 10**8, 0.02, 1)  # an interrupted call: slower than the kernel
+    parallel.timed_matmul(f32, 10**9, 0.01, 2)  # split over two: at least 5e10 on one thread
+    parallel.timed_matmul(f32, 10**9, 0.02, 1)  # an interrupted call: slower than the kernel
     assert parallel.split_matmul(f32, at) and not parallel.split_matmul(f32, at - 1)
-    parallel.timed_matmul(f32, 10**8, 0.002, 1)  # faster: later products are split later
+    parallel.timed_matmul(f32, 10**9, 0.002, 1)  # faster: later products are split later
     assert not parallel.split_matmul(f32, at) and parallel.split_matmul(f32, 5 * at)
     monkeypatch.setattr(parallel, "_matmul_rates", {f32: 1.0})  # a kernel timed while compiling
     assert not parallel.split_matmul(f32, parallel.MIN_MATMUL_FLOPS - 1)

@@ -33,11 +33,14 @@ MIN_ELEMENTS_TRANSCENDENTAL = 1 << 19
 # thread against a split over two (medians): on an AVX-512 Zen 5, 87 us on one thread lost
 # (87 / 94 us, 2*128*256*256 flops) and 287 us gained (287 / 228, 2*128*784*256); on an AVX2
 # EPYC at 2 GHz, 142 us lost (142 / 216, 128^3 f32), 267 us broke even (267 / 281, 128^3
-# f64) and 507 us gained (507 / 385, 128x256x256 f32). A product's one-thread time is
-# estimated from the fastest rate this process has timed the kernel at for that dtype
-# (``timed_matmul``); before the first timing, products of MIN_MATMUL_FLOPS_UNTIMED flops and
-# up are split. Never below MIN_MATMUL_FLOPS, whatever the rate.
-MIN_MATMUL_SECONDS = 3e-4
+# f64) and 507 us gained (507 / 385, 128x256x256 f32). Since a worker runs its half as a
+# native job (kernels/jobs.py), on a Zen 3 EPYC (one thread ÷ two, interleaved in one process):
+# 57 us lost (0.66-0.75, 128^3 f32), 110 us lost (0.88-0.94, 128x256x128), 230 us gained
+# (1.15-1.23, 128x256x256, all three transpose cases of the MLP's products). A product's
+# one-thread time is estimated from the fastest rate this process has timed the kernel at for
+# that dtype (``timed_matmul``); before the first timing, products of MIN_MATMUL_FLOPS_UNTIMED
+# flops and up are split. Never below MIN_MATMUL_FLOPS, whatever the rate.
+MIN_MATMUL_SECONDS = 1.5e-4
 MIN_MATMUL_FLOPS = 1 << 21
 MIN_MATMUL_FLOPS_UNTIMED = 2 * 128 * 512 * 256
 _matmul_rates: dict[np.dtype, float] = {}  # dtype -> flops per second (a lower bound)
@@ -82,7 +85,7 @@ class _Pool:
         self.claim(self.never, 0, 0)
         self.publish(self.never, 0, 0)
         if workers:
-            self.serve(self.posted, self.claims, self.done, self.jobs, 0, 0, 0)
+            self.serve(self.posted, self.claims, self.done, self.jobs, 0, 0, 0, 0)
         # (sequence number, the blocks of workers 0, 1, ..., errors); blocks None: stop
         self.work: tuple[int, Sequence[Callable[[], None]] | None, list[BaseException]] = \
             (0, (), [])
@@ -130,13 +133,13 @@ class _Pool:
             # process sees the post late (when the scheduler gets round to it), while a
             # sleeping one is woken at once (the scheduler favours threads that slept); so
             # after a wait whose spin did not end, it spins less (every 64th wait tries a full
-            # spin again), and after one that did, fully again.
+            # spin again), and after one that did (a native job run in it too), fully again.
             waits += 1
             seq = self.serve(self.posted, self.claims, self.done, self.jobs, w, seen,
-                             SPINS if waits % 64 == 0 else spins)
-            if seq < 0:  # nothing posted in the spin: sleep until a post, then claim it
+                             SPINS if waits % 64 == 0 else spins, SPINS)
+            if seq < 0:  # nothing posted in the (last) spin: sleep until a post
+                spins = SPINS if -1 - seq > seen else max(SPINS // 64, spins // SHRINK)
                 seen = -1 - seq
-                spins = max(SPINS // 64, spins // SHRINK)
                 self._wait(self.posted, w, seen + 1, 0, sleeping)
                 continue
             spins = SPINS
