@@ -310,6 +310,40 @@ def test_a_worker_runs_a_matmul_call_as_a_native_job(monkeypatch, dtype):
     assert row[jobs.KIND] == jobs.PRODUCT and row[jobs.STATUS] == 0
 
 
+def test_a_worker_spins_fully_after_a_native_job():
+    """A worker whose spins ended without a post spins less (it may not have a core of its
+    own), but once it has run a native job it waits the full spin for the next: splits back
+    to back (a program's products) find it spinning, not asleep, even after it slept."""
+    import sys
+    a, b = rng.standard_normal((37, 29)), rng.standard_normal((29, 42))
+    want = a @ b
+
+    def hold_the_gil():
+        end = time.perf_counter() + 0.002
+        while time.perf_counter() < end:
+            pass
+
+    pool = parallel._Pool(1)
+    interval = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(10.0)
+        time.sleep(0.01)
+        for _ in range(20):
+            for _ in range(4):  # posts after pauses: the worker's spin shrinks
+                pool.run([lambda: time.sleep(0.001), lambda: None])
+                time.sleep(0.002)
+            got = np.empty((37, 42))
+            pool.run([lambda: time.sleep(0.001), _product_job(a, b, got)])  # wakes it
+            pool.run([hold_the_gil, _product_job(a, b, got)])  # finds it spinning
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+            if pool.unhelped == 0:
+                break
+    finally:
+        sys.setswitchinterval(interval)
+        pool.close()
+    assert pool.unhelped == 0
+
+
 def test_a_native_job_that_raises_raises_in_the_caller(monkeypatch):
     """A kernel call that fails in a worker (its shapes disagree) is run again by the caller,
     which raises the kernel's own error."""
