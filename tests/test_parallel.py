@@ -286,7 +286,6 @@ def test_a_worker_runs_a_matmul_call_as_a_native_job(monkeypatch, dtype):
     # A pool of its own whose worker spins long after each job, so that the post finds it
     # spinning, not asleep (waking would take the GIL)
     monkeypatch.setattr(parallel, "SPINS", 1 << 16)
-    monkeypatch.setattr(parallel, "SHRINK", 1)
     pool = parallel._Pool(1)
     interval = sys.getswitchinterval()
     try:
@@ -348,7 +347,6 @@ def test_a_native_job_that_raises_raises_in_the_caller(monkeypatch):
     """A kernel call that fails in a worker (its shapes disagree) is run again by the caller,
     which raises the kernel's own error."""
     monkeypatch.setattr(parallel, "SPINS", 1 << 16)  # (as above)
-    monkeypatch.setattr(parallel, "SHRINK", 1)
     pool = parallel._Pool(1)
     a, b = np.ones((8, 5)), np.ones((6, 7))
     try:

@@ -133,10 +133,9 @@ def run(row):
 
 @disk_cache
 @numba.njit(nogil=True, error_model="numpy")
-def serve(posted, claims, done, jobs, w, seen, rounds, full):
+def serve(posted, claims, done, jobs, w, seen, rounds):
     """Worker w's wait for work, without the GIL: reads of posted[w] and a yield of the core,
-    for up to ``rounds`` rounds, and ``full`` rounds after each job. A job posted (posted[w]
-    passing seen) is
+    for up to ``rounds`` rounds after the last job. A job posted (posted[w] passing seen) is
     claimed (claims[w], which the caller also raises to take back a job no worker started)
     and run here, then marked done, and the wait goes on. Returns the sequence number of a
     PYTHON job, unclaimed (the worker claims it once it holds the GIL, so the caller does not
@@ -155,7 +154,6 @@ def serve(posted, claims, done, jobs, w, seen, rounds, full):
             continue
         seen = seq
         r = 0
-        rounds = full
         if jobs[w, KIND] == PYTHON:
             return seq
         if _claim(claims, w, seq):
