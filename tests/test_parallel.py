@@ -3,7 +3,10 @@ runs once, blocks no worker took run in the caller, workers kept off the caller'
 splitting pauses while no worker helps, errors reach the caller, concurrent callers, a resized
 pool and a forked child; matmul calls run by a worker as native jobs (kernels/jobs.py)."""
 
+import contextlib
+import functools
 import multiprocessing
+import sys
 import threading
 import time
 
@@ -14,6 +17,28 @@ import jitgrad as jg
 from jitgrad.backend import parallel
 
 rng = np.random.default_rng(0)
+
+
+def _hold_the_gil(seconds):
+    """Run Python for ``seconds`` (with a long switch interval, no other thread gets the GIL)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+@contextlib.contextmanager
+def _own_pool():
+    """A pool of one worker of its own, while Python's switch interval is 10 s (a thread that
+    holds the GIL keeps it, unless it waits)."""
+    pool = parallel._Pool(1)
+    interval = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(10.0)
+        time.sleep(0.01)  # (a worker already waiting for the GIL waits out the old interval)
+        yield pool
+    finally:
+        sys.setswitchinterval(interval)
+        pool.close()
 
 
 @pytest.fixture
@@ -54,13 +79,8 @@ def test_the_caller_runs_the_blocks_no_worker_took(threads):
     time.sleep(0.01)  # a worker already waiting for the GIL waits out the old interval first
     try:
         seen = []
-
-        def hold_the_gil():
-            end = time.perf_counter() + 0.02
-            while time.perf_counter() < end:
-                pass
-
-        pool.run([hold_the_gil, lambda: seen.append(threading.get_ident())])
+        pool.run([functools.partial(_hold_the_gil, 0.02),
+                  lambda: seen.append(threading.get_ident())])
     finally:
         sys.setswitchinterval(interval)
     assert seen == [threading.get_ident()]
@@ -116,10 +136,7 @@ def test_splitting_stops_while_no_worker_helps_and_resumes_when_one_does(threads
     sys.setswitchinterval(10.0)
     time.sleep(0.01)  # (as above)
 
-    def hold_the_gil():
-        end = time.perf_counter() + 0.005
-        while time.perf_counter() < end:
-            pass
+    hold_the_gil = functools.partial(_hold_the_gil, 0.005)
 
     try:
         for _ in range(parallel.UNHELPED):
@@ -268,8 +285,6 @@ def test_a_worker_runs_a_matmul_call_as_a_native_job(monkeypatch, dtype):
     """A matmul call handed to a worker is run by it without the GIL, from its description
     (the entry's address and the arrays' pointers, shapes and strides): same bits as the call
     made here, with a bias and an update too, while the caller holds the GIL."""
-    import sys
-
     from jitgrad.backend.kernels import jobs
     a = rng.standard_normal((37, 29)).astype(dtype)
     b = rng.standard_normal((29, 45)).astype(dtype)[:, 3:]  # columns strided
@@ -278,19 +293,13 @@ def test_a_worker_runs_a_matmul_call_as_a_native_job(monkeypatch, dtype):
     want = np.empty((37, 42), dtype)
     _product_job(a, b, want, bias=bias, c0=c0, alpha=-0.5)()
 
-    def hold_the_gil():
-        end = time.perf_counter() + 0.002
-        while time.perf_counter() < end:
-            pass
+    # (long enough for the scheduler to run a worker that shares the caller's core)
+    hold_the_gil = functools.partial(_hold_the_gil, 0.02)
 
     # A pool of its own whose worker spins long after each job, so that the post finds it
     # spinning, not asleep (waking would take the GIL)
     monkeypatch.setattr(parallel, "SPINS", 1 << 16)
-    pool = parallel._Pool(1)
-    interval = sys.getswitchinterval()
-    try:
-        sys.setswitchinterval(10.0)
-        time.sleep(0.01)
+    with _own_pool() as pool:
         for _ in range(20):
             got = np.full((37, 42), np.nan, dtype)
             pool.run([lambda: time.sleep(0.001), _product_job(a, b, got, bias=bias, c0=c0,
@@ -302,9 +311,6 @@ def test_a_worker_runs_a_matmul_call_as_a_native_job(monkeypatch, dtype):
             row = pool.jobs[0].copy()
             if pool.unhelped == 0:
                 break
-    finally:
-        sys.setswitchinterval(interval)
-        pool.close()
     assert pool.unhelped == 0  # the worker ran it, though it could not have run Python
     assert row[jobs.KIND] == jobs.PRODUCT and row[jobs.STATUS] == 0
 
@@ -313,20 +319,13 @@ def test_a_worker_goes_on_spinning_after_a_native_job():
     """After a native job a worker waits for the next in its native spin (about 0.2 ms), not
     in Python: splits back to back (a program's products) find it there, and it takes the
     next job even while the caller holds the GIL, also when it had slept before the first."""
-    import sys
     a, b = rng.standard_normal((37, 29)), rng.standard_normal((29, 42))
     want = a @ b
 
-    def hold_the_gil():
-        end = time.perf_counter() + 0.002
-        while time.perf_counter() < end:
-            pass
+    # (long enough for the scheduler to run a worker that shares the caller's core)
+    hold_the_gil = functools.partial(_hold_the_gil, 0.02)
 
-    pool = parallel._Pool(1)
-    interval = sys.getswitchinterval()
-    try:
-        sys.setswitchinterval(10.0)
-        time.sleep(0.01)
+    with _own_pool() as pool:
         for _ in range(20):
             time.sleep(0.002)  # the worker's spin ends: it sleeps
             got = np.empty((37, 42))
@@ -336,16 +335,11 @@ def test_a_worker_goes_on_spinning_after_a_native_job():
                     time.sleep(0)
 
             pool.run([until_the_worker_is_done, _product_job(a, b, got)])  # wakes it
-            end = time.perf_counter() + 5e-5
-            while time.perf_counter() < end:
-                pass
+            _hold_the_gil(5e-5)
             pool.run([hold_the_gil, _product_job(a, b, got)])  # finds it spinning
             np.testing.assert_allclose(got, want, rtol=1e-12)
             if pool.unhelped == 0:
                 break
-    finally:
-        sys.setswitchinterval(interval)
-        pool.close()
     assert pool.unhelped == 0
 
 
@@ -353,16 +347,13 @@ def test_a_native_job_that_raises_raises_in_the_caller(monkeypatch):
     """A kernel call that fails in a worker (its shapes disagree) is run again by the caller,
     which raises the kernel's own error."""
     monkeypatch.setattr(parallel, "SPINS", 1 << 16)  # (as above)
-    pool = parallel._Pool(1)
     a, b = np.ones((8, 5)), np.ones((6, 7))
-    try:
+    with _own_pool() as pool:
         for _ in range(20):  # until the worker, not the caller, took it
             with pytest.raises(ValueError, match="matmul"):
                 pool.run([lambda: time.sleep(0.002), _product_job(a, b, np.empty((8, 7)))])
             if pool.unhelped == 0:
                 break
-    finally:
-        pool.close()
     assert pool.unhelped == 0
 
 

@@ -18,6 +18,7 @@ from numba.np.arrayobj import populate_array
 
 from jitgrad.backend.cache import compile_exclusively, disk_cache
 from jitgrad.backend.spin import _READS, _claim, _load_acquire, _store_release, _yield_core
+from jitgrad.backend.vmath import _as_float, _as_int
 
 # A job row: what to call (KIND: PYTHON for a block the worker runs with the GIL), the entry's
 # address, the dtype (0 float32, 1 float64), the flags, alpha's float64 bits, the columns a
@@ -95,40 +96,36 @@ def _types(nb):
                 packed=types.Array(nb, 1, "C"))
 
 
-_F32, _F64 = (_types(nb) for nb in (types.float32, types.float64))
-_v32 = {name: _viewer(t) for name, t in _F32.items()}
-_v64 = {name: _viewer(t) for name, t in _F64.items()}
-_ro3_32, _out32, _bias32, _shared32, _packed32 = (_v32[n] for n in _F32)
-_ro3_64, _out64, _bias64, _shared64, _packed64 = (_v64[n] for n in _F64)
+def _runner(nb):
+    """run() for one dtype: the job's arrays rebuilt with the entries' types for nb."""
+    ro3, out, bias, shared, packed = (_viewer(t) for t in _types(nb).values())
+
+    @numba.njit(nogil=True, error_model="numpy")
+    def run_typed(row, kind, address, ta, tb, has_bias, has_c0, alpha):
+        if kind == PACK:
+            return _call(address, (ro3(row, B), tb, packed(row, SHARED), row[LO], row[HI]))
+        if kind == SHARED_PRODUCT:
+            return _call(address, (ro3(row, A), ro3(row, B), shared(row, SHARED),
+                                   out(row, OUT), ta, tb, bias(row, BIAS), has_bias,
+                                   ro3(row, C0), alpha, has_c0))
+        return _call(address, (ro3(row, A), ro3(row, B), out(row, OUT), ta, tb,
+                               bias(row, BIAS), has_bias, ro3(row, C0), alpha, has_c0))
+
+    return run_typed
+
+
+_run32, _run64 = _runner(types.float32), _runner(types.float64)
 
 
 @numba.njit(nogil=True, error_model="numpy")
 def run(row):
     """Run the job described in row; whether it returned without raising."""
-    kind = row[KIND]
-    address = row[ADDRESS]
+    kind, address, alpha = row[KIND], row[ADDRESS], _as_float(row[ALPHA], 0.0)
     ta, tb = row[TRANSPOSE_A] != 0, row[TRANSPOSE_B] != 0
     has_bias, has_c0 = row[HAS_BIAS] != 0, row[HAS_C0] != 0
-    alpha = _from_bits(row[ALPHA])
     if row[DTYPE] == 0:
-        if kind == PACK:
-            return _call(address, (_ro3_32(row, B), tb, _packed32(row, SHARED), row[LO],
-                                   row[HI]))
-        if kind == SHARED_PRODUCT:
-            return _call(address, (_ro3_32(row, A), _ro3_32(row, B), _shared32(row, SHARED),
-                                   _out32(row, OUT), ta, tb, _bias32(row, BIAS), has_bias,
-                                   _ro3_32(row, C0), alpha, has_c0))
-        return _call(address, (_ro3_32(row, A), _ro3_32(row, B), _out32(row, OUT), ta, tb,
-                               _bias32(row, BIAS), has_bias, _ro3_32(row, C0), alpha, has_c0))
-    if kind == PACK:
-        return _call(address, (_ro3_64(row, B), tb, _packed64(row, SHARED), row[LO],
-                               row[HI]))
-    if kind == SHARED_PRODUCT:
-        return _call(address, (_ro3_64(row, A), _ro3_64(row, B), _shared64(row, SHARED),
-                               _out64(row, OUT), ta, tb, _bias64(row, BIAS), has_bias,
-                               _ro3_64(row, C0), alpha, has_c0))
-    return _call(address, (_ro3_64(row, A), _ro3_64(row, B), _out64(row, OUT), ta, tb,
-                           _bias64(row, BIAS), has_bias, _ro3_64(row, C0), alpha, has_c0))
+        return _run32(row, kind, address, ta, tb, has_bias, has_c0, alpha)
+    return _run64(row, kind, address, ta, tb, has_bias, has_c0, alpha)
 
 
 @disk_cache
@@ -162,30 +159,6 @@ def serve(posted, claims, done, jobs, w, seen, rounds):
     return -1 - seen
 
 
-@intrinsic
-def _bits(typingctx, x):
-    """A float64's bits as an int64."""
-    if x != types.float64:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
-
-    return types.int64(x), codegen
-
-
-@intrinsic
-def _from_bits(typingctx, i):
-    """The float64 whose bits are the int64 i."""
-    if i != types.int64:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
-
-    return types.float64(i), codegen
-
-
 @numba.njit(inline="always")
 def _put3(row, at, x):
     row[at] = x.ctypes.data
@@ -208,7 +181,7 @@ def _describe_product(row, kind, address, a, b, shared, out, ta, tb, bias, has_b
     row[DTYPE] = 0 if out.itemsize == 4 else 1
     row[TRANSPOSE_A], row[TRANSPOSE_B] = ta, tb
     row[HAS_BIAS], row[HAS_C0] = has_bias, has_c0
-    row[ALPHA] = _bits(alpha)
+    row[ALPHA] = _as_int(alpha)
     row[STATUS] = 0
     _put3(row, A, a)
     _put3(row, B, b)
@@ -239,7 +212,7 @@ def describers(dtype):
     those of the entries (matmul._signature): a call converts its arrays as the entry's call
     would, and no other signature is ever compiled."""
     if dtype not in _described:
-        t = _F32 if dtype == np.float32 else _F64
+        t = _types(types.float32 if dtype == np.float32 else types.float64)
         row = types.Array(types.int64, 1, "C")
         compile_exclusively(describe_product, (
             row, types.int64, types.int64, t["ro3"], t["ro3"], t["shared"], t["out"],
