@@ -343,6 +343,26 @@ def test_a_worker_goes_on_spinning_after_a_native_job():
     assert pool.unhelped == 0
 
 
+def test_a_native_job_keeps_the_copies_it_points_into(monkeypatch):
+    """matmul() copies a c0 whose rows are not contiguous; a native job that points into that
+    copy keeps it until the worker is done (freed, a large copy's pages are unmapped: the
+    worker read freed memory)."""
+    monkeypatch.setattr(parallel, "SPINS", 1 << 16)  # (as above)
+    a, b = rng.standard_normal((300, 20)), rng.standard_normal((20, 300))
+    c0 = np.asfortranarray(rng.standard_normal((300, 300)))  # 720 KB, columns contiguous
+    want = c0 - 0.5 * (a @ b)
+    with _own_pool() as pool:
+        for _ in range(20):
+            got = np.full((300, 300), np.nan)
+            block = _product_job(a, b, got, c0=c0, alpha=-0.5)
+            pool.run([lambda: time.sleep(0.002), block])
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+            if pool.unhelped == 0:
+                break
+    assert pool.unhelped == 0
+    assert block.kept[4].ctypes.data != c0.ctypes.data  # it ran on a copy
+
+
 def test_a_native_job_that_raises_raises_in_the_caller(monkeypatch):
     """A kernel call that fails in a worker (its shapes disagree) is run again by the caller,
     which raises the kernel's own error."""

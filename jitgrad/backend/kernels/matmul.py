@@ -16,7 +16,7 @@ from jitgrad.backend.cache import compile_exclusively, disk_cache
 from jitgrad.backend.kernels import jobs
 
 __all__ = ["Job", "entry", "load", "matmul", "njit_matmul", "pack_shared_b", "ready",
-           "shared_b_size", "split_columns", "static_entry"]
+           "shared_b_size", "small_b", "split_columns", "static_entry"]
 
 
 # Register tile: _MR rows by NR columns, NR * itemsize = _ROW_BYTES. With AVX-512 (128 bytes)
@@ -1016,18 +1016,20 @@ class Job:
     """matmul(*args, **kw) or pack_shared_b(*args) as a block of parallel.run_blocks: called,
     it runs in this thread; ``describe(row)`` writes it as a native job, which a pool worker
     runs without the GIL (jobs.py), or returns False where it cannot (the worker then calls
-    it, with the GIL)."""
+    it, with the GIL). The arrays a description points into are kept with the Job (a copy
+    made for it would otherwise be freed before the worker reads it)."""
 
-    __slots__ = ("fn", "args", "kw")
+    __slots__ = ("fn", "args", "kw", "kept")
 
     def __init__(self, fn, *args, **kw):
-        self.fn, self.args, self.kw = fn, args, kw
+        self.fn, self.args, self.kw, self.kept = fn, args, kw, None
 
     def __call__(self):
         self.fn(*self.args, **self.kw)
 
     def describe(self, row):
-        return self.fn(*self.args, row=row, **self.kw)
+        self.kept = self.fn(*self.args, row=row, **self.kw)
+        return self.kept is not None
 
 
 def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None, c0=None,
@@ -1052,7 +1054,9 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None
     alpha: a number (cast to out's dtype). Fusing the update into the product's store saves a
     pass over out: an SGD step's W - lr * (X.T @ G) as one kernel.
     row: None, or an int64 row of jobs.WORDS: the call is not made but written there as a
-    native job for a pool worker (see Job), and whether it could be is returned.
+    native job for a pool worker (see Job); returned are the arrays it reads and writes, which
+    the caller keeps until the job is done (c0 may be a copy made here), or None if the call
+    cannot be written.
     """
     transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
     has_c0 = c0 is not None
@@ -1081,8 +1085,8 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None
                 a, b, *(packed or (_NO_SHARED[out.dtype],)), out, transpose_a, transpose_b,
                 bias, has_bias, c0, alpha, has_c0)
         except TypeError:  # arguments the entry takes only after matmul()'s checks
-            return False
-        return True
+            return None
+        return (a, b, out, bias, c0) + packed
     try:
         kernel(a, b, *packed, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, has_c0)
     except TypeError:
@@ -1141,15 +1145,17 @@ def pack_shared_b(b, transpose_b, shared, lo, hi, row=None):
         jobs.describers(shared.dtype)[1](row, _address(shared.dtype, "pack"), b,
                                          bool(transpose_b), shared, lo, hi)
     except TypeError:
-        return False
-    return True
+        return None
+    return b, shared
 
 
 _SMALL_B_BYTES = 256 * 1024
 
 
 def small_b(k, n, itemsize):
-    """Whether op(b) is small enough for each thread of a split to pack all of it"""
+    """Whether op(b) is small enough for each thread of a row split to pack all of it: at
+    most 256 KiB, where packing it twice costs less than the hand-off of packing it once
+    between the threads (MATMUL_NOTES.md, round 13)."""
     return k * n * itemsize <= _SMALL_B_BYTES
 
 
