@@ -227,17 +227,25 @@ def test_two_threads_split_tall_products_by_rows_sharing_one_packed_b(split_exte
 
 @pytest.mark.parametrize("op", ["A@B", "A@B.T"])
 def test_two_threads_split_products_with_a_small_b_by_rows_each_packing_all_of_it(
-        split_extents, op):
+        split_extents, monkeypatch, op):
     """When op(b) is small, each row block packs all of it (no pack shared between the
     threads, which would take a hand-off of its own), even where column blocks would read
     less of B: they would be computed aside and copied."""
+    import jitgrad.tiered
+    from jitgrad.backend import runtime
     from jitgrad.backend.kernels import matmul as mm
     m, k, n = 128, 128, 128
     assert mm.small_b(k, n, 8) and mm.split_columns(m, n, k, 8, 2)
+    ready = mm.ready
+    monkeypatch.setattr(mm, "ready", lambda key: key[1] in (True, False) and ready(key))
+    asked = []
+    for module in (runtime, jitgrad.tiered):  # (as in the test below)
+        monkeypatch.setattr(module, "defer_matmul_kernel", lambda key: asked.append(key))
     a, b = operands(op, m, k, n, np.float64)
     f = jg.jit(lambda a, b: OPS[op](a, b))
     got = f(a, b)
     assert split_extents == [m]
+    assert asked == []  # the shared-B entries are not needed, nor compiled
     np.testing.assert_allclose(got, OPS[op](a, b), rtol=1e-12, atol=1e-12)
 
 

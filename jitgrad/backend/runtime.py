@@ -884,25 +884,28 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
     # Each block's operands are sliced (and column blocks' buffers allocated) before the
     # blocks are handed over, so that a worker needs the GIL only to call the kernel.
     calls = []
+    small_b = mm.small_b(k, n, out.itemsize)
     if batch > 1:
         # Whole products per thread: a split of the rows would pack every B on every thread.
         for lo, hi in parallel.blocks(batch, threads):
             calls.append((a3[lo:hi], b3[lo:hi], out3[lo:hi], bias, None, None,
                           None if c3 is None else c3[lo:hi]))
-    elif mm.split_columns(m, n, k, out.itemsize, threads) and not mm.small_b(k, n, out.itemsize):
+    elif mm.split_columns(m, n, k, out.itemsize, threads) and not small_b:
         for lo, hi in parallel.blocks(n, threads):
             calls.append((a3, b3[:, lo:hi, :] if tb else b3[:, :, lo:hi],
                           np.empty((1, m, hi - lo), out.dtype),
                           None if bias is None else bias[lo:hi], out3[:, :, lo:hi], None,
                           None if c3 is None else c3[:, :, lo:hi]))
     else:
-        # Row blocks read all of B: the threads first pack it once between them, each a
-        # block of its tile columns, rather than each packing all of it (unless those kernel
-        # entries are still compiling in the background: then each packs all of it).
-        waiting = [key for key in ((out.dtype, "pack"), (out.dtype, "shared"))
-                   if not mm.ready(key) and defer_matmul_kernel(key)]
+        # Row blocks read all of B: unless it is small, the threads first pack it once
+        # between them, each a block of its tile columns, rather than each packing all of it
+        # (unless those kernel entries are still compiling in the background: then each
+        # packs all of it).
+        waiting = [] if small_b else [
+            key for key in ((out.dtype, "pack"), (out.dtype, "shared"))
+            if not mm.ready(key) and defer_matmul_kernel(key)]
         shared = None
-        if not waiting and not mm.small_b(k, n, out.itemsize):
+        if not waiting and not small_b:
             size, columns = mm.shared_b_size(k, n, out.dtype)
             shared = np.empty(size, out.dtype)
             parallel.run_blocks([mm.Job(mm.pack_shared_b, b3, tb, shared, lo, hi)

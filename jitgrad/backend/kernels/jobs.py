@@ -88,12 +88,22 @@ def _call(typingctx, address, args):
     return types.boolean(address, args), codegen
 
 
+def signature(kind, nb):
+    """The one signature matmul's entry ``kind`` (matmul._ENTRIES) is compiled for, dtype nb:
+    defined here, where a job's arguments are rebuilt with exactly these types."""
+    ro3 = types.Array(nb, 3, "A", readonly=True)
+    if kind == "pack":
+        return (ro3, types.boolean, types.Array(nb, 1, "C"), types.intp, types.intp)
+    head = (ro3, ro3) + ((types.Array(nb, 1, "C", readonly=True),) if kind == "shared" else ())
+    return head + (types.Array(nb, 3, "C"), types.boolean, types.boolean,
+                   types.Array(nb, 1, "A", readonly=True), types.boolean,
+                   types.Array(nb, 3, "A", readonly=True), types.float64, types.boolean)
+
+
 def _types(nb):
-    """The array types of the entries' arguments (matmul._signature) for one dtype."""
-    return dict(ro3=types.Array(nb, 3, "A", readonly=True), out=types.Array(nb, 3, "C"),
-                bias=types.Array(nb, 1, "A", readonly=True),
-                shared=types.Array(nb, 1, "C", readonly=True),
-                packed=types.Array(nb, 1, "C"))
+    """The array types of the entries' arguments for dtype nb, read off their signatures."""
+    ro3, _, shared, out, _, _, bias = signature("shared", nb)[:7]
+    return dict(ro3=ro3, out=out, bias=bias, shared=shared, packed=signature("pack", nb)[2])
 
 
 def _runner(nb):
@@ -209,16 +219,13 @@ _described = set()
 
 def describers(dtype):
     """(describe_product, describe_pack), compiled (or loaded) for dtype's argument types,
-    those of the entries (matmul._signature): a call converts its arrays as the entry's call
+    those of the entries (signature): a call converts its arrays as the entry's call
     would, and no other signature is ever compiled."""
     if dtype not in _described:
-        t = _types(types.float32 if dtype == np.float32 else types.float64)
+        nb = types.float32 if dtype == np.float32 else types.float64
         row = types.Array(types.int64, 1, "C")
-        compile_exclusively(describe_product, (
-            row, types.int64, types.int64, t["ro3"], t["ro3"], t["shared"], t["out"],
-            types.boolean, types.boolean, t["bias"], types.boolean, t["ro3"], types.float64,
-            types.boolean))
-        compile_exclusively(describe_pack, (row, types.int64, t["ro3"], types.boolean,
-                                            t["packed"], types.intp, types.intp))
+        compile_exclusively(describe_product,
+                            (row, types.int64, types.int64) + signature("shared", nb))
+        compile_exclusively(describe_pack, (row, types.int64) + signature("pack", nb))
         _described.add(dtype)
     return describe_product, describe_pack

@@ -954,17 +954,6 @@ def njit_matmul(dtype):
     return _compiled(dtype, True)
 
 
-def _signature(kind, nb):
-    """The one signature an entry of _ENTRIES is compiled for."""
-    ro3 = types.Array(nb, 3, "A", readonly=True)
-    if kind == "pack":
-        return (ro3, types.boolean, types.Array(nb, 1, "C"), types.intp, types.intp)
-    head = (ro3, ro3) + ((types.Array(nb, 1, "C", readonly=True),) if kind == "shared" else ())
-    return head + (types.Array(nb, 3, "C"), types.boolean, types.boolean,
-                   types.Array(nb, 1, "A", readonly=True), types.boolean,
-                   types.Array(nb, 3, "A", readonly=True), types.float64, types.boolean)
-
-
 def _compiled(dtype, kind):
     """The entry ``kind`` of _ENTRIES, compiled (or loaded from the disk cache) for dtype."""
     dtype = np.dtype(dtype).type
@@ -991,13 +980,12 @@ def _compiled(dtype, kind):
             compile_exclusively(_micro, micro_sig)
         if kind not in _drivers:
             _drivers[kind] = disk_cache(numba.njit(**_JIT)(_ENTRIES[kind]))
-        compile_exclusively(_drivers[kind], _signature(kind, nb))
+        compile_exclusively(_drivers[kind], jobs.signature(kind, nb))
         _ready.add((dtype, kind))
     return _drivers[kind]
 
 
-_NO_BIAS = {np.dtype(t): np.empty(0, t) for t in _DTYPES}
-_NO_SHARED = {np.dtype(t): np.empty(0, t) for t in _DTYPES}
+_EMPTY = {np.dtype(t): np.empty(0, t) for t in _DTYPES}  # no bias, no shared packed B
 _kernels = {}
 _addresses = {}
 
@@ -1006,7 +994,7 @@ def _address(dtype, kind):
     """The address of the compiled entry ``kind`` for dtype, for a native job (jobs.py)."""
     address = _addresses.get((dtype, kind))
     if address is None:
-        cres = _kernel(dtype, kind).overloads[_signature(kind, numba.from_dtype(dtype))]
+        cres = _kernel(dtype, kind).overloads[jobs.signature(kind, numba.from_dtype(dtype))]
         address = _addresses[dtype, kind] = cres.library.get_pointer_to_function(
             cres.fndesc.llvm_func_name)
     return address
@@ -1073,7 +1061,7 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None
         kernel, packed = _kernel(out.dtype, "shared"), (shared,)
     has_bias = bias is not None
     if not has_bias:
-        bias = _NO_BIAS[out.dtype]
+        bias = _EMPTY[out.dtype]
     if not has_c0:
         c0 = out  # (not read)
     alpha = float(alpha)
@@ -1082,7 +1070,7 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None
         try:
             jobs.describers(out.dtype)[0](
                 row, jobs.SHARED_PRODUCT if packed else jobs.PRODUCT, _address(out.dtype, kind),
-                a, b, *(packed or (_NO_SHARED[out.dtype],)), out, transpose_a, transpose_b,
+                a, b, *(packed or (_EMPTY[out.dtype],)), out, transpose_a, transpose_b,
                 bias, has_bias, c0, alpha, has_c0)
         except TypeError:  # arguments the entry takes only after matmul()'s checks
             return None
