@@ -610,6 +610,11 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0")
 
 
+# The largest narrow product (an output side or the contraction under a register tile's
+# width) that config.use_blas leaves on jitgrad's kernel; see there.
+_NARROW_KERNEL_MACS = 2 ** 21
+
+
 class _Config:
     """Run-time switches (``jitgrad.config``); environment variables give the defaults.
 
@@ -685,8 +690,15 @@ class _Config:
         # call per product, so batches of 32^3 already favour the kernel); its 8 x 16/32
         # register tile lost with an output side of 16 (f32) or 8 (f64) or less, and with a
         # contraction of 16 (f32) or 32 (f64) or less (4096x27 @ 27x64: 0.8x in f32, 1.1x f64).
+        # Those narrow products stay on the kernel up to _NARROW_KERNEL_MACS multiply-adds,
+        # though: alone BLAS is as fast or faster there, but inside a program, between
+        # jitgrad's kernels, its first call ran at 0.4x the speed of the call repeated (MLP
+        # step, 128x256 @ 256x10 f32: 41.6 against 17.3 us), and the steps whose width-10
+        # products (128 x 256-1024 x 10) moved to the kernel ran 1.7-2.6 % faster; the CNN
+        # step's (32 x 12544 x 10) took twice as long on the kernel (matmul notes, round 14).
         f32 = dtype == np.float32
-        return (min(m, n) <= (16 if f32 else 8) or k <= (16 if f32 else 32)
+        narrow = min(m, n) <= (16 if f32 else 8) or k <= (16 if f32 else 32)
+        return (narrow and batch * m * n * k > _NARROW_KERNEL_MACS
                 or m * n * k < (64 if batch == 1 else 32) ** 3)
 
     def update(self, name: str, value: Any) -> None:
