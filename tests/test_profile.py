@@ -66,6 +66,8 @@ def test_rows_name_every_step_in_program_order(lowered):
 def test_matmul_rows_say_which_kernel_runs(lowered, monkeypatch):
     """A matmul row names the operands as the caller passes them, their shapes, and BLAS or
     jitgrad's kernel as configured when the profile is taken."""
+    monkeypatch.setattr(config, "matmul", "auto")
+    monkeypatch.setattr(config, "threads", 1)  # (with more, "auto" never picks BLAS)
     _, prof = lowered.profiler.profile(*ARGS)  # "auto": these tiny products are BLAS's
     labels = [label for _, label, _ in prof.rows]
     assert "matmul g = c @ a + b  f64[5,4]@[4,3]  BLAS" in labels
