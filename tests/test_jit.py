@@ -435,7 +435,7 @@ def test_threads_split_large_kernels_and_matmuls(two_threads, monkeypatch):
     old = jg.config.matmul
     jg.config.matmul = "jitgrad"
     try:
-        monkeypatch.setattr(parallel, "split_matmul", lambda dtype, flops: True)
+        monkeypatch.setattr(parallel, "split_matmul", lambda *product: True)
         np.testing.assert_allclose(jg.jit(lambda a, b: a.T @ b)(a.T.copy(), b), a @ b,
                                    rtol=1e-12)
     finally:

@@ -179,8 +179,8 @@ def test_integer_matmul_uses_numpy():
 
 @pytest.fixture
 def split_extents(monkeypatch):
-    """Two threads, jitgrad's kernel; the extents that run_matmul asks parallel.blocks to
-    split (split loop kernels ask too)."""
+    """Two threads, jitgrad's kernel; the extents that run_matmul and a native row split
+    ask parallel.blocks to split (split loop kernels ask too)."""
     import sys
 
     from jitgrad.backend import parallel
@@ -188,13 +188,13 @@ def split_extents(monkeypatch):
     blocks = parallel.blocks
 
     def spy(n, parts):
-        if sys._getframe(1).f_code.co_name == "run_matmul":
+        if sys._getframe(1).f_code.co_name in ("run_matmul", "split_natively"):
             extents.append(n)
         return blocks(n, parts)
 
     monkeypatch.setattr(parallel, "blocks", spy)
     monkeypatch.setattr(parallel, "helpful", lambda threads: threads > 1)  # split every time,
-    monkeypatch.setattr(parallel, "split_matmul", lambda dtype, flops: True)  # every product
+    monkeypatch.setattr(parallel, "split_matmul", lambda *product: True)  # every product
     monkeypatch.setattr(jg.config, "threads", 2)
     monkeypatch.setattr(jg.config, "matmul", "jitgrad")
     return extents
@@ -425,7 +425,7 @@ def test_independent_products_run_side_by_side(monkeypatch):
 
     monkeypatch.setattr(parallel, "run_blocks", spy)
     monkeypatch.setattr(parallel, "helpful", lambda threads: threads > 1)
-    monkeypatch.setattr(parallel, "split_matmul", lambda dtype, flops: False)
+    monkeypatch.setattr(parallel, "split_matmul", lambda *product: False)
     monkeypatch.setattr(jg.config, "threads", 2)
     for got, ref in zip(f(x, w, g), want, strict=True):
         np.testing.assert_array_equal(got, ref)
@@ -446,7 +446,7 @@ def test_a_product_not_split_with_two_threads_is_timed_and_unchanged(monkeypatch
     want = f(a, b)
     timed = []
     monkeypatch.setattr(parallel, "timed_matmul", lambda *args: timed.append(args))
-    monkeypatch.setattr(parallel, "split_matmul", lambda dtype, flops: False)
+    monkeypatch.setattr(parallel, "split_matmul", lambda *product: False)
     monkeypatch.setattr(jg.config, "threads", 2)
     np.testing.assert_array_equal(f(a, b), want)
     assert timed == [(np.dtype(np.float32), 2 * 64 * 300 * 48, timed[0][2], 1)]

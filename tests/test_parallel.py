@@ -388,3 +388,128 @@ def test_a_call_without_a_native_description_runs_in_python(threads):
     with pytest.raises(TypeError, match="one dtype"):
         pool.run([lambda: time.sleep(0.01), block])
     assert pool.jobs[0, jobs.KIND] == jobs.PYTHON
+
+
+def _row_split_args(dtype, ta=False, tb=False, m=70, k=33, n=45, bias=False, c0=False):
+    """Operands of a product for matmul.split_rows (3-D, a batch of one), its expected
+    result (the same kernel, unsplit) and the output to fill."""
+    from jitgrad.backend.kernels import matmul as mm
+    a = rng.standard_normal((1, k, m) if ta else (1, m, k)).astype(dtype)
+    b = rng.standard_normal((1, n, k) if tb else (1, k, n)).astype(dtype)
+    kw = dict(bias=rng.standard_normal(n).astype(dtype) if bias else None,
+              c0=rng.standard_normal((1, m, n)).astype(dtype) if c0 else None, alpha=-0.5)
+    want = np.empty((1, m, n), dtype)
+    mm.matmul(a, b, want, ta, tb, **kw)
+    return (a, b, np.full((1, m, n), np.nan, dtype), ta, tb), kw, want
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("extra", ["", "bias", "bias+c0"])
+def test_a_row_split_runs_every_block_from_one_native_call(monkeypatch, dtype, ta, tb, extra):
+    """matmul.split_rows: the caller's block and the workers' (as native jobs) from one native
+    call: the same bits as the product unsplit, the bias and an update included; the worker
+    takes its block while the caller runs its own."""
+    from jitgrad.backend.kernels import jobs
+    from jitgrad.backend.kernels import matmul as mm
+    args, kw, want = _row_split_args(dtype, ta, tb, m=150, k=130, n=120, bias="bias" in extra,
+                                     c0="c0" in extra)
+    key = mm.static_entry(np.dtype(dtype), 75, 120, 130)
+    mm.load(key)
+    bounds = np.array([0, 75, 150], np.int64)
+    monkeypatch.setattr(parallel, "SPINS", 1 << 16)  # (the worker spins between the tries)
+    with _own_pool() as pool:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the worker, not the caller, ran its block
+            args[2][...] = np.nan
+            assert mm.split_rows(lambda *s: pool.split_rows(*s), bounds, *args, key=key, **kw)
+            np.testing.assert_array_equal(args[2], want)
+            row = pool.jobs[0].copy()
+            if pool.unhelped == 0:
+                break
+    assert pool.unhelped == 0
+    assert row[jobs.KIND] == jobs.PRODUCT and row[jobs.STATUS] == 0
+
+
+def test_a_row_split_wakes_a_sleeping_worker():
+    """A worker asleep (its spin after the last job ran out) is woken by a row split, whose
+    native post alone would not wake it: the caller runs the block the worker missed, and the
+    worker, spinning again, takes the next split's."""
+    from jitgrad.backend.kernels import matmul as mm
+    args, kw, want = _row_split_args(np.float64)
+    key = mm.static_entry(np.dtype(np.float64), 35, 45, 33)
+    mm.load(key)
+    bounds = np.array([0, 35, 70], np.int64)
+    with _own_pool() as pool:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            while not pool.sleeping[0]:  # the worker's spin ends: it sleeps
+                time.sleep(0.001)
+            assert mm.split_rows(lambda *s: pool.split_rows(*s), bounds, *args, key=key, **kw)
+            np.testing.assert_array_equal(args[2], want)
+            time.sleep(0)  # (the GIL for the woken worker's Python)
+            assert mm.split_rows(lambda *s: pool.split_rows(*s), bounds, *args, key=key, **kw)
+            np.testing.assert_array_equal(args[2], want)
+            if pool.unhelped == 0:
+                break
+    assert pool.unhelped == 0
+
+
+def test_a_row_split_whose_kernel_raises_raises_in_the_caller(monkeypatch):
+    """A block's kernel that raises (the operands' shapes disagree) makes the caller run the
+    whole product again through matmul(), which raises its error."""
+    from jitgrad.backend.kernels import matmul as mm
+    a, b, out = np.ones((1, 8, 5)), np.ones((1, 6, 7)), np.empty((1, 8, 7))
+    key = mm.static_entry(np.dtype(np.float64), 4, 7, 5)
+    mm.load(key)
+    with _own_pool() as pool, pytest.raises(ValueError, match="matmul"):
+        mm.split_rows(lambda *s: pool.split_rows(*s), np.array([0, 4, 8], np.int64),
+                      a, b, out, False, False, key=key)
+
+
+def test_a_row_split_leaves_what_matmul_must_check_to_matmul(threads):
+    """Operands the entry does not take as they are (a c0 whose rows are not contiguous, which
+    matmul() copies; operands of two dtypes, which Numba refuses) are not split natively."""
+    from jitgrad.backend.kernels import matmul as mm
+    pool = threads(2)
+    args, kw, _ = _row_split_args(np.float64, c0=True)
+    key = mm.static_entry(np.dtype(np.float64), 35, 45, 33)
+    mm.load(key)
+    bounds = np.array([0, 35, 70], np.int64)
+    kw["c0"] = np.asfortranarray(kw["c0"][0])[None]
+    assert not mm.split_rows(parallel.split_rows, bounds, *args, key=key, **kw)
+    assert not mm.split_rows(parallel.split_rows, bounds, args[0].astype(np.float32),
+                             *args[1:], key=key)
+    assert pool.busy.acquire(blocking=False)  # and the pool was left free
+    pool.busy.release()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_products_split_natively_with_threads(threads, monkeypatch, dtype):
+    """A program's product whose B each block can pack runs as a native row split with
+    threads (the forward product with its bias, the weight gradient with its SGD update), and
+    gives the one-thread program's bits."""
+    from jitgrad.backend.kernels import matmul as mm
+    monkeypatch.setattr(parallel, "_matmul_rates", {np.dtype(dtype): 1.0})  # split them all
+    monkeypatch.setattr(jg.config, "matmul", "jitgrad")
+    ran = []
+    real = mm.split_rows
+    monkeypatch.setattr(mm, "split_rows", lambda *a, **k: ran.append(real(*a, **k)) or ran[-1])
+    w, b = rng.standard_normal((130, 120)).astype(dtype), rng.standard_normal(120).astype(dtype)
+    x = rng.standard_normal((100, 130)).astype(dtype)
+
+    def step(w, b, x):
+        def loss(w, b):
+            return jg.numpy.sum(jg.numpy.tanh(x @ w + b) ** 2)
+        gw, gb = jg.grad(loss, argnums=(0, 1))(w, b)
+        return w - 0.1 * gw, b - 0.1 * gb
+
+    f = jg.jit(step)
+    threads(1)
+    want = f(w, b, x)
+    assert not ran
+    threads(2)
+    got = f(w, b, x)
+    assert ran and all(ran)
+    for g, r in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, r)

@@ -43,6 +43,11 @@ MIN_ELEMENTS_TRANSCENDENTAL = 1 << 19
 # that dtype (``timed_matmul``); before the first timing, products of MIN_MATMUL_FLOPS_UNTIMED
 # flops and up are split. Never below MIN_MATMUL_FLOPS, whatever the rate.
 MIN_MATMUL_SECONDS = 1.5e-4
+# A row split run from one native call (matmul.split_rows; a B small enough for each block to
+# pack it) costs less: 128^3 float32, ≈ 60-100 us on one thread, ran 1.24-1.28x faster split
+# (0.71-0.74x by the general path), 80 x 128 x 128 (60 us) 0.96x and 64 x 128 x 128 (46 us)
+# 0.87x (Zen 3 EPYC, interleaved in one process, MATMUL_NOTES.md round 14).
+MIN_NATIVE_SPLIT_SECONDS = 5e-5
 MIN_MATMUL_FLOPS = 1 << 21
 MIN_MATMUL_FLOPS_UNTIMED = 2 * 128 * 512 * 256
 _matmul_rates: dict[np.dtype, float] = {}  # dtype -> flops per second (a lower bound)
@@ -74,11 +79,13 @@ class _Pool:
         self.spin_until, self.claim, self.serve = spin.spin_until, spin.claim, jobs.serve
         self.publish = spin.publish
         self.python, self.kind, self.status = jobs.PYTHON, jobs.KIND, jobs.STATUS
+        self.helped_bit = jobs.HELPED
         self.workers = workers
         self.posted = np.zeros(workers, np.int64)
         self.claims = np.zeros(workers, np.int64)
         self.done = np.zeros(workers, np.int64)
         self.jobs = np.zeros((workers, jobs.WORDS), np.int64)
+        self.mine = np.zeros(jobs.WORDS, np.int64)  # the caller's block of split_rows
         self.never = np.zeros(1, np.int64)  # a flag that stays 0
         # compiled (or loaded) before a worker needs them
         self.spin_until(self.never, 0, 0, 0)
@@ -235,6 +242,31 @@ class _Pool:
         finally:
             self.busy.release()
 
+    def split_rows(self, split: Callable[..., int], bounds: np.ndarray, args: tuple) -> int | None:
+        """``split(jobs, mine, posted, claims, done, seq, bounds, *args)`` (jobs.split_rows:
+        it posts the native jobs itself, runs the caller's block and those no worker took,
+        and waits for the rest) and its result, or None (nothing run) while another caller
+        has the pool."""
+        workers = len(bounds) - 2
+        if workers > self.workers or not self.busy.acquire(blocking=False):
+            return None
+        try:
+            self._off_callers_cpu(workers)
+            if any(self.sleeping[:workers]):
+                # Posted from native code, a job would not wake a sleeping worker: wake it
+                # with a Python job that nobody waits for (it will likely miss this split's
+                # block, which the caller then runs, but be spinning for the next).
+                self.jobs[:workers, self.kind] = self.python
+                self._post((self.work[0] + 1, [_nothing] * workers, []), workers)
+            seq = self.work[0] + 1
+            self.work = (seq, (), [])  # (read by a worker's Python loop only for PYTHON jobs)
+            result = split(self.jobs, self.mine, self.posted, self.claims, self.done, seq,
+                           bounds, *args)
+            self.unhelped = 0 if result & self.helped_bit else self.unhelped + 1
+            return result
+        finally:
+            self.busy.release()
+
     def helps(self) -> bool:
         """Whether splitting work pays: not after UNHELPED runs in a row in which no worker
         took a block in time (no free core, or blocks shorter than a worker's wake-up), except
@@ -250,6 +282,10 @@ class _Pool:
         with self.busy:
             self.jobs[:, self.kind] = self.python
             self._post((self.work[0] + 1, None, []), self.workers)
+
+
+def _nothing() -> None:
+    pass
 
 
 @functools.cache
@@ -338,15 +374,15 @@ def worth_splitting(k: LoopKernel) -> bool:
     return size >= (MIN_ELEMENTS_TRANSCENDENTAL if heavy else MIN_ELEMENTS)
 
 
-def split_matmul(dtype: np.dtype, flops: int) -> bool:
-    """Whether a product of ``flops`` floating-point operations is worth splitting (see
-    MIN_MATMUL_SECONDS)."""
+def split_matmul(dtype: np.dtype, flops: int, seconds: float = MIN_MATMUL_SECONDS) -> bool:
+    """Whether a product of ``flops`` floating-point operations is worth splitting: one
+    thread would take ``seconds`` or more (MIN_MATMUL_SECONDS, MIN_NATIVE_SPLIT_SECONDS)."""
     if flops < MIN_MATMUL_FLOPS:
         return False
     rate = _matmul_rates.get(dtype)
     if rate is None:
         return flops >= MIN_MATMUL_FLOPS_UNTIMED
-    return flops >= rate * MIN_MATMUL_SECONDS
+    return flops >= rate * seconds
 
 
 def timed_matmul(dtype: np.dtype, flops: int, seconds: float, threads: int) -> None:
@@ -382,6 +418,11 @@ def run_blocks(calls: Sequence[Callable[[], None]]) -> None:
     """Call each of ``calls`` (at most ``config.threads`` of them), the first in this thread,
     the others on the pool's threads at the same time."""
     _executor(config.threads).run(calls)
+
+
+def split_rows(split: Callable[..., int], bounds: np.ndarray, args: tuple) -> int | None:
+    """A product's row blocks run natively by the pool (see _Pool.split_rows)."""
+    return _executor(config.threads).split_rows(split, bounds, args)
 
 
 def run_split(kernel: Callable[..., Any], n0: int, args: Sequence[np.ndarray],

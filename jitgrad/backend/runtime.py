@@ -787,8 +787,9 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
     shapes decide (BLAS or jitgrad's kernel under the configuration in force, and which kernel
     entry) is worked out once per configuration, so a call of a loaded kernel that is not split
     goes straight to the kernel's matmul(). The general path took ≈ 5 µs more per product,
-    8 % of a 128^3 float32 one (MATMUL_NOTES.md round 11). Anything else (a batch broadcast,
-    BLAS, a split over threads, a kernel not loaded yet) takes run_matmul."""
+    8 % of a 128^3 float32 one (MATMUL_NOTES.md round 11); so does a split whose blocks each
+    pack all of B (matmul.split_rows, from one native call). Anything else (a batch
+    broadcast, BLAS, other splits over threads, a kernel not loaded yet) takes run_matmul."""
     mm = _matmul_module()
     ta, tb, a_batch, b_batch = step.transpose_a, step.transpose_b, step.a_batch, step.b_batch
     dtype, m, n, k, batch = _product_sizes(step)
@@ -797,6 +798,29 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
     flops = 2 * batch * m * n * k
     direct = a_batch is None and b_batch is None and dtype in (np.float32, np.float64)
     decided: list[Any] = [None, False]  # the configuration decided for, and the decision
+    # A split whose blocks each pack all of B runs from one native call (matmul.split_rows);
+    # the others (a B packed once between the threads, column blocks) take run_matmul.
+    rows_natively = direct and batch == 1 and mm.small_b(k, n, dtype.itemsize)
+    min_seconds = parallel.MIN_NATIVE_SPLIT_SECONDS if rows_natively else \
+        parallel.MIN_MATMUL_SECONDS
+    cuts: dict[int, tuple[np.ndarray, Any]] = {}  # threads -> row bounds, the blocks' entry
+
+    def split_natively(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None,
+                       out: np.ndarray, c0: np.ndarray | None, alpha: float,
+                       threads: int) -> bool:
+        if threads not in cuts:
+            blocks = parallel.blocks(m, threads)
+            cuts[threads] = (np.array([lo for lo, _ in blocks] + [m], np.int64),
+                             (dtype, any(mm.static_entry(dtype, hi - lo, n, k)[1]
+                                         for lo, hi in blocks)))
+        bounds, block_key = cuts[threads]
+        start = time.perf_counter()
+        if not mm.split_rows(parallel.split_rows, bounds, a.reshape(a3), b.reshape(b3),
+                             out.reshape(out3), ta, tb, bias, block_key,
+                             None if c0 is None else c0.reshape(out3), alpha):
+            return False
+        parallel.timed_matmul(dtype, flops, time.perf_counter() - start, len(bounds) - 1)
+        return True
 
     def run(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
             c0: np.ndarray | None = None, alpha: float = 1.0) -> Any:
@@ -808,7 +832,10 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
             # run_matmul times it, for the split decisions): run_matmul's way cost a 128^3
             # float32 product 13 % (threads 2 against 1, alternated in one process).
             timed = now[1] > 1
-            if timed and parallel.split_matmul(dtype, flops):
+            if timed and parallel.split_matmul(dtype, flops, min_seconds):
+                if rows_natively and parallel.helpful(now[1]) and \
+                        split_natively(a, b, bias, out, c0, alpha, now[1]):
+                    return out
                 return run_matmul(a, b, ta, tb, a_batch, b_batch, bias, out, c0, alpha)
             start = time.perf_counter() if timed else 0.0
             mm.matmul(a.reshape(a3), b.reshape(b3), out.reshape(out3), ta, tb, bias, key=key,
@@ -822,7 +849,7 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
         """Whether a call now would run jitgrad's kernel unsplit (see pair_runner)."""
         return dtype in (np.float32, np.float64) and \
             not config.use_blas(dtype, m, n, k, batch) and \
-            not parallel.split_matmul(dtype, flops)
+            not parallel.split_matmul(dtype, flops, min_seconds)
 
     def job(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
             c0: np.ndarray | None = None, alpha: float = 1.0) -> Any:

@@ -216,6 +216,67 @@ describe_product = disk_cache(numba.njit(nogil=True, error_model="numpy")(_descr
 describe_pack = disk_cache(numba.njit(nogil=True, error_model="numpy")(_describe_pack))
 _described = set()
 
+# split_rows' result: bit HELPED when a worker ran a block, bit FAILED when a block's kernel
+# raised (the caller then runs the whole product again to raise the error).
+HELPED, FAILED = 1, 2
+
+
+@numba.njit(inline="always")
+def _describe_rows(row, address, a, b, out, ta, tb, bias, has_bias, c0, alpha, has_c0,
+                   lo, hi):
+    """Describe the product's rows [lo, hi) of op(a) and out (bias stands in for the shared
+    B a PRODUCT job does not read; c0 is out when not has_c0, as matmul() passes it)."""
+    part = a[:, :, lo:hi] if ta else a[:, lo:hi, :]
+    describe_product(row, PRODUCT, address, part, b, bias, out[:, lo:hi, :], ta, tb, bias,
+                     has_bias, c0[:, lo:hi, :], alpha, has_c0)
+
+
+def _split_rows(jobs, mine, posted, claims, done, seq, bounds, address, a, b, out, ta, tb,
+                bias, has_bias, c0, alpha, has_c0):
+    """One product (a batch of one, each block packing its own B) with out's rows cut at
+    bounds: block 0 here, block w + 1 posted to worker w as job ``seq``, all from one native
+    call. A split described and handed over from Python (a job row per block through
+    matmul(row=), the post, the caller's own matmul() call, the claims) cost a 128^3 float32
+    product ≈ 35 us more than its blocks' kernels, as much as half the product itself
+    (MATMUL_NOTES.md, round 14). Blocks no worker took are run here, as in parallel._Pool.
+    Returns HELPED and FAILED bits."""
+    workers = bounds.shape[0] - 2
+    for w in range(workers):
+        _describe_rows(jobs[w], address, a, b, out, ta, tb, bias, has_bias, c0, alpha, has_c0,
+                       bounds[w + 1], bounds[w + 2])
+        _store_release(posted, w, seq)
+    _describe_rows(mine, address, a, b, out, ta, tb, bias, has_bias, c0, alpha, has_c0,
+                   bounds[0], bounds[1])
+    result = 0 if run(mine) else FAILED
+    for w in range(workers):
+        if _claim(claims, w, seq):  # not taken yet: run it here
+            if not run(jobs[w]):
+                result |= FAILED
+            continue
+        result |= HELPED
+        while _load_acquire(done, w) < seq:
+            _yield_core()
+        if jobs[w, STATUS] != 0:
+            result |= FAILED
+    return result
+
+
+split_rows = disk_cache(numba.njit(nogil=True, error_model="numpy")(_split_rows))
+_splitters = set()
+
+
+def splitter(dtype):
+    """split_rows, compiled (or loaded) for dtype's entry argument types (signature)."""
+    if dtype not in _splitters:
+        nb = types.float32 if dtype == np.float32 else types.float64
+        flags = types.Array(types.int64, 1, "C")
+        ro3, _, out, ta, tb, bias, has_bias, c0, alpha, has_c0 = signature(False, nb)
+        compile_exclusively(split_rows, (
+            types.Array(types.int64, 2, "C"), flags, flags, flags, flags, types.int64, flags,
+            types.int64, ro3, ro3, out, ta, tb, bias, has_bias, c0, alpha, has_c0))
+        _splitters.add(dtype)
+    return split_rows
+
 
 def describers(dtype):
     """(describe_product, describe_pack), compiled (or loaded) for dtype's argument types,

@@ -1083,6 +1083,31 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None
         kernel(a, b, *packed, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, has_c0)
 
 
+def split_rows(split, bounds, a, b, out, transpose_a, transpose_b, bias=None, key=None,
+               c0=None, alpha=1.0):
+    """matmul(a, b, out, ...) for a batch of one, with key (static_entry of the blocks'
+    sizes), out's rows cut at ``bounds`` (an int64 array from 0 to m), each block packing
+    all of op(b) (so for small_b's sizes), handed to ``split(fn, bounds, args)``
+    (parallel.split_rows), which runs jobs.split_rows: every block from one native call.
+    Whether it ran: not where matmul() itself must first check or copy the operands, the
+    entry is not loaded, or the pool cannot take it now."""
+    has_c0 = c0 is not None
+    if key not in _kernels or (has_c0 and c0.shape[2] > 1 and c0.strides[2] != c0.itemsize):
+        return False
+    args = (_address(out.dtype, key[1]), a, b, out, bool(transpose_a), bool(transpose_b),
+            _EMPTY[out.dtype] if bias is None else bias, bias is not None,
+            c0 if has_c0 else out, float(alpha), has_c0)
+    try:
+        result = split(jobs.splitter(out.dtype), bounds, args)
+    except TypeError:  # arguments the entry takes only after matmul()'s checks
+        return False
+    if result is None:
+        return False
+    if result & jobs.FAILED:  # a block's kernel raised: the whole product again, to raise it
+        matmul(a, b, out, transpose_a, transpose_b, bias, key=key, c0=c0, alpha=alpha)
+    return True
+
+
 def entry(a, b, out, transpose_a):
     """The key of the compiled entry that matmul() runs these operands with, for ready() and
     load()."""
