@@ -188,7 +188,7 @@ def split_extents(monkeypatch):
     blocks = parallel.blocks
 
     def spy(n, parts):
-        if sys._getframe(1).f_code.co_name in ("run_matmul", "split_natively"):
+        if sys._getframe(1).f_code.co_name in ("run_matmul", "split_plan"):
             extents.append(n)
         return blocks(n, parts)
 
@@ -214,11 +214,12 @@ def test_two_threads_split_batches_into_whole_products(split_extents, b_batch):
 
 @pytest.mark.parametrize("op", ["A@B", "A@B.T"])
 def test_two_threads_split_wide_products_by_columns(split_extents, op):
-    """A product whose B is much larger than its A (a dense layer's forward product) is split
-    into column blocks, each computed into a buffer of its own with its part of the bias."""
+    """A product whose B is much larger than its A and too few rows for each of two row
+    blocks to pack all of B is split into column blocks, each computed into a buffer of its
+    own with its part of the bias."""
     from jitgrad.backend.kernels import matmul as mm
-    m, k, n = 56, 300, 1100
-    assert mm.split_columns(m, n, k, 8, 2)
+    m, k, n = 40, 300, 1100
+    assert mm.split_columns(m, n, k, 8, 2) and not mm.rows_each_packing_b(m, n, k, 8, 2)
     a, b = operands(op, m, k, n, np.float64)
     c = rng.standard_normal(n)
     got = jg.jit(lambda a, b, c: OPS[op](a, b) + c)(a, b, c)
@@ -229,16 +230,19 @@ def test_two_threads_split_wide_products_by_columns(split_extents, op):
 @pytest.mark.parametrize("op", ["A@B", "A.T@B", "A@B.T", "A.T@B.T"])
 def test_two_threads_split_tall_products_by_rows_sharing_one_packed_b(split_extents,
                                                                       monkeypatch, op):
-    """A product split by rows packs op(b) once, each thread a block of its tile columns,
-    and both row blocks read that pack: the result is bit for bit the one-thread kernel's."""
+    """A product split by rows outside the native split (run_matmul: here because the native
+    split is refused, as while another caller holds the pool) packs op(b) once, each thread a
+    block of its tile columns, and both row blocks read that pack: the result is bit for bit
+    the one-thread kernel's."""
     from jitgrad.backend.kernels import matmul as mm
+    monkeypatch.setattr(mm, "split_rows", lambda *args, **kw: False)
     m, k, n = 400, 150, 300
     assert not mm.split_columns(m, n, k, 8, 2) and not mm.small_b(k, n, 8)
     a, b = operands(op, m, k, n, np.float64)
     c = rng.standard_normal(n)
     f = jg.jit(lambda a, b, c: OPS[op](a, b) + c)
     got = f(a, b, c)
-    assert split_extents == [mm.shared_b_size(k, n, np.float64)[1], m]
+    assert split_extents[-2:] == [mm.shared_b_size(k, n, np.float64)[1], m]
     np.testing.assert_allclose(got, OPS[op](a, b) + c, rtol=1e-12, atol=1e-12)
     monkeypatch.setattr(jg.config, "threads", 1)
     np.testing.assert_array_equal(got, f(a, b, c))
@@ -268,13 +272,38 @@ def test_two_threads_split_products_with_a_small_b_by_rows_each_packing_all_of_i
     np.testing.assert_allclose(got, OPS[op](a, b), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("op", ["A@B", "A.T@B.T"])
+def test_two_threads_split_products_with_enough_rows_natively_each_block_packing_b(
+        split_extents, monkeypatch, op):
+    """A product with a large B but enough rows for each block (a layer's forward product at
+    batch 400) is split by rows from one native call, each block packing all of B (faster
+    than sharing one pack or splitting the columns, MATMUL_NOTES round 14): bit for bit the
+    one-thread kernel's."""
+    from jitgrad.backend.kernels import matmul as mm
+    ran = []
+    real = mm.split_rows
+    monkeypatch.setattr(mm, "split_rows", lambda *a, **kw: ran.append(real(*a, **kw)) or ran[-1])
+    m, k, n = 400, 150, 300
+    assert not mm.small_b(k, n, 8) and mm.rows_each_packing_b(m, n, k, 8, 2)
+    a, b = operands(op, m, k, n, np.float64)
+    f = jg.jit(lambda a, b: OPS[op](a, b))
+    f(a, b)  # (a kernel entry not loaded yet is loaded by run_matmul)
+    split_extents.clear(), ran.clear()
+    got = f(a, b)
+    assert split_extents == [] and ran == [True]  # (the row bounds were worked out before)
+    monkeypatch.setattr(jg.config, "threads", 1)
+    np.testing.assert_array_equal(got, f(a, b))
+
+
 def test_two_threads_split_by_rows_while_the_shared_b_kernels_compile(split_extents,
                                                                         monkeypatch):
     """While the shared-B kernel entries are compiling in the background (deferred), a row
-    split packs B on each thread as before: same bits, and no compile waited for."""
+    split outside the native split (refused here) packs B on each thread: same bits, and no
+    compile waited for."""
     from jitgrad.backend import runtime
     from jitgrad.backend.kernels import matmul as mm
     monkeypatch.setattr(mm, "ready", lambda key: key[1] in (True, False))
+    monkeypatch.setattr(mm, "split_rows", lambda *args, **kw: False)
     asked = []
     import jitgrad.tiered
 
@@ -289,7 +318,7 @@ def test_two_threads_split_by_rows_while_the_shared_b_kernels_compile(split_exte
     a, b = operands("A@B", m, k, n, np.float64)
     f = jg.jit(lambda a, b: a @ b)
     got = f(a, b)
-    assert split_extents == [m]
+    assert split_extents[-1] == m
     assert sorted(key[1] for key in asked) == ["pack", "shared"]
     monkeypatch.setattr(jg.config, "threads", 1)
     np.testing.assert_array_equal(got, f(a, b))
@@ -387,7 +416,7 @@ def test_sgd_step_fuses_every_weight_update(backend):
 def test_two_threads_split_a_product_with_its_update(split_extents, shape):
     """Each thread's block of a split product applies the update to its part (rows, columns
     or whole products of a batch), reading its part of c0."""
-    m, k, n = {"rows": (400, 150, 100), "columns": (56, 300, 1100), "batch": (60, 70, 80)}[shape]
+    m, k, n = {"rows": (400, 150, 100), "columns": (40, 300, 1100), "batch": (60, 70, 80)}[shape]
     batch = (3,) if shape == "batch" else ()
     a, b = operands("A@B", m, k, n, np.float64, batch)
     w = rng.standard_normal(batch + (m, n))

@@ -798,22 +798,30 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
     flops = 2 * batch * m * n * k
     direct = a_batch is None and b_batch is None and dtype in (np.float32, np.float64)
     decided: list[Any] = [None, False]  # the configuration decided for, and the decision
-    # A split whose blocks each pack all of B runs from one native call (matmul.split_rows);
-    # the others (a B packed once between the threads, column blocks) take run_matmul.
-    rows_natively = direct and batch == 1 and mm.small_b(k, n, dtype.itemsize)
-    min_seconds = parallel.MIN_NATIVE_SPLIT_SECONDS if rows_natively else \
-        parallel.MIN_MATMUL_SECONDS
-    cuts: dict[int, tuple[np.ndarray, Any]] = {}  # threads -> row bounds, the blocks' entry
+    # A split into row blocks that each pack all of B runs from one native call
+    # (matmul.split_rows); the others (column blocks, a batch's products) take run_matmul.
+    cuts: dict[int, tuple[bool, float, np.ndarray, Any]] = {}  # threads -> see split_plan
+
+    def split_plan(threads: int) -> tuple[bool, float, np.ndarray, Any]:
+        """Whether to split by rows natively, from what one-thread time, the row bounds and
+        the blocks' entry."""
+        if threads not in cuts:
+            natively = direct and batch == 1 and \
+                mm.rows_each_packing_b(m, n, k, dtype.itemsize, threads)
+            blocks = parallel.blocks(m, threads) if natively else []
+            cuts[threads] = (
+                natively, parallel.MIN_NATIVE_SPLIT_SECONDS if natively else
+                parallel.MIN_MATMUL_SECONDS,
+                np.array([lo for lo, _ in blocks] + [m], np.int64),
+                (dtype, any(mm.static_entry(dtype, hi - lo, n, k)[1] for lo, hi in blocks)))
+        return cuts[threads]
 
     def split_natively(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None,
                        out: np.ndarray, c0: np.ndarray | None, alpha: float,
                        threads: int) -> bool:
-        if threads not in cuts:
-            blocks = parallel.blocks(m, threads)
-            cuts[threads] = (np.array([lo for lo, _ in blocks] + [m], np.int64),
-                             (dtype, any(mm.static_entry(dtype, hi - lo, n, k)[1]
-                                         for lo, hi in blocks)))
-        bounds, block_key = cuts[threads]
+        _, _, bounds, block_key = split_plan(threads)
+        if not mm.ready(block_key) and defer_matmul_kernel(block_key):
+            return False
         start = time.perf_counter()
         if not mm.split_rows(parallel.split_rows, bounds, a.reshape(a3), b.reshape(b3),
                              out.reshape(out3), ta, tb, bias, block_key,
@@ -832,8 +840,9 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
             # run_matmul times it, for the split decisions): run_matmul's way cost a 128^3
             # float32 product 13 % (threads 2 against 1, alternated in one process).
             timed = now[1] > 1
+            natively, min_seconds = split_plan(now[1])[:2] if timed else (False, 0.0)
             if timed and parallel.split_matmul(dtype, flops, min_seconds):
-                if rows_natively and parallel.helpful(now[1]) and \
+                if natively and parallel.helpful(now[1]) and \
                         split_natively(a, b, bias, out, c0, alpha, now[1]):
                     return out
                 return run_matmul(a, b, ta, tb, a_batch, b_batch, bias, out, c0, alpha)
@@ -849,7 +858,7 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
         """Whether a call now would run jitgrad's kernel unsplit (see pair_runner)."""
         return dtype in (np.float32, np.float64) and \
             not config.use_blas(dtype, m, n, k, batch) and \
-            not parallel.split_matmul(dtype, flops, min_seconds)
+            not parallel.split_matmul(dtype, flops, split_plan(config.threads)[1])
 
     def job(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
             c0: np.ndarray | None = None, alpha: float = 1.0) -> Any:
@@ -887,6 +896,10 @@ def run_matmul(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool,
         blas = not mm.ready(key) and defer_matmul_kernel(key)
         if blas:
             _deferred.add(out.dtype)
+        elif not mm.ready(key):
+            # Loaded here even when the product is split below (on other entries): a program's
+            # runner takes its own path, native splits included, only once it is loaded.
+            mm.load(key)
     if blas:
         aa = np.swapaxes(a, -1, -2) if ta else a
         bb = np.swapaxes(b, -1, -2) if tb else b

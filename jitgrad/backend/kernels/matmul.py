@@ -1089,10 +1089,10 @@ def split_rows(split, bounds, a, b, out, transpose_a, transpose_b, bias=None, ke
     sizes), out's rows cut at ``bounds`` (an int64 array from 0 to m), each block packing
     all of op(b) (so for small_b's sizes), handed to ``split(fn, bounds, args)``
     (parallel.split_rows), which runs jobs.split_rows: every block from one native call.
-    Whether it ran: not where matmul() itself must first check or copy the operands, the
-    entry is not loaded, or the pool cannot take it now."""
+    Whether it ran: not where matmul() itself must first check or copy the operands, or the
+    pool cannot take it now. (The entry is loaded, or compiled, if it is not yet.)"""
     has_c0 = c0 is not None
-    if key not in _kernels or (has_c0 and c0.shape[2] > 1 and c0.strides[2] != c0.itemsize):
+    if has_c0 and c0.shape[2] > 1 and c0.strides[2] != c0.itemsize:
         return False
     args = (_address(out.dtype, key[1]), a, b, out, bool(transpose_a), bool(transpose_b),
             _EMPTY[out.dtype] if bias is None else bias, bias is not None,
@@ -1170,6 +1170,20 @@ def small_b(k, n, itemsize):
     most 256 KiB, where packing it twice costs less than the hand-off of packing it once
     between the threads (MATMUL_NOTES.md, round 13)."""
     return k * n * itemsize <= _SMALL_B_BYTES
+
+
+# Rows per block from which a native row split (split_rows, each block packing all of op(b))
+# beat the other splits even for a large B (two threads, interleaved in one process, MATMUL_NOTES
+# round 14): 1.04-1.34x faster than rows sharing one pack or column blocks from 56 x 300 x 1100
+# f64 up to 2048^3, 0.96x at 64 x 2048 x 2048, 0.74-0.85x at 32 x 1024 x 2048, 0.59x at
+# 16 x 4096 x 4096 (every block packs a B that a few rows then use).
+_NATIVE_ROWS_PER_BLOCK = 24
+
+
+def rows_each_packing_b(m, n, k, itemsize, parts):
+    """Whether `parts` threads should split one m x k by k x n product into row blocks that
+    each pack all of op(b) (split_rows): where B is small or each block has enough rows."""
+    return small_b(k, n, itemsize) or m >= _NATIVE_ROWS_PER_BLOCK * parts
 
 
 def split_columns(m, n, k, itemsize, parts):
