@@ -431,23 +431,27 @@ def test_a_row_split_runs_every_block_from_one_native_call(monkeypatch, dtype, t
     assert row[jobs.KIND] == jobs.PRODUCT and row[jobs.STATUS] == 0
 
 
-def test_a_row_split_wakes_a_sleeping_worker():
+def test_a_row_split_wakes_a_sleeping_worker(monkeypatch):
     """A worker asleep (its spin after the last job ran out) is woken by a row split, whose
     native post alone would not wake it: the caller runs the block the worker missed, and the
     worker, spinning again, takes the next split's."""
     from jitgrad.backend.kernels import matmul as mm
-    args, kw, want = _row_split_args(np.float64)
-    key = mm.static_entry(np.dtype(np.float64), 35, 45, 33)
+    args, kw, want = _row_split_args(np.float64, m=150, k=130, n=120)
+    key = mm.static_entry(np.dtype(np.float64), 75, 120, 130)
     mm.load(key)
-    bounds = np.array([0, 35, 70], np.int64)
+    bounds = np.array([0, 75, 150], np.int64)
     with _own_pool() as pool:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
+            monkeypatch.setattr(parallel, "SPINS", 400)
             while not pool.sleeping[0]:  # the worker's spin ends: it sleeps
                 time.sleep(0.001)
+            monkeypatch.setattr(parallel, "SPINS", 1 << 16)  # (its next spin, once woken)
             assert mm.split_rows(lambda *s: pool.split_rows(*s), bounds, *args, key=key, **kw)
             np.testing.assert_array_equal(args[2], want)
-            time.sleep(0)  # (the GIL for the woken worker's Python)
+            while pool.sleeping[0]:  # (woken: it needs the GIL to leave its Python wait)
+                time.sleep(0.001)
+            args[2][...] = np.nan
             assert mm.split_rows(lambda *s: pool.split_rows(*s), bounds, *args, key=key, **kw)
             np.testing.assert_array_equal(args[2], want)
             if pool.unhelped == 0:

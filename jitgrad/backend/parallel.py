@@ -3,7 +3,8 @@ large loop kernel (or matmul) is split along its outermost loop into blocks that
 of Python threads runs at once. Between blocks a worker reads a flag without the GIL for up to
 about 0.2 ms (the next split kernel of a program usually comes sooner), yielding its core
 between reads, then sleeps; a matmul call it is handed runs right there, as a native job
-without the GIL (kernels/jobs.py); the caller runs the blocks no worker has taken in time.
+without the GIL (kernels/jobs.py; a product split by rows is posted, run and waited for from
+one native call, jobs.split_rows); the caller runs the blocks no worker has taken in time.
 Workers are kept off the CPU their caller runs on (their affinity), which the scheduler would
 otherwise often wake them onto. Any number of Python threads may call compiled programs
 concurrently."""
