@@ -6,6 +6,8 @@ pool and a forked child; matmul calls run by a worker as native jobs (kernels/jo
 import contextlib
 import functools
 import multiprocessing
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -517,3 +519,19 @@ def test_compiled_products_split_natively_with_threads(threads, monkeypatch, dty
     assert ran and all(ran)
     for g, r in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, r)
+
+
+def test_the_row_splitter_compiles_after_the_describers(tmp_path):
+    """In a process with empty caches the describers (compiled for the entries' argument types
+    only, then closed to other types) may come first; the row splitter, which describes slices
+    and placeholders of other layouts, still compiles (it did not: a TypingError, which a
+    two-thread program raised as a jitgrad bug when its first split came after a general one)."""
+    script = ("import numpy as np\n"
+              "from jitgrad.backend.kernels import jobs\n"
+              "for dtype in (np.float32, np.float64):\n"
+              "    jobs.describers(np.dtype(dtype))\n"
+              "    jobs.splitter(np.dtype(dtype))\n")
+    env = dict(os.environ, JITGRAD_CACHE_DIR=str(tmp_path), NUMBA_CACHE_DIR=str(tmp_path))
+    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]

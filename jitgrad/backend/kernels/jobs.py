@@ -215,6 +215,9 @@ def _describe_pack(row, address, b, tb, shared, lo, hi):
 describe_product = disk_cache(numba.njit(nogil=True, error_model="numpy")(_describe_product))
 describe_pack = disk_cache(numba.njit(nogil=True, error_model="numpy")(_describe_pack))
 _described = set()
+# split_rows' own copy: describe_product takes only the entries' argument types once
+# describers() compiled it, and split_rows passes slices and placeholders of other layouts.
+_describe_into = numba.njit(inline="always")(_describe_product)
 
 # split_rows' result: bit HELPED when a worker ran a block, bit FAILED when a block's kernel
 # raised (the caller then runs the whole product again to raise the error).
@@ -227,8 +230,8 @@ def _describe_rows(row, address, a, b, out, ta, tb, bias, has_bias, c0, alpha, h
     """Describe the product's rows [lo, hi) of op(a) and out (bias stands in for the shared
     B a PRODUCT job does not read; c0 is out when not has_c0, as matmul() passes it)."""
     part = a[:, :, lo:hi] if ta else a[:, lo:hi, :]
-    describe_product(row, PRODUCT, address, part, b, bias, out[:, lo:hi, :], ta, tb, bias,
-                     has_bias, c0[:, lo:hi, :], alpha, has_c0)
+    _describe_into(row, PRODUCT, address, part, b, bias, out[:, lo:hi, :], ta, tb, bias,
+                   has_bias, c0[:, lo:hi, :], alpha, has_c0)
 
 
 def _split_rows(jobs, mine, posted, claims, done, seq, bounds, address, a, b, out, ta, tb,
