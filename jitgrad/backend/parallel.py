@@ -44,8 +44,8 @@ MIN_ELEMENTS_TRANSCENDENTAL = 1 << 19
 # that dtype (``timed_matmul``); before the first timing, products of MIN_MATMUL_FLOPS_UNTIMED
 # flops and up are split. Never below MIN_MATMUL_FLOPS, whatever the rate.
 MIN_MATMUL_SECONDS = 1.5e-4
-# A row split run from one native call (matmul.split_rows; a B small enough for each block to
-# pack it) costs less: 128^3 float32, ≈ 60-100 us on one thread, ran 1.24-1.28x faster split
+# A row split run from one native call (matmul.split_rows, each row block packing all of B)
+# costs less: 128^3 float32, ≈ 60-100 us on one thread, ran 1.24-1.28x faster split
 # (0.71-0.74x by the general path), 80 x 128 x 128 (60 us) 0.96x and 64 x 128 x 128 (46 us)
 # 0.87x (Zen 3 EPYC, interleaved in one process, MATMUL_NOTES.md round 14).
 MIN_NATIVE_SPLIT_SECONDS = 5e-5
@@ -256,9 +256,16 @@ class _Pool:
             if any(self.sleeping[:workers]):
                 # Posted from native code, a job would not wake a sleeping worker: wake it
                 # with a Python job that nobody waits for (it will likely miss this split's
-                # block, which the caller then runs, but be spinning for the next).
+                # block, which the caller then runs, but be spinning for the next). That job
+                # is claimed here at once (this thread holds the GIL, which a worker needs to
+                # claim a Python job): split() rewrites the worker's row for its own job, and
+                # a worker that saw the wake-up's post with the new row's kind half written
+                # must not run the row.
+                wake = self.work[0] + 1
                 self.jobs[:workers, self.kind] = self.python
-                self._post((self.work[0] + 1, [_nothing] * workers, []), workers)
+                self._post((wake, [_nothing] * workers, []), workers)
+                for w in range(workers):
+                    self.claim(self.claims, w, wake)
             seq = self.work[0] + 1
             self.work = (seq, (), [])  # (read by a worker's Python loop only for PYTHON jobs)
             result = split(self.jobs, self.mine, self.posted, self.claims, self.done, seq,

@@ -1087,7 +1087,7 @@ def split_rows(split, bounds, a, b, out, transpose_a, transpose_b, bias=None, ke
                c0=None, alpha=1.0):
     """matmul(a, b, out, ...) for a batch of one, with key (static_entry of the blocks'
     sizes), out's rows cut at ``bounds`` (an int64 array from 0 to m), each block packing
-    all of op(b) (so for small_b's sizes), handed to ``split(fn, bounds, args)``
+    all of op(b) (so where rows_each_packing_b), handed to ``split(fn, bounds, args)``
     (parallel.split_rows), which runs jobs.split_rows: every block from one native call.
     Whether it ran: not where matmul() itself must first check or copy the operands, or the
     pool cannot take it now. (The entry is loaded, or compiled, if it is not yet.)"""
