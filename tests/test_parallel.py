@@ -424,7 +424,7 @@ def test_a_row_split_runs_every_block_from_one_native_call(monkeypatch, dtype, t
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # until the worker, not the caller, ran its block
             args[2][...] = np.nan
-            assert mm.split_rows(lambda *s: pool.split_rows(*s), bounds, *args, key=key, **kw)
+            assert mm.split_rows(pool.split_rows, bounds, *args, key=key, **kw)
             np.testing.assert_array_equal(args[2], want)
             row = pool.jobs[0].copy()
             if pool.unhelped == 0:
@@ -449,12 +449,12 @@ def test_a_row_split_wakes_a_sleeping_worker(monkeypatch):
             while not pool.sleeping[0]:  # the worker's spin ends: it sleeps
                 time.sleep(0.001)
             monkeypatch.setattr(parallel, "SPINS", 1 << 16)  # (its next spin, once woken)
-            assert mm.split_rows(lambda *s: pool.split_rows(*s), bounds, *args, key=key, **kw)
+            assert mm.split_rows(pool.split_rows, bounds, *args, key=key, **kw)
             np.testing.assert_array_equal(args[2], want)
             while pool.sleeping[0]:  # (woken: it needs the GIL to leave its Python wait)
                 time.sleep(0.001)
             args[2][...] = np.nan
-            assert mm.split_rows(lambda *s: pool.split_rows(*s), bounds, *args, key=key, **kw)
+            assert mm.split_rows(pool.split_rows, bounds, *args, key=key, **kw)
             np.testing.assert_array_equal(args[2], want)
             if pool.unhelped == 0:
                 break
@@ -469,7 +469,7 @@ def test_a_row_split_whose_kernel_raises_raises_in_the_caller(monkeypatch):
     key = mm.static_entry(np.dtype(np.float64), 4, 7, 5)
     mm.load(key)
     with _own_pool() as pool, pytest.raises(ValueError, match="matmul"):
-        mm.split_rows(lambda *s: pool.split_rows(*s), np.array([0, 4, 8], np.int64),
+        mm.split_rows(pool.split_rows, np.array([0, 4, 8], np.int64),
                       a, b, out, False, False, key=key)
 
 

@@ -10,7 +10,6 @@ work (``serve``, native code) runs it in place: no Python, no GIL (MATMUL_NOTES.
 """
 
 import numba
-import numpy as np
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -271,7 +270,7 @@ _splitters = set()
 def splitter(dtype):
     """split_rows, compiled (or loaded) for dtype's entry argument types (signature)."""
     if dtype not in _splitters:
-        nb = types.float32 if dtype == np.float32 else types.float64
+        nb = numba.from_dtype(dtype)
         flags = types.Array(types.int64, 1, "C")
         ro3, _, out, ta, tb, bias, has_bias, c0, alpha, has_c0 = signature(False, nb)
         compile_exclusively(split_rows, (
@@ -286,7 +285,7 @@ def describers(dtype):
     those of the entries (signature): a call converts its arrays as the entry's call
     would, and no other signature is ever compiled."""
     if dtype not in _described:
-        nb = types.float32 if dtype == np.float32 else types.float64
+        nb = numba.from_dtype(dtype)
         row = types.Array(types.int64, 1, "C")
         compile_exclusively(describe_product,
                             (row, types.int64, types.int64) + signature("shared", nb))
