@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -172,7 +172,48 @@ class _Entry:
         elif tree.node_type is tuple and all(c.node_type is None for c in tree.children):
             self.unflatten = tuple
         else:
-            self.unflatten = functools.partial(tree_unflatten, tree)
+            try:  # (a step's (loss, [parameters]): 0.5 µs, where tree_unflatten took 3.7)
+                self.unflatten = eval(f"lambda l: {_rebuilt(tree, itertools.count())}")
+            except TypeError:  # other nodes than lists, tuples, dicts and None
+                self.unflatten = functools.partial(tree_unflatten, tree)
+
+
+def _rebuilt(tree: PyTreeDef, leaf: Iterator[int]) -> str:
+    """A Python expression that builds ``tree`` from the list ``l`` of its leaves, made of
+    lists, tuples, dicts whose keys are strings or integers, and None (TypeError for anything
+    else)."""
+    t = tree.node_type
+    if t is None:
+        return f"l[{next(leaf)}]"
+    if t is type(None):
+        return "None"
+    parts = [_rebuilt(c, leaf) for c in tree.children]
+    if t is tuple:
+        return f"({''.join(p + ', ' for p in parts)})"
+    if t is list:
+        return f"[{', '.join(parts)}]"
+    if t is dict and all(type(k) in (str, int) for k in tree.aux):
+        return f"{{{', '.join(f'{k!r}: {p}' for k, p in zip(tree.aux, parts, strict=True))}}}"
+    raise TypeError(t)
+
+
+def _tree_key(x: Any, leaves: list) -> Any:
+    """The fast path's key of ``x``: numpy arrays (leaves, appended to ``leaves`` in
+    tree_flatten's order) by type, shape and dtype, inside lists, tuples, dicts and None
+    (by type and keys); TypeError for anything else, which takes the general path. Of an
+    array argument, the key is the one the call's first fast path builds."""
+    t = type(x)
+    if t is np.ndarray:
+        leaves.append(x)
+        return (t, x.shape, x.dtype)
+    if t is tuple or t is list:
+        return (t, tuple([_tree_key(c, leaves) for c in x]))
+    if t is dict:
+        keys = sorted(x)  # (tree_flatten's order; TypeError for keys that do not sort)
+        return (t, tuple(keys), tuple([_tree_key(x[k], leaves) for k in keys]))
+    if x is None:
+        return None
+    raise TypeError(t)
 
 
 def _as_array(x: Any) -> np.ndarray:
@@ -304,7 +345,16 @@ class Jitted:
                     key = tuple([(type(a), a.shape, a.dtype) for a in args])
                 entry = self._fast[key]
             except (AttributeError, KeyError, TypeError):
-                pass
+                # Arguments that are lists, tuples and dicts of arrays (a training step's
+                # parameters): keyed in one walk, 2-3 µs where tree_flatten and the avals took
+                # 27 µs of an MLP step's call.
+                leaves: list = []
+                try:
+                    entry = self._fast[tuple([_tree_key(a, leaves) for a in args])]
+                except (KeyError, TypeError):
+                    pass
+                else:
+                    return entry.unflatten(entry.fn(*leaves))
             else:
                 return entry.unflatten(entry.fn(*args))
         return self._call(args, kwargs)
@@ -329,9 +379,13 @@ class Jitted:
         if entry is None:
             with gc_paused():  # the first run of a compiled program compiles its kernels
                 entry = self._entry(key, args, kwargs, leaves, in_tree, arrays)
-                if not kwargs and not static and len(arrays) == len(args) and \
-                        all(type(a) is np.ndarray for a in args):
-                    self._fast[tuple((np.ndarray, a.shape, a.dtype) for a in arrays)] = entry
+                if not kwargs and not static and all(
+                        type(x) is np.ndarray and x is a
+                        for x, a in zip(leaves, arrays, strict=True)):
+                    try:  # (arrays in native byte order only: they are passed on as they are)
+                        self._fast[tuple([_tree_key(a, []) for a in args])] = entry
+                    except TypeError:  # a container the fast path does not walk
+                        pass
                 out = entry.unflatten(entry.fn(*arrays))
         else:
             out = entry.unflatten(entry.fn(*arrays))

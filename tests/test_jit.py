@@ -259,6 +259,72 @@ def test_repeated_calls_tell_every_signature_apart(arity):
                                                 for i, a in enumerate(args)), rtol=1e-6)
 
 
+def test_repeated_calls_with_containers_tell_every_structure_apart():
+    """Arguments that are lists, tuples and dicts of arrays (a training step's parameters)
+    take a keyed path on repeated calls too: it tells apart the container types, a dict's
+    keys, nesting, shapes and dtypes, and leaves everything else (a subclass, a non-native
+    byte order, a scalar, a namedtuple) to the general path; every call computes what numpy
+    does and returns the argument's own structure."""
+    from collections import namedtuple
+
+    from jitgrad.tree_util import tree_map, tree_structure
+
+    class Sub(np.ndarray):
+        pass
+
+    Pair = namedtuple("Pair", "u v")
+    g = jg.jit(lambda tree, x: tree_map(lambda p: jnp.sin(p) * x, tree))
+    a, b = np.linspace(-1, 1, 6), np.linspace(0, 2, 6)
+    variants = [[a, b], (a, b), {"u": a, "v": b}, {"u": a, "w": b}, {"v": a, "u": b},
+                [a, (b, None)], [(a,), b], [a.reshape(2, 3), b], [a, b.astype(np.float32)],
+                [a, b.astype(">f8")], [a, b.view(Sub)], [a, 0.5], Pair(a, b), [a[::2], b]]
+    general = g._call
+    slow = []
+
+    def counted(args, kwargs):
+        slow.append(type(args[0]).__name__)
+        return general(args, kwargs)
+
+    for round_ in range(2):
+        g._call = counted if round_ else general
+        for v in variants:
+            x = np.array(0.5 if round_ else 0.25)
+            got = g(v, x)
+            want = tree_map(lambda p, x=x: np.sin(np.asarray(p)) * x, v)
+            assert tree_structure(got) == tree_structure(want), (v, got)
+            assert type(got) is type(want)
+            for gl, wl in zip(tree_leaves(got), tree_leaves(want), strict=True):
+                assert gl.shape == wl.shape
+                np.testing.assert_allclose(gl, wl, rtol=1e-6)
+    assert g.trace_count <= len(variants)
+    assert slow == ["list", "list", "list", "Pair"]
+    # A non-native byte order first seen in a container (no entry of its native signature yet)
+    # is converted on every call, not only the first.
+    h = jg.jit(lambda ps: ps[0] * ps[1])
+    for _ in range(3):
+        np.testing.assert_array_equal(h([a.astype(">f8"), b]), a * b)
+
+
+@pytest.mark.parametrize("tree", [
+    (1, [2, 3]), [1, {"b": 2, "a": (3, None)}], {1: 1, 2: [2]}, ((), [], {}, None, 1),
+    (1,), {(1, 2): 1, (0, 3): 2}, {True: 1}], ids=repr)
+def test_compiled_results_are_rebuilt_as_tree_unflatten_would(tree):
+    """A program's results are rebuilt into the function's output structure by an expression
+    made for that structure where it is made only of lists, tuples, dicts with string or
+    integer keys and None (by tree_unflatten otherwise): both give the same tree."""
+    from jitgrad.jit import _Entry
+    from jitgrad.tree_util import tree_flatten, tree_unflatten
+
+    leaves, treedef = tree_flatten(tree)
+    arrays = [np.full(2, x, np.float64) for x in leaves]
+    want = tree_unflatten(treedef, arrays)
+    got = _Entry(None, treedef, None).unflatten(arrays)
+    assert tree_flatten(got)[1] == treedef and type(got) is type(want)
+    assert all(g is w for g, w in zip(tree_leaves(got), tree_leaves(want), strict=True))
+    out = jg.jit(lambda xs: jg.tree_util.tree_unflatten(treedef, [x * 2 for x in xs]))(arrays)
+    assert tree_flatten(out)[1] == treedef
+
+
 def test_jitted_method_binds_its_instance():
     """``@jit`` on a method binds ``self`` as a function does (JAX's jit too): static as
     argument 0 with ``static_argnums=0``, or a registered pytree."""
