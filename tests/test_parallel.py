@@ -151,6 +151,26 @@ def test_splitting_stops_while_no_worker_helps_and_resumes_when_one_does(threads
     assert taken.is_set() and parallel.helpful(2)
 
 
+def test_a_run_that_had_to_wake_a_worker_is_followed_by_another_try():
+    """Splitting has stopped (no worker helped lately) and the PROBE-th call finds the worker
+    asleep: woken, it comes too late for that run's block, which says nothing of whether it
+    can help, so the next call tries again, and the worker, spinning now, takes its block.
+    (Counted as a plain unhelped run, every probe of back-to-back short products found the
+    worker asleep again: a 128^3 float32 product never split again, and took 0.85x its
+    one-thread time with two threads.)"""
+    with _own_pool() as pool:
+        pool.unhelped = parallel.UNHELPED
+        while not pool.sleeping[0]:  # its spin after the last job ran out
+            time.sleep(0.001)
+        pool.run([functools.partial(_hold_the_gil, 0.005), lambda: None])
+        assert pool.unhelped == parallel.UNHELPED + 1
+        pool.asked = 0  # (the next call is not a PROBE-th one)
+        assert pool.helps()
+        taken = threading.Event()
+        pool.run([lambda: taken.wait(10), taken.set])
+        assert taken.is_set() and pool.unhelped == 0 and pool.helps()
+
+
 def test_blocks_cover_the_range_once():
     for n in (1, 2, 7, 1000):
         for parts in (1, 2, 3):
@@ -519,6 +539,28 @@ def test_compiled_products_split_natively_with_threads(threads, monkeypatch, dty
     assert ran and all(ran)
     for g, r in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, r)
+
+
+def test_a_product_that_is_not_split_calls_the_kernel_itself(threads, monkeypatch):
+    """With threads, a product the pool would split natively but may not now (no worker
+    helped lately) runs on the caller's thread straight from its runner, not through
+    run_matmul's general path (which cost ≈ 5 µs more per product), with the one-thread
+    bits."""
+    from jitgrad.backend import runtime
+    monkeypatch.setattr(jg.config, "matmul", "jitgrad")
+    monkeypatch.setattr(parallel, "_matmul_rates", {np.dtype(np.float32): 1.0})  # split all
+    a, b = (rng.standard_normal((m, 96)).astype(np.float32) for m in (128, 100))
+    bias = rng.standard_normal(100).astype(np.float32)
+    f = jg.jit(lambda a, b, bias: a @ b.T + bias)
+    threads(1)
+    want = f(a, b, bias)
+    threads(2)
+    monkeypatch.setattr(parallel, "helpful", lambda threads: False)
+    general = []
+    real = runtime.run_matmul
+    monkeypatch.setattr(runtime, "run_matmul", lambda *a: general.append(1) or real(*a))
+    np.testing.assert_array_equal(f(a, b, bias), want)
+    assert not general
 
 
 def test_the_row_splitter_compiles_after_the_describers(tmp_path):

@@ -103,6 +103,7 @@ class _Pool:
         self.busy = threading.Lock()  # one caller at a time; the others run serially
         self.unhelped = 0  # runs in a row in which the caller ran every block itself
         self.asked = 0  # calls of helps()
+        self.follow = False  # the last run woke a worker too late to help: try the next too
         self.tids = [0] * workers  # each worker's native thread id
         self.masks: list[set[int] | None] = [None] * workers  # the CPUs each may run on
         self.cpus = _cpus()
@@ -208,6 +209,7 @@ class _Pool:
                 if not native[-1]:
                     self.jobs[w, self.kind] = self.python
             errors: list[BaseException] = []
+            woke = any(self.sleeping[:len(rest)])
             self._post((seq, rest, errors), len(rest))
             failed: BaseException | None = None
             try:
@@ -235,7 +237,7 @@ class _Pool:
                         block()
                     except BaseException as e:  # noqa: BLE001
                         errors.append(e)
-            self.unhelped = 0 if helped else self.unhelped + 1
+            self._count(helped, woke)
             if failed is not None:
                 raise failed
             if errors:
@@ -253,7 +255,8 @@ class _Pool:
             return None
         try:
             self._off_callers_cpu(workers)
-            if any(self.sleeping[:workers]):
+            woke = any(self.sleeping[:workers])
+            if woke:
                 # Posted from native code, a job would not wake a sleeping worker: wake it
                 # with a Python job that nobody waits for (it will likely miss this split's
                 # block, which the caller then runs, but be spinning for the next). That job
@@ -270,16 +273,28 @@ class _Pool:
             self.work = (seq, (), [])  # (read by a worker's Python loop only for PYTHON jobs)
             result = split(self.jobs, self.mine, self.posted, self.claims, self.done, seq,
                            bounds, *args)
-            self.unhelped = 0 if result & self.helped_bit else self.unhelped + 1
+            self._count(result & self.helped_bit, woke)
             return result
         finally:
             self.busy.release()
 
+    def _count(self, helped: bool, woke: bool) -> None:
+        """Keep the count of runs in a row that no worker helped (see helps). A run that had
+        to wake a sleeping worker says little: the worker spins now, so the next call tries
+        again (where the count would stop calls of short products from splitting for good:
+        every PROBE-th call found the worker asleep again and missed it while it woke)."""
+        self.unhelped = 0 if helped else self.unhelped + 1
+        self.follow = woke and not helped
+
     def helps(self) -> bool:
         """Whether splitting work pays: not after UNHELPED runs in a row in which no worker
         took a block in time (no free core, or blocks shorter than a worker's wake-up), except
-        for every PROBE-th call, which tries again."""
+        for every PROBE-th call, which tries again, and the call after a run that woke a
+        worker (see _count)."""
         self.asked += 1
+        if self.follow:
+            self.follow = False
+            return True
         return self.unhelped < UNHELPED or self.asked % PROBE == 0
 
     def _caller_sleeping(self, on: bool) -> None:
