@@ -54,7 +54,7 @@ from jitgrad.transforms.passes import optimize_ir
 from jitgrad.transforms.stage import trace
 from jitgrad.transforms.vjp import vjp_ir
 from jitgrad.transforms.vmap import vmap_ir
-from jitgrad.tree_util import PyTreeDef, tree_flatten, tree_unflatten
+from jitgrad.tree_util import PyTreeDef, flatten_one_level, tree_flatten, tree_unflatten
 
 __all__ = ["clear_caches", "jit", "show_kernels", "wait_for_compiles"]
 
@@ -197,13 +197,21 @@ def _rebuilt(tree: PyTreeDef, leaf: Iterator[int]) -> str:
     raise TypeError(t)
 
 
+_SCALARS = (bool, int, float, complex)
+
+
 def _tree_key(x: Any, leaves: list) -> Any:
-    """The fast path's key of ``x``: numpy arrays (leaves, appended to ``leaves`` in
-    tree_flatten's order) by type, shape and dtype, inside lists, tuples, dicts and None
-    (by type and keys); TypeError for anything else, which takes the general path. Of an
-    array argument, the key is the one the call's first fast path builds."""
+    """The fast path's key of ``x`` (a pytree of arguments), and its leaves appended to
+    ``leaves`` in tree_flatten's order as the program takes them: numpy arrays in native byte
+    order by type, shape and dtype; Python and numpy scalars by type, converted to 0-d
+    arrays as the general path converts them; nodes by type, auxiliary data (a dict's
+    keys) and children. TypeError for anything else (a non-native byte order, an array
+    subclass, a tracer), which takes the general path. Of an array argument, the key is the
+    one the call's first fast path builds."""
     t = type(x)
     if t is np.ndarray:
+        if not x.dtype.isnative:
+            raise TypeError(t)
         leaves.append(x)
         return (t, x.shape, x.dtype)
     if t is tuple or t is list:
@@ -211,9 +219,23 @@ def _tree_key(x: Any, leaves: list) -> Any:
     if t is dict:
         keys = sorted(x)  # (tree_flatten's order; TypeError for keys that do not sort)
         return (t, tuple(keys), tuple([_tree_key(x[k], leaves) for k in keys]))
-    if x is None:
-        return None
-    raise TypeError(t)
+    if t in _SCALARS or isinstance(x, np.generic):
+        leaves.append(_as_argument(x))
+        return (t,)  # (the type decides the dtype of every scalar a program can take)
+    try:
+        children, aux = flatten_one_level(x)
+    except ValueError:  # a leaf of another kind
+        raise TypeError(t) from None
+    return (t, aux, tuple([_tree_key(c, leaves) for c in children]))
+
+
+def _as_argument(x: Any) -> np.ndarray:
+    """A call's argument as the program takes it: a Python int is weakly typed int64 (its
+    aval), so one beyond int64 is refused (OverflowError, as JAX and numpy refuse it) rather
+    than passed as numpy's uint64 or object array: 2**63 was read as -2**63, silently."""
+    if type(x) is int:
+        return np.asarray(x, np.int64)
+    return _as_array(x)
 
 
 def _as_array(x: Any) -> np.ndarray:
@@ -345,9 +367,9 @@ class Jitted:
                     key = tuple([(type(a), a.shape, a.dtype) for a in args])
                 entry = self._fast[key]
             except (AttributeError, KeyError, TypeError):
-                # Arguments that are lists, tuples and dicts of arrays (a training step's
-                # parameters): keyed in one walk, 2-3 µs where tree_flatten and the avals took
-                # 27 µs of an MLP step's call.
+                # Pytrees of arrays and scalars (a training step's parameters, its step size):
+                # keyed in one walk, 2-3 µs where tree_flatten and the avals took 27 µs of an
+                # MLP step's call.
                 leaves: list = []
                 try:
                     entry = self._fast[tuple([_tree_key(a, leaves) for a in args])]
@@ -366,7 +388,7 @@ class Jitted:
         leaves, in_tree = tree_flatten((dyn, dyn_kwargs))
         if current_interpreter() is not EVAL or any(isinstance(x, Tracer) for x in leaves):
             return self._call_traced(args, kwargs, leaves, in_tree, static)
-        arrays = [_as_array(x) for x in leaves]
+        arrays = [_as_argument(x) for x in leaves]
         sig = tuple((a.shape, a.dtype, aval_of(x).weak)
                     for a, x in zip(arrays, leaves, strict=True))
         try:
@@ -379,12 +401,10 @@ class Jitted:
         if entry is None:
             with gc_paused():  # the first run of a compiled program compiles its kernels
                 entry = self._entry(key, args, kwargs, leaves, in_tree, arrays)
-                if not kwargs and not static and all(
-                        type(x) is np.ndarray and x is a
-                        for x, a in zip(leaves, arrays, strict=True)):
-                    try:  # (arrays in native byte order only: they are passed on as they are)
+                if not kwargs and not static:
+                    try:
                         self._fast[tuple([_tree_key(a, []) for a in args])] = entry
-                    except TypeError:  # a container the fast path does not walk
+                    except TypeError:  # arguments the fast path leaves to this one
                         pass
                 out = entry.unflatten(entry.fn(*arrays))
         else:
@@ -485,7 +505,7 @@ class Jitted:
     def _key(self, args: tuple, kwargs: dict) -> tuple[Any, list, PyTreeDef]:
         dyn, dyn_kwargs, static = self._split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn, dyn_kwargs))
-        arrays = [_as_array(x) for x in leaves]
+        arrays = [_as_argument(x) for x in leaves]
         key = (in_tree, static, tuple((a.shape, a.dtype, aval_of(x).weak)
                                       for a, x in zip(arrays, leaves, strict=True)))
         return key, leaves, in_tree
