@@ -1,6 +1,8 @@
 """jitgrad.numpy against numpy: values of traced calls, derivatives, broadcasting, axes,
 keepdims, NumPy 2 promotion, indexing; and eager calls being plain numpy."""
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -101,8 +103,15 @@ BROADCAST_PAIRS = [((2, 3), (3,)), ((2, 1), (1, 3)), ((), (2, 3)), ((4, 1, 3), (
                                   "maximum", "minimum"])
 @pytest.mark.parametrize("sa,sb", BROADCAST_PAIRS)
 def test_binary_broadcasting(name, sa, sb):
-    a = rng.uniform(0.5, 1.5, sa)
-    b = rng.uniform(0.5, 1.5, sb)
+    # Operands of this case's own seed (the module's generator is drawn from in whatever order
+    # the test runner's workers take the cases), apart by 0.05 at least where maximum and
+    # minimum compare them: finite differences across a near tie broke the check now and then.
+    seeded = np.random.default_rng(zlib.crc32(f"{name}{sa}{sb}".encode()))
+    while True:
+        a = seeded.uniform(0.5, 1.5, sa)
+        b = seeded.uniform(0.5, 1.5, sb)
+        if name not in ("maximum", "minimum") or np.all(np.abs(a - b) >= 0.05):
+            break
     agree(getattr(jnp, name), a, b)
 
 
