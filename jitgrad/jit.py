@@ -51,7 +51,7 @@ from jitgrad.subprogram import closure_convert
 from jitgrad.transforms.jvp import jvp_flat
 from jitgrad.transforms.partial_eval import partial_eval_ir
 from jitgrad.transforms.passes import optimize_ir
-from jitgrad.transforms.stage import trace
+from jitgrad.transforms.stage import trace, weak_int_casts
 from jitgrad.transforms.vjp import vjp_ir
 from jitgrad.transforms.vmap import vmap_ir
 from jitgrad.tree_util import PyTreeDef, flatten_one_level, tree_flatten, tree_unflatten
@@ -157,6 +157,9 @@ class _Entry:
     compiled: Any
     job: Any = None  # the background compile, while there is one
     marker: IR | None = None  # the program to record as cached after its first call
+    # (leaf index, least, greatest, dtype) of Python int arguments promoted to a narrower
+    # integer dtype (see _int_bounds), checked on every call
+    int_bounds: tuple = ()
 
     def install(self, compiled: Any) -> None:
         """Serve calls with ``compiled`` from now on (one attribute store: atomic); the
@@ -227,6 +230,32 @@ def _tree_key(x: Any, leaves: list) -> Any:
     except ValueError:  # a leaf of another kind
         raise TypeError(t) from None
     return (t, aux, tuple([_tree_key(c, leaves) for c in children]))
+
+
+def _int_bounds(ir: IR, casts: list) -> tuple:
+    """(leaf index, least, greatest, dtype) for each Python int argument (a weakly typed int64
+    input of ``ir``) and each narrower integer dtype promotion cast it to while it was traced
+    (``casts``: see stage.weak_int_casts); a value computed from one is not followed."""
+    index = {v: i for i, v in enumerate(ir.invars)}
+    bounds = set()
+    for tracer, dtype in casts:
+        i = index.get(getattr(tracer, "var", None))
+        if i is not None:
+            info = np.iinfo(dtype)
+            bounds.add((i, int(info.min), int(info.max), np.dtype(dtype).name))
+    return tuple(sorted(bounds))
+
+
+def _check_ints(name: str, bounds: tuple, leaves: Sequence[Any]) -> None:
+    """Refuse a Python int argument outside a dtype promotion cast it to (see _int_bounds),
+    as numpy does, rather than let the compiled cast wrap it around."""
+    for i, lo, hi, dtype in bounds:
+        value = int(leaves[i])
+        if not lo <= value <= hi:
+            raise OverflowError(
+                f"jit({name}): Python integer {value} (argument leaf {i}) out of bounds for "
+                f"{dtype}, the dtype of the integer array it meets (numpy raises this too); "
+                f"pass it as an array of the dtype to compute in")
 
 
 def _as_argument(x: Any) -> np.ndarray:
@@ -376,6 +405,8 @@ class Jitted:
                 except (KeyError, TypeError):
                     pass
                 else:
+                    if entry.int_bounds:
+                        _check_ints(self.__name__, entry.int_bounds, leaves)
                     return entry.unflatten(entry.fn(*leaves))
             else:
                 return entry.unflatten(entry.fn(*args))
@@ -406,8 +437,12 @@ class Jitted:
                         self._fast[tuple([_tree_key(a, []) for a in args])] = entry
                     except TypeError:  # arguments the fast path leaves to this one
                         pass
+                if entry.int_bounds:
+                    _check_ints(self.__name__, entry.int_bounds, arrays)
                 out = entry.unflatten(entry.fn(*arrays))
         else:
+            if entry.int_bounds:
+                _check_ints(self.__name__, entry.int_bounds, arrays)
             out = entry.unflatten(entry.fn(*arrays))
         if entry.marker is not None:  # its kernels are now in the disk cache
             tiered().write_marker(entry.marker)
@@ -438,12 +473,19 @@ class Jitted:
             _log(f"tracing {self.__name__} ({self._reason(key)})")
             self.trace_count += 1
             start = time.perf_counter()
-            opt = _optimised(trace(flat_f, [aval_of(x) for x in leaves]))
+            casts: list = []
+            token = weak_int_casts.set(casts)
+            try:
+                ir = trace(flat_f, [aval_of(x) for x in leaves])
+            finally:
+                weak_int_casts.reset(token)
+            bounds = _int_bounds(ir, casts)
+            opt = _optimised(ir)
             tiers = tiered()
             why = "compiling ahead (lower)" if arrays is None else tiers.decide(opt)
             if why is None:
                 job = tiers.Job(self.__name__, opt, arrays, compile_optimised)
-                entry = _Entry(job.reference, out_tree.val, None, job)
+                entry = _Entry(job.reference, out_tree.val, None, job, int_bounds=bounds)
                 job.install = entry.install
                 tiers.submit(job)
                 _log(f"running {self.__name__} on the reference path while its kernels "
@@ -452,7 +494,7 @@ class Jitted:
             compiled = compile_optimised(opt)
             _log(f"compiled {self.__name__}: {len(compiled.kernel_sources)} kernel(s), "
                  f"{len(compiled.steps)} step(s); waited because {why}")
-            return _Entry(compiled.fn, out_tree.val, compiled, marker=opt)
+            return _Entry(compiled.fn, out_tree.val, compiled, marker=opt, int_bounds=bounds)
 
         return self._once.get(self._entries, key, make)
 

@@ -338,6 +338,31 @@ def test_repeated_calls_with_scalars_keep_their_types():
                 f(xi, big)
 
 
+@pytest.mark.parametrize("dtype,fits,beyond", [(np.int32, -2 ** 31, 2 ** 40), (np.int8, 127, 128),
+                                               (np.uint8, 255, 256), (np.uint8, 0, -1),
+                                               (np.uint32, 2 ** 32 - 1, 2 ** 32)])
+def test_a_python_int_argument_that_does_not_fit_the_array_it_meets_raises(dtype, fits, beyond):
+    """NumPy 2 refuses a Python int that does not fit the integer array it meets; under jit
+    the int, an argument, is known only at the call, and its promotion was a cast that
+    wrapped around (int32 ones * 2**40 gave 0). Every call checks it now, on the first and on
+    the keyed path, as numpy, eager jitgrad and a constant inside the function refuse it; a
+    value that fits computes as numpy does (uint8 255 + 1 wraps there too), and a cast the
+    user writes wraps as numpy's astype does."""
+    x = np.ones(3, dtype)
+    f = jg.jit(lambda x, n: x + n)
+    for _ in range(2):
+        got = f(x, fits)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, x + fits)
+        with pytest.raises(OverflowError, match=f"{beyond}.*{np.dtype(dtype).name}"):
+            f(x, beyond)
+        with pytest.raises(OverflowError):
+            x + beyond
+        np.testing.assert_array_equal(f(x.astype(np.int64), beyond), x.astype(np.int64) + beyond)
+    cast = jg.jit(lambda n: jnp.asarray(n).astype(dtype))
+    assert cast(beyond) == np.asarray(beyond).astype(dtype)
+
+
 @pytest.mark.parametrize("tree", [
     (1, [2, 3]), [1, {"b": 2, "a": (3, None)}], {1: 1, 2: [2]}, ((), [], {}, None, 1),
     (1,), {(1, 2): 1, (0, 3): 2}, {True: 1}], ids=repr)

@@ -59,6 +59,7 @@ from jitgrad.errors import (
 )
 from jitgrad.transforms.stage import StageTracer as _StageTracer
 from jitgrad.transforms.stage import producer as _producer
+from jitgrad.transforms.stage import weak_int_casts as _weak_int_casts
 
 ArrayLike = Any
 
@@ -211,6 +212,10 @@ def _broadcast_shapes(op: str, *xs: Any) -> tuple[int, ...]:
 def _promote_broadcast(op: str, *xs: Any, dtype: Any = None) -> list[Any]:
     dtype = result_type(*xs) if dtype is None else np.dtype(dtype)
     shape = _broadcast_shapes(op, *xs)
+    casts = _weak_int_casts.get()
+    if casts is not None and dtype.kind in "iu":
+        casts.extend((x, dtype) for x in xs if isinstance(x, _Tracer) and x.aval.weak
+                     and x.dtype.kind == "i" and x.dtype != dtype)
     return [_broadcast_to_shape(_cast(x, dtype), shape) for x in xs]
 
 

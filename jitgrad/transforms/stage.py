@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,6 +24,14 @@ from jitgrad.core import (
     leaked_tracer_error,
     using,
 )
+
+# While jit traces a function: the (tracer, dtype) pairs of weakly typed integers (Python int
+# arguments) that promotion cast to another integer dtype. numpy raises OverflowError where
+# such a value does not fit that dtype; the compiled cast would wrap around, so jit checks the
+# arguments' values against these dtypes on every call (a cast the user writes, astype,
+# wraps in numpy too and is not recorded).
+weak_int_casts: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "weak_int_casts", default=None)
 
 
 class StageTracer(Tracer):
