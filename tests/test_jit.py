@@ -361,6 +361,8 @@ def test_a_python_int_argument_that_does_not_fit_the_array_it_meets_raises(dtype
         np.testing.assert_array_equal(f(x.astype(np.int64), beyond), x.astype(np.int64) + beyond)
     cast = jg.jit(lambda n: jnp.asarray(n).astype(dtype))
     assert cast(beyond) == np.asarray(beyond).astype(dtype)
+    with pytest.raises(OverflowError):  # a first call (the general path) checks it too
+        jg.jit(lambda x, n: x * n)(x, beyond)
 
 
 @pytest.mark.parametrize("tree", [
