@@ -161,6 +161,13 @@ class _Entry:
     # integer dtype (see _int_bounds), checked on every call
     int_bounds: tuple = ()
 
+    def run(self, name: str, arrays: Sequence[Any]) -> Any:
+        """The program's results for the call's flat ``arrays``, as the function returns them,
+        once its Python int arguments are checked (see _int_bounds)."""
+        if self.int_bounds:
+            _check_ints(name, self.int_bounds, arrays)
+        return self.unflatten(self.fn(*arrays))
+
     def install(self, compiled: Any) -> None:
         """Serve calls with ``compiled`` from now on (one attribute store: atomic); the
         background compile is over."""
@@ -405,9 +412,7 @@ class Jitted:
                 except (KeyError, TypeError):
                     pass
                 else:
-                    if entry.int_bounds:
-                        _check_ints(self.__name__, entry.int_bounds, leaves)
-                    return entry.unflatten(entry.fn(*leaves))
+                    return entry.run(self.__name__, leaves)
             else:
                 return entry.unflatten(entry.fn(*args))
         return self._call(args, kwargs)
@@ -437,13 +442,9 @@ class Jitted:
                         self._fast[tuple([_tree_key(a, []) for a in args])] = entry
                     except TypeError:  # arguments the fast path leaves to this one
                         pass
-                if entry.int_bounds:
-                    _check_ints(self.__name__, entry.int_bounds, arrays)
-                out = entry.unflatten(entry.fn(*arrays))
+                out = entry.run(self.__name__, arrays)
         else:
-            if entry.int_bounds:
-                _check_ints(self.__name__, entry.int_bounds, arrays)
-            out = entry.unflatten(entry.fn(*arrays))
+            out = entry.run(self.__name__, arrays)
         if entry.marker is not None:  # its kernels are now in the disk cache
             tiered().write_marker(entry.marker)
             entry.marker = None

@@ -842,11 +842,10 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
             timed = now[1] > 1
             natively, min_seconds = split_plan(now[1])[:2] if timed else (False, 0.0)
             if timed and parallel.split_matmul(dtype, flops, min_seconds):
-                if not natively:
-                    return run_matmul(a, b, ta, tb, a_batch, b_batch, bias, out, c0, alpha)
-                if parallel.helpful(now[1]):
-                    if split_natively(a, b, bias, out, c0, alpha, now[1]):
-                        return out
+                helps = natively and parallel.helpful(now[1])
+                if helps and split_natively(a, b, bias, out, c0, alpha, now[1]):
+                    return out
+                if helps or not natively:
                     return run_matmul(a, b, ta, tb, a_batch, b_batch, bias, out, c0, alpha)
                 # Not split (no worker helped lately): on this thread, as below (run_matmul,
                 # which would decide the same, cost ≈ 5 µs more per product).
