@@ -172,6 +172,31 @@ def test_a_compiled_product_follows_the_configuration_between_calls(monkeypatch)
     assert f.trace_count == 1
 
 
+@pytest.mark.parametrize("op", list(OPS))
+def test_a_product_of_matrices_calls_its_kernel_entry_directly(monkeypatch, op):
+    """A product of 2-D operands with no update runs through matmul.static_call, made once
+    per program's product when its entry is loaded: bit for bit matmul()'s result with each
+    transpose flag and the bias, with and without a bias."""
+    from jitgrad.backend.kernels import matmul as mm
+
+    monkeypatch.setattr(jg.config, "matmul", "jitgrad")
+    made = []
+    static_call = mm.static_call
+    monkeypatch.setattr(mm, "static_call", lambda *args: made.append(args) or static_call(*args))
+    ta, tb = op.startswith("A.T"), op.endswith("B.T")
+    a, b = operands(op, 40, 70, 24, np.float32)
+    bias = rng.standard_normal(24).astype(np.float32)
+    for c in (bias, None):
+        want = np.empty((1, 40, 24), np.float32)
+        mm.matmul(a[None], b[None], want, ta, tb, c)
+        mm.load(mm.static_entry(np.float32, 40, 24, 70))
+        f = jg.jit(OPS[op] if c is None else lambda a, b, c: OPS[op](a, b) + c)
+        made.clear()
+        for _ in range(2):
+            np.testing.assert_array_equal(f(a, b) if c is None else f(a, b, c), want[0])
+        assert [args[1:] for args in made] == [(ta, tb)]
+
+
 def test_integer_matmul_uses_numpy():
     a, b = np.arange(6).reshape(2, 3), np.arange(12).reshape(3, 4)
     np.testing.assert_array_equal(jg.jit(jnp.matmul)(a, b), a @ b)
@@ -259,6 +284,9 @@ def test_two_threads_split_products_with_a_small_b_by_rows_each_packing_all_of_i
     from jitgrad.backend.kernels import matmul as mm
     m, k, n = 128, 128, 128
     assert mm.small_b(k, n, 8) and mm.split_columns(m, n, k, 8, 2)
+    # The product's own entry loaded (the test alone, or first in its process, found it not
+    # loaded and asked for it to be deferred: only the shared-B entries are in question).
+    mm.load(mm.static_entry(np.float64, m, n, k))
     ready = mm.ready
     monkeypatch.setattr(mm, "ready", lambda key: key[1] in (True, False) and ready(key))
     asked = []

@@ -16,7 +16,7 @@ from jitgrad.backend.cache import compile_exclusively, disk_cache
 from jitgrad.backend.kernels import jobs
 
 __all__ = ["Job", "entry", "load", "matmul", "njit_matmul", "pack_shared_b", "ready",
-           "shared_b_size", "small_b", "split_columns", "static_entry"]
+           "shared_b_size", "small_b", "split_columns", "static_call", "static_entry"]
 
 
 # Register tile: _MR rows by NR columns, NR * itemsize = _ROW_BYTES. With AVX-512 (128 bytes)
@@ -1081,6 +1081,27 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None
         # Numba refused the argument types: explain why, or retry with aligned copies.
         a, b, bias, c0 = _checked(a, b, out, bias, c0)
         kernel(a, b, *packed, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, has_c0)
+
+
+def static_call(key, transpose_a, transpose_b):
+    """``call(a, b, out, bias)``: matmul(a, b, out, transpose_a, transpose_b, bias, key=key)
+    for a batch of one with no c0, with what matmul() works out per call worked out once (the
+    entry, the flags, the empty bias): a program's product runner makes one per product once
+    the entry is loaded. matmul()'s Python took 1.2 µs of a 128^3 float32 product's 56 through
+    jit (MATMUL_NOTES.md round 16). A call Numba refuses goes through matmul(), which explains
+    it or retries with aligned copies."""
+    kernel = _kernel(*key)
+    empty = _EMPTY[key[0]]
+    transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
+
+    def call(a, b, out, bias):
+        try:
+            kernel(a, b, out, transpose_a, transpose_b, empty if bias is None else bias,
+                   bias is not None, out, 1.0, False)
+        except TypeError:
+            matmul(a, b, out, transpose_a, transpose_b, bias, key=key)
+
+    return call
 
 
 def split_rows(split, bounds, a, b, out, transpose_a, transpose_b, bias=None, key=None,
