@@ -174,9 +174,10 @@ def test_a_compiled_product_follows_the_configuration_between_calls(monkeypatch)
 
 @pytest.mark.parametrize("op", list(OPS))
 def test_a_product_of_matrices_calls_its_kernel_entry_directly(monkeypatch, op):
-    """A product of 2-D operands with no update runs through matmul.static_call, made once
-    per program's product when its entry is loaded: bit for bit matmul()'s result with each
-    transpose flag and the bias, with and without a bias."""
+    """A product of 2-D operands runs through matmul.static_call, made once per program's
+    product when its entry is loaded: bit for bit matmul()'s result with each transpose flag,
+    with and without a bias, and with an update whose c0 is C- or Fortran-ordered (rows not
+    contiguous: matmul() copies it)."""
     from jitgrad.backend.kernels import matmul as mm
 
     monkeypatch.setattr(jg.config, "matmul", "jitgrad")
@@ -186,15 +187,23 @@ def test_a_product_of_matrices_calls_its_kernel_entry_directly(monkeypatch, op):
     ta, tb = op.startswith("A.T"), op.endswith("B.T")
     a, b = operands(op, 40, 70, 24, np.float32)
     bias = rng.standard_normal(24).astype(np.float32)
-    for c in (bias, None):
+    w = rng.standard_normal((40, 24)).astype(np.float32)
+    mm.load(mm.static_entry(np.float32, 40, 24, 70))
+    cases = [(OPS[op], (a, b), {}),
+             (lambda a, b, c: OPS[op](a, b) + c, (a, b, bias), {"bias": bias}),
+             (lambda a, b, w: w - 0.5 * OPS[op](a, b), (a, b, w),
+              {"c0": w[None], "alpha": -0.5}),
+             (lambda a, b, w: w - 0.5 * OPS[op](a, b), (a, b, np.asfortranarray(w)),
+              {"c0": w[None], "alpha": -0.5})]
+    for fn, args, kw in cases:
         want = np.empty((1, 40, 24), np.float32)
-        mm.matmul(a[None], b[None], want, ta, tb, c)
-        mm.load(mm.static_entry(np.float32, 40, 24, 70))
-        f = jg.jit(OPS[op] if c is None else lambda a, b, c: OPS[op](a, b) + c)
+        mm.matmul(a[None], b[None], want, ta, tb, **kw)
+        f = jg.jit(fn)
         made.clear()
         for _ in range(2):
-            np.testing.assert_array_equal(f(a, b) if c is None else f(a, b, c), want[0])
+            np.testing.assert_array_equal(f(*args), want[0])
         assert [args[1:] for args in made] == [(ta, tb)]
+        assert [e.prim.name for e in jg.make_ir(fn)(*args).eqns][0] == "matmul"
 
 
 def test_integer_matmul_uses_numpy():

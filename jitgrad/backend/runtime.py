@@ -798,8 +798,8 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
     flops = 2 * batch * m * n * k
     direct = a_batch is None and b_batch is None and dtype in (np.float32, np.float64)
     decided: list[Any] = [None, False]  # the configuration decided for, and the decision
-    # 2-D operands with no update: mm.static_call, operands viewed as a batch of one by
-    # indexing (3 reshapes took 0.6 µs, 0.3 as x[None]).
+    # 2-D operands: mm.static_call, operands viewed as a batch of one by indexing (3 reshapes
+    # took 0.6 µs, 0.3 as x[None]).
     flat = direct and all(len(x.aval.shape) == 2 for x in (step.a, step.b, step.out))
     plain: list[Any] = [None]  # the static call, once the entry is loaded
     # A split into row blocks that each pack all of B runs from one native call
@@ -854,10 +854,11 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
                 # Not split (no worker helped lately): on this thread, as below (run_matmul,
                 # which would decide the same, cost ≈ 5 µs more per product).
             start = time.perf_counter() if timed else 0.0
-            if flat and c0 is None:
+            if flat:
                 if plain[0] is None:
                     plain[0] = mm.static_call(key, ta, tb)
-                plain[0](a[None], b[None], out[None], bias)
+                plain[0](a[None], b[None], out[None], bias,
+                         None if c0 is None else c0[None], alpha)
             else:
                 mm.matmul(a.reshape(a3), b.reshape(b3), out.reshape(out3), ta, tb, bias,
                           key=key, c0=None if c0 is None else c0.reshape(out3), alpha=alpha)

@@ -1084,22 +1084,27 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None
 
 
 def static_call(key, transpose_a, transpose_b):
-    """``call(a, b, out, bias)``: matmul(a, b, out, transpose_a, transpose_b, bias, key=key)
-    for a batch of one with no c0, with what matmul() works out per call worked out once (the
-    entry, the flags, the empty bias): a program's product runner makes one per product once
-    the entry is loaded. matmul()'s Python took 1.2 µs of a 128^3 float32 product's 56 through
-    jit (MATMUL_NOTES.md round 16). A call Numba refuses goes through matmul(), which explains
-    it or retries with aligned copies."""
+    """``call(a, b, out, bias, c0=None, alpha=1.0)``: matmul(a, b, out, transpose_a,
+    transpose_b, bias, key=key, c0=c0, alpha=alpha) for a batch of one, with what matmul()
+    works out per call worked out once (the entry, the flags, the empty bias): a program's
+    product runner makes one per product once the entry is loaded. matmul()'s Python took
+    1.2 µs of a 128^3 float32 product's 56 through jit (MATMUL_NOTES.md round 16). A c0 whose
+    rows are not contiguous, and a call Numba refuses, go through matmul(), which copies c0,
+    explains the refusal or retries with aligned copies."""
     kernel = _kernel(*key)
     empty = _EMPTY[key[0]]
     transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
 
-    def call(a, b, out, bias):
-        try:
-            kernel(a, b, out, transpose_a, transpose_b, empty if bias is None else bias,
-                   bias is not None, out, 1.0, False)
-        except TypeError:
-            matmul(a, b, out, transpose_a, transpose_b, bias, key=key)
+    def call(a, b, out, bias, c0=None, alpha=1.0):
+        has_c0 = c0 is not None
+        if not has_c0 or c0.shape[2] == 1 or c0.strides[2] == c0.itemsize:
+            try:
+                kernel(a, b, out, transpose_a, transpose_b, empty if bias is None else bias,
+                       bias is not None, c0 if has_c0 else out, float(alpha), has_c0)
+                return
+            except TypeError:
+                pass
+        matmul(a, b, out, transpose_a, transpose_b, bias, key=key, c0=c0, alpha=alpha)
 
     return call
 
