@@ -417,7 +417,8 @@ def new_libraries(before):
 def test_kernels_calling_vmath_vectorise(name, dtype, tmp_path, monkeypatch):
     """Every primitive with a vectorised implementation leaves its kernel's loop vectorised
     (LLVM's vector.body) with the one module pipeline direct kernels run, and float32 never
-    widens to float64."""
+    widens to float64 but in tanh, which evaluates its rational in float64 on purpose
+    (backend/VMATH_NOTES.md)."""
     from jitgrad.core import REGISTRY
     prim = REGISTRY[name]
     x = np.linspace(0.5, 3, 16).astype(dtype)
@@ -430,7 +431,7 @@ def test_kernels_calling_vmath_vectorise(name, dtype, tmp_path, monkeypatch):
     llvm = lib.get_llvm_str()
     assert "vector.body" in llvm
     if dtype == np.float32:
-        assert "double" not in llvm
+        assert ("double" in llvm) == (name == "tanh")
 
 
 # -- inline helpers (vmath, special_math's hot functions, ...) lowered like kernels

@@ -235,14 +235,15 @@ def test_pow_special_values(dtype):
 @pytest.mark.parametrize('dtype', DTYPES)
 @pytest.mark.parametrize('name', UNARY + ['pow'])
 def test_loop_vectorises(name, dtype):
-    """The calling loop is vectorised (LLVM's vector.body) and float32 never widens."""
+    """The calling loop is vectorised (LLVM's vector.body) and float32 never widens, but for
+    tanh, which evaluates its rational in float64 on purpose (VMATH_NOTES.md)."""
     loop = _loop(name, dtype)
     args = (np.ones(8, dtype),) * (3 if name == 'pow' else 2)
     loop(*args)
     llvm_ir = loop.inspect_llvm(loop.signatures[0])
     assert 'vector.body' in llvm_ir
     if dtype == np.float32:
-        assert 'double' not in llvm_ir
+        assert ('double' in llvm_ir) == (name == 'tanh')
 
 
 @pytest.mark.parametrize('dtype', DTYPES)
