@@ -284,6 +284,18 @@ def test_products_split_by_their_estimated_time_on_one_thread(monkeypatch):
     assert parallel.split_matmul(f32, parallel.MIN_MATMUL_FLOPS)
 
 
+def test_a_128_cubed_float32_product_splits_natively_at_the_fastest_rate_timed(monkeypatch):
+    """A native row split pays from about 44 us of one-thread time on the AVX2 EPYC (round 16
+    of MATMUL_NOTES.md: 128^3 float32 1.23x faster split); 128^3 float32 took 48-50 us there
+    in the fastest minutes (86-88 GFLOP/s). Once that rate was timed, the bound of 0.05 ms
+    stopped the product splitting for the rest of the process: it must stay below it."""
+    f32 = np.dtype(np.float32)
+    monkeypatch.setattr(parallel, "_matmul_rates", {})
+    parallel.timed_matmul(f32, 2 * 128**3, 2 * 128**3 / 88e9, 1)
+    assert parallel.split_matmul(f32, 2 * 128**3, parallel.MIN_NATIVE_SPLIT_SECONDS)
+    assert not parallel.split_matmul(f32, 2 * 64 * 128 * 128, parallel.MIN_NATIVE_SPLIT_SECONDS)
+
+
 def test_two_thread_products_time_themselves(monkeypatch):
     """With two threads run_matmul times each product it runs on jitgrad's kernel (split or
     not) for the split policy; with one thread it times nothing."""

@@ -47,8 +47,12 @@ MIN_MATMUL_SECONDS = 1.5e-4
 # A row split run from one native call (matmul.split_rows, each row block packing all of B)
 # costs less: 128^3 float32, ≈ 60-100 us on one thread, ran 1.24-1.28x faster split
 # (0.71-0.74x by the general path), 80 x 128 x 128 (60 us) 0.96x and 64 x 128 x 128 (46 us)
-# 0.87x (Zen 3 EPYC, interleaved in one process, MATMUL_NOTES.md round 14).
-MIN_NATIVE_SPLIT_SECONDS = 5e-5
+# 0.87x (Zen 3 EPYC, interleaved in one process, MATMUL_NOTES.md round 14). Since a run that
+# woke a worker is followed by another try (round 15): 64 x 128 x 128 f32 (32 us) 0.92x,
+# 96 x 128 x 128 (44 us) 1.02x, 112 x 128 x 128 (49 us) 1.18x, 128^3 (54 us) 1.23x; and
+# 128^3 float32, 48-50 us on one thread in this machine's fast minutes, must not fall below
+# the bound then (at 0.05 ms, once the fastest rate was timed it never split again: round 16).
+MIN_NATIVE_SPLIT_SECONDS = 4.5e-5
 MIN_MATMUL_FLOPS = 1 << 21
 MIN_MATMUL_FLOPS_UNTIMED = 2 * 128 * 512 * 256
 _matmul_rates: dict[np.dtype, float] = {}  # dtype -> flops per second (a lower bound)
