@@ -1048,7 +1048,7 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None
     """
     transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
     has_c0 = c0 is not None
-    if has_c0 and c0.ndim == 3 and c0.size and c0.shape[2] > 1 and c0.strides[2] != c0.itemsize:
+    if has_c0 and _rows_apart(c0):
         c0 = np.ascontiguousarray(c0)  # the kernel reads its rows as vectors
     if shared is None:
         if key is None or (b.strides[0] == 0 and out.shape[0] > 1):
@@ -1083,6 +1083,12 @@ def matmul(a, b, out, transpose_a, transpose_b, bias=None, shared=None, key=None
         kernel(a, b, *packed, out, transpose_a, transpose_b, bias, has_bias, c0, alpha, has_c0)
 
 
+def _rows_apart(c0):
+    """Whether c0 (3-D) has rows whose elements are not contiguous, which the kernel, reading
+    c0's rows as vectors, cannot take: matmul() copies such a c0, its shortcuts defer to it."""
+    return c0.ndim == 3 and c0.size > 0 and c0.shape[2] > 1 and c0.strides[2] != c0.itemsize
+
+
 def static_call(key, transpose_a, transpose_b):
     """``call(a, b, out, bias, c0=None, alpha=1.0)``: matmul(a, b, out, transpose_a,
     transpose_b, bias, key=key, c0=c0, alpha=alpha) for a batch of one, with what matmul()
@@ -1097,7 +1103,7 @@ def static_call(key, transpose_a, transpose_b):
 
     def call(a, b, out, bias, c0=None, alpha=1.0):
         has_c0 = c0 is not None
-        if not has_c0 or c0.shape[2] == 1 or c0.strides[2] == c0.itemsize:
+        if not has_c0 or not _rows_apart(c0):
             try:
                 kernel(a, b, out, transpose_a, transpose_b, empty if bias is None else bias,
                        bias is not None, c0 if has_c0 else out, float(alpha), has_c0)
@@ -1118,7 +1124,7 @@ def split_rows(split, bounds, a, b, out, transpose_a, transpose_b, bias=None, ke
     Whether it ran: not where matmul() itself must first check or copy the operands, or the
     pool cannot take it now. (The entry is loaded, or compiled, if it is not yet.)"""
     has_c0 = c0 is not None
-    if has_c0 and c0.shape[2] > 1 and c0.strides[2] != c0.itemsize:
+    if has_c0 and _rows_apart(c0):
         return False
     args = (_address(out.dtype, key[1]), a, b, out, bool(transpose_a), bool(transpose_b),
             _EMPTY[out.dtype] if bias is None else bias, bias is not None,
