@@ -19,3 +19,19 @@ jg.config.compile = "blocking"
 @pytest.fixture(autouse=True)
 def _doctest_numpy(doctest_namespace):
     doctest_namespace["np"] = np
+
+
+@pytest.fixture
+def native_splits(monkeypatch):
+    """The list of the results of every native row split (a split made by
+    matmul.static_split, as a program's product runner makes them) run from now on."""
+    from jitgrad.backend.kernels import matmul as mm
+    ran = []
+    real = mm.static_split
+
+    def spy(*made):
+        split = real(*made)
+        return lambda *args, **kw: ran.append(split(*args, **kw)) or ran[-1]
+
+    monkeypatch.setattr(mm, "static_split", spy)
+    return ran

@@ -269,7 +269,7 @@ def test_two_threads_split_tall_products_by_rows_sharing_one_packed_b(split_exte
     block of its tile columns, and both row blocks read that pack: the result is bit for bit
     the one-thread kernel's."""
     from jitgrad.backend.kernels import matmul as mm
-    monkeypatch.setattr(mm, "split_rows", lambda *args, **kw: False)
+    monkeypatch.setattr(mm, "static_split", lambda *made: lambda *a, **kw: False)
     m, k, n = 400, 150, 300
     assert not mm.split_columns(m, n, k, 8, 2) and not mm.small_b(k, n, 8)
     a, b = operands(op, m, k, n, np.float64)
@@ -311,15 +311,13 @@ def test_two_threads_split_products_with_a_small_b_by_rows_each_packing_all_of_i
 
 @pytest.mark.parametrize("op", ["A@B", "A.T@B.T"])
 def test_two_threads_split_products_with_enough_rows_natively_each_block_packing_b(
-        split_extents, monkeypatch, op):
+        split_extents, monkeypatch, native_splits, op):
     """A product with a large B but enough rows for each block (a layer's forward product at
     batch 400) is split by rows from one native call, each block packing all of B (faster
     than sharing one pack or splitting the columns, MATMUL_NOTES round 14): bit for bit the
     one-thread kernel's."""
     from jitgrad.backend.kernels import matmul as mm
-    ran = []
-    real = mm.split_rows
-    monkeypatch.setattr(mm, "split_rows", lambda *a, **kw: ran.append(real(*a, **kw)) or ran[-1])
+    ran = native_splits
     m, k, n = 400, 150, 300
     assert not mm.small_b(k, n, 8) and mm.rows_each_packing_b(m, n, k, 8, 2)
     a, b = operands(op, m, k, n, np.float64)
@@ -332,6 +330,43 @@ def test_two_threads_split_products_with_enough_rows_natively_each_block_packing
     np.testing.assert_array_equal(got, f(a, b))
 
 
+@pytest.mark.parametrize("op", ["A@B", "A.T@B.T"])
+def test_a_native_row_split_is_made_once_per_thread_count(split_extents, monkeypatch, op):
+    """A program's product split natively by rows makes its split (matmul.static_split: the
+    blocks' entry, its address, the flags, the row bounds) once per thread count, not per
+    call; every call then runs it: bit for bit the one-thread kernel's, with a bias and with
+    an update. A c0 whose rows are not contiguous is refused there (matmul() copies it) and
+    the product runs another way, with the same bits."""
+    from jitgrad.backend.kernels import matmul as mm
+    made, ran = [], []
+    real = mm.static_split
+
+    def spy(*args):
+        made.append(args[1:3])
+        split = real(*args)
+        return lambda *a, **kw: ran.append(split(*a, **kw)) or ran[-1]
+
+    monkeypatch.setattr(mm, "static_split", spy)
+    m, k, n = 96, 40, 50
+    assert mm.small_b(k, n, 4)
+    a, b = operands(op, m, k, n, np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    w = rng.standard_normal((m, n)).astype(np.float32)
+    ta, tb = op.startswith("A.T"), op.endswith("B.T")
+    cases = [(lambda a, b, c: OPS[op](a, b) + c, (a, b, bias), True),
+             (lambda a, b, w: w - 0.5 * OPS[op](a, b), (a, b, w), True),
+             (lambda a, b, w: w - 0.5 * OPS[op](a, b), (a, b, np.asfortranarray(w)), False)]
+    for fn, args, native in cases:
+        f = jg.jit(fn)
+        monkeypatch.setattr(jg.config, "threads", 1)
+        want = f(*args)
+        monkeypatch.setattr(jg.config, "threads", 2)
+        made.clear(), ran.clear()
+        for _ in range(3):
+            np.testing.assert_array_equal(f(*args), want)
+        assert made == [(ta, tb)] and ran == [native] * 3
+
+
 def test_two_threads_split_by_rows_while_the_shared_b_kernels_compile(split_extents,
                                                                         monkeypatch):
     """While the shared-B kernel entries are compiling in the background (deferred), a row
@@ -340,7 +375,7 @@ def test_two_threads_split_by_rows_while_the_shared_b_kernels_compile(split_exte
     from jitgrad.backend import runtime
     from jitgrad.backend.kernels import matmul as mm
     monkeypatch.setattr(mm, "ready", lambda key: key[1] in (True, False))
-    monkeypatch.setattr(mm, "split_rows", lambda *args, **kw: False)
+    monkeypatch.setattr(mm, "static_split", lambda *made: lambda *a, **kw: False)
     asked = []
     import jitgrad.tiered
 

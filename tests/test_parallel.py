@@ -429,8 +429,14 @@ def test_a_call_without_a_native_description_runs_in_python(threads):
     assert pool.jobs[0, jobs.KIND] == jobs.PYTHON
 
 
+def _row_split(run, bounds, a, b, out, ta, tb, key, bias=None, c0=None, alpha=1.0):
+    """matmul.static_split's split of this product, handed to run (a pool's split_rows)."""
+    from jitgrad.backend.kernels import matmul as mm
+    return mm.static_split(key, ta, tb, bounds)(run, a, b, out, bias, c0, alpha)
+
+
 def _row_split_args(dtype, ta=False, tb=False, m=70, k=33, n=45, bias=False, c0=False):
-    """Operands of a product for matmul.split_rows (3-D, a batch of one), its expected
+    """Operands of a product for _row_split (3-D, a batch of one), its expected
     result (the same kernel, unsplit) and the output to fill."""
     from jitgrad.backend.kernels import matmul as mm
     a = rng.standard_normal((1, k, m) if ta else (1, m, k)).astype(dtype)
@@ -446,7 +452,7 @@ def _row_split_args(dtype, ta=False, tb=False, m=70, k=33, n=45, bias=False, c0=
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize("extra", ["", "bias", "bias+c0"])
 def test_a_row_split_runs_every_block_from_one_native_call(monkeypatch, dtype, ta, tb, extra):
-    """matmul.split_rows: the caller's block and the workers' (as native jobs) from one native
+    """matmul.static_split: the caller's block and the workers' (as native jobs) from one native
     call: the same bits as the product unsplit, the bias and an update included; the worker
     takes its block while the caller runs its own."""
     from jitgrad.backend.kernels import jobs
@@ -461,7 +467,7 @@ def test_a_row_split_runs_every_block_from_one_native_call(monkeypatch, dtype, t
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # until the worker, not the caller, ran its block
             args[2][...] = np.nan
-            assert mm.split_rows(pool.split_rows, bounds, *args, key=key, **kw)
+            assert _row_split(pool.split_rows, bounds, *args, key=key, **kw)
             np.testing.assert_array_equal(args[2], want)
             row = pool.jobs[0].copy()
             if pool.unhelped == 0:
@@ -486,12 +492,12 @@ def test_a_row_split_wakes_a_sleeping_worker(monkeypatch):
             while not pool.sleeping[0]:  # the worker's spin ends: it sleeps
                 time.sleep(0.001)
             monkeypatch.setattr(parallel, "SPINS", 1 << 16)  # (its next spin, once woken)
-            assert mm.split_rows(pool.split_rows, bounds, *args, key=key, **kw)
+            assert _row_split(pool.split_rows, bounds, *args, key=key, **kw)
             np.testing.assert_array_equal(args[2], want)
             while pool.sleeping[0]:  # (woken: it needs the GIL to leave its Python wait)
                 time.sleep(0.001)
             args[2][...] = np.nan
-            assert mm.split_rows(pool.split_rows, bounds, *args, key=key, **kw)
+            assert _row_split(pool.split_rows, bounds, *args, key=key, **kw)
             np.testing.assert_array_equal(args[2], want)
             if pool.unhelped == 0:
                 break
@@ -506,8 +512,8 @@ def test_a_row_split_whose_kernel_raises_raises_in_the_caller(monkeypatch):
     key = mm.static_entry(np.dtype(np.float64), 4, 7, 5)
     mm.load(key)
     with _own_pool() as pool, pytest.raises(ValueError, match="matmul"):
-        mm.split_rows(pool.split_rows, np.array([0, 4, 8], np.int64),
-                      a, b, out, False, False, key=key)
+        _row_split(pool.split_rows, np.array([0, 4, 8], np.int64), a, b, out, False, False,
+                   key=key)
 
 
 def test_a_row_split_leaves_what_matmul_must_check_to_matmul(threads):
@@ -520,24 +526,22 @@ def test_a_row_split_leaves_what_matmul_must_check_to_matmul(threads):
     mm.load(key)
     bounds = np.array([0, 35, 70], np.int64)
     kw["c0"] = np.asfortranarray(kw["c0"][0])[None]
-    assert not mm.split_rows(parallel.split_rows, bounds, *args, key=key, **kw)
-    assert not mm.split_rows(parallel.split_rows, bounds, args[0].astype(np.float32),
-                             *args[1:], key=key)
+    assert not _row_split(parallel.split_rows, bounds, *args, key=key, **kw)
+    assert not _row_split(parallel.split_rows, bounds, args[0].astype(np.float32), *args[1:],
+                          key=key)
     assert pool.busy.acquire(blocking=False)  # and the pool was left free
     pool.busy.release()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_compiled_products_split_natively_with_threads(threads, monkeypatch, dtype):
+def test_compiled_products_split_natively_with_threads(threads, monkeypatch, native_splits,
+                                                        dtype):
     """A program's product whose B each block can pack runs as a native row split with
     threads (the forward product with its bias, the weight gradient with its SGD update), and
     gives the one-thread program's bits."""
-    from jitgrad.backend.kernels import matmul as mm
     monkeypatch.setattr(parallel, "_matmul_rates", {np.dtype(dtype): 1.0})  # split them all
     monkeypatch.setattr(jg.config, "matmul", "jitgrad")
-    ran = []
-    real = mm.split_rows
-    monkeypatch.setattr(mm, "split_rows", lambda *a, **k: ran.append(real(*a, **k)) or ran[-1])
+    ran = native_splits
     w, b = rng.standard_normal((130, 120)).astype(dtype), rng.standard_normal(120).astype(dtype)
     x = rng.standard_normal((100, 130)).astype(dtype)
 

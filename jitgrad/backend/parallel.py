@@ -44,7 +44,7 @@ MIN_ELEMENTS_TRANSCENDENTAL = 1 << 19
 # that dtype (``timed_matmul``); before the first timing, products of MIN_MATMUL_FLOPS_UNTIMED
 # flops and up are split. Never below MIN_MATMUL_FLOPS, whatever the rate.
 MIN_MATMUL_SECONDS = 1.5e-4
-# A row split run from one native call (matmul.split_rows, each row block packing all of B)
+# A row split run from one native call (matmul.static_split, each row block packing all of B)
 # costs less: 128^3 float32, ≈ 60-100 us on one thread, ran 1.24-1.28x faster split
 # (0.71-0.74x by the general path), 80 x 128 x 128 (60 us) 0.96x and 64 x 128 x 128 (46 us)
 # 0.87x (Zen 3 EPYC, interleaved in one process, MATMUL_NOTES.md round 14). Since a run that
@@ -349,6 +349,9 @@ _lock = threading.Lock()
 
 def _executor(threads: int) -> _Pool:
     global _pool
+    pool = _pool  # (read once: another thread may replace it; the lock is for replacing)
+    if pool is not None and pool.workers == threads - 1:
+        return pool
     with _lock:
         if _pool is None or _pool.workers != threads - 1:
             if _pool is not None:

@@ -788,7 +788,7 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
     entry) is worked out once per configuration, so a call of a loaded kernel that is not split
     goes straight to the kernel's matmul(). The general path took ≈ 5 µs more per product,
     8 % of a 128^3 float32 one (MATMUL_NOTES.md round 11); so does a split whose blocks each
-    pack all of B (matmul.split_rows, from one native call). Anything else (a batch
+    pack all of B (matmul.static_split, from one native call). Anything else (a batch
     broadcast, BLAS, other splits over threads, a kernel not loaded yet) takes run_matmul."""
     mm = _matmul_module()
     ta, tb, a_batch, b_batch = step.transpose_a, step.transpose_b, step.a_batch, step.b_batch
@@ -803,8 +803,9 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
     flat = direct and all(len(x.aval.shape) == 2 for x in (step.a, step.b, step.out))
     plain: list[Any] = [None]  # the static call, once the entry is loaded
     # A split into row blocks that each pack all of B runs from one native call
-    # (matmul.split_rows); the others (column blocks, a batch's products) take run_matmul.
+    # (matmul.static_split); the others (column blocks, a batch's products) take run_matmul.
     cuts: dict[int, tuple[bool, float, np.ndarray, Any]] = {}  # threads -> see split_plan
+    natives: dict[int, Any] = {}  # threads -> (matmul.static_split, blocks), once loaded
 
     def split_plan(threads: int) -> tuple[bool, float, np.ndarray, Any]:
         """Whether to split by rows natively, from what one-thread time, the row bounds and
@@ -823,15 +824,26 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
     def split_natively(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None,
                        out: np.ndarray, c0: np.ndarray | None, alpha: float,
                        threads: int) -> bool:
-        _, _, bounds, block_key = split_plan(threads)
-        if not mm.ready(block_key) and defer_matmul_kernel(block_key):
-            return False
+        native = natives.get(threads)
+        if native is None:
+            _, _, bounds, block_key = split_plan(threads)
+            if not mm.ready(block_key):
+                if defer_matmul_kernel(block_key):
+                    return False
+                mm.load(block_key)
+            native = natives[threads] = (mm.static_split(block_key, ta, tb, bounds),
+                                         len(bounds) - 1)
+        split, parts = native
         start = time.perf_counter()
-        if not mm.split_rows(parallel.split_rows, bounds, a.reshape(a3), b.reshape(b3),
-                             out.reshape(out3), ta, tb, bias, block_key,
-                             None if c0 is None else c0.reshape(out3), alpha):
+        if flat:  # operands viewed as a batch of one by indexing (as for static_call)
+            ran = split(parallel.split_rows, a[None], b[None], out[None], bias,
+                        None if c0 is None else c0[None], alpha)
+        else:
+            ran = split(parallel.split_rows, a.reshape(a3), b.reshape(b3), out.reshape(out3),
+                        bias, None if c0 is None else c0.reshape(out3), alpha)
+        if not ran:
             return False
-        parallel.timed_matmul(dtype, flops, time.perf_counter() - start, len(bounds) - 1)
+        parallel.timed_matmul(dtype, flops, time.perf_counter() - start, parts)
         return True
 
     def run(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, out: np.ndarray,

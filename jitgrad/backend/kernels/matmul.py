@@ -16,7 +16,8 @@ from jitgrad.backend.cache import compile_exclusively, disk_cache
 from jitgrad.backend.kernels import jobs
 
 __all__ = ["Job", "entry", "load", "matmul", "njit_matmul", "pack_shared_b", "ready",
-           "shared_b_size", "small_b", "split_columns", "static_call", "static_entry"]
+           "shared_b_size", "small_b", "split_columns", "static_call", "static_entry",
+           "static_split"]
 
 
 # Register tile: _MR rows by NR columns, NR * itemsize = _ROW_BYTES. With AVX-512 (128 bytes)
@@ -1115,29 +1116,38 @@ def static_call(key, transpose_a, transpose_b):
     return call
 
 
-def split_rows(split, bounds, a, b, out, transpose_a, transpose_b, bias=None, key=None,
-               c0=None, alpha=1.0):
-    """matmul(a, b, out, ...) for a batch of one, with key (static_entry of the blocks'
-    sizes), out's rows cut at ``bounds`` (an int64 array from 0 to m), each block packing
-    all of op(b) (so where rows_each_packing_b), handed to ``split(fn, bounds, args)``
-    (parallel.split_rows), which runs jobs.split_rows: every block from one native call.
-    Whether it ran: not where matmul() itself must first check or copy the operands, or the
-    pool cannot take it now. (The entry is loaded, or compiled, if it is not yet.)"""
-    has_c0 = c0 is not None
-    if has_c0 and _rows_apart(c0):
-        return False
-    args = (_address(out.dtype, key[1]), a, b, out, bool(transpose_a), bool(transpose_b),
-            _EMPTY[out.dtype] if bias is None else bias, bias is not None,
-            c0 if has_c0 else out, float(alpha), has_c0)
-    try:
-        result = split(jobs.splitter(out.dtype), bounds, args)
-    except TypeError:  # arguments the entry takes only after matmul()'s checks
-        return False
-    if result is None:
-        return False
-    if result & jobs.FAILED:  # a block's kernel raised: the whole product again, to raise it
-        matmul(a, b, out, transpose_a, transpose_b, bias, key=key, c0=c0, alpha=alpha)
-    return True
+def static_split(key, transpose_a, transpose_b, bounds):
+    """``split(run, a, b, out, bias, c0=None, alpha=1.0)``: matmul(a, b, out, transpose_a,
+    transpose_b, bias, key=key, c0=c0, alpha=alpha) for a batch of one with out's rows cut at
+    ``bounds`` (an int64 array from 0 to m), each block packing all of op(b) (so where
+    rows_each_packing_b), handed to ``run(fn, bounds, args)`` (parallel.split_rows), which
+    runs jobs.split_rows: every block from one native call. key: static_entry of the blocks'
+    sizes, loaded. What it works out per call (the entry's address, the splitter, the flags,
+    the empty bias) is worked out once, as in static_call: a program's product runner makes
+    one per thread count. split() returns whether it ran: not where matmul() itself must first
+    check or copy the operands, or the pool cannot take it now."""
+    address = _address(*key)
+    splitter = jobs.splitter(key[0])
+    empty = _EMPTY[key[0]]
+    transpose_a, transpose_b = bool(transpose_a), bool(transpose_b)
+
+    def split(run, a, b, out, bias, c0=None, alpha=1.0):
+        has_c0 = c0 is not None
+        if has_c0 and _rows_apart(c0):
+            return False
+        args = (address, a, b, out, transpose_a, transpose_b, empty if bias is None else bias,
+                bias is not None, c0 if has_c0 else out, float(alpha), has_c0)
+        try:
+            result = run(splitter, bounds, args)
+        except TypeError:  # arguments the entry takes only after matmul()'s checks
+            return False
+        if result is None:
+            return False
+        if result & jobs.FAILED:  # a block's kernel raised: the whole product again, to raise it
+            matmul(a, b, out, transpose_a, transpose_b, bias, key=key, c0=c0, alpha=alpha)
+        return True
+
+    return split
 
 
 def entry(a, b, out, transpose_a):
@@ -1204,7 +1214,7 @@ def small_b(k, n, itemsize):
     return k * n * itemsize <= _SMALL_B_BYTES
 
 
-# Rows per block from which a native row split (split_rows, each block packing all of op(b))
+# Rows per block from which a native row split (static_split, each block packing all of op(b))
 # beat the other splits even for a large B (two threads, interleaved in one process, MATMUL_NOTES
 # round 14): 1.04-1.34x faster than rows sharing one pack or column blocks from 56 x 300 x 1100
 # f64 up to 2048^3, 0.96x at 64 x 2048 x 2048, 0.74-0.85x at 32 x 1024 x 2048, 0.59x at
@@ -1214,7 +1224,7 @@ _NATIVE_ROWS_PER_BLOCK = 24
 
 def rows_each_packing_b(m, n, k, itemsize, parts):
     """Whether `parts` threads should split one m x k by k x n product into row blocks that
-    each pack all of op(b) (split_rows): where B is small or each block has enough rows."""
+    each pack all of op(b) (static_split): where B is small or each block has enough rows."""
     return small_b(k, n, itemsize) or m >= _NATIVE_ROWS_PER_BLOCK * parts
 
 
