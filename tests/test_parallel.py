@@ -598,3 +598,20 @@ def test_the_row_splitter_compiles_after_the_describers(tmp_path):
     res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                          text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
+
+
+def test_a_product_splits_by_its_own_timed_rate(threads, monkeypatch, native_splits):
+    """A program's product is split or not from its own one-thread time once it was timed,
+    not from the fastest rate any product of its dtype was timed at (an impossible one here;
+    a large product's, for a small one that runs at a lower rate, kept it whole for good)."""
+    monkeypatch.setattr(jg.config, "matmul", "jitgrad")
+    monkeypatch.setattr(parallel, "_matmul_rates", {np.dtype(np.float64): 1e15})
+    monkeypatch.setattr(parallel, "helpful", lambda threads: threads > 1)
+    a, b = rng.standard_normal((200, 150)), rng.standard_normal((150, 120))
+    f = jg.jit(lambda a, b: a @ b)
+    threads(1)
+    want = f(a, b)
+    threads(2)
+    for _ in range(3):  # (loaded, timed whole, then split)
+        np.testing.assert_array_equal(f(a, b), want)
+    assert native_splits and all(native_splits)

@@ -40,9 +40,10 @@ MIN_ELEMENTS_TRANSCENDENTAL = 1 << 19
 # native job (kernels/jobs.py), on a Zen 3 EPYC (one thread ÷ two, interleaved in one process):
 # 57 us lost (0.66-0.75, 128^3 f32), 110 us lost (0.88-0.94, 128x256x128), 230 us gained
 # (1.15-1.23, 128x256x256, all three transpose cases of the MLP's products). A product's
-# one-thread time is estimated from the fastest rate this process has timed the kernel at for
-# that dtype (``timed_matmul``); before the first timing, products of MIN_MATMUL_FLOPS_UNTIMED
-# flops and up are split. Never below MIN_MATMUL_FLOPS, whatever the rate.
+# one-thread time is estimated from the fastest rate this process has timed it at, where a
+# program's product runner has timed it, or else the fastest rate of any product of that dtype
+# (``timed_matmul``); before the first timing, products of MIN_MATMUL_FLOPS_UNTIMED flops and
+# up are split. Never below MIN_MATMUL_FLOPS, whatever the rate.
 MIN_MATMUL_SECONDS = 1.5e-4
 # A row split run from one native call (matmul.static_split, each row block packing all of B)
 # costs less: 128^3 float32, ≈ 60-100 us on one thread, ran 1.24-1.28x faster split
@@ -404,25 +405,35 @@ def worth_splitting(k: LoopKernel) -> bool:
     return size >= (MIN_ELEMENTS_TRANSCENDENTAL if heavy else MIN_ELEMENTS)
 
 
-def split_matmul(dtype: np.dtype, flops: int, seconds: float = MIN_MATMUL_SECONDS) -> bool:
+def split_matmul(dtype: np.dtype, flops: int, seconds: float = MIN_MATMUL_SECONDS,
+                 rate: float = 0.0) -> bool:
     """Whether a product of ``flops`` floating-point operations is worth splitting: one
-    thread would take ``seconds`` or more (MIN_MATMUL_SECONDS, MIN_NATIVE_SPLIT_SECONDS)."""
+    thread would take ``seconds`` or more (MIN_MATMUL_SECONDS, MIN_NATIVE_SPLIT_SECONDS).
+    rate: the fastest one-thread rate this product was timed at (see timed_matmul), or 0 if
+    it was not: then the fastest of any product of its dtype. Small products run at a lower
+    rate than large ones: at a large product's 95 GFLOP/s, a 128^3 float32 product that takes
+    50 us on one thread is estimated at 44 us, below MIN_NATIVE_SPLIT_SECONDS, and would
+    never split again."""
     if flops < MIN_MATMUL_FLOPS:
         return False
-    rate = _matmul_rates.get(dtype)
-    if rate is None:
-        return flops >= MIN_MATMUL_FLOPS_UNTIMED
+    if not rate:
+        rate = _matmul_rates.get(dtype, 0.0)
+        if not rate:
+            return flops >= MIN_MATMUL_FLOPS_UNTIMED
     return flops >= rate * seconds
 
 
-def timed_matmul(dtype: np.dtype, flops: int, seconds: float, threads: int) -> None:
-    """Record a product's time on ``threads`` threads. flops / (seconds * threads) is a lower
-    bound on one thread's rate (a split is at best ``threads`` times faster, and an
-    interrupted call only slower), and so is the largest of these bounds."""
+def timed_matmul(dtype: np.dtype, flops: int, seconds: float, threads: int) -> float:
+    """Record a product's time on ``threads`` threads, and return flops / (seconds *
+    threads): a lower bound on one thread's rate for this product (a split is at best
+    ``threads`` times faster, and an interrupted call only slower), or 0 for no timing. The
+    largest bound of each dtype is kept, for products not timed themselves."""
     if seconds > 0 and flops >= MIN_MATMUL_FLOPS:
         rate = flops / (seconds * threads)
         if rate > _matmul_rates.get(dtype, 0.0):
             _matmul_rates[dtype] = rate
+        return rate
+    return 0.0
 
 
 def blocks(n: int, parts: int) -> list[tuple[int, int]]:

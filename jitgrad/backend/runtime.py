@@ -806,6 +806,7 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
     # (matmul.static_split); the others (column blocks, a batch's products) take run_matmul.
     cuts: dict[int, tuple[bool, float, np.ndarray, Any]] = {}  # threads -> see split_plan
     natives: dict[int, Any] = {}  # threads -> (matmul.static_split, blocks), once loaded
+    rate = [0.0]  # the fastest one-thread rate this product was timed at (parallel.split_matmul)
 
     def split_plan(threads: int) -> tuple[bool, float, np.ndarray, Any]:
         """Whether to split by rows natively, from what one-thread time, the row bounds and
@@ -843,7 +844,8 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
                         bias, None if c0 is None else c0.reshape(out3), alpha)
         if not ran:
             return False
-        parallel.timed_matmul(dtype, flops, time.perf_counter() - start, parts)
+        rate[0] = max(rate[0], parallel.timed_matmul(dtype, flops, time.perf_counter() - start,
+                                                      parts))
         return True
 
     def run(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
@@ -857,7 +859,7 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
             # float32 product 13 % (threads 2 against 1, alternated in one process).
             timed = now[1] > 1
             natively, min_seconds = split_plan(now[1])[:2] if timed else (False, 0.0)
-            if timed and parallel.split_matmul(dtype, flops, min_seconds):
+            if timed and parallel.split_matmul(dtype, flops, min_seconds, rate[0]):
                 helps = natively and parallel.helpful(now[1])
                 if helps and split_natively(a, b, bias, out, c0, alpha, now[1]):
                     return out
@@ -875,7 +877,8 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
                 mm.matmul(a.reshape(a3), b.reshape(b3), out.reshape(out3), ta, tb, bias,
                           key=key, c0=None if c0 is None else c0.reshape(out3), alpha=alpha)
             if timed:
-                parallel.timed_matmul(dtype, flops, time.perf_counter() - start, 1)
+                rate[0] = max(rate[0], parallel.timed_matmul(
+                    dtype, flops, time.perf_counter() - start, 1))
             return out
         return run_matmul(a, b, ta, tb, a_batch, b_batch, bias, out, c0, alpha)
 
@@ -883,7 +886,7 @@ def matmul_runner(step: MatmulStep) -> Callable[..., Any]:
         """Whether a call now would run jitgrad's kernel unsplit (see pair_runner)."""
         return dtype in (np.float32, np.float64) and \
             not config.use_blas(dtype, m, n, k, batch) and \
-            not parallel.split_matmul(dtype, flops, split_plan(config.threads)[1])
+            not parallel.split_matmul(dtype, flops, split_plan(config.threads)[1], rate[0])
 
     def job(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
             c0: np.ndarray | None = None, alpha: float = 1.0) -> Any:
