@@ -58,9 +58,12 @@ MIN_MATMUL_FLOPS = 1 << 21
 MIN_MATMUL_FLOPS_UNTIMED = 2 * 128 * 512 * 256
 _matmul_rates: dict[np.dtype, float] = {}  # dtype -> flops per second (a lower bound)
 
-# Rounds of reads of a flag and a yield of the core (spin.spin_until, about 0.5 us each) before
-# a waiting thread sleeps: waking a sleeping thread took 15-90 us on the project's (virtual)
-# machine. GRACE: see _Pool._wait.
+# Rounds of reads of a flag and a yield of the core (spin.spin_until; 0.5 us each on the Zen 5,
+# 2.6-3.8 us on the Zen 3 EPYC, where the yield's system call costs more) before a waiting
+# thread sleeps: waking a sleeping thread took 15-90 us on the project's (virtual) machine.
+# (A first product after a pause runs up to 1.6x slower there whether the worker slept or
+# spun through the pause, 1 ms, 73 ms or 0.76 s: OpenBLAS's too; MATMUL_NOTES round 17.)
+# GRACE: see _Pool._wait.
 SPINS = 400
 GRACE = 8
 # See _Pool.helps: a split costs 5-15 % even when the caller ends up running every block.
