@@ -535,3 +535,58 @@ def test_numba_functions_of_jitgrad_cache_only_through_the_checks():
     declaring = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
                        if re.search(r"""cache["']?\s*[=:]\s*True""", p.read_text()))
     assert declaring == ["backend/cache.py", "backend/codegen.py"]
+
+
+def test_compiles_from_two_threads_at_once_are_not_refused():
+    """compile_exclusively allows compiling, compiles, and refuses implicit compiles again.
+    Numba checks that compiling is allowed before it takes its compiler lock, so a thread
+    whose call ended in between refused the other's compile ("compilation disabled", raised
+    to a user whose Python threads made their first two-thread products at once). A stand-in
+    dispatcher with Numba's order of checks, and the interleaving forced: the second thread
+    allows compiling while the first compiles, and checks only after the first has refused
+    it again."""
+    import threading
+
+    from numba.core.compiler_lock import global_compiler_lock
+
+    first_compiling, finish_first, second_allowed, check_second = (threading.Event()
+                                                                    for _ in range(4))
+
+    class Dispatcher:
+        signatures = [("already",)]
+        can_compile = False
+
+        def disable_compile(self, val=True):
+            self.can_compile = not val
+            if not val and threading.current_thread().name == "second":
+                second_allowed.set()
+                check_second.wait(5)
+
+        def compile(self, sig):
+            if not self.can_compile:  # (as Numba: before its lock)
+                raise RuntimeError("compilation disabled")
+            with global_compiler_lock:
+                if threading.current_thread().name == "first":
+                    first_compiling.set()
+                    finish_first.wait(5)
+
+    d, errors = Dispatcher(), []
+
+    def run(sig):
+        try:
+            cache.compile_exclusively(d, sig)
+        except RuntimeError as e:
+            errors.append(e)
+
+    first = threading.Thread(target=run, args=(("a",),), name="first")
+    second = threading.Thread(target=run, args=(("b",),), name="second")
+    first.start()
+    assert first_compiling.wait(5)
+    second.start()
+    second_allowed.wait(0.5)  # (not reached while the first holds the lock: now the fix)
+    finish_first.set()
+    first.join(5)
+    check_second.set()
+    second.join(5)
+    assert not first.is_alive() and not second.is_alive()
+    assert errors == [] and not d.can_compile

@@ -324,14 +324,22 @@ SOURCE = "jitgrad_source"
 
 def compile_exclusively(dispatcher: Any, sig: tuple) -> None:
     """Compile (or load from cache) one signature, then refuse implicit compiles: calls with
-    other layouts convert to an 'A'-layout signature instead of growing new specialisations."""
-    if dispatcher.signatures:
-        dispatcher.disable_compile(False)
-    try:
-        dispatcher.compile(sig)
-    finally:
+    other layouts convert to an 'A'-layout signature instead of growing new specialisations.
+
+    Under Numba's (re-entrant) compiler lock as a whole: Numba checks that compiling is
+    allowed before it takes that lock, so another thread's call ending here could refuse it
+    again between this thread's allowing it and its compile, which then raised "compilation
+    disabled" (several Python threads making their first two-thread products at once)."""
+    from numba.core.compiler_lock import global_compiler_lock
+
+    with global_compiler_lock:
         if dispatcher.signatures:
-            dispatcher.disable_compile()
+            dispatcher.disable_compile(False)
+        try:
+            dispatcher.compile(sig)
+        finally:
+            if dispatcher.signatures:
+                dispatcher.disable_compile()
 
 
 def disk_cache(dispatcher: Any) -> Any:
