@@ -556,6 +556,10 @@ def test_compiles_from_two_threads_at_once_are_not_refused():
     class Dispatcher:
         signatures = [("already",)]
         can_compile = False
+        _can_compile = property(lambda self: self.can_compile)
+
+        def _compile_for_args(self, *args):  # (the dispatch path: not taken here)
+            raise AssertionError
 
         def disable_compile(self, val=True):
             self.can_compile = not val
@@ -591,3 +595,58 @@ def test_compiles_from_two_threads_at_once_are_not_refused():
     second.join(5)
     assert not first.is_alive() and not second.is_alive()
     assert errors == [] and not d.can_compile
+
+
+def test_a_call_while_another_thread_compiles_is_dispatched_not_refused():
+    """A call whose arguments match no compiled signature exactly, made while another
+    thread's compile_exclusively allows compiling, was sent by Numba to compile a new
+    specialisation, and raised "compilation disabled" once that thread refused compiles
+    again (Numba decides before it takes its compiler lock, checks once it holds it: a
+    program's product, called while the background compiler compiled another matmul entry).
+    It now runs as with compiling refused: converted to the compiled signature."""
+    import threading
+
+    import numpy as np
+    from numba import types
+
+    @numba.njit
+    def total(x):
+        return x.sum()
+
+    ro = types.Array(types.float64, 1, "A", readonly=True)
+    cache.compile_exclusively(total, (ro,))
+    original = total.compile
+    in_compile, finish = threading.Event(), threading.Event()
+
+    def compile(sig):  # the other thread's compile, held open
+        if threading.current_thread().name == "compiler":
+            in_compile.set()
+            finish.wait(5)
+        return original(sig)
+
+    total.compile = compile
+    results = []
+
+    def call():
+        try:
+            results.append(total(np.arange(4.0)))  # C-contiguous, writeable: no exact match
+        except Exception as e:  # noqa: BLE001
+            results.append(e)
+
+    compiler = threading.Thread(target=cache.compile_exclusively,
+                                args=(total, (types.Array(types.float32, 1, "A"),)),
+                                name="compiler")
+    caller = threading.Thread(target=call)
+    try:
+        compiler.start()
+        assert in_compile.wait(5)
+        caller.start()
+        caller.join(0.3)  # (it waits for the compiler lock)
+        finish.set()
+        compiler.join(5)
+        caller.join(5)
+    finally:
+        finish.set()
+        del total.compile
+    assert results == [6.0]
+    assert len(total.signatures) == 2  # (no specialisation of its own for the caller)

@@ -334,12 +334,35 @@ def compile_exclusively(dispatcher: Any, sig: tuple) -> None:
 
     with global_compiler_lock:
         if dispatcher.signatures:
+            _dispatch_when_refused(dispatcher)
             dispatcher.disable_compile(False)
         try:
             dispatcher.compile(sig)
         finally:
             if dispatcher.signatures:
                 dispatcher.disable_compile()
+
+
+def _dispatch_when_refused(dispatcher: Any) -> None:
+    """Make a call of ``dispatcher`` that found no signature for its arguments while another
+    thread's compile_exclusively allowed compiling dispatch them again once that is over (as
+    a dispatcher that refuses compiles does: converted to a compiled signature, or a
+    TypeError) rather than raise "compilation disabled". Numba's dispatcher decides to compile
+    before it takes its compiler lock, and checks again once it holds it: a program's product
+    called while the background compiler compiled another matmul entry raised there."""
+    if "_compile_for_args" in vars(dispatcher):
+        return
+    from numba.core.compiler_lock import global_compiler_lock
+
+    compile_for_args = dispatcher._compile_for_args
+
+    def compile_or_dispatch(*args: Any, **kws: Any) -> Any:
+        with global_compiler_lock:
+            if dispatcher._can_compile:
+                return compile_for_args(*args, **kws)
+        return dispatcher  # (Numba calls what this returns with the arguments)
+
+    dispatcher._compile_for_args = compile_or_dispatch
 
 
 def disk_cache(dispatcher: Any) -> Any:
