@@ -21,17 +21,27 @@ def _doctest_numpy(doctest_namespace):
     doctest_namespace["np"] = np
 
 
+class NativeSplits(list):
+    """The results of the native row splits run (the list), and ``made``: the transpose
+    flags of each split made (by matmul.static_split, as a program's product runner makes
+    them)."""
+
+    def __init__(self):
+        super().__init__()
+        self.made = []
+
+
 @pytest.fixture
 def native_splits(monkeypatch):
-    """The list of the results of every native row split (a split made by
-    matmul.static_split, as a program's product runner makes them) run from now on."""
+    """A NativeSplits of every native row split made and run from now on."""
     from jitgrad.backend.kernels import matmul as mm
-    ran = []
+    splits = NativeSplits()
     real = mm.static_split
 
     def spy(*made):
+        splits.made.append(made[1:3])
         split = real(*made)
-        return lambda *args, **kw: ran.append(split(*args, **kw)) or ran[-1]
+        return lambda *args, **kw: splits.append(split(*args, **kw)) or splits[-1]
 
     monkeypatch.setattr(mm, "static_split", spy)
-    return ran
+    return splits

@@ -331,22 +331,14 @@ def test_two_threads_split_products_with_enough_rows_natively_each_block_packing
 
 
 @pytest.mark.parametrize("op", ["A@B", "A.T@B.T"])
-def test_a_native_row_split_is_made_once_per_thread_count(split_extents, monkeypatch, op):
+def test_a_native_row_split_is_made_once_per_thread_count(split_extents, monkeypatch,
+                                                          native_splits, op):
     """A program's product split natively by rows makes its split (matmul.static_split: the
     blocks' entry, its address, the flags, the row bounds) once per thread count, not per
     call; every call then runs it: bit for bit the one-thread kernel's, with a bias and with
     an update. A c0 whose rows are not contiguous is refused there (matmul() copies it) and
     the product runs another way, with the same bits."""
     from jitgrad.backend.kernels import matmul as mm
-    made, ran = [], []
-    real = mm.static_split
-
-    def spy(*args):
-        made.append(args[1:3])
-        split = real(*args)
-        return lambda *a, **kw: ran.append(split(*a, **kw)) or ran[-1]
-
-    monkeypatch.setattr(mm, "static_split", spy)
     m, k, n = 96, 40, 50
     assert mm.small_b(k, n, 4)
     a, b = operands(op, m, k, n, np.float32)
@@ -361,10 +353,10 @@ def test_a_native_row_split_is_made_once_per_thread_count(split_extents, monkeyp
         monkeypatch.setattr(jg.config, "threads", 1)
         want = f(*args)
         monkeypatch.setattr(jg.config, "threads", 2)
-        made.clear(), ran.clear()
+        native_splits.made.clear(), native_splits.clear()
         for _ in range(3):
             np.testing.assert_array_equal(f(*args), want)
-        assert made == [(ta, tb)] and ran == [native] * 3
+        assert native_splits.made == [(ta, tb)] and native_splits == [native] * 3
 
 
 def test_two_threads_split_by_rows_while_the_shared_b_kernels_compile(split_extents,
